@@ -1,0 +1,53 @@
+# il2 — every target is a plain command a newcomer can read.
+# `make run` and `make test` work on a fresh machine with Python 3.11+; nothing by hand.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+IL2    := $(BIN)/il2
+EXAMPLE_FIRST_DOSE ?= 2026-12-07T08:00:00-08:00
+
+.PHONY: help install run test lint typecheck imports unit bench lock clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml requirements/dev.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv with the pinned dependencies and il2 itself
+
+run: install  ## show the regimens, a course plan and the screening of every bundled example
+	$(IL2) regimens
+	$(IL2) plan --regimen hd-label --weight-kg 70 --first-dose $(EXAMPLE_FIRST_DOSE)
+	@for candidate in examples/candidates/*.json; do $(IL2) screen $$candidate || exit 1; done
+	$(IL2) policy
+
+lint: install  ## formatting and lint (ruff)
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks
+
+typecheck: install  ## mypy --strict on src/
+	$(BIN)/mypy
+
+imports: install  ## the layer contracts (import-linter)
+	$(BIN)/lint-imports
+
+unit: install  ## the test suite with branch coverage
+	$(BIN)/pytest --cov --cov-branch --cov-report=term
+
+test: lint typecheck imports unit  ## everything CI checks
+
+bench: install  ## benchmarks, printing figures
+	$(BIN)/python benchmarks/run.py
+
+lock:  ## re-pin requirements/dev.lock from pyproject.toml (needs uv)
+	uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements/dev.lock
+
+clean:  ## remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis

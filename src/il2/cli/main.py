@@ -1,0 +1,116 @@
+"""`il2`: the clinical engine on the command line, as shared/contract.md specifies."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from il2.bootstrap import App, build_app
+from il2.cli import render
+from il2.cli.errors import EXIT_INPUT, reported
+from il2.domain.errors import InvalidInputError
+from il2.services import documents
+from il2.services.planning import plan as plan_course
+from il2.services.screening import screen_candidate
+
+app = typer.Typer(
+    name="il2",
+    help="High-dose interleukin-2 (aldesleukin) programs: regimens, dose plans, screening.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Write one JSON document to stdout.")]
+
+
+def _app() -> App:
+    with reported():
+        return build_app()
+
+
+def _emit(document: dict[str, Any], as_json: bool, show: Any) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    else:
+        show(Console(), document)
+
+
+def read_document(source: str) -> object:
+    """Read a JSON document from a file path, or from standard input for '-'."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as error:
+        raise InvalidInputError(
+            field="FILE", value=source, allowed=f"a readable JSON file ({error.strerror})"
+        ) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidInputError(
+            field="FILE",
+            value=source,
+            allowed=f"valid JSON ({error.msg} at line {error.lineno}, column {error.colno})",
+        ) from None
+
+
+@app.command()
+def regimens(as_json: JsonFlag = False) -> None:
+    """List the regimen library, each regimen with its source."""
+    rules = _app().rules
+    _emit(documents.regimens_document(rules), as_json, render.regimens)
+
+
+@app.command()
+def plan(
+    regimen: Annotated[str, typer.Option(help="Regimen id, e.g. hd-label (see il2 regimens).")],
+    weight_kg: Annotated[str, typer.Option(help="Body weight in kg (20-350).")],
+    first_dose: Annotated[
+        str,
+        typer.Option(
+            help="First dose, ISO 8601 (2026-12-07T08:00:00-08:00); no offset = site zone."
+        ),
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Plan a course: dose, preparation, vials and the time of every dose."""
+    rules = _app().rules
+    with reported():
+        course = plan_course(rules, regimen_id=regimen, weight_kg=weight_kg, first_dose=first_dose)
+    _emit(documents.plan_document(course, rules), as_json, render.plan)
+
+
+@app.command()
+def screen(
+    file: Annotated[str, typer.Argument(help="Candidate findings as JSON; '-' reads stdin.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Screen a candidate: every eligibility criterion with its verdict, evidence and source."""
+    rules = _app().rules
+    with reported():
+        screening = screen_candidate(rules, read_document(file))
+    _emit(
+        documents.screening_document(screening),
+        as_json,
+        lambda console, doc: render.screening(console, doc, title=f"Screening: {file}"),
+    )
+
+
+@app.command()
+def policy(as_json: JsonFlag = False) -> None:
+    """Show every site-configurable setting in force, its default and its source."""
+    rules = _app().rules
+    _emit(documents.policy_document(rules), as_json, render.policy)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    """Run the command line."""
+    app()
+
+
+__all__ = ["EXIT_INPUT", "app", "main"]

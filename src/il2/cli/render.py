@@ -1,0 +1,98 @@
+"""Readable tables for people at a terminal; the JSON documents stay the contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+_VERDICT_STYLE = {"met": "green", "not_met": "bold red", "missing": "yellow"}
+_OVERALL_STYLE = {"eligible": "bold green", "ineligible": "bold red", "incomplete": "bold yellow"}
+
+
+def regimens(console: Console, document: dict[str, Any]) -> None:
+    """The regimen library."""
+    table = Table(title="Regimens", show_lines=True)
+    for column in ("id", "name", "IU/kg", "every", "doses/cycle", "cycles", "source"):
+        table.add_column(column)
+    for r in document["regimens"]:
+        interval = f"{r['interval_h']} h"
+        if r["interval_max_h"]:
+            interval = f"{r['interval_h']}-{r['interval_max_h']} h"
+        name = r["name"] + (" [UNCONFIRMED values]" if r["unconfirmed"] else "")
+        table.add_row(
+            r["id"], name, f"{r['dose_iu_per_kg']:,}", interval,
+            str(r["max_doses_per_cycle"]), str(r["cycles_per_course"]), r["source"],
+        )  # fmt: skip
+    console.print(table)
+
+
+def plan(console: Console, document: dict[str, Any]) -> None:
+    """A course plan: the dose and its preparation, then the calendar."""
+    summary = Table(title=f"Plan: {document['regimen_name']}", show_header=False)
+    summary.add_column("item", style="bold")
+    summary.add_column("value")
+    rows = [
+        ("Weight", f"{document['weight_kg']} kg"),
+        ("Dose", f"{document['dose_iu']:,} IU"),
+        ("Dose (derived)", f"{document['dose_mg']} mg - {document['mg_factor_note']}"),
+        ("Reconstituted volume", f"{document['reconstituted_ml']} mL"),
+        ("Diluent", f"{document['diluent_ml']} mL {document['diluent']}"),
+        ("Final concentration", f"{document['concentration_ug_per_ml']} ug/mL"),
+        ("Vials", (f"{document['vials_per_dose']} a dose; by cycle {document['vials_by_cycle']}; "
+                   f"{document['vials_per_course']} a course")),
+        ("Response scan on", str(document["response_assessment_on"])),
+        ("Earliest next course", str(document["earliest_next_course_on"])),
+    ]  # fmt: skip
+    for item, value in rows:
+        summary.add_row(item, value)
+    console.print(summary)
+    for cycle in document["cycles"]:
+        table = Table(title=f"Cycle {cycle['cycle']} (day 1 = {cycle['first_day']})")
+        for column in ("dose", "due at", "cycle day"):
+            table.add_column(column)
+        for dose in cycle["doses"]:
+            table.add_row(str(dose["number"]), dose["due_at"], str(dose["day"]))
+        console.print(table)
+    for warning in document["warnings"]:
+        console.print(Text(f"! {warning}", style="yellow"))
+
+
+def screening(console: Console, document: dict[str, Any], *, title: str = "Screening") -> None:
+    """The eligibility checklist."""
+    table = Table(title=title, show_lines=True)
+    for column in ("criterion", "verdict", "evidence", "source"):
+        table.add_column(column)
+    for line in document["criteria"]:
+        evidence = line["evidence"]
+        if "obtain" in line:
+            evidence += f"\nObtain: {line['obtain']}"
+        if line.get("site_setting"):
+            evidence += f"\n{line['site_setting']}"
+        title_text = line["title"] + (" [UNCONFIRMED]" if line.get("unconfirmed") else "")
+        table.add_row(
+            title_text,
+            Text(line["verdict"], style=_VERDICT_STYLE[line["verdict"]]),
+            evidence,
+            line["source"],
+        )
+    console.print(table)
+    verdict = document["verdict"]
+    console.print(Text(f"Verdict: {verdict}", style=_OVERALL_STYLE[verdict]))
+
+
+def policy(console: Console, document: dict[str, Any]) -> None:
+    """Site settings in force."""
+    site = document["site"]
+    table = Table(title=f"Site policy: {site['name']} ({site['time_zone']})", show_lines=True)
+    for column in ("setting", "value", "default", "allowed", "source"):
+        table.add_column(column)
+    for p in document["policies"]:
+        table.add_row(
+            p["name"], str(p["value"]), str(p["default"]), ", ".join(p["allowed"]), p["source"]
+        )
+    console.print(table)
+    for change in document["site_changes"]:
+        console.print(f"- {change}")

@@ -1,0 +1,125 @@
+"""Weight-based dose, its derived mass, reconstitution, dilution and vials.
+
+IU is the source of truth for aldesleukin; milligrams are derived for display only, with the
+conversion factor always stated, because the label's own figures imply three different factors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from il2.domain.errors import InvalidInputError
+from il2.domain.quantities import plain, round_to, whole
+from il2.domain.regimen import DilutionBand, MgFactor, VialPooling
+
+
+def check_weight_kg(weight_kg: Decimal, *, minimum: Decimal, maximum: Decimal) -> Decimal:
+    """Refuse a weight outside the plausible range; return it unchanged otherwise."""
+    if not minimum <= weight_kg <= maximum:
+        raise InvalidInputError(
+            field="weight_kg",
+            value=float(weight_kg),
+            allowed=f"a body weight from {plain(minimum)} to {plain(maximum)} kg",
+        )
+    return weight_kg
+
+
+def dose_iu(*, weight_kg: Decimal, iu_per_kg: int) -> int:
+    """The dose in whole international units."""
+    return whole(weight_kg * iu_per_kg)
+
+
+def dose_mg(*, dose_iu: int, factor: MgFactor) -> Decimal:
+    """The dose's mass by `factor`, exact (round only for display)."""
+    return Decimal(dose_iu) * factor.mg / factor.iu
+
+
+def mg_factor_note(factor: MgFactor, others: Sequence[MgFactor]) -> str:
+    """Say which factor produced the milligrams and how far the label's others differ."""
+    rates = ", ".join(f"{o.description} {round_to(o.miu_per_mg, 1)}" for o in others)
+    return (
+        f"mg derived from IU with {factor.description}: {plain(factor.mg)} mg = "
+        f"{plain(factor.iu)} IU ({round_to(factor.miu_per_mg, 1)} MIU/mg). "
+        f"The label's figures imply other factors (MIU/mg: {rates}), so mg is for display "
+        f"only; IU is the dose."
+    )
+
+
+def diluent_ml(*, dose_iu: int, bands: Sequence[DilutionBand]) -> int:
+    """The D5W volume of the first band whose upper edge the dose does not exceed."""
+    for band in bands:
+        if band.max_dose_iu is None or dose_iu <= band.max_dose_iu:
+            return band.volume_ml
+    raise InvalidInputError(
+        field="dose_iu", value=dose_iu, allowed="a dose covered by the dilution bands"
+    )
+
+
+def reconstituted_ml(*, dose_iu: int, iu_per_ml: int) -> Decimal:
+    """Volume of reconstituted drug that holds the dose."""
+    return Decimal(dose_iu) / Decimal(iu_per_ml)
+
+
+def concentration_ug_per_ml(*, dose_mg: Decimal, total_ml: Decimal) -> Decimal:
+    """Final concentration of the dose in its bag."""
+    return dose_mg * 1000 / total_ml
+
+
+def vials_per_dose(*, dose_iu: int, vial_iu: int) -> int:
+    """Fresh vials needed for one dose."""
+    return math.ceil(dose_iu / vial_iu)
+
+
+@dataclass(slots=True)
+class _OpenVial:
+    expires_at: datetime
+    remaining_iu: int
+
+
+@dataclass(slots=True)
+class _VialStock:
+    vial_iu: int
+    stability: timedelta
+    opened: int = 0
+    vials: list[_OpenVial] = field(default_factory=list)
+
+    def draw(self, *, dose_iu: int, start: datetime, end: datetime) -> None:
+        self.vials = [v for v in self.vials if v.expires_at >= end and v.remaining_iu > 0]
+        needed = dose_iu
+        for vial in self.vials:
+            taken = min(needed, vial.remaining_iu)
+            vial.remaining_iu -= taken
+            needed -= taken
+        while needed > 0:
+            taken = min(needed, self.vial_iu)
+            self.vials.append(_OpenVial(start + self.stability, self.vial_iu - taken))
+            self.opened += 1
+            needed -= taken
+
+
+def vials_for_doses(
+    *,
+    dose_iu: int,
+    due_at: Sequence[datetime],
+    vial_iu: int,
+    pooling: VialPooling,
+    stability_h: int,
+    infusion_min: int,
+) -> int:
+    """Vials used by the doses `due_at`.
+
+    Without pooling each dose opens fresh vials. With pooling, drug left in a vial serves a
+    later dose whose infusion ends within `stability_h` of the vial's reconstitution (taken
+    as the start of the dose that opened it).
+    """
+    if pooling is VialPooling.NONE:
+        return len(due_at) * vials_per_dose(dose_iu=dose_iu, vial_iu=vial_iu)
+    stock = _VialStock(vial_iu=vial_iu, stability=timedelta(hours=stability_h))
+    infusion = timedelta(minutes=infusion_min)
+    for start in due_at:
+        stock.draw(dose_iu=dose_iu, start=start, end=start + infusion)
+    return stock.opened

@@ -1,0 +1,57 @@
+"""The one error tree of il2.
+
+    Il2Error                    root: catch this to catch everything il2 raises on purpose
+     ├── InvalidInputError      bad input; names the field, the value given and what is allowed
+     ├── NotFoundError          a named thing (a regimen, a patient) does not exist
+     ├── ConflictError          the write clashes with what is already recorded
+     ├── PermissionDeniedError  the user's role does not allow the action
+     └── RuleTableError         a rule or policy file is malformed; names the file and the field
+
+Clinical outcomes ("ineligible", "hold") are never errors: they are values with reasons.
+These exceptions are for input that cannot be used and for broken invariants.
+"""
+
+from __future__ import annotations
+
+
+class Il2Error(Exception):
+    """Root of every error il2 raises on purpose."""
+
+
+class InvalidInputError(Il2Error):
+    """Input that cannot be used: says which field, what was given and what is allowed."""
+
+    def __init__(self, *, field: str, value: object, allowed: str) -> None:
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{field}: {value!r} is not allowed; expected {allowed}")
+
+
+class NotFoundError(Il2Error):
+    """A named thing does not exist; `known` lists what does, when that helps."""
+
+    def __init__(self, *, kind: str, key: str, known: tuple[str, ...] = ()) -> None:
+        self.kind = kind
+        self.key = key
+        self.known = known
+        hint = f" (known: {', '.join(known)})" if known else ""
+        super().__init__(f"no {kind} {key!r}{hint}")
+
+
+class ConflictError(Il2Error):
+    """The write clashes with what is already recorded."""
+
+
+class PermissionDeniedError(Il2Error):
+    """The user's role does not allow the action."""
+
+
+class RuleTableError(Il2Error):
+    """A rule or policy file is malformed."""
+
+    def __init__(self, *, file: str, field: str, problem: str) -> None:
+        self.file = file
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{file}: {field}: {problem}")

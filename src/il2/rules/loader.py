@@ -1,0 +1,373 @@
+"""Load the rule files (and a site's policy file) into frozen domain tables.
+
+Everything is validated at start-up: a malformed file fails loudly with a `RuleTableError`
+naming the file and the field, before any patient is screened or any dose is planned.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from il2.domain.eligibility import (
+    Category,
+    CriteriaTable,
+    Criterion,
+    Excludes,
+    Flag,
+    Limit,
+    RelativeLimit,
+    RequiredTest,
+    Test,
+)
+from il2.domain.errors import RuleTableError
+from il2.domain.findings import FieldSpec, FieldType
+from il2.domain.quantities import Comparison
+from il2.domain.regimen import (
+    CycleEndRule,
+    DilutionBand,
+    MgFactor,
+    PlanPolicy,
+    Product,
+    Regimen,
+    VialPooling,
+)
+from il2.rules.reader import Node
+from il2.rules.site import PolicySetting, SiteChange, apply_site_file
+
+_REGIMEN_FIELDS = (
+    "name", "dose_iu_per_kg", "interval_h", "interval_max_h", "infusion_min",
+    "max_doses_per_cycle", "cycles_per_course", "cycle_start_days", "dosing_days_per_cycle",
+    "max_doses_per_course", "response_assessment_weeks_after_course",
+    "rest_between_courses_weeks", "indications", "source", "version", "unconfirmed", "notes",
+    "sources",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """Who the site is and the time zone its naive date-times are read in."""
+
+    name: str
+    time_zone: ZoneInfo
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """Every rule table il2 runs on, with the versions of the files they came from."""
+
+    site: Site
+    regimens: Mapping[str, Regimen]
+    regimen_sources: Mapping[str, Mapping[str, str]]
+    product: Product
+    plan_policy: PlanPolicy
+    policies: tuple[PolicySetting, ...]
+    criteria: CriteriaTable
+    screening_fields: Mapping[str, FieldSpec]
+    site_changes: tuple[SiteChange, ...]
+    versions: Mapping[str, str]
+
+
+def _read_bundled(name: str) -> dict[str, Any]:
+    text = resources.files("il2.rules").joinpath("data", name).read_text(encoding="utf-8")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise RuleTableError(file=name, field="(syntax)", problem=str(error)) from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file, failing with the file's name on any problem."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise RuleTableError(
+            file=str(path), field="(file)", problem=error.strerror or str(error)
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise RuleTableError(file=str(path), field="(syntax)", problem=str(error)) from None
+
+
+def _version(node: Node) -> str:
+    return node.table("meta").text("version")
+
+
+# ---------------------------------------------------------------- regimens
+
+
+def _regimen(regimen_id: str, node: Node) -> Regimen:
+    node.only(*_REGIMEN_FIELDS)
+    starts = node.integers("cycle_start_days", minimum=1)
+    if list(starts) != sorted(set(starts)) or starts[0] != 1:
+        raise node.fail("cycle_start_days", f"must start at 1 and increase, not {list(starts)}")
+    if len(starts) != node.integer("cycles_per_course", minimum=1):
+        raise node.fail("cycles_per_course", "must equal the number of cycle_start_days")
+    interval = node.integer("interval_h", minimum=1)
+    interval_max = node.optional_integer("interval_max_h", minimum=interval)
+    if node.has("sources"):
+        for key in node.table("sources").data:
+            if key not in _REGIMEN_FIELDS:
+                raise node.table("sources").fail(key, "names no regimen field")
+    return Regimen(
+        id=regimen_id,
+        name=node.text("name"),
+        dose_iu_per_kg=node.integer("dose_iu_per_kg", minimum=1),
+        interval_h=interval,
+        interval_max_h=interval_max,
+        infusion_min=node.integer("infusion_min", minimum=1),
+        max_doses_per_cycle=node.integer("max_doses_per_cycle", minimum=1),
+        cycles_per_course=len(starts),
+        cycle_start_days=starts,
+        dosing_days_per_cycle=node.optional_integer("dosing_days_per_cycle", minimum=1),
+        max_doses_per_course=node.optional_integer("max_doses_per_course", minimum=1),
+        response_assessment_weeks_after_course=node.optional_integer(
+            "response_assessment_weeks_after_course", minimum=1
+        ),
+        rest_between_courses_weeks=node.optional_integer("rest_between_courses_weeks", minimum=1),
+        indications=node.texts("indications"),
+        source=node.text("source"),
+        version=node.text("version"),
+        unconfirmed=node.texts("unconfirmed", default=()),
+        notes=node.text("notes", default=""),
+    )
+
+
+def _regimen_sources(node: Node) -> dict[str, str]:
+    if not node.has("sources"):
+        return {}
+    sources = node.table("sources")
+    return {key: sources.text(key) for key in sources.data}
+
+
+# ---------------------------------------------------------------- product
+
+
+def _product(node: Node, version: str) -> Product:
+    node.only(
+        "vial_iu", "reconstitution_ml", "reconstituted_iu_per_ml", "diluent",
+        "concentration_min_ug_per_ml", "concentration_max_ug_per_ml", "stability_h",
+        "source", "version", "dilution_bands", "mg_factors",
+    )  # fmt: skip
+    bands = []
+    for band in node.tables("dilution_bands"):
+        band.only("max_dose_iu", "volume_ml", "source")
+        bands.append(
+            DilutionBand(
+                max_dose_iu=band.optional_integer("max_dose_iu", minimum=1),
+                volume_ml=band.integer("volume_ml", minimum=1),
+                source=band.text("source"),
+            )
+        )
+    edges = [b.max_dose_iu for b in bands]
+    if edges[-1] is not None or None in edges[:-1] or edges[:-1] != sorted(edges[:-1]):  # type: ignore[type-var]
+        raise node.fail("dilution_bands", "edges must rise, and only the last band is open")
+    factors = []
+    for item in node.tables("mg_factors"):
+        item.only("id", "iu", "mg", "description", "source")
+        factors.append(
+            MgFactor(
+                id=item.text("id"),
+                iu=item.number("iu"),
+                mg=item.number("mg"),
+                description=item.text("description"),
+                source=item.text("source"),
+            )
+        )
+    return Product(
+        vial_iu=node.integer("vial_iu", minimum=1),
+        reconstitution_ml=node.number("reconstitution_ml"),
+        reconstituted_iu_per_ml=node.integer("reconstituted_iu_per_ml", minimum=1),
+        dilution_bands=tuple(bands),
+        diluent=node.text("diluent"),
+        concentration_min_ug_per_ml=node.number("concentration_min_ug_per_ml"),
+        concentration_max_ug_per_ml=node.number("concentration_max_ug_per_ml"),
+        stability_h=node.integer("stability_h", minimum=1),
+        mg_factors=tuple(factors),
+        source=node.text("source"),
+        version=version,
+    )
+
+
+# ---------------------------------------------------------------- eligibility
+
+_COMPARISONS = tuple(c.value for c in Comparison)
+
+
+def _test(node: Node, fields: Mapping[str, FieldSpec]) -> Test:
+    kind = node.choice("kind", ("limit", "relative_limit", "category", "excludes", "flag"))
+    for key in ("field", "reference_field"):
+        if node.has(key) and node.text(key) not in fields:
+            raise node.fail(key, f"{node.text(key)!r} is not a screening input field")
+    if kind == "limit":
+        return Limit(
+            field=node.text("field"),
+            label=node.text("label"),
+            unit=node.data.get("unit", ""),
+            comparison=Comparison(node.choice("comparison", _COMPARISONS)),
+            limit=node.number("limit"),
+        )
+    if kind == "relative_limit":
+        return RelativeLimit(
+            field=node.text("field"),
+            reference_field=node.text("reference_field"),
+            label=node.text("label"),
+            reference_label=node.text("reference_label"),
+            unit=node.data.get("unit", ""),
+            comparison=Comparison(node.choice("comparison", _COMPARISONS)),
+            factor=node.number("factor"),
+        )
+    if kind == "category":
+        return Category(
+            field=node.text("field"),
+            label=node.text("label"),
+            met=frozenset(node.texts("met")),
+            not_met=frozenset(node.texts("not_met")),
+        )
+    if kind == "excludes":
+        return Excludes(field=node.text("field"), term=node.text("term"), label=node.text("label"))
+    return Flag(field=node.text("field"), label=node.text("label"), required=node.flag("required"))
+
+
+_CRITERION_KEYS = (
+    "title", "kind", "field", "reference_field", "label", "reference_label", "unit",
+    "comparison", "limit", "factor", "met", "not_met", "term", "required", "obtain", "source",
+    "unconfirmed", "alternatives", "triggers", "required_for_policy",
+)  # fmt: skip
+
+
+def _criterion(
+    criterion_id: str,
+    node: Node,
+    fields: Mapping[str, FieldSpec],
+    policies: Mapping[str, PolicySetting],
+    site_note: str,
+) -> Criterion:
+    node.only(*_CRITERION_KEYS)
+    test: Test
+    if node.data.get("kind") == "required_test":
+        policy_name = node.text("required_for_policy")
+        if policy_name not in policies:
+            raise node.fail("required_for_policy", f"{policy_name!r} is not a site policy")
+        test = RequiredTest(
+            label=node.text("label"),
+            alternatives=tuple(_test(n, fields) for n in node.tables("alternatives")),
+            triggers=tuple(_test(n, fields) for n in node.tables("triggers")),
+            required_for_all=policies[policy_name].value == "all",
+        )
+    else:
+        if node.has("alternatives"):
+            for alternative in node.tables("alternatives"):
+                alternative.only("limit", "factor", "source")
+        test = _test(node, fields)
+    return Criterion(
+        id=criterion_id,
+        title=node.text("title"),
+        test=test,
+        obtain=node.text("obtain"),
+        source=node.text("source"),
+        unconfirmed=node.flag("unconfirmed", default=False),
+        site_setting=site_note,
+    )
+
+
+def _screening_fields(node: Node, criteria: Node) -> dict[str, FieldSpec]:
+    terms: dict[str, list[str]] = {}
+    for _, criterion in criteria.children():
+        if criterion.data.get("kind") == "excludes":
+            terms.setdefault(criterion.text("field"), []).append(criterion.text("term"))
+    specs = {}
+    for path, spec in node.children():
+        spec.only("type", "unit", "minimum", "maximum", "values", "extra_terms")
+        kind = FieldType(spec.choice("type", tuple(t.value for t in FieldType)))
+        values = spec.texts("values", default=())
+        if kind is FieldType.TERMS:
+            values = tuple(sorted({*terms.get(path, []), *spec.texts("extra_terms", default=())}))
+        specs[path] = FieldSpec(
+            path=path,
+            type=kind,
+            unit=spec.data.get("unit", ""),
+            minimum=spec.optional_number("minimum"),
+            maximum=spec.optional_number("maximum"),
+            values=values,
+        )
+    return specs
+
+
+# ---------------------------------------------------------------- assembly
+
+
+def _plan_policy(policies: Mapping[str, PolicySetting], product: Product) -> PlanPolicy:
+    factor = str(policies["mg_factor"].value)
+    if factor not in {f.id for f in product.mg_factors}:
+        raise RuleTableError(
+            file=policies["mg_factor"].origin, field="policy.mg_factor", problem="unknown factor"
+        )
+    return PlanPolicy(
+        cycle_end_rule=CycleEndRule(str(policies["cycle_end_rule"].value)),
+        vial_pooling=VialPooling(str(policies["vial_pooling"].value)),
+        mg_factor=factor,
+        weight_min_kg=Decimal(str(policies["weight_min_kg"].value)),
+        weight_max_kg=Decimal(str(policies["weight_max_kg"].value)),
+    )
+
+
+def _site(node: Node) -> Site:
+    node.only("name", "time_zone")
+    zone_name = node.text("time_zone")
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise node.fail("time_zone", f"{zone_name!r} is not an IANA time zone") from None
+    return Site(name=node.text("name"), time_zone=zone)
+
+
+def load_rules(*, site_policy: Path | None = None) -> RuleSet:
+    """Load the bundled rule files, apply the site's policy file if any, and validate all."""
+    files = {
+        "regimens": _read_bundled("regimens.toml"),
+        "product": _read_bundled("product.toml"),
+        "site_policy": _read_bundled("site_policy.toml"),
+        "eligibility": _read_bundled("eligibility.toml"),
+        "screening_input": _read_bundled("screening_input.toml"),
+    }
+    versions = {name: _version(Node(data, f"{name}.toml")) for name, data in files.items()}
+    site_file = read_toml(site_policy) if site_policy is not None else None
+    merged = apply_site_file(files, site_file, str(site_policy))
+    if site_policy is not None:
+        versions["site"] = merged.site_version
+
+    policies = merged.policies
+    product = _product(Node(files["product"], "product.toml").table("product"), versions["product"])
+    regimens_node = Node(merged.regimens, merged.regimens_origin, "regimens")
+    regimens = {key: _regimen(key, node) for key, node in regimens_node.children()}
+    sources = {key: _regimen_sources(node) for key, node in regimens_node.children()}
+    criteria_node = Node(merged.criteria, merged.criteria_origin, "criteria")
+    fields = _screening_fields(
+        Node(files["screening_input"], "screening_input.toml").table("fields"), criteria_node
+    )
+    notes: dict[str, list[str]] = {}
+    for change in merged.changes:
+        if change.section == "eligibility":
+            notes.setdefault(change.key, []).append(change.describe())
+    criteria = tuple(
+        _criterion(key, node, fields, policies, "; ".join(notes.get(key, [])))
+        for key, node in criteria_node.children()
+    )
+    return RuleSet(
+        site=_site(Node(merged.site, merged.site_origin, "site")),
+        regimens=regimens,
+        regimen_sources=sources,
+        product=product,
+        plan_policy=_plan_policy(policies, product),
+        policies=tuple(policies.values()),
+        criteria=CriteriaTable(criteria=criteria, version=versions["eligibility"]),
+        screening_fields=fields,
+        site_changes=merged.changes,
+        versions=versions,
+    )

@@ -1,0 +1,183 @@
+"""A site's policy file: its choices laid over the bundled defaults, every change recorded.
+
+The site file may hold `[meta]` (version), `[site]` (name, time_zone), `[policy]` (values for
+the settings in site_policy.toml, plain or as `{value = ..., reason = "..."}`),
+`[eligibility.<criterion>]` and `[regimens.<id>]` tables (merged over the bundled ones, or new).
+Each change keeps the default it replaced and the site's reason, so it can be shown and audited.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from il2.rules.reader import Node
+
+Scalar = str | int | float | bool
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySetting:
+    """One site-configurable setting: its value in force, its default and why."""
+
+    name: str
+    value: Scalar
+    default: Scalar
+    allowed: tuple[str, ...]
+    description: str
+    source: str
+    origin: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteChange:
+    """One value a site's policy file changed."""
+
+    section: str
+    key: str
+    field: str
+    default: object
+    value: object
+    reason: str
+    origin: str
+
+    def describe(self) -> str:
+        """The change in words, for checklists and the policy listing."""
+        why = f"; reason: {self.reason}" if self.reason else ""
+        return (
+            f"site policy ({self.origin}) sets {self.field} = {self.value!r} "
+            f"(default {self.default!r}){why}"
+        )
+
+
+@dataclass(slots=True)
+class Merged:
+    """The bundled tables with the site's changes applied."""
+
+    site: dict[str, Any]
+    site_origin: str
+    site_version: str
+    policies: dict[str, PolicySetting]
+    regimens: dict[str, Any]
+    regimens_origin: str
+    criteria: dict[str, Any]
+    criteria_origin: str
+    changes: tuple[SiteChange, ...] = field(default_factory=tuple)
+
+
+def _policies(defaults: Node) -> dict[str, PolicySetting]:
+    settings = {}
+    for name, node in defaults.table("policy").children():
+        node.only("value", "allowed", "description", "source")
+        value = node.raw("value")
+        allowed = node.texts("allowed", default=())
+        if allowed and value not in allowed:
+            raise node.fail("value", f"{value!r} is not one of {', '.join(allowed)}")
+        settings[name] = PolicySetting(
+            name=name,
+            value=value,
+            default=value,
+            allowed=allowed,
+            description=node.text("description"),
+            source=node.text("source"),
+            origin=defaults.file,
+        )
+    return settings
+
+
+def _set_policy(setting: PolicySetting, node: Node, name: str) -> PolicySetting:
+    raw = node.raw(name)
+    reason = ""
+    if isinstance(raw, Mapping):
+        entry = node.table(name)
+        entry.only("value", "reason")
+        raw, reason = entry.raw("value"), entry.text("reason", default="")
+    if setting.allowed and raw not in setting.allowed:
+        raise node.fail(name, f"{raw!r} is not one of {', '.join(setting.allowed)}")
+    numeric = isinstance(setting.default, int | float) and not isinstance(setting.default, bool)
+    if numeric and (isinstance(raw, bool) or not isinstance(raw, int | float)):
+        raise node.fail(name, f"must be a number like the default {setting.default!r}")
+    return PolicySetting(
+        name=name,
+        value=raw,
+        default=setting.default,
+        allowed=setting.allowed,
+        description=setting.description,
+        source=setting.source,
+        origin=node.file,
+        reason=reason,
+    )
+
+
+def _overlay(
+    base: dict[str, Any], overrides: Node, section: str, changes: list[SiteChange]
+) -> None:
+    """Merge each `[section.<key>]` table of the site file over (or beside) the bundled one."""
+    for key, node in overrides.children():
+        entry = dict(node.data)
+        reason = entry.pop("reason", "")
+        if not isinstance(reason, str):
+            raise node.fail("reason", "must be a string")
+        target = base.setdefault(key, {})
+        for name, value in entry.items():
+            previous = target.get(name, "(new)")
+            target[name] = copy.deepcopy(value)
+            changes.append(
+                SiteChange(
+                    section, key, f"{section}.{key}.{name}", previous, value, reason, node.file
+                )
+            )
+
+
+def apply_site_file(
+    files: Mapping[str, dict[str, Any]], site_file: dict[str, Any] | None, origin: str
+) -> Merged:
+    """Lay `site_file` (or nothing) over the bundled `files`."""
+    defaults = Node(files["site_policy"], "site_policy.toml")
+    regimens = copy.deepcopy(files["regimens"]["regimens"])
+    criteria = copy.deepcopy(files["eligibility"]["criteria"])
+    merged = Merged(
+        site=dict(defaults.table("site").data),
+        site_origin="site_policy.toml",
+        site_version="",
+        policies=_policies(defaults),
+        regimens=regimens,
+        regimens_origin="regimens.toml",
+        criteria=criteria,
+        criteria_origin="eligibility.toml",
+    )
+    if site_file is None:
+        return merged
+    site = Node(site_file, origin)
+    site.only("meta", "site", "policy", "eligibility", "regimens")
+    changes: list[SiteChange] = []
+    if site.has("meta"):
+        merged.site_version = site.table("meta").text("version", default="")
+    if site.has("site"):
+        for name, value in site.table("site").data.items():
+            merged.site[name] = value
+        merged.site_origin = origin
+    if site.has("policy"):
+        policy = site.table("policy")
+        for name in policy.data:
+            if name not in merged.policies:
+                raise policy.fail(
+                    name, f"is not a site policy (known: {', '.join(merged.policies)})"
+                )
+            setting = _set_policy(merged.policies[name], policy, name)
+            merged.policies[name] = setting
+            changes.append(
+                SiteChange("policy", name, f"policy.{name}", setting.default, setting.value,
+                           setting.reason, origin)
+            )  # fmt: skip
+    if site.has("regimens"):
+        _overlay(regimens, site.table("regimens"), "regimens", changes)
+        merged.regimens_origin = f"regimens.toml with {origin}"
+    if site.has("eligibility"):
+        _overlay(criteria, site.table("eligibility"), "eligibility", changes)
+        merged.criteria_origin = f"eligibility.toml with {origin}"
+    merged.changes = tuple(changes)
+    return merged

@@ -1,0 +1,155 @@
+"""The JSON documents of the command-line contract (shared/contract.md), built from results.
+
+Every edge (command line, API) returns these same documents, so a field means one thing
+everywhere. Numbers are plain JSON numbers; date-times are ISO 8601 with their offset.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from il2.domain.eligibility import Screening
+from il2.domain.plan import CoursePlan
+from il2.domain.quantities import round_to
+from il2.domain.regimen import Regimen
+from il2.rules.loader import RuleSet
+
+Document = dict[str, Any]
+
+
+def _number(value: Decimal, places: int) -> int | float:
+    rounded = round_to(value, places)
+    return int(rounded) if rounded == rounded.to_integral_value() else float(rounded)
+
+
+def regimen_document(regimen: Regimen, sources: dict[str, str] | None = None) -> Document:
+    """One regimen as the contract lists it, with its details."""
+    return {
+        "id": regimen.id,
+        "name": regimen.name,
+        "dose_iu_per_kg": regimen.dose_iu_per_kg,
+        "interval_h": regimen.interval_h,
+        "interval_max_h": regimen.interval_max_h,
+        "max_doses_per_cycle": regimen.max_doses_per_cycle,
+        "cycles_per_course": regimen.cycles_per_course,
+        "cycle_start_days": list(regimen.cycle_start_days),
+        "dosing_days_per_cycle": regimen.dosing_days_per_cycle,
+        "max_doses_per_course": regimen.max_doses_per_course,
+        "infusion_min": regimen.infusion_min,
+        "indications": list(regimen.indications),
+        "source": regimen.source,
+        "version": regimen.version,
+        "field_sources": dict(sources or {}),
+        "unconfirmed": list(regimen.unconfirmed),
+        "notes": regimen.notes,
+    }
+
+
+def regimens_document(rules: RuleSet) -> Document:
+    """`il2 regimens --json`."""
+    return {
+        "regimens": [
+            regimen_document(regimen, dict(rules.regimen_sources.get(key, {})))
+            for key, regimen in rules.regimens.items()
+        ],
+        "rules_version": rules.versions["regimens"],
+    }
+
+
+def plan_document(plan: CoursePlan, rules: RuleSet) -> Document:
+    """`il2 plan --json`."""
+    policy = rules.plan_policy
+    return {
+        "regimen": plan.regimen.id,
+        "regimen_name": plan.regimen.name,
+        "weight_kg": _number(plan.weight_kg, 2),
+        "dose_iu": plan.dose_iu,
+        "dose_mg": _number(plan.dose_mg, 2),
+        "mg_factor_note": plan.mg_factor_note,
+        "reconstituted_ml": _number(plan.reconstituted_ml, 2),
+        "diluent": plan.diluent,
+        "diluent_ml": plan.diluent_ml,
+        "concentration_ug_per_ml": _number(plan.concentration_ug_per_ml, 1),
+        "concentration_in_window": plan.concentration_in_window,
+        "vials_per_dose": plan.vials_per_dose,
+        "vials_per_cycle": max(plan.vials_per_cycle),
+        "vials_by_cycle": list(plan.vials_per_cycle),
+        "vials_per_course": plan.vials_per_course,
+        "cycles": [
+            {
+                "cycle": cycle.cycle,
+                "first_day": cycle.first_day.isoformat(),
+                "doses": [
+                    {"number": d.number, "due_at": d.due_at.isoformat(), "day": d.day}
+                    for d in cycle.doses
+                ],
+            }
+            for cycle in plan.cycles
+        ],
+        "response_assessment_on": (
+            plan.response_assessment_on.isoformat() if plan.response_assessment_on else None
+        ),
+        "earliest_next_course_on": (
+            plan.earliest_next_course_on.isoformat() if plan.earliest_next_course_on else None
+        ),
+        "warnings": list(plan.warnings),
+        "policy": {
+            "cycle_end_rule": policy.cycle_end_rule.value,
+            "vial_pooling": policy.vial_pooling.value,
+            "mg_factor": policy.mg_factor,
+        },
+        "source": plan.regimen.source,
+        "rules_version": {
+            "regimens": rules.versions["regimens"],
+            "product": rules.versions["product"],
+            "site_policy": rules.versions.get("site", rules.versions["site_policy"]),
+        },
+    }
+
+
+def screening_document(screening: Screening) -> Document:
+    """`il2 screen --json`."""
+    criteria = []
+    for result in screening.results:
+        line: Document = {
+            "id": result.criterion.id,
+            "title": result.criterion.title,
+            "verdict": result.verdict.value,
+            "evidence": result.evidence,
+            "source": result.criterion.source,
+        }
+        if result.obtain:
+            line["obtain"] = result.obtain
+        if result.criterion.unconfirmed:
+            line["unconfirmed"] = True
+        if result.criterion.site_setting:
+            line["site_setting"] = result.criterion.site_setting
+        criteria.append(line)
+    return {
+        "verdict": screening.verdict.value,
+        "criteria": criteria,
+        "rules_version": screening.rules_version,
+    }
+
+
+def policy_document(rules: RuleSet) -> Document:
+    """Every site-configurable setting in force, with its default and source."""
+    return {
+        "site": {"name": rules.site.name, "time_zone": rules.site.time_zone.key},
+        "policies": [
+            {
+                "name": p.name,
+                "value": p.value,
+                "default": p.default,
+                "allowed": list(p.allowed),
+                "description": p.description,
+                "source": p.source,
+                "set_by": p.origin,
+                "reason": p.reason,
+            }
+            for p in rules.policies
+        ],
+        "site_changes": [change.describe() for change in rules.site_changes],
+        "versions": dict(rules.versions),
+    }

@@ -1,0 +1,64 @@
+"""Plan a course: find the regimen, read the patient's weight and first dose, lay out the plan."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from il2.domain.errors import InvalidInputError, NotFoundError
+from il2.domain.plan import CoursePlan, plan_course
+from il2.domain.quantities import exact, plain
+from il2.domain.regimen import Regimen
+from il2.rules.loader import RuleSet
+
+
+def find_regimen(rules: RuleSet, regimen_id: str) -> Regimen:
+    """The regimen with this id, or a NotFoundError listing the known ones."""
+    try:
+        return rules.regimens[regimen_id]
+    except KeyError:
+        raise NotFoundError(kind="regimen", key=regimen_id, known=tuple(rules.regimens)) from None
+
+
+def read_first_dose(rules: RuleSet, value: str | datetime) -> datetime:
+    """An ISO 8601 date-time; one without an offset is read in the site's time zone."""
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidInputError(
+                field="first_dose",
+                value=value,
+                allowed="an ISO 8601 date-time such as 2026-12-07T08:00:00-08:00",
+            ) from None
+    else:
+        moment = value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=rules.site.time_zone)
+    return moment
+
+
+def read_weight_kg(rules: RuleSet, value: object) -> Decimal:
+    """A body weight in kg as an exact decimal (its range is the plan's to check)."""
+    policy = rules.plan_policy
+    try:
+        return exact(value, field="weight_kg")
+    except InvalidInputError:
+        allowed = (
+            f"a body weight from {plain(policy.weight_min_kg)} to {plain(policy.weight_max_kg)} kg"
+        )
+        raise InvalidInputError(field="weight_kg", value=value, allowed=allowed) from None
+
+
+def plan(
+    rules: RuleSet, *, regimen_id: str, weight_kg: object, first_dose: str | datetime
+) -> CoursePlan:
+    """Plan one course of `regimen_id` for a patient of `weight_kg` from `first_dose`."""
+    regimen = find_regimen(rules, regimen_id)
+    return plan_course(
+        regimen=regimen,
+        product=rules.product,
+        policy=rules.plan_policy,
+        weight_kg=read_weight_kg(rules, weight_kg),
+        first_dose=read_first_dose(rules, first_dose),
+    )

@@ -1,0 +1,126 @@
+"""Every conformance case under cases/, run by one test.
+
+Each file's [meta].kind says how its cases are run:
+- plan: plan a course and compare fields of the plan document (or expect a refusal);
+- criterion: judge one eligibility criterion on partial findings;
+- screening: screen a whole candidate document.
+A case may carry `site` (policy-file text) or `policy` (plan-policy values) to test site choices.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from il2.domain.errors import InvalidInputError
+from il2.domain.regimen import CycleEndRule, VialPooling
+from il2.rules.loader import RuleSet, load_rules
+from il2.services.documents import plan_document
+from il2.services.planning import plan
+from il2.services.screening import screen_candidate
+
+CASES = Path(__file__).parent / "cases"
+ROOT = Path(__file__).parents[2]
+
+
+def _load() -> list[Any]:
+    params = []
+    for path in sorted(CASES.glob("*.toml")):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        kind = data["meta"]["kind"]
+        for case in data["case"]:
+            assert case.get("source"), f"{path.name}:{case['id']} names no source"
+            params.append(pytest.param(kind, case, id=f"{path.stem}:{case['id']}"))
+    return params
+
+
+def _rules_for(case: dict[str, Any], base: RuleSet, tmp_path: Path) -> RuleSet:
+    rules = base
+    if "site" in case:
+        site = tmp_path / "site.toml"
+        site.write_text(case["site"], encoding="utf-8")
+        rules = load_rules(site_policy=site)
+    if "policy" in case:
+        wanted = case["policy"]
+        policy = rules.plan_policy
+        if "cycle_end_rule" in wanted:
+            policy = replace(policy, cycle_end_rule=CycleEndRule(wanted["cycle_end_rule"]))
+        if "vial_pooling" in wanted:
+            policy = replace(policy, vial_pooling=VialPooling(wanted["vial_pooling"]))
+        if "mg_factor" in wanted:
+            policy = replace(policy, mg_factor=wanted["mg_factor"])
+        rules = replace(rules, plan_policy=policy)
+    return rules
+
+
+def _derived(document: dict[str, Any]) -> dict[str, Any]:
+    first = document["cycles"][0]["doses"]
+    start = datetime.fromisoformat(first[0]["due_at"])
+    end = datetime.fromisoformat(first[-1]["due_at"])
+    cycle_warnings = [w for w in document["warnings"] if w.startswith("Cycle ")]
+    return {
+        **document,
+        "doses_by_cycle": [len(c["doses"]) for c in document["cycles"]],
+        "last_dose_h": (end - start).total_seconds() / 3600,
+        "last_dose_day": first[-1]["day"],
+        "last_dose_at": first[-1]["due_at"],
+        "first_dose_at": first[0]["due_at"],
+        "cycle_2_first_day": document["cycles"][1]["first_day"]
+        if len(document["cycles"]) > 1
+        else None,
+        "warnings_about_cycles": len(cycle_warnings),
+        "earliest_next_course_on": document["earliest_next_course_on"] or "none",
+    }
+
+
+def _run_plan(case: dict[str, Any], rules: RuleSet) -> None:
+    call = {
+        "regimen_id": case["regimen"],
+        "weight_kg": case["weight_kg"],
+        "first_dose": case["first_dose"],
+    }
+    if "error_field" in case:
+        with pytest.raises(InvalidInputError) as caught:
+            plan(rules, **call)
+        assert caught.value.field == case["error_field"]
+        return
+    document = _derived(plan_document(plan(rules, **call), rules))
+    for key, expected in case["expect"].items():
+        if key == "warning_contains":
+            assert any(expected in w for w in document["warnings"]), document["warnings"]
+        else:
+            assert document[key] == expected, f"{key}: {document[key]!r} != {expected!r}"
+
+
+def _run_criterion(case: dict[str, Any], rules: RuleSet) -> None:
+    screening = screen_candidate(rules, case["findings"])
+    result = next(r for r in screening.results if r.criterion.id == case["criterion"])
+    assert result.verdict.value == case["expect"], result.evidence
+    assert result.evidence
+    assert (result.obtain is not None) == (case["expect"] == "missing")
+
+
+def _run_screening(case: dict[str, Any], rules: RuleSet) -> None:
+    document = json.loads((ROOT / case["document"]).read_text(encoding="utf-8"))
+    screening = screen_candidate(rules, document)
+    assert screening.verdict.value == case["expect"]
+    by_verdict = {
+        v: [r.criterion.id for r in screening.results if r.verdict.value == v]
+        for v in ("not_met", "missing")
+    }
+    assert by_verdict["not_met"] == case["not_met"]
+    assert by_verdict["missing"] == case["missing"]
+
+
+RUNNERS = {"plan": _run_plan, "criterion": _run_criterion, "screening": _run_screening}
+
+
+@pytest.mark.parametrize(("kind", "case"), _load())
+def test_conformance_case(kind: str, case: dict[str, Any], rules: RuleSet, tmp_path: Path) -> None:
+    RUNNERS[kind](case, _rules_for(case, rules, tmp_path))

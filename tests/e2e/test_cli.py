@@ -1,0 +1,128 @@
+"""The `il2` command as scripts and other systems use it: a real process, JSON in and out."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+IL2 = shutil.which("il2", path=str(Path(sys.executable).parent)) or "il2"
+
+
+def il2(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own command with fixed arguments
+        [IL2, *args], input=stdin, capture_output=True, text=True, check=False, env=env, timeout=60
+    )
+
+
+def il2_json(*args: str, stdin: str | None = None) -> dict[str, Any]:
+    done = il2(*args, "--json", stdin=stdin)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_the_contract_plan_for_70_kg_on_the_label_regimen() -> None:
+    plan = il2_json("plan", "--regimen", "hd-label", "--weight-kg", "70",
+                    "--first-dose", "2026-12-07T08:00:00-08:00")  # fmt: skip
+    assert plan["dose_iu"] == 42_000_000
+    assert plan["diluent_ml"] == 50
+    assert plan["vials_per_dose"] == 2
+    first = plan["cycles"][0]["doses"]
+    assert len(first) == 14
+    elapsed = datetime.fromisoformat(first[-1]["due_at"]) - datetime.fromisoformat(
+        first[0]["due_at"]
+    )
+    assert elapsed.total_seconds() == 104 * 3600
+    assert first[0]["due_at"] == "2026-12-07T08:00:00-08:00"
+    assert plan["cycles"][1]["first_day"] == "2026-12-21"
+    assert {"dose_mg", "mg_factor_note", "concentration_ug_per_ml", "vials_per_cycle",
+            "response_assessment_on", "earliest_next_course_on", "warnings"} <= set(plan)  # fmt: skip
+
+
+def test_regimens_lists_the_three_contract_regimens_with_sources() -> None:
+    listed = {r["id"]: r for r in il2_json("regimens")["regimens"]}
+    assert listed["hd-label"]["dose_iu_per_kg"] == 600_000
+    assert listed["hd-nci-720"]["max_doses_per_cycle"] == 15
+    assert listed["post-til"]["unconfirmed"]
+    assert all(r["source"] and r["interval_h"] == 8 for r in listed.values())
+
+
+def test_screen_reads_standard_input_and_reports_what_to_obtain() -> None:
+    document = (ROOT / "examples/candidates/incomplete-melanoma.json").read_text()
+    result = il2_json("screen", "-", stdin=document)
+    assert result["verdict"] == "incomplete"
+    missing = [c for c in result["criteria"] if c["verdict"] == "missing"]
+    assert missing
+    assert all(c["obtain"] and c["source"] and c["evidence"] for c in missing)
+
+
+def test_the_readable_table_shows_every_criterion_and_the_verdict() -> None:
+    env = {"PATH": str(Path(sys.executable).parent), "COLUMNS": "200"}
+    done = il2("screen", str(ROOT / "examples/candidates/ineligible-melanoma.json"), env=env)
+    assert done.returncode == 0
+    assert "Verdict: ineligible" in done.stdout
+    assert "ECOG performance status" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["plan", "--regimen", "hd-label", "--weight-kg", "700", "--first-dose", "2026-12-07T08:00"],
+         None, "field 'weight_kg': 700.0 is not allowed; expected a body weight from 20 to 350 kg"),
+        (["plan", "--regimen", "hd-label", "--weight-kg", "heavy", "--first-dose", "2026-12-07T08:00"],
+         None, "field 'weight_kg': 'heavy'"),
+        (["plan", "--regimen", "hd-lable", "--weight-kg", "70", "--first-dose", "2026-12-07T08:00"],
+         None, "no regimen 'hd-lable' (known: hd-label, hd-nci-720, post-til)"),
+        (["plan", "--regimen", "hd-label", "--weight-kg", "70", "--first-dose", "tomorrow"],
+         None, "field 'first_dose'"),
+        (["screen", "-"], "{not json", "valid JSON"),
+        (["screen", "-"], '{"ecog": 7}', "field 'ecog': 7 is not allowed; expected a whole number from 0 to 4"),
+        (["screen", "/no/such/file.json"], None, "a readable JSON file"),
+    ],
+)  # fmt: skip
+def test_unusable_input_exits_2_naming_field_value_and_what_is_allowed(
+    args: list[str], stdin: str | None, message: str
+) -> None:
+    done = il2(*args, stdin=stdin)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert done.stdout == ""
+
+
+def test_a_broken_site_policy_file_stops_il2_before_it_answers(tmp_path: Path) -> None:
+    policy = tmp_path / "site.toml"
+    policy.write_text("[policy]\ncycle_end_rule = 'sometimes'\n")
+    env = {"PATH": str(Path(sys.executable).parent), "IL2_SITE_POLICY": str(policy)}
+    done = il2("regimens", "--json", env=env)
+    assert done.returncode == 1
+    assert "policy.cycle_end_rule" in done.stderr
+    assert str(policy) in done.stderr
+
+
+def test_a_site_policy_file_changes_the_plan_and_the_policy_listing_shows_it(
+    tmp_path: Path,
+) -> None:
+    policy = tmp_path / "site.toml"
+    policy.write_text('[policy]\ncycle_end_rule = { value = "dose_count", reason = "committee" }\n')
+    env = {"PATH": str(Path(sys.executable).parent), "IL2_SITE_POLICY": str(policy)}
+    done = il2("plan", "--regimen", "hd-label", "--weight-kg", "70",
+               "--first-dose", "2026-12-07T20:00:00+00:00", "--json", env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["cycles"][0]["doses"]) == 14
+    listing = json.loads(il2("policy", "--json", env=env).stdout)
+    setting = next(p for p in listing["policies"] if p["name"] == "cycle_end_rule")
+    assert (setting["value"], setting["default"], setting["reason"]) == (
+        "dose_count",
+        "whichever_first",
+        "committee",
+    )

@@ -1,0 +1,112 @@
+from pathlib import Path
+
+import pytest
+
+from il2.domain.errors import RuleTableError
+from il2.domain.regimen import CycleEndRule, VialPooling
+from il2.rules.loader import RuleSet, load_rules
+
+
+def site_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "site.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_bundled_rules_load_with_the_three_required_regimens(rules: RuleSet) -> None:
+    assert {"hd-label", "hd-nci-720", "post-til"} <= set(rules.regimens)
+    assert rules.plan_policy.cycle_end_rule is CycleEndRule.WHICHEVER_FIRST
+    assert rules.site_changes == ()
+
+
+def test_every_criterion_and_regimen_names_a_source(rules: RuleSet) -> None:
+    assert all(c.source for c in rules.criteria.criteria)
+    assert all(r.source and r.version for r in rules.regimens.values())
+
+
+def test_post_til_is_flagged_unconfirmed_as_the_reference_says(rules: RuleSet) -> None:
+    assert "max_doses_per_cycle" in rules.regimens["post-til"].unconfirmed
+
+
+def test_a_site_changes_policies_and_thresholds_and_each_change_is_recorded(
+    tmp_path: Path,
+) -> None:
+    path = site_file(
+        tmp_path,
+        """
+[meta]
+version = "site-3"
+[site]
+name = "Example Cancer Centre"
+time_zone = "America/Chicago"
+[policy]
+cycle_end_rule = "dose_count"
+vial_pooling = { value = "within_stability", reason = "P&T committee 2026-10" }
+[eligibility.creatinine]
+limit = 1.6
+reason = "CWG high-dose trials"
+""",
+    )
+    rules = load_rules(site_policy=path)
+    assert rules.plan_policy.cycle_end_rule is CycleEndRule.DOSE_COUNT
+    assert rules.plan_policy.vial_pooling is VialPooling.WITHIN_STABILITY
+    creatinine = next(c for c in rules.criteria.criteria if c.id == "creatinine")
+    assert "limit = 1.6 (default 1.5); reason: CWG high-dose trials" in creatinine.site_setting
+    assert rules.site.time_zone.key == "America/Chicago"
+    assert rules.versions["site"] == "site-3"
+    assert len(rules.site_changes) == 3
+
+
+def test_a_site_adds_its_own_regimen(tmp_path: Path) -> None:
+    path = site_file(
+        tmp_path,
+        """
+[regimens.hd-local]
+name = "Local 600k, 12 doses"
+dose_iu_per_kg = 600_000
+interval_h = 8
+infusion_min = 15
+max_doses_per_cycle = 12
+cycles_per_course = 2
+cycle_start_days = [1, 15]
+indications = ["melanoma"]
+source = "Local protocol 7"
+version = "7"
+""",
+    )
+    assert load_rules(site_policy=path).regimens["hd-local"].max_doses_per_cycle == 12
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "problem"),
+    [
+        ("[policy]\ncycle_end_rule = 'sometimes'", "policy.cycle_end_rule", "not one of"),
+        ("[policy]\nnap_time = 3", "policy.nap_time", "not a site policy"),
+        ("[policy]\nweight_max_kg = 'heavy'", "policy.weight_max_kg", "must be a number"),
+        ("[site]\ntime_zone = 'Mars/Olympus'", "site.time_zone", "IANA"),
+        ("[regimens.hd-label]\ndose_iu_per_kg = -5", "regimens.hd-label.dose_iu_per_kg", "at least 1"),
+        ("[regimens.hd-label]\ndose_iu_per_kgg = 5", "regimens.hd-label.dose_iu_per_kgg", "not a known"),
+        ("[regimens.hd-label]\ncycle_start_days = [15, 1]", "regimens.hd-label.cycle_start_days", "increase"),
+        ("[regimens.hd-label]\ncycles_per_course = 3", "regimens.hd-label.cycles_per_course", "must equal"),
+        ("[regimens.new]\nname = 'half'", "regimens.new.cycle_start_days", "missing"),
+        ("[eligibility.creatinine]\nlimit = 'low'", "criteria.creatinine.limit", "must be a number"),
+        ("[eligibility.creatinine]\nfield = 'labs.urea'", "criteria.creatinine.field", "not a screening"),
+        ("[eligibility.creatinine]\ncomparison = '=='", "criteria.creatinine.comparison", "not one of"),
+        ("[hospital]\nbeds = 4", "hospital", "not a known field"),
+        ("[policy\n", "(syntax)", ""),
+    ],
+)  # fmt: skip
+def test_a_bad_site_file_fails_at_start_naming_file_and_field(
+    tmp_path: Path, text: str, field: str, problem: str
+) -> None:
+    path = site_file(tmp_path, text)
+    with pytest.raises(RuleTableError) as caught:
+        load_rules(site_policy=path)
+    assert caught.value.field == field
+    assert problem in caught.value.problem
+    assert "site.toml" in caught.value.file
+
+
+def test_a_missing_site_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(RuleTableError, match=r"nowhere\.toml"):
+        load_rules(site_policy=tmp_path / "nowhere.toml")
