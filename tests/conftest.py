@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -15,13 +16,24 @@ def rules() -> RuleSet:
     return load_rules()
 
 
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _skipped(config: pytest.Config) -> int:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    return len(reporter.stats.get("skipped", [])) if reporter else 0
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Under CI=true, any skipped test fails the run: CI must exercise everything."""
-    if os.environ.get("CI", "").lower() not in {"1", "true", "yes"}:
-        return
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
-    if skipped and exitstatus == 0:
-        if reporter:
-            reporter.write_line(f"CI=true: {skipped} skipped test(s) count as failures", red=True)
+    if _in_ci() and _skipped(session.config) and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Say why a run with skips failed under CI."""
+    if _in_ci() and _skipped(config):
+        terminalreporter.write_line(
+            f"CI=true: {_skipped(config)} skipped test(s) count as failures", red=True
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -19,8 +20,17 @@ IL2 = shutil.which("il2", path=str(Path(sys.executable).parent)) or "il2"
 def il2(
     *args: str, stdin: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """Run the installed `il2` with `env` added to this process's environment."""
+    full_env = {k: v for k, v in os.environ.items() if k != "IL2_SITE_POLICY"}
+    full_env.update(env or {})
     return subprocess.run(  # noqa: S603 - our own command with fixed arguments
-        [IL2, *args], input=stdin, capture_output=True, text=True, check=False, env=env, timeout=60
+        [IL2, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=full_env,
+        timeout=60,
     )
 
 
@@ -67,7 +77,7 @@ def test_screen_reads_standard_input_and_reports_what_to_obtain() -> None:
 
 
 def test_the_readable_table_shows_every_criterion_and_the_verdict() -> None:
-    env = {"PATH": str(Path(sys.executable).parent), "COLUMNS": "200"}
+    env = {"COLUMNS": "200"}
     done = il2("screen", str(ROOT / "examples/candidates/ineligible-melanoma.json"), env=env)
     assert done.returncode == 0
     assert "Verdict: ineligible" in done.stdout
@@ -102,7 +112,7 @@ def test_unusable_input_exits_2_naming_field_value_and_what_is_allowed(
 def test_a_broken_site_policy_file_stops_il2_before_it_answers(tmp_path: Path) -> None:
     policy = tmp_path / "site.toml"
     policy.write_text("[policy]\ncycle_end_rule = 'sometimes'\n")
-    env = {"PATH": str(Path(sys.executable).parent), "IL2_SITE_POLICY": str(policy)}
+    env = {"IL2_SITE_POLICY": str(policy)}
     done = il2("regimens", "--json", env=env)
     assert done.returncode == 1
     assert "policy.cycle_end_rule" in done.stderr
@@ -114,7 +124,7 @@ def test_a_site_policy_file_changes_the_plan_and_the_policy_listing_shows_it(
 ) -> None:
     policy = tmp_path / "site.toml"
     policy.write_text('[policy]\ncycle_end_rule = { value = "dose_count", reason = "committee" }\n')
-    env = {"PATH": str(Path(sys.executable).parent), "IL2_SITE_POLICY": str(policy)}
+    env = {"IL2_SITE_POLICY": str(policy)}
     done = il2("plan", "--regimen", "hd-label", "--weight-kg", "70",
                "--first-dose", "2026-12-07T20:00:00+00:00", "--json", env=env)  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -126,3 +136,21 @@ def test_a_site_policy_file_changes_the_plan_and_the_policy_listing_shows_it(
         "whichever_first",
         "committee",
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["regimens"], ["hd-nci-720", "UNCONFIRMED"]),
+        (["plan", "--regimen", "post-til", "--weight-kg", "70", "--first-dose", "2026-12-07T08:00:00"],
+         ["42,000,000 IU", "Cycle 1", "unconfirmed"]),
+        (["policy"], ["cycle_end_rule", "whichever_first"]),
+        (["--help"], ["regimens", "plan", "screen", "policy"]),
+    ],
+)  # fmt: skip
+def test_readable_output_for_people_at_a_terminal(args: list[str], expected: list[str]) -> None:
+    env = {"COLUMNS": "200"}
+    done = il2(*args, env=env)
+    assert done.returncode == 0, done.stderr
+    for text in expected:
+        assert text in done.stdout

@@ -89,3 +89,8 @@ def test_half_vial_doses_share_a_vial_within_the_window() -> None:
         pooling=VialPooling.WITHIN_STABILITY, stability_h=48, infusion_min=15,
     )  # fmt: skip
     assert used == 1
+
+
+def test_an_unknown_mg_factor_is_a_key_error(rules: RuleSet) -> None:
+    with pytest.raises(KeyError):
+        rules.product.mg_factor("by-eye")

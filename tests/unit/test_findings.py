@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from il2.domain.errors import InvalidInputError
-from il2.domain.findings import read_findings
+from il2.domain.findings import FieldSpec, FieldType, read_findings
 from il2.rules.loader import RuleSet
 
 
@@ -45,3 +45,8 @@ def test_bad_input_is_refused_naming_field_and_what_is_allowed(
 def test_a_document_that_is_not_an_object_is_refused(rules: RuleSet) -> None:
     with pytest.raises(InvalidInputError, match="document"):
         read_findings([], rules.screening_fields)
+
+
+def test_a_field_without_guards_describes_itself_by_kind_and_unit() -> None:
+    spec = FieldSpec(path="x", type=FieldType.NUMBER, unit="mL")
+    assert spec.describe() == "a number mL"

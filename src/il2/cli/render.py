@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -10,6 +11,11 @@ from rich.text import Text
 
 _VERDICT_STYLE = {"met": "green", "not_met": "bold red", "missing": "yellow"}
 _OVERALL_STYLE = {"eligible": "bold green", "ineligible": "bold red", "incomplete": "bold yellow"}
+
+
+def _when(iso: str) -> str:
+    moment = datetime.fromisoformat(iso)
+    return f"{moment:%a %d %b %Y %H:%M} (UTC{moment:%z})"
 
 
 def regimens(console: Console, document: dict[str, Any]) -> None:
@@ -54,7 +60,7 @@ def plan(console: Console, document: dict[str, Any]) -> None:
         for column in ("dose", "due at", "cycle day"):
             table.add_column(column)
         for dose in cycle["doses"]:
-            table.add_row(str(dose["number"]), dose["due_at"], str(dose["day"]))
+            table.add_row(str(dose["number"]), _when(dose["due_at"]), str(dose["day"]))
         console.print(table)
     for warning in document["warnings"]:
         console.print(Text(f"! {warning}", style="yellow"))
@@ -94,5 +100,18 @@ def policy(console: Console, document: dict[str, Any]) -> None:
             p["name"], str(p["value"]), str(p["default"]), ", ".join(p["allowed"]), p["source"]
         )
     console.print(table)
+    thresholds = Table(title="Eligibility thresholds", show_lines=True)
+    for column in ("setting", "value", "default", "cited alternatives", "source"):
+        thresholds.add_column(column)
+    for t in document["eligibility_thresholds"]:
+        others = "; ".join(f"{a['value']} ({a['source']})" for a in t["alternatives"])
+        thresholds.add_row(
+            t["setting"],
+            f"{t['value']} {t['unit']}".strip(),
+            str(t["default"]),
+            others,
+            t["source"],
+        )
+    console.print(thresholds)
     for change in document["site_changes"]:
         console.print(f"- {change}")

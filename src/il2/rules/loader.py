@@ -39,7 +39,7 @@ from il2.domain.regimen import (
     VialPooling,
 )
 from il2.rules.reader import Node
-from il2.rules.site import PolicySetting, SiteChange, apply_site_file
+from il2.rules.site import PolicySetting, SiteChange, ThresholdSetting, apply_site_file
 
 _REGIMEN_FIELDS = (
     "name", "dose_iu_per_kg", "interval_h", "interval_max_h", "infusion_min",
@@ -69,6 +69,7 @@ class RuleSet:
     plan_policy: PlanPolicy
     policies: tuple[PolicySetting, ...]
     criteria: CriteriaTable
+    thresholds: tuple[ThresholdSetting, ...]
     screening_fields: Mapping[str, FieldSpec]
     site_changes: tuple[SiteChange, ...]
     versions: Mapping[str, str]
@@ -299,6 +300,29 @@ def _screening_fields(node: Node, criteria: Node) -> dict[str, FieldSpec]:
     return specs
 
 
+def _thresholds(criteria: Node, bundled: dict[str, Any]) -> tuple[ThresholdSetting, ...]:
+    settings = []
+    for criterion_id, node in criteria.children():
+        key = {"limit": "limit", "relative_limit": "factor"}.get(str(node.data.get("kind")))
+        if key is None:
+            continue
+        alternatives = node.data.get("alternatives", [])
+        settings.append(
+            ThresholdSetting(
+                criterion=criterion_id,
+                key=key,
+                value=node.data[key],
+                default=bundled.get(criterion_id, {}).get(key, "(site criterion)"),
+                unit=f"x {node.data.get('reference_label', '')}"
+                if key == "factor"
+                else str(node.data.get("unit", "")),
+                source=node.text("source"),
+                alternatives=tuple((a.get(key), a.get("source", "")) for a in alternatives),
+            )
+        )
+    return tuple(settings)
+
+
 # ---------------------------------------------------------------- assembly
 
 
@@ -367,6 +391,7 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         plan_policy=_plan_policy(policies, product),
         policies=tuple(policies.values()),
         criteria=CriteriaTable(criteria=criteria, version=versions["eligibility"]),
+        thresholds=_thresholds(criteria_node, files["eligibility"]["criteria"]),
         screening_fields=fields,
         site_changes=merged.changes,
         versions=versions,

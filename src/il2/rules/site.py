@@ -33,6 +33,19 @@ class PolicySetting:
 
 
 @dataclass(frozen=True, slots=True)
+class ThresholdSetting:
+    """An eligibility threshold a site may change, with the cited alternatives to choose from."""
+
+    criterion: str
+    key: str
+    value: object
+    default: object
+    unit: str
+    source: str
+    alternatives: tuple[tuple[object, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SiteChange:
     """One value a site's policy file changed."""
 

@@ -150,6 +150,18 @@ def policy_document(rules: RuleSet) -> Document:
             }
             for p in rules.policies
         ],
+        "eligibility_thresholds": [
+            {
+                "criterion": t.criterion,
+                "setting": f"eligibility.{t.criterion}.{t.key}",
+                "value": t.value,
+                "default": t.default,
+                "unit": t.unit,
+                "source": t.source,
+                "alternatives": [{"value": v, "source": src} for v, src in t.alternatives],
+            }
+            for t in rules.thresholds
+        ],
         "site_changes": [change.describe() for change in rules.site_changes],
         "versions": dict(rules.versions),
     }
