@@ -22,7 +22,9 @@ def check_weight_kg(weight_kg: Decimal, *, minimum: Decimal, maximum: Decimal) -
     if not minimum <= weight_kg <= maximum:
         raise InvalidInputError(
             field="weight_kg",
-            value=float(weight_kg),
+            value=int(weight_kg)
+            if weight_kg == weight_kg.to_integral_value()
+            else float(weight_kg),
             allowed=f"a body weight from {plain(minimum)} to {plain(maximum)} kg",
         )
     return weight_kg
@@ -42,9 +44,8 @@ def mg_factor_note(factor: MgFactor, others: Sequence[MgFactor]) -> str:
     """Say which factor produced the milligrams and how far the label's others differ."""
     rates = ", ".join(f"{o.description} {round_to(o.miu_per_mg, 1)}" for o in others)
     return (
-        f"mg derived from IU with {factor.description}: {plain(factor.mg)} mg = "
-        f"{plain(factor.iu)} IU ({round_to(factor.miu_per_mg, 1)} MIU/mg). "
-        f"The label's figures imply other factors (MIU/mg: {rates}), so mg is for display "
+        f"mg derived from IU with {factor.description}, {round_to(factor.miu_per_mg, 1)} MIU/mg. "
+        f"The label's other figures imply other factors ({rates} MIU/mg), so mg is for display "
         f"only; IU is the dose."
     )
 

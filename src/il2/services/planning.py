@@ -23,14 +23,13 @@ def find_regimen(rules: RuleSet, regimen_id: str) -> Regimen:
 def read_first_dose(rules: RuleSet, value: str | datetime) -> datetime:
     """An ISO 8601 date-time; one without an offset is read in the site's time zone."""
     if isinstance(value, str):
+        allowed = "an ISO 8601 date-time with a time of day, such as 2026-12-07T08:00:00-08:00"
+        if len(value.strip()) <= len("2026-12-07"):
+            raise InvalidInputError(field="first_dose", value=value, allowed=allowed)
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
-            raise InvalidInputError(
-                field="first_dose",
-                value=value,
-                allowed="an ISO 8601 date-time such as 2026-12-07T08:00:00-08:00",
-            ) from None
+            raise InvalidInputError(field="first_dose", value=value, allowed=allowed) from None
     else:
         moment = value
     if moment.tzinfo is None:
