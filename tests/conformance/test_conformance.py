@@ -3,7 +3,9 @@
 Each file's [meta].kind says how its cases are run:
 - plan: plan a course and compare fields of the plan document (or expect a refusal);
 - criterion: judge one eligibility criterion on partial findings;
-- screening: screen a whole candidate document.
+- screening: screen a whole candidate document;
+- bedside: a before-dose decision from the stable patient changed by `set` and `remove`;
+- retreatment: whether a history of earlier toxicities forbids another course.
 A case may carry `site` (policy-file text) or `policy` (plan-policy values) to test site choices.
 """
 
@@ -18,15 +20,18 @@ from typing import Any
 
 import pytest
 
-from il2.domain.errors import InvalidInputError
+from il2.domain.errors import Il2Error, InvalidInputError
 from il2.domain.regimen import CycleEndRule, VialPooling
 from il2.rules.loader import RuleSet, load_rules
+from il2.services.bedside import assess_before_dose
 from il2.services.documents import plan_document
 from il2.services.planning import plan
+from il2.services.retreatment import judge_history
 from il2.services.screening import screen_candidate
 
 CASES = Path(__file__).parent / "cases"
 ROOT = Path(__file__).parents[2]
+BEDSIDE_BASE = "examples/bedside/stable-give.json"
 
 
 def _load() -> list[Any]:
@@ -118,7 +123,49 @@ def _run_screening(case: dict[str, Any], rules: RuleSet) -> None:
     assert by_verdict["missing"] == case["missing"]
 
 
-RUNNERS = {"plan": _run_plan, "criterion": _run_criterion, "screening": _run_screening}
+def _assessment(case: dict[str, Any]) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((ROOT / BEDSIDE_BASE).read_text(encoding="utf-8"))
+    for path, value in case.get("set", {}).items():
+        *groups, name = path.split(".")
+        target = document
+        for group in groups:
+            target = target.setdefault(group, {})
+        target[name] = value
+    for path in case.get("remove", []):
+        *groups, name = path.split(".")
+        target = document
+        for group in groups:
+            target = target[group]
+        del target[name]
+    return document
+
+
+def _run_bedside(case: dict[str, Any], rules: RuleSet) -> None:
+    document = _assessment(case)
+    if "expect_error_field" in case:
+        with pytest.raises(Il2Error) as caught:
+            assess_before_dose(rules, document)
+        assert getattr(caught.value, "field", "regimen") == case["expect_error_field"]
+        return
+    _, decision = assess_before_dose(rules, document)
+    assert decision.action.value == case["expect"], decision
+    assert sorted(r.rule for r in decision.reasons) == sorted(case["expect_rules"])
+    assert all(r.source and r.finding and r.threshold for r in decision.reasons)
+
+
+def _run_retreatment(case: dict[str, Any], rules: RuleSet) -> None:
+    decision = judge_history(rules, case["history"])
+    assert decision.verdict.value == case["expect"]
+    assert [r.item for r in decision.reasons] == case["expect_items"]
+
+
+RUNNERS = {
+    "plan": _run_plan,
+    "criterion": _run_criterion,
+    "screening": _run_screening,
+    "bedside": _run_bedside,
+    "retreatment": _run_retreatment,
+}
 
 
 @pytest.mark.parametrize(("kind", "case"), _load())

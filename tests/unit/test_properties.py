@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.strategies import documents
 
 from il2.domain.dosing import dose_iu, vials_for_doses
 from il2.domain.eligibility import Limit, RelativeLimit, Verdict
-from il2.domain.findings import FieldSpec, FieldType
+from il2.domain.findings import FieldType
 from il2.domain.quantities import Comparison
 from il2.domain.regimen import CycleEndRule, VialPooling
 from il2.domain.schedule import plan_calendar
@@ -30,30 +31,7 @@ ZONES = [
 weights = st.decimals(min_value=20, max_value=350, places=2)
 
 
-def _value(spec: FieldSpec) -> st.SearchStrategy[Any]:
-    if spec.type is FieldType.NUMBER:
-        low, high = spec.minimum or Decimal(0), spec.maximum or Decimal(10_000)
-        return st.decimals(min_value=low, max_value=high, places=2).map(float)
-    if spec.type is FieldType.INTEGER:
-        return st.integers(int(spec.minimum or 0), int(spec.maximum or 10))
-    if spec.type is FieldType.FLAG:
-        return st.booleans()
-    if spec.type is FieldType.CHOICE:
-        return st.sampled_from(spec.values)
-    return st.lists(st.sampled_from(spec.values), unique=True)
-
-
-@st.composite
-def candidates(draw: st.DrawFn) -> dict[str, Any]:
-    """A valid screening document with any subset of fields present."""
-    document: dict[str, Any] = {}
-    for path, spec in RULES.screening_fields.items():
-        if draw(st.booleans()):
-            continue
-        value = draw(_value(spec))
-        group, _, name = path.rpartition(".")
-        (document.setdefault(group, {}) if group else document)[name or path] = value
-    return document
+candidates = documents(RULES.screening_fields)
 
 
 LAB_LIMITS = [c for c in RULES.criteria.criteria if isinstance(c.test, Limit | RelativeLimit)]
@@ -91,7 +69,7 @@ def test_the_dose_never_falls_as_weight_rises(low: Decimal, high: Decimal) -> No
 
 
 @settings(max_examples=200)
-@given(document=candidates(), index=st.integers(0, len(LAB_LIMITS) - 1),
+@given(document=candidates, index=st.integers(0, len(LAB_LIMITS) - 1),
        step=st.decimals(min_value=Decimal("0.01"), max_value=1000, places=2))  # fmt: skip
 def test_a_worse_value_never_turns_not_met_into_met(
     document: dict[str, Any], index: int, step: Decimal
@@ -108,7 +86,7 @@ def test_a_worse_value_never_turns_not_met_into_met(
         assert after.verdict.value == "ineligible"
 
 
-@given(document=candidates())
+@given(document=candidates)
 def test_screening_is_deterministic_and_eligible_only_when_every_criterion_is_met(
     document: dict[str, Any],
 ) -> None:

@@ -15,12 +15,14 @@ from il2.cli import render
 from il2.cli.errors import EXIT_INPUT, reported
 from il2.domain.errors import InvalidInputError
 from il2.services import documents
+from il2.services.bedside import assess_before_dose
 from il2.services.planning import plan as plan_course
+from il2.services.retreatment import judge_history
 from il2.services.screening import screen_candidate
 
 app = typer.Typer(
     name="il2",
-    help="High-dose interleukin-2 (aldesleukin) programs: regimens, dose plans, screening.",
+    help="High-dose interleukin-2 (aldesleukin) programs: regimens, plans, screening, bedside.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -99,6 +101,30 @@ def screen(
         as_json,
         lambda console, doc: render.screening(console, doc, title=f"Screening: {file}"),
     )
+
+
+@app.command()
+def bedside(
+    file: Annotated[str, typer.Argument(help="Before-dose assessment as JSON; '-' reads stdin.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Before a dose: give, hold, stop the cycle or discontinue, with every rule that fired."""
+    rules = _app().rules
+    with reported():
+        regimen, decision = assess_before_dose(rules, read_document(file))
+    _emit(documents.bedside_document(regimen, decision), as_json, render.bedside)
+
+
+@app.command()
+def retreatment(
+    file: Annotated[str, typer.Argument(help="Earlier toxicities as JSON; '-' reads stdin.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Whether earlier toxicities forbid another course, with the source of each."""
+    rules = _app().rules
+    with reported():
+        decision = judge_history(rules, read_document(file))
+    _emit(documents.retreatment_document(decision), as_json, render.retreatment)
 
 
 @app.command()

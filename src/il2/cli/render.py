@@ -89,6 +89,58 @@ def screening(console: Console, document: dict[str, Any], *, title: str = "Scree
     console.print(Text(f"Verdict: {verdict}", style=_OVERALL_STYLE[verdict]))
 
 
+_ACTION_STYLE = {
+    "give": "bold green",
+    "hold": "bold yellow",
+    "incomplete": "bold magenta",
+    "stop_cycle": "bold red",
+    "discontinue": "bold white on red",
+}
+
+
+def bedside(console: Console, document: dict[str, Any]) -> None:
+    """A before-dose decision with its reasons."""
+    decision = document["decision"]
+    console.print(Text(f"Decision: {decision.upper()}", style=_ACTION_STYLE[decision]))
+    if document["missing"]:
+        console.print(Text("Missing before this dose: " + ", ".join(document["missing"]),
+                           style="magenta"))  # fmt: skip
+    if document["reasons"]:
+        table = Table(title="Rules that fired", show_lines=True)
+        for column in ("action", "finding", "threshold", "rule", "source"):
+            table.add_column(column)
+        for r in document["reasons"]:
+            source = r["source"] + (" [UNCONFIRMED]" if r.get("unconfirmed") else "")
+            finding = r["finding"] + (
+                f"\nResume when: {r['resume_when']}" if r.get("resume_when") else ""
+            )
+            table.add_row(
+                Text(r["action"], style=_ACTION_STYLE[r["action"]]),
+                finding, r["threshold"], r["rule"], source,
+            )  # fmt: skip
+        console.print(table)
+    if document["not_evaluated"]:
+        skipped = ", ".join(document["not_evaluated"])
+        console.print(Text(f"Not evaluated (input not given): {skipped}", style="dim"))
+
+
+_RETREATMENT_STYLE = {
+    "forbidden": "bold white on red",
+    "not_forbidden": "bold green",
+    "incomplete": "bold magenta",
+}
+
+
+def retreatment(console: Console, document: dict[str, Any]) -> None:
+    """The retreatment verdict with the items met."""
+    verdict = document["retreatment"]
+    console.print(Text(f"Another course: {verdict}", style=_RETREATMENT_STYLE[verdict]))
+    for reason in document["reasons"]:
+        console.print(f"- {reason['finding']} ({reason['threshold']}): {reason['source']}")
+    if document["not_evaluated"]:
+        console.print(Text("Not given: " + ", ".join(document["not_evaluated"]), style="magenta"))
+
+
 def policy(console: Console, document: dict[str, Any]) -> None:
     """Site settings in force."""
     site = document["site"]

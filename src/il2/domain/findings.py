@@ -28,6 +28,7 @@ class FieldType(StrEnum):
     FLAG = "flag"
     CHOICE = "choice"
     TERMS = "terms"
+    TEXT = "text"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,8 @@ class FieldSpec:
             return "true or false"
         if self.type is FieldType.CHOICE:
             return "one of " + ", ".join(repr(v) for v in self.values)
+        if self.type is FieldType.TEXT:
+            return "a non-empty text"
         return "a list of terms from: " + ", ".join(self.values)
 
 
@@ -90,6 +93,10 @@ def read_value(spec: FieldSpec, raw: object) -> Value:
         if raw not in spec.values:
             raise InvalidInputError(field=spec.path, value=raw, allowed=spec.describe())
         return str(raw)
+    if spec.type is FieldType.TEXT:
+        if not isinstance(raw, str) or not raw.strip():
+            raise InvalidInputError(field=spec.path, value=raw, allowed=spec.describe())
+        return raw
     return _read_terms(spec, raw)
 
 

@@ -7,7 +7,7 @@ naming the file and the field, before any patient is screened or any dose is pla
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from il2.domain.bedside import BedsidePolicy, BedsideTable
 from il2.domain.eligibility import (
     Category,
     CriteriaTable,
@@ -38,7 +39,15 @@ from il2.domain.regimen import (
     Regimen,
     VialPooling,
 )
+from il2.domain.retreatment import RetreatmentTable
+from il2.rules.bedside import (
+    bedside_policy,
+    bedside_table,
+    bedside_terms,
+    terms_named,
+)
 from il2.rules.reader import Node
+from il2.rules.retreatment import retreatment_table
 from il2.rules.site import PolicySetting, SiteChange, ThresholdSetting, apply_site_file
 
 _REGIMEN_FIELDS = (
@@ -71,6 +80,11 @@ class RuleSet:
     criteria: CriteriaTable
     thresholds: tuple[ThresholdSetting, ...]
     screening_fields: Mapping[str, FieldSpec]
+    bedside: BedsideTable
+    bedside_fields: Mapping[str, FieldSpec]
+    bedside_policy: BedsidePolicy
+    retreatment: RetreatmentTable
+    retreatment_fields: Mapping[str, FieldSpec]
     site_changes: tuple[SiteChange, ...]
     versions: Mapping[str, str]
 
@@ -277,11 +291,16 @@ def _criterion(
     )
 
 
-def _screening_fields(node: Node, criteria: Node) -> dict[str, FieldSpec]:
+def _terms_named(criteria: Node) -> dict[str, list[str]]:
     terms: dict[str, list[str]] = {}
     for _, criterion in criteria.children():
         if criterion.data.get("kind") == "excludes":
             terms.setdefault(criterion.text("field"), []).append(criterion.text("term"))
+    return terms
+
+
+def _field_specs(node: Node, terms: Mapping[str, Sequence[str]]) -> dict[str, FieldSpec]:
+    """Input fields; a `terms` field accepts the terms the rules name plus its `extra_terms`."""
     specs = {}
     for path, spec in node.children():
         spec.only("type", "unit", "minimum", "maximum", "values", "extra_terms")
@@ -359,6 +378,9 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         "site_policy": _read_bundled("site_policy.toml"),
         "eligibility": _read_bundled("eligibility.toml"),
         "screening_input": _read_bundled("screening_input.toml"),
+        "bedside": _read_bundled("bedside.toml"),
+        "bedside_input": _read_bundled("bedside_input.toml"),
+        "retreatment": _read_bundled("retreatment.toml"),
     }
     versions = {name: _version(Node(data, f"{name}.toml")) for name, data in files.items()}
     site_file = read_toml(site_policy) if site_policy is not None else None
@@ -372,8 +394,9 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
     regimens = {key: _regimen(key, node) for key, node in regimens_node.children()}
     sources = {key: _regimen_sources(node) for key, node in regimens_node.children()}
     criteria_node = Node(merged.criteria, merged.criteria_origin, "criteria")
-    fields = _screening_fields(
-        Node(files["screening_input"], "screening_input.toml").table("fields"), criteria_node
+    fields = _field_specs(
+        Node(files["screening_input"], "screening_input.toml").table("fields"),
+        _terms_named(criteria_node),
     )
     notes: dict[str, list[str]] = {}
     for change in merged.changes:
@@ -382,6 +405,13 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
     criteria = tuple(
         _criterion(key, node, fields, policies, "; ".join(notes.get(key, [])))
         for key, node in criteria_node.children()
+    )
+    bedside_input = Node(files["bedside_input"], "bedside_input.toml")
+    bedside_node = Node({**files["bedside"], "rules": merged.bedside}, merged.bedside_origin)
+    bedside_fields = _field_specs(bedside_input.table("fields"), bedside_terms(bedside_node))
+    retreatment_node = Node(files["retreatment"], "retreatment.toml")
+    retreatment_fields = _field_specs(
+        retreatment_node.table("fields"), terms_named(retreatment_node.table("items"))
     )
     return RuleSet(
         site=_site(Node(merged.site, merged.site_origin, "site")),
@@ -393,6 +423,15 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         criteria=CriteriaTable(criteria=criteria, version=versions["eligibility"]),
         thresholds=_thresholds(criteria_node, files["eligibility"]["criteria"]),
         screening_fields=fields,
+        bedside=bedside_table(
+            bedside_node, bedside_fields, versions["bedside"], bedside_input.table("meta")
+        ),
+        bedside_fields=bedside_fields,
+        bedside_policy=bedside_policy(policies),
+        retreatment=retreatment_table(
+            retreatment_node, retreatment_fields, versions["retreatment"]
+        ),
+        retreatment_fields=retreatment_fields,
         site_changes=merged.changes,
         versions=versions,
     )

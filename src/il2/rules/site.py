@@ -1,8 +1,9 @@
 """A site's policy file: its choices laid over the bundled defaults, every change recorded.
 
 The site file may hold `[meta]` (version), `[site]` (name, time_zone), `[policy]` (values for
-the settings in site_policy.toml, plain or as `{value = ..., reason = "..."}`),
-`[eligibility.<criterion>]` and `[regimens.<id>]` tables (merged over the bundled ones, or new).
+the settings in site_policy.toml, plain or as `{value = ..., reason = "..."}`), and
+`[eligibility.<criterion>]`, `[bedside.<rule>]` and `[regimens.<id>]` tables (merged over the
+bundled ones, or new).
 Each change keeps the default it replaced and the site's reason, so it can be shown and audited.
 """
 
@@ -78,6 +79,8 @@ class Merged:
     regimens_origin: str
     criteria: dict[str, Any]
     criteria_origin: str
+    bedside: dict[str, Any]
+    bedside_origin: str
     changes: tuple[SiteChange, ...] = field(default_factory=tuple)
 
 
@@ -152,6 +155,7 @@ def apply_site_file(
     defaults = Node(files["site_policy"], "site_policy.toml")
     regimens = copy.deepcopy(files["regimens"]["regimens"])
     criteria = copy.deepcopy(files["eligibility"]["criteria"])
+    bedside = copy.deepcopy(files["bedside"]["rules"])
     merged = Merged(
         site=dict(defaults.table("site").data),
         site_origin="site_policy.toml",
@@ -161,11 +165,13 @@ def apply_site_file(
         regimens_origin="regimens.toml",
         criteria=criteria,
         criteria_origin="eligibility.toml",
+        bedside=bedside,
+        bedside_origin="bedside.toml",
     )
     if site_file is None:
         return merged
     site = Node(site_file, origin)
-    site.only("meta", "site", "policy", "eligibility", "regimens")
+    site.only("meta", "site", "policy", "eligibility", "regimens", "bedside")
     changes: list[SiteChange] = []
     if site.has("meta"):
         merged.site_version = site.table("meta").text("version", default="")
@@ -192,5 +198,8 @@ def apply_site_file(
     if site.has("eligibility"):
         _overlay(criteria, site.table("eligibility"), "eligibility", changes)
         merged.criteria_origin = f"eligibility.toml with {origin}"
+    if site.has("bedside"):
+        _overlay(bedside, site.table("bedside"), "bedside", changes)
+        merged.bedside_origin = f"bedside.toml with {origin}"
     merged.changes = tuple(changes)
     return merged

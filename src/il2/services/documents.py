@@ -9,10 +9,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from il2.domain.bedside import DoseDecision
 from il2.domain.eligibility import Screening
 from il2.domain.plan import CoursePlan
 from il2.domain.quantities import round_to
 from il2.domain.regimen import Regimen
+from il2.domain.retreatment import RetreatmentDecision
 from il2.rules.loader import RuleSet
 
 Document = dict[str, Any]
@@ -130,6 +132,42 @@ def screening_document(screening: Screening) -> Document:
         "verdict": screening.verdict.value,
         "criteria": criteria,
         "rules_version": screening.rules_version,
+    }
+
+
+def bedside_document(regimen: Regimen, decision: DoseDecision) -> Document:
+    """`il2 bedside --json`."""
+    return {
+        "decision": decision.action.value,
+        "reasons": [
+            {
+                "rule": r.rule,
+                "finding": r.finding,
+                "threshold": r.threshold,
+                "action": r.action.value,
+                "source": r.source,
+                **({"unconfirmed": True} if r.unconfirmed else {}),
+                **({"resume_when": r.resume} if r.resume else {}),
+            }
+            for r in decision.reasons
+        ],
+        "missing": list(decision.missing),
+        "not_evaluated": list(decision.not_evaluated),
+        "regimen": regimen.id,
+        "rules_version": decision.rules_version,
+    }
+
+
+def retreatment_document(decision: RetreatmentDecision) -> Document:
+    """`il2 retreatment --json`."""
+    return {
+        "retreatment": decision.verdict.value,
+        "reasons": [
+            {"item": r.item, "finding": r.finding, "threshold": r.threshold, "source": r.source}
+            for r in decision.reasons
+        ],
+        "not_evaluated": list(decision.not_evaluated),
+        "rules_version": decision.rules_version,
     }
 
 

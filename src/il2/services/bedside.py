@@ -1,0 +1,25 @@
+"""Decide before a dose: check the assessment, find its regimen, apply the before-dose rules."""
+
+from __future__ import annotations
+
+from il2.domain.bedside import DoseDecision, decide_before_dose
+from il2.domain.errors import InvalidInputError
+from il2.domain.findings import read_findings
+from il2.domain.regimen import Regimen
+from il2.rules.loader import RuleSet
+from il2.services.planning import find_regimen
+
+
+def assess_before_dose(rules: RuleSet, document: object) -> tuple[Regimen, DoseDecision]:
+    """The decision for the contract's before-dose document, and the regimen it applies to."""
+    findings = read_findings(document, rules.bedside_fields)
+    regimen_id = findings.get("regimen")
+    if not isinstance(regimen_id, str):
+        raise InvalidInputError(
+            field="regimen", value=None, allowed="a regimen id: " + ", ".join(rules.regimens)
+        )
+    regimen = find_regimen(rules, regimen_id)
+    decision = decide_before_dose(
+        findings, regimen=regimen, table=rules.bedside, policy=rules.bedside_policy
+    )
+    return regimen, decision
