@@ -1,4 +1,6 @@
-"""Benchmarks: how fast il2 loads its rules, plans courses and screens candidates.
+"""Benchmarks: how fast il2 loads its rules, decides at the bedside, plans and screens.
+
+Target (issue 3): at least 20,000 bedside decisions per second on one core.
 
 Prints figures; asserts nothing (targets are judged by people reading the numbers).
 Run with `make bench`.
@@ -12,7 +14,10 @@ import tracemalloc
 from pathlib import Path
 from statistics import median
 
-from il2.rules.loader import load_rules
+from il2.domain.bedside import decide_before_dose
+from il2.domain.findings import read_findings
+from il2.rules.loader import RuleSet, load_rules
+from il2.services.bedside import assess_before_dose
 from il2.services.planning import plan
 from il2.services.screening import screen_candidate
 
@@ -50,6 +55,7 @@ def main() -> None:
         3000,
         lambda i: screen_candidate(rules, candidates[i % len(candidates)]),
     )
+    bedside(rules)
     _rate(
         "plan a 2-cycle hd-label course",
         1000,
@@ -59,6 +65,31 @@ def main() -> None:
             weight_kg=40 + (i % 100),
             first_dose="2026-12-07T08:00:00-08:00",
         ),
+    )
+
+
+def bedside(rules: RuleSet) -> None:
+    """Decisions per second: the engine alone, and with reading the JSON document."""
+    assessments = [
+        json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted((ROOT / "examples/bedside").glob("*.json"))
+    ]
+    findings = [read_findings(a, rules.bedside_fields) for a in assessments]
+    regimen = rules.regimens["hd-label"]
+    _rate(
+        "bedside decision (engine, parsed input)",
+        20_000,
+        lambda i: decide_before_dose(
+            findings[i % len(findings)],
+            regimen=regimen,
+            table=rules.bedside,
+            policy=rules.bedside_policy,
+        ),
+    )
+    _rate(
+        "bedside decision (reading the JSON too)",
+        10_000,
+        lambda i: assess_before_dose(rules, assessments[i % len(assessments)]),
     )
 
 

@@ -154,3 +154,56 @@ def test_readable_output_for_people_at_a_terminal(args: list[str], expected: lis
     assert done.returncode == 0, done.stderr
     for text in expected:
         assert text in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("example", "decision"),
+    [
+        ("stable-give", "give"),
+        ("hold-oxygen", "hold"),
+        ("hold-pressors", "hold"),
+        ("hold-urine", "hold"),
+        ("hold-creatinine", "hold"),
+        ("stop-cycle-absolute", "stop_cycle"),
+        ("discontinue-label", "discontinue"),
+    ],
+)
+def test_each_bundled_bedside_example_gets_its_decision_with_sources(
+    example: str, decision: str
+) -> None:
+    result = il2_json("bedside", str(ROOT / f"examples/bedside/{example}.json"))
+    assert result["decision"] == decision
+    assert result["regimen"] == "hd-label"
+    assert all(
+        r["rule"] and r["finding"] and r["threshold"] and r["source"] for r in result["reasons"]
+    )
+    assert bool(result["reasons"]) == (decision != "give")
+
+
+def test_the_bedside_table_shows_the_decision_and_how_to_resume() -> None:
+    done = il2("bedside", str(ROOT / "examples/bedside/hold-oxygen.json"), env={"COLUMNS": "200"})
+    assert done.returncode == 0
+    assert "Decision: HOLD" in done.stdout
+    assert "Resume when: SpO2 above 90%" in done.stdout
+
+
+def test_an_implausible_spo2_is_refused_with_exit_2() -> None:
+    document = json.loads((ROOT / "examples/bedside/stable-give.json").read_text())
+    document["vitals"]["spo2_pct"] = 140
+    done = il2("bedside", "-", stdin=json.dumps(document))
+    assert done.returncode == 2
+    assert (
+        "field 'vitals.spo2_pct': 140 is not allowed; expected a number from 30 to 100 %"
+        in done.stderr
+    )
+
+
+def test_retreatment_names_each_forbidding_toxicity() -> None:
+    history = {"earlier_toxicities": ["sustained_vt"], "intubated_hours_max": 0,
+               "dialysis_hours_max": 0, "coma_hours_max": 0}  # fmt: skip
+    result = il2_json("retreatment", "-", stdin=json.dumps(history))
+    assert result["retreatment"] == "forbidden"
+    assert result["reasons"][0]["item"] == "cardiac"
+    assert "Label-legacy" in result["reasons"][0]["source"]
+    readable = il2("retreatment", "-", stdin=json.dumps(history), env={"COLUMNS": "200"})
+    assert "Another course: forbidden" in readable.stdout
