@@ -5,7 +5,8 @@ Each file's [meta].kind says how its cases are run:
 - criterion: judge one eligibility criterion on partial findings;
 - screening: screen a whole candidate document;
 - bedside: a before-dose decision from the stable patient changed by `set` and `remove`;
-- retreatment: whether a history of earlier toxicities forbids another course.
+- retreatment: whether a history of earlier toxicities forbids another course;
+- grade: one CTCAE finding graded (or refused, naming `expect_error_field`).
 A case may carry `site` (policy-file text) or `policy` (plan-policy values) to test site choices.
 """
 
@@ -25,6 +26,7 @@ from il2.domain.regimen import CycleEndRule, VialPooling
 from il2.rules.loader import RuleSet, load_rules
 from il2.services.bedside import assess_before_dose
 from il2.services.documents import plan_document
+from il2.services.grading import grade_document, grading_document
 from il2.services.planning import plan
 from il2.services.retreatment import judge_history
 from il2.services.screening import screen_candidate
@@ -159,12 +161,29 @@ def _run_retreatment(case: dict[str, Any], rules: RuleSet) -> None:
     assert [r.item for r in decision.reasons] == case["expect_items"]
 
 
+def _run_grade(case: dict[str, Any], rules: RuleSet) -> None:
+    document = {"ctcae_version": case.get("ctcae_version", "5.0"), "findings": [case["finding"]]}
+    if "expect_error_field" in case:
+        with pytest.raises(InvalidInputError) as caught:
+            grade_document(rules.ctcae, document)
+        assert caught.value.field == case["expect_error_field"], str(caught.value)
+        return
+    output = grading_document(grade_document(rules.ctcae, document))
+    assert output["ctcae_version"] == "5.0"
+    (graded,) = output["grades"]
+    assert graded["term"] == case["finding"]["term"]
+    assert graded["grade"] == case["expect_grade"], graded["criterion"]
+    assert graded["criterion"]
+    assert graded["source"]
+
+
 RUNNERS = {
     "plan": _run_plan,
     "criterion": _run_criterion,
     "screening": _run_screening,
     "bedside": _run_bedside,
     "retreatment": _run_retreatment,
+    "grade": _run_grade,
 }
 
 

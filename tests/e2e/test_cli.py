@@ -207,3 +207,24 @@ def test_retreatment_names_each_forbidding_toxicity() -> None:
     assert "Label-legacy" in result["reasons"][0]["source"]
     readable = il2("retreatment", "-", stdin=json.dumps(history), env={"COLUMNS": "200"})
     assert "Another course: forbidden" in readable.stdout
+
+
+def test_grade_follows_the_contract_example() -> None:
+    findings = {"ctcae_version": "5.0", "findings": [
+        {"term": "platelet_count_decreased", "value": 50000, "unit": "per_ul"},
+        {"term": "creatinine_increased", "value": 3.2, "unit": "mg_dl", "uln": 1.2, "baseline": 1.0},
+        {"term": "fever", "value": 40.2, "unit": "c", "duration_h": 30},
+        {"term": "hyponatremia", "value": 128, "unit": "mmol_l", "symptomatic": False},
+        {"term": "weight_gain", "value": 80.5, "unit": "kg", "baseline": 70},
+    ]}  # fmt: skip
+    result = il2_json("grade", "-", stdin=json.dumps(findings))
+    assert result["ctcae_version"] == "5.0"
+    assert [g["grade"] for g in result["grades"]] == [2, 3, 4, 2, 2]
+    readable = il2("grade", "-", stdin=json.dumps(findings), env={"COLUMNS": "200"})
+    assert "CTCAE v5.0" in readable.stdout
+
+
+def test_grade_refuses_another_ctcae_version() -> None:
+    done = il2("grade", "-", stdin=json.dumps({"ctcae_version": "6.0", "findings": []}))
+    assert done.returncode == 2
+    assert "field 'ctcae_version': '6.0'" in done.stderr

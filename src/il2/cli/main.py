@@ -16,6 +16,7 @@ from il2.cli.errors import EXIT_INPUT, reported
 from il2.domain.errors import InvalidInputError
 from il2.services import documents
 from il2.services.bedside import assess_before_dose
+from il2.services.grading import grade_document, grading_document
 from il2.services.planning import plan as plan_course
 from il2.services.retreatment import judge_history
 from il2.services.screening import screen_candidate
@@ -113,6 +114,18 @@ def bedside(
     with reported():
         regimen, decision = assess_before_dose(rules, read_document(file))
     _emit(documents.bedside_document(regimen, decision), as_json, render.bedside)
+
+
+@app.command()
+def grade(
+    file: Annotated[str, typer.Argument(help="CTCAE findings as JSON; '-' reads stdin.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Grade toxicities by CTCAE (version pinned and reported), naming the criterion met."""
+    rules = _app().rules
+    with reported():
+        result = grade_document(rules.ctcae, read_document(file))
+    _emit(grading_document(result), as_json, render.grades)
 
 
 @app.command()

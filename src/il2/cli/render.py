@@ -124,6 +124,17 @@ def bedside(console: Console, document: dict[str, Any]) -> None:
         console.print(Text(f"Not evaluated (input not given): {skipped}", style="dim"))
 
 
+def grades(console: Console, document: dict[str, Any]) -> None:
+    """CTCAE grades, one row a finding."""
+    table = Table(title=f"CTCAE v{document['ctcae_version']}", show_lines=True)
+    for column in ("term", "grade", "criterion", "source"):
+        table.add_column(column)
+    for g in document["grades"]:
+        style = "bold red" if g["grade"] >= 3 else "yellow" if g["grade"] else "green"
+        table.add_row(g["term"], Text(str(g["grade"]), style=style), g["criterion"], g["source"])
+    console.print(table)
+
+
 _RETREATMENT_STYLE = {
     "forbidden": "bold white on red",
     "not_forbidden": "bold green",

@@ -10,12 +10,12 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from il2.domain.bedside import BedsidePolicy, BedsideTable
+from il2.domain.ctcae import CtcaeTable
 from il2.domain.eligibility import (
     Category,
     CriteriaTable,
@@ -46,7 +46,8 @@ from il2.rules.bedside import (
     bedside_terms,
     terms_named,
 )
-from il2.rules.reader import Node
+from il2.rules.ctcae import load_ctcae
+from il2.rules.reader import Node, read_bundled
 from il2.rules.retreatment import retreatment_table
 from il2.rules.site import PolicySetting, SiteChange, ThresholdSetting, apply_site_file
 
@@ -85,16 +86,9 @@ class RuleSet:
     bedside_policy: BedsidePolicy
     retreatment: RetreatmentTable
     retreatment_fields: Mapping[str, FieldSpec]
+    ctcae: CtcaeTable
     site_changes: tuple[SiteChange, ...]
     versions: Mapping[str, str]
-
-
-def _read_bundled(name: str) -> dict[str, Any]:
-    text = resources.files("il2.rules").joinpath("data", name).read_text(encoding="utf-8")
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise RuleTableError(file=name, field="(syntax)", problem=str(error)) from None
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -373,14 +367,14 @@ def _site(node: Node) -> Site:
 def load_rules(*, site_policy: Path | None = None) -> RuleSet:
     """Load the bundled rule files, apply the site's policy file if any, and validate all."""
     files = {
-        "regimens": _read_bundled("regimens.toml"),
-        "product": _read_bundled("product.toml"),
-        "site_policy": _read_bundled("site_policy.toml"),
-        "eligibility": _read_bundled("eligibility.toml"),
-        "screening_input": _read_bundled("screening_input.toml"),
-        "bedside": _read_bundled("bedside.toml"),
-        "bedside_input": _read_bundled("bedside_input.toml"),
-        "retreatment": _read_bundled("retreatment.toml"),
+        "regimens": read_bundled("regimens.toml"),
+        "product": read_bundled("product.toml"),
+        "site_policy": read_bundled("site_policy.toml"),
+        "eligibility": read_bundled("eligibility.toml"),
+        "screening_input": read_bundled("screening_input.toml"),
+        "bedside": read_bundled("bedside.toml"),
+        "bedside_input": read_bundled("bedside_input.toml"),
+        "retreatment": read_bundled("retreatment.toml"),
     }
     versions = {name: _version(Node(data, f"{name}.toml")) for name, data in files.items()}
     site_file = read_toml(site_policy) if site_policy is not None else None
@@ -406,6 +400,8 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         _criterion(key, node, fields, policies, "; ".join(notes.get(key, [])))
         for key, node in criteria_node.children()
     )
+    ctcae = load_ctcae()
+    versions["ctcae"] = ctcae.version
     bedside_input = Node(files["bedside_input"], "bedside_input.toml")
     bedside_node = Node({**files["bedside"], "rules": merged.bedside}, merged.bedside_origin)
     bedside_fields = _field_specs(bedside_input.table("fields"), bedside_terms(bedside_node))
@@ -432,6 +428,7 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
             retreatment_node, retreatment_fields, versions["retreatment"]
         ),
         retreatment_fields=retreatment_fields,
+        ctcae=ctcae,
         site_changes=merged.changes,
         versions=versions,
     )

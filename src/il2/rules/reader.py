@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from importlib import resources
 from typing import Any
 
 from il2.domain.errors import RuleTableError
@@ -127,3 +129,12 @@ class Node:
         for key in self.data:
             if key not in allowed:
                 raise self.fail(key, f"is not a known field here (known: {', '.join(allowed)})")
+
+
+def read_bundled(name: str) -> dict[str, Any]:
+    """Parse one of the rule files shipped in il2/rules/data, naming it on a syntax error."""
+    text = resources.files("il2.rules").joinpath("data", name).read_text(encoding="utf-8")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise RuleTableError(file=name, field="(syntax)", problem=str(error)) from None
