@@ -6,7 +6,8 @@ Each file's [meta].kind says how its cases are run:
 - screening: screen a whole candidate document;
 - bedside: a before-dose decision from the stable patient changed by `set` and `remove`;
 - retreatment: whether a history of earlier toxicities forbids another course;
-- grade: one CTCAE finding graded (or refused, naming `expect_error_field`).
+- grade: one CTCAE finding graded (or refused, naming `expect_error_field`);
+- recist: a whole RECIST document, its time points, best response and iRECIST categories.
 A case may carry `site` (policy-file text) or `policy` (plan-policy values) to test site choices.
 """
 
@@ -25,9 +26,10 @@ from il2.domain.errors import Il2Error, InvalidInputError
 from il2.domain.regimen import CycleEndRule, VialPooling
 from il2.rules.loader import RuleSet, load_rules
 from il2.services.bedside import assess_before_dose
-from il2.services.documents import plan_document
+from il2.services.documents import plan_document, recist_document
 from il2.services.grading import grade_document, grading_document
 from il2.services.planning import plan
+from il2.services.recist import assess_response
 from il2.services.retreatment import judge_history
 from il2.services.screening import screen_candidate
 
@@ -177,6 +179,42 @@ def _run_grade(case: dict[str, Any], rules: RuleSet) -> None:
     assert graded["source"]
 
 
+_PER_TIMEPOINT = (
+    "target",
+    "overall",
+    "sum_mm",
+    "change_from_baseline_pct",
+    "change_from_nadir_pct",
+)
+_SUMMARY = {"best": "best_overall_response", "confirmed": "confirmed", "response_on": "response_on",
+            "progression_on": "progression_on"}  # fmt: skip
+
+
+def _run_recist(case: dict[str, Any], rules: RuleSet) -> None:
+    document = json.loads(case["document"])
+    if "expect_error_field" in case:
+        with pytest.raises(InvalidInputError) as caught:
+            assess_response(rules, document)
+        assert caught.value.field == case["expect_error_field"], str(caught.value)
+        return
+    output = recist_document(assess_response(rules, document))
+    for key, expected in case["expect"].items():
+        if key in _PER_TIMEPOINT:
+            got = [point[key] for point in output["timepoints"]]
+            assert got == [None if e == "null" else e for e in expected], f"{key}: {got}"
+        elif key in _SUMMARY:
+            assert output[_SUMMARY[key]] == expected, (
+                f"{key}: {output[_SUMMARY[key]]} {output['reasons']}"
+            )
+        elif key == "i":
+            got = [point["category"] for point in output["irecist"]["timepoints"]]
+            assert got == expected, f"iRECIST: {got}"
+        else:
+            assert key == "ibest"
+            assert output["irecist"]["best_overall_response"] == expected
+    assert all(point["reasons"] for point in output["timepoints"])
+
+
 RUNNERS = {
     "plan": _run_plan,
     "criterion": _run_criterion,
@@ -184,6 +222,7 @@ RUNNERS = {
     "bedside": _run_bedside,
     "retreatment": _run_retreatment,
     "grade": _run_grade,
+    "recist": _run_recist,
 }
 
 

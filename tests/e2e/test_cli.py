@@ -228,3 +228,29 @@ def test_grade_refuses_another_ctcae_version() -> None:
     done = il2("grade", "-", stdin=json.dumps({"ctcae_version": "6.0", "findings": []}))
     assert done.returncode == 2
     assert "field 'ctcae_version': '6.0'" in done.stderr
+
+
+def test_recist_on_the_bundled_partial_response() -> None:
+    result = il2_json("recist", str(ROOT / "examples/recist/partial-response.json"))
+    assert [p["overall"] for p in result["timepoints"]] == [None, "PR", "PR"]
+    assert result["timepoints"][1]["sum_mm"] == 45
+    assert result["timepoints"][1]["change_from_baseline_pct"] == -38.4
+    assert (result["best_overall_response"], result["confirmed"]) == ("PR", True)
+    assert result["timepoints"][2]["lesions"][0] == {
+        "id": "L1",
+        "diameter_mm": 14,
+        "change_from_baseline_pct": -53.3,
+    }
+    readable = il2(
+        "recist", str(ROOT / "examples/recist/partial-response.json"), env={"COLUMNS": "200"}
+    )
+    assert "Best overall response: PR (confirmed)" in readable.stdout
+
+
+def test_recist_refuses_an_unmeasurable_target_naming_it() -> None:
+    document = json.loads((ROOT / "examples/recist/partial-response.json").read_text())
+    document["assessments"][0]["target_lesions"][0]["diameter_mm"] = 8
+    done = il2("recist", "-", stdin=json.dumps(document))
+    assert done.returncode == 2
+    assert "assessments[0].target_lesions[0].diameter_mm" in done.stderr
+    assert "at least 10 mm" in done.stderr

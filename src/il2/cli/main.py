@@ -18,6 +18,7 @@ from il2.services import documents
 from il2.services.bedside import assess_before_dose
 from il2.services.grading import grade_document, grading_document
 from il2.services.planning import plan as plan_course
+from il2.services.recist import assess_response
 from il2.services.retreatment import judge_history
 from il2.services.screening import screen_candidate
 
@@ -126,6 +127,18 @@ def grade(
     with reported():
         result = grade_document(rules.ctcae, read_document(file))
     _emit(grading_document(result), as_json, render.grades)
+
+
+@app.command()
+def recist(
+    file: Annotated[str, typer.Argument(help="Lesion measurements as JSON; '-' reads stdin.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """RECIST 1.1 (and iRECIST) time points and best overall response, with reasons."""
+    rules = _app().rules
+    with reported():
+        response = assess_response(rules, read_document(file))
+    _emit(documents.recist_document(response), as_json, render.recist)
 
 
 @app.command()

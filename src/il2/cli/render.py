@@ -135,6 +135,52 @@ def grades(console: Console, document: dict[str, Any]) -> None:
     console.print(table)
 
 
+def recist(console: Console, document: dict[str, Any]) -> None:
+    """RECIST time points and the best overall response."""
+    table = Table(title="RECIST 1.1", show_lines=True)
+    columns = (
+        "date",
+        "sum mm",
+        "vs baseline",
+        "vs nadir",
+        "target",
+        "non-target",
+        "overall",
+        "why",
+    )
+    for column in columns:
+        table.add_column(column)
+    immune = {p["date"]: p["category"] for p in document.get("irecist", {}).get("timepoints", [])}
+    for p in document["timepoints"]:
+        overall = p["overall"] or "baseline"
+        if p["date"] in immune:
+            overall += f" ({immune[p['date']]})"
+        table.add_row(
+            p["date"], str(p["sum_mm"]), _percent(p["change_from_baseline_pct"]),
+            _percent(p["change_from_nadir_pct"]), p["target"] or "", p["non_target"] or "",
+            overall, "\n".join(p["reasons"]),
+        )  # fmt: skip
+    console.print(table)
+    confirmed = "confirmed" if document["confirmed"] else "not confirmed"
+    console.print(
+        Text(
+            f"Best overall response: {document['best_overall_response']} ({confirmed})",
+            style="bold",
+        )
+    )
+    if "irecist" in document:
+        console.print(
+            Text(
+                f"iRECIST best overall response: {document['irecist']['best_overall_response']}",
+                style="bold",
+            )
+        )
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{value:+.1f}%"
+
+
 _RETREATMENT_STYLE = {
     "forbidden": "bold white on red",
     "not_forbidden": "bold green",

@@ -29,7 +29,9 @@ from il2.domain.eligibility import (
 )
 from il2.domain.errors import RuleTableError
 from il2.domain.findings import FieldSpec, FieldType
+from il2.domain.irecist import IrecistCriteria
 from il2.domain.quantities import Comparison
+from il2.domain.recist import RecistCriteria
 from il2.domain.regimen import (
     CycleEndRule,
     DilutionBand,
@@ -48,6 +50,7 @@ from il2.rules.bedside import (
 )
 from il2.rules.ctcae import load_ctcae
 from il2.rules.reader import Node, read_bundled
+from il2.rules.recist import irecist_criteria, recist_criteria
 from il2.rules.retreatment import retreatment_table
 from il2.rules.site import PolicySetting, SiteChange, ThresholdSetting, apply_site_file
 
@@ -87,6 +90,8 @@ class RuleSet:
     retreatment: RetreatmentTable
     retreatment_fields: Mapping[str, FieldSpec]
     ctcae: CtcaeTable
+    recist: RecistCriteria
+    irecist: IrecistCriteria
     site_changes: tuple[SiteChange, ...]
     versions: Mapping[str, str]
 
@@ -375,6 +380,7 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         "bedside": read_bundled("bedside.toml"),
         "bedside_input": read_bundled("bedside_input.toml"),
         "retreatment": read_bundled("retreatment.toml"),
+        "recist": read_bundled("recist.toml"),
     }
     versions = {name: _version(Node(data, f"{name}.toml")) for name, data in files.items()}
     site_file = read_toml(site_policy) if site_policy is not None else None
@@ -429,6 +435,8 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         ),
         retreatment_fields=retreatment_fields,
         ctcae=ctcae,
+        recist=recist_criteria(Node(files["recist"], "recist.toml"), versions["recist"]),
+        irecist=irecist_criteria(Node(files["recist"], "recist.toml")),
         site_changes=merged.changes,
         versions=versions,
     )

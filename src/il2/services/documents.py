@@ -16,6 +16,7 @@ from il2.domain.quantities import round_to
 from il2.domain.regimen import Regimen
 from il2.domain.retreatment import RetreatmentDecision
 from il2.rules.loader import RuleSet
+from il2.services.recist import ResponseAssessment
 
 Document = dict[str, Any]
 
@@ -169,6 +170,69 @@ def retreatment_document(decision: RetreatmentDecision) -> Document:
         "not_evaluated": list(decision.not_evaluated),
         "rules_version": decision.rules_version,
     }
+
+
+def _pct(value: Decimal | None) -> float | None:
+    return None if value is None else float(round_to(value, 1))
+
+
+def _mm(value: Decimal | None) -> int | float | None:
+    return None if value is None else _number(value, 1)
+
+
+def recist_document(assessment: ResponseAssessment) -> Document:
+    """`il2 recist --json`: the contract's fields, and what outcome analysis needs."""
+    result, options = assessment.recist, assessment.options
+    document: Document = {
+        "timepoints": [
+            {
+                "date": p.date.isoformat(),
+                "sum_mm": _mm(p.sum_mm),
+                "change_from_baseline_pct": _pct(p.change_from_baseline_pct),
+                "change_from_nadir_pct": _pct(p.change_from_nadir_pct),
+                "target": p.target.value if p.target else None,
+                "non_target": p.non_target.value if p.non_target else None,
+                "overall": p.overall.value if p.overall else None,
+                "reasons": list(p.reasons),
+                "lesions": [
+                    {
+                        "id": lesion.id,
+                        "diameter_mm": _mm(lesion.diameter_mm),
+                        "change_from_baseline_pct": _pct(lesion.change_from_baseline_pct),
+                    }
+                    for lesion in p.lesions
+                ],
+            }
+            for p in result.timepoints
+        ],
+        "best_overall_response": result.best_overall_response.value,
+        "confirmed": result.confirmed,
+        "reasons": list(result.reasons),
+        "response_on": result.response_on.isoformat() if result.response_on else None,
+        "progression_on": result.progression_on.isoformat() if result.progression_on else None,
+        "best_change_from_baseline_pct": _pct(result.best_change_from_baseline_pct),
+        "options": {
+            "confirmation_required": options.confirmation_required,
+            "confirmation_weeks": options.confirmation_weeks,
+            "min_sd_weeks": options.min_sd_weeks,
+            "pr_drift": options.pr_drift.value,
+        },
+        "rules_version": result.rules_version,
+    }
+    if assessment.irecist is not None:
+        document["irecist"] = {
+            "timepoints": [
+                {
+                    "date": p.date.isoformat(),
+                    "category": p.category.value,
+                    "reasons": list(p.reasons),
+                }
+                for p in assessment.irecist.timepoints
+            ],
+            "best_overall_response": assessment.irecist.best_overall_response.value,
+            "reasons": list(assessment.irecist.reasons),
+        }
+    return document
 
 
 def policy_document(rules: RuleSet) -> Document:

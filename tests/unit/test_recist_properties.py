@@ -1,0 +1,88 @@
+"""RECIST invariants for every set of measurements, not only the conformance cases."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from il2.rules.loader import load_rules
+from il2.services.documents import recist_document
+from il2.services.recist import assess_response
+
+RULES = load_rules()
+WORSE = {"CR": 0, "PR": 1, "SD": 2, "non-CR/non-PD": 2, "NE": 3, "PD": 4}
+sizes = st.decimals(min_value=0, max_value=150, places=1)
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid RECIST document: a baseline and one to four follow-ups six weeks apart."""
+    count = draw(st.integers(1, 5))
+    nodal = [draw(st.booleans()) for _ in range(count)]
+    baseline = [draw(st.decimals(min_value=15, max_value=100, places=1)) for _ in range(count)]
+    start = date(2026, 1, 5)
+
+    def scan(weeks: int, diameters: list[Decimal | None]) -> dict[str, Any]:
+        return {
+            "date": (start + timedelta(weeks=weeks)).isoformat(),
+            "target_lesions": [
+                {
+                    "id": f"L{i}",
+                    "organ": f"o{i}",
+                    "nodal": nodal[i],
+                    "diameter_mm": None if d is None else float(d),
+                }
+                for i, d in enumerate(diameters)
+            ],
+            "non_target": draw(st.sampled_from(["absent", "present", "not_evaluated"]))
+            if weeks
+            else "present",
+            "new_lesions": False,
+        }
+
+    scans = [scan(0, list(baseline))]
+    for k in range(1, draw(st.integers(1, 4)) + 1):
+        diameters = [
+            draw(st.one_of(sizes, st.none()) if draw(st.integers(0, 9)) == 0 else sizes)
+            for _ in range(count)
+        ]
+        scans.append(scan(6 * k, diameters))
+    return {"confirmation_required": draw(st.booleans()), "assessments": scans}
+
+
+def _overall(document: dict[str, Any]) -> list[str]:
+    return [
+        p["overall"] for p in recist_document(assess_response(RULES, document))["timepoints"][1:]
+    ]
+
+
+@given(document=histories(), factor=st.decimals(min_value=0, max_value=1, places=2), data=st.data())
+def test_shrinking_every_lesion_never_worsens_that_time_point(
+    document: dict[str, Any], factor: Decimal, data: st.DataObject
+) -> None:
+    index = data.draw(st.integers(1, len(document["assessments"]) - 1))
+    smaller = copy.deepcopy(document)
+    for lesion in smaller["assessments"][index]["target_lesions"]:
+        if lesion["diameter_mm"] is not None:
+            lesion["diameter_mm"] = float(
+                (Decimal(str(lesion["diameter_mm"])) * factor).quantize(Decimal("0.1"))
+            )
+    before, after = _overall(document)[index - 1], _overall(smaller)[index - 1]
+    assert WORSE[after] <= WORSE[before], (before, after)
+
+
+@given(document=histories(), data=st.data())
+def test_a_new_lesion_always_gives_pd(document: dict[str, Any], data: st.DataObject) -> None:
+    index = data.draw(st.integers(1, len(document["assessments"]) - 1))
+    document["assessments"][index]["new_lesions"] = True
+    assert _overall(document)[index - 1] == "PD"
+
+
+@given(document=histories())
+def test_the_same_scans_always_give_the_same_answer(document: dict[str, Any]) -> None:
+    assert assess_response(RULES, document) == assess_response(RULES, copy.deepcopy(document))
