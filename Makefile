@@ -22,10 +22,13 @@ $(STAMP): pyproject.toml requirements/dev.lock
 
 install: $(STAMP)  ## create .venv with the pinned dependencies and il2 itself
 
-run: install  ## show the regimens, a course plan and the screening of every bundled example
+run: install  ## show the regimens, a plan, and every bundled screening, bedside and response example
 	$(IL2) regimens
 	$(IL2) plan --regimen hd-label --weight-kg 70 --first-dose $(EXAMPLE_FIRST_DOSE)
 	@for candidate in examples/candidates/*.json; do $(IL2) screen $$candidate || exit 1; done
+	@for assessment in examples/bedside/*.json; do echo "== $$assessment"; $(IL2) bedside $$assessment || exit 1; done
+	$(IL2) recist examples/recist/partial-response.json
+	$(IL2) next examples/pathway/another-course.json
 	$(IL2) policy
 
 lint: install  ## formatting and lint (ruff)

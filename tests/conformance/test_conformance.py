@@ -7,7 +7,8 @@ Each file's [meta].kind says how its cases are run:
 - bedside: a before-dose decision from the stable patient changed by `set` and `remove`;
 - retreatment: whether a history of earlier toxicities forbids another course;
 - grade: one CTCAE finding graded (or refused, naming `expect_error_field`);
-- recist: a whole RECIST document, its time points, best response and iRECIST categories.
+- recist: a whole RECIST document, its time points, best response and iRECIST categories;
+- pathway: what comes next for a course (il2 next), or a refusal.
 A case may carry `site` (policy-file text) or `policy` (plan-policy values) to test site choices.
 """
 
@@ -28,6 +29,7 @@ from il2.rules.loader import RuleSet, load_rules
 from il2.services.bedside import assess_before_dose
 from il2.services.documents import plan_document, recist_document
 from il2.services.grading import grade_document, grading_document
+from il2.services.pathway import next_step, pathway_document
 from il2.services.planning import plan
 from il2.services.recist import assess_response
 from il2.services.retreatment import judge_history
@@ -215,6 +217,33 @@ def _run_recist(case: dict[str, Any], rules: RuleSet) -> None:
     assert all(point["reasons"] for point in output["timepoints"])
 
 
+def _date_or_none(expected: str) -> str | None:
+    return None if expected == "none" else expected
+
+
+def _run_pathway(case: dict[str, Any], rules: RuleSet) -> None:
+    """Decide the case's document and compare the answer with what the case expects."""
+    if "expect_error_field" in case:
+        with pytest.raises(InvalidInputError) as caught:
+            next_step(rules, case["document"], rules.pathway)
+        assert caught.value.field == case["expect_error_field"], str(caught.value)
+        return
+    document = pathway_document(next_step(rules, case["document"], rules.pathway))
+    assert document["next"] == case["expect"], document["reasons"]
+    for key in ("earliest_on", "blocked_until"):
+        if f"expect_{key}" in case:
+            assert document[key] == _date_or_none(case[f"expect_{key}"]), key
+    if "expect_rules" in case:
+        rules_named = [r["rule"] for r in document["reasons"]]
+        assert rules_named == case["expect_rules"], rules_named
+    assert document["missing"] == case.get("expect_missing", [])
+    if "expect_cycles_given_total" in case:
+        assert document["cycles_given_total"] == case["expect_cycles_given_total"]
+    assert document["reasons"], "every answer gives its reasons"
+    for reason in document["reasons"]:
+        assert all(reason[key] for key in ("rule", "finding", "threshold", "source")), reason
+
+
 RUNNERS = {
     "plan": _run_plan,
     "criterion": _run_criterion,
@@ -223,6 +252,7 @@ RUNNERS = {
     "retreatment": _run_retreatment,
     "grade": _run_grade,
     "recist": _run_recist,
+    "pathway": _run_pathway,
 }
 
 

@@ -254,3 +254,23 @@ def test_recist_refuses_an_unmeasurable_target_naming_it() -> None:
     assert done.returncode == 2
     assert "assessments[0].target_lesions[0].diameter_mm" in done.stderr
     assert "at least 10 mm" in done.stderr
+
+
+def test_next_offers_another_course_after_shrinkage_and_seven_weeks() -> None:
+    result = il2_json("next", str(ROOT / "examples/pathway/another-course.json"))
+    assert (result["next"], result["earliest_on"]) == ("another_course", "2027-02-14")
+    assert all(r["source"] for r in result["reasons"])
+    readable = il2(
+        "next", str(ROOT / "examples/pathway/another-course.json"), env={"COLUMNS": "200"}
+    )
+    assert "Next: another_course (not before 2027-02-14)" in readable.stdout
+
+
+def test_next_stops_after_progression() -> None:
+    document = json.loads((ROOT / "examples/pathway/another-course.json").read_text())
+    document["response"] = {
+        "assessed_on": "2027-01-25",
+        "overall": "PD",
+        "change_from_baseline_pct": 24.0,
+    }
+    assert il2_json("next", "-", stdin=json.dumps(document))["next"] == "stop"

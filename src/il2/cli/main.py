@@ -17,6 +17,7 @@ from il2.domain.errors import InvalidInputError
 from il2.services import documents
 from il2.services.bedside import assess_before_dose
 from il2.services.grading import grade_document, grading_document
+from il2.services.pathway import next_step, pathway_document
 from il2.services.planning import plan as plan_course
 from il2.services.recist import assess_response
 from il2.services.retreatment import judge_history
@@ -139,6 +140,18 @@ def recist(
     with reported():
         response = assess_response(rules, read_document(file))
     _emit(documents.recist_document(response), as_json, render.recist)
+
+
+@app.command(name="next")
+def next_step_command(
+    file: Annotated[str, typer.Argument(help="Courses, history, response as JSON; '-' = stdin.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """What comes next for a course: another course, a scan, follow-up or stop, with reasons."""
+    rules = _app().rules
+    with reported():
+        decision = next_step(rules, read_document(file), rules.pathway)
+    _emit(pathway_document(decision), as_json, render.pathway)
 
 
 @app.command()

@@ -181,6 +181,16 @@ def _percent(value: float | None) -> str:
     return "" if value is None else f"{value:+.1f}%"
 
 
+def pathway(console: Console, document: dict[str, Any]) -> None:
+    """The next step for a course, with its reasons."""
+    when = f" (not before {document['earliest_on']})" if document.get("earliest_on") else ""
+    console.print(Text(f"Next: {document['next']}{when}", style="bold"))
+    for reason in document["reasons"]:
+        console.print(f"- {reason['finding']} ({reason['threshold']}): {reason['source']}")
+    if document.get("missing"):
+        console.print(Text("Missing: " + ", ".join(document["missing"]), style="magenta"))
+
+
 _RETREATMENT_STYLE = {
     "forbidden": "bold white on red",
     "not_forbidden": "bold green",

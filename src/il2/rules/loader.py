@@ -30,6 +30,7 @@ from il2.domain.eligibility import (
 from il2.domain.errors import RuleTableError
 from il2.domain.findings import FieldSpec, FieldType
 from il2.domain.irecist import IrecistCriteria
+from il2.domain.pathway import PathwayTable
 from il2.domain.quantities import Comparison
 from il2.domain.recist import RecistCriteria
 from il2.domain.regimen import (
@@ -49,6 +50,7 @@ from il2.rules.bedside import (
     terms_named,
 )
 from il2.rules.ctcae import load_ctcae
+from il2.rules.pathway import load_pathway
 from il2.rules.reader import Node, read_bundled
 from il2.rules.recist import irecist_criteria, recist_criteria
 from il2.rules.retreatment import retreatment_table
@@ -91,6 +93,7 @@ class RuleSet:
     retreatment_fields: Mapping[str, FieldSpec]
     ctcae: CtcaeTable
     recist: RecistCriteria
+    pathway: PathwayTable
     irecist: IrecistCriteria
     site_changes: tuple[SiteChange, ...]
     versions: Mapping[str, str]
@@ -437,6 +440,7 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         ctcae=ctcae,
         recist=recist_criteria(Node(files["recist"], "recist.toml"), versions["recist"]),
         irecist=irecist_criteria(Node(files["recist"], "recist.toml")),
+        pathway=load_pathway(),
         site_changes=merged.changes,
         versions=versions,
     )
