@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
 
 from il2.config import Settings
+from il2.persistence import migrate
+from il2.persistence.database import make_engine, make_sessions
+from il2.persistence.uow import SqlUnitOfWorkFactory
 from il2.rules.loader import RuleSet, load_rules
+from il2.services.context import Services
+from il2.services.ports import Clock
+
+
+def system_clock() -> datetime:
+    """The current moment, in UTC."""
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,9 +28,35 @@ class App:
 
     settings: Settings
     rules: RuleSet
+    engine: Engine
+    services: Services
 
 
-def build_app(settings: Settings | None = None) -> App:
-    """Load settings and rule tables; fails loudly on a bad rule or policy file."""
+def build_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> App:
+    """Load settings and rule tables and connect storage; fails loudly on a bad rule file."""
     settings = settings or Settings.from_environment()
-    return App(settings=settings, rules=load_rules(site_policy=settings.site_policy))
+    rules = load_rules(site_policy=settings.site_policy)
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    engine = make_engine(settings.database_url)
+    services = Services(rules=rules, uow=SqlUnitOfWorkFactory(make_sessions(engine)), clock=clock)
+    return App(settings=settings, rules=rules, engine=engine, services=services)
+
+
+def upgrade_database(app: App, revision: str = "head") -> str | None:
+    """Apply migrations up to `revision`; returns the revision reached."""
+    migrate.upgrade(app.engine, revision)
+    return migrate.current(app.engine)
+
+
+def downgrade_database(app: App, revision: str = "base") -> str | None:
+    """Undo migrations down to `revision`; returns the revision reached."""
+    migrate.downgrade(app.engine, revision)
+    return migrate.current(app.engine)
+
+
+def database_revision(app: App) -> str | None:
+    """The schema revision the database is at."""
+    return migrate.current(app.engine)

@@ -8,13 +8,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def _data_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_DATA_HOME", "").strip() or str(
+        Path(env.get("HOME", "~")).expanduser() / ".local" / "share"
+    )
+    return Path(base) / "il2"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Where il2 finds the site's choices.
+    """Where il2 keeps its records and finds the site's choices.
 
+    IL2_DATABASE_URL: a SQLAlchemy URL (postgresql+psycopg://...); unset means an SQLite file
+    under the user's data directory ($XDG_DATA_HOME/il2, else ~/.local/share/il2).
     IL2_SITE_POLICY: path to the site's policy file (TOML); unset means the bundled defaults.
     """
 
+    database_url: str = "sqlite://"
     site_policy: Path | None = None
 
     @classmethod
@@ -22,4 +32,7 @@ class Settings:
         """Read settings from `environ` (the process environment by default)."""
         env = os.environ if environ is None else environ
         policy = env.get("IL2_SITE_POLICY", "").strip()
-        return cls(site_policy=Path(policy) if policy else None)
+        url = env.get("IL2_DATABASE_URL", "").strip()
+        if not url:
+            url = f"sqlite:///{_data_dir(env) / 'il2.sqlite3'}"
+        return cls(database_url=url, site_policy=Path(policy) if policy else None)

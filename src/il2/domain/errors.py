@@ -40,7 +40,11 @@ class NotFoundError(Il2Error):
 
 
 class ConflictError(Il2Error):
-    """The write clashes with what is already recorded."""
+    """The write clashes with what is already recorded; `existing` is what was there first."""
+
+    def __init__(self, message: str, *, existing: object = None) -> None:
+        self.existing = existing
+        super().__init__(message)
 
 
 class PermissionDeniedError(Il2Error):

@@ -51,6 +51,7 @@ from il2.rules.bedside import (
 )
 from il2.rules.ctcae import load_ctcae
 from il2.rules.pathway import load_pathway
+from il2.rules.permissions import Permissions, permissions_table
 from il2.rules.reader import Node, read_bundled
 from il2.rules.recist import irecist_criteria, recist_criteria
 from il2.rules.retreatment import retreatment_table
@@ -94,6 +95,7 @@ class RuleSet:
     ctcae: CtcaeTable
     recist: RecistCriteria
     pathway: PathwayTable
+    permissions: Permissions
     irecist: IrecistCriteria
     site_changes: tuple[SiteChange, ...]
     versions: Mapping[str, str]
@@ -384,6 +386,7 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         "bedside_input": read_bundled("bedside_input.toml"),
         "retreatment": read_bundled("retreatment.toml"),
         "recist": read_bundled("recist.toml"),
+        "permissions": read_bundled("permissions.toml"),
     }
     versions = {name: _version(Node(data, f"{name}.toml")) for name, data in files.items()}
     site_file = read_toml(site_policy) if site_policy is not None else None
@@ -441,6 +444,12 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         recist=recist_criteria(Node(files["recist"], "recist.toml"), versions["recist"]),
         irecist=irecist_criteria(Node(files["recist"], "recist.toml")),
         pathway=load_pathway(),
+        permissions=permissions_table(
+            Node(
+                {**files["permissions"], "actions": merged.permissions}, merged.permissions_origin
+            ),
+            versions["permissions"],
+        ),
         site_changes=merged.changes,
         versions=versions,
     )

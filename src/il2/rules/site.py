@@ -81,6 +81,8 @@ class Merged:
     criteria_origin: str
     bedside: dict[str, Any]
     bedside_origin: str
+    permissions: dict[str, Any]
+    permissions_origin: str
     changes: tuple[SiteChange, ...] = field(default_factory=tuple)
 
 
@@ -156,6 +158,7 @@ def apply_site_file(
     regimens = copy.deepcopy(files["regimens"]["regimens"])
     criteria = copy.deepcopy(files["eligibility"]["criteria"])
     bedside = copy.deepcopy(files["bedside"]["rules"])
+    permissions = copy.deepcopy(files["permissions"]["actions"])
     merged = Merged(
         site=dict(defaults.table("site").data),
         site_origin="site_policy.toml",
@@ -167,11 +170,13 @@ def apply_site_file(
         criteria_origin="eligibility.toml",
         bedside=bedside,
         bedside_origin="bedside.toml",
+        permissions=permissions,
+        permissions_origin="permissions.toml",
     )
     if site_file is None:
         return merged
     site = Node(site_file, origin)
-    site.only("meta", "site", "policy", "eligibility", "regimens", "bedside")
+    site.only("meta", "site", "policy", "eligibility", "regimens", "bedside", "permissions")
     changes: list[SiteChange] = []
     if site.has("meta"):
         merged.site_version = site.table("meta").text("version", default="")
@@ -201,5 +206,8 @@ def apply_site_file(
     if site.has("bedside"):
         _overlay(bedside, site.table("bedside"), "bedside", changes)
         merged.bedside_origin = f"bedside.toml with {origin}"
+    if site.has("permissions"):
+        _overlay(permissions, site.table("permissions"), "permissions", changes)
+        merged.permissions_origin = f"permissions.toml with {origin}"
     merged.changes = tuple(changes)
     return merged

@@ -1,0 +1,153 @@
+"""The patient pathway as records: what il2 keeps, for years, about each patient.
+
+Records are values. Nothing clinical is deleted or edited in place: a correction is a new
+record whose `corrects_id` points at the one it replaces, and the newest record of a chain is
+the current one. Every date-time is time-zone aware.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+Json = dict[str, Any]
+
+
+class Role(StrEnum):
+    """What a user does in the program; permissions follow from it."""
+
+    NURSE = "nurse"
+    PHYSICIAN = "physician"
+    PHARMACIST = "pharmacist"
+    COORDINATOR = "coordinator"
+    RESEARCHER = "researcher"
+    ADMINISTRATOR = "administrator"
+
+
+class DoseOutcome(StrEnum):
+    """What happened to a scheduled dose."""
+
+    GIVEN = "given"
+    HELD = "held"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """An account."""
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    password_hash: str
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting: the user behind a request or command."""
+
+    user_id: int
+    username: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class Patient:
+    """A referred patient."""
+
+    id: int
+    mrn: str
+    name: str
+    birth_date: date
+    sex: str
+    diagnosis: str
+    referred_on: date
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningRecord:
+    """One screening: the findings as entered and the checklist il2 produced."""
+
+    id: int
+    patient_id: int
+    findings: Json
+    verdict: str
+    result: Json
+    rules_version: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CourseRecord:
+    """A planned course: the regimen, the weight it was planned for, and its dose slots."""
+
+    id: int
+    patient_id: int
+    number: int
+    regimen_id: str
+    weight_kg: str
+    first_dose_at: datetime
+    plan: Json
+    recorded_by: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DoseRecord:
+    """One entry of the dose ledger: one per (course, cycle, dose number)."""
+
+    id: int
+    course_id: int
+    cycle: int
+    dose_number: int
+    outcome: DoseOutcome
+    assessment: Json
+    decision: Json
+    decision_action: str
+    rules_version: str
+    given_at: datetime | None
+    verified_by: str | None
+    override_reason: str | None
+    override_by: str | None
+    idempotency_key: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicalEntry:
+    """A toxicity, a response assessment or a follow-up: kind, content and the chain it is in."""
+
+    id: int
+    patient_id: int
+    kind: str
+    course_id: int | None
+    observed_on: date
+    content: Json
+    summary: str
+    corrects_id: int | None
+    reason: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who did what, when, to which record, with the record before and after."""
+
+    id: int
+    at: datetime
+    username: str
+    action: str
+    entity: str
+    entity_id: str
+    patient_id: int | None
+    before: Json | None
+    after: Json | None

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy tables, repositories and the unit of work; Alembic migrations."""

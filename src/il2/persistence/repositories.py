@@ -1,0 +1,394 @@
+"""Repositories over SQLAlchemy sessions, implementing the services' ports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from il2.domain.errors import ConflictError
+from il2.domain.records import (
+    AuditEntry,
+    ClinicalEntry,
+    CourseRecord,
+    DoseOutcome,
+    DoseRecord,
+    Json,
+    Patient,
+    Role,
+    ScreeningRecord,
+    User,
+)
+from il2.persistence.tables import (
+    AuditRow,
+    Base,
+    CourseRow,
+    DoseRow,
+    EntryRow,
+    PatientRow,
+    ScreeningRow,
+    SessionRow,
+    UserRow,
+)
+
+Row = TypeVar("Row", bound=Base)
+
+
+def _insert(session: Session, row: Row, what: str) -> Row:
+    """Add a row and flush, turning a uniqueness clash into a ConflictError."""
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as error:
+        raise ConflictError(f"{what} is already recorded") from error
+    return row
+
+
+def _user(row: UserRow) -> User:
+    return User(
+        row.id,
+        row.username,
+        row.display_name,
+        Role(row.role),
+        row.password_hash,
+        row.active,
+        row.created_at,
+    )
+
+
+class SqlUsers:
+    """Accounts and their session tokens."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(
+        self, *, username: str, display_name: str, role: Role, password_hash: str, at: datetime
+    ) -> User:
+        """Create an account."""
+        row = UserRow(
+            username=username,
+            display_name=display_name,
+            role=role.value,
+            password_hash=password_hash,
+            active=True,
+            created_at=at,
+        )
+        return _user(_insert(self._session, row, f"user {username!r}"))
+
+    def by_username(self, username: str) -> User | None:
+        """The account with this username."""
+        row = self._session.scalars(select(UserRow).where(UserRow.username == username)).first()
+        return None if row is None else _user(row)
+
+    def by_token(self, token_hash: str, now: datetime) -> User | None:
+        """The account a live token belongs to."""
+        query = (
+            select(UserRow)
+            .join(SessionRow, SessionRow.user_id == UserRow.id)
+            .where(SessionRow.token_hash == token_hash, SessionRow.expires_at > now, UserRow.active)
+        )
+        row = self._session.scalars(query).first()
+        return None if row is None else _user(row)
+
+    def add_token(self, *, user_id: int, token_hash: str, expires_at: datetime) -> None:
+        """Remember a token's hash."""
+        _insert(
+            self._session,
+            SessionRow(user_id=user_id, token_hash=token_hash, expires_at=expires_at),
+            "token",
+        )
+
+
+def _patient(row: PatientRow) -> Patient:
+    return Patient(
+        row.id,
+        row.mrn,
+        row.name,
+        row.birth_date,
+        row.sex,
+        row.diagnosis,
+        row.referred_on,
+        row.created_at,
+    )
+
+
+class SqlPatients:
+    """Patients."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(
+        self,
+        *,
+        mrn: str,
+        name: str,
+        birth_date: date,
+        sex: str,
+        diagnosis: str,
+        referred_on: date,
+        at: datetime,
+    ) -> Patient:
+        """Register a patient."""
+        row = PatientRow(
+            mrn=mrn,
+            name=name,
+            birth_date=birth_date,
+            sex=sex,
+            diagnosis=diagnosis,
+            referred_on=referred_on,
+            created_at=at,
+        )
+        return _patient(_insert(self._session, row, f"patient with MRN {mrn!r}"))
+
+    def get(self, patient_id: int) -> Patient | None:
+        """The patient with this id."""
+        row = self._session.get(PatientRow, patient_id)
+        return None if row is None else _patient(row)
+
+    def count(self) -> int:
+        """How many patients there are."""
+        return int(self._session.scalar(select(func.count()).select_from(PatientRow)) or 0)
+
+
+def _screening(row: ScreeningRow) -> ScreeningRecord:
+    return ScreeningRecord(
+        row.id,
+        row.patient_id,
+        row.findings,
+        row.verdict,
+        row.result,
+        row.rules_version,
+        row.recorded_by,
+        row.recorded_at,
+    )
+
+
+class SqlScreenings:
+    """Screenings."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(
+        self,
+        *,
+        patient_id: int,
+        findings: Json,
+        verdict: str,
+        result: Json,
+        rules_version: str,
+        recorded_by: str,
+        at: datetime,
+    ) -> ScreeningRecord:
+        """Keep a screening."""
+        row = ScreeningRow(
+            patient_id=patient_id,
+            findings=findings,
+            verdict=verdict,
+            result=result,
+            rules_version=rules_version,
+            recorded_by=recorded_by,
+            recorded_at=at,
+        )
+        return _screening(_insert(self._session, row, "screening"))
+
+    def for_patient(self, patient_id: int) -> Sequence[ScreeningRecord]:
+        """A patient's screenings, oldest first."""
+        query = (
+            select(ScreeningRow)
+            .where(ScreeningRow.patient_id == patient_id)
+            .order_by(ScreeningRow.id)
+        )
+        return [_screening(row) for row in self._session.scalars(query)]
+
+
+def _course(row: CourseRow) -> CourseRecord:
+    return CourseRecord(
+        row.id,
+        row.patient_id,
+        row.number,
+        row.regimen_id,
+        row.weight_kg,
+        row.first_dose_at,
+        row.plan,
+        row.recorded_by,
+        row.recorded_at,
+    )
+
+
+class SqlCourses:
+    """Planned courses."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(
+        self,
+        *,
+        patient_id: int,
+        number: int,
+        regimen_id: str,
+        weight_kg: str,
+        first_dose_at: datetime,
+        plan: Json,
+        recorded_by: str,
+        at: datetime,
+    ) -> CourseRecord:
+        """Keep a planned course."""
+        row = CourseRow(
+            patient_id=patient_id,
+            number=number,
+            regimen_id=regimen_id,
+            weight_kg=weight_kg,
+            first_dose_at=first_dose_at,
+            plan=plan,
+            recorded_by=recorded_by,
+            recorded_at=at,
+        )
+        return _course(_insert(self._session, row, f"course {number} of patient {patient_id}"))
+
+    def get(self, course_id: int) -> CourseRecord | None:
+        """The course with this id."""
+        row = self._session.get(CourseRow, course_id)
+        return None if row is None else _course(row)
+
+    def for_patient(self, patient_id: int) -> Sequence[CourseRecord]:
+        """A patient's courses, by number."""
+        query = (
+            select(CourseRow).where(CourseRow.patient_id == patient_id).order_by(CourseRow.number)
+        )
+        return [_course(row) for row in self._session.scalars(query)]
+
+
+def _dose(row: DoseRow) -> DoseRecord:
+    return DoseRecord(
+        row.id,
+        row.course_id,
+        row.cycle,
+        row.dose_number,
+        DoseOutcome(row.outcome),
+        row.assessment,
+        row.decision,
+        row.decision_action,
+        row.rules_version,
+        row.given_at,
+        row.verified_by,
+        row.override_reason,
+        row.override_by,
+        row.idempotency_key,
+        row.recorded_by,
+        row.recorded_at,
+    )
+
+
+class SqlDoses:
+    """The dose ledger."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, **fields: Any) -> DoseRecord:
+        """Record a dose; the database refuses a second record of the same slot or key."""
+        at = fields.pop("at")
+        outcome = fields.pop("outcome")
+        row = DoseRow(**fields, outcome=outcome.value, recorded_at=at)
+        slot = f"dose {fields['cycle']}.{fields['dose_number']} of course {fields['course_id']}"
+        return _dose(_insert(self._session, row, slot))
+
+    def by_slot(self, course_id: int, cycle: int, dose_number: int) -> DoseRecord | None:
+        """The record of one dose slot."""
+        query = select(DoseRow).where(
+            DoseRow.course_id == course_id,
+            DoseRow.cycle == cycle,
+            DoseRow.dose_number == dose_number,
+        )
+        row = self._session.scalars(query).first()
+        return None if row is None else _dose(row)
+
+    def by_idempotency_key(self, key: str) -> DoseRecord | None:
+        """The record first made with this key."""
+        row = self._session.scalars(select(DoseRow).where(DoseRow.idempotency_key == key)).first()
+        return None if row is None else _dose(row)
+
+    def for_course(self, course_id: int) -> Sequence[DoseRecord]:
+        """A course's ledger in dose order."""
+        query = (
+            select(DoseRow)
+            .where(DoseRow.course_id == course_id)
+            .order_by(DoseRow.cycle, DoseRow.dose_number)
+        )
+        return [_dose(row) for row in self._session.scalars(query)]
+
+
+def _entry(row: EntryRow) -> ClinicalEntry:
+    return ClinicalEntry(
+        row.id,
+        row.patient_id,
+        row.kind,
+        row.course_id,
+        row.observed_on,
+        row.content,
+        row.summary,
+        row.corrects_id,
+        row.reason,
+        row.recorded_by,
+        row.recorded_at,
+    )
+
+
+class SqlEntries:
+    """Toxicities, responses, follow-ups and corrections."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, *, at: datetime, **fields: Any) -> ClinicalEntry:
+        """Keep an entry."""
+        return _entry(_insert(self._session, EntryRow(**fields, recorded_at=at), "entry"))
+
+    def get(self, entry_id: int) -> ClinicalEntry | None:
+        """The entry with this id."""
+        row = self._session.get(EntryRow, entry_id)
+        return None if row is None else _entry(row)
+
+    def for_patient(self, patient_id: int) -> Sequence[ClinicalEntry]:
+        """A patient's entries, oldest first."""
+        query = select(EntryRow).where(EntryRow.patient_id == patient_id).order_by(EntryRow.id)
+        return [_entry(row) for row in self._session.scalars(query)]
+
+
+class SqlAudit:
+    """The audit trail: rows are only ever added."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, **fields: Any) -> None:
+        """Append an entry."""
+        self._session.add(AuditRow(**fields))
+
+    def entries(self, *, since: datetime | None = None) -> Sequence[AuditEntry]:
+        """Every entry (since a moment), oldest first."""
+        query = select(AuditRow).order_by(AuditRow.id)
+        if since is not None:
+            query = query.where(AuditRow.at >= since)
+        return [
+            AuditEntry(
+                r.id,
+                r.at,
+                r.username,
+                r.action,
+                r.entity,
+                r.entity_id,
+                r.patient_id,
+                r.before,
+                r.after,
+            )
+            for r in self._session.scalars(query)
+        ]

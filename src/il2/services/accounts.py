@@ -1,0 +1,115 @@
+"""Accounts: add users with hashed passwords, sign in, and find who a token belongs to."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+
+from il2.domain.errors import InvalidInputError, PermissionDeniedError
+from il2.domain.records import Actor, Role, User
+from il2.services.context import Services, audit, require, text
+
+SESSION_HOURS = 12
+_HASHER = PasswordHasher()
+_MIN_PASSWORD = 12
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_user(
+    services: Services,
+    actor: Actor | None,
+    *,
+    username: object,
+    display_name: object,
+    role: object,
+    password: object,
+) -> User:
+    """Create an account; `actor` None only for the first administrator at set-up."""
+    if actor is not None:
+        require(services, actor, "users.manage")
+    if role not in {r.value for r in Role}:
+        raise InvalidInputError(
+            field="role", value=role, allowed="one of " + ", ".join(r.value for r in Role)
+        )
+    if not isinstance(password, str) or len(password) < _MIN_PASSWORD:
+        raise InvalidInputError(
+            field="password", value="(hidden)", allowed=f"at least {_MIN_PASSWORD} characters"
+        )
+    with services.uow() as uow:
+        user = uow.users.add(
+            username=str(text(username, "username")),
+            display_name=str(text(display_name, "display_name")),
+            role=Role(str(role)),
+            password_hash=_HASHER.hash(password),
+            at=services.clock(),
+        )
+        who = actor or Actor(user.id, "(set-up)", Role.ADMINISTRATOR)
+        audit(
+            uow,
+            services,
+            who,
+            action="create",
+            entity="user",
+            entity_id=user.id,
+            patient_id=None,
+            after={"username": user.username, "role": user.role.value},
+        )
+        uow.commit()
+    return user
+
+
+def _password_matches(user: User | None, password: str) -> bool:
+    if user is None or not user.active:
+        return False
+    try:
+        return _HASHER.verify(user.password_hash, password)
+    except VerificationError:
+        return False
+
+
+def sign_in(services: Services, *, username: str, password: str) -> tuple[str, User]:
+    """A new session token for a correct username and password."""
+    with services.uow() as uow:
+        user = uow.users.by_username(username)
+        if not _password_matches(user, password) or user is None:
+            raise PermissionDeniedError("unknown user or wrong password")
+        token = secrets.token_urlsafe(32)
+        uow.users.add_token(
+            user_id=user.id,
+            token_hash=_token_hash(token),
+            expires_at=services.clock() + timedelta(hours=SESSION_HOURS),
+        )
+        audit(
+            uow,
+            services,
+            Actor(user.id, user.username, user.role),
+            action="sign_in",
+            entity="user",
+            entity_id=user.id,
+            patient_id=None,
+        )
+        uow.commit()
+    return token, user
+
+
+def actor_for_token(services: Services, token: str) -> Actor | None:
+    """Who a live session token belongs to, or None."""
+    with services.uow() as uow:
+        user = uow.users.by_token(_token_hash(token), services.clock())
+    return None if user is None else Actor(user.id, user.username, user.role)
+
+
+def actor_for_username(services: Services, username: str) -> Actor:
+    """The actor behind a local command-line user."""
+    with services.uow() as uow:
+        user = uow.users.by_username(username)
+    if user is None or not user.active:
+        raise PermissionDeniedError(f"no active user {username!r}")
+    return Actor(user.id, user.username, user.role)

@@ -1,0 +1,121 @@
+"""What every record-keeping use case needs: rules, storage, a clock; and the shared checks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from il2.domain.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from il2.domain.records import Actor, Json, Patient
+from il2.rules.loader import RuleSet
+from il2.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The rule tables in force, a way to open transactions, and the clock."""
+
+    rules: RuleSet
+    uow: UnitOfWorkFactory
+    clock: Clock
+
+
+def require(services: Services, actor: Actor, action: str) -> None:
+    """Refuse the action unless the actor's role allows it (the one place permissions live)."""
+    if not services.rules.permissions.allows(actor.role, action):
+        raise PermissionDeniedError(
+            f"{actor.username} ({actor.role.value}) may not {action}: "
+            f"{services.rules.permissions.descriptions.get(action, 'unknown action')}"
+        )
+
+
+def plain(value: object) -> Any:  # noqa: PLR0911 - one return per kind of value
+    """A record as JSON-ready data (dates as ISO text, enums as their values)."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return plain(asdict(value))  # type: ignore[call-overload]
+    return value
+
+
+def audit(
+    uow: UnitOfWork,
+    services: Services,
+    actor: Actor,
+    *,
+    action: str,
+    entity: str,
+    entity_id: object,
+    patient_id: int | None,
+    before: object = None,
+    after: object = None,
+) -> None:
+    """Append to the audit trail inside the caller's transaction."""
+    uow.audit.add(
+        at=services.clock(),
+        username=actor.username,
+        action=action,
+        entity=entity,
+        entity_id=str(entity_id),
+        patient_id=patient_id,
+        before=None if before is None else plain(before),
+        after=None if after is None else plain(after),
+    )
+
+
+def patient_or_404(uow: UnitOfWork, patient_id: int) -> Patient:
+    """The patient, or NotFoundError."""
+    patient = uow.patients.get(patient_id)
+    if patient is None:
+        raise NotFoundError(kind="patient", key=str(patient_id))
+    return patient
+
+
+def text(raw: object, field: str, *, required: bool = True) -> str | None:
+    """A trimmed non-empty string (or None when optional and absent)."""
+    if raw is None and not required:
+        return None
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidInputError(field=field, value=raw, allowed="a non-empty text")
+    return raw.strip()
+
+
+def iso_date(raw: object, field: str) -> date:
+    """An ISO 8601 date."""
+    try:
+        return date.fromisoformat(str(raw))
+    except ValueError:
+        raise InvalidInputError(
+            field=field, value=raw, allowed="an ISO 8601 date (YYYY-MM-DD)"
+        ) from None
+
+
+def aware(raw: object, field: str, services: Services) -> datetime:
+    """An ISO 8601 date-time; one without an offset is read in the site's time zone."""
+    try:
+        moment = datetime.fromisoformat(str(raw))
+    except ValueError:
+        raise InvalidInputError(
+            field=field,
+            value=raw,
+            allowed="an ISO 8601 date-time such as 2026-12-07T08:00:00-08:00",
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=services.rules.site.time_zone)
+
+
+def as_json(value: object, field: str) -> Json:
+    """A JSON object."""
+    if not isinstance(value, dict):
+        raise InvalidInputError(field=field, value=value, allowed="a JSON object")
+    return value

@@ -1,0 +1,288 @@
+"""Courses and the dose ledger: plan a course; record each dose given, held or stopped.
+
+The ledger keeps one record per (course, cycle, dose number), enforced by the database. A second
+submission of a recorded dose is a conflict that carries the first record; a retried submission
+with the same idempotency key returns the first result. Giving a dose the engine did not advise
+(held, early, after a stop or discontinue) needs a physician's override with a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from il2.domain.bedside import Action
+from il2.domain.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from il2.domain.records import Actor, CourseRecord, DoseOutcome, DoseRecord
+from il2.services.bedside import assess_before_dose
+from il2.services.context import Services, audit, aware, patient_or_404, require, text
+from il2.services.documents import bedside_document, plan_document
+from il2.services.planning import plan as plan_one
+from il2.services.ports import UnitOfWork
+
+_OUTCOME_FOR = {
+    Action.GIVE: DoseOutcome.GIVEN,
+    Action.HOLD: DoseOutcome.HELD,
+    Action.INCOMPLETE: DoseOutcome.HELD,
+    Action.STOP_CYCLE: DoseOutcome.STOPPED,
+    Action.DISCONTINUE: DoseOutcome.STOPPED,
+}
+_STOPPING = {Action.STOP_CYCLE.value, Action.DISCONTINUE.value}
+
+
+def plan_course(
+    services: Services,
+    actor: Actor,
+    patient_id: int,
+    *,
+    regimen: str,
+    weight_kg: object,
+    first_dose: object,
+) -> CourseRecord:
+    """Plan the patient's next course and keep the plan, every dose slot included."""
+    require(services, actor, "course.plan")
+    planned = plan_one(
+        services.rules,
+        regimen_id=regimen,
+        weight_kg=weight_kg,
+        first_dose=aware(first_dose, "first_dose", services),
+    )
+    document = plan_document(planned, services.rules)
+    with services.uow() as uow:
+        patient_or_404(uow, patient_id)
+        number = len(uow.courses.for_patient(patient_id)) + 1
+        course = uow.courses.add(
+            patient_id=patient_id,
+            number=number,
+            regimen_id=regimen,
+            weight_kg=str(planned.weight_kg),
+            first_dose_at=planned.cycles[0].doses[0].due_at,
+            plan=document,
+            recorded_by=actor.username,
+            at=services.clock(),
+        )
+        audit(
+            uow,
+            services,
+            actor,
+            action="create",
+            entity="course",
+            entity_id=course.id,
+            patient_id=patient_id,
+            after=course,
+        )
+        uow.commit()
+    return course
+
+
+@dataclass(frozen=True, slots=True)
+class DoseResult:
+    """The ledger entry, and whether this submission created it (False: a retry)."""
+
+    record: DoseRecord
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DoseSubmission:
+    """What a nurse submits for one scheduled dose."""
+
+    cycle: int
+    dose_number: int
+    assessment: Mapping[str, Any]
+    outcome: DoseOutcome | None = None
+    given_at: datetime | None = None
+    verified_by: str | None = None
+    override_reason: str | None = None
+    idempotency_key: str | None = None
+
+
+def _slot_count(course: CourseRecord, cycle: int) -> int:
+    for planned in course.plan.get("cycles", []):
+        if planned["cycle"] == cycle:
+            return len(planned["doses"])
+    raise InvalidInputError(
+        field="cycle",
+        value=cycle,
+        allowed=f"a cycle of course {course.number}: "
+        + ", ".join(str(c["cycle"]) for c in course.plan.get("cycles", [])),
+    )
+
+
+def _ledger_facts(ledger: Sequence[DoseRecord], cycle: int, at: datetime) -> dict[str, Any]:
+    this_cycle = [r for r in ledger if r.cycle == cycle]
+    given = [r for r in this_cycle if r.outcome is DoseOutcome.GIVEN and r.given_at]
+    facts: dict[str, Any] = {
+        "doses_given_this_cycle": len(given),
+        "doses_held_this_cycle": sum(1 for r in this_cycle if r.outcome is DoseOutcome.HELD),
+    }
+    if given:
+        last = max(r.given_at for r in given if r.given_at)
+        facts["hours_since_last_dose"] = round((at - last).total_seconds() / 3600, 2)
+    return facts
+
+
+def _needs_override(decision: Action, ledger: Sequence[DoseRecord], cycle: int) -> list[str]:
+    why = []
+    if decision is not Action.GIVE:
+        why.append(f"the before-dose decision is {decision.value}")
+    stopped = [
+        r
+        for r in ledger
+        if r.decision_action in _STOPPING
+        and (r.cycle == cycle or r.decision_action == "discontinue")
+    ]
+    if stopped:
+        first = stopped[0]
+        why.append(
+            f"dose {first.cycle}.{first.dose_number} was recorded with {first.decision_action}"
+        )
+    return why
+
+
+def _check_given(
+    services: Services, actor: Actor, submission: DoseSubmission, why: list[str], uow: UnitOfWork
+) -> None:
+    verifier = text(submission.verified_by, "verified_by")
+    if verifier == actor.username:
+        raise InvalidInputError(
+            field="verified_by", value=verifier, allowed="a second user, not the one recording"
+        )
+    account = uow.users.by_username(str(verifier))
+    if account is None or not account.active:
+        raise InvalidInputError(
+            field="verified_by", value=verifier, allowed="the username of an active user"
+        )
+    if submission.given_at is None:
+        raise InvalidInputError(
+            field="given_at", value=None, allowed="the date-time the dose was given"
+        )
+    if why:
+        if not services.rules.permissions.allows(actor.role, "dose.override"):
+            raise PermissionDeniedError(
+                f"giving this dose needs a physician's override with a reason: {'; '.join(why)}"
+            )
+        text(submission.override_reason, "override_reason")
+
+
+def record_dose(
+    services: Services, actor: Actor, course_id: int, submission: DoseSubmission
+) -> DoseResult:
+    """Assess a scheduled dose with the bedside engine and record what was done."""
+    require(services, actor, "dose.record")
+    with services.uow() as uow:
+        if submission.idempotency_key:
+            first = uow.doses.by_idempotency_key(submission.idempotency_key)
+            if first is not None:
+                return DoseResult(first, created=False)
+        course = uow.courses.get(course_id)
+        if course is None:
+            raise NotFoundError(kind="course", key=str(course_id))
+        slots = _slot_count(course, submission.cycle)
+        if not 1 <= submission.dose_number <= slots:
+            raise InvalidInputError(
+                field="dose_number",
+                value=submission.dose_number,
+                allowed=f"a dose from 1 to {slots} of cycle {submission.cycle}",
+            )
+        ledger = uow.doses.for_course(course_id)
+        existing = [
+            r
+            for r in ledger
+            if (r.cycle, r.dose_number) == (submission.cycle, submission.dose_number)
+        ]
+        if existing:
+            raise ConflictError(
+                f"dose {submission.cycle}.{submission.dose_number} of course {course_id} "
+                "is already recorded",
+                existing=existing[0],
+            )
+        at = submission.given_at or services.clock()
+        document = {
+            **submission.assessment,
+            **_ledger_facts(ledger, submission.cycle, at),
+            "regimen": course.regimen_id,
+            "cycle": submission.cycle,
+            "dose_number": submission.dose_number,
+        }
+        regimen, decision = assess_before_dose(services.rules, document)
+        outcome = submission.outcome or _OUTCOME_FOR[decision.action]
+        why = _needs_override(decision.action, ledger, submission.cycle)
+        if outcome is DoseOutcome.GIVEN:
+            _check_given(services, actor, submission, why, uow)
+        record = uow.doses.add(
+            course_id=course_id,
+            cycle=submission.cycle,
+            dose_number=submission.dose_number,
+            outcome=outcome,
+            assessment=document,
+            decision=bedside_document(regimen, decision),
+            decision_action=decision.action.value,
+            rules_version=decision.rules_version,
+            given_at=submission.given_at if outcome is DoseOutcome.GIVEN else None,
+            verified_by=submission.verified_by if outcome is DoseOutcome.GIVEN else None,
+            override_reason=submission.override_reason
+            if outcome is DoseOutcome.GIVEN and why
+            else None,
+            override_by=actor.username if outcome is DoseOutcome.GIVEN and why else None,
+            idempotency_key=submission.idempotency_key,
+            recorded_by=actor.username,
+            at=services.clock(),
+        )
+        audit(
+            uow,
+            services,
+            actor,
+            action="create",
+            entity="dose",
+            entity_id=record.id,
+            patient_id=course.patient_id,
+            after=record,
+        )
+        uow.commit()
+    return DoseResult(record, created=True)
+
+
+def submit_dose(
+    services: Services, actor: Actor, course_id: int, submission: DoseSubmission
+) -> DoseResult:
+    """Record a dose; when a concurrent submission won the race, answer with its record.
+
+    A retry with the same idempotency key gets the first result back; any other second
+    submission of the same slot is a ConflictError carrying the record that was there first.
+    """
+    try:
+        return record_dose(services, actor, course_id, submission)
+    except ConflictError as clash:
+        with services.uow() as uow:
+            if submission.idempotency_key:
+                first = uow.doses.by_idempotency_key(submission.idempotency_key)
+                if first is not None:
+                    return DoseResult(first, created=False)
+            existing = uow.doses.by_slot(course_id, submission.cycle, submission.dose_number)
+        raise ConflictError(str(clash), existing=existing or clash.existing) from None
+
+
+def ledger(
+    services: Services, actor: Actor, course_id: int
+) -> tuple[CourseRecord, Sequence[DoseRecord]]:
+    """A course and its dose ledger."""
+    require(services, actor, "patient.read")
+    with services.uow() as uow:
+        course = uow.courses.get(course_id)
+        if course is None:
+            raise NotFoundError(kind="course", key=str(course_id))
+        doses = uow.doses.for_course(course_id)
+        audit(
+            uow,
+            services,
+            actor,
+            action="read",
+            entity="course",
+            entity_id=course_id,
+            patient_id=course.patient_id,
+        )
+        uow.commit()
+    return course, doses

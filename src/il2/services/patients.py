@@ -1,0 +1,162 @@
+"""Patients and screenings: register, read (identified or de-identified), screen."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from il2.domain.errors import InvalidInputError, PermissionDeniedError
+from il2.domain.records import Actor, Patient, ScreeningRecord
+from il2.services.context import (
+    Services,
+    audit,
+    iso_date,
+    patient_or_404,
+    plain,
+    require,
+    text,
+)
+from il2.services.documents import screening_document
+from il2.services.screening import screen_candidate
+
+_PATIENT_KEYS = ("mrn", "name", "birth_date", "sex", "diagnosis", "referred_on")
+_SEXES = ("female", "male", "other", "unknown")
+_DIAGNOSES = ("melanoma", "renal_cell_carcinoma")
+
+
+def _fields(document: object) -> Mapping[str, Any]:
+    if not isinstance(document, Mapping):
+        raise InvalidInputError(field="document", value=document, allowed="a JSON object")
+    for key in document:
+        if key not in _PATIENT_KEYS:
+            raise InvalidInputError(
+                field=key, value=document[key], allowed="one of " + ", ".join(_PATIENT_KEYS)
+            )
+    return document
+
+
+def create_patient(services: Services, actor: Actor, document: object) -> Patient:
+    """Register a referred patient."""
+    require(services, actor, "patient.create")
+    raw = _fields(document)
+    sex = raw.get("sex", "unknown")
+    if sex not in _SEXES:
+        raise InvalidInputError(field="sex", value=sex, allowed="one of " + ", ".join(_SEXES))
+    diagnosis = raw.get("diagnosis")
+    if diagnosis not in _DIAGNOSES:
+        raise InvalidInputError(
+            field="diagnosis", value=diagnosis, allowed="one of " + ", ".join(_DIAGNOSES)
+        )
+    now = services.clock()
+    birth = iso_date(raw.get("birth_date"), "birth_date")
+    referred = iso_date(raw.get("referred_on", now.date().isoformat()), "referred_on")
+    if birth > referred:
+        raise InvalidInputError(
+            field="birth_date", value=birth.isoformat(), allowed="a date before the referral"
+        )
+    with services.uow() as uow:
+        patient = uow.patients.add(
+            mrn=str(text(raw.get("mrn"), "mrn")),
+            name=str(text(raw.get("name"), "name")),
+            birth_date=birth,
+            sex=str(sex),
+            diagnosis=str(diagnosis),
+            referred_on=referred,
+            at=now,
+        )
+        audit(
+            uow,
+            services,
+            actor,
+            action="create",
+            entity="patient",
+            entity_id=patient.id,
+            patient_id=patient.id,
+            after=patient,
+        )
+        uow.commit()
+    return patient
+
+
+def _age(patient: Patient) -> int:
+    born, then = patient.birth_date, patient.referred_on
+    return then.year - born.year - ((then.month, then.day) < (born.month, born.day))
+
+
+def deidentified(patient: Patient) -> dict[str, Any]:
+    """A patient without identifiers: a study number, age at referral, sex and diagnosis."""
+    return {
+        "id": patient.id,
+        "study_id": f"P{patient.id:06d}",
+        "age_at_referral_years": _age(patient),
+        "sex": patient.sex,
+        "diagnosis": patient.diagnosis,
+        "referral_year": patient.referred_on.year,
+    }
+
+
+def read_patient(services: Services, actor: Actor, patient_id: int) -> dict[str, Any]:
+    """A patient's record with screenings, courses and entries; de-identified for researchers."""
+    identified = services.rules.permissions.allows(actor.role, "patient.read")
+    if not identified and not services.rules.permissions.allows(
+        actor.role, "patient.read_deidentified"
+    ):
+        raise PermissionDeniedError(
+            f"{actor.username} ({actor.role.value}) may not read patient records"
+        )
+    with services.uow() as uow:
+        patient = patient_or_404(uow, patient_id)
+        courses = uow.courses.for_patient(patient_id)
+        record: dict[str, Any] = {
+            "patient": plain(patient) if identified else deidentified(patient),
+            "screenings": [plain(s) for s in uow.screenings.for_patient(patient_id)],
+            "courses": [plain(c) for c in courses],
+            "doses": [plain(d) for c in courses for d in uow.doses.for_course(c.id)],
+            "entries": [plain(e) for e in uow.entries.for_patient(patient_id)],
+        }
+        if not identified:
+            for screening in record["screenings"]:
+                screening["recorded_by"] = None
+        audit(
+            uow,
+            services,
+            actor,
+            action="read" if identified else "read_deidentified",
+            entity="patient",
+            entity_id=patient_id,
+            patient_id=patient_id,
+        )
+        uow.commit()
+    return record
+
+
+def record_screening(
+    services: Services, actor: Actor, patient_id: int, findings: object
+) -> ScreeningRecord:
+    """Screen the patient's findings and keep the checklist with its rule version."""
+    require(services, actor, "screening.record")
+    screening = screen_candidate(services.rules, findings)
+    result = screening_document(screening)
+    with services.uow() as uow:
+        patient_or_404(uow, patient_id)
+        record = uow.screenings.add(
+            patient_id=patient_id,
+            findings=dict(findings) if isinstance(findings, Mapping) else {},
+            verdict=screening.verdict.value,
+            result=result,
+            rules_version=screening.rules_version,
+            recorded_by=actor.username,
+            at=services.clock(),
+        )
+        audit(
+            uow,
+            services,
+            actor,
+            action="create",
+            entity="screening",
+            entity_id=record.id,
+            patient_id=patient_id,
+            after=record,
+        )
+        uow.commit()
+    return record

@@ -1,0 +1,261 @@
+"""What the services need from storage, as Protocols; persistence implements them.
+
+A unit of work is one transaction: everything added inside it is committed together or not at
+all. Repositories return frozen records; new records come back with their ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from il2.domain.records import (
+    AuditEntry,
+    ClinicalEntry,
+    CourseRecord,
+    DoseOutcome,
+    DoseRecord,
+    Json,
+    Patient,
+    Role,
+    ScreeningRecord,
+    User,
+)
+
+
+class Users(Protocol):
+    """Accounts."""
+
+    def add(
+        self, *, username: str, display_name: str, role: Role, password_hash: str, at: datetime
+    ) -> User:
+        """Create an account; ConflictError if the username is taken."""
+        ...
+
+    def by_username(self, username: str) -> User | None:
+        """The account with this username."""
+        ...
+
+    def by_token(self, token_hash: str, now: datetime) -> User | None:
+        """The account a live session token belongs to."""
+        ...
+
+    def add_token(self, *, user_id: int, token_hash: str, expires_at: datetime) -> None:
+        """Remember a session token (only its hash)."""
+        ...
+
+
+class Patients(Protocol):
+    """Patients."""
+
+    def add(
+        self,
+        *,
+        mrn: str,
+        name: str,
+        birth_date: date,
+        sex: str,
+        diagnosis: str,
+        referred_on: date,
+        at: datetime,
+    ) -> Patient:
+        """Register a patient; ConflictError if the MRN is taken."""
+        ...
+
+    def get(self, patient_id: int) -> Patient | None:
+        """The patient with this id."""
+        ...
+
+    def count(self) -> int:
+        """How many patients there are."""
+        ...
+
+
+class Screenings(Protocol):
+    """Screenings."""
+
+    def add(
+        self,
+        *,
+        patient_id: int,
+        findings: Json,
+        verdict: str,
+        result: Json,
+        rules_version: str,
+        recorded_by: str,
+        at: datetime,
+    ) -> ScreeningRecord:
+        """Keep a screening."""
+        ...
+
+    def for_patient(self, patient_id: int) -> Sequence[ScreeningRecord]:
+        """A patient's screenings, oldest first."""
+        ...
+
+
+class Courses(Protocol):
+    """Planned courses."""
+
+    def add(
+        self,
+        *,
+        patient_id: int,
+        number: int,
+        regimen_id: str,
+        weight_kg: str,
+        first_dose_at: datetime,
+        plan: Json,
+        recorded_by: str,
+        at: datetime,
+    ) -> CourseRecord:
+        """Keep a planned course."""
+        ...
+
+    def get(self, course_id: int) -> CourseRecord | None:
+        """The course with this id."""
+        ...
+
+    def for_patient(self, patient_id: int) -> Sequence[CourseRecord]:
+        """A patient's courses, by number."""
+        ...
+
+
+class Doses(Protocol):
+    """The dose ledger."""
+
+    def add(
+        self,
+        *,
+        course_id: int,
+        cycle: int,
+        dose_number: int,
+        outcome: DoseOutcome,
+        assessment: Json,
+        decision: Json,
+        decision_action: str,
+        rules_version: str,
+        given_at: datetime | None,
+        verified_by: str | None,
+        override_reason: str | None,
+        override_by: str | None,
+        idempotency_key: str | None,
+        recorded_by: str,
+        at: datetime,
+    ) -> DoseRecord:
+        """Record a dose; ConflictError if that slot or idempotency key is already recorded."""
+        ...
+
+    def by_slot(self, course_id: int, cycle: int, dose_number: int) -> DoseRecord | None:
+        """The record of one dose slot."""
+        ...
+
+    def by_idempotency_key(self, key: str) -> DoseRecord | None:
+        """The record first made with this idempotency key."""
+        ...
+
+    def for_course(self, course_id: int) -> Sequence[DoseRecord]:
+        """A course's ledger, in dose order."""
+        ...
+
+
+class Entries(Protocol):
+    """Toxicities, responses, follow-ups and corrections."""
+
+    def add(
+        self,
+        *,
+        patient_id: int,
+        kind: str,
+        course_id: int | None,
+        observed_on: date,
+        content: Json,
+        summary: str,
+        corrects_id: int | None,
+        reason: str | None,
+        recorded_by: str,
+        at: datetime,
+    ) -> ClinicalEntry:
+        """Keep an entry."""
+        ...
+
+    def get(self, entry_id: int) -> ClinicalEntry | None:
+        """The entry with this id."""
+        ...
+
+    def for_patient(self, patient_id: int) -> Sequence[ClinicalEntry]:
+        """A patient's entries, oldest first."""
+        ...
+
+
+class Audit(Protocol):
+    """The audit trail: append only."""
+
+    def add(
+        self,
+        *,
+        at: datetime,
+        username: str,
+        action: str,
+        entity: str,
+        entity_id: str,
+        patient_id: int | None,
+        before: Json | None,
+        after: Json | None,
+    ) -> None:
+        """Append an entry."""
+        ...
+
+    def entries(self, *, since: datetime | None = None) -> Sequence[AuditEntry]:
+        """Every entry (since a moment), oldest first."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository."""
+
+    users: Users
+    patients: Patients
+    screenings: Screenings
+    courses: Courses
+    doses: Doses
+    entries: Entries
+    audit: Audit
+
+    def __enter__(self) -> Self:
+        """Begin."""
+        ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed."""
+        ...
+
+    def commit(self) -> None:
+        """Make everything added so far permanent."""
+        ...
+
+    def rollback(self) -> None:
+        """Forget everything added since the last commit."""
+        ...
+
+
+class UnitOfWorkFactory(Protocol):
+    """Makes a fresh unit of work for each use case."""
+
+    def __call__(self) -> UnitOfWork:
+        """A new unit of work."""
+        ...
+
+
+class Clock(Protocol):
+    """Where services get "now" from (a fixed clock in tests)."""
+
+    def __call__(self) -> datetime:
+        """The current, time-zone-aware moment."""
+        ...

@@ -1,0 +1,51 @@
+"""Builders with safe defaults for records tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from il2.bootstrap import App
+from il2.domain.records import Actor, Role
+from il2.services.accounts import actor_for_username, add_user
+
+ROOT = Path(__file__).parents[2]
+PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account's password
+
+
+def stable_assessment() -> dict[str, Any]:
+    """The stable patient's before-dose assessment, without the slot fields the ledger fills."""
+    document: dict[str, Any] = json.loads((ROOT / "examples/bedside/stable-give.json").read_text())
+    for key in ("regimen", "cycle", "dose_number", "doses_given_this_cycle", "doses_held_this_cycle",
+                "hours_since_last_dose", "held_for"):  # fmt: skip
+        document.pop(key, None)
+    return document
+
+
+def staff(app: App) -> dict[Role, Actor]:
+    """One user of every role, plus a second nurse ('nurse2') to verify doses."""
+    actors = {}
+    for role in Role:
+        add_user(app.services, None, username=role.value, display_name=role.value.title(), role=role.value,
+                 password=PASSWORD)  # fmt: skip
+        actors[role] = actor_for_username(app.services, role.value)
+    add_user(
+        app.services,
+        None,
+        username="nurse2",
+        display_name="Second Nurse",
+        role="nurse",
+        password=PASSWORD,
+    )
+    return actors
+
+
+PATIENT = {
+    "mrn": "MRN-0001",
+    "name": "Test Patient",
+    "birth_date": "1968-04-02",
+    "sex": "female",
+    "diagnosis": "melanoma",
+    "referred_on": "2026-11-02",
+}

@@ -1,0 +1,172 @@
+"""The pathway as records, on SQLite and PostgreSQL: ledger, overrides, corrections, audit."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from il2.bootstrap import App
+from il2.domain.errors import ConflictError, InvalidInputError, PermissionDeniedError
+from il2.domain.records import Actor, DoseOutcome, Role
+from il2.services.audit import export_audit
+from il2.services.clinical import correct_entry, record_toxicity
+from il2.services.courses import DoseSubmission, plan_course, submit_dose
+from il2.services.patients import create_patient, read_patient, record_screening
+from tests.integration.builders import PATIENT, ROOT, stable_assessment, staff
+from tests.integration.conftest import FixedClock
+
+
+def _course(app: App) -> tuple[dict[Role, Actor], int, int]:
+    people = staff(app)
+    patient = create_patient(app.services, people[Role.PHYSICIAN], PATIENT)
+    course = plan_course(app.services, people[Role.PHYSICIAN], patient.id, regimen="hd-label",
+                         weight_kg=70, first_dose="2026-12-07T08:00:00-08:00")  # fmt: skip
+    return people, patient.id, course.id
+
+
+def _given(number: int, clock: FixedClock, key: str | None = None) -> DoseSubmission:
+    return DoseSubmission(
+        cycle=1,
+        dose_number=number,
+        assessment=stable_assessment(),
+        outcome=DoseOutcome.GIVEN,
+        given_at=clock.now,
+        verified_by="nurse2",
+        idempotency_key=key,
+    )
+
+
+def test_a_course_plan_keeps_every_dose_slot(app: App) -> None:
+    people, patient_id, _ = _course(app)
+    record = read_patient(app.services, people[Role.NURSE], patient_id)
+    (course,) = record["courses"]
+    assert [len(c["doses"]) for c in course["plan"]["cycles"]] == [14, 14]
+    assert record["patient"]["mrn"] == "MRN-0001"
+
+
+def test_a_dose_is_recorded_once_and_a_second_submission_conflicts_with_the_first(
+    app: App, clock: FixedClock
+) -> None:
+    people, _, course_id = _course(app)
+    first = submit_dose(app.services, people[Role.NURSE], course_id, _given(1, clock))
+    assert first.created
+    assert first.record.decision_action == "give"
+    with pytest.raises(ConflictError) as clash:
+        submit_dose(app.services, people[Role.PHYSICIAN], course_id, _given(1, clock))
+    assert clash.value.existing == first.record
+
+
+def test_a_retry_with_the_same_key_returns_the_first_result(app: App, clock: FixedClock) -> None:
+    people, _, course_id = _course(app)
+    first = submit_dose(app.services, people[Role.NURSE], course_id, _given(1, clock, key="k-1"))
+    again = submit_dose(app.services, people[Role.NURSE], course_id, _given(1, clock, key="k-1"))
+    assert (again.created, again.record) == (False, first.record)
+
+
+def test_fifty_concurrent_submissions_of_one_dose_make_exactly_one_record(
+    app: App, clock: FixedClock
+) -> None:
+    people, _, course_id = _course(app)
+
+    def submit(_: int) -> str:
+        try:
+            submit_dose(app.services, people[Role.NURSE], course_id, _given(1, clock))
+        except ConflictError as clash:
+            return "conflict" if clash.existing is not None else "conflict without the first record"
+        return "created"
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        outcomes = list(pool.map(submit, range(50)))
+    assert outcomes.count("created") == 1
+    assert outcomes.count("conflict") == 49
+    record = read_patient(app.services, people[Role.NURSE], 1)
+    assert len(record["doses"]) == 1
+
+
+def test_a_low_spo2_is_held_and_giving_it_needs_a_physician_override(
+    app: App, clock: FixedClock
+) -> None:
+    people, _, course_id = _course(app)
+    low = stable_assessment()
+    low["vitals"]["spo2_pct"] = 89
+    held = submit_dose(app.services, people[Role.NURSE], course_id,
+                       DoseSubmission(cycle=1, dose_number=1, assessment=low))  # fmt: skip
+    assert held.record.outcome is DoseOutcome.HELD
+    assert held.record.decision["reasons"][0]["rule"] == "label-spo2-below-90"
+    give_anyway = DoseSubmission(cycle=1, dose_number=2, assessment=low, outcome=DoseOutcome.GIVEN,
+                                 given_at=clock.now, verified_by="nurse2")  # fmt: skip
+    with pytest.raises(PermissionDeniedError, match="physician's override"):
+        submit_dose(app.services, people[Role.NURSE], course_id, give_anyway)
+    with pytest.raises(InvalidInputError, match="override_reason"):
+        submit_dose(app.services, people[Role.PHYSICIAN], course_id, give_anyway)
+    overridden = submit_dose(app.services, people[Role.PHYSICIAN], course_id,
+                             replace(give_anyway, override_reason="SpO2 89% on room air, 94% on 2 L"))  # fmt: skip
+    assert overridden.record.override_by == "physician"
+
+
+def test_an_early_dose_is_held_by_the_interval_from_the_ledger(app: App, clock: FixedClock) -> None:
+    people, _, course_id = _course(app)
+    submit_dose(app.services, people[Role.NURSE], course_id, _given(1, clock))
+    clock.now += timedelta(hours=7)
+    early = submit_dose(app.services, people[Role.NURSE], course_id,
+                        DoseSubmission(cycle=1, dose_number=2, assessment=stable_assessment()))  # fmt: skip
+    assert early.record.outcome is DoseOutcome.HELD
+    assert early.record.assessment["hours_since_last_dose"] == 7.0
+
+
+def test_a_given_dose_needs_a_second_user_to_verify_it(app: App, clock: FixedClock) -> None:
+    people, _, course_id = _course(app)
+    with pytest.raises(InvalidInputError, match="verified_by"):
+        submit_dose(app.services, people[Role.NURSE], course_id,
+                    DoseSubmission(cycle=1, dose_number=1, assessment=stable_assessment(),
+                                   outcome=DoseOutcome.GIVEN, given_at=clock.now, verified_by="nurse"))  # fmt: skip
+
+
+def test_researchers_see_no_identifiers_and_administrators_no_records(app: App) -> None:
+    people, patient_id, _ = _course(app)
+    view = read_patient(app.services, people[Role.RESEARCHER], patient_id)
+    assert view["patient"] == {"id": patient_id, "study_id": f"P{patient_id:06d}", "age_at_referral_years": 58,
+                               "sex": "female", "diagnosis": "melanoma", "referral_year": 2026}  # fmt: skip
+    assert "MRN-0001" not in json.dumps(view)
+    with pytest.raises(PermissionDeniedError):
+        read_patient(app.services, people[Role.ADMINISTRATOR], patient_id)
+
+
+def test_a_correction_is_a_new_entry_pointing_at_the_old_and_both_are_audited(app: App) -> None:
+    people, patient_id, course_id = _course(app)
+    findings = {
+        "ctcae_version": "5.0",
+        "findings": [{"term": "platelet_count_decreased", "value": 60000, "unit": "per_ul"}],
+    }
+    first = record_toxicity(app.services, people[Role.NURSE], patient_id, observed_on="2026-12-08",
+                            course_id=course_id, findings=findings)  # fmt: skip
+    assert first.summary == "platelet_count_decreased grade 2"
+    fixed = correct_entry(app.services, people[Role.PHYSICIAN], patient_id, first.id,
+                          content={"findings": findings, "note": "value was 40,000"}, reason="transcription error")  # fmt: skip
+    assert (fixed.corrects_id, fixed.kind) == (first.id, "toxicity")
+    entries = read_patient(app.services, people[Role.PHYSICIAN], patient_id)["entries"]
+    assert [e["id"] for e in entries] == [first.id, fixed.id]
+    trail = export_audit(app.services, people[Role.ADMINISTRATOR])
+    corrected = [e for e in trail if e["action"] == "correct"]
+    assert corrected[0]["before"]["id"] == first.id
+    assert {e["action"] for e in trail} >= {"create", "read", "correct"}
+
+
+def test_every_write_and_read_of_a_patient_leaves_an_audit_entry(app: App) -> None:
+    people, patient_id, _ = _course(app)
+    before = len(export_audit(app.services, people[Role.ADMINISTRATOR]))
+    read_patient(app.services, people[Role.NURSE], patient_id)
+    record_screening(app.services, people[Role.PHYSICIAN], patient_id,
+                     json.loads((ROOT / "examples/candidates/eligible-renal.json").read_text()))  # fmt: skip
+    trail = export_audit(app.services, people[Role.ADMINISTRATOR])
+    new = trail[before:]
+    assert [(e["username"], e["action"], e["entity"]) for e in new] == [
+        ("administrator", "export", "audit"),
+        ("nurse", "read", "patient"),
+        ("physician", "create", "screening"),
+    ]
+    assert new[2]["after"]["verdict"] == "eligible"
