@@ -10,11 +10,18 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from il2.bootstrap import App, build_app
+from il2.bootstrap import (
+    App,
+    build_app,
+    database_revision,
+    downgrade_database,
+    upgrade_database,
+)
 from il2.cli import render
 from il2.cli.errors import EXIT_INPUT, reported
 from il2.domain.errors import InvalidInputError
 from il2.services import documents
+from il2.services.accounts import add_user
 from il2.services.bedside import assess_before_dose
 from il2.services.grading import grade_document, grading_document
 from il2.services.pathway import next_step, pathway_document
@@ -171,6 +178,82 @@ def policy(as_json: JsonFlag = False) -> None:
     """Show every site-configurable setting in force, its default and its source."""
     rules = _app().rules
     _emit(documents.policy_document(rules), as_json, render.policy)
+
+
+db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
+users_app = typer.Typer(help="Accounts and roles.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply the schema migrations (IL2_DATABASE_URL, else the SQLite file)."""
+    built = _app()
+    reached = upgrade_database(built, revision)
+    typer.echo(f"database at revision {reached} ({built.settings.database_url})")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]) -> None:
+    """Undo schema migrations down to REVISION ('base' empties the schema)."""
+    built = _app()
+    reached = downgrade_database(built, revision)
+    typer.echo(f"database at revision {reached or 'base'}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the schema revision the database is at."""
+    typer.echo(database_revision(_app()) or "base (empty)")
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Option(help="Sign-in name.")],
+    role: Annotated[
+        str,
+        typer.Option(help="nurse, physician, pharmacist, coordinator, researcher, administrator."),
+    ],
+    display_name: Annotated[str, typer.Option(help="Name shown in records.")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+) -> None:
+    """Add an account (the password is asked for, or read from stdin)."""
+    built = _app()
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if password_stdin
+        else typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    )
+    with reported():
+        user = add_user(
+            built.services,
+            None,
+            username=username,
+            display_name=display_name or username,
+            role=role,
+            password=password,
+        )
+    typer.echo(f"added {user.username} ({user.role.value})")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    upgrade: Annotated[bool, typer.Option(help="Apply migrations before serving.")] = True,
+) -> None:
+    """Serve the JSON API (OpenAPI at /openapi.json) on the configured database."""
+    import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    from il2.api.app import create_api  # noqa: PLC0415 - keeps other commands fast
+
+    built = _app()
+    if upgrade:
+        upgrade_database(built)
+    uvicorn.run(create_api(built), host=host, port=port, log_level="warning")
 
 
 def main() -> None:  # pragma: no cover - console entry point
