@@ -7,8 +7,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 IL2    := $(BIN)/il2
 EXAMPLE_FIRST_DOSE ?= 2026-12-07T08:00:00-08:00
+DEMO_DATABASE ?= sqlite:///$(CURDIR)/.il2-demo.sqlite3
 
-.PHONY: help install run test lint typecheck imports unit bench lock clean
+.PHONY: help install run examples test lint typecheck imports unit bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -22,7 +23,13 @@ $(STAMP): pyproject.toml requirements/dev.lock
 
 install: $(STAMP)  ## create .venv with the pinned dependencies and il2 itself
 
-run: install  ## show the regimens, a plan, and every bundled screening, bedside and response example
+run: export IL2_DATABASE_URL ?= $(DEMO_DATABASE)
+run: examples  ## set up a demo database and serve the API on http://127.0.0.1:8000 (docs at /docs)
+	$(IL2) db upgrade
+	$(IL2) users seed-demo
+	$(IL2) serve --host 127.0.0.1 --port 8000
+
+examples: install  ## show the regimens, a plan, and every bundled screening, bedside and response example
 	$(IL2) regimens
 	$(IL2) plan --regimen hd-label --weight-kg 70 --first-dose $(EXAMPLE_FIRST_DOSE)
 	@for candidate in examples/candidates/*.json; do $(IL2) screen $$candidate || exit 1; done
@@ -53,4 +60,4 @@ lock:  ## re-pin requirements/dev.lock from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements/dev.lock
 
 clean:  ## remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis .il2-demo.sqlite3*

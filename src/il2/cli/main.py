@@ -19,7 +19,7 @@ from il2.bootstrap import (
 )
 from il2.cli import render
 from il2.cli.errors import EXIT_INPUT, reported
-from il2.domain.errors import InvalidInputError
+from il2.domain.errors import ConflictError, InvalidInputError
 from il2.services import documents
 from il2.services.accounts import add_user
 from il2.services.bedside import assess_before_dose
@@ -237,6 +237,25 @@ def users_add(
             password=password,
         )
     typer.echo(f"added {user.username} ({user.role.value})")
+
+
+DEMO_PASSWORD = "il2-demo-only-password"  # noqa: S105 - printed demo accounts, never for real use
+
+
+@users_app.command("seed-demo")
+def users_seed_demo() -> None:
+    """Add demo accounts (one per role, password printed) where they do not exist. DEMO ONLY."""
+    built = _app()
+    for role in ("nurse", "physician", "pharmacist", "coordinator", "researcher", "administrator"):
+        for username in (f"demo-{role}", *(("demo-nurse2",) if role == "nurse" else ())):
+            try:
+                add_user(built.services, None, username=username, display_name=username,
+                         role=role, password=DEMO_PASSWORD)  # fmt: skip
+            except ConflictError:
+                continue
+    typer.echo(
+        f"demo accounts demo-<role> (and demo-nurse2), password {DEMO_PASSWORD!r}: demo only"
+    )
 
 
 @app.command()

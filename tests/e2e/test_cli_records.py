@@ -1,0 +1,61 @@
+"""The record-keeping commands on a real SQLite file: migrations and accounts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+IL2 = str(Path(sys.executable).parent / "il2")
+
+
+def run(*args: str, database: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "IL2_DATABASE_URL": f"sqlite:///{database}"}
+    return subprocess.run(  # noqa: S603 - our own command
+        [IL2, *args], input=stdin, capture_output=True, text=True, check=False, env=env, timeout=120
+    )
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    return tmp_path / "records.sqlite3"
+
+
+def test_db_upgrade_then_downgrade_then_current(database: Path) -> None:
+    assert "revision 0001" in run("db", "upgrade", database=database).stdout
+    assert run("db", "current", database=database).stdout.strip() == "0001"
+    assert "base" in run("db", "downgrade", "base", database=database).stdout
+    assert "base" in run("db", "current", database=database).stdout
+
+
+def test_users_add_reads_the_password_from_stdin_and_refuses_a_duplicate(database: Path) -> None:
+    run("db", "upgrade", database=database)
+    added = run("users", "add", "--username", "kim", "--role", "nurse", "--password-stdin",
+                database=database, stdin="a sufficiently long password\n")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert "added kim (nurse)" in added.stdout
+    again = run("users", "add", "--username", "kim", "--role", "nurse", "--password-stdin",
+                database=database, stdin="a sufficiently long password\n")  # fmt: skip
+    assert again.returncode == 2
+    assert "already recorded" in again.stderr
+
+
+def test_a_short_password_or_unknown_role_is_refused_naming_the_field(database: Path) -> None:
+    run("db", "upgrade", database=database)
+    short = run("users", "add", "--username", "lee", "--role", "nurse", "--password-stdin",
+                database=database, stdin="short\n")  # fmt: skip
+    assert short.returncode == 2
+    assert "field 'password'" in short.stderr
+    role = run("users", "add", "--username", "lee", "--role", "surgeon", "--password-stdin",
+               database=database, stdin="a sufficiently long password\n")  # fmt: skip
+    assert "field 'role'" in role.stderr
+
+
+def test_seed_demo_adds_one_account_per_role_once(database: Path) -> None:
+    run("db", "upgrade", database=database)
+    first = run("users", "seed-demo", database=database)
+    assert first.returncode == 0, first.stderr
+    assert run("users", "seed-demo", database=database).returncode == 0
