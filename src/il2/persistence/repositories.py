@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -36,6 +37,14 @@ from il2.persistence.tables import (
 )
 
 Row = TypeVar("Row", bound=Base)
+Record = TypeVar("Record")
+
+
+def _grouped(rows: Iterable[Record], key: Callable[[Record], int]) -> dict[int, list[Record]]:
+    groups: dict[int, list[Record]] = defaultdict(list)
+    for row in rows:
+        groups[key(row)].append(row)
+    return dict(groups)
 
 
 def _insert(session: Session, row: Row, what: str) -> Row:
@@ -155,6 +164,11 @@ class SqlPatients:
         """How many patients there are."""
         return int(self._session.scalar(select(func.count()).select_from(PatientRow)) or 0)
 
+    def page(self, *, limit: int, offset: int) -> Sequence[Patient]:
+        """Patients, newest referral first."""
+        query = select(PatientRow).order_by(PatientRow.referred_on.desc(), PatientRow.id.desc())
+        return [_patient(row) for row in self._session.scalars(query.limit(limit).offset(offset))]
+
 
 def _screening(row: ScreeningRow) -> ScreeningRecord:
     return ScreeningRecord(
@@ -206,6 +220,17 @@ class SqlScreenings:
             .order_by(ScreeningRow.id)
         )
         return [_screening(row) for row in self._session.scalars(query)]
+
+    def for_patients(self, patient_ids: Sequence[int]) -> dict[int, list[ScreeningRecord]]:
+        """Several patients' screenings in one query."""
+        query = (
+            select(ScreeningRow)
+            .where(ScreeningRow.patient_id.in_(patient_ids))
+            .order_by(ScreeningRow.id)
+        )
+        return _grouped(
+            (_screening(r) for r in self._session.scalars(query)), lambda r: r.patient_id
+        )
 
 
 def _course(row: CourseRow) -> CourseRecord:
@@ -265,6 +290,22 @@ class SqlCourses:
         )
         return [_course(row) for row in self._session.scalars(query)]
 
+    def for_patients(self, patient_ids: Sequence[int]) -> dict[int, list[CourseRecord]]:
+        """Several patients' courses in one query."""
+        query = (
+            select(CourseRow)
+            .where(CourseRow.patient_id.in_(patient_ids))
+            .order_by(CourseRow.number)
+        )
+        return _grouped((_course(r) for r in self._session.scalars(query)), lambda r: r.patient_id)
+
+    def starting_between(self, start: datetime, end: datetime) -> Sequence[CourseRecord]:
+        """Courses whose first dose falls in [start, end)."""
+        query = select(CourseRow).where(
+            CourseRow.first_dose_at >= start, CourseRow.first_dose_at < end
+        )
+        return [_course(row) for row in self._session.scalars(query.order_by(CourseRow.id))]
+
 
 def _dose(row: DoseRow) -> DoseRecord:
     return DoseRecord(
@@ -316,6 +357,15 @@ class SqlDoses:
         row = self._session.scalars(select(DoseRow).where(DoseRow.idempotency_key == key)).first()
         return None if row is None else _dose(row)
 
+    def for_courses(self, course_ids: Sequence[int]) -> dict[int, list[DoseRecord]]:
+        """Several courses' ledgers in one query."""
+        query = (
+            select(DoseRow)
+            .where(DoseRow.course_id.in_(course_ids))
+            .order_by(DoseRow.cycle, DoseRow.dose_number)
+        )
+        return _grouped((_dose(r) for r in self._session.scalars(query)), lambda r: r.course_id)
+
     def for_course(self, course_id: int) -> Sequence[DoseRecord]:
         """A course's ledger in dose order."""
         query = (
@@ -361,6 +411,11 @@ class SqlEntries:
         """A patient's entries, oldest first."""
         query = select(EntryRow).where(EntryRow.patient_id == patient_id).order_by(EntryRow.id)
         return [_entry(row) for row in self._session.scalars(query)]
+
+    def for_patients(self, patient_ids: Sequence[int]) -> dict[int, list[ClinicalEntry]]:
+        """Several patients' entries in one query."""
+        query = select(EntryRow).where(EntryRow.patient_id.in_(patient_ids)).order_by(EntryRow.id)
+        return _grouped((_entry(r) for r in self._session.scalars(query)), lambda r: r.patient_id)
 
 
 class SqlAudit:

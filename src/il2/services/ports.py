@@ -6,7 +6,7 @@ all. Repositories return frozen records; new records come back with their ids.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -72,6 +72,10 @@ class Patients(Protocol):
         """How many patients there are."""
         ...
 
+    def page(self, *, limit: int, offset: int) -> Sequence[Patient]:
+        """Patients, newest referral first."""
+        ...
+
 
 class Screenings(Protocol):
     """Screenings."""
@@ -92,6 +96,10 @@ class Screenings(Protocol):
 
     def for_patient(self, patient_id: int) -> Sequence[ScreeningRecord]:
         """A patient's screenings, oldest first."""
+        ...
+
+    def for_patients(self, patient_ids: Sequence[int]) -> Mapping[int, Sequence[ScreeningRecord]]:
+        """Several patients' screenings, oldest first, in one query."""
         ...
 
 
@@ -119,6 +127,14 @@ class Courses(Protocol):
 
     def for_patient(self, patient_id: int) -> Sequence[CourseRecord]:
         """A patient's courses, by number."""
+        ...
+
+    def for_patients(self, patient_ids: Sequence[int]) -> Mapping[int, Sequence[CourseRecord]]:
+        """Several patients' courses, by number, in one query."""
+        ...
+
+    def starting_between(self, start: datetime, end: datetime) -> Sequence[CourseRecord]:
+        """Courses whose first dose falls in [start, end)."""
         ...
 
 
@@ -159,6 +175,10 @@ class Doses(Protocol):
         """A course's ledger, in dose order."""
         ...
 
+    def for_courses(self, course_ids: Sequence[int]) -> Mapping[int, Sequence[DoseRecord]]:
+        """Several courses' ledgers, in one query."""
+        ...
+
 
 class Entries(Protocol):
     """Toxicities, responses, follow-ups and corrections."""
@@ -186,6 +206,10 @@ class Entries(Protocol):
 
     def for_patient(self, patient_id: int) -> Sequence[ClinicalEntry]:
         """A patient's entries, oldest first."""
+        ...
+
+    def for_patients(self, patient_ids: Sequence[int]) -> Mapping[int, Sequence[ClinicalEntry]]:
+        """Several patients' entries, oldest first, in one query."""
         ...
 
 

@@ -1,0 +1,130 @@
+"""The worklist: patients by stage with their next action, and today's doses on the ward."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from il2.domain.errors import PermissionDeniedError
+from il2.domain.records import Actor
+from il2.domain.worklist import Stage, slots, where
+from il2.services.context import Services, audit
+from il2.services.patients import deidentified
+
+LOOKBACK_DAYS = 60  # a course's doses all fall within its first 20 days (days 1-5, 15-19)
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistRow:
+    """One patient on the worklist."""
+
+    patient_id: int
+    label: str
+    diagnosis: str
+    stage: Stage
+    next_action: str
+    next_on: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class WardDose:
+    """One dose slot due today."""
+
+    patient_id: int
+    label: str
+    course_id: int
+    cycle: int
+    dose_number: int
+    due_at: datetime
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Worklist:
+    """A page of patients, how many there are in all, and today's doses."""
+
+    rows: tuple[WorklistRow, ...]
+    total: int
+    doses_today: tuple[WardDose, ...]
+
+
+def worklist(services: Services, actor: Actor, *, limit: int = 50, offset: int = 0) -> Worklist:
+    """A page of the worklist (identified, or de-identified for researchers)."""
+    identified = services.rules.permissions.allows(actor.role, "patient.read")
+    if not identified and not services.rules.permissions.allows(
+        actor.role, "patient.read_deidentified"
+    ):
+        raise PermissionDeniedError(
+            f"{actor.username} ({actor.role.value}) may not read patient records"
+        )
+    now = services.clock()
+    zone = services.rules.site.time_zone
+    with services.uow() as uow:
+        patients = uow.patients.page(limit=limit, offset=offset)
+        ids = [p.id for p in patients]
+        courses = uow.courses.for_patients(ids)
+        recent = uow.courses.starting_between(
+            now - timedelta(days=LOOKBACK_DAYS), now + timedelta(days=1)
+        )
+        ledgers = uow.doses.for_courses(
+            [c.id for cs in courses.values() for c in cs] + [c.id for c in recent]
+        )
+        screenings = uow.screenings.for_patients(ids)
+        entries = uow.entries.for_patients(ids)
+        ward_patients = {c.patient_id: uow.patients.get(c.patient_id) for c in recent}
+        total = uow.patients.count()
+        audit(
+            uow,
+            services,
+            actor,
+            action="read_worklist",
+            entity="worklist",
+            entity_id=offset,
+            patient_id=None,
+            after={"patients": ids},
+        )
+        uow.commit()
+
+    def label(patient_id: int) -> str:
+        patient = next((p for p in patients if p.id == patient_id), None) or ward_patients.get(
+            patient_id
+        )
+        if patient is None:
+            return f"patient {patient_id}"
+        return patient.name if identified else str(deidentified(patient)["study_id"])
+
+    rows = []
+    for patient in patients:
+        here = where(
+            screenings.get(patient.id, ()),
+            courses.get(patient.id, ()),
+            ledgers,
+            entries.get(patient.id, ()),
+            now,
+        )
+        rows.append(
+            WorklistRow(
+                patient.id,
+                label(patient.id),
+                patient.diagnosis,
+                here.stage,
+                here.next_action,
+                here.next_on,
+            )
+        )
+    today = now.astimezone(zone).date()
+    ward = [
+        WardDose(
+            course.patient_id,
+            label(course.patient_id),
+            s.course_id,
+            s.cycle,
+            s.dose_number,
+            s.due_at,
+            s.status,
+        )
+        for course in recent
+        for s in slots(course, ledgers.get(course.id, ()), now)
+        if s.due_at.astimezone(zone).date() == today
+    ]
+    return Worklist(tuple(rows), total, tuple(sorted(ward, key=lambda d: d.due_at)))
