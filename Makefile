@@ -27,6 +27,7 @@ run: export IL2_DATABASE_URL ?= $(DEMO_DATABASE)
 run: examples  ## set up a demo database and serve the API on http://127.0.0.1:8000 (docs at /docs)
 	$(IL2) db upgrade
 	$(IL2) users seed-demo
+	$(IL2) demo --if-empty
 	$(IL2) serve --host 127.0.0.1 --port 8000
 
 examples: install  ## show the regimens, a plan, and every bundled screening, bedside and response example

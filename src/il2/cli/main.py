@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,8 +24,10 @@ from il2.domain.errors import ConflictError, InvalidInputError
 from il2.services import documents
 from il2.services.accounts import add_user
 from il2.services.bedside import assess_before_dose
+from il2.services.demo import DEMO_PASSWORD, build_demo
 from il2.services.grading import grade_document, grading_document
 from il2.services.pathway import next_step, pathway_document
+from il2.services.patients import patient_count
 from il2.services.planning import plan as plan_course
 from il2.services.recist import assess_response
 from il2.services.retreatment import judge_history
@@ -239,9 +242,6 @@ def users_add(
     typer.echo(f"added {user.username} ({user.role.value})")
 
 
-DEMO_PASSWORD = "il2-demo-only-password"  # noqa: S105 - printed demo accounts, never for real use
-
-
 @users_app.command("seed-demo")
 def users_seed_demo() -> None:
     """Add demo accounts (one per role, password printed) where they do not exist. DEMO ONLY."""
@@ -249,12 +249,60 @@ def users_seed_demo() -> None:
     for role in ("nurse", "physician", "pharmacist", "coordinator", "researcher", "administrator"):
         for username in (f"demo-{role}", *(("demo-nurse2",) if role == "nurse" else ())):
             try:
-                add_user(built.services, None, username=username, display_name=username,
-                         role=role, password=DEMO_PASSWORD)  # fmt: skip
+                add_user(
+                    built.services,
+                    None,
+                    username=username,
+                    display_name=username,
+                    role=role,
+                    password=DEMO_PASSWORD,
+                )
             except ConflictError:
                 continue
     typer.echo(
         f"demo accounts demo-<role> (and demo-nurse2), password {DEMO_PASSWORD!r}: demo only"
+    )
+
+
+@app.command()
+def demo(
+    seed: Annotated[
+        int, typer.Option(help="Random seed: the same seed gives the same program.")
+    ] = 1,
+    years: Annotated[
+        int, typer.Option(help="Years of program to simulate (about 65 cycles a year).")
+    ] = 10,
+    until: Annotated[
+        str, typer.Option(help="Last day of the program (ISO date); default today.")
+    ] = "",
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing if there are patients.")
+    ] = False,
+) -> None:
+    """Write a synthetic program through the services (every record valid and audited)."""
+    from rich.progress import Progress  # noqa: PLC0415 - only this command draws a bar
+
+    built = _app()
+    upgrade_database(built)
+    if if_empty and patient_count(built.services) > 0:
+        typer.echo("the database already holds patients; no demo written")
+        return
+    with reported():
+        last = date.fromisoformat(until) if until else built.services.clock().date()
+    with Progress(transient=True) as bar:
+        task = bar.add_task("writing the demo program", total=None)
+        summary = build_demo(
+            built.services,
+            seed=seed,
+            years=years,
+            until=last,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    typer.echo(
+        f"demo: {summary.patients} patients referred, {summary.treated} treated, "
+        f"{summary.courses} courses, "
+        f"{summary.doses} doses recorded (seed {seed}, {years} years to {last.isoformat()}); "
+        f"demo accounts demo-<role>, password {DEMO_PASSWORD!r}"
     )
 
 

@@ -419,11 +419,11 @@ def decide_before_dose(
 
 
 def _needs_interval(findings: Findings) -> bool:
-    """A dose after the first needs the time since the last one, to keep the interval."""
+    """A dose after one already given this cycle needs the time since it, to keep the interval."""
     if "hours_since_last_dose" in findings:
         return False
     given = findings.get("doses_given_this_cycle")
+    if isinstance(given, Decimal):
+        return given > 0
     number = findings.get("dose_number")
-    return (isinstance(given, Decimal) and given > 0) or (
-        isinstance(number, Decimal) and number > 1
-    )
+    return isinstance(number, Decimal) and number > 1

@@ -160,3 +160,9 @@ def record_screening(
         )
         uow.commit()
     return record
+
+
+def patient_count(services: Services) -> int:
+    """How many patients there are (no patient data; used to decide whether to load a demo)."""
+    with services.uow() as uow:
+        return uow.patients.count()
