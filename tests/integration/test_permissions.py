@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from il2.services.accounts import add_user
 from il2.services.audit import export_audit
 from il2.services.clinical import correct_entry, record_follow_up, record_response, record_toxicity
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
+from il2.services.outcomes import program
 from il2.services.patients import create_patient, read_patient, record_screening
 from tests.integration.builders import PASSWORD, PATIENT, ROOT, stable_assessment, staff
 from tests.integration.conftest import FixedClock
@@ -139,6 +141,7 @@ ACTIONS: dict[str, Callable[[World, Actor], object]] = {
         w.app.services, a, w.patient, w.entry, content={"note": "re-graded"}, reason="typo"
     ),
     "audit.read": lambda w, a: export_audit(w.app.services, a),
+    "outcomes.read": lambda w, a: program(w.app.services, a, as_of=date(2027, 6, 1)),
     "users.manage": lambda w, a: add_user(
         w.app.services,
         a,

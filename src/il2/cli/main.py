@@ -22,10 +22,11 @@ from il2.cli import render
 from il2.cli.errors import EXIT_INPUT, reported
 from il2.domain.errors import ConflictError, InvalidInputError
 from il2.services import documents
-from il2.services.accounts import add_user
+from il2.services.accounts import actor_for_username, add_user
 from il2.services.bedside import assess_before_dose
 from il2.services.demo import DEMO_PASSWORD, build_demo
 from il2.services.grading import grade_document, grading_document
+from il2.services.outcomes import report as outcome_report
 from il2.services.pathway import next_step, pathway_document
 from il2.services.patients import patient_count
 from il2.services.planning import plan as plan_course
@@ -307,20 +308,53 @@ def demo(
 
 
 @app.command()
+def report(
+    as_of: Annotated[str, typer.Option(help="Data cut-off (ISO date); default today.")] = "",
+    output: Annotated[
+        str, typer.Option(help="Write the HTML report to this file.")
+    ] = "il2-report.html",
+    price_per_vial: Annotated[
+        float, typer.Option(help="Site price per vial, for cost (0 = omit).")
+    ] = 0.0,
+    user: Annotated[
+        str, typer.Option(help="Run as this user (needs outcomes.read).")
+    ] = "demo-researcher",
+    as_json: JsonFlag = False,
+) -> None:
+    """Outcome analysis of the whole program: a self-contained HTML report, or JSON."""
+    built = _app()
+    with reported():
+        cut = date.fromisoformat(as_of) if as_of else built.services.clock().date()
+        actor = actor_for_username(built.services, user)
+        summary, html = outcome_report(
+            built.services, actor, as_of=cut, price_per_vial=price_per_vial or None
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n")
+        return
+    Path(output).write_text(html, encoding="utf-8")
+    typer.echo(f"report written to {output} ({len(html):,} bytes)")
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     upgrade: Annotated[bool, typer.Option(help="Apply migrations before serving.")] = True,
 ) -> None:
-    """Serve the JSON API (OpenAPI at /openapi.json) on the configured database."""
+    """Serve the web app and the JSON API (OpenAPI at /openapi.json) on the configured database."""
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
     from il2.api.app import create_api  # noqa: PLC0415 - keeps other commands fast
+    from il2.web.app import web_router  # noqa: PLC0415
 
     built = _app()
     if upgrade:
         upgrade_database(built)
-    uvicorn.run(create_api(built), host=host, port=port, log_level="warning")
+    server = create_api(built)
+    server.include_router(web_router(built))
+    typer.echo(f"il2 on http://{host}:{port}/ (API documentation at /docs)")
+    uvicorn.run(server, host=host, port=port, log_level="warning")
 
 
 def main() -> None:  # pragma: no cover - console entry point

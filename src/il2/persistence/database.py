@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 
 def _sqlite(engine: Engine) -> None:
@@ -29,10 +30,19 @@ def _sqlite(engine: Engine) -> None:
 def make_engine(url: str) -> Engine:
     """An engine for `url`, configured for il2's safety needs."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # SQLite takes one writer at a time; one pooled connection makes threads queue fairly
+        # in the pool instead of sleeping in SQLite's busy handler.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+        )
         _sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=40)
+    return create_engine(url, pool_size=20, max_overflow=40, pool_recycle=1800)
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:

@@ -167,6 +167,25 @@ def _check_given(
         text(submission.override_reason, "override_reason")
 
 
+def _ledger_line(record: DoseRecord) -> dict[str, object]:
+    """What the audit keeps of a dose: the ledger line (the assessment stays in the record)."""
+    keep = (
+        "id",
+        "course_id",
+        "cycle",
+        "dose_number",
+        "outcome",
+        "decision_action",
+        "rules_version",
+        "given_at",
+        "verified_by",
+        "override_reason",
+        "override_by",
+        "idempotency_key",
+    )
+    return {key: getattr(record, key) for key in keep}
+
+
 def record_dose(
     services: Services, actor: Actor, course_id: int, submission: DoseSubmission
 ) -> DoseResult:
@@ -239,7 +258,7 @@ def record_dose(
             entity="dose",
             entity_id=record.id,
             patient_id=course.patient_id,
-            after=record,
+            after=_ledger_line(record),
         )
         uow.commit()
     return DoseResult(record, created=True)

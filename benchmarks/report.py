@@ -1,0 +1,73 @@
+"""Benchmark: the outcome report on a synthetic program of 100,000 referred patients.
+
+Target: `summarize` plus `render_report` on 100,000 patients in under 10 seconds.
+
+The program is built in memory from a fixed seed (no database): about 54% of referrals are
+treated, 1.2 courses each of two cycles, ~15% objective responses and the label's commonest
+adverse reactions (see `il2.science.synthetic`). Prints figures; asserts nothing.
+Run with `.venv/bin/python benchmarks/report.py [patients]`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import numpy as np
+
+from il2.science.html import render_report
+from il2.science.report import summarize
+from il2.science.synthetic import synthetic_program
+
+SEED = 20_250_630
+PATIENTS = 100_000
+PRICE_PER_VIAL = 1_500.0
+TARGET_S = 10.0
+T = TypeVar("T")
+
+
+def _timed(label: str, run: Callable[[], T]) -> tuple[T, float]:
+    start = time.perf_counter()
+    result = run()
+    seconds = time.perf_counter() - start
+    print(f"{label:<38} {seconds:>8.2f} s")
+    return result, seconds
+
+
+def main(patients: int = PATIENTS) -> None:
+    """Build the program, then time the summary and the HTML page."""
+    rng = np.random.default_rng(SEED)
+    program, _ = _timed(
+        f"build synthetic program ({patients:,})",
+        lambda: synthetic_program(patients=patients, rng=rng),
+    )
+    print(
+        f"{'records':<38} {len(program.patients):,} patients, {len(program.courses):,} courses, "
+        f"{len(program.cycles):,} cycles, {len(program.toxicities):,} toxicities, "
+        f"{len(program.responses):,} responses"
+    )
+    summary, summarize_s = _timed(
+        "summarize", lambda: summarize(program, price_per_vial=PRICE_PER_VIAL)
+    )
+    page, render_s = _timed(
+        "render_report (tables + 4 SVG figures)", lambda: render_report(program, summary)
+    )
+    total = summarize_s + render_s
+    verdict = "within" if total < TARGET_S else "OVER"
+    print(f"{'report total (target < 10 s)':<38} {total:>8.2f} s   {verdict} target")
+    json_kb, html_mb = len(json.dumps(summary)) / 1e3, len(page) / 1e6
+    print(f"{'sizes':<38} JSON {json_kb:,.0f} kB, HTML {html_mb:,.2f} MB")
+    for diagnosis, block in summary["by_diagnosis"].items():
+        orr = block["orr"]
+        print(
+            f"  {diagnosis:<36} ORR {orr['value']:.3f} "
+            f"[{orr['ci95'][0]:.3f}, {orr['ci95'][1]:.3f}] of {orr['total']:,}; "
+            f"median OS {block['overall_survival']['median_months']} months"
+        )
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else PATIENTS)

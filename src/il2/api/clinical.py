@@ -1,0 +1,68 @@
+"""Toxicities, responses and follow-up as entries; corrections as new entries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from il2.api.schemas import Correction, FollowUp, Response, Toxicity
+from il2.api.security import Il2Services, SignedIn
+from il2.services.clinical import correct_entry, record_follow_up, record_response, record_toxicity
+from il2.services.context import plain
+
+router = APIRouter(prefix="/patients/{patient_id}", tags=["clinical entries"])
+
+
+@router.post("/toxicities", status_code=201)
+def toxicity(
+    patient_id: int, body: Toxicity, actor: SignedIn, services: Il2Services
+) -> dict[str, Any]:
+    """Grade CTCAE findings and keep them with their grades."""
+    entry = record_toxicity(
+        services,
+        actor,
+        patient_id,
+        observed_on=body.observed_on,
+        course_id=body.course_id,
+        findings=body.findings,
+    )
+    return dict(plain(entry))
+
+
+@router.post("/responses", status_code=201)
+def response(
+    patient_id: int, body: Response, actor: SignedIn, services: Il2Services
+) -> dict[str, Any]:
+    """Assess RECIST from lesion measurements and keep both."""
+    entry = record_response(
+        services, actor, patient_id, course_id=body.course_id, measurements=body.measurements
+    )
+    return dict(plain(entry))
+
+
+@router.post("/follow-ups", status_code=201)
+def follow_up(
+    patient_id: int, body: FollowUp, actor: SignedIn, services: Il2Services
+) -> dict[str, Any]:
+    """Keep a follow-up contact."""
+    entry = record_follow_up(
+        services,
+        actor,
+        patient_id,
+        observed_on=body.observed_on,
+        status=body.status,
+        notes=body.notes,
+    )
+    return dict(plain(entry))
+
+
+@router.post("/entries/{entry_id}/corrections", status_code=201)
+def correction(
+    patient_id: int, entry_id: int, body: Correction, actor: SignedIn, services: Il2Services
+) -> dict[str, Any]:
+    """Correct an entry: a new entry pointing at the old, which is kept."""
+    entry = correct_entry(
+        services, actor, patient_id, entry_id, content=body.content, reason=body.reason
+    )
+    return dict(plain(entry))

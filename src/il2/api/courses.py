@@ -1,0 +1,66 @@
+"""A course and its dose ledger: one record per (course, cycle, dose number)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header
+from fastapi import Response as HttpResponse
+
+from il2.api.schemas import Dose
+from il2.api.security import Il2Services, SignedIn
+from il2.services.context import plain
+from il2.services.courses import DoseSubmission, ledger, submit_dose
+
+router = APIRouter(prefix="/courses", tags=["courses"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="A retry with the same key returns the first result (200), never a second",
+    ),
+]
+
+
+@router.get("/{course_id}")
+def read(course_id: int, actor: SignedIn, services: Il2Services) -> dict[str, Any]:
+    """The course with its plan, and its ledger in dose order (read is audited)."""
+    course, doses = ledger(services, actor, course_id)
+    return {"course": plain(course), "doses": [plain(dose) for dose in doses]}
+
+
+@router.post(
+    "/{course_id}/doses",
+    status_code=201,
+    responses={
+        200: {"description": "A retry with the same Idempotency-Key: the first record"},
+        409: {"description": "The dose is already recorded; `existing` is the first record"},
+    },
+)
+def record(
+    course_id: int,
+    *,
+    body: Dose,
+    actor: SignedIn,
+    services: Il2Services,
+    answer: HttpResponse,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """Assess a scheduled dose with the bedside engine and record what was done."""
+    submission = DoseSubmission(
+        cycle=body.cycle,
+        dose_number=body.dose_number,
+        assessment=body.assessment,
+        outcome=body.outcome,
+        given_at=body.given_at,
+        verified_by=body.verified_by,
+        override_reason=body.override_reason,
+        idempotency_key=idempotency_key,
+    )
+    result = submit_dose(services, actor, course_id, submission)
+    if not result.created:
+        answer.status_code = 200
+    return dict(plain(result.record))

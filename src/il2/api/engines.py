@@ -1,0 +1,55 @@
+"""The stateless engines, answering the same JSON documents as the CLI's --json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from il2.api.schemas import CoursePlan, JsonObject
+from il2.api.security import Il2Services
+from il2.services import documents
+from il2.services.bedside import assess_before_dose
+from il2.services.grading import grade_document, grading_document
+from il2.services.planning import plan as plan_course
+from il2.services.recist import assess_response
+from il2.services.screening import screen_candidate
+
+router = APIRouter(prefix="/engine", tags=["engines"])
+
+
+@router.post("/screen")
+def screen(candidate: JsonObject, services: Il2Services) -> dict[str, Any]:
+    """Screen a candidate: every eligibility criterion with its verdict, evidence and source."""
+    return documents.screening_document(screen_candidate(services.rules, candidate))
+
+
+@router.post("/plan")
+def plan(body: CoursePlan, services: Il2Services) -> dict[str, Any]:
+    """Plan a course: dose, preparation, vials and the time of every dose."""
+    course = plan_course(
+        services.rules,
+        regimen_id=body.regimen,
+        weight_kg=body.weight_kg,
+        first_dose=body.first_dose,
+    )
+    return documents.plan_document(course, services.rules)
+
+
+@router.post("/bedside")
+def bedside(assessment: JsonObject, services: Il2Services) -> dict[str, Any]:
+    """Before a dose: give, hold, stop the cycle or discontinue, with every rule that fired."""
+    regimen, decision = assess_before_dose(services.rules, assessment)
+    return documents.bedside_document(regimen, decision)
+
+
+@router.post("/grade")
+def grade(findings: JsonObject, services: Il2Services) -> dict[str, Any]:
+    """Grade toxicities by CTCAE, naming the criterion met."""
+    return grading_document(grade_document(services.rules.ctcae, findings))
+
+
+@router.post("/recist")
+def recist(measurements: JsonObject, services: Il2Services) -> dict[str, Any]:
+    """RECIST 1.1 (and iRECIST) time points and the best overall response, with reasons."""
+    return documents.recist_document(assess_response(services.rules, measurements))

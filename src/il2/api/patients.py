@@ -1,0 +1,52 @@
+"""Patients: register, read (de-identified for researchers), screen, plan a course."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from il2.api.schemas import CoursePlan, JsonObject, NewPatient
+from il2.api.security import Il2Services, SignedIn
+from il2.services.context import plain
+from il2.services.courses import plan_course
+from il2.services.patients import create_patient, read_patient, record_screening
+
+router = APIRouter(prefix="/patients", tags=["patients"])
+
+
+@router.post("", status_code=201)
+def register(body: NewPatient, actor: SignedIn, services: Il2Services) -> dict[str, Any]:
+    """Register a referred patient."""
+    patient = create_patient(services, actor, body.model_dump(mode="json", exclude_none=True))
+    return dict(plain(patient))
+
+
+@router.get("/{patient_id}")
+def read(patient_id: int, actor: SignedIn, services: Il2Services) -> dict[str, Any]:
+    """The patient's record: screenings, courses, doses and entries (read is audited)."""
+    return read_patient(services, actor, patient_id)
+
+
+@router.post("/{patient_id}/screenings", status_code=201)
+def screen(
+    patient_id: int, findings: JsonObject, actor: SignedIn, services: Il2Services
+) -> dict[str, Any]:
+    """Screen the patient's findings (il2 screen input) and keep the checklist."""
+    return dict(plain(record_screening(services, actor, patient_id, findings)))
+
+
+@router.post("/{patient_id}/courses", status_code=201)
+def plan(
+    patient_id: int, body: CoursePlan, actor: SignedIn, services: Il2Services
+) -> dict[str, Any]:
+    """Plan the patient's next course and keep every dose slot."""
+    course = plan_course(
+        services,
+        actor,
+        patient_id,
+        regimen=body.regimen,
+        weight_kg=body.weight_kg,
+        first_dose=body.first_dose,
+    )
+    return dict(plain(course))

@@ -1,0 +1,96 @@
+"""Request bodies as parsed at the edge; the services still check every clinical value."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+
+from il2.domain.records import DoseOutcome
+
+JsonObject = dict[str, Any]
+Number = Annotated[
+    StrictInt | StrictFloat | StrictStr,
+    Field(description="A number (a JSON number or its text; read exactly, as decimal)."),
+]
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SignIn(Body):
+    """A username and password."""
+
+    username: str
+    password: str
+
+
+class NewPatient(Body):
+    """A referred patient (sex defaults to unknown, the referral date to today)."""
+
+    mrn: str
+    name: str
+    birth_date: date
+    diagnosis: str = Field(description="melanoma or renal_cell_carcinoma")
+    sex: str | None = Field(default=None, description="female, male, other or unknown")
+    referred_on: date | None = None
+
+
+class CoursePlan(Body):
+    """A course to plan: the regimen, the patient's weight and the first dose."""
+
+    regimen: str = Field(description="A regimen id, e.g. hd-label")
+    weight_kg: Number
+    first_dose: str = Field(
+        description="ISO 8601 date-time, e.g. 2026-12-07T08:00:00-08:00; no offset = site zone"
+    )
+
+
+class Dose(Body):
+    """One scheduled dose: the before-dose assessment and what was done."""
+
+    cycle: StrictInt
+    dose_number: StrictInt
+    assessment: JsonObject = Field(description="The before-dose assessment (il2 bedside input)")
+    outcome: DoseOutcome | None = Field(
+        default=None, description="Left out: what the before-dose decision advises"
+    )
+    given_at: AwareDatetime | None = None
+    verified_by: str | None = Field(default=None, description="A second user, when given")
+    override_reason: str | None = None
+
+
+class Toxicity(Body):
+    """CTCAE findings observed on a day (il2 grade input)."""
+
+    observed_on: date
+    course_id: StrictInt | None = None
+    findings: JsonObject
+
+
+class Response(Body):
+    """Lesion measurements (il2 recist input)."""
+
+    course_id: StrictInt | None = None
+    measurements: JsonObject
+
+
+class FollowUp(Body):
+    """A follow-up contact."""
+
+    observed_on: date
+    status: str = Field(
+        description="alive_no_progression, alive_progression, dead or lost_to_follow_up"
+    )
+    notes: str | None = None
+
+
+class Correction(Body):
+    """The corrected content of an entry, and why."""
+
+    content: JsonObject
+    reason: str

@@ -1,0 +1,259 @@
+"""One program's records, as the outcome analytics read them.
+
+The services layer builds a `Program` from storage; science never reads storage itself. Every
+record is a frozen value with plain fields (dates, not date-times: analytics count days). Each
+record refuses values that cannot be right (an unknown diagnosis, a grade of 7, a discharge
+before admission), and `Program` refuses records that point at patients or courses it does not
+hold, and follow-up that ends (death, else last contact) before a dose, response or progression.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal, get_args
+
+from il2.domain.errors import InvalidInputError
+
+Diagnosis = Literal["renal_cell_carcinoma", "melanoma"]
+BestResponse = Literal["CR", "PR", "SD", "PD", "NE"]
+
+DIAGNOSES: tuple[Diagnosis, ...] = get_args(Diagnosis)
+BEST_RESPONSES: tuple[BestResponse, ...] = get_args(BestResponse)
+RESPONDERS: frozenset[BestResponse] = frozenset({"CR", "PR"})
+CTCAE_GRADES = (1, 2, 3, 4, 5)
+
+
+def _require(*, ok: bool, field: str, value: object, allowed: str) -> None:
+    if not ok:
+        raise InvalidInputError(field=field, value=value, allowed=allowed)
+
+
+@dataclass(frozen=True, slots=True)
+class Patient:
+    """A referred patient: diagnosis, whether eligible and treated, and vital status."""
+
+    patient_id: int
+    diagnosis: Diagnosis
+    referred_on: date
+    eligible: bool
+    treated: bool
+    death_on: date | None
+    last_contact_on: date
+    """Last date known alive (the death date at the latest); censoring happens here."""
+
+    def __post_init__(self) -> None:
+        _require(
+            ok=self.diagnosis in DIAGNOSES,
+            field="patient.diagnosis",
+            value=self.diagnosis,
+            allowed=" or ".join(DIAGNOSES),
+        )
+        _require(
+            ok=self.last_contact_on >= self.referred_on,
+            field="patient.last_contact_on",
+            value=self.last_contact_on,
+            allowed=f"on or after referral ({self.referred_on})",
+        )
+        _require(
+            ok=self.death_on is None or self.death_on >= self.last_contact_on,
+            field="patient.death_on",
+            value=self.death_on,
+            allowed=f"on or after the last contact ({self.last_contact_on})",
+        )
+
+    @property
+    def followed_to(self) -> date:
+        """The end of follow-up: the death date, or the last date known alive."""
+        return self.death_on or self.last_contact_on
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    """One course of IL-2 (`number` 1, 2, ...) for one patient."""
+
+    patient_id: int
+    course_id: int
+    number: int
+    regimen_id: str
+    first_dose_on: date
+    last_dose_on: date
+    vials_per_dose: int
+
+    def __post_init__(self) -> None:
+        _require(ok=self.number >= 1, field="course.number", value=self.number, allowed="1 or more")
+        _require(
+            ok=self.vials_per_dose >= 0,
+            field="course.vials_per_dose",
+            value=self.vials_per_dose,
+            allowed="0 or more",
+        )
+        _require(
+            ok=self.last_dose_on >= self.first_dose_on,
+            field="course.last_dose_on",
+            value=self.last_dose_on,
+            allowed=f"on or after the first dose ({self.first_dose_on})",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    """One inpatient cycle of a course: doses given and held, admission and discharge."""
+
+    course_id: int
+    cycle: int
+    doses_given: int
+    doses_held: int
+    admitted_on: date
+    discharged_on: date
+
+    def __post_init__(self) -> None:
+        _require(
+            ok=self.doses_given >= 0 and self.doses_held >= 0,
+            field="cycle.doses_given/doses_held",
+            value=(self.doses_given, self.doses_held),
+            allowed="0 or more",
+        )
+        _require(
+            ok=self.discharged_on >= self.admitted_on,
+            field="cycle.discharged_on",
+            value=self.discharged_on,
+            allowed=f"on or after admission ({self.admitted_on})",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Toxicity:
+    """One adverse event: a CTCAE term (as its id, e.g. "hypotension") and grade 1-5."""
+
+    patient_id: int
+    course_id: int
+    term: str
+    grade: int
+
+    def __post_init__(self) -> None:
+        _require(
+            ok=self.grade in CTCAE_GRADES, field="toxicity.grade", value=self.grade, allowed="1-5"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A patient's response assessment: best overall response (RECIST 1.1) and its dates.
+
+    `response_on`: the first date a CR or PR was documented (None for other categories; a
+    responder without it counts in the rates but not in duration of response).
+    `progression_on`: the first date of progression. `best_change_pct`: the best change in the
+    sum of target diameters from baseline (negative is shrinkage). `timepoints`: the
+    (date, change %) of each assessment after baseline.
+    """
+
+    patient_id: int
+    best_overall_response: BestResponse
+    response_on: date | None
+    progression_on: date | None
+    best_change_pct: float | None
+    timepoints: tuple[tuple[date, float], ...]
+    first_dose_on: date
+
+    def __post_init__(self) -> None:
+        _require(
+            ok=self.best_overall_response in BEST_RESPONSES,
+            field="response.best_overall_response",
+            value=self.best_overall_response,
+            allowed=", ".join(BEST_RESPONSES),
+        )
+        _require(
+            ok=self.response_on is None or self.best_overall_response in RESPONDERS,
+            field="response.response_on",
+            value=self.response_on,
+            allowed="a date only when the best overall response is CR or PR",
+        )
+        _require(
+            ok=self.best_change_pct is None or self.best_change_pct >= -100.0,
+            field="response.best_change_pct",
+            value=self.best_change_pct,
+            allowed="-100 or more",
+        )
+        for name, day in (
+            ("response_on", self.response_on),
+            ("progression_on", self.progression_on),
+        ):
+            _require(
+                ok=day is None or day >= self.first_dose_on,
+                field=f"response.{name}",
+                value=day,
+                allowed=f"on or after the first dose ({self.first_dose_on})",
+            )
+        _require(
+            ok=not (self.response_on and self.progression_on)
+            or self.progression_on >= self.response_on,
+            field="response.progression_on",
+            value=self.progression_on,
+            allowed=f"on or after the response ({self.response_on})",
+        )
+
+    @property
+    def latest_on(self) -> date:
+        """The latest date this record documents."""
+        return max(d for d in (self.first_dose_on, self.response_on, self.progression_on) if d)
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """Every record of one program, read at `as_of` (the data cut-off)."""
+
+    patients: tuple[Patient, ...]
+    courses: tuple[Course, ...]
+    cycles: tuple[Cycle, ...]
+    toxicities: tuple[Toxicity, ...]
+    responses: tuple[Response, ...]
+    as_of: date
+
+    def __post_init__(self) -> None:
+        patient_ids = {p.patient_id for p in self.patients}
+        _require(
+            ok=len(patient_ids) == len(self.patients),
+            field="program.patients",
+            value="duplicate patient_id",
+            allowed="one record per patient",
+        )
+        course_ids = {c.course_id for c in self.courses}
+        _require(
+            ok=len(course_ids) == len(self.courses),
+            field="program.courses",
+            value="duplicate course_id",
+            allowed="one record per course",
+        )
+        responded = [r.patient_id for r in self.responses]
+        _require(
+            ok=len(set(responded)) == len(responded),
+            field="program.responses",
+            value="two responses for one patient",
+            allowed="at most one best overall response per patient",
+        )
+        _known("course.patient_id", (c.patient_id for c in self.courses), patient_ids)
+        _known("cycle.course_id", (c.course_id for c in self.cycles), course_ids)
+        _known("toxicity.patient_id", (t.patient_id for t in self.toxicities), patient_ids)
+        _known("toxicity.course_id", (t.course_id for t in self.toxicities), course_ids)
+        _known("response.patient_id", responded, patient_ids)
+        followed_to = {p.patient_id: p.followed_to for p in self.patients}
+        late = [c.patient_id for c in self.courses if c.last_dose_on > followed_to[c.patient_id]]
+        late += [r.patient_id for r in self.responses if r.latest_on > followed_to[r.patient_id]]
+        _require(
+            ok=not late,
+            field="patient.last_contact_on",
+            value=sorted(late)[:5],
+            allowed="on or after every dose, response and progression of the patient",
+        )
+
+
+def _known(field: str, ids: Iterable[int], known: set[int]) -> None:
+    unknown = set(ids) - known
+    _require(
+        ok=not unknown,
+        field=field,
+        value=sorted(unknown)[:5],
+        allowed="an id held in the program",
+    )

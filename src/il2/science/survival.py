@@ -1,0 +1,195 @@
+"""Kaplan-Meier estimates (lifelines) and the survival endpoints of a program.
+
+Times are in days from the endpoint's origin; the report shows months of 365.25 / 12 days.
+Follow-up ends at the program's data cut-off (`as_of`): an event after it is censored there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Self
+
+import numpy as np
+from lifelines import KaplanMeierFitter  # type: ignore[import-untyped]
+from lifelines.utils import median_survival_times  # type: ignore[import-untyped]
+from numpy.typing import ArrayLike, NDArray
+
+from il2.domain.errors import InvalidInputError
+from il2.science.dataset import DIAGNOSES, RESPONDERS, Diagnosis, Patient, Program, Response
+
+DAYS_PER_MONTH = 365.25 / 12
+CI_METHOD = (
+    "pointwise 95% CI by the exponential Greenwood formula (log(-log) transform), "
+    "lifelines KaplanMeierFitter default; the median's CI is where the CI bands cross 0.5"
+)
+
+
+class KaplanMeier:
+    """The product-limit estimate of a survival function, with pointwise confidence bands.
+
+    A typed wrapper of lifelines' `KaplanMeierFitter`. An empty sample fits to an empty curve
+    with no median.
+    """
+
+    n_: int
+    events_: int
+    timeline_: NDArray[np.float64]
+    survival_: NDArray[np.float64]
+    ci_lower_: NDArray[np.float64]
+    ci_upper_: NDArray[np.float64]
+    median_: float | None
+    median_ci_: tuple[float | None, float | None]
+
+    def __init__(self, *, alpha: float = 0.05) -> None:
+        self.alpha = alpha
+
+    def fit(self, durations: ArrayLike, events: ArrayLike) -> Self:
+        """Estimate S(t) from `durations` (non-negative) and `events` (True: event observed)."""
+        times = np.asarray(durations, dtype=np.float64)
+        observed = np.asarray(events, dtype=bool)
+        if times.shape != observed.shape or times.ndim != 1:
+            raise InvalidInputError(
+                field="events", value=observed.shape, allowed=f"one flag per duration {times.shape}"
+            )
+        if np.any(times < 0) or not np.all(np.isfinite(times)):
+            raise InvalidInputError(
+                field="durations", value="a negative or missing time", allowed="times >= 0"
+            )
+        self.n_ = int(times.size)
+        self.events_ = int(observed.sum())
+        self._sorted_times = np.sort(times)
+        if self.n_ == 0:
+            empty = np.empty(0, dtype=np.float64)
+            self.timeline_ = self.survival_ = self.ci_lower_ = self.ci_upper_ = empty
+            self.median_, self.median_ci_ = None, (None, None)
+            return self
+        fitter = KaplanMeierFitter(alpha=self.alpha).fit(times, event_observed=observed)
+        self.timeline_ = np.asarray(fitter.timeline, dtype=np.float64)
+        self.survival_ = np.asarray(fitter.survival_function_.to_numpy()[:, 0], np.float64)
+        bands = np.asarray(fitter.confidence_interval_.to_numpy(), dtype=np.float64)
+        self.ci_lower_, self.ci_upper_ = bands[:, 0], bands[:, 1]
+        self.median_ = _finite(fitter.median_survival_time_)
+        crossing = median_survival_times(fitter.confidence_interval_).to_numpy()[0]
+        self.median_ci_ = (_finite(crossing[0]), _finite(crossing[1]))
+        return self
+
+    def _step(self, values: NDArray[np.float64], times: ArrayLike) -> NDArray[np.float64]:
+        at = np.asarray(times, dtype=np.float64)
+        index = np.searchsorted(self.timeline_, at, side="right") - 1
+        return np.where(index >= 0, values[np.maximum(index, 0)], 1.0)
+
+    def survival_at(self, times: ArrayLike) -> NDArray[np.float64]:
+        """S(t) at each of `times` (right-continuous steps)."""
+        return self._step(self.survival_, times)
+
+    def ci_at(self, times: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The pointwise confidence band at each of `times`."""
+        return self._step(self.ci_lower_, times), self._step(self.ci_upper_, times)
+
+    def at_risk_at(self, times: ArrayLike) -> NDArray[np.int64]:
+        """How many were still followed (time >= t) at each of `times`."""
+        at = np.asarray(times, dtype=np.float64)
+        before = np.searchsorted(self._sorted_times, at, side="left")
+        return (self.n_ - before).astype(np.int64)
+
+
+def _finite(value: object) -> float | None:
+    number = float(value)  # type: ignore[arg-type]
+    return number if np.isfinite(number) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Durations:
+    """Times (days) and event flags for one endpoint and one group of patients."""
+
+    days: NDArray[np.float64]
+    events: NDArray[np.bool_]
+
+
+def first_doses(program: Program) -> dict[int, date]:
+    """Each treated patient's first IL-2 dose: the earliest course, else the response record."""
+    first: dict[int, date] = {}
+    for course in program.courses:
+        known = first.get(course.patient_id)
+        if known is None or course.first_dose_on < known:
+            first[course.patient_id] = course.first_dose_on
+    for response in program.responses:
+        first.setdefault(response.patient_id, response.first_dose_on)
+    return first
+
+
+def _earliest(*days: date | None) -> date | None:
+    present = [d for d in days if d is not None]
+    return min(present) if present else None
+
+
+_Origin = Callable[[Patient, Response | None, dict[int, date]], date | None]
+_Event = Callable[[Patient, Response | None], date | None]
+
+
+def _endpoint(program: Program, origin: _Origin, event: _Event) -> dict[Diagnosis, Durations]:
+    responses = {r.patient_id: r for r in program.responses}
+    first = first_doses(program)
+    rows: dict[Diagnosis, tuple[list[int], list[bool]]] = {d: ([], []) for d in DIAGNOSES}
+    for patient in program.patients:
+        response = responses.get(patient.patient_id)
+        start = origin(patient, response, first) if patient.treated else None
+        if start is None or start > program.as_of:
+            continue
+        end = event(patient, response)
+        happened = end is not None and end <= program.as_of
+        stop = end if happened and end is not None else min(patient.last_contact_on, program.as_of)
+        days, flags = rows[patient.diagnosis]
+        days.append(max((stop - start).days, 0))
+        flags.append(happened)
+    return {
+        d: Durations(np.asarray(rows[d][0], dtype=np.float64), np.asarray(rows[d][1], dtype=bool))
+        for d in DIAGNOSES
+    }
+
+
+def _from_first_dose(patient: Patient, _: Response | None, first: dict[int, date]) -> date | None:
+    return first.get(patient.patient_id)
+
+
+def _from_response(_: Patient, response: Response | None, __: dict[int, date]) -> date | None:
+    if response is None or response.best_overall_response not in RESPONDERS:
+        return None
+    return response.response_on
+
+
+def _death(patient: Patient, _: Response | None) -> date | None:
+    return patient.death_on
+
+
+def _progression_or_death(patient: Patient, response: Response | None) -> date | None:
+    return _earliest(patient.death_on, response.progression_on if response else None)
+
+
+def overall_survival(program: Program) -> dict[Diagnosis, Durations]:
+    """Overall survival: first dose to death, censored at last contact; treated patients."""
+    return _endpoint(program, _from_first_dose, _death)
+
+
+def progression_free_survival(program: Program) -> dict[Diagnosis, Durations]:
+    """Progression-free survival: first dose to progression or death, censored at last contact."""
+    return _endpoint(program, _from_first_dose, _progression_or_death)
+
+
+def duration_of_response(program: Program) -> dict[Diagnosis, Durations]:
+    """Duration of response: first CR/PR to progression or death, censored at last contact."""
+    return _endpoint(program, _from_response, _progression_or_death)
+
+
+ENDPOINTS: dict[str, Callable[[Program], dict[Diagnosis, Durations]]] = {
+    "overall_survival": overall_survival,
+    "progression_free_survival": progression_free_survival,
+    "duration_of_response": duration_of_response,
+}
+
+
+def fit(durations: Durations) -> KaplanMeier:
+    """A Kaplan-Meier estimate of one endpoint's durations."""
+    return KaplanMeier().fit(durations.days, durations.events)

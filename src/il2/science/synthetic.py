@@ -1,0 +1,272 @@
+"""A synthetic program with realistic proportions, for benchmarks, demos and tests.
+
+Nothing here is a patient. The proportions follow the label and the high-dose IL-2 series:
+about 15% objective responses (CR 6-7%), two five-day cycles of up to 14 doses a course, 22 MIU
+vials at 600,000 IU/kg, and the label's commonest adverse reactions at roughly their incidence.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+from numpy.typing import NDArray
+
+from il2.science.dataset import (
+    BEST_RESPONSES,
+    DIAGNOSES,
+    Course,
+    Cycle,
+    Patient,
+    Program,
+    Response,
+    Toxicity,
+)
+
+MAX_DOSES_PER_CYCLE = 14
+VIAL_MIU = 22.0
+DOSE_MIU_PER_KG = 0.6
+REGIMEN_ID = "hd-label"
+
+# Best overall response probabilities (CR, PR, SD, PD, NE) by diagnosis, as in BEST_RESPONSES.
+BEST_RESPONSE_P = {
+    "renal_cell_carcinoma": (0.07, 0.08, 0.25, 0.55, 0.05),
+    "melanoma": (0.06, 0.10, 0.20, 0.58, 0.06),
+}
+# CTCAE term id: (incidence per course, P(grade 1..5 | event)).
+TOXICITY_P: dict[str, tuple[float, tuple[float, float, float, float, float]]] = {
+    "hypotension": (0.71, (0.25, 0.35, 0.35, 0.05, 0.0)),
+    "diarrhea": (0.67, (0.40, 0.35, 0.23, 0.02, 0.0)),
+    "acute_kidney_injury": (0.63, (0.45, 0.35, 0.17, 0.03, 0.0)),
+    "chills": (0.52, (0.60, 0.35, 0.05, 0.0, 0.0)),
+    "vomiting": (0.50, (0.50, 0.35, 0.15, 0.0, 0.0)),
+    "dyspnea": (0.43, (0.50, 0.30, 0.17, 0.03, 0.0)),
+    "rash_maculo_papular": (0.42, (0.60, 0.30, 0.10, 0.0, 0.0)),
+    "blood_bilirubin_increased": (0.40, (0.40, 0.35, 0.22, 0.03, 0.0)),
+    "platelet_count_decreased": (0.37, (0.50, 0.25, 0.20, 0.05, 0.0)),
+    "nausea": (0.35, (0.60, 0.30, 0.10, 0.0, 0.0)),
+    "confusion": (0.34, (0.45, 0.30, 0.22, 0.03, 0.0)),
+    "creatinine_increased": (0.33, (0.50, 0.30, 0.17, 0.03, 0.0)),
+    "fever": (0.29, (0.70, 0.25, 0.05, 0.0, 0.0)),
+    "anemia": (0.29, (0.40, 0.35, 0.25, 0.0, 0.0)),
+    "capillary_leak_syndrome": (0.12, (0.10, 0.40, 0.40, 0.08, 0.02)),
+}
+_TERMS = tuple(TOXICITY_P)
+_INCIDENCE = np.array([incidence for incidence, _ in TOXICITY_P.values()])
+_GRADE_CDF = np.cumsum([grades for _, grades in TOXICITY_P.values()], axis=1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Patient:
+    """One simulated patient's latent history (days from referral; inf: never)."""
+
+    diagnosis: str
+    referred_on: date
+    treated: bool
+    eligible: bool
+    start: int
+    best: int
+    best_change: float
+    assessed_on: int
+    progression: float
+    death: float
+    lost: float
+    vials_per_dose: int
+    second_course: bool
+
+
+def _days(start: date, offset: float) -> date:
+    return start + timedelta(days=int(offset))
+
+
+def _latent(rng: np.random.Generator, patients: int, as_of: date, years: int) -> list[_Patient]:
+    diagnosis = np.where(rng.random(patients) < 0.55, 0, 1)
+    referred = rng.integers(0, years * 365 - 120, patients)
+    eligible = rng.random(patients) < 0.6
+    treated = eligible & (rng.random(patients) < 0.9)
+    start = rng.integers(14, 61, patients)
+    cumulative = np.cumsum([BEST_RESPONSE_P[d] for d in DIAGNOSES], axis=1)
+    best = np.minimum((rng.random(patients)[:, None] > cumulative[diagnosis]).sum(axis=1), 4)
+    change = np.select(
+        [best == 0, best == 1, best == 2, best == 3],
+        [
+            np.full(patients, -100.0),
+            rng.uniform(-95, -30, patients),
+            rng.uniform(-29, 19, patients),
+            rng.uniform(-10, 80, patients),
+        ],
+        np.nan,
+    ).round(1)
+    assessed_on = start + rng.integers(56, 85, patients)
+    cured = rng.random(patients) < 0.6
+    after = np.select(
+        [best == 0, best == 1, best == 2, best == 3],
+        [
+            np.where(cured, np.inf, rng.exponential(600, patients)),
+            rng.exponential(400, patients),
+            28 + rng.exponential(220, patients),
+            np.zeros(patients),
+        ],
+        rng.exponential(120, patients),
+    )
+    progression = assessed_on + after
+    death = np.where(
+        treated,
+        np.where(
+            np.isfinite(progression),
+            progression + rng.exponential(450, patients),
+            start + rng.exponential(10_000, patients),
+        ),
+        rng.exponential(350, patients),
+    )
+    death = np.maximum(death, start + 30)
+    lost = np.where(rng.random(patients) < 0.05, start + rng.uniform(120, 3000, patients), np.inf)
+    weight_kg = np.clip(rng.normal(80, 16, patients), 45, 150)
+    vials = np.ceil(DOSE_MIU_PER_KG * weight_kg / VIAL_MIU).astype(int)
+    second = (best <= 2) & (rng.random(patients) < 0.7)
+    origin = as_of - timedelta(days=years * 365)
+    return [
+        _Patient(
+            diagnosis=DIAGNOSES[diagnosis[i]],
+            referred_on=_days(origin, referred[i]),
+            treated=bool(treated[i]),
+            eligible=bool(eligible[i]),
+            start=int(start[i]),
+            best=int(best[i]),
+            best_change=float(change[i]),
+            assessed_on=int(assessed_on[i]),
+            progression=float(progression[i]),
+            death=float(death[i]),
+            lost=float(lost[i]),
+            vials_per_dose=int(vials[i]),
+            second_course=bool(second[i]),
+        )
+        for i in range(patients)
+    ]
+
+
+class _Builder:
+    """Turns latent histories into the records a program would hold at `as_of`."""
+
+    def __init__(self, rng: np.random.Generator, as_of: date) -> None:
+        self.rng = rng
+        self.as_of = as_of
+        self.patients: list[Patient] = []
+        self.courses: list[Course] = []
+        self.cycles: list[Cycle] = []
+        self.toxicities: list[Toxicity] = []
+        self.responses: list[Response] = []
+
+    def add(self, patient_id: int, latent: _Patient, doses: NDArray[np.float64]) -> None:
+        """Add one patient's records, known up to the end of their follow-up."""
+        cut = (self.as_of - latent.referred_on).days
+        end = min(cut, latent.lost, latent.death)
+        dead = latent.death <= min(cut, latent.lost)
+        if latent.treated:
+            self._course(patient_id, latent, number=1, start=latent.start, doses=doses[:2])
+            second = latent.start + 91
+            if latent.second_course and second + 20 <= min(end, latent.progression):
+                self._course(patient_id, latent, number=2, start=second, doses=doses[2:])
+            if latent.assessed_on <= end:
+                self._response(patient_id, latent, end)
+        self.patients.append(
+            Patient(
+                patient_id=patient_id,
+                diagnosis=latent.diagnosis,  # type: ignore[arg-type]
+                referred_on=latent.referred_on,
+                eligible=latent.eligible,
+                treated=latent.treated,
+                death_on=_days(latent.referred_on, latent.death) if dead else None,
+                last_contact_on=_days(latent.referred_on, end),
+            )
+        )
+
+    def _course(
+        self,
+        patient_id: int,
+        latent: _Patient,
+        *,
+        number: int,
+        start: int,
+        doses: NDArray[np.float64],
+    ) -> None:
+        course_id = len(self.courses) + 1
+        first = _days(latent.referred_on, start)
+        admissions = (first, first + timedelta(days=14))
+        for cycle, (admitted, given) in enumerate(zip(admissions, doses, strict=True), start=1):
+            self.cycles.append(
+                Cycle(
+                    course_id=course_id,
+                    cycle=cycle,
+                    doses_given=int(given),
+                    doses_held=MAX_DOSES_PER_CYCLE - int(given),
+                    admitted_on=admitted,
+                    discharged_on=admitted + timedelta(days=math.ceil(given / 3) + 1),
+                )
+            )
+        last = admissions[1] + timedelta(days=max(math.ceil(doses[1] / 3) - 1, 0))
+        self.courses.append(
+            Course(patient_id, course_id, number, REGIMEN_ID, first, last, latent.vials_per_dose)
+        )
+        scale = 1.0 if number == 1 else 0.8
+        hits = self.rng.random(len(_TERMS)) < _INCIDENCE * scale
+        draws = self.rng.random(len(_TERMS))
+        for index in np.flatnonzero(hits):
+            grade = int(np.searchsorted(_GRADE_CDF[index], draws[index], side="right")) + 1
+            self.toxicities.append(Toxicity(patient_id, course_id, _TERMS[index], min(grade, 5)))
+
+    def _response(self, patient_id: int, latent: _Patient, end: float) -> None:
+        best = BEST_RESPONSES[latent.best]
+        if best == "NE":
+            points: list[tuple[date, float]] = []
+        else:
+            points = self._timepoints(latent, end)
+        progressed = latent.progression <= end
+        self.responses.append(
+            Response(
+                patient_id=patient_id,
+                best_overall_response=best,
+                response_on=points[0][0] if best in {"CR", "PR"} else None,
+                progression_on=_days(latent.referred_on, latent.progression)
+                if progressed
+                else None,
+                best_change_pct=min(change for _, change in points) if points else None,
+                timepoints=tuple(points),
+                first_dose_on=_days(latent.referred_on, latent.start),
+            )
+        )
+
+    def _timepoints(self, latent: _Patient, end: float) -> list[tuple[date, float]]:
+        best = latent.best_change
+        first = best if best > -30 else min(-30.0, round(best * 0.8, 1))
+        points = [(_days(latent.referred_on, latent.assessed_on), first)]
+        day = latent.assessed_on + 84
+        while day <= end and day < latent.progression and len(points) < 8:
+            points.append((_days(latent.referred_on, day), best))
+            day += 84
+        if latent.assessed_on < latent.progression <= end:
+            nadir = min(change for _, change in points)
+            progressed = round(nadir + 0.2 * (100 + nadir) + 5, 1)
+            points.append((_days(latent.referred_on, latent.progression), progressed))
+        return points
+
+
+def synthetic_program(
+    *, patients: int, rng: np.random.Generator, as_of: date = date(2025, 6, 30), years: int = 10
+) -> Program:
+    """A program of `patients` referrals over the `years` before `as_of`, drawn from `rng`."""
+    latent = _latent(rng, patients, as_of, years)
+    doses = np.clip(np.rint(rng.normal([9.5, 8.0, 9.0, 7.5], 2.5, (patients, 4))), 1, 14)
+    builder = _Builder(rng, as_of)
+    for index, history in enumerate(latent):
+        builder.add(index + 1, history, doses[index])
+    return Program(
+        patients=tuple(builder.patients),
+        courses=tuple(builder.courses),
+        cycles=tuple(builder.cycles),
+        toxicities=tuple(builder.toxicities),
+        responses=tuple(builder.responses),
+        as_of=as_of,
+    )

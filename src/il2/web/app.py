@@ -1,0 +1,22 @@
+"""The web app's router: every page, mounted at `/`, with its static files at `/static`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.staticfiles import StaticFiles
+
+from il2.bootstrap import App
+from il2.web.core import STATIC, Web, templates
+from il2.web.errors import route_class
+from il2.web.pages import account, admin, bedside, courses, flowsheet, patients, response, worklist
+
+
+def web_router(app: App) -> APIRouter:
+    """The pages over `app`'s services; every page but sign-in needs a session cookie."""
+    web = Web(services=app.services, templates=templates(app.rules))
+    web.route_class = route_class(web)
+    router = APIRouter(route_class=web.route_class, include_in_schema=False)
+    for module in (account, worklist, patients, courses, bedside, flowsheet, response, admin):
+        router.include_router(module.routes(web), include_in_schema=False)
+    router.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return router

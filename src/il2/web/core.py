@@ -1,0 +1,220 @@
+"""What every page needs: the services, the templates, and how a page is rendered."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.datastructures import FormData
+
+from il2.domain.errors import InvalidInputError
+from il2.domain.records import Actor
+from il2.rules.loader import RuleSet
+from il2.services.context import Services
+from il2.web.labels import choices, label_for, words
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+TEMPLATES = HERE / "templates"
+
+# A page that shows a form again when the service refused its input (see errors.py).
+FormView = Callable[[Request, FormData, InvalidInputError], HTMLResponse]
+
+
+@dataclass(frozen=True, slots=True)
+class NavLink:
+    """One entry of the top navigation."""
+
+    href: str
+    label: str
+
+
+@dataclass(slots=True)
+class Web:
+    """The services pages call, the templates they render, and the forms they redisplay."""
+
+    services: Services
+    templates: Environment
+    redisplays: dict[Callable[..., Any], FormView] = field(default_factory=dict)
+    route_class: type[APIRoute] = APIRoute  # set by web_router to the error-translating one
+
+    @property
+    def rules(self) -> RuleSet:
+        """The rule tables in force (field specs, regimens, permissions for navigation)."""
+        return self.services.rules
+
+    def can(self, actor: Actor | None, action: str) -> bool:
+        """Whether to offer an action; the services still check every one."""
+        return actor is not None and self.rules.permissions.allows(actor.role, action)
+
+    def nav(self, actor: Actor | None) -> list[NavLink]:
+        """The links a role can use."""
+        if actor is None:
+            return []
+        links = [NavLink("/", "Home")]
+        if self.can(actor, "patient.read") or self.can(actor, "patient.read_deidentified"):
+            links.append(NavLink("/worklist", "Worklist"))
+        if self.can(actor, "patient.create"):
+            links.append(NavLink("/patients/new", "Register patient"))
+        if self.can(actor, "users.manage") or self.can(actor, "audit.read"):
+            links.append(NavLink("/admin", "Administration"))
+        links.append(NavLink("/policy", "Site policy"))
+        return links
+
+    def redisplay(self, view: FormView) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Mark a form's POST endpoint: on unusable input, show `view` with the message."""
+
+        def mark(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+            self.redisplays[endpoint] = view
+            return endpoint
+
+        return mark
+
+    def render(self, request: Request, template: str, **context: Any) -> str:
+        """A template rendered with what every page shows (who is signed in, navigation)."""
+        actor: Actor | None = getattr(request.state, "actor", None)
+        return self.templates.get_template(template).render(
+            request=request,
+            actor=actor,
+            nav=self.nav(actor),
+            path=request.url.path,
+            can=lambda action: self.can(actor, action),
+            site=self.rules.site,
+            **context,
+        )
+
+    def page(
+        self, request: Request, template: str, *, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        """An HTML answer; pages and htmx fragments alike."""
+        return HTMLResponse(self.render(request, template, **context), status_code=status)
+
+
+async def _read_form(request: Request) -> FormData:
+    return await request.form()
+
+
+# A POSTed form, read before the (synchronous) endpoint runs in the thread pool.
+Form = Annotated[FormData, Depends(_read_form)]
+
+
+def see_other(url: str) -> RedirectResponse:
+    """After a successful POST: go to the page that shows the result (no resubmission)."""
+    return RedirectResponse(url, status_code=303)
+
+
+def is_htmx(request: Request) -> bool:
+    """Whether htmx sent the request (answer a fragment, not a page)."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def _static_versions() -> dict[str, str]:
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        for path in STATIC.iterdir()
+        if path.is_file()
+    }
+
+
+def _moment(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        return datetime.fromisoformat(value)
+    return None
+
+
+def _number(value: object) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float | Decimal):
+        number = Decimal(str(value)).normalize()
+        if number == number.to_integral_value():
+            return f"{int(number):,}"
+        return f"{number:,f}"
+    return str(value)
+
+
+def brief(value: object, limit: int = 240) -> str:
+    """A record's fields in one short line (an audit entry's before and after)."""
+    if not isinstance(value, Mapping):
+        return str(value)[:limit]
+    parts: list[str] = []
+    size = 0
+    for key, item in value.items():
+        text = f"{key}: {item if not isinstance(item, Mapping | list) else '…'}"
+        parts.append(text[:60])
+        size += len(parts[-1])
+        if size > limit:
+            parts.append("…")
+            break
+    return "; ".join(parts)
+
+
+class _Undefined(StrictUndefined):
+    """Printing a missing name fails loudly; asking whether an optional key is set does not."""
+
+    def __bool__(self) -> bool:  # type: ignore[override]  # StrictUndefined fails here
+        return False
+
+
+def templates(rules: RuleSet) -> Environment:
+    """The Jinja2 environment: autoescaped, strict about undefined names, with il2's filters."""
+    zone = rules.site.time_zone
+    versions = _static_versions()
+
+    def when(value: object, style: str = "long") -> str:
+        moment = _moment(value)
+        if moment is None:
+            return "—"
+        local = moment.astimezone(zone) if moment.tzinfo else moment
+        if style == "time":
+            return local.strftime("%H:%M")
+        if style == "input":
+            return local.strftime("%Y-%m-%dT%H:%M")
+        return local.strftime("%a %-d %b %Y, %H:%M")
+
+    def day(value: object) -> str:
+        if isinstance(value, str) and value:
+            value = date.fromisoformat(value[:10])
+        if isinstance(value, date):
+            return value.strftime("%a %-d %b %Y")
+        return "—"
+
+    def static(name: str) -> str:
+        return f"/static/{name}?v={versions.get(name, '0')}"
+
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        undefined=_Undefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        when=when, day=day, words=words, number=_number, label=label_for, brief=brief
+    )
+    env.globals.update(static=static, choices=choices)
+    return env
+
+
+def form_values(form: FormData | Mapping[str, str]) -> dict[str, Any]:
+    """A form's values for redisplay: a list for repeated names (check boxes), else the text."""
+    if isinstance(form, FormData):
+        values: dict[str, Any] = {}
+        for key in form:
+            items = [v for v in form.getlist(key) if isinstance(v, str)]
+            values[key] = items if len(items) > 1 else (items[0] if items else "")
+        return values
+    return dict(form)

@@ -1,0 +1,126 @@
+"""The one place where errors become pages.
+
+    SignInRequired           303 to /sign-in (htmx: HX-Redirect), keeping where the user was going
+    Il2Error                     what the services raise on purpose:
+     ├── InvalidInputError   422 the form again, the message naming the field
+     │                           (a page with no form to show answers the message alone)
+     ├── NotFoundError       404
+     ├── ConflictError       409 the record that was there first (a dose recorded twice)
+     ├── PermissionDeniedError 403
+     └── RuleTableError      500
+    RequestValidationError   404 a path that names no record (/patients/abc)
+
+Routes raise; they never build an error page themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from il2.domain.errors import (
+    ConflictError,
+    Il2Error,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    RuleTableError,
+)
+from il2.services.context import plain
+from il2.web.core import Web, is_htmx
+from il2.web.labels import label_for
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class SignInRequiredError(Exception):
+    """The request carries no live session: the user has to sign in first."""
+
+
+def problem_text(error: InvalidInputError) -> str:
+    """The refusal in words, naming the field as the form labels it."""
+    where = f"{label_for(error.field)} ({error.field})"
+    return f"{where}: {error.value!r} is not allowed; expected {error.allowed}"
+
+
+def _next_path(request: Request) -> str:
+    if is_htmx(request):
+        current = urlsplit(request.headers.get("HX-Current-URL", "/"))
+        return current.path + (f"?{current.query}" if current.query else "")
+    if request.method == "GET":
+        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return "/"
+
+
+def _sign_in(request: Request) -> Response:
+    url = f"/sign-in?next={quote(_next_path(request), safe='/')}"
+    if is_htmx(request):
+        return Response(status_code=200, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+def _page(web: Web, request: Request, status: int, title: str, message: str) -> HTMLResponse:
+    template = "_error.html" if is_htmx(request) else "error.html"
+    return web.page(request, template, status=status, title=title, message=message)
+
+
+def il2_page(web: Web, request: Request, error: Il2Error) -> HTMLResponse:
+    """The page for an error a service raised on purpose (but a form's unusable input)."""
+    if isinstance(error, ConflictError):
+        existing = plain(error.existing) if error.existing is not None else None
+        return web.page(request, "conflict.html", status=409, message=str(error), existing=existing)
+    if isinstance(error, PermissionDeniedError):
+        return _page(web, request, 403, "Not allowed", str(error))
+    if isinstance(error, NotFoundError):
+        return _page(web, request, 404, "Not found", str(error))
+    if isinstance(error, InvalidInputError):
+        return _page(web, request, 422, "Input not usable", problem_text(error))
+    if isinstance(error, RuleTableError):
+        return _page(web, request, 500, "A rule file is broken", str(error))
+    return _page(web, request, 400, "Refused", str(error))
+
+
+async def _redisplay(
+    web: Web, request: Request, endpoint: Any, error: InvalidInputError
+) -> Response:
+    """The form again with the message, when the endpoint has one; else the message alone."""
+    view = web.redisplays.get(endpoint)
+    if view is None:
+        return il2_page(web, request, error)
+    form = await request.form()
+    try:
+        return await run_in_threadpool(view, request, form, error)
+    except Il2Error as again:
+        return await run_in_threadpool(il2_page, web, request, again)
+
+
+def route_class(web: Web) -> type[APIRoute]:
+    """Routes whose errors are answered here, as pages."""
+
+    class PageRoute(APIRoute):
+        def get_route_handler(self) -> Handler:
+            handler = super().get_route_handler()
+            endpoint = self.endpoint
+
+            async def guarded(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except SignInRequiredError:
+                    return _sign_in(request)
+                except InvalidInputError as error:
+                    return await _redisplay(web, request, endpoint, error)
+                except Il2Error as error:
+                    return await run_in_threadpool(il2_page, web, request, error)
+                except RequestValidationError:
+                    return _page(web, request, 404, "Not found", "There is no such page.")
+
+            return guarded
+
+    return PageRoute

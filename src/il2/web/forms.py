@@ -1,0 +1,149 @@
+"""Forms to contract documents and back, driven by the rule tables' field specs.
+
+A form field is named by its dotted path (`vitals.spo2_pct`), so an InvalidInputError from an
+engine names the very input to mark. Empty inputs are left out of the document: what missing
+means is the rules' job, never the form's.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import FormData
+
+from il2.domain.errors import InvalidInputError
+from il2.domain.findings import FieldSpec, FieldType
+
+NONE_OF_THESE = "__none__"  # a reviewed list with nothing ticked: [] rather than missing
+_INTEGER = re.compile(r"[+-]?\d+")
+_GROUPED = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
+
+_SECTIONS = {
+    "age_years": "Patient",
+    "diagnosis": "Patient",
+    "ecog": "Patient",
+    "weight_kg": "Patient",
+    "labs": "Labs",
+    "cardiac": "Cardiac work-up",
+    "pulmonary": "Pulmonary work-up",
+    "brain_imaging": "Other criteria",
+    "conditions": "Other criteria",
+    "medications": "Other criteria",
+    "supplemental_oxygen": "Other criteria",
+    "pregnant": "Other criteria",
+    "vitals": "Vital signs",
+    "urine_output_ml_last_8h": "Fluid balance",
+    "phenylephrine_ug_kg_min": "Pressors and oxygen",
+    "oxygen_l_min": "Pressors and oxygen",
+    "mental_status": "Neurological and airway",
+    "coma_hours": "Neurological and airway",
+    "intubated_hours": "Neurological and airway",
+    "baseline": "Baseline (from the plan and screening)",
+    "findings": "Findings",
+    "held_for": "Earlier holds",
+}
+_BEDSIDE_SECTIONS = {"weight_kg": "Fluid balance"}
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """Fields shown together under one heading."""
+
+    title: str
+    fields: tuple[FieldSpec, ...]
+
+
+def sections(
+    specs: Mapping[str, FieldSpec], *, skip: Collection[str] = (), bedside: bool = False
+) -> list[Section]:
+    """The specs grouped for display, in the order the rule file lists them."""
+    grouped: dict[str, list[FieldSpec]] = {}
+    for path, spec in specs.items():
+        if path in skip:
+            continue
+        head = path.split(".")[0]
+        title = (_BEDSIDE_SECTIONS if bedside else {}).get(path) or _SECTIONS.get(head, "Other")
+        grouped.setdefault(title, []).append(spec)
+    return [Section(title, tuple(fields)) for title, fields in grouped.items()]
+
+
+def number(raw: str, *, field: str, allowed: str) -> int | float:
+    """A number typed into a form, as a JSON number (the engines read it exactly)."""
+    text = raw.strip().replace(" ", "")
+    if _GROUPED.fullmatch(text):
+        text = text.replace(",", "")
+    if _INTEGER.fullmatch(text):
+        return int(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidInputError(field=field, value=raw, allowed=allowed) from None
+    if not math.isfinite(value):
+        raise InvalidInputError(field=field, value=raw, allowed=allowed)
+    return value
+
+
+def _read(spec: FieldSpec, form: FormData) -> Any:
+    if spec.type is FieldType.TERMS:
+        ticked = [str(v) for v in form.getlist(spec.path)]
+        if not ticked:
+            return None
+        return [v for v in ticked if v != NONE_OF_THESE]
+    raw = str(form.get(spec.path) or "").strip()
+    if not raw:
+        return None
+    if spec.type in (FieldType.NUMBER, FieldType.INTEGER):
+        return number(raw, field=spec.path, allowed=spec.describe())
+    if spec.type is FieldType.FLAG:
+        if raw not in ("yes", "no"):
+            raise InvalidInputError(field=spec.path, value=raw, allowed="yes or no")
+        return raw == "yes"
+    return raw
+
+
+def put(document: dict[str, Any], path: str, value: Any) -> None:
+    """Set `value` at a dotted path, making the nested objects on the way."""
+    *parents, leaf = path.split(".")
+    node = document
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value
+
+
+def document(
+    form: FormData, specs: Mapping[str, FieldSpec], *, skip: Collection[str] = ()
+) -> dict[str, Any]:
+    """The contract document the form describes; empty inputs left out."""
+    result: dict[str, Any] = {}
+    for path, spec in specs.items():
+        if path in skip:
+            continue
+        value = _read(spec, form)
+        if value is not None:
+            put(result, path, value)
+    return result
+
+
+def flatten(document: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A contract document as form values (the inverse of `document`)."""
+    values: dict[str, Any] = {}
+    for key, value in document.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            values.update(flatten(value, f"{path}."))
+        elif isinstance(value, bool):
+            values[path] = "yes" if value else "no"
+        elif isinstance(value, list):
+            values[path] = [str(v) for v in value] or [NONE_OF_THESE]
+        elif value is not None:
+            values[path] = str(value)
+    return values
+
+
+def text(form: FormData, name: str) -> str:
+    """One text input, trimmed ('' when absent)."""
+    return str(form.get(name) or "").strip()

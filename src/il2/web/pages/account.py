@@ -1,0 +1,67 @@
+"""Sign in, sign out, and the home page each role starts from."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from il2.domain.errors import PermissionDeniedError
+from il2.domain.records import Actor
+from il2.services.accounts import sign_in
+from il2.services.worklist import worklist
+from il2.web.core import Form, Web, see_other
+from il2.web.forms import text
+from il2.web.session import current_actor, end_session, signed_in, start_session
+
+
+def safe_next(target: str) -> str:
+    """Only a path on this site (never //elsewhere or https://elsewhere)."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def routes(web: Web) -> APIRouter:
+    """Sign-in and home."""
+    router = APIRouter(route_class=web.route_class)
+    SignedIn = Annotated[Actor, Depends(signed_in(web))]  # noqa: N806 - a type alias
+
+    @router.get("/sign-in", response_class=HTMLResponse)
+    def sign_in_page(request: Request, next: str = "/") -> HTMLResponse:  # noqa: A002
+        current_actor(web, request)
+        return web.page(request, "sign_in.html", next=safe_next(next), values={}, message=None)
+
+    @router.post("/sign-in", response_class=HTMLResponse)
+    def sign_in_submit(request: Request, form: Form) -> Response:
+        username, password = text(form, "username"), str(form.get("password") or "")
+        target = safe_next(text(form, "next") or "/")
+        try:
+            token, _user = sign_in(web.services, username=username, password=password)
+        except PermissionDeniedError:
+            # A failed sign-in is not a forbidden action: ask again, saying nothing more.
+            request.state.actor = None
+            return web.page(
+                request,
+                "sign_in.html",
+                status=401,
+                next=target,
+                values={"username": username},
+                message="Unknown user or wrong password.",
+            )
+        response = see_other(target)
+        start_session(response, request, token)
+        return response
+
+    @router.post("/sign-out")
+    def sign_out() -> RedirectResponse:
+        response = see_other("/sign-in")
+        end_session(response)
+        return response
+
+    @router.get("/", response_class=HTMLResponse)
+    def home(request: Request, actor: SignedIn) -> HTMLResponse:
+        reads = web.can(actor, "patient.read") or web.can(actor, "patient.read_deidentified")
+        ward = worklist(web.services, actor, limit=1) if reads else None
+        return web.page(request, "home.html", ward=ward)
+
+    return router

@@ -1,0 +1,118 @@
+"""Administration: users and roles, the site policy in force, and the audit trail."""
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData
+
+from il2.domain.errors import InvalidInputError
+from il2.domain.records import Actor, Role
+from il2.services.accounts import add_user
+from il2.services.audit import export_audit
+from il2.services.context import aware
+from il2.services.documents import policy_document
+from il2.web import forms
+from il2.web.core import Form, Web, form_values, see_other
+from il2.web.session import signed_in
+
+AUDIT_PAGE = 100
+AUDIT_DAYS = 7  # the trail opens on the last week; an earlier "since" shows more
+
+
+def accounts(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The accounts the audit trail shows being created, with their roles, newest first."""
+    made = [
+        {
+            "username": e["after"]["username"],
+            "role": e["after"]["role"],
+            "at": e["at"],
+            "by": e["username"],
+        }
+        for e in entries
+        if e["entity"] == "user" and e["action"] == "create" and e.get("after")
+    ]
+    return list(reversed(made))
+
+
+def routes(web: Web) -> APIRouter:
+    """Users, policy, audit."""
+    router = APIRouter(route_class=web.route_class)
+    SignedIn = Annotated[Actor, Depends(signed_in(web))]  # noqa: N806 - a type alias
+
+    def users_page(
+        request: Request, actor: Actor, values: dict[str, Any], error: InvalidInputError | None
+    ) -> HTMLResponse:
+        trail = export_audit(web.services, actor)
+        return web.page(
+            request,
+            "admin_users.html",
+            status=422 if error else 200,
+            users=accounts(trail),
+            roles=[r.value for r in Role],
+            values=values,
+            error=error,
+            added=request.query_params.get("added", ""),
+        )
+
+    def users_again(request: Request, form: FormData, error: InvalidInputError) -> HTMLResponse:
+        values = form_values(form)
+        values.pop("password", None)
+        return users_page(request, request.state.actor, values, error)
+
+    @router.get("/admin", response_class=HTMLResponse)
+    def admin(request: Request, actor: SignedIn) -> HTMLResponse:
+        return users_page(request, actor, {}, None)
+
+    @router.post("/admin/users")
+    @web.redisplay(users_again)
+    def create_user(form: Form, actor: SignedIn) -> RedirectResponse:
+        user = add_user(
+            web.services,
+            actor,
+            username=forms.text(form, "username"),
+            display_name=forms.text(form, "display_name"),
+            role=forms.text(form, "role"),
+            password=str(form.get("password") or ""),
+        )
+        return see_other(f"/admin?added={user.username}")
+
+    @router.get("/admin/audit", response_class=HTMLResponse)
+    def audit_trail(
+        request: Request,
+        actor: SignedIn,
+        *,
+        since: str = "",
+        who: str = "",
+        patient: Annotated[str, Query(max_length=12)] = "",
+        page: Annotated[int, Query(ge=0)] = 0,
+    ) -> HTMLResponse:
+        if not since:
+            zone = web.rules.site.time_zone
+            today = web.services.clock().astimezone(zone).date()
+            since = (today - timedelta(days=AUDIT_DAYS)).isoformat()
+        start: datetime = aware(since + "T00:00", "since", web.services)
+        trail = export_audit(web.services, actor, since=start)
+        shown = [
+            e
+            for e in reversed(trail)
+            if (not who or e["username"] == who)
+            and (not patient or str(e["patient_id"]) == patient)
+        ]
+        return web.page(
+            request,
+            "admin_audit.html",
+            entries=shown[page * AUDIT_PAGE : (page + 1) * AUDIT_PAGE],
+            total=len(trail),
+            matching=len(shown),
+            page=page,
+            pages=(len(shown) + AUDIT_PAGE - 1) // AUDIT_PAGE,
+            filters={"since": since, "who": who, "patient": patient},
+        )
+
+    @router.get("/policy", response_class=HTMLResponse)
+    def policy(request: Request, _actor: SignedIn) -> HTMLResponse:
+        return web.page(request, "policy.html", policy=policy_document(web.rules))
+
+    return router

@@ -1,0 +1,266 @@
+"""The bedside dose screen: assess, see the decision before anything is saved, then record.
+
+The preview calls the bedside engine alone; the record calls `submit_dose`, which assesses the
+same document again with the ledger's own facts, so what is saved never rests on the preview.
+"""
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData
+
+from il2.domain.errors import InvalidInputError
+from il2.domain.records import Actor, DoseOutcome
+from il2.services.bedside import assess_before_dose
+from il2.services.context import aware
+from il2.services.courses import DoseSubmission, submit_dose
+from il2.services.documents import bedside_document
+from il2.services.patients import read_patient
+from il2.web import forms, record
+from il2.web.core import Form, Web, form_values, is_htmx, see_other
+from il2.web.session import signed_in
+
+# Filled from the ledger, never typed: the record recomputes them itself.
+SLOT_FIELDS = (
+    "regimen", "cycle", "dose_number", "doses_given_this_cycle", "doses_held_this_cycle",
+    "hours_since_last_dose",
+)  # fmt: skip
+_COUNTS = ("cycle", "dose_number", "doses_given_this_cycle", "doses_held_this_cycle")
+_ORDER = (
+    "Vital signs", "Fluid balance", "Neurological and airway", "Labs", "Pressors and oxygen",
+    "Findings", "Earlier holds", "Baseline (from the plan and screening)",
+)  # fmt: skip
+_OUTCOMES = {o.value: o for o in DoseOutcome}
+PATH = "/patients/{patient_id}/courses/{course_id}/doses/{cycle}/{number}"
+
+
+@dataclass(frozen=True, slots=True)
+class Dose:
+    """Which dose slot a page is about, from its path."""
+
+    patient_id: int
+    course_id: int
+    cycle: int
+    number: int
+
+    @classmethod
+    def of(cls, request: Request) -> "Dose":
+        """The slot named by the request's path."""
+        p = request.path_params
+        return cls(int(p["patient_id"]), int(p["course_id"]), int(p["cycle"]), int(p["number"]))
+
+    @property
+    def url(self) -> str:
+        """The dose screen's address."""
+        return PATH.format(
+            patient_id=self.patient_id,
+            course_id=self.course_id,
+            cycle=self.cycle,
+            number=self.number,
+        )
+
+
+def dose_path(patient_id: int, course_id: int, cycle: int, number: int) -> Dose:
+    """The dose slot of the path, its numbers checked by FastAPI."""
+    return Dose(patient_id, course_id, cycle, number)
+
+
+DosePath = Annotated[Dose, Depends(dose_path)]
+
+
+def ledger_facts(course: record.Course, cycle: int) -> dict[str, Any]:
+    """What the bedside engine needs from the ledger, counted as `record_dose` counts it."""
+    this_cycle = [d for d in course.doses if d["cycle"] == cycle]
+    given = [d for d in this_cycle if d["outcome"] == "given" and d["given_at"]]
+    return {
+        "doses_given_this_cycle": len(given),
+        "doses_held_this_cycle": sum(1 for d in this_cycle if d["outcome"] == "held"),
+        "last_given_at": max((d["given_at"] for d in given), default=""),
+    }
+
+
+class Screen:
+    """The dose screen's pieces, shared by its page, its preview and its record."""
+
+    def __init__(self, web: Web) -> None:
+        self.web = web
+        self.specs = web.rules.bedside_fields
+        self.sections = sorted(
+            forms.sections(self.specs, skip=SLOT_FIELDS, bedside=True),
+            key=lambda s: _ORDER.index(s.title) if s.title in _ORDER else len(_ORDER),
+        )
+
+    def now_input(self) -> str:
+        """Now, as a datetime-local input shows it in the site's time zone."""
+        zone = self.web.rules.site.time_zone
+        return self.web.services.clock().astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+
+    def assessment(self, form: FormData) -> dict[str, Any]:
+        """The findings typed into the form (no slot facts)."""
+        return forms.document(form, self.specs, skip=SLOT_FIELDS)
+
+    def engine_document(self, form: FormData) -> dict[str, Any]:
+        """The before-dose document: the form's findings and the slot facts it carries."""
+        document = self.assessment(form)
+        document["regimen"] = forms.text(form, "regimen")
+        for key in _COUNTS:
+            raw = forms.text(form, key)
+            document[key] = forms.number(raw, field=key, allowed="a whole number") if raw else None
+        last = forms.text(form, "last_given_at")
+        if last:
+            given_at = forms.text(form, "given_at")
+            services = self.web.services
+            at = aware(given_at, "given_at", services) if given_at else services.clock()
+            document["hours_since_last_dose"] = record.hours_between(last, at)
+        return document
+
+    def decision(self, form: FormData) -> dict[str, Any]:
+        """What the bedside engine decides for the form (nothing is saved)."""
+        regimen, decision = assess_before_dose(self.web.rules, self.engine_document(form))
+        return bedside_document(regimen, decision)
+
+    def page(
+        self,
+        request: Request,
+        dose: Dose,
+        actor: Actor,
+        *,
+        values: dict[str, Any] | None = None,
+        error: InvalidInputError | None = None,
+        decision: Mapping[str, Any] | None = None,
+    ) -> HTMLResponse:
+        """The dose screen: the form (with a decision if known), or the record once made."""
+        found = read_patient(self.web.services, actor, dose.patient_id)
+        course = record.course(found, dose.course_id)
+        slot = course.slot(dose.cycle, dose.number)
+        if values is None:
+            screening = found["screenings"][-1]["findings"] if found["screenings"] else {}
+            creatinine = screening.get("labs", {}).get("creatinine_mg_dl")
+            values = {
+                "baseline.weight_kg": course.weight_kg,
+                "baseline.creatinine_mg_dl": "" if creatinine is None else str(creatinine),
+                "given_at": self.now_input(),
+            }
+        facts = {
+            "regimen": course.regimen_id,
+            "cycle": dose.cycle,
+            "dose_number": dose.number,
+            **ledger_facts(course, dose.cycle),
+            "idempotency_key": values.get("idempotency_key") or uuid.uuid4().hex,
+        }
+        return self.web.page(
+            request,
+            "bedside.html",
+            status=422 if error else 200,
+            record=found,
+            label=record.label(found),
+            course=course,
+            slot=slot,
+            existing=slot.record,
+            facts=facts,
+            sections=self.sections,
+            values=values,
+            error=error,
+            decision=decision,
+            now=self.now_input(),
+        )
+
+    def fragment(
+        self,
+        request: Request,
+        *,
+        decision: Mapping[str, Any] | None,
+        values: dict[str, Any],
+        error: InvalidInputError | None = None,
+    ) -> HTMLResponse:
+        """The decision alone, for htmx to put under the form."""
+        return self.web.page(
+            request,
+            "_decision.html",
+            status=422 if error else 200,
+            decision=decision,
+            preview_error=error,
+            values=values,
+            now=self.now_input(),
+        )
+
+    def record_again(
+        self, request: Request, form: FormData, error: InvalidInputError
+    ) -> HTMLResponse:
+        """The dose screen again after a refused record, with the decision if it can be had."""
+        try:
+            decision: dict[str, Any] | None = self.decision(form)
+        except InvalidInputError:
+            decision = None
+        values = form_values(form)
+        return self.page(
+            request,
+            Dose.of(request),
+            request.state.actor,
+            values=values,
+            error=error,
+            decision=decision,
+        )
+
+    def preview_again(
+        self, request: Request, form: FormData, error: InvalidInputError
+    ) -> HTMLResponse:
+        """A refused preview: the message where the decision would be."""
+        if not is_htmx(request):
+            return self.record_again(request, form, error)
+        return self.fragment(request, decision=None, values={}, error=error)
+
+    def submission(self, dose: Dose, form: FormData) -> DoseSubmission:
+        """What the form asks the ledger to record."""
+        outcome = _OUTCOMES.get(forms.text(form, "outcome"))
+        if outcome is None:
+            raise InvalidInputError(
+                field="outcome", value=forms.text(form, "outcome"), allowed="given, held or stopped"
+            )
+        given = outcome is DoseOutcome.GIVEN
+        given_at: datetime | None = None
+        if given and forms.text(form, "given_at"):
+            given_at = aware(forms.text(form, "given_at"), "given_at", self.web.services)
+        return DoseSubmission(
+            cycle=dose.cycle,
+            dose_number=dose.number,
+            assessment=self.assessment(form),
+            outcome=outcome,
+            given_at=given_at,
+            verified_by=(forms.text(form, "verified_by") or None) if given else None,
+            override_reason=(forms.text(form, "override_reason") or None) if given else None,
+            idempotency_key=forms.text(form, "idempotency_key") or None,
+        )
+
+
+def routes(web: Web) -> APIRouter:
+    """The dose screen, its preview and the record."""
+    router = APIRouter(route_class=web.route_class)
+    SignedIn = Annotated[Actor, Depends(signed_in(web))]  # noqa: N806 - a type alias
+    screen = Screen(web)
+
+    @router.get(PATH, response_class=HTMLResponse)
+    def dose_screen(request: Request, dose: DosePath, actor: SignedIn) -> HTMLResponse:
+        return screen.page(request, dose, actor)
+
+    @router.post(PATH + "/preview", response_class=HTMLResponse)
+    @web.redisplay(screen.preview_again)
+    def preview(request: Request, dose: DosePath, form: Form, actor: SignedIn) -> HTMLResponse:
+        decision = screen.decision(form)
+        if not is_htmx(request):
+            values = form_values(form)
+            return screen.page(request, dose, actor, values=values, decision=decision)
+        return screen.fragment(request, decision=decision, values=form_values(form))
+
+    @router.post(PATH)
+    @web.redisplay(screen.record_again)
+    def record_dose(dose: DosePath, form: Form, actor: SignedIn) -> RedirectResponse:
+        submit_dose(web.services, actor, dose.course_id, screen.submission(dose, form))
+        return see_other(dose.url)
+
+    return router

@@ -1,0 +1,127 @@
+"""Plan a course (with a preview from the planning engine), the course, and its schedule."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData
+
+from il2.domain.errors import InvalidInputError
+from il2.domain.records import Actor
+from il2.services.courses import plan_course
+from il2.services.documents import plan_document
+from il2.services.patients import read_patient
+from il2.services.planning import plan
+from il2.web import forms, record
+from il2.web.core import Form, Web, form_values, see_other
+from il2.web.session import signed_in
+
+_WEIGHT = "a body weight in kg, such as 70.5"
+
+
+def _weight(form: FormData) -> int | float | str:
+    raw = forms.text(form, "weight_kg")
+    return forms.number(raw, field="weight_kg", allowed=_WEIGHT) if raw else ""
+
+
+def routes(web: Web) -> APIRouter:
+    """Plan, preview, course, schedule."""
+    router = APIRouter(route_class=web.route_class)
+    SignedIn = Annotated[Actor, Depends(signed_in(web))]  # noqa: N806 - a type alias
+    zone = web.rules.site.time_zone
+
+    def plan_form(
+        request: Request,
+        patient_id: int,
+        actor: Actor,
+        values: dict[str, Any] | None,
+        error: InvalidInputError | None,
+    ) -> HTMLResponse:
+        found = read_patient(web.services, actor, patient_id)
+        if values is None:
+            latest = found["screenings"][-1]["findings"] if found["screenings"] else {}
+            weight = latest.get("weight_kg")
+            values = {"weight_kg": "" if weight is None else str(weight)}
+        return web.page(
+            request,
+            "plan_form.html",
+            status=422 if error else 200,
+            record=found,
+            label=record.label(found),
+            regimens=web.rules.regimens.values(),
+            diagnosis=found["patient"].get("diagnosis"),
+            values=values,
+            error=error,
+        )
+
+    def plan_again(request: Request, form: FormData, error: InvalidInputError) -> HTMLResponse:
+        patient_id = int(request.path_params["patient_id"])
+        return plan_form(request, patient_id, request.state.actor, form_values(form), error)
+
+    def preview_again(request: Request, form: FormData, error: InvalidInputError) -> HTMLResponse:
+        return web.page(request, "_plan_preview.html", status=422, plan=None, error=error)
+
+    @router.get("/patients/{patient_id}/courses/new", response_class=HTMLResponse)
+    def plan_page(request: Request, patient_id: int, actor: SignedIn) -> HTMLResponse:
+        return plan_form(request, patient_id, actor, None, None)
+
+    @router.post("/patients/{patient_id}/courses/preview", response_class=HTMLResponse)
+    @web.redisplay(preview_again)
+    def preview(request: Request, patient_id: int, form: Form, _actor: SignedIn) -> HTMLResponse:
+        planned = plan(
+            web.rules,
+            regimen_id=forms.text(form, "regimen"),
+            weight_kg=_weight(form),
+            first_dose=forms.text(form, "first_dose"),
+        )
+        document = plan_document(planned, web.rules)
+        return web.page(
+            request,
+            "_plan_preview.html",
+            plan=document,
+            cycles=[(c, record.days(c, zone)) for c in record.plan_cycles(document)],
+            error=None,
+        )
+
+    @router.post("/patients/{patient_id}/courses")
+    @web.redisplay(plan_again)
+    def create(patient_id: int, form: Form, actor: SignedIn) -> RedirectResponse:
+        course = plan_course(
+            web.services,
+            actor,
+            patient_id,
+            regimen=forms.text(form, "regimen"),
+            weight_kg=_weight(form),
+            first_dose=forms.text(form, "first_dose"),
+        )
+        return see_other(f"/patients/{patient_id}/courses/{course.id}")
+
+    def course_view(
+        request: Request, patient_id: int, course_id: int, actor: Actor, template: str
+    ) -> HTMLResponse:
+        found = read_patient(web.services, actor, patient_id)
+        course = record.course(found, course_id)
+        return web.page(
+            request,
+            template,
+            record=found,
+            label=record.label(found),
+            course=course,
+            plan=course.plan,
+            cycles=[(c, record.days(c, zone)) for c in course.cycles],
+            regimen=web.rules.regimens.get(course.regimen_id),
+        )
+
+    @router.get("/patients/{patient_id}/courses/{course_id}", response_class=HTMLResponse)
+    def course_page(
+        request: Request, patient_id: int, course_id: int, actor: SignedIn
+    ) -> HTMLResponse:
+        return course_view(request, patient_id, course_id, actor, "course.html")
+
+    @router.get("/patients/{patient_id}/courses/{course_id}/schedule", response_class=HTMLResponse)
+    def schedule(
+        request: Request, patient_id: int, course_id: int, actor: SignedIn
+    ) -> HTMLResponse:
+        return course_view(request, patient_id, course_id, actor, "schedule.html")
+
+    return router

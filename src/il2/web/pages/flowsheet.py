@@ -1,0 +1,115 @@
+"""The toxicity flowsheet: assessments and toxicity entries across an admission, with a trend."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData
+
+from il2.domain.errors import InvalidInputError
+from il2.domain.records import Actor
+from il2.services.clinical import record_toxicity
+from il2.services.patients import read_patient
+from il2.web import flowsheet, forms, plots, record
+from il2.web.core import Form, Web, form_values, see_other
+from il2.web.session import signed_in
+
+_LIMITS = ("creatinine_uln_mg_dl", "bilirubin_uln_mg_dl", "platelets_lln_per_ul")
+_NUMBERS = ("value", "uln", "lln", "baseline", "duration_h")
+
+
+def _limits(query: dict[str, str]) -> flowsheet.Limits:
+    found: dict[str, float | None] = {}
+    for name in _LIMITS:
+        raw = query.get(name, "").strip()
+        found[name] = (
+            float(forms.number(raw, field=name, allowed="a number in the assessment's unit"))
+            if raw
+            else None
+        )
+    return flowsheet.Limits(**found)
+
+
+def _finding(form: FormData) -> dict[str, Any]:
+    finding: dict[str, Any] = {"term": forms.text(form, "term")}
+    for name in _NUMBERS:
+        raw = forms.text(form, name)
+        if raw:
+            finding[name] = forms.number(raw, field=name, allowed="a number")
+    if forms.text(form, "unit"):
+        finding["unit"] = forms.text(form, "unit")
+    symptomatic = forms.text(form, "symptomatic")
+    if symptomatic:
+        finding["symptomatic"] = symptomatic == "yes"
+    grade = forms.text(form, "clinical_grade")
+    if grade:
+        finding["clinical_grade"] = forms.number(grade, field="clinical_grade", allowed="0 to 5")
+    return finding
+
+
+def routes(web: Web) -> APIRouter:
+    """The flowsheet and the toxicity form on it."""
+    router = APIRouter(route_class=web.route_class)
+    SignedIn = Annotated[Actor, Depends(signed_in(web))]  # noqa: N806 - a type alias
+    terms = web.rules.ctcae.terms
+    units = sorted({unit for term in terms.values() for unit in term.units})
+
+    def sheet(
+        request: Request,
+        patient_id: int,
+        actor: Actor,
+        values: dict[str, Any],
+        error: InvalidInputError | None,
+    ) -> HTMLResponse:
+        query = dict(request.query_params)
+        limits = _limits(query)
+        found = read_patient(web.services, actor, patient_id)
+        courses = record.courses(found)
+        chosen = query.get("course", "")
+        course = next((c for c in courses if str(c.id) == chosen), courses[-1] if courses else None)
+        table = flowsheet.rows(web.rules, course.doses if course else [], limits)
+        return web.page(
+            request,
+            "flowsheet.html",
+            status=422 if error else 200,
+            record=found,
+            label=record.label(found),
+            courses=courses,
+            course=course,
+            columns=flowsheet.COLUMNS,
+            table=table,
+            limits=query,
+            limit_names=_LIMITS,
+            plot=plots.trend(tuple(r.label for r in table), flowsheet.series(table)),
+            toxicities=record.current(found["entries"], "toxicity"),
+            terms=terms,
+            units=units,
+            values=values,
+            error=error,
+        )
+
+    def toxicity_again(request: Request, form: FormData, error: InvalidInputError) -> HTMLResponse:
+        field = error.field.removeprefix("findings[0].")
+        named = InvalidInputError(field=field, value=error.value, allowed=error.allowed)
+        patient_id = int(request.path_params["patient_id"])
+        return sheet(request, patient_id, request.state.actor, form_values(form), named)
+
+    @router.get("/patients/{patient_id}/flowsheet", response_class=HTMLResponse)
+    def flowsheet_page(request: Request, patient_id: int, actor: SignedIn) -> HTMLResponse:
+        return sheet(request, patient_id, actor, {}, None)
+
+    @router.post("/patients/{patient_id}/toxicities")
+    @web.redisplay(toxicity_again)
+    def add_toxicity(patient_id: int, form: Form, actor: SignedIn) -> RedirectResponse:
+        course = forms.text(form, "course_id")
+        record_toxicity(
+            web.services,
+            actor,
+            patient_id,
+            observed_on=forms.text(form, "observed_on"),
+            course_id=int(course) if course.isdigit() else None,
+            findings={"ctcae_version": web.rules.ctcae.version, "findings": [_finding(form)]},
+        )
+        return see_other(f"/patients/{patient_id}/flowsheet#toxicities")
+
+    return router

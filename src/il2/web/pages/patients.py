@@ -1,0 +1,108 @@
+"""Patients: register a referral, the chart, and screening a candidate."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData
+
+from il2.domain.errors import InvalidInputError
+from il2.domain.records import Actor
+from il2.services.patients import create_patient, read_patient, record_screening
+from il2.web import forms, record
+from il2.web.core import Form, Web, form_values, see_other
+from il2.web.session import signed_in
+
+_PATIENT_FIELDS = ("mrn", "name", "birth_date", "sex", "diagnosis", "referred_on")
+SEXES = ("female", "male", "other", "unknown")
+DIAGNOSES = ("melanoma", "renal_cell_carcinoma")
+
+
+def routes(web: Web) -> APIRouter:
+    """Register, chart, screen."""
+    router = APIRouter(route_class=web.route_class)
+    SignedIn = Annotated[Actor, Depends(signed_in(web))]  # noqa: N806 - a type alias
+
+    def register_form(
+        request: Request, values: dict[str, Any], error: InvalidInputError | None
+    ) -> HTMLResponse:
+        return web.page(
+            request,
+            "patient_new.html",
+            status=422 if error else 200,
+            values=values,
+            error=error,
+            sexes=SEXES,
+            diagnoses=DIAGNOSES,
+        )
+
+    def register_again(request: Request, form: FormData, error: InvalidInputError) -> HTMLResponse:
+        return register_form(request, form_values(form), error)
+
+    @router.get("/patients/new", response_class=HTMLResponse)
+    def register_page(request: Request, _actor: SignedIn) -> HTMLResponse:
+        return register_form(request, {}, None)
+
+    @router.post("/patients")
+    @web.redisplay(register_again)
+    def register(form: Form, actor: SignedIn) -> RedirectResponse:
+        document = {k: forms.text(form, k) for k in _PATIENT_FIELDS if forms.text(form, k)}
+        patient = create_patient(web.services, actor, document)
+        return see_other(f"/patients/{patient.id}")
+
+    @router.get("/patients/{patient_id}", response_class=HTMLResponse)
+    def chart(request: Request, patient_id: int, actor: SignedIn) -> HTMLResponse:
+        found = read_patient(web.services, actor, patient_id)
+        entries = found["entries"]
+        return web.page(
+            request,
+            "chart.html",
+            record=found,
+            label=record.label(found),
+            courses=record.courses(found),
+            screening=found["screenings"][-1] if found["screenings"] else None,
+            toxicities=record.current(entries, "toxicity"),
+            responses=record.current(entries, "response"),
+            follow_ups=record.current(entries, "follow_up"),
+        )
+
+    def screening_form(
+        request: Request,
+        patient_id: int,
+        actor: Actor,
+        values: dict[str, Any] | None,
+        error: InvalidInputError | None,
+    ) -> HTMLResponse:
+        found = read_patient(web.services, actor, patient_id)
+        latest = found["screenings"][-1] if found["screenings"] else None
+        if values is None:
+            values = forms.flatten(latest["findings"]) if latest else {}
+            values.setdefault("diagnosis", found["patient"].get("diagnosis", ""))
+        return web.page(
+            request,
+            "screening_form.html",
+            status=422 if error else 200,
+            patient_id=patient_id,
+            label=record.label(found),
+            latest=latest,
+            sections=forms.sections(web.rules.screening_fields),
+            values=values,
+            error=error,
+        )
+
+    def screening_again(request: Request, form: FormData, error: InvalidInputError) -> HTMLResponse:
+        patient_id = int(request.path_params["patient_id"])
+        return screening_form(request, patient_id, request.state.actor, form_values(form), error)
+
+    @router.get("/patients/{patient_id}/screening", response_class=HTMLResponse)
+    def screening_page(request: Request, patient_id: int, actor: SignedIn) -> HTMLResponse:
+        return screening_form(request, patient_id, actor, None, None)
+
+    @router.post("/patients/{patient_id}/screening")
+    @web.redisplay(screening_again)
+    def screen(patient_id: int, form: Form, actor: SignedIn) -> RedirectResponse:
+        findings = forms.document(form, web.rules.screening_fields)
+        record_screening(web.services, actor, patient_id, findings)
+        return see_other(f"/patients/{patient_id}#screening")
+
+    return router

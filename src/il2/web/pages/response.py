@@ -1,0 +1,101 @@
+"""Response: lesions per scan (or the RECIST JSON), RECIST per time point, waterfall and spider."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData
+
+from il2.domain.errors import InvalidInputError
+from il2.domain.records import Actor
+from il2.services.clinical import record_response
+from il2.services.patients import read_patient
+from il2.web import plots, record, response
+from il2.web.core import Form, Web, form_values, see_other
+from il2.web.session import signed_in
+
+
+def routes(web: Web) -> APIRouter:
+    """The response page and its form."""
+    router = APIRouter(route_class=web.route_class)
+    SignedIn = Annotated[Actor, Depends(signed_in(web))]  # noqa: N806 - a type alias
+
+    def page(
+        request: Request,
+        patient_id: int,
+        actor: Actor,
+        submitted: tuple[dict[str, Any], response.Grid] | None,
+        error: InvalidInputError | None,
+    ) -> HTMLResponse:
+        found = read_patient(web.services, actor, patient_id)
+        entries = record.current(found["entries"], "response")
+        latest = entries[-1] if entries else None
+        measurements = latest["content"]["measurements"] if latest else None
+        recist = latest["content"]["recist"] if latest else None
+        values, grid = submitted or (
+            response.values_for(measurements),
+            response.grid_for(measurements),
+        )
+        shaped = response.shape(recist) if recist else None
+        return web.page(
+            request,
+            "response.html",
+            status=422 if error else 200,
+            record=found,
+            label=record.label(found),
+            courses=record.courses(found),
+            latest=latest,
+            recist=recist,
+            earlier=entries[:-1],
+            waterfall=plots.waterfall(tuple(shaped.lesion_ids), tuple(shaped.best_changes))
+            if shaped
+            else "",
+            spider=plots.spider(tuple(shaped.weeks), tuple((n, tuple(v)) for n, v in shaped.lines))
+            if shaped
+            else "",
+            shaped=shaped,
+            grid=grid,
+            non_target=response.NON_TARGET,
+            values=values,
+            error=error,
+        )
+
+    def again(request: Request, form: FormData, error: InvalidInputError) -> HTMLResponse:
+        grid = response.grid_of_form(form)
+        try:
+            _document, names = response.document(form, grid)
+        except InvalidInputError:
+            names = {}
+        pasted = bool(str(form.get("measurements_json") or "").strip())
+        if pasted and error.field != "measurements_json":
+            named = InvalidInputError(
+                field="measurements_json",
+                value=error.value,
+                allowed=f"{error.field}: {error.allowed}",
+            )
+        else:
+            named = InvalidInputError(
+                field=names.get(error.field, error.field), value=error.value, allowed=error.allowed
+            )
+        patient_id = int(request.path_params["patient_id"])
+        return page(request, patient_id, request.state.actor, (form_values(form), grid), named)
+
+    @router.get("/patients/{patient_id}/response", response_class=HTMLResponse)
+    def response_page(request: Request, patient_id: int, actor: SignedIn) -> HTMLResponse:
+        return page(request, patient_id, actor, None, None)
+
+    @router.post("/patients/{patient_id}/responses")
+    @web.redisplay(again)
+    def add_response(patient_id: int, form: Form, actor: SignedIn) -> RedirectResponse:
+        measurements, _names = response.document(form, response.grid_of_form(form))
+        course = str(form.get("course_id") or "")
+        record_response(
+            web.services,
+            actor,
+            patient_id,
+            course_id=int(course) if course.isdigit() else None,
+            measurements=measurements,
+        )
+        return see_other(f"/patients/{patient_id}/response")
+
+    return router

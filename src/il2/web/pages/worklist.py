@@ -1,0 +1,37 @@
+"""The worklist: patients by stage with the next action and its date; today's doses."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+
+from il2.domain.records import Actor
+from il2.domain.worklist import Stage
+from il2.services.worklist import worklist
+from il2.web.core import Web
+from il2.web.session import signed_in
+
+PAGE = 50
+
+
+def routes(web: Web) -> APIRouter:
+    """The worklist page."""
+    router = APIRouter(route_class=web.route_class)
+    SignedIn = Annotated[Actor, Depends(signed_in(web))]  # noqa: N806 - a type alias
+
+    @router.get("/worklist", response_class=HTMLResponse)
+    def worklist_page(
+        request: Request, actor: SignedIn, offset: Annotated[int, Query(ge=0)] = 0
+    ) -> HTMLResponse:
+        found = worklist(web.services, actor, limit=PAGE, offset=offset)
+        by_stage = {stage: [r for r in found.rows if r.stage is stage] for stage in Stage}
+        return web.page(
+            request,
+            "worklist.html",
+            found=found,
+            by_stage={s: rows for s, rows in by_stage.items() if rows},
+            offset=offset,
+            page=PAGE,
+        )
+
+    return router

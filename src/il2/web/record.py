@@ -1,0 +1,150 @@
+"""A patient's record (as `read_patient` returns it) shaped for the pages that show it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+from typing import Any
+
+from il2.domain.errors import NotFoundError
+
+Record = Mapping[str, Any]
+
+
+def label(record: Record) -> str:
+    """The patient's name, or their study number for a de-identified record."""
+    patient = record["patient"]
+    return str(patient.get("name") or patient.get("study_id") or f"patient {patient['id']}")
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One planned dose and its ledger entry, if any."""
+
+    cycle: int
+    number: int
+    day: int
+    due_at: str
+    record: Mapping[str, Any] | None
+
+    @property
+    def status(self) -> str:
+        """given / held / stopped, or planned when nothing is recorded yet."""
+        return str(self.record["outcome"]) if self.record else "planned"
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    """A cycle of a course with its dose slots."""
+
+    number: int
+    first_day: str
+    slots: tuple[Slot, ...]
+
+    def count(self, status: str) -> int:
+        """How many slots have this status."""
+        return sum(1 for s in self.slots if s.status == status)
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    """A planned course, its plan document and its cycles."""
+
+    id: int
+    number: int
+    regimen_id: str
+    weight_kg: str
+    first_dose_at: str
+    plan: Mapping[str, Any]
+    recorded_by: str
+    cycles: tuple[Cycle, ...] = field(default=())
+
+    def slot(self, cycle: int, number: int) -> Slot:
+        """One dose slot, or NotFoundError naming it."""
+        for c in self.cycles:
+            for s in c.slots:
+                if (s.cycle, s.number) == (cycle, number):
+                    return s
+        raise NotFoundError(kind=f"dose slot of course {self.number}", key=f"{cycle}.{number}")
+
+    @property
+    def doses(self) -> list[Mapping[str, Any]]:
+        """The ledger, in dose order."""
+        return [s.record for c in self.cycles for s in c.slots if s.record]
+
+
+def plan_cycles(
+    plan: Mapping[str, Any], ledger: Mapping[tuple[int, int], Mapping[str, Any]] | None = None
+) -> tuple[Cycle, ...]:
+    """A plan document's cycles, each slot matched to its ledger entry (keyed cycle, number)."""
+    recorded = ledger or {}
+    return tuple(
+        Cycle(
+            number=c["cycle"],
+            first_day=c["first_day"],
+            slots=tuple(
+                Slot(
+                    cycle=c["cycle"],
+                    number=d["number"],
+                    day=d.get("day", 0),
+                    due_at=d["due_at"],
+                    record=recorded.get((c["cycle"], d["number"])),
+                )
+                for d in c["doses"]
+            ),
+        )
+        for c in plan.get("cycles", [])
+    )
+
+
+def courses(record: Record) -> list[Course]:
+    """The patient's courses with every slot matched to its ledger entry."""
+    result = []
+    for raw in record["courses"]:
+        ledger = {
+            (d["cycle"], d["dose_number"]): d
+            for d in record["doses"]
+            if d["course_id"] == raw["id"]
+        }
+        result.append(
+            Course(
+                id=raw["id"],
+                number=raw["number"],
+                regimen_id=raw["regimen_id"],
+                weight_kg=raw["weight_kg"],
+                first_dose_at=raw["first_dose_at"],
+                plan=raw["plan"],
+                recorded_by=raw["recorded_by"],
+                cycles=plan_cycles(raw["plan"], ledger),
+            )
+        )
+    return result
+
+
+def days(cycle: Cycle, zone: tzinfo) -> list[tuple[date, list[Slot]]]:
+    """A cycle's slots by calendar day in the site's time zone."""
+    by_day: dict[date, list[Slot]] = {}
+    for slot in cycle.slots:
+        local = datetime.fromisoformat(slot.due_at).astimezone(zone).date()
+        by_day.setdefault(local, []).append(slot)
+    return sorted(by_day.items())
+
+
+def course(record: Record, course_id: int) -> Course:
+    """One of the patient's courses, or NotFoundError."""
+    for found in courses(record):
+        if found.id == course_id:
+            return found
+    raise NotFoundError(kind="course of this patient", key=str(course_id))
+
+
+def current(entries: Sequence[Mapping[str, Any]], kind: str) -> list[Mapping[str, Any]]:
+    """Entries of a kind with the corrected ones left out (the newest of a chain stands)."""
+    corrected = {e["corrects_id"] for e in entries if e.get("corrects_id")}
+    return [e for e in entries if e["kind"] == kind and e["id"] not in corrected]
+
+
+def hours_between(earlier: str, later: datetime) -> float:
+    """Hours from an ISO date-time to a moment, to two decimals (as the ledger counts them)."""
+    return round((later - datetime.fromisoformat(earlier)).total_seconds() / 3600, 2)

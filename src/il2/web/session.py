@@ -1,0 +1,52 @@
+"""The session cookie: it holds the token from sign-in, and every page but sign-in needs it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Request, Response
+
+from il2.domain.records import Actor
+from il2.services.accounts import SESSION_HOURS, actor_for_token
+from il2.web.core import Web
+from il2.web.errors import SignInRequiredError
+
+COOKIE = "il2_session"
+
+
+def current_actor(web: Web, request: Request) -> Actor | None:
+    """Who the request's session cookie belongs to, if anyone."""
+    token = request.cookies.get(COOKIE)
+    actor = actor_for_token(web.services, token) if token else None
+    request.state.actor = actor
+    return actor
+
+
+def signed_in(web: Web) -> Callable[[Request], Actor]:
+    """The dependency of every page but sign-in: the actor, or off to the sign-in page."""
+
+    def dependency(request: Request) -> Actor:
+        actor = current_actor(web, request)
+        if actor is None:
+            raise SignInRequiredError
+        return actor
+
+    return dependency
+
+
+def start_session(response: Response, request: Request, token: str) -> None:
+    """Keep the token in a cookie scripts cannot read and other sites cannot send."""
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=SESSION_HOURS * 3600,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def end_session(response: Response) -> None:
+    """Forget the token in this browser."""
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")

@@ -1,0 +1,186 @@
+"""Browser journeys: Debian's Chromium, driven by Playwright, against a real uvicorn server.
+
+The server runs in a background thread over a migrated SQLite file with one user per role.
+Its clock stands still at 2026-12-07 16:00 UTC (the site's zone) unless a test moves it, so a
+course planned from 08:00 that day has doses due today. Screenshots of the main pages land in
+tests/browser/artifacts/ (created at run time, not committed).
+"""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from il2.bootstrap import App, build_app, upgrade_database
+from il2.config import Settings
+from il2.domain.records import Actor, Role
+from il2.services.courses import plan_course
+from il2.services.patients import create_patient, record_screening
+from il2.web.app import web_router
+from tests.integration.builders import PASSWORD, staff
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+FIRST_DOSE = "2026-12-07T08:00:00+00:00"
+_MRNS = itertools.count(1)
+
+
+class MovableClock:
+    """The server's clock: still unless a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 7, 16, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Site:
+    """The running server, the app behind it, and one actor per role."""
+
+    url: str
+    app: App
+    actors: dict[Role, Actor]
+    clock: MovableClock
+
+    def patient(self, **overrides: Any) -> int:
+        """A referred patient, registered through the services; returns the id."""
+        number = next(_MRNS)
+        document = {
+            "mrn": f"WEB-{number:04d}",
+            "name": f"Browser Patient {number}",
+            "birth_date": "1968-04-02",
+            "sex": "female",
+            "diagnosis": "melanoma",
+            "referred_on": "2026-11-02",
+            **overrides,
+        }
+        return create_patient(self.app.services, self.actors[Role.COORDINATOR], document).id
+
+    def screened(self, findings: dict[str, Any]) -> int:
+        """A patient with one screening of `findings`."""
+        patient_id = self.patient()
+        record_screening(self.app.services, self.actors[Role.COORDINATOR], patient_id, findings)
+        return patient_id
+
+    def with_course(self) -> tuple[int, int]:
+        """A patient with an hd-label course from 08:00 today; returns (patient, course)."""
+        patient_id = self.screened({"weight_kg": 70, "labs": {"creatinine_mg_dl": 1.0}})
+        course = plan_course(
+            self.app.services,
+            self.actors[Role.PHYSICIAN],
+            patient_id,
+            regimen="hd-label",
+            weight_kg=70,
+            first_dose=FIRST_DOSE,
+        )
+        return patient_id, course.id
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """il2's web app served by uvicorn on 127.0.0.1, on a fresh migrated SQLite database."""
+    clock = MovableClock()
+    database = tmp_path_factory.mktemp("web") / "il2.sqlite3"
+    app = build_app(Settings(database_url=f"sqlite:///{database}"), clock=clock)
+    upgrade_database(app)
+    actors = staff(app)
+    asgi = FastAPI()
+    asgi.include_router(web_router(app))
+    config = uvicorn.Config(
+        asgi, log_level="warning", lifespan="off", ws="none", http="h11", access_log=False
+    )
+    server = uvicorn.Server(config)
+    sock = _free_socket()
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            msg = "the web server did not start"
+            raise RuntimeError(msg)
+        time.sleep(0.05)
+    host, port = sock.getsockname()
+    yield Site(f"http://{host}:{port}", app, actors, clock)
+    server.should_exit = True
+    thread.join(timeout=20)
+    sock.close()
+    app.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    """Playwright's driver for the session."""
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """Debian's Chromium (never a downloaded browser)."""
+    launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    yield launched
+    launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, site: Site) -> Iterator[Page]:
+    """A fresh browser context (no cookies) the size of a ward tablet in landscape."""
+    context = browser.new_context(base_url=site.url, viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(15_000)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def sign_in(page: Page, username: str, *, target: str = "/") -> None:
+    """Sign in through the form, arriving at `target`."""
+    page.goto(target)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**{target}" if target != "/" else "**/")
+
+
+def shot(page: Page, name: str) -> None:
+    """Keep a full-page screenshot of a main page."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def fill(page: Page, values: dict[str, str]) -> None:
+    """Type into inputs and choose in selects, found by their field names."""
+    for name, value in values.items():
+        field = page.locator(f'[name="{name}"]').first
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)

@@ -1,0 +1,278 @@
+"""What staff do in the browser, from signing in to recording a dose and a response."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import Site, fill, shot, sign_in
+
+STABLE = {
+    "vitals.sbp_mmhg": "104",
+    "vitals.heart_rate_bpm": "96",
+    "vitals.spo2_pct": "95",
+    "vitals.temperature_c": "38.1",
+    "vitals.rhythm": "sinus",
+    "weight_kg": "72.5",
+    "urine_output_ml_last_8h": "300",
+    "labs.creatinine_mg_dl": "1.3",
+    "labs.bilirubin_mg_dl": "1.2",
+    "labs.platelets_per_ul": "90000",
+    "labs.bicarbonate_mmol_l": "21",
+    "phenylephrine_ug_kg_min.now": "0",
+    "phenylephrine_ug_kg_min.max_since_last_dose": "0",
+    "oxygen_l_min": "0",
+    "mental_status": "normal",
+}
+
+
+def dose_url(patient_id: int, course_id: int, cycle: int, number: int) -> str:
+    return f"/patients/{patient_id}/courses/{course_id}/doses/{cycle}/{number}"
+
+
+def assess(page: Page, values: dict[str, str]) -> None:
+    """Enter a before-dose assessment and ask for the decision (nothing is saved)."""
+    fill(page, values)
+    page.get_by_label("None of these (reviewed)").first.check()
+    page.get_by_role("button", name="Check the before-dose decision").click()
+
+
+def test_signing_in_lands_on_a_home_page_for_the_role(page: Page) -> None:
+    page.goto("/worklist")
+    expect(page).to_have_url(re.compile(r"/sign-in\?next=/worklist"))
+    page.get_by_label("Username").fill("nurse")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Unknown user or wrong password")
+    shot(page, "sign-in")
+
+    page.get_by_label("Password").fill("correct horse battery staple")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/worklist$"))
+    page.get_by_role("link", name="Home").click()
+    expect(page.get_by_role("heading", name="Good to see you, nurse")).to_be_visible()
+    expect(page.get_by_text("Signed in as nurse")).to_be_visible()
+    expect(page.get_by_role("link", name="Administration")).to_have_count(0)
+    shot(page, "home-nurse")
+
+
+def test_screening_a_candidate_shows_what_is_missing(page: Page) -> None:
+    sign_in(page, "coordinator", target="/patients/new")
+    fill(
+        page,
+        {
+            "mrn": "WEB-SCREEN-1",
+            "name": "Ada Candidate",
+            "birth_date": "1963-05-01",
+            "sex": "female",
+            "diagnosis": "melanoma",
+        },
+    )
+    page.get_by_role("button", name="Register patient").click()
+    expect(page.get_by_role("heading", name="Ada Candidate")).to_be_visible()
+    page.get_by_role("link", name="Screen this candidate").click()
+
+    fill(page, {"age_years": "63", "ecog": "1", "weight_kg": "700"})
+    page.get_by_role("button", name="Screen and save the checklist").click()
+    summary = page.locator("#error-summary")
+    expect(summary).to_contain_text("Weight")
+    expect(summary).to_contain_text("from 20 to 350 kg")
+    expect(page.get_by_label("Weight")).to_have_attribute("aria-invalid", "true")
+
+    fill(
+        page,
+        {
+            "weight_kg": "74",
+            "labs.creatinine_mg_dl": "0.9",
+            "labs.bilirubin_mg_dl": "0.6",
+            "labs.platelets_per_ul": "180000",
+            "cardiac.stress_test": "not_done",
+            "brain_imaging": "not_done",
+        },
+    )
+    shot(page, "screening-form")
+    page.get_by_role("button", name="Screen and save the checklist").click()
+    expect(page.locator(".verdict")).to_contain_text("incomplete")
+    to_obtain = page.locator("#to-obtain")
+    expect(to_obtain).to_be_visible()
+    expect(to_obtain.get_by_role("listitem").first).to_be_visible()
+    expect(page.locator("table.checklist")).to_contain_text("missing")
+    shot(page, "chart-screening")
+
+
+def test_planning_a_course_shows_dose_vials_dilution_and_calendar(page: Page, site: Site) -> None:
+    patient_id = site.screened({"weight_kg": 70})
+    sign_in(page, "physician", target=f"/patients/{patient_id}/courses/new")
+    expect(page.get_by_label("Weight")).to_have_value("70")
+    page.get_by_label("First dose").fill("2026-12-14T08:00")
+    page.get_by_role("button", name="Show the plan").click()
+    preview = page.locator("#plan-preview")
+    expect(preview).to_contain_text("42,000,000 IU")
+    expect(preview).to_contain_text("per dose")
+    expect(preview).to_contain_text("Cycle 2")
+    shot(page, "plan-preview")
+
+    page.get_by_role("button", name="Plan this course").click()
+    expect(page.get_by_role("heading", name=re.compile("Course 1"))).to_be_visible()
+    expect(page.locator(".calendar")).to_contain_text("Mon 14 Dec 2026")
+    shot(page, "course")
+
+    page.get_by_role("link", name=re.compile("What to expect")).click()
+    expect(page.get_by_role("heading", name=re.compile("what to expect"))).to_be_visible()
+    expect(page.locator("article")).to_contain_text("skipped")
+    shot(page, "schedule")
+
+
+def test_a_dose_given_a_hold_for_spo2_89_and_a_refused_double_entry(page: Page, site: Site) -> None:
+    patient_id, course_id = site.with_course()
+    sign_in(page, "nurse", target=dose_url(patient_id, course_id, 1, 1))
+
+    assess(page, STABLE)
+    decision = page.locator("#decision")
+    expect(decision.locator("#decision-h")).to_contain_text("give")
+    page.get_by_label("Given at").fill("2026-12-07T08:00")
+    page.get_by_label("Second nurse verifying (username)").fill("nurse2")
+    shot(page, "bedside-give")
+    page.get_by_role("button", name="Record dose given").click()
+    expect(page.get_by_role("heading", name="Dose 1.1: given")).to_be_visible()
+    expect(page.locator(".dose-record")).to_contain_text("nurse2")
+
+    page.goto(dose_url(patient_id, course_id, 1, 2))
+    assess(page, {**STABLE, "vitals.spo2_pct": "89"})
+    expect(decision.locator("#decision-h")).to_contain_text("hold")
+    expect(decision.locator(".reasons")).to_contain_text("SpO2 89%")
+    expect(decision.locator(".reasons")).to_contain_text("Label-2024")
+    expect(page.get_by_role("button", name="Record dose given")).to_have_count(0)
+    shot(page, "bedside-hold")
+    page.get_by_role("button", name="Record dose held").click()
+    expect(page.get_by_role("heading", name="Dose 1.2: held")).to_be_visible()
+
+    second = page.context.new_page()
+    second.goto(dose_url(patient_id, course_id, 1, 3))
+    page.goto(dose_url(patient_id, course_id, 1, 3))
+    for screen in (page, second):
+        assess(screen, STABLE)
+        expect(screen.locator("#decision-h")).to_contain_text("give")
+        screen.get_by_label("Second nurse verifying (username)").fill("nurse2")
+    page.get_by_role("button", name="Record dose given").click()
+    expect(page.get_by_role("heading", name="Dose 1.3: given")).to_be_visible()
+    second.get_by_role("button", name="Record dose given").click()
+    expect(second.get_by_role("heading", name="This dose is already recorded")).to_be_visible()
+    expect(second.locator(".dose-record")).to_contain_text("Dose 1.3: given")
+    expect(second.locator(".dose-record")).to_contain_text("nurse")
+    shot(second, "bedside-conflict")
+
+
+def test_a_physician_gives_a_held_dose_only_with_an_override_reason(page: Page, site: Site) -> None:
+    patient_id, course_id = site.with_course()
+    sign_in(page, "physician", target=dose_url(patient_id, course_id, 1, 1))
+    assess(page, {**STABLE, "vitals.spo2_pct": "89"})
+    override = page.get_by_role("group", name="Physician override: give anyway")
+    expect(override).to_be_visible()
+    override.get_by_label("Second nurse verifying (username)").fill("nurse2")
+    override.get_by_role("button", name="Give with override").click()
+    expect(page.locator("#error-summary")).to_contain_text("Override reason is missing")
+
+    override = page.get_by_role("group", name="Physician override: give anyway")
+    override.get_by_label("Reason for giving despite the decision").fill(
+        "SpO2 89% on room air at altitude; stable on recheck, agreed with the ICU team"
+    )
+    override.get_by_role("button", name="Give with override").click()
+    expect(page.get_by_role("heading", name="Dose 1.1: given")).to_be_visible()
+    expect(page.locator(".dose-record")).to_contain_text("physician: SpO2 89% on room air")
+
+
+def test_the_flowsheet_grades_assessments_and_plots_the_trend(page: Page, site: Site) -> None:
+    patient_id, course_id = site.with_course()
+    sign_in(page, "nurse", target=dose_url(patient_id, course_id, 1, 1))
+    assess(page, STABLE)
+    page.get_by_label("Given at").fill("2026-12-07T08:00")
+    page.get_by_label("Second nurse verifying (username)").fill("nurse2")
+    page.get_by_role("button", name="Record dose given").click()
+    page.goto(dose_url(patient_id, course_id, 1, 2))
+    assess(page, {**STABLE, "vitals.temperature_c": "39.2", "vitals.spo2_pct": "89"})
+    page.get_by_role("button", name="Record dose held").click()
+    expect(page.get_by_role("heading", name="Dose 1.2: held")).to_be_visible()
+
+    page.goto(f"/patients/{patient_id}/flowsheet")
+    page.get_by_label("Creatinine upper limit of normal").fill("1.1")
+    page.get_by_role("button", name="Grade with these limits").click()
+    table = page.locator("table.flowsheet")
+    expect(table.locator("tbody tr")).to_have_count(2)
+    expect(table).to_contain_text("89")
+    expect(table.locator(".grade-2").first).to_be_visible()
+    expect(page.locator("figure.plot svg")).to_have_count(1)
+
+    fill(page, {"observed_on": "2026-12-07", "term": "fever", "value": "39.2", "unit": "c"})
+    page.get_by_role("button", name="Grade and record").click()
+    expect(page.locator("#toxicities")).to_be_visible()
+    expect(page.locator("section[aria-labelledby=toxicities] table")).to_contain_text("Grade 2")
+    shot(page, "flowsheet")
+
+
+def test_two_scans_show_a_partial_response(page: Page, site: Site) -> None:
+    patient_id = site.patient()
+    sign_in(page, "physician", target=f"/patients/{patient_id}/response")
+    fill(
+        page,
+        {
+            "lesion0.id": "L1",
+            "lesion0.organ": "lung",
+            "lesion1.id": "L2",
+            "lesion1.organ": "liver",
+            "scan0.date": "2026-11-02",
+            "scan0.lesion0": "30",
+            "scan0.lesion1": "25",
+            "scan1.date": "2027-01-25",
+            "scan1.lesion0": "18",
+            "scan1.lesion1": "15",
+        },
+    )
+    page.get_by_label("A CR or PR needs confirmation by a later scan").uncheck()
+    page.get_by_role("button", name="Assess and save").click()
+    expect(
+        page.get_by_role("heading", name=re.compile("Best overall response: PR"))
+    ).to_be_visible()
+    rows = page.get_by_role("table", name="Time points").locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(1)).to_contain_text("-40")
+    expect(rows.nth(1).locator(".badge")).to_have_text("PR")
+    expect(page.locator("figure.plot svg")).to_have_count(2)
+    expect(page.get_by_label("Lesion 1 diameter at scan 2 (mm)")).to_have_value("18")
+    shot(page, "response")
+
+
+def test_the_worklist_shows_patients_by_stage_and_todays_doses(page: Page, site: Site) -> None:
+    patient_id, course_id = site.with_course()
+    sign_in(page, "nurse", target="/worklist")
+    expect(page.get_by_role("heading", name="Patients by stage")).to_be_visible()
+    expect(page.locator("table.worklist caption").first).to_be_visible()
+    today = page.locator("section[aria-labelledby=doses-today]")
+    link = today.locator(f'a[href="{dose_url(patient_id, course_id, 1, 1)}"]')
+    expect(link).to_have_text("Assess dose 1.1")
+    shot(page, "worklist")
+    link.click()
+    expect(page.get_by_role("heading", name=re.compile("Before dose 1.1"))).to_be_visible()
+
+
+def test_a_nurse_is_refused_an_administrator_page(page: Page) -> None:
+    sign_in(page, "nurse", target="/admin")
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("nurse (nurse) may not audit.read")
+
+
+def test_an_administrator_adds_a_user_and_reads_the_audit_trail(page: Page) -> None:
+    sign_in(page, "administrator", target="/admin")
+    fill(page, {"username": "nurse3", "display_name": "Third Nurse", "role": "nurse"})
+    page.get_by_label("Initial password").fill("a long enough password")
+    page.get_by_role("button", name="Add user").click()
+    expect(page.get_by_role("status")).to_contain_text("nurse3")
+    expect(page.get_by_role("table", name="Accounts")).to_contain_text("nurse3")
+    shot(page, "admin-users")
+    page.get_by_role("link", name="Audit trail").first.click()
+    expect(page.locator("table.audit")).to_contain_text("sign in")
+    shot(page, "admin-audit")
+    page.get_by_role("link", name="Site policy").first.click()
+    expect(page.locator("table.policy")).to_contain_text("max_cycles_total")
+    shot(page, "policy")

@@ -1,0 +1,55 @@
+"""Outcome analysis of a 10-year demo program: its response rates against the label's figures."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from il2.bootstrap import build_app, upgrade_database
+from il2.config import Settings
+from il2.services.accounts import actor_for_username
+from il2.services.demo import build_demo
+from il2.services.outcomes import report
+
+UNTIL = date(2026, 11, 1)
+LABEL = {  # shared/reference/clinical.md 6: label pools
+    "renal_cell_carcinoma": {"orr": 37 / 255, "cr_rate": 17 / 255},
+    "melanoma": {"orr": 43 / 270, "cr_rate": 17 / 270},
+}
+
+
+@pytest.fixture(scope="module")
+def outcome(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    path: Path = tmp_path_factory.mktemp("demo") / "il2.sqlite3"
+    app = build_app(Settings(database_url=f"sqlite:///{path}"))
+    upgrade_database(app)
+    build_demo(app.services, seed=11, years=10, until=UNTIL)
+    return report(app.services, actor_for_username(app.services, "demo-researcher"), as_of=UNTIL)
+
+
+@pytest.mark.parametrize("diagnosis", list(LABEL))
+@pytest.mark.parametrize("rate", ["orr", "cr_rate"])
+def test_the_demo_response_rates_agree_with_the_label_within_their_intervals(
+    outcome: tuple[dict[str, Any], str], diagnosis: str, rate: str
+) -> None:
+    low, high = outcome[0]["by_diagnosis"][diagnosis][rate]["ci95"]
+    assert low <= LABEL[diagnosis][rate] <= high
+
+
+def test_the_report_has_the_contract_fields_and_the_four_plots(
+    outcome: tuple[dict[str, Any], str],
+) -> None:
+    summary, html = outcome
+    for diagnosis in LABEL:
+        figures = summary["by_diagnosis"][diagnosis]
+        assert {"patients", "orr", "cr_rate", "median_doses_per_cycle"} <= set(figures)
+        assert 8 <= figures["median_doses_per_cycle"] <= 12
+    years = summary["cycles_per_year"]
+    full = [count for year, count in years.items() if "2017" < year < "2026"]
+    assert all(50 <= count <= 85 for count in full), years
+    assert summary["inpatient_days_per_year"]
+    assert html.count("<svg") >= 4
+    assert "http://" not in html.replace("http://www.w3.org", "")
