@@ -7,7 +7,6 @@ refused rather than graded by the wrong table. Every unusable field is refused n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from il2.domain.ctcae import CtcaeTable, Finding, GradeResult, grade_findings
 from il2.domain.errors import InvalidInputError
 from il2.domain.quantities import exact
+from il2.services.inputs import json_object
 
 _DOCUMENT_KEYS = ("ctcae_version", "findings")
 _NUMBERS = ("value", "uln", "lln", "baseline", "duration_h")
@@ -29,18 +29,6 @@ class GradingResult:
     grades: tuple[GradeResult, ...]
 
 
-def _object(raw: object, field: str, known: tuple[str, ...]) -> Mapping[str, object]:
-    if not isinstance(raw, Mapping):
-        raise InvalidInputError(field=field, value=raw, allowed="a JSON object")
-    for key in raw:
-        if key not in known:
-            where = f"{field}.{key}" if field != "document" else str(key)
-            raise InvalidInputError(
-                field=where, value=raw[key], allowed="a known field: " + ", ".join(known)
-            )
-    return raw
-
-
 def _number(raw: object, field: str) -> Decimal | None:
     if raw is None:
         return None
@@ -51,7 +39,7 @@ def _number(raw: object, field: str) -> Decimal | None:
 
 def _finding(raw: object, index: int) -> Finding:
     where = f"findings[{index}]"
-    item = _object(raw, where, _FINDING_KEYS)
+    item = json_object(raw, where, _FINDING_KEYS)
     term = item.get("term")
     if not isinstance(term, str):
         raise InvalidInputError(field=f"{where}.term", value=term, allowed="a CTCAE term id")
@@ -74,7 +62,7 @@ def _finding(raw: object, index: int) -> Finding:
 
 def grade_document(table: CtcaeTable, document: object) -> GradingResult:
     """Grade every finding of a contract document (`{"ctcae_version", "findings"}`)."""
-    body = _object(document, "document", _DOCUMENT_KEYS)
+    body = json_object(document, "document", _DOCUMENT_KEYS)
     version = body.get("ctcae_version")
     if version != table.version:
         raise InvalidInputError(

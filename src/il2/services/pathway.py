@@ -8,7 +8,6 @@ dates (`2027-02-20`).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -27,23 +26,12 @@ from il2.domain.quantities import exact
 from il2.domain.regimen import Regimen
 from il2.domain.retreatment import judge_retreatment
 from il2.rules.loader import RuleSet
+from il2.services.inputs import json_object
 
 _DOCUMENT_KEYS = ("regimen", "today", "courses", "history", "response")
 _COURSE_KEYS = ("number", "cycles_given", "doses_given", "last_dose_on", "discharged_on")
 _RESPONSE_KEYS = ("assessed_on", "overall", "change_from_baseline_pct")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _object(raw: object, field: str, known: tuple[str, ...]) -> Mapping[str, object]:
-    if not isinstance(raw, Mapping):
-        raise InvalidInputError(field=field, value=raw, allowed="a JSON object")
-    for key in raw:
-        if key not in known:
-            where = f"{field}.{key}" if field != "document" else str(key)
-            raise InvalidInputError(
-                field=where, value=raw[key], allowed="a known field: " + ", ".join(known)
-            )
-    return raw
 
 
 def _date(raw: object, field: str) -> date:
@@ -74,7 +62,7 @@ def _regimen(rules: RuleSet, raw: object) -> Regimen:
 
 def _course(raw: object, index: int) -> Course:
     where = f"courses[{index}]"
-    item = _object(raw, where, _COURSE_KEYS)
+    item = json_object(raw, where, _COURSE_KEYS)
     return Course(
         number=_whole(item.get("number"), f"{where}.number"),
         cycles_given=_whole(item.get("cycles_given"), f"{where}.cycles_given"),
@@ -93,7 +81,7 @@ def _courses(raw: object) -> list[Course]:
 def _response(raw: object, table: PathwayTable) -> ResponseSummary | None:
     if raw is None:
         return None
-    item = _object(raw, "response", _RESPONSE_KEYS)
+    item = json_object(raw, "response", _RESPONSE_KEYS)
     overall = item.get("overall")
     if not isinstance(overall, str):
         raise InvalidInputError(
@@ -146,7 +134,7 @@ def cycle_limit(rules: RuleSet, policy: str) -> CycleLimit:
 
 def next_step(rules: RuleSet, document: object, table: PathwayTable) -> PathwayDecision:
     """What comes next for the patient in the `il2 next` document."""
-    body = _object(document, "document", _DOCUMENT_KEYS)
+    body = json_object(document, "document", _DOCUMENT_KEYS)
     regimen = _regimen(rules, body.get("regimen"))
     today = _date(body.get("today"), "today")
     courses = _courses(body.get("courses"))

@@ -22,6 +22,7 @@ from il2.domain.recist import (
     timepoints,
 )
 from il2.rules.loader import RuleSet
+from il2.services.inputs import json_object
 
 _DOCUMENT_KEYS = (
     "confirmation_required", "min_sd_weeks", "confirmation_weeks", "pr_drift", "irecist",
@@ -42,19 +43,6 @@ class ResponseAssessment:
     recist: RecistResult
     irecist: IrecistResult | None
     options: RecistOptions
-
-
-def _object(raw: object, where: str, keys: tuple[str, ...]) -> Mapping[str, object]:
-    if not isinstance(raw, Mapping):
-        raise InvalidInputError(field=where, value=raw, allowed="a JSON object")
-    for key in raw:
-        if key not in keys:
-            raise InvalidInputError(
-                field=f"{where}.{key}".lstrip("."),
-                value=raw[key],
-                allowed="a known field: " + ", ".join(keys),
-            )
-    return raw
 
 
 def _flag(raw: Mapping[str, object], key: str, where: str, *, default: bool) -> bool:
@@ -96,7 +84,7 @@ def _diameter(raw: Mapping[str, object], where: str, *, nullable: bool = True) -
 
 
 def _lesion(raw: object, where: str) -> Lesion:
-    body = _object(raw, where, _LESION_KEYS)
+    body = json_object(raw, where, _LESION_KEYS)
     return Lesion(
         id=_text(body, "id", f"{where}."),
         organ=_text(body, "organ", f"{where}."),
@@ -106,7 +94,7 @@ def _lesion(raw: object, where: str) -> Lesion:
 
 
 def _new_lesion(raw: object, where: str) -> NewLesion:
-    body = _object(raw, where, _NEW_LESION_KEYS)
+    body = json_object(raw, where, _NEW_LESION_KEYS)
     return NewLesion(
         id=_text(body, "id", f"{where}."),
         organ=_text(body, "organ", f"{where}."),
@@ -123,7 +111,7 @@ def _list(raw: Mapping[str, object], key: str, where: str) -> list[object]:
 
 def _assessment(raw: object, index: int) -> Assessment:
     where = f"assessments[{index}]"
-    body = _object(raw, where, _ASSESSMENT_KEYS)
+    body = json_object(raw, where, _ASSESSMENT_KEYS)
     try:
         when = date.fromisoformat(str(body.get("date")))
     except ValueError:
@@ -172,7 +160,7 @@ def _options(rules: RuleSet, body: Mapping[str, object]) -> RecistOptions:
 
 def assess_response(rules: RuleSet, document: object) -> ResponseAssessment:
     """RECIST 1.1 (and iRECIST if `irecist` is true) for the contract's document."""
-    body = _object(document, "", _DOCUMENT_KEYS)
+    body = json_object(document, "document", _DOCUMENT_KEYS)
     options = _options(rules, body)
     raw = body.get("assessments")
     if not isinstance(raw, list) or not raw:
