@@ -9,7 +9,7 @@ IL2    := $(BIN)/il2
 EXAMPLE_FIRST_DOSE ?= 2026-12-07T08:00:00-08:00
 DEMO_DATABASE ?= sqlite:///$(CURDIR)/.il2-demo.sqlite3
 
-.PHONY: help install run examples test lint typecheck imports unit bench lock clean
+.PHONY: help install system-deps run examples test lint typecheck imports unit bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -49,7 +49,10 @@ typecheck: install  ## mypy --strict on src/
 imports: install  ## the layer contracts (import-linter)
 	$(BIN)/lint-imports
 
-unit: install  ## the test suite with branch coverage
+system-deps:  ## Debian packages the tests need (postgresql, chromium), installed if missing
+	scripts/system-deps
+
+unit: install system-deps  ## the test suite with branch coverage
 	$(BIN)/pytest --cov --cov-branch --cov-report=term
 
 test: lint typecheck imports unit  ## everything CI checks
