@@ -259,7 +259,7 @@ def test_the_worklist_shows_patients_by_stage_and_todays_doses(page: Page, site:
 def test_a_nurse_is_refused_an_administrator_page(page: Page) -> None:
     sign_in(page, "nurse", target="/admin")
     expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
-    expect(page.get_by_role("alert")).to_contain_text("nurse (nurse) may not audit.read")
+    expect(page.get_by_role("alert")).to_contain_text("nurse (nurse) may not users.manage")
 
 
 def test_an_administrator_adds_a_user_and_reads_the_audit_trail(page: Page) -> None:
@@ -276,3 +276,10 @@ def test_an_administrator_adds_a_user_and_reads_the_audit_trail(page: Page) -> N
     page.get_by_role("link", name="Site policy").first.click()
     expect(page.locator("table.policy")).to_contain_text("max_cycles_total")
     shot(page, "policy")
+
+
+def test_a_researcher_reads_the_outcome_report(page: Page) -> None:
+    sign_in(page, "researcher", target="/outcomes")
+    expect(page.locator("svg").first).to_be_visible()
+    expect(page.locator("body")).to_contain_text("Kaplan")
+    shot(page, "outcomes")

@@ -94,6 +94,12 @@ class SqlUsers:
         row = self._session.scalars(select(UserRow).where(UserRow.username == username)).first()
         return None if row is None else _user(row)
 
+    def all(self) -> Sequence[User]:
+        """Every account, by username."""
+        return [
+            _user(row) for row in self._session.scalars(select(UserRow).order_by(UserRow.username))
+        ]
+
     def by_token(self, token_hash: str, now: datetime) -> User | None:
         """The account a live token belongs to."""
         query = (

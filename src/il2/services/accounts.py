@@ -113,3 +113,22 @@ def actor_for_username(services: Services, username: str) -> Actor:
     if user is None or not user.active:
         raise PermissionDeniedError(f"no active user {username!r}")
     return Actor(user.id, user.username, user.role)
+
+
+def list_users(services: Services, actor: Actor) -> list[dict[str, object]]:
+    """Every account with its role and when it was made (never the password hash)."""
+    require(services, actor, "users.manage")
+    with services.uow() as uow:
+        users = uow.users.all()
+        audit(uow, services, actor, action="read", entity="users", entity_id="*", patient_id=None)
+        uow.commit()
+    return [
+        {
+            "username": u.username,
+            "display_name": u.display_name,
+            "role": u.role.value,
+            "active": u.active,
+            "at": u.created_at,
+        }
+        for u in users
+    ]

@@ -149,7 +149,7 @@ def _patient_records(uow: Any, patients: Sequence[Any], as_of: date) -> dict[str
                 eligible=bool(verdicts) and verdicts[-1].verdict == "eligible",
                 treated=bool(mine),
                 death_on=death,
-                last_contact_on=min(max(dates), as_of) if death is None else max(dates),
+                last_contact_on=max(dates),
             )
         )
     return out

@@ -38,6 +38,10 @@ class Users(Protocol):
         """The account with this username."""
         ...
 
+    def all(self) -> Sequence[User]:
+        """Every account, by username."""
+        ...
+
     def by_token(self, token_hash: str, now: datetime) -> User | None:
         """The account a live session token belongs to."""
         ...

@@ -8,7 +8,17 @@ from fastapi.staticfiles import StaticFiles
 from il2.bootstrap import App
 from il2.web.core import STATIC, Web, templates
 from il2.web.errors import route_class
-from il2.web.pages import account, admin, bedside, courses, flowsheet, patients, response, worklist
+from il2.web.pages import (
+    account,
+    admin,
+    bedside,
+    courses,
+    flowsheet,
+    outcomes,
+    patients,
+    response,
+    worklist,
+)
 
 
 def web_router(app: App) -> APIRouter:
@@ -16,7 +26,8 @@ def web_router(app: App) -> APIRouter:
     web = Web(services=app.services, templates=templates(app.rules))
     web.route_class = route_class(web)
     router = APIRouter(route_class=web.route_class, include_in_schema=False)
-    for module in (account, worklist, patients, courses, bedside, flowsheet, response, admin):
+    pages = (account, worklist, patients, courses, bedside, flowsheet, response, admin, outcomes)
+    for module in pages:
         router.include_router(module.routes(web), include_in_schema=False)
     router.mount("/static", StaticFiles(directory=STATIC), name="static")
     return router

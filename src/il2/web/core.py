@@ -67,6 +67,8 @@ class Web:
             links.append(NavLink("/patients/new", "Register patient"))
         if self.can(actor, "users.manage") or self.can(actor, "audit.read"):
             links.append(NavLink("/admin", "Administration"))
+        if self.can(actor, "outcomes.read"):
+            links.append(NavLink("/outcomes", "Outcomes"))
         links.append(NavLink("/policy", "Site policy"))
         return links
 

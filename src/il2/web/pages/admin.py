@@ -9,7 +9,7 @@ from starlette.datastructures import FormData
 
 from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor, Role
-from il2.services.accounts import add_user
+from il2.services.accounts import add_user, list_users
 from il2.services.audit import export_audit
 from il2.services.context import aware
 from il2.services.documents import policy_document
@@ -21,21 +21,6 @@ AUDIT_PAGE = 100
 AUDIT_DAYS = 7  # the trail opens on the last week; an earlier "since" shows more
 
 
-def accounts(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The accounts the audit trail shows being created, with their roles, newest first."""
-    made = [
-        {
-            "username": e["after"]["username"],
-            "role": e["after"]["role"],
-            "at": e["at"],
-            "by": e["username"],
-        }
-        for e in entries
-        if e["entity"] == "user" and e["action"] == "create" and e.get("after")
-    ]
-    return list(reversed(made))
-
-
 def routes(web: Web) -> APIRouter:
     """Users, policy, audit."""
     router = APIRouter(route_class=web.route_class)
@@ -44,12 +29,11 @@ def routes(web: Web) -> APIRouter:
     def users_page(
         request: Request, actor: Actor, values: dict[str, Any], error: InvalidInputError | None
     ) -> HTMLResponse:
-        trail = export_audit(web.services, actor)
         return web.page(
             request,
             "admin_users.html",
             status=422 if error else 200,
-            users=accounts(trail),
+            users=list_users(web.services, actor),
             roles=[r.value for r in Role],
             values=values,
             error=error,
