@@ -57,8 +57,12 @@ unit: install system-deps  ## the test suite with branch coverage
 
 test: lint typecheck imports unit  ## everything CI checks
 
-bench: install  ## benchmarks, printing figures
+bench: install system-deps  ## benchmarks, printing figures (engines, API, pages, demo, report)
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/api.py
+	$(BIN)/python benchmarks/web.py
+	$(BIN)/python benchmarks/demo.py
+	$(BIN)/python benchmarks/report.py
 
 lock:  ## re-pin requirements/dev.lock from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements/dev.lock
