@@ -167,6 +167,44 @@ def _check_given(
         text(submission.override_reason, "override_reason")
 
 
+def _dose_document(
+    course: CourseRecord, ledger: Sequence[DoseRecord], submission: DoseSubmission, at: datetime
+) -> dict[str, Any]:
+    """The before-dose document: what the nurse entered, with the slot and the ledger's counts."""
+    return {
+        **submission.assessment,
+        **_ledger_facts(ledger, submission.cycle, at),
+        "regimen": course.regimen_id,
+        "cycle": submission.cycle,
+        "dose_number": submission.dose_number,
+    }
+
+
+def preview_dose(
+    services: Services, actor: Actor, course_id: int, submission: DoseSubmission
+) -> dict[str, Any]:
+    """The decision a submission would get, with nothing saved (the ledger is read, and audited)."""
+    require(services, actor, "dose.record")
+    with services.uow() as uow:
+        course = uow.courses.get(course_id)
+        if course is None:
+            raise NotFoundError(kind="course", key=str(course_id))
+        ledger = uow.doses.for_course(course_id)
+        audit(
+            uow,
+            services,
+            actor,
+            action="preview_dose",
+            entity="course",
+            entity_id=course_id,
+            patient_id=course.patient_id,
+        )
+        uow.commit()
+    document = _dose_document(course, ledger, submission, submission.given_at or services.clock())
+    regimen, decision = assess_before_dose(services.rules, document)
+    return bedside_document(regimen, decision)
+
+
 def _ledger_line(record: DoseRecord) -> dict[str, object]:
     """What the audit keeps of a dose: the ledger line (the assessment stays in the record)."""
     keep = (
@@ -218,14 +256,9 @@ def record_dose(
                 "is already recorded",
                 existing=existing[0],
             )
-        at = submission.given_at or services.clock()
-        document = {
-            **submission.assessment,
-            **_ledger_facts(ledger, submission.cycle, at),
-            "regimen": course.regimen_id,
-            "cycle": submission.cycle,
-            "dose_number": submission.dose_number,
-        }
+        document = _dose_document(
+            course, ledger, submission, submission.given_at or services.clock()
+        )
         regimen, decision = assess_before_dose(services.rules, document)
         outcome = submission.outcome or _OUTCOME_FOR[decision.action]
         why = _needs_override(decision.action, ledger, submission.cycle)

@@ -16,10 +16,8 @@ from starlette.datastructures import FormData
 
 from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor, DoseOutcome
-from il2.services.bedside import assess_before_dose
 from il2.services.context import aware
-from il2.services.courses import DoseSubmission, submit_dose
-from il2.services.documents import bedside_document
+from il2.services.courses import DoseSubmission, preview_dose, submit_dose
 from il2.services.patients import read_patient
 from il2.web import forms, record
 from il2.web.core import Form, Web, form_values, is_htmx, see_other
@@ -104,25 +102,17 @@ class Screen:
         """The findings typed into the form (no slot facts)."""
         return forms.document(form, self.specs, skip=SLOT_FIELDS)
 
-    def engine_document(self, form: FormData) -> dict[str, Any]:
-        """The before-dose document: the form's findings and the slot facts it carries."""
-        document = self.assessment(form)
-        document["regimen"] = forms.text(form, "regimen")
-        for key in _COUNTS:
-            raw = forms.text(form, key)
-            document[key] = forms.number(raw, field=key, allowed="a whole number") if raw else None
-        last = forms.text(form, "last_given_at")
-        if last:
-            given_at = forms.text(form, "given_at")
-            services = self.web.services
-            at = aware(given_at, "given_at", services) if given_at else services.clock()
-            document["hours_since_last_dose"] = record.hours_between(last, at)
-        return document
-
-    def decision(self, form: FormData) -> dict[str, Any]:
-        """What the bedside engine decides for the form (nothing is saved)."""
-        regimen, decision = assess_before_dose(self.web.rules, self.engine_document(form))
-        return bedside_document(regimen, decision)
+    def decision(self, form: FormData, dose: Dose, actor: Actor) -> dict[str, Any]:
+        """What the engine decides for the form, with the ledger's counts; nothing is saved."""
+        given_at = forms.text(form, "given_at")
+        services = self.web.services
+        submission = DoseSubmission(
+            cycle=dose.cycle,
+            dose_number=dose.number,
+            assessment=self.assessment(form),
+            given_at=aware(given_at, "given_at", services) if given_at else None,
+        )
+        return preview_dose(services, actor, dose.course_id, submission)
 
     def page(
         self,
@@ -194,7 +184,9 @@ class Screen:
     ) -> HTMLResponse:
         """The dose screen again after a refused record, with the decision if it can be had."""
         try:
-            decision: dict[str, Any] | None = self.decision(form)
+            decision: dict[str, Any] | None = self.decision(
+                form, Dose.of(request), request.state.actor
+            )
         except InvalidInputError:
             decision = None
         values = form_values(form)
@@ -251,7 +243,7 @@ def routes(web: Web) -> APIRouter:
     @router.post(PATH + "/preview", response_class=HTMLResponse)
     @web.redisplay(screen.preview_again)
     def preview(request: Request, dose: DosePath, form: Form, actor: SignedIn) -> HTMLResponse:
-        decision = screen.decision(form)
+        decision = screen.decision(form, dose, actor)
         if not is_htmx(request):
             values = form_values(form)
             return screen.page(request, dose, actor, values=values, decision=decision)
