@@ -167,6 +167,13 @@ def _check_given(
         text(submission.override_reason, "override_reason")
 
 
+def _course_or_404(uow: UnitOfWork, course_id: int) -> CourseRecord:
+    course = uow.courses.get(course_id)
+    if course is None:
+        raise NotFoundError(kind="course", key=str(course_id))
+    return course
+
+
 def _dose_document(
     course: CourseRecord, ledger: Sequence[DoseRecord], submission: DoseSubmission, at: datetime
 ) -> dict[str, Any]:
@@ -186,9 +193,7 @@ def preview_dose(
     """The decision a submission would get, with nothing saved (the ledger is read, and audited)."""
     require(services, actor, "dose.record")
     with services.uow() as uow:
-        course = uow.courses.get(course_id)
-        if course is None:
-            raise NotFoundError(kind="course", key=str(course_id))
+        course = _course_or_404(uow, course_id)
         ledger = uow.doses.for_course(course_id)
         audit(
             uow,
@@ -234,9 +239,7 @@ def record_dose(
             first = uow.doses.by_idempotency_key(submission.idempotency_key)
             if first is not None:
                 return DoseResult(first, created=False)
-        course = uow.courses.get(course_id)
-        if course is None:
-            raise NotFoundError(kind="course", key=str(course_id))
+        course = _course_or_404(uow, course_id)
         slots = _slot_count(course, submission.cycle)
         if not 1 <= submission.dose_number <= slots:
             raise InvalidInputError(
@@ -323,9 +326,7 @@ def ledger(
     """A course and its dose ledger."""
     require(services, actor, "patient.read")
     with services.uow() as uow:
-        course = uow.courses.get(course_id)
-        if course is None:
-            raise NotFoundError(kind="course", key=str(course_id))
+        course = _course_or_404(uow, course_id)
         doses = uow.doses.for_course(course_id)
         audit(
             uow,
