@@ -54,7 +54,9 @@ def _cycles(course: CourseRecord, ledger: Sequence[DoseRecord]) -> list[Cycle]:
 def _response(
     patient_id: int, entries: Sequence[ClinicalEntry], first_dose_on: date
 ) -> Response | None:
-    assessed = [e.content["recist"] for e in entries if e.kind == "response"]
+    assessed = [
+        e.content["recist"] for e in entries if e.kind == "response" and "recist" in e.content
+    ]
     if not assessed:
         return None
     best = min(assessed, key=lambda r: _RANK[r["best_overall_response"]])
@@ -125,7 +127,7 @@ def _patient_records(uow: Any, patients: Sequence[Any], as_of: date) -> dict[str
             if entry.kind == "toxicity" and entry.course_id is not None:
                 out["toxicities"].extend(
                     Toxicity(patient.id, entry.course_id, g["term"], g["grade"])
-                    for g in entry.content["grades"]["grades"]
+                    for g in entry.content.get("grades", {}).get("grades", [])
                     if g["grade"] > 0
                 )
         response = _response(patient.id, current, first_dose) if first_dose else None
