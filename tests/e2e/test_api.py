@@ -263,7 +263,7 @@ def test_a_toxicity_is_graded_and_its_correction_points_at_it(client: TestClient
     assert first.status_code == 201, first.text
     assert first.json()["summary"] == "platelet_count_decreased grade 2"
     fixed = client.post(f"/api/patients/{patient_id}/entries/{first.json()['id']}/corrections",
-                        headers=physician, json={"content": {"findings": findings}, "reason": "typo"})  # fmt: skip
+                        headers=physician, json={"content": findings, "reason": "typo"})  # fmt: skip
     assert fixed.status_code == 201
     assert fixed.json()["corrects_id"] == first.json()["id"]
     follow_up = client.post(f"/api/patients/{patient_id}/follow-ups", headers=physician,

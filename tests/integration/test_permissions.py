@@ -138,7 +138,7 @@ ACTIONS: dict[str, Callable[[World, Actor], object]] = {
         w.app.services, a, w.patient, observed_on="2027-06-01", status="alive_no_progression"
     ),
     "entry.correct": lambda w, a: correct_entry(
-        w.app.services, a, w.patient, w.entry, content={"note": "re-graded"}, reason="typo"
+        w.app.services, a, w.patient, w.entry, content=TOXICITY, reason="typo"
     ),
     "audit.read": lambda w, a: export_audit(w.app.services, a),
     "outcomes.read": lambda w, a: program(w.app.services, a, as_of=date(2027, 6, 1)),

@@ -146,8 +146,9 @@ def test_a_correction_is_a_new_entry_pointing_at_the_old_and_both_are_audited(ap
                             course_id=course_id, findings=findings)  # fmt: skip
     assert first.summary == "platelet_count_decreased grade 2"
     fixed = correct_entry(app.services, people[Role.PHYSICIAN], patient_id, first.id,
-                          content={"findings": findings, "note": "value was 40,000"}, reason="transcription error")  # fmt: skip
+                          content={**findings, "findings": [{"term": "platelet_count_decreased", "value": 40000, "unit": "per_ul"}]}, reason="transcription error")  # fmt: skip
     assert (fixed.corrects_id, fixed.kind) == (first.id, "toxicity")
+    assert fixed.summary.startswith("platelet_count_decreased grade 3 (correction of entry")
     entries = read_patient(app.services, people[Role.PHYSICIAN], patient_id)["entries"]
     assert [e["id"] for e in entries] == [first.id, fixed.id]
     trail = export_audit(app.services, people[Role.ADMINISTRATOR])

@@ -144,6 +144,29 @@ def record_follow_up(
     )
 
 
+def _corrected(services: Services, kind: str, content: object) -> tuple[Json, str]:
+    """A correction's content, checked and computed as the original kind's was."""
+    if kind == "toxicity":
+        graded = grading_document(grade_document(services.rules.ctcae, content))
+        summary = "; ".join(f"{g['term']} grade {g['grade']}" for g in graded["grades"])
+        return {"findings": as_json(content, "content"), "grades": graded}, summary
+    if kind == "response":
+        result = recist_document(assess_response(services.rules, content))
+        return {"measurements": as_json(content, "content"), "recist": result}, (
+            f"best overall response {result['best_overall_response']}"
+        )
+    body = as_json(content, "content")
+    status = body.get("status")
+    if status not in _FOLLOW_UP_STATUS:
+        raise InvalidInputError(
+            field="content.status", value=status, allowed="one of " + ", ".join(_FOLLOW_UP_STATUS)
+        )
+    return {
+        "status": status,
+        "notes": text(body.get("notes"), "content.notes", required=False),
+    }, str(status)
+
+
 def correct_entry(
     services: Services,
     actor: Actor,
@@ -153,13 +176,18 @@ def correct_entry(
     content: object,
     reason: object,
 ) -> ClinicalEntry:
-    """A correction: a new entry of the same kind that points at the one it corrects."""
+    """A correction: a new entry of the same kind, checked like the first, pointing at it.
+
+    `content` is what the original kind takes: CTCAE findings for a toxicity (graded again),
+    lesion measurements for a response (RECIST again), {status, notes} for a follow-up.
+    """
     require(services, actor, "entry.correct")
     why = text(reason, "reason")
     with services.uow() as uow:
         old = uow.entries.get(entry_id)
     if old is None or old.patient_id != patient_id:
         raise NotFoundError(kind="entry of this patient", key=str(entry_id))
+    corrected, summary = _corrected(services, old.kind, content)
     return _add(
         services,
         actor,
@@ -167,8 +195,8 @@ def correct_entry(
         kind=old.kind,
         course_id=old.course_id,
         observed_on=old.observed_on,
-        content=as_json(content, "content"),
-        summary=f"correction of entry {entry_id}: {why}",
+        content=corrected,
+        summary=f"{summary} (correction of entry {entry_id}: {why})",
         corrects_id=entry_id,
         reason=why,
     )
