@@ -122,6 +122,17 @@ class DoseRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class LedgerLine:
+    """A dose record without its documents: what the ledger's rules need to read."""
+
+    cycle: int
+    dose_number: int
+    outcome: DoseOutcome
+    decision_action: str
+    given_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class ClinicalEntry:
     """A toxicity, a response assessment or a follow-up: kind, content and the chain it is in."""
 

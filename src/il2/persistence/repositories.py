@@ -19,6 +19,7 @@ from il2.domain.records import (
     DoseOutcome,
     DoseRecord,
     Json,
+    LedgerLine,
     Patient,
     Role,
     ScreeningRecord,
@@ -362,6 +363,30 @@ class SqlDoses:
         """The record first made with this key."""
         row = self._session.scalars(select(DoseRow).where(DoseRow.idempotency_key == key)).first()
         return None if row is None else _dose(row)
+
+    def lines_for_course(self, course_id: int) -> Sequence[LedgerLine]:
+        """A course's ledger without the documents, in dose order."""
+        query = (
+            select(
+                DoseRow.cycle,
+                DoseRow.dose_number,
+                DoseRow.outcome,
+                DoseRow.decision_action,
+                DoseRow.given_at,
+            )
+            .where(DoseRow.course_id == course_id)
+            .order_by(DoseRow.cycle, DoseRow.dose_number)
+        )
+        return [
+            LedgerLine(
+                row.cycle,
+                row.dose_number,
+                DoseOutcome(row.outcome),
+                row.decision_action,
+                row.given_at,
+            )
+            for row in self._session.execute(query)
+        ]
 
     def for_courses(self, course_ids: Sequence[int]) -> dict[int, list[DoseRecord]]:
         """Several courses' ledgers in one query."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from il2.domain.bedside import Action
 from il2.domain.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
-from il2.domain.records import Actor, CourseRecord, DoseOutcome, DoseRecord
+from il2.domain.records import Actor, CourseRecord, DoseOutcome, DoseRecord, LedgerLine
 from il2.services.bedside import assess_before_dose
 from il2.services.context import Services, audit, aware, patient_or_404, require, text
 from il2.services.documents import bedside_document, plan_document
@@ -111,7 +111,7 @@ def _slot_count(course: CourseRecord, cycle: int) -> int:
     )
 
 
-def _ledger_facts(ledger: Sequence[DoseRecord], cycle: int, at: datetime) -> dict[str, Any]:
+def _ledger_facts(ledger: Sequence[LedgerLine], cycle: int, at: datetime) -> dict[str, Any]:
     this_cycle = [r for r in ledger if r.cycle == cycle]
     given = [r for r in this_cycle if r.outcome is DoseOutcome.GIVEN and r.given_at]
     facts: dict[str, Any] = {
@@ -124,7 +124,7 @@ def _ledger_facts(ledger: Sequence[DoseRecord], cycle: int, at: datetime) -> dic
     return facts
 
 
-def _needs_override(decision: Action, ledger: Sequence[DoseRecord], cycle: int) -> list[str]:
+def _needs_override(decision: Action, ledger: Sequence[LedgerLine], cycle: int) -> list[str]:
     why = []
     if decision is not Action.GIVE:
         why.append(f"the before-dose decision is {decision.value}")
@@ -175,7 +175,7 @@ def _course_or_404(uow: UnitOfWork, course_id: int) -> CourseRecord:
 
 
 def _dose_document(
-    course: CourseRecord, ledger: Sequence[DoseRecord], submission: DoseSubmission, at: datetime
+    course: CourseRecord, ledger: Sequence[LedgerLine], submission: DoseSubmission, at: datetime
 ) -> dict[str, Any]:
     """The before-dose document: what the nurse entered, with the slot and the ledger's counts."""
     return {
@@ -194,7 +194,7 @@ def preview_dose(
     require(services, actor, "dose.record")
     with services.uow() as uow:
         course = _course_or_404(uow, course_id)
-        ledger = uow.doses.for_course(course_id)
+        ledger = uow.doses.lines_for_course(course_id)
         audit(
             uow,
             services,
@@ -247,17 +247,13 @@ def record_dose(
                 value=submission.dose_number,
                 allowed=f"a dose from 1 to {slots} of cycle {submission.cycle}",
             )
-        ledger = uow.doses.for_course(course_id)
-        existing = [
-            r
-            for r in ledger
-            if (r.cycle, r.dose_number) == (submission.cycle, submission.dose_number)
-        ]
-        if existing:
+        ledger = uow.doses.lines_for_course(course_id)
+        slot = (submission.cycle, submission.dose_number)
+        if any((line.cycle, line.dose_number) == slot for line in ledger):
             raise ConflictError(
                 f"dose {submission.cycle}.{submission.dose_number} of course {course_id} "
                 "is already recorded",
-                existing=existing[0],
+                existing=uow.doses.by_slot(course_id, *slot),
             )
         document = _dose_document(
             course, ledger, submission, submission.given_at or services.clock()

@@ -18,6 +18,7 @@ from il2.domain.records import (
     DoseOutcome,
     DoseRecord,
     Json,
+    LedgerLine,
     Patient,
     Role,
     ScreeningRecord,
@@ -177,6 +178,10 @@ class Doses(Protocol):
 
     def for_course(self, course_id: int) -> Sequence[DoseRecord]:
         """A course's ledger, in dose order."""
+        ...
+
+    def lines_for_course(self, course_id: int) -> Sequence[LedgerLine]:
+        """A course's ledger without the documents (cheap), in dose order."""
         ...
 
     def for_courses(self, course_ids: Sequence[int]) -> Mapping[int, Sequence[DoseRecord]]:
