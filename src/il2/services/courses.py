@@ -187,25 +187,36 @@ def _dose_document(
     }
 
 
-def preview_dose(
-    services: Services, actor: Actor, course_id: int, submission: DoseSubmission
-) -> dict[str, Any]:
-    """The decision a submission would get, with nothing saved (the ledger is read, and audited)."""
-    require(services, actor, "dose.record")
+def _read_course(
+    services: Services, actor: Actor, course_id: int, *, action: str
+) -> tuple[CourseRecord, Sequence[DoseRecord]]:
+    """A course and its full ledger, the read audited as `action`."""
     with services.uow() as uow:
         course = _course_or_404(uow, course_id)
-        ledger = uow.doses.lines_for_course(course_id)
+        doses = uow.doses.for_course(course_id)
         audit(
             uow,
             services,
             actor,
-            action="preview_dose",
+            action=action,
             entity="course",
             entity_id=course_id,
             patient_id=course.patient_id,
         )
         uow.commit()
-    document = _dose_document(course, ledger, submission, submission.given_at or services.clock())
+    return course, doses
+
+
+def preview_dose(
+    services: Services, actor: Actor, course_id: int, submission: DoseSubmission
+) -> dict[str, Any]:
+    """The decision a submission would get, with nothing saved (the ledger is read, and audited)."""
+    require(services, actor, "dose.record")
+    course, doses = _read_course(services, actor, course_id, action="preview_dose")
+    lines = [
+        LedgerLine(d.cycle, d.dose_number, d.outcome, d.decision_action, d.given_at) for d in doses
+    ]
+    document = _dose_document(course, lines, submission, submission.given_at or services.clock())
     regimen, decision = assess_before_dose(services.rules, document)
     return bedside_document(regimen, decision)
 
@@ -321,17 +332,4 @@ def ledger(
 ) -> tuple[CourseRecord, Sequence[DoseRecord]]:
     """A course and its dose ledger."""
     require(services, actor, "patient.read")
-    with services.uow() as uow:
-        course = _course_or_404(uow, course_id)
-        doses = uow.doses.for_course(course_id)
-        audit(
-            uow,
-            services,
-            actor,
-            action="read",
-            entity="course",
-            entity_id=course_id,
-            patient_id=course.patient_id,
-        )
-        uow.commit()
-    return course, doses
+    return _read_course(services, actor, course_id, action="read")

@@ -4,7 +4,8 @@ Nothing here is a clinical threshold: the bedside engine decides every dose from
 vitals and labs, the grading engine grades toxicities, RECIST computes every response from
 simulated lesion measurements. The simulation's own numbers (how often a value drifts, response
 rates, survival) are chosen to resemble the published program figures: response rates from the
-label pools (kidney 7% CR and 8% PR; melanoma 6% CR and 10% PR; shared/reference/clinical.md 6),
+label pools as cited in science/data/label_efficacy.toml (kidney 17 CR and 20 PR of 255;
+melanoma 17 CR and 26 PR of 270),
 median overall survival from the PROCLAIM registry (41 and 19.6 months). The same seed always
 gives the same program.
 """
@@ -19,15 +20,17 @@ from typing import Any
 
 from il2.domain.errors import ConflictError
 from il2.domain.records import Actor, DoseOutcome
+from il2.science.label import label_efficacy
 from il2.services.accounts import actor_for_username, add_user
 from il2.services.clinical import record_follow_up, record_response, record_toxicity
 from il2.services.context import Services
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
 from il2.services.patients import create_patient, record_screening
 
-RESPONSE_RATES = {  # (CR, PR): label pools, shared/reference/clinical.md 6
-    "renal_cell_carcinoma": (0.07, 0.08),
-    "melanoma": (0.06, 0.10),
+# (CR, PR) rates from the cited label pools (science/data/label_efficacy.toml).
+RESPONSE_RATES: dict[str, tuple[float, float]] = {
+    diagnosis: (figures.complete / figures.patients, figures.partial / figures.patients)
+    for diagnosis, figures in label_efficacy().items()
 }
 MEDIAN_OS_MONTHS = {"renal_cell_carcinoma": 41.0, "melanoma": 19.6}  # PROCLAIM (Alva 2016)
 CYCLES_PER_YEAR = 65
