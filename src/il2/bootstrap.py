@@ -31,6 +31,11 @@ class App:
     engine: Engine
     services: Services
 
+    @property
+    def one_writer(self) -> bool:
+        """The database takes one transaction at a time (SQLite): no gain from threads."""
+        return self.engine.dialect.name == "sqlite"
+
 
 def build_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> App:
     """Load settings and rule tables and connect storage; fails loudly on a bad rule file."""

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from il2 import __version__
 from il2.api import audit, clinical, courses, engines, errors, patients, security
+from il2.api.work import Runner
 from il2.bootstrap import App
 
 _DESCRIPTION = (
@@ -21,6 +22,7 @@ def create_api(app: App) -> FastAPI:
     """The API over `app`'s services; every /api path but sign-in needs a bearer token."""
     api = FastAPI(title="il2", version=__version__, description=_DESCRIPTION)
     api.state.services = app.services
+    api.state.runner = Runner(inline=app.one_writer)
     errors.install(api)
 
     @api.get("/health", tags=["health"])

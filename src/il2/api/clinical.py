@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from il2.api.schemas import Correction, FollowUp, Response, Toxicity
 from il2.api.security import Il2Services, SignedIn
+from il2.api.work import Run
 from il2.services.clinical import correct_entry, record_follow_up, record_response, record_toxicity
 from il2.services.context import plain
 
@@ -15,11 +16,12 @@ router = APIRouter(prefix="/patients/{patient_id}", tags=["clinical entries"])
 
 
 @router.post("/toxicities", status_code=201)
-def toxicity(
-    patient_id: int, body: Toxicity, actor: SignedIn, services: Il2Services
+async def toxicity(
+    patient_id: int, body: Toxicity, actor: SignedIn, services: Il2Services, run: Run
 ) -> dict[str, Any]:
     """Grade CTCAE findings and keep them with their grades."""
-    entry = record_toxicity(
+    entry = await run(
+        record_toxicity,
         services,
         actor,
         patient_id,
@@ -31,22 +33,28 @@ def toxicity(
 
 
 @router.post("/responses", status_code=201)
-def response(
-    patient_id: int, body: Response, actor: SignedIn, services: Il2Services
+async def response(
+    patient_id: int, body: Response, actor: SignedIn, services: Il2Services, run: Run
 ) -> dict[str, Any]:
     """Assess RECIST from lesion measurements and keep both."""
-    entry = record_response(
-        services, actor, patient_id, course_id=body.course_id, measurements=body.measurements
+    entry = await run(
+        record_response,
+        services,
+        actor,
+        patient_id,
+        course_id=body.course_id,
+        measurements=body.measurements,
     )
     return dict(plain(entry))
 
 
 @router.post("/follow-ups", status_code=201)
-def follow_up(
-    patient_id: int, body: FollowUp, actor: SignedIn, services: Il2Services
+async def follow_up(
+    patient_id: int, body: FollowUp, actor: SignedIn, services: Il2Services, run: Run
 ) -> dict[str, Any]:
     """Keep a follow-up contact."""
-    entry = record_follow_up(
+    entry = await run(
+        record_follow_up,
         services,
         actor,
         patient_id,
@@ -58,11 +66,22 @@ def follow_up(
 
 
 @router.post("/entries/{entry_id}/corrections", status_code=201)
-def correction(
-    patient_id: int, entry_id: int, body: Correction, actor: SignedIn, services: Il2Services
+async def correction(  # noqa: PLR0917 - FastAPI passes path, body and dependencies by name
+    patient_id: int,
+    entry_id: int,
+    body: Correction,
+    actor: SignedIn,
+    services: Il2Services,
+    run: Run,
 ) -> dict[str, Any]:
     """Correct an entry: a new entry pointing at the old, which is kept."""
-    entry = correct_entry(
-        services, actor, patient_id, entry_id, content=body.content, reason=body.reason
+    entry = await run(
+        correct_entry,
+        services,
+        actor,
+        patient_id,
+        entry_id,
+        content=body.content,
+        reason=body.reason,
     )
     return dict(plain(entry))

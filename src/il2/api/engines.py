@@ -15,17 +15,19 @@ from il2.services.planning import plan as plan_course
 from il2.services.recist import assess_response
 from il2.services.screening import screen_candidate
 
+# Pure computations taking a few milliseconds at most: they run on the event loop (async),
+# sparing each request a hand-off to a worker thread.
 router = APIRouter(prefix="/engine", tags=["engines"])
 
 
 @router.post("/screen")
-def screen(candidate: JsonObject, services: Il2Services) -> dict[str, Any]:
+async def screen(candidate: JsonObject, services: Il2Services) -> dict[str, Any]:
     """Screen a candidate: every eligibility criterion with its verdict, evidence and source."""
     return documents.screening_document(screen_candidate(services.rules, candidate))
 
 
 @router.post("/plan")
-def plan(body: CoursePlan, services: Il2Services) -> dict[str, Any]:
+async def plan(body: CoursePlan, services: Il2Services) -> dict[str, Any]:
     """Plan a course: dose, preparation, vials and the time of every dose."""
     course = plan_course(
         services.rules,
@@ -37,19 +39,19 @@ def plan(body: CoursePlan, services: Il2Services) -> dict[str, Any]:
 
 
 @router.post("/bedside")
-def bedside(assessment: JsonObject, services: Il2Services) -> dict[str, Any]:
+async def bedside(assessment: JsonObject, services: Il2Services) -> dict[str, Any]:
     """Before a dose: give, hold, stop the cycle or discontinue, with every rule that fired."""
     regimen, decision = assess_before_dose(services.rules, assessment)
     return documents.bedside_document(regimen, decision)
 
 
 @router.post("/grade")
-def grade(findings: JsonObject, services: Il2Services) -> dict[str, Any]:
+async def grade(findings: JsonObject, services: Il2Services) -> dict[str, Any]:
     """Grade toxicities by CTCAE, naming the criterion met."""
     return grading_document(grade_document(services.rules.ctcae, findings))
 
 
 @router.post("/recist")
-def recist(measurements: JsonObject, services: Il2Services) -> dict[str, Any]:
+async def recist(measurements: JsonObject, services: Il2Services) -> dict[str, Any]:
     """RECIST 1.1 (and iRECIST) time points and the best overall response, with reasons."""
     return documents.recist_document(assess_response(services.rules, measurements))

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from il2.api.errors import NotAuthenticatedError
 from il2.api.schemas import SignIn
+from il2.api.work import Run
 from il2.domain.errors import PermissionDeniedError
 from il2.domain.records import Actor
 from il2.services.accounts import actor_for_token, sign_in
@@ -63,18 +64,22 @@ TOKEN_CACHE_SECONDS = 30
 _CACHE = _TokenCache(TOKEN_CACHE_SECONDS)
 
 
-def signed_in(
+async def signed_in(
     found: Il2Services,
+    run: Run,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    """The actor behind the request's bearer token; 401 without a live one."""
+    """The actor behind the request's bearer token; 401 without a live one.
+
+    Async so that a cached token costs nothing; only a lookup goes to the database.
+    """
     if credentials is None:
         raise NotAuthenticatedError(
             "sign in first: POST /api/token, then send Authorization: Bearer <token>"
         )
     actor = _CACHE.get(credentials.credentials)
     if actor is None:
-        actor = actor_for_token(found, credentials.credentials)
+        actor = await run(actor_for_token, found, credentials.credentials)
         if actor is not None:
             _CACHE.put(credentials.credentials, actor)
     if actor is None:
