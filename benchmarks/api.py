@@ -4,12 +4,14 @@ Starts `il2 serve` on SQLite (a temporary file) and on PostgreSQL (a throwaway c
 tests/integration/postgres.py; skipped with a note when no server binaries are installed), and
 drives each with threads, one `httpx.Client` each, for a fixed time: first `GET /health`, then
 `POST /api/courses/{id}/doses` recording a before-dose assessment with its decision (every
-request a new dose slot, in dose order within a course).
+request a new dose slot, in dose order within a course). The server runs as deployed: one
+process on SQLite (one writer at a time), one process a CPU core on PostgreSQL (`--workers`).
 
 Targets (printed beside the figures): write throughput at least 1/3 of /health's; write p99
 under 50 ms at 16 clients. Prints figures; asserts nothing.
 
     .venv/bin/python benchmarks/api.py [--seconds 10] [--clients 16] [--only sqlite|postgresql]
+                                       [--workers N]
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import contextlib
 import importlib
 import itertools
+import math
 import os
 import shutil
 import socket
@@ -43,7 +46,8 @@ ROOT = Path(__file__).parents[1]
 IL2 = shutil.which("il2", path=str(Path(sys.executable).parent)) or "il2"
 PASSWORD = "benchmark password only"  # noqa: S105 - a throwaway account on a throwaway database
 FIRST_DOSE = "2026-12-07T08:00:00-08:00"
-COURSES_PER_CLIENT = 8
+SLOTS_PER_COURSE = 28  # hd-label: two cycles of 14 doses
+MOST_WRITES_A_SECOND = 1000  # plan for this many, so no client plans a course while timed
 WARM_UP_SECONDS = 1.0
 WRITE_TO_HEALTH_TARGET = 1 / 3
 P99_TARGET_MS = 50.0
@@ -102,21 +106,36 @@ def _free_port() -> int:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User and system CPU time of a process and its children, e.g. server workers (/proc)."""
+    total, parents = 0, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    for candidate, (parent, ticks) in parents.items():
+        if pid in {candidate, parent}:
+            total += ticks
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
-def serving(database_url: str, workdir: Path) -> Iterator[tuple[str, int]]:
-    """`il2 serve` on a free loopback port; yields its base URL and process id."""
+def serving(database_url: str, workdir: Path, workers: int) -> Iterator[tuple[str, int]]:
+    """`il2 serve --workers N` on a free loopback port; yields its base URL and process id."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "IL2_SITE_POLICY"}
     env["IL2_DATABASE_URL"] = database_url
     log = workdir / "serve.log"
     with log.open("ab") as output:
         process = subprocess.Popen(  # noqa: S603 - our own command with fixed arguments
-            [IL2, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                IL2,
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                *os.environ.get("BENCH_SERVE_ARGS", "").split(),
+            ],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -225,11 +244,23 @@ def health_work(url: str) -> Callable[[int, httpx.Client, Tally, float], None]:
     return work
 
 
+def courses_per_client(seconds: float, clients: int) -> int:
+    """Enough planned courses that no client runs out of dose slots while it is timed."""
+    return math.ceil(seconds * MOST_WRITES_A_SECOND / clients / SLOTS_PER_COURSE) + 1
+
+
 def dose_work(
-    url: str, headers: dict[str, str], slots: list[list[Slot]], physician: dict[str, str]
+    url: str,
+    headers: dict[str, str],
+    slots: list[list[Slot]],
+    physician: dict[str, str],
+    clients: int,
 ) -> Callable[[int, httpx.Client, Tally, float], None]:
-    """Each client records the doses of its own courses in order; plans another when out."""
-    clients = len(slots) // COURSES_PER_CLIENT
+    """Each client records the doses of its own courses in order.
+
+    The courses are planned before the clock starts; should a client still run out, it
+    plans another over the API (counted in the time, not in the figures).
+    """
     queues = [iter([s for course in slots[i::clients] for s in course]) for i in range(clients)]
     extra = itertools.count()
 
@@ -270,17 +301,17 @@ def line(label: str, figures: Figures) -> str:
     )
 
 
-def bench(name: str, database_url: str, seconds: float, clients: int) -> None:
+def bench(name: str, database_url: str, seconds: float, clients: int, workers: int) -> None:
     """Prepare, serve, and print both phases' figures for one database."""
-    slots = prepare(database_url, clients * COURSES_PER_CLIENT)
+    slots = prepare(database_url, clients * courses_per_client(seconds, clients))
     with (
         tempfile.TemporaryDirectory(prefix="il2-bench-") as workdir,
-        serving(database_url, Path(workdir)) as (url, pid),
+        serving(database_url, Path(workdir), workers) as (url, pid),
     ):
         nurse, physician = sign_in(url, "nurse"), sign_in(url, "physician")
         drive(clients, WARM_UP_SECONDS, pid, health_work(url))
         health = drive(clients, seconds, pid, health_work(url))
-        writes = drive(clients, seconds, pid, dose_work(url, nurse, slots, physician))
+        writes = drive(clients, seconds, pid, dose_work(url, nurse, slots, physician, clients))
     ratio = writes.rate / health.rate if health.rate else float("nan")
     print(f"{name}")
     print(line("GET /health", health))
@@ -301,13 +332,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
+    parser.add_argument("--workers", type=int, help="PostgreSQL server processes (CPU count)")
     options = parser.parse_args()
     print(f"il2 API over loopback: {options.clients} clients, {options.seconds:g} s a phase, "
           f"{os.cpu_count()} CPUs; server and clients share them")  # fmt: skip
     if options.only in {None, "sqlite"}:
         with tempfile.TemporaryDirectory(prefix="il2-bench-db-") as directory:
             url = f"sqlite:///{Path(directory) / 'il2.sqlite3'}"
-            bench("SQLite (WAL, synchronous=FULL)", url, options.seconds, options.clients)
+            bench("SQLite (WAL, synchronous=FULL; one server process)", url, options.seconds,
+                  options.clients, workers=1)  # fmt: skip
     if options.only in {None, "postgresql"}:
         sys.path.insert(0, str(ROOT))  # the throwaway cluster recipe lives with the tests
         postgres = importlib.import_module("tests.integration.postgres")
@@ -315,7 +348,9 @@ def main() -> None:
             print("PostgreSQL: skipped, no server binaries (apt-get install postgresql)")
             return
         with postgres.cluster() as base:
-            bench("PostgreSQL (fsync on)", f"{base}/postgres", options.seconds, options.clients)
+            workers = options.workers or os.cpu_count() or 1
+            bench(f"PostgreSQL (fsync on; {workers} server processes)", f"{base}/postgres",
+                  options.seconds, options.clients, workers)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ class App:
 
     @property
     def one_writer(self) -> bool:
-        """The database takes one transaction at a time (SQLite): no gain from threads."""
+        """The database takes one writer at a time (SQLite): one server process at most."""
         return self.engine.dialect.name == "sqlite"
 
 

@@ -316,21 +316,3 @@ def test_each_engine_answers_the_same_document_as_the_cli(
     done = subprocess.run([str(CLI), *command, "--json"], cwd=ROOT, input=json.dumps(GRADE),  # noqa: S603
                           capture_output=True, text=True, check=True, timeout=60)  # fmt: skip
     assert answer.json() == json.loads(done.stdout)
-
-
-def test_database_work_runs_on_the_event_loop_for_sqlite_and_in_a_worker_thread_otherwise(
-    app: App,
-) -> None:
-    """SQLite serialises transactions anyway, so its work skips the thread hand-off."""
-    import asyncio  # noqa: PLC0415 - only this test drives a loop by hand
-    import threading  # noqa: PLC0415
-
-    runner = create_api(app).state.runner
-    assert runner.inline is (app.engine.dialect.name == "sqlite")
-
-    async def where() -> tuple[str, str]:
-        loop_thread = threading.current_thread().name
-        return loop_thread, await runner(lambda: threading.current_thread().name)
-
-    loop_thread, work_thread = asyncio.run(where())
-    assert (work_thread == loop_thread) is runner.inline

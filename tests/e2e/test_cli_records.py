@@ -59,3 +59,10 @@ def test_seed_demo_adds_one_account_per_role_once(database: Path) -> None:
     first = run("users", "seed-demo", database=database)
     assert first.returncode == 0, first.stderr
     assert run("users", "seed-demo", database=database).returncode == 0
+
+
+def test_serve_refuses_more_than_one_process_on_sqlite_naming_the_option(database: Path) -> None:
+    refused = run("serve", "--workers", "2", "--port", "1", database=database)
+    assert refused.returncode == 2
+    assert "--workers" in refused.stderr
+    assert "SQLite takes one writer at a time" in " ".join(refused.stderr.split())

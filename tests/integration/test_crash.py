@@ -26,11 +26,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from il2.bootstrap import App
+from il2.bootstrap import App, build_app, upgrade_database
+from il2.config import Settings
 from il2.domain.records import Role
 from il2.services.courses import plan_course
 from il2.services.patients import create_patient
 from tests.integration.builders import PASSWORD, PATIENT, stable_assessment, staff
+from tests.integration.conftest import FixedClock, fresh_postgres_database
 
 IL2 = shutil.which("il2", path=str(Path(sys.executable).parent)) or "il2"
 COURSES = 6  # one submitting thread each; 28 dose slots a course
@@ -72,14 +74,14 @@ def wait_until_healthy(server: Server) -> None:
 
 
 @contextmanager
-def serving(database_url: str, log: Path) -> Iterator[Server]:
+def serving(database_url: str, log: Path, *, workers: int = 1) -> Iterator[Server]:
     """`il2 serve` on a free loopback port over `database_url`; stopped on leaving the block."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "IL2_SITE_POLICY"}
     env["IL2_DATABASE_URL"] = database_url
     with log.open("ab") as output:
         process = subprocess.Popen(  # noqa: S603 - our own command with fixed arguments
-            [IL2, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [IL2, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -231,3 +233,43 @@ def test_every_acknowledged_dose_survives_a_sigkill_mid_load(app: App, tmp_path:
                            json={"cycle": cycle, "dose_number": number, "assessment": stable_assessment(),
                                  "given_at": due_at, "verified_by": "nurse2"})  # fmt: skip
         assert after.status_code == 201, after.text
+
+
+@pytest.fixture
+def postgres_app(postgres_url: str, clock: FixedClock) -> Iterator[App]:
+    """il2 on a migrated PostgreSQL database (SQLite is served by one process only)."""
+    built = build_app(Settings(database_url=fresh_postgres_database(postgres_url)), clock=clock)
+    upgrade_database(built)
+    yield built
+    built.engine.dispose()
+
+
+def test_two_server_processes_record_a_dose_submitted_by_sixteen_nurses_at_once_once(
+    postgres_app: App, tmp_path: Path
+) -> None:
+    """On PostgreSQL, `--workers 2`: the database, not a process, keeps one record a slot."""
+    app = postgres_app
+    course_id, slots = next(iter(planned_courses(app).items()))
+    cycle, number, due_at = slots[0]
+    body = {"cycle": cycle, "dose_number": number, "assessment": stable_assessment(),
+            "given_at": due_at, "verified_by": "nurse2"}  # fmt: skip
+    with serving(app.settings.database_url, tmp_path / "serve.log", workers=2) as server:
+        headers = sign_in(server, "nurse")
+        start = threading.Barrier(16)
+        answers: list[httpx.Response] = []
+
+        def submit() -> None:
+            with httpx.Client(timeout=60.0) as client:  # a connection each: both processes serve
+                start.wait(timeout=60)
+                answers.append(client.post(f"{server.url}/api/courses/{course_id}/doses",
+                                           json=body, headers=headers))  # fmt: skip
+
+        threads = [threading.Thread(target=submit) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [201] + [409] * 15, server.tail()
+    first = next(a for a in answers if a.status_code == 201).json()
+    assert {a.json()["existing"]["id"] for a in answers if a.status_code == 409} == {first["id"]}

@@ -1,4 +1,13 @@
-"""The JSON API application: routers, the sign-in dependency and the error handlers."""
+"""The JSON API application: routers, the sign-in dependency and the error handlers.
+
+The routes are async and call the services directly, so each request's database work runs on
+the event loop, one request at a time per server process; concurrency comes from processes
+(`il2 serve --workers`, PostgreSQL only). Handing the work to a worker thread instead cost
+the dose write about 1 ms of CPU (measured with benchmarks/api.py: the database drivers
+release the GIL at every call, and with the event loop busy each release became a contended
+hand-off), more than SQLite's one writer or a server process's one core could ever regain.
+Only sign-in (argon2, slow on purpose, and releasing the GIL) still runs in a thread.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +15,6 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from il2 import __version__
 from il2.api import audit, clinical, courses, engines, errors, patients, security
-from il2.api.work import Runner
 from il2.bootstrap import App
 
 _DESCRIPTION = (
@@ -22,7 +30,6 @@ def create_api(app: App) -> FastAPI:
     """The API over `app`'s services; every /api path but sign-in needs a bearer token."""
     api = FastAPI(title="il2", version=__version__, description=_DESCRIPTION)
     api.state.services = app.services
-    api.state.runner = Runner(inline=app.one_writer)
     errors.install(api)
 
     @api.get("/health", tags=["health"])

@@ -8,7 +8,6 @@ from fastapi import APIRouter
 
 from il2.api.schemas import Correction, FollowUp, Response, Toxicity
 from il2.api.security import Il2Services, SignedIn
-from il2.api.work import Run
 from il2.services.clinical import correct_entry, record_follow_up, record_response, record_toxicity
 from il2.services.context import plain
 
@@ -17,11 +16,10 @@ router = APIRouter(prefix="/patients/{patient_id}", tags=["clinical entries"])
 
 @router.post("/toxicities", status_code=201)
 async def toxicity(
-    patient_id: int, body: Toxicity, actor: SignedIn, services: Il2Services, run: Run
+    patient_id: int, body: Toxicity, actor: SignedIn, services: Il2Services
 ) -> dict[str, Any]:
     """Grade CTCAE findings and keep them with their grades."""
-    entry = await run(
-        record_toxicity,
+    entry = record_toxicity(
         services,
         actor,
         patient_id,
@@ -34,11 +32,10 @@ async def toxicity(
 
 @router.post("/responses", status_code=201)
 async def response(
-    patient_id: int, body: Response, actor: SignedIn, services: Il2Services, run: Run
+    patient_id: int, body: Response, actor: SignedIn, services: Il2Services
 ) -> dict[str, Any]:
     """Assess RECIST from lesion measurements and keep both."""
-    entry = await run(
-        record_response,
+    entry = record_response(
         services,
         actor,
         patient_id,
@@ -50,11 +47,10 @@ async def response(
 
 @router.post("/follow-ups", status_code=201)
 async def follow_up(
-    patient_id: int, body: FollowUp, actor: SignedIn, services: Il2Services, run: Run
+    patient_id: int, body: FollowUp, actor: SignedIn, services: Il2Services
 ) -> dict[str, Any]:
     """Keep a follow-up contact."""
-    entry = await run(
-        record_follow_up,
+    entry = record_follow_up(
         services,
         actor,
         patient_id,
@@ -66,17 +62,15 @@ async def follow_up(
 
 
 @router.post("/entries/{entry_id}/corrections", status_code=201)
-async def correction(  # noqa: PLR0917 - FastAPI passes path, body and dependencies by name
+async def correction(
     patient_id: int,
     entry_id: int,
     body: Correction,
     actor: SignedIn,
     services: Il2Services,
-    run: Run,
 ) -> dict[str, Any]:
     """Correct an entry: a new entry pointing at the old, which is kept."""
-    entry = await run(
-        correct_entry,
+    entry = correct_entry(
         services,
         actor,
         patient_id,

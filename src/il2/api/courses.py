@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse
 
 from il2.api.schemas import Dose
 from il2.api.security import Il2Services, SignedIn
-from il2.api.work import Run
 from il2.services.context import plain
 from il2.services.courses import DoseSubmission, ledger, submit_dose
 
@@ -27,9 +26,9 @@ IdempotencyKey = Annotated[
 
 
 @router.get("/{course_id}")
-async def read(course_id: int, actor: SignedIn, services: Il2Services, run: Run) -> dict[str, Any]:
+async def read(course_id: int, actor: SignedIn, services: Il2Services) -> dict[str, Any]:
     """The course with its plan, and its ledger in dose order (read is audited)."""
-    course, doses = await run(ledger, services, actor, course_id)
+    course, doses = ledger(services, actor, course_id)
     return {"course": plain(course), "doses": [plain(dose) for dose in doses]}
 
 
@@ -48,7 +47,6 @@ async def record(
     body: Dose,
     actor: SignedIn,
     services: Il2Services,
-    run: Run,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Assess a scheduled dose with the bedside engine and record what was done."""

@@ -8,7 +8,6 @@ from fastapi import APIRouter
 
 from il2.api.schemas import CoursePlan, JsonObject, NewPatient
 from il2.api.security import Il2Services, SignedIn
-from il2.api.work import Run
 from il2.services.context import plain
 from il2.services.courses import plan_course
 from il2.services.patients import create_patient, read_patient, record_screening
@@ -17,37 +16,32 @@ router = APIRouter(prefix="/patients", tags=["patients"])
 
 
 @router.post("", status_code=201)
-async def register(
-    body: NewPatient, actor: SignedIn, services: Il2Services, run: Run
-) -> dict[str, Any]:
+async def register(body: NewPatient, actor: SignedIn, services: Il2Services) -> dict[str, Any]:
     """Register a referred patient."""
-    patient = await run(
-        create_patient, services, actor, body.model_dump(mode="json", exclude_none=True)
-    )
+    patient = create_patient(services, actor, body.model_dump(mode="json", exclude_none=True))
     return dict(plain(patient))
 
 
 @router.get("/{patient_id}")
-async def read(patient_id: int, actor: SignedIn, services: Il2Services, run: Run) -> dict[str, Any]:
+async def read(patient_id: int, actor: SignedIn, services: Il2Services) -> dict[str, Any]:
     """The patient's record: screenings, courses, doses and entries (read is audited)."""
-    return await run(read_patient, services, actor, patient_id)
+    return read_patient(services, actor, patient_id)
 
 
 @router.post("/{patient_id}/screenings", status_code=201)
 async def screen(
-    patient_id: int, findings: JsonObject, actor: SignedIn, services: Il2Services, run: Run
+    patient_id: int, findings: JsonObject, actor: SignedIn, services: Il2Services
 ) -> dict[str, Any]:
     """Screen the patient's findings (il2 screen input) and keep the checklist."""
-    return dict(plain(await run(record_screening, services, actor, patient_id, findings)))
+    return dict(plain(record_screening(services, actor, patient_id, findings)))
 
 
 @router.post("/{patient_id}/courses", status_code=201)
 async def plan(
-    patient_id: int, body: CoursePlan, actor: SignedIn, services: Il2Services, run: Run
+    patient_id: int, body: CoursePlan, actor: SignedIn, services: Il2Services
 ) -> dict[str, Any]:
     """Plan the patient's next course and keep every dose slot."""
-    course = await run(
-        plan_course,
+    course = plan_course(
         services,
         actor,
         patient_id,

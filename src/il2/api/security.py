@@ -11,7 +11,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from il2.api.errors import NotAuthenticatedError
 from il2.api.schemas import SignIn
-from il2.api.work import Run
 from il2.domain.errors import PermissionDeniedError
 from il2.domain.records import Actor
 from il2.services.accounts import actor_for_token, sign_in
@@ -66,7 +65,6 @@ _CACHE = _TokenCache(TOKEN_CACHE_SECONDS)
 
 async def signed_in(
     found: Il2Services,
-    run: Run,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     """The actor behind the request's bearer token; 401 without a live one.
@@ -79,7 +77,7 @@ async def signed_in(
         )
     actor = _CACHE.get(credentials.credentials)
     if actor is None:
-        actor = await run(actor_for_token, found, credentials.credentials)
+        actor = actor_for_token(found, credentials.credentials)
         if actor is not None:
             _CACHE.put(credentials.credentials, actor)
     if actor is None:

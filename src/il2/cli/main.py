@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from datetime import date
@@ -336,25 +337,60 @@ def report(
     typer.echo(f"report written to {output} ({len(html):,} bytes)")
 
 
+def server_app() -> Any:
+    """The web app and the JSON API over the configured database (uvicorn's factory).
+
+    Each server process builds its own; whatever start-up built (rule tables, templates,
+    routes) lives as long as the process, so it is moved out of the garbage collector's sight:
+    full collections stay short and no request waits long behind one.
+    """
+    from il2.api.app import create_api  # noqa: PLC0415 - keeps other commands fast
+    from il2.web.app import web_router  # noqa: PLC0415
+
+    built = _app()
+    server = create_api(built)
+    server.include_router(web_router(built))
+    gc.collect()
+    gc.freeze()
+    return server
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     upgrade: Annotated[bool, typer.Option(help="Apply migrations before serving.")] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes. SQLite takes one writer at a time: keep 1. On PostgreSQL, "
+            "up to one a CPU core.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the web app and the JSON API (OpenAPI at /openapi.json) on the configured database."""
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
-    from il2.api.app import create_api  # noqa: PLC0415 - keeps other commands fast
-    from il2.web.app import web_router  # noqa: PLC0415
-
     built = _app()
+    if workers > 1 and built.one_writer:
+        raise typer.BadParameter(
+            f"{workers} processes: SQLite takes one writer at a time, so il2 serves it from one "
+            "process; use PostgreSQL (IL2_DATABASE_URL) for more",
+            param_hint="--workers",
+        )
     if upgrade:
         upgrade_database(built)
-    server = create_api(built)
-    server.include_router(web_router(built))
+    built.engine.dispose()
     typer.echo(f"il2 on http://{host}:{port}/ (API documentation at /docs)")
-    uvicorn.run(server, host=host, port=port, log_level="warning")
+    uvicorn.run(
+        "il2.cli.main:server_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -408,15 +408,10 @@ class SqlDoses:
 
     def lines_for_course(self, course_id: int) -> Sequence[LedgerLine]:
         """A course's ledger without the documents, in dose order."""
+        rows = _core(self._session, _LEDGER_LINES, {"course_id": course_id})
         return [
-            LedgerLine(
-                row.cycle,
-                row.dose_number,
-                DoseOutcome(row.outcome),
-                row.decision_action,
-                row.given_at,
-            )
-            for row in _core(self._session, _LEDGER_LINES, {"course_id": course_id})
+            LedgerLine(cycle, number, DoseOutcome(outcome), action, given_at)
+            for cycle, number, outcome, action, given_at in rows
         ]
 
     def for_courses(self, course_ids: Sequence[int]) -> dict[int, list[DoseRecord]]:
