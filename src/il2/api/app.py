@@ -11,7 +11,7 @@ Only sign-in (argon2, slow on purpose, and releasing the GIL) still runs in a th
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import Depends, FastAPI
 
 from il2 import __version__
 from il2.api import audit, clinical, courses, engines, errors, patients, security
@@ -38,8 +38,7 @@ def create_api(app: App) -> FastAPI:
         return {"status": "ok"}
 
     api.include_router(security.router)
-    protected = APIRouter(prefix="/api", dependencies=[Depends(security.signed_in)])
-    for module in (patients, clinical, courses, audit, engines):
-        protected.include_router(module.router)
-    api.include_router(protected)
+    # Included one level deep: each level of nesting costs every request a round of matching.
+    for module in (courses, patients, clinical, audit, engines):
+        api.include_router(module.router, prefix="/api", dependencies=[Depends(security.signed_in)])
     return api

@@ -32,8 +32,16 @@ def require(services: Services, actor: Actor, action: str) -> None:
         )
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(value: object) -> Any:  # noqa: PLR0911 - one return per kind of value
     """A record as JSON-ready data (dates as ISO text, enums as their values)."""
+    kind = type(value)
+    if kind in _JSON_SCALARS:  # most of a record's documents: checked first, by exact type
+        return value
+    if kind is dict:
+        return {k: plain(v) for k, v in value.items()}  # type: ignore[attr-defined]
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Enum):
