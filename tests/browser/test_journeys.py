@@ -57,6 +57,16 @@ def test_signing_in_lands_on_a_home_page_for_the_role(page: Page) -> None:
     shot(page, "home-nurse")
 
 
+def test_signing_out_revokes_the_session_not_only_the_cookie(page: Page) -> None:
+    sign_in(page, "nurse", target="/worklist")
+    kept = page.context.cookies()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/sign-in$"))
+    page.context.add_cookies(kept)  # a copied cookie must not open the ward again
+    page.goto("/worklist")
+    expect(page).to_have_url(re.compile(r"/sign-in\?next=/worklist"))
+
+
 def test_screening_a_candidate_shows_what_is_missing(page: Page) -> None:
     sign_in(page, "coordinator", target="/patients/new")
     fill(

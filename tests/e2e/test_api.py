@@ -126,6 +126,14 @@ def test_signing_in_answers_a_bearer_token_with_the_role(client: TestClient) -> 
     assert answer.json()["access_token"]
 
 
+def test_signing_out_revokes_the_token_at_once(client: TestClient) -> None:
+    nurse = sign_in(client, "nurse")
+    assert client.get("/api/patients/1", headers=nurse).status_code == 404  # signed in
+    assert client.post("/api/sign-out", headers=nurse).status_code == 204
+    assert client.get("/api/patients/1", headers=nurse).status_code == 401
+    assert client.post("/api/sign-out", headers=nurse).status_code == 401
+
+
 def test_a_wrong_password_is_refused_with_401(client: TestClient) -> None:
     answer = client.post("/api/token", json={"username": "nurse", "password": "wrong password!"})
     assert answer.status_code == 401

@@ -6,14 +6,14 @@ import threading
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from il2.api.errors import NotAuthenticatedError
 from il2.api.schemas import SignIn
 from il2.domain.errors import PermissionDeniedError
 from il2.domain.records import Actor
-from il2.services.accounts import actor_for_token, sign_in
+from il2.services.accounts import actor_for_token, sign_in, sign_out
 from il2.services.context import Services
 
 _bearer = HTTPBearer(
@@ -35,8 +35,9 @@ Il2Services = Annotated[Services, Depends(services)]
 class _TokenCache:
     """Recently seen tokens, for a few seconds: most requests skip the database lookup.
 
-    A token stays valid here at most TOKEN_CACHE_SECONDS past its expiry or an account's
-    deactivation; tokens live 12 hours, so the window is small and bounded.
+    A token stays valid here at most TOKEN_CACHE_SECONDS past its expiry, an account's
+    deactivation, or a sign-out through another server process (the process that signs it
+    out forgets it at once); tokens live 12 hours, so the window is small and bounded.
     """
 
     def __init__(self, seconds: float, size: int = 10_000) -> None:
@@ -51,6 +52,10 @@ class _TokenCache:
                 self._seen.pop(token, None)
                 return None
             return found[0]
+
+    def forget(self, token: str) -> None:
+        with self._lock:
+            self._seen.pop(token, None)
 
     def put(self, token: str, actor: Actor) -> None:
         with self._lock:
@@ -99,3 +104,15 @@ def token(body: SignIn, found: Il2Services) -> dict[str, Any]:
         # A wrong password at sign-in is a failed authentication, not a forbidden action.
         raise NotAuthenticatedError(str(refused)) from None
     return {"access_token": issued, "token_type": "bearer", "role": user.role.value}
+
+
+@router.post("/api/sign-out", status_code=204, response_model=None)
+def revoke(
+    found: Il2Services,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Response:
+    """End the session: the bearer token stops working at once (401 if it was not live)."""
+    if credentials is None or not sign_out(found, credentials.credentials):
+        raise NotAuthenticatedError("the token is unknown or has expired; nothing to sign out")
+    _CACHE.forget(credentials.credentials)
+    return Response(status_code=204)

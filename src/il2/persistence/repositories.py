@@ -153,6 +153,18 @@ class SqlUsers:
             "token",
         )
 
+    def remove_token(self, token_hash: str) -> User | None:
+        """Forget a token's hash; the account it belonged to, if any."""
+        found = self._session.scalars(
+            select(SessionRow).where(SessionRow.token_hash == token_hash)
+        ).first()
+        if found is None:
+            return None
+        user = self._session.get(UserRow, found.user_id)
+        self._session.delete(found)
+        self._session.flush()
+        return None if user is None else _user(user)
+
 
 def _patient(row: PatientRow) -> Patient:
     return Patient(

@@ -99,6 +99,25 @@ def sign_in(services: Services, *, username: str, password: str) -> tuple[str, U
     return token, user
 
 
+def sign_out(services: Services, token: str) -> bool:
+    """End a session: the token stops working at once. False if it was not a live token."""
+    with services.uow() as uow:
+        user = uow.users.remove_token(_token_hash(token))
+        if user is None:
+            return False
+        audit(
+            uow,
+            services,
+            Actor(user.id, user.username, user.role),
+            action="sign_out",
+            entity="user",
+            entity_id=user.id,
+            patient_id=None,
+        )
+        uow.commit()
+    return True
+
+
 def actor_for_token(services: Services, token: str) -> Actor | None:
     """Who a live session token belongs to, or None."""
     with services.uow() as uow:

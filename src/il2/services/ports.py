@@ -51,6 +51,10 @@ class Users(Protocol):
         """Remember a session token (only its hash)."""
         ...
 
+    def remove_token(self, token_hash: str) -> User | None:
+        """Forget a session token; the account it belonged to, if it was known."""
+        ...
+
 
 class Patients(Protocol):
     """Patients."""

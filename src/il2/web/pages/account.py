@@ -7,11 +7,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from il2.domain.errors import PermissionDeniedError
 from il2.domain.records import Actor
-from il2.services.accounts import sign_in
+from il2.services.accounts import sign_in, sign_out
 from il2.services.worklist import worklist
 from il2.web.core import Form, Web, see_other
 from il2.web.forms import text
-from il2.web.session import current_actor, end_session, signed_in, start_session
+from il2.web.session import COOKIE, current_actor, end_session, signed_in, start_session
 
 
 def safe_next(target: str) -> str:
@@ -53,7 +53,11 @@ def routes(web: Web) -> APIRouter:
         return response
 
     @router.post("/sign-out")
-    def sign_out() -> RedirectResponse:
+    def sign_out_submit(request: Request) -> RedirectResponse:
+        """End the session: the token is revoked, not only forgotten by this browser."""
+        token = request.cookies.get(COOKIE)
+        if token:
+            sign_out(web.services, token)
         response = see_other("/sign-in")
         end_session(response)
         return response
