@@ -12,6 +12,7 @@ from argon2.exceptions import VerificationError
 from il2.domain.errors import InvalidInputError, PermissionDeniedError
 from il2.domain.records import Actor, Role, User
 from il2.services.context import Services, audit, require, text
+from il2.services.ports import UnitOfWork
 
 SESSION_HOURS = 12
 _HASHER = PasswordHasher()
@@ -74,6 +75,13 @@ def _password_matches(user: User | None, password: str) -> bool:
         return False
 
 
+def _session_event(uow: UnitOfWork, services: Services, user: User, action: str) -> None:
+    """Audit a sign-in or sign-out as the user's own act, and commit."""
+    actor = Actor(user.id, user.username, user.role)
+    audit(uow, services, actor, action=action, entity="user", entity_id=user.id, patient_id=None)
+    uow.commit()
+
+
 def sign_in(services: Services, *, username: str, password: str) -> tuple[str, User]:
     """A new session token for a correct username and password."""
     with services.uow() as uow:
@@ -86,16 +94,7 @@ def sign_in(services: Services, *, username: str, password: str) -> tuple[str, U
             token_hash=_token_hash(token),
             expires_at=services.clock() + timedelta(hours=SESSION_HOURS),
         )
-        audit(
-            uow,
-            services,
-            Actor(user.id, user.username, user.role),
-            action="sign_in",
-            entity="user",
-            entity_id=user.id,
-            patient_id=None,
-        )
-        uow.commit()
+        _session_event(uow, services, user, "sign_in")
     return token, user
 
 
@@ -105,16 +104,7 @@ def sign_out(services: Services, token: str) -> bool:
         user = uow.users.remove_token(_token_hash(token))
         if user is None:
             return False
-        audit(
-            uow,
-            services,
-            Actor(user.id, user.username, user.role),
-            action="sign_out",
-            entity="user",
-            entity_id=user.id,
-            patient_id=None,
-        )
-        uow.commit()
+        _session_event(uow, services, user, "sign_out")
     return True
 
 
