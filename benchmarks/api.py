@@ -2,11 +2,10 @@
 
 Starts `il2 serve` on SQLite (a temporary file) and on PostgreSQL (a throwaway cluster from
 tests/integration/postgres.py; skipped with a note when no server binaries are installed), and
-drives each with 16 clients (tasks on one asyncio loop, a connection each) for a fixed time:
-first `GET /health`, then `POST /api/courses/{id}/doses` recording a before-dose assessment
-with its decision (every request a new dose slot, in dose order within a course). The server
-runs as deployed: one process on SQLite (one writer at a time), one process a CPU core on
-PostgreSQL (`--workers`).
+drives each with threads, one `httpx.Client` each, for a fixed time: first `GET /health`, then
+`POST /api/courses/{id}/doses` recording a before-dose assessment with its decision (every
+request a new dose slot, in dose order within a course). The server runs as deployed: one
+process on SQLite (one writer at a time), one process a CPU core on PostgreSQL (`--workers`).
 
 Targets (printed beside the figures): write throughput at least 1/3 of /health's; write p99
 under 50 ms at 16 clients. Prints figures; asserts nothing.
@@ -18,7 +17,6 @@ under 50 ms at 16 clients. Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import importlib
 import itertools
@@ -29,8 +27,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,35 +197,27 @@ def _percentile(ordered: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
 
 
-Work = Callable[[int, httpx.AsyncClient, Tally, float], Awaitable[None]]
-
-
-def drive(clients: int, seconds: float, pid: int, work: Work) -> Figures:
-    """Run `work(client index, client, tally, stop at)` for `clients` clients for `seconds`.
-
-    The clients are tasks on one asyncio loop, each with its own connection. (A thread per
-    client measured the load generator's own GIL hand-offs, up to 5 ms each, as latency:
-    /health, which costs the server 0.2 ms, showed a p99 of 30-40 ms.)
-    """
+def drive(
+    clients: int, seconds: float, pid: int, work: Callable[[int, httpx.Client, Tally, float], None]
+) -> Figures:
+    """Run `work(client index, client, tally, stop at)` on `clients` threads for `seconds`."""
     tallies = [Tally() for _ in range(clients)]
-
-    async def run() -> float:
-        stop_at = time.perf_counter() + seconds
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        connections = [httpx.AsyncClient(timeout=30, limits=limits) for _ in range(clients)]
-        started = time.perf_counter()
-        await asyncio.gather(
-            *(work(i, connections[i], tallies[i], stop_at) for i in range(clients))
-        )
-        elapsed = time.perf_counter() - started
-        for connection in connections:
-            await connection.aclose()
-        return elapsed
-
-    cpu, server_cpu = time.process_time(), _cpu_seconds(pid)
-    elapsed = asyncio.run(run())
+    stop_at = time.perf_counter() + seconds
+    connections = [httpx.Client(timeout=30) for _ in range(clients)]
+    threads = [
+        threading.Thread(target=work, args=(i, connections[i], tallies[i], stop_at))
+        for i in range(clients)
+    ]
+    started, cpu, server_cpu = time.perf_counter(), time.process_time(), _cpu_seconds(pid)
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=seconds + 120)
+    elapsed = time.perf_counter() - started
     client_share = (time.process_time() - cpu) / elapsed
     server_share = (_cpu_seconds(pid) - server_cpu) / elapsed
+    for connection in connections:
+        connection.close()
     latencies = sorted(x for t in tallies for x in t.latencies)
     answered = sum(len(t.latencies) + sum(t.errors.values()) for t in tallies)
     errors: dict[str, int] = {}
@@ -244,10 +235,10 @@ def drive(clients: int, seconds: float, pid: int, work: Work) -> Figures:
     )
 
 
-def health_work(url: str) -> Work:
-    async def work(_: int, client: httpx.AsyncClient, tally: Tally, stop_at: float) -> None:
+def health_work(url: str) -> Callable[[int, httpx.Client, Tally, float], None]:
+    def work(_: int, client: httpx.Client, tally: Tally, stop_at: float) -> None:
         while (start := time.perf_counter()) < stop_at:
-            answer = await client.get(f"{url}/health")
+            answer = client.get(f"{url}/health")
             tally.add(time.perf_counter() - start, answer.status_code, 200)
 
     return work
@@ -264,7 +255,7 @@ def dose_work(
     slots: list[list[Slot]],
     physician: dict[str, str],
     clients: int,
-) -> Work:
+) -> Callable[[int, httpx.Client, Tally, float], None]:
     """Each client records the doses of its own courses in order.
 
     The courses are planned before the clock starts; should a client still run out, it
@@ -273,30 +264,29 @@ def dose_work(
     queues = [iter([s for course in slots[i::clients] for s in course]) for i in range(clients)]
     extra = itertools.count()
 
-    async def more(client: httpx.AsyncClient) -> list[Slot]:
-        mrn = f"BENCH-MORE-{next(extra)}"
-        patient = (await client.post(f"{url}/api/patients", headers=physician, json={
+    def more(client: httpx.Client) -> list[Slot]:
+        mrn = f"BENCH-MORE-{next(extra)}"  # count() hands out each number once, across threads
+        patient = client.post(f"{url}/api/patients", headers=physician, json={
             "mrn": mrn, "name": "Benchmark Patient", "birth_date": "1968-04-02",
-            "diagnosis": "melanoma"})).json()  # fmt: skip
-        course = (await client.post(f"{url}/api/patients/{patient['id']}/courses",
-                                    headers=physician, json={"regimen": "hd-label",
-                                    "weight_kg": 70, "first_dose": FIRST_DOSE})).json()  # fmt: skip
+            "diagnosis": "melanoma"}).json()  # fmt: skip
+        course = client.post(f"{url}/api/patients/{patient['id']}/courses", headers=physician,
+                             json={"regimen": "hd-label", "weight_kg": 70,
+                                   "first_dose": FIRST_DOSE}).json()  # fmt: skip
         return [(course["id"], c["cycle"], d["number"], d["due_at"])
                 for c in course["plan"]["cycles"] for d in c["doses"]]  # fmt: skip
 
-    async def work(index: int, client: httpx.AsyncClient, tally: Tally, stop_at: float) -> None:
+    def work(index: int, client: httpx.Client, tally: Tally, stop_at: float) -> None:
         queue = queues[index]
         while time.perf_counter() < stop_at:
             slot = next(queue, None)
             if slot is None:
-                queue = iter(await more(client))
+                queue = iter(more(client))
                 continue
             course_id, cycle, number, due_at = slot
             body = {"cycle": cycle, "dose_number": number, "assessment": _assessment(),
                     "given_at": due_at, "verified_by": "nurse2"}  # fmt: skip
             start = time.perf_counter()
-            answer = await client.post(f"{url}/api/courses/{course_id}/doses", json=body,
-                                       headers=headers)  # fmt: skip
+            answer = client.post(f"{url}/api/courses/{course_id}/doses", json=body, headers=headers)
             tally.add(time.perf_counter() - start, answer.status_code, 201)
 
     return work
