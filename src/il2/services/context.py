@@ -63,15 +63,41 @@ def audit(
 ) -> None:
     """Append to the audit trail inside the caller's transaction."""
     uow.audit.add(
-        at=services.clock(),
-        username=actor.username,
-        action=action,
-        entity=entity,
-        entity_id=str(entity_id),
-        patient_id=patient_id,
-        before=None if before is None else plain(before),
-        after=None if after is None else plain(after),
+        **audit_entry(
+            services.clock(),
+            actor,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            patient_id=patient_id,
+            before=before,
+            after=after,
+        )
     )
+
+
+def audit_entry(
+    at: datetime,
+    actor: Actor,
+    *,
+    action: str,
+    entity: str,
+    entity_id: object,
+    patient_id: int | None,
+    before: object = None,
+    after: object = None,
+) -> dict[str, Any]:
+    """The fields of one audit entry, as `audit` appends it (records as plain JSON)."""
+    return {
+        "at": at,
+        "username": actor.username,
+        "action": action,
+        "entity": entity,
+        "entity_id": str(entity_id),
+        "patient_id": patient_id,
+        "before": None if before is None else plain(before),
+        "after": None if after is None else plain(after),
+    }
 
 
 def patient_or_404(uow: UnitOfWork, patient_id: int) -> Patient:
