@@ -11,16 +11,20 @@ from typing import Any
 from il2.domain.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from il2.domain.records import Actor, Json, Patient
 from il2.rules.loader import RuleSet
-from il2.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from il2.services.ports import BulkRecordsFactory, Clock, UnitOfWork, UnitOfWorkFactory
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """The rule tables in force, a way to open transactions, and the clock."""
+    """The rule tables in force, a way to open transactions, and the clock.
+
+    `bulk` opens bulk transactions, for writing large synthetic programs (None: not offered).
+    """
 
     rules: RuleSet
     uow: UnitOfWorkFactory
     clock: Clock
+    bulk: BulkRecordsFactory | None = None
 
 
 def require(services: Services, actor: Actor, action: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Literal, Protocol, Self
 
 from il2.domain.records import (
     AuditEntry,
@@ -291,4 +291,69 @@ class Clock(Protocol):
 
     def __call__(self) -> datetime:
         """The current, time-zone-aware moment."""
+        ...
+
+
+RecordTable = Literal["patients", "screenings", "courses", "doses", "entries", "audit"]
+
+
+class BulkRecords(Protocol):
+    """New records written many rows a statement in one transaction (large synthetic programs).
+
+    Ids are reserved first, so records and their audit entries can carry them; reserved ids
+    are used only by this transaction. Add parents before the records that point at them. A
+    record that clashes with one already kept (an MRN, a dose slot) is a ConflictError.
+    """
+
+    def __enter__(self) -> Self:
+        """Begin."""
+        ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed."""
+        ...
+
+    def reserve_ids(self, table: RecordTable, count: int) -> Sequence[int]:
+        """`count` new ids for rows of `table`, ascending."""
+        ...
+
+    def add_patients(self, records: Sequence[Patient]) -> None:
+        """Insert patients with their reserved ids."""
+        ...
+
+    def add_screenings(self, records: Sequence[ScreeningRecord]) -> None:
+        """Insert screenings."""
+        ...
+
+    def add_courses(self, records: Sequence[CourseRecord]) -> None:
+        """Insert planned courses."""
+        ...
+
+    def add_doses(self, records: Sequence[DoseRecord]) -> None:
+        """Insert dose ledger entries."""
+        ...
+
+    def add_entries(self, records: Sequence[ClinicalEntry]) -> None:
+        """Insert clinical entries."""
+        ...
+
+    def add_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Append audit entries."""
+        ...
+
+    def commit(self) -> None:
+        """Make everything added so far permanent."""
+        ...
+
+
+class BulkRecordsFactory(Protocol):
+    """Opens a bulk transaction."""
+
+    def __call__(self) -> BulkRecords:
+        """A new bulk transaction."""
         ...
