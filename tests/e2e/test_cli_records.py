@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,31 @@ def test_seed_demo_adds_one_account_per_role_once(database: Path) -> None:
     first = run("users", "seed-demo", database=database)
     assert first.returncode == 0, first.stderr
     assert run("users", "seed-demo", database=database).returncode == 0
+
+
+def _count(database: Path, query: str) -> int:
+    with closing(sqlite3.connect(database)) as connection:
+        return int(connection.execute(query).fetchone()[0])
+
+
+def test_demo_patients_writes_that_many_referrals_in_bulk_every_record_audited(
+    database: Path,
+) -> None:
+    done = run("demo", "--patients", "30", "--years", "2", "--until", "2026-11-01",
+               database=database)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "demo: 30 patients referred" in done.stdout
+    assert _count(database, "SELECT COUNT(*) FROM patients") == 30
+    for table, entity in (("doses", "'dose'"), ("courses", "'course'"), ("patients", "'patient'")):
+        audited = _count(database, f"SELECT COUNT(*) FROM audit WHERE entity = {entity}")  # noqa: S608 - fixed names
+        assert audited == _count(database, f"SELECT COUNT(*) FROM {table}") > 0  # noqa: S608
+    again = run("demo", "--patients", "30", "--if-empty", database=database)
+    assert "already holds patients" in again.stdout
+    assert _count(database, "SELECT COUNT(*) FROM patients") == 30
+
+
+def test_demo_refuses_no_patients_naming_the_option(database: Path) -> None:
+    refused = run("demo", "--patients", "0", database=database)
+    assert refused.returncode == 2
+    assert "field 'patients'" in refused.stderr
+    assert "--patients" in run("demo", "--help", database=database).stdout

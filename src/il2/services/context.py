@@ -36,8 +36,13 @@ def require(services: Services, actor: Actor, action: str) -> None:
         )
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(value: object) -> Any:  # noqa: PLR0911 - one return per kind of value
     """A record as JSON-ready data (dates as ISO text, enums as their values)."""
+    if type(value) in _JSON_SCALARS:  # most values of a document: kept as they are, at once
+        return value
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Enum):
