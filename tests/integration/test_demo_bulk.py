@@ -15,12 +15,16 @@ from il2.bootstrap import App, build_app, upgrade_database
 from il2.config import Settings
 from il2.domain.errors import ConflictError, InvalidInputError
 from il2.persistence.tables import Base, PatientRow
+from il2.services.accounts import actor_for_username
 from il2.services.bulk import BulkWriter
 from il2.services.demo import build_demo
+from il2.services.outcomes import program
 from tests.integration.conftest import fresh_postgres_database
 
 UNTIL = date(2026, 11, 1)
 RECORDS = ("patients", "screenings", "courses", "doses", "entries")
+TABLES = ("users", *RECORDS)
+OUTLINES = ("course_outlines", "entry_outlines")
 ENTITY_TABLE = {
     "patient": "patients",
     "screening": "screenings",
@@ -31,7 +35,12 @@ ENTITY_TABLE = {
     "follow_up": "entries",
     "user": "users",
 }
-POINTERS = {"patient_id": "patients", "course_id": "courses", "corrects_id": "entries"}
+POINTERS = {
+    "patient_id": "patients",
+    "course_id": "courses",
+    "corrects_id": "entries",
+    "entry_id": "entries",
+}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -54,25 +63,33 @@ def new_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable
         app.engine.dispose()
 
 
-def _rows(engine: Engine) -> dict[str, list[dict[str, Any]]]:
+def _rows(
+    engine: Engine, names: tuple[str, ...] = (*TABLES, "audit")
+) -> dict[str, list[dict[str, Any]]]:
     """Every table's rows, oldest first, users without their (salted) password hashes."""
     tables = Base.metadata.tables
     with engine.connect() as connection:
         content = {
             name: [
                 dict(row._mapping)
-                for row in connection.execute(select(tables[name]).order_by(tables[name].c.id))
+                for row in connection.execute(
+                    select(tables[name]).order_by(*tables[name].primary_key)
+                )
             ]
-            for name in ("users", *RECORDS, "audit")
+            for name in names
         }
-    for user in content["users"]:
+    for user in content.get("users", []):
         user.pop("password_hash")
     return content
 
 
 def _without_ids(content: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
     """The rows with every surrogate id replaced by the row's rank in its table."""
-    rank = {name: {row["id"]: n for n, row in enumerate(rows)} for name, rows in content.items()}
+    rank = {
+        name: {row["id"]: n for n, row in enumerate(rows)}
+        for name, rows in content.items()
+        if name not in OUTLINES
+    }
 
     def renumbered(row: dict[str, Any]) -> dict[str, Any]:
         out = dict(row)
@@ -84,10 +101,12 @@ def _without_ids(content: dict[str, list[dict[str, Any]]]) -> dict[str, list[dic
     plain = {
         name: [{**renumbered(row), "id": rank[name][row["id"]]} for row in rows]
         for name, rows in content.items()
-        if name != "audit"
+        if name in TABLES
     }
+    for name in set(OUTLINES) & set(content):
+        plain[name] = [renumbered(row) for row in content[name]]
     plain["audit"] = []
-    for entry in content["audit"]:
+    for entry in content.get("audit", []):
         table = ENTITY_TABLE[entry["entity"]]
         after = entry["after"] and renumbered(entry["after"])
         if after and "id" in after:
@@ -116,10 +135,32 @@ def test_the_bulk_writer_keeps_what_the_services_keep(new_app: Callable[[], App]
     expected = _without_ids(_rows(through_services.engine))
     written = _without_ids(_rows(in_bulk.engine))
     assert summary.doses > 500
-    for table in ("users", *RECORDS, "audit"):
+    for table in (*TABLES, "audit"):
         assert written[table] == expected[table], table
     creations = [e for e in written["audit"] if e["action"] == "create" and e["entity"] != "user"]
     assert len(creations) == sum(len(written[table]) for table in RECORDS)
+
+
+def test_the_bulk_writer_keeps_the_outlines_a_first_read_would_make(
+    new_app: Callable[[], App],
+) -> None:
+    through_services, in_bulk = new_app(), new_app()
+    build_demo(through_services.services, seed=4, years=1, until=UNTIL)
+    build_demo(in_bulk.services, seed=4, years=1, until=UNTIL, writer=BulkWriter)
+    assert all(not rows for rows in _rows(through_services.engine, OUTLINES).values())
+    kept = _rows(in_bulk.engine, (*TABLES, *OUTLINES))
+    assert kept["course_outlines"]
+    assert kept["entry_outlines"]
+    read = [
+        program(app.services, actor_for_username(app.services, "demo-researcher"), as_of=UNTIL)
+        for app in (through_services, in_bulk)
+    ]
+    made = _rows(through_services.engine, (*TABLES, *OUTLINES))
+    for name in OUTLINES:
+        assert _without_ids(made)[name] == _without_ids(kept)[name], name
+    assert _rows(in_bulk.engine, OUTLINES) == {name: kept[name] for name in OUTLINES}
+    assert read[0] == read[1]  # fresh databases: the same ids too
+    assert read[0].cycles
 
 
 def test_progress_counts_the_patients_written_batch_by_batch(new_app: Callable[[], App]) -> None:

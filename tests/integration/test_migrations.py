@@ -14,7 +14,7 @@ def test_upgrade_from_empty_matches_the_tables_and_downgrade_leaves_nothing(
 ) -> None:
     app = build_app(Settings(database_url=database_url))
     assert database_revision(app) is None
-    assert upgrade_database(app) == "0001"
+    assert upgrade_database(app) == "0002"
     engine = create_engine(database_url)
     tables = set(inspect(engine).get_table_names())
     assert set(Base.metadata.tables) <= tables
@@ -22,6 +22,6 @@ def test_upgrade_from_empty_matches_the_tables_and_downgrade_leaves_nothing(
     assert ("course_id", "cycle", "dose_number") in unique
     assert downgrade_database(app) is None
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
-    assert upgrade_database(app) == "0001"
+    assert upgrade_database(app) == "0002"
     engine.dispose()
     app.engine.dispose()

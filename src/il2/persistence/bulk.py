@@ -20,33 +20,28 @@ from il2.domain.errors import ConflictError
 from il2.domain.records import (
     AuditEntry,
     ClinicalEntry,
+    CourseOutline,
     CourseRecord,
     DoseRecord,
+    EntryOutline,
     Patient,
     ScreeningRecord,
 )
+from il2.persistence import analysis
 from il2.persistence.tables import (
     AuditRow,
-    Base,
     CourseRow,
     DoseRow,
     EntryRow,
     PatientRow,
     ScreeningRow,
+    table_of,
 )
 from il2.services.ports import RecordTable
 
-
-def _table(row: type[Base]) -> Table:
-    table = row.__table__
-    if not isinstance(table, Table):  # pragma: no cover - every il2 row class maps one table
-        raise TypeError(row)
-    return table
-
-
 TABLES: Mapping[str, Table] = {
     table.name: table
-    for table in map(_table, (PatientRow, ScreeningRow, CourseRow, DoseRow, EntryRow, AuditRow))
+    for table in map(table_of, (PatientRow, ScreeningRow, CourseRow, DoseRow, EntryRow, AuditRow))
 }
 
 
@@ -131,6 +126,14 @@ class SqlBulkRecords:
     def add_entries(self, records: Sequence[ClinicalEntry]) -> None:
         """Insert clinical entries."""
         self._insert("entries", _rows(records, _names(ClinicalEntry)))
+
+    def add_course_outlines(self, records: Sequence[CourseOutline]) -> None:
+        """Keep the outlines of courses added."""
+        analysis.add_course_outlines(self._connection, records)
+
+    def add_entry_outlines(self, records: Sequence[EntryOutline]) -> None:
+        """Keep the outlines of entries added."""
+        analysis.add_entry_outlines(self._connection, records)
 
     def add_audit(self, entries: Sequence[AuditEntry]) -> None:
         """Append audit entries."""

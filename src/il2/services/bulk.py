@@ -3,7 +3,8 @@
 Each record is computed by the helper its use case uses (patient_fields, screening_fields,
 course_fields, dose_fields, toxicity_entry, response_entry, follow_up_entry) and each gets the
 audit entry the use case would append (audit_entry). Nothing is written until a batch of
-patients is complete; then the batch goes in one bulk transaction, ids reserved first.
+patients is complete; then the batch goes in one bulk transaction, ids reserved first, with
+the outlines outcome analysis reads (services/outlines.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from il2.domain.records import (
 from il2.services.clinical import follow_up_entry, response_entry, toxicity_entry
 from il2.services.context import Services, audit_entry, require
 from il2.services.courses import DoseSubmission, _ledger_line, course_fields, dose_fields
+from il2.services.outlines import course_outline, entry_outline
 from il2.services.patients import patient_fields, screening_fields
 from il2.services.ports import BulkRecords, RecordTable
 
@@ -253,6 +255,8 @@ class _Batch:
         self._store.add_courses(self._records["courses"])
         self._store.add_doses(self._records["doses"])
         self._store.add_entries(self._records["entries"])
+        self._store.add_course_outlines([course_outline(c) for c in self._records["courses"]])
+        self._store.add_entry_outlines([entry_outline(e) for e in self._records["entries"]])
         self._store.add_audit(audit)
 
     def _build(self, pending: _Pending, key: int) -> tuple[Any, int, object]:

@@ -14,12 +14,16 @@ from typing import Literal, Protocol, Self
 from il2.domain.records import (
     AuditEntry,
     ClinicalEntry,
+    CourseOutline,
     CourseRecord,
+    CycleTally,
     DoseOutcome,
     DoseRecord,
+    EntryOutline,
     Json,
     LedgerLine,
     Patient,
+    Referral,
     Role,
     ScreeningRecord,
     User,
@@ -81,6 +85,10 @@ class Patients(Protocol):
         """Patients, newest referral first."""
         ...
 
+    def referrals(self) -> Sequence[Referral]:
+        """Every patient's id, diagnosis and referral date, newest referral first (as `page`)."""
+        ...
+
 
 class Screenings(Protocol):
     """Screenings."""
@@ -105,6 +113,10 @@ class Screenings(Protocol):
 
     def for_patients(self, patient_ids: Sequence[int]) -> Mapping[int, Sequence[ScreeningRecord]]:
         """Several patients' screenings, oldest first, in one query."""
+        ...
+
+    def latest_verdicts(self) -> Mapping[int, str]:
+        """Each screened patient's latest verdict, by patient id."""
         ...
 
 
@@ -140,6 +152,18 @@ class Courses(Protocol):
 
     def starting_between(self, start: datetime, end: datetime) -> Sequence[CourseRecord]:
         """Courses whose first dose falls in [start, end)."""
+        ...
+
+    def outlines(self) -> Sequence[CourseOutline]:
+        """Every kept course outline (vials per dose, cycle starts), by patient and number."""
+        ...
+
+    def without_outline(self) -> Sequence[CourseRecord]:
+        """The courses with no outline kept yet."""
+        ...
+
+    def add_outlines(self, kept: Sequence[CourseOutline]) -> None:
+        """Keep course outlines (one already kept stays as it is)."""
         ...
 
 
@@ -188,6 +212,10 @@ class Doses(Protocol):
         """Several courses' ledgers, in one query."""
         ...
 
+    def cycle_tallies(self) -> Sequence[CycleTally]:
+        """Every cycle that has doses recorded, counted by the database, by course and cycle."""
+        ...
+
 
 class Entries(Protocol):
     """Toxicities, responses, follow-ups and corrections."""
@@ -219,6 +247,18 @@ class Entries(Protocol):
 
     def for_patients(self, patient_ids: Sequence[int]) -> Mapping[int, Sequence[ClinicalEntry]]:
         """Several patients' entries, oldest first, in one query."""
+        ...
+
+    def outlines(self) -> Sequence[EntryOutline]:
+        """Every kept entry outline, oldest entry first."""
+        ...
+
+    def without_outline(self) -> Sequence[ClinicalEntry]:
+        """The entries with no outline kept yet."""
+        ...
+
+    def add_outlines(self, kept: Sequence[EntryOutline]) -> None:
+        """Keep entry outlines (one already kept stays as it is)."""
         ...
 
 
@@ -340,6 +380,14 @@ class BulkRecords(Protocol):
 
     def add_entries(self, records: Sequence[ClinicalEntry]) -> None:
         """Insert clinical entries."""
+        ...
+
+    def add_course_outlines(self, records: Sequence[CourseOutline]) -> None:
+        """Keep the outlines of courses added (services/outlines.py)."""
+        ...
+
+    def add_entry_outlines(self, records: Sequence[EntryOutline]) -> None:
+        """Keep the outlines of entries added."""
         ...
 
     def add_audit(self, entries: Sequence[AuditEntry]) -> None:
