@@ -1,8 +1,8 @@
 """The whole program as outcome analysis reads it, without loading a document.
 
-Patients and screening verdicts come from narrow columns and an index; each cycle's ledger is
-counted by the database from the ledger index; courses and entries come from their outline
-tables (derived data, kept once per record). Works alike on SQLite and PostgreSQL.
+Patients and screening verdicts come from narrow columns and an index; each cycle's doses
+counted from the tallies the database keeps as doses are added; courses and entries from their
+outline tables (derived data, kept once per record). Works alike on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Insert,
     String,
@@ -31,7 +30,6 @@ from sqlalchemy.orm import Session
 from il2.domain.records import (
     CourseOutline,
     CycleTally,
-    DoseOutcome,
     EntryOutline,
     RecistOutline,
     Referral,
@@ -39,7 +37,7 @@ from il2.domain.records import (
 from il2.persistence.tables import (
     CourseOutlineRow,
     CourseRow,
-    DoseRow,
+    CycleTallyRow,
     EntryOutlineRow,
     EntryRow,
     PatientRow,
@@ -49,6 +47,7 @@ from il2.persistence.tables import (
 
 _COURSE_OUTLINES = table_of(CourseOutlineRow)
 _ENTRY_OUTLINES = table_of(EntryOutlineRow)
+_CYCLE_TALLIES = table_of(CycleTallyRow)
 
 
 def _day(value: str | date) -> date:
@@ -91,19 +90,16 @@ def latest_verdicts(session: Session) -> dict[int, str]:
     return {row.patient_id: row.verdict for row in session.execute(query)}
 
 
-def _doses(outcome: DoseOutcome) -> ColumnElement[Any]:
-    return func.count().filter(DoseRow.outcome == outcome.value)
-
-
 def cycle_tallies(session: Session) -> list[CycleTally]:
-    """Every cycle with recorded doses: given, held, and the last given (from the index)."""
+    """Every cycle with recorded doses: given, held, and the last given (kept by a trigger)."""
+    table = _CYCLE_TALLIES.c
     query = select(
-        DoseRow.course_id,
-        DoseRow.cycle,
-        _doses(DoseOutcome.GIVEN),
-        _doses(DoseOutcome.HELD),
-        type_coerce(func.max(DoseRow.given_at), String),
-    ).group_by(DoseRow.course_id, DoseRow.cycle)
+        table.course_id,
+        table.cycle,
+        table.given,
+        table.held,
+        type_coerce(table.last_given_at, String),
+    )
     return [
         CycleTally(course_id, cycle, given, held, _utc_day(last))
         for course_id, cycle, given, held, last in session.execute(query)

@@ -1,8 +1,9 @@
 """The database tables. Dose slots are unique per course; nothing clinical is ever deleted.
 
-The outline tables are derived: what outcome analysis reads of each course and entry, kept
-once so a large program is read without its documents (records never change, so neither do
-their outlines).
+The outline tables and cycle_tallies are derived, for outcome analysis: what it reads of each
+course and entry, kept once so a large program is read without its documents (records never
+change, so neither do their outlines); and each cycle's doses given and held and the last
+given, kept by the database itself as doses are added (a trigger; migration 0002).
 """
 
 from __future__ import annotations
@@ -135,17 +136,6 @@ class DoseRow(Base):
     __tablename__ = "doses"
     __table_args__ = (
         UniqueConstraint("course_id", "cycle", "dose_number", name="uq_doses_course_cycle_dose"),
-        # The ledger without its documents, readable from the index alone: a course's ledger
-        # lines, and every cycle's counts for outcome analysis.
-        Index(
-            "ix_doses_ledger",
-            "course_id",
-            "cycle",
-            "dose_number",
-            "outcome",
-            "decision_action",
-            "given_at",
-        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
@@ -213,3 +203,12 @@ class EntryOutlineRow(Base):
     observed_on: Mapped[date] = mapped_column(Date)
     corrects_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     facts: Mapped[dict[str, Any]] = mapped_column(JsonType)
+
+
+class CycleTallyRow(Base):
+    __tablename__ = "cycle_tallies"
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), primary_key=True)
+    cycle: Mapped[int] = mapped_column(Integer, primary_key=True)
+    given: Mapped[int] = mapped_column(Integer)
+    held: Mapped[int] = mapped_column(Integer)
+    last_given_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

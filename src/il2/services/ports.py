@@ -213,7 +213,7 @@ class Doses(Protocol):
         ...
 
     def cycle_tallies(self) -> Sequence[CycleTally]:
-        """Every cycle that has doses recorded, counted by the database, by course and cycle."""
+        """Every cycle with doses recorded: given, held, last given (kept as doses are added)."""
         ...
 
 
