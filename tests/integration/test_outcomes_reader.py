@@ -3,9 +3,12 @@ is the one the record-by-record reader (every record and document loaded) built 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from il2.bootstrap import App
 from il2.domain.records import Actor, ClinicalEntry, CourseRecord, DoseOutcome, DoseRecord
@@ -15,7 +18,7 @@ from il2.services.bulk import BulkWriter
 from il2.services.clinical import correct_entry
 from il2.services.courses import plan_course
 from il2.services.demo import build_demo
-from il2.services.outcomes import program
+from il2.services.outcomes import cycle_collection_paused, program
 from il2.services.patients import create_patient
 
 UNTIL = date(2026, 11, 1)
@@ -235,3 +238,16 @@ def test_reading_the_program_is_audited_once(app: App) -> None:
     assert [(e.action, e.entity, e.username, e.after) for e in added] == [
         ("read_outcomes", "program", "demo-researcher", {"patients": 5})
     ]
+
+
+def test_the_cycle_collector_is_paused_while_reading_and_left_as_it_was() -> None:
+    assert gc.isenabled()
+    with cycle_collection_paused():
+        assert not gc.isenabled()
+        with cycle_collection_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), cycle_collection_paused():
+        raise RuntimeError
+    assert gc.isenabled()

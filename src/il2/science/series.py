@@ -125,7 +125,7 @@ class Spider:
 
 def _lowest(changes: list[float]) -> float:
     """The lowest change of a path that starts at 0 (NaN if any is NaN, as numpy's min)."""
-    return math.nan if any(math.isnan(c) for c in changes) else min([0.0, *changes])
+    return math.nan if any(map(math.isnan, changes)) else min([0.0, *changes])
 
 
 def spider(program: Program, *, limit: int) -> Spider:

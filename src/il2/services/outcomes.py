@@ -35,12 +35,12 @@ _RANK = {"CR": 0, "PR": 1, "SD": 2, "non-CR/non-PD": 2, "PD": 3, "NE": 4}
 
 
 @contextmanager
-def _cycle_collection_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a program's records are built.
+def cycle_collection_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a program is read and reported on.
 
     A large program is a million small objects and no reference cycles; left on, the
-    collector would scan the growing heap again and again (a third of the time). Reference
-    counting still frees everything; the collector resumes, as it was, on leaving.
+    collector would scan them again and again (a third of the time). Reference counting
+    still frees everything else at once; the collector resumes, as it was, on leaving.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -231,7 +231,7 @@ def program(services: Services, actor: Actor, *, as_of: date) -> Program:
     ledger counted by cycle in the database.
     """
     require(services, actor, "outcomes.read")
-    with _cycle_collection_paused(), services.uow() as uow:
+    with cycle_collection_paused(), services.uow() as uow:
         uow.courses.add_outlines([course_outline(c) for c in uow.courses.without_outline()])
         uow.entries.add_outlines([entry_outline(e) for e in uow.entries.without_outline()])
         patients = uow.patients.referrals()
@@ -261,6 +261,7 @@ def report(
     services: Services, actor: Actor, *, as_of: date, price_per_vial: float | None = None
 ) -> tuple[dict[str, Any], str]:
     """The outcome summary document and the self-contained HTML report."""
-    data = program(services, actor, as_of=as_of)
-    summary = summarize(data, price_per_vial=price_per_vial)
-    return summary, render_report(data, summary)
+    with cycle_collection_paused():
+        data = program(services, actor, as_of=as_of)
+        summary = summarize(data, price_per_vial=price_per_vial)
+        return summary, render_report(data, summary)
