@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -82,6 +83,9 @@ def test_demo_patients_writes_that_many_referrals_in_bulk_every_record_audited(
     again = run("demo", "--patients", "30", "--if-empty", database=database)
     assert "already holds patients" in again.stdout
     assert _count(database, "SELECT COUNT(*) FROM patients") == 30
+    report = run("report", "--as-of", "2026-11-01", "--json", database=database)
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout)["patients"]["referred"] == 30
 
 
 def test_demo_refuses_no_patients_naming_the_option(database: Path) -> None:
