@@ -30,7 +30,7 @@ from il2.domain.records import (
 )
 from il2.services.clinical import follow_up_entry, response_entry, toxicity_entry
 from il2.services.context import Services, audit_entry, require
-from il2.services.courses import DoseSubmission, _ledger_line, course_fields, dose_fields
+from il2.services.courses import DoseSubmission, course_fields, dose_fields, ledger_line
 from il2.services.outlines import course_outline, entry_outline
 from il2.services.patients import patient_fields, screening_fields
 from il2.services.ports import BulkRecords, RecordTable
@@ -277,5 +277,5 @@ class _Batch:
         kind, keys = _KINDS[table]
         record = _record(kind, key, {**fields, **{name: parents[name] for name in keys}})
         self._records[table].append(record)
-        after = _ledger_line(record) if table == "doses" else record
+        after = ledger_line(record) if table == "doses" else record
         return record, patient_id, after

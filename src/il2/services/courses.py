@@ -234,7 +234,7 @@ def preview_dose(
     return bedside_document(regimen, decision)
 
 
-def _ledger_line(record: DoseRecord) -> dict[str, object]:
+def ledger_line(record: DoseRecord) -> dict[str, object]:
     """What the audit keeps of a dose: the ledger line (the assessment stays in the record)."""
     keep = (
         "id",
@@ -330,7 +330,7 @@ def record_dose(
             entity="dose",
             entity_id=record.id,
             patient_id=course.patient_id,
-            after=_ledger_line(record),
+            after=ledger_line(record),
         )
         uow.commit()
     return DoseResult(record, created=True)
