@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from il2.config import Settings
 from il2.persistence import migrate
+from il2.persistence.bulk import SqlBulkRecordsFactory
 from il2.persistence.database import make_engine, make_sessions
 from il2.persistence.uow import SqlUnitOfWorkFactory
 from il2.rules.loader import RuleSet, load_rules
@@ -46,7 +47,12 @@ def build_app(settings: Settings | None = None, *, clock: Clock = system_clock) 
             parents=True, exist_ok=True
         )
     engine = make_engine(settings.database_url)
-    services = Services(rules=rules, uow=SqlUnitOfWorkFactory(make_sessions(engine)), clock=clock)
+    services = Services(
+        rules=rules,
+        uow=SqlUnitOfWorkFactory(make_sessions(engine)),
+        clock=clock,
+        bulk=SqlBulkRecordsFactory(engine),
+    )
     return App(settings=settings, rules=rules, engine=engine, services=services)
 
 

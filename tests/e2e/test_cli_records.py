@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -25,8 +28,8 @@ def database(tmp_path: Path) -> Path:
 
 
 def test_db_upgrade_then_downgrade_then_current(database: Path) -> None:
-    assert "revision 0001" in run("db", "upgrade", database=database).stdout
-    assert run("db", "current", database=database).stdout.strip() == "0001"
+    assert "revision 0002" in run("db", "upgrade", database=database).stdout
+    assert run("db", "current", database=database).stdout.strip() == "0002"
     assert "base" in run("db", "downgrade", "base", database=database).stdout
     assert "base" in run("db", "current", database=database).stdout
 
@@ -66,3 +69,34 @@ def test_serve_refuses_more_than_one_process_on_sqlite_naming_the_option(databas
     assert refused.returncode == 2
     assert "--workers" in refused.stderr
     assert "SQLite takes one writer at a time" in " ".join(refused.stderr.split())
+
+
+def _count(database: Path, query: str) -> int:
+    with closing(sqlite3.connect(database)) as connection:
+        return int(connection.execute(query).fetchone()[0])
+
+
+def test_demo_patients_writes_that_many_referrals_in_bulk_every_record_audited(
+    database: Path,
+) -> None:
+    done = run("demo", "--patients", "30", "--years", "2", "--until", "2026-11-01",
+               database=database)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "demo: 30 patients referred" in done.stdout
+    assert _count(database, "SELECT COUNT(*) FROM patients") == 30
+    for table, entity in (("doses", "'dose'"), ("courses", "'course'"), ("patients", "'patient'")):
+        audited = _count(database, f"SELECT COUNT(*) FROM audit WHERE entity = {entity}")  # noqa: S608 - fixed names
+        assert audited == _count(database, f"SELECT COUNT(*) FROM {table}") > 0  # noqa: S608
+    again = run("demo", "--patients", "30", "--if-empty", database=database)
+    assert "already holds patients" in again.stdout
+    assert _count(database, "SELECT COUNT(*) FROM patients") == 30
+    report = run("report", "--as-of", "2026-11-01", "--json", database=database)
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout)["patients"]["referred"] == 30
+
+
+def test_demo_refuses_no_patients_naming_the_option(database: Path) -> None:
+    refused = run("demo", "--patients", "0", database=database)
+    assert refused.returncode == 2
+    assert "field 'patients'" in refused.stderr
+    assert "--patients" in run("demo", "--help", database=database).stdout

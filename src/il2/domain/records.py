@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 Json = dict[str, Any]
 
@@ -162,3 +162,69 @@ class AuditEntry:
     patient_id: int | None
     before: Json | None
     after: Json | None
+
+
+# What outcome analysis reads, hundreds of thousands at a time: named tuples, which are
+# quicker to make than records.
+
+
+class Referral(NamedTuple):
+    """A patient as outcome analysis reads them: no identifiers, the diagnosis, the referral."""
+
+    id: int
+    diagnosis: str
+    referred_on: date
+
+
+class CourseOutline(NamedTuple):
+    """A course without its plan document: what outcome analysis reads of it."""
+
+    id: int
+    patient_id: int
+    number: int
+    regimen_id: str
+    first_dose_on: date
+    """The first dose's date in UTC, as every stored date-time is read."""
+    vials_per_dose: int
+    cycle_starts: tuple[tuple[int, str], ...]
+    """Each planned cycle in plan order: its number and its first dose's due time (ISO 8601)."""
+
+
+class CycleTally(NamedTuple):
+    """One cycle of a course's ledger, counted: doses given and held, the last one given."""
+
+    course_id: int
+    cycle: int
+    given: int
+    held: int
+    last_given_on: date | None
+    """The date (UTC, as every stored date-time is read) of the last dose given."""
+
+
+class RecistOutline(NamedTuple):
+    """What outcome analysis reads of a RECIST result (dates as ISO 8601 text)."""
+
+    best_overall_response: str
+    response_on: str | None
+    progression_on: str | None
+    best_change_from_baseline_pct: float | None
+    timepoints: tuple[tuple[str, float | None], ...]
+    """Each time point, baseline first: its date and change from baseline (%)."""
+
+
+class EntryOutline(NamedTuple):
+    """An entry without its documents: the facts outcome analysis reads of it.
+
+    `status`: a follow-up's; `grades`: a toxicity's (CTCAE term, grade) in order; `recist`: a
+    response's, when it carries one.
+    """
+
+    id: int
+    patient_id: int
+    kind: str
+    course_id: int | None
+    observed_on: date
+    corrects_id: int | None
+    status: str | None
+    grades: tuple[tuple[str, int], ...]
+    recist: RecistOutline | None

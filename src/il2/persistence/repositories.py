@@ -15,16 +15,21 @@ from il2.domain.errors import ConflictError
 from il2.domain.records import (
     AuditEntry,
     ClinicalEntry,
+    CourseOutline,
     CourseRecord,
+    CycleTally,
     DoseOutcome,
     DoseRecord,
+    EntryOutline,
     Json,
     LedgerLine,
     Patient,
+    Referral,
     Role,
     ScreeningRecord,
     User,
 )
+from il2.persistence import analysis
 from il2.persistence.tables import (
     AuditRow,
     Base,
@@ -90,6 +95,10 @@ def _insert(session: Session, row: Row, what: str) -> Row:
     except IntegrityError as error:
         raise ConflictError(f"{what} is already recorded") from error
     return row
+
+
+def _chunks(ids: Sequence[int], size: int = 2000) -> list[Sequence[int]]:
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
 def _user(row: UserRow) -> User:
@@ -222,6 +231,10 @@ class SqlPatients:
         query = select(PatientRow).order_by(PatientRow.referred_on.desc(), PatientRow.id.desc())
         return [_patient(row) for row in self._session.scalars(query.limit(limit).offset(offset))]
 
+    def referrals(self) -> Sequence[Referral]:
+        """Every patient's id, diagnosis and referral date, newest referral first."""
+        return analysis.referrals(self._session)
+
 
 def _screening(row: ScreeningRow) -> ScreeningRecord:
     return ScreeningRecord(
@@ -284,6 +297,10 @@ class SqlScreenings:
         return _grouped(
             (_screening(r) for r in self._session.scalars(query)), lambda r: r.patient_id
         )
+
+    def latest_verdicts(self) -> dict[int, str]:
+        """Each screened patient's latest verdict."""
+        return analysis.latest_verdicts(self._session)
 
 
 def _course(row: CourseRow) -> CourseRecord:
@@ -358,6 +375,25 @@ class SqlCourses:
             CourseRow.first_dose_at >= start, CourseRow.first_dose_at < end
         )
         return [_course(row) for row in self._session.scalars(query.order_by(CourseRow.id))]
+
+    def outlines(self) -> Sequence[CourseOutline]:
+        """Every kept course outline, by patient and number."""
+        return analysis.course_outlines(self._session)
+
+    def without_outline(self) -> Sequence[CourseRecord]:
+        """The courses with no outline kept yet."""
+        ids = analysis.courses_without_outline(self._session)
+        return [
+            _course(row)
+            for chunk in _chunks(ids)
+            for row in self._session.scalars(
+                select(CourseRow).where(CourseRow.id.in_(chunk)).order_by(CourseRow.id)
+            )
+        ]
+
+    def add_outlines(self, kept: Sequence[CourseOutline]) -> None:
+        """Keep course outlines."""
+        analysis.add_course_outlines(self._session.connection(), kept)
 
 
 def _dose(row: DoseRow) -> DoseRecord:
@@ -444,6 +480,10 @@ class SqlDoses:
         )
         return [_dose(row) for row in self._session.scalars(query)]
 
+    def cycle_tallies(self) -> Sequence[CycleTally]:
+        """Every cycle with doses recorded, counted by the database."""
+        return analysis.cycle_tallies(self._session)
+
 
 def _entry(row: EntryRow) -> ClinicalEntry:
     return ClinicalEntry(
@@ -485,6 +525,25 @@ class SqlEntries:
         """Several patients' entries in one query."""
         query = select(EntryRow).where(EntryRow.patient_id.in_(patient_ids)).order_by(EntryRow.id)
         return _grouped((_entry(r) for r in self._session.scalars(query)), lambda r: r.patient_id)
+
+    def outlines(self) -> Sequence[EntryOutline]:
+        """Every kept entry outline, oldest entry first."""
+        return analysis.entry_outlines(self._session)
+
+    def without_outline(self) -> Sequence[ClinicalEntry]:
+        """The entries with no outline kept yet."""
+        ids = analysis.entries_without_outline(self._session)
+        return [
+            _entry(row)
+            for chunk in _chunks(ids)
+            for row in self._session.scalars(
+                select(EntryRow).where(EntryRow.id.in_(chunk)).order_by(EntryRow.id)
+            )
+        ]
+
+    def add_outlines(self, kept: Sequence[EntryOutline]) -> None:
+        """Keep entry outlines."""
+        analysis.add_entry_outlines(self._session.connection(), kept)
 
 
 class SqlAudit:

@@ -1,4 +1,10 @@
-"""The database tables. Dose slots are unique per course; nothing clinical is ever deleted."""
+"""The database tables. Dose slots are unique per course; nothing clinical is ever deleted.
+
+The outline tables and cycle_tallies are derived, for outcome analysis: what it reads of each
+course and entry, kept once so a large program is read without its documents (records never
+change, so neither do their outlines); and each cycle's doses given and held and the last
+given, kept by the database itself as doses are added (a trigger; migration 0002).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +17,11 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -58,6 +66,14 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+def table_of(row: type[Base]) -> Table:
+    """The table a row class maps (for Core statements)."""
+    table = row.__table__
+    if not isinstance(table, Table):  # pragma: no cover - every il2 row class maps one table
+        raise TypeError(row)
+    return table
+
+
 class UserRow(Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -91,6 +107,7 @@ class PatientRow(Base):
 
 class ScreeningRow(Base):
     __tablename__ = "screenings"
+    __table_args__ = (Index("ix_screenings_verdicts", "patient_id", "id", "verdict"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     findings: Mapped[dict[str, Any]] = mapped_column(JsonType)
@@ -164,3 +181,34 @@ class AuditRow(Base):
     patient_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     before: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
     after: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+
+
+class CourseOutlineRow(Base):
+    __tablename__ = "course_outlines"
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), primary_key=True)
+    patient_id: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(Integer)
+    regimen_id: Mapped[str] = mapped_column(String(40))
+    first_dose_on: Mapped[date] = mapped_column(Date)
+    vials_per_dose: Mapped[int] = mapped_column(Integer)
+    cycle_starts: Mapped[list[Any]] = mapped_column(JsonType)
+
+
+class EntryOutlineRow(Base):
+    __tablename__ = "entry_outlines"
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id"), primary_key=True)
+    patient_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    course_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    observed_on: Mapped[date] = mapped_column(Date)
+    corrects_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    facts: Mapped[dict[str, Any]] = mapped_column(JsonType)
+
+
+class CycleTallyRow(Base):
+    __tablename__ = "cycle_tallies"
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), primary_key=True)
+    cycle: Mapped[int] = mapped_column(Integer, primary_key=True)
+    given: Mapped[int] = mapped_column(Integer)
+    held: Mapped[int] = mapped_column(Integer)
+    last_given_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

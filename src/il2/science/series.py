@@ -7,6 +7,7 @@ many patients the full figure would have shown.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 
@@ -81,25 +82,28 @@ def swimmer(program: Program, *, limit: int) -> Swimmer:
     """Every treated patient's follow-up from first dose to death, last contact or cut-off."""
     first = first_doses(program)
     responses = {r.patient_id: r for r in program.responses}
-    lanes = []
+    followed = []  # (days on study, first dose, patient): lanes are made only for those shown
     for patient in program.patients:
         start = first.get(patient.patient_id)
         if not patient.treated or start is None or start > program.as_of:
             continue
-        response = responses.get(patient.patient_id)
-        died = patient.death_on is not None and patient.death_on <= program.as_of
         end = min(patient.followed_to, program.as_of)
+        followed.append((max((end - start).days, 0), start, patient))
+    followed.sort(key=lambda row: -row[0])
+    lanes = []
+    for i in evenly_spaced(len(followed), limit):
+        days, start, patient = followed[i]
+        response = responses.get(patient.patient_id)
         lanes.append(
             Lane(
-                months=max((end - start).days, 0) / DAYS_PER_MONTH,
+                months=days / DAYS_PER_MONTH,
                 best=response.best_overall_response if response else None,
                 response_months=_months(start, response.response_on) if response else None,
                 progression_months=_months(start, response.progression_on) if response else None,
-                died=died,
+                died=patient.death_on is not None and patient.death_on <= program.as_of,
             )
         )
-    lanes.sort(key=lambda lane: -lane.months)
-    return Swimmer(tuple(lanes[i] for i in evenly_spaced(len(lanes), limit)), len(lanes))
+    return Swimmer(tuple(lanes), len(followed))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,22 +123,31 @@ class Spider:
     total: int
 
 
+def _lowest(changes: list[float]) -> float:
+    """The lowest change of a path that starts at 0 (NaN if any is NaN, as numpy's min)."""
+    return math.nan if any(map(math.isnan, changes)) else min([0.0, *changes])
+
+
 def spider(program: Program, *, limit: int) -> Spider:
     """Treated patients' assessments over time, each starting from baseline."""
     treated = {p.patient_id for p in program.patients if p.treated}
-    paths = []
+    paths = []  # (lowest change, response, its points): trajectories only for those shown
     for response in program.responses:
         if response.patient_id not in treated or not response.timepoints:
             continue
         points = sorted(response.timepoints)
+        paths.append((_lowest([float(c) for _, c in points]), response, points))
+    paths.sort(key=lambda path: path[0])
+    trajectories = []
+    for i in evenly_spaced(len(paths), limit):
+        _, response, points = paths[i]
         weeks = [0.0] + [(d - response.first_dose_on).days / DAYS_PER_WEEK for d, _ in points]
         change = [0.0] + [float(c) for _, c in points]
-        paths.append(
+        trajectories.append(
             Trajectory(
                 np.array(weeks, dtype=np.float64),
                 np.array(change, dtype=np.float64),
                 response.best_overall_response,
             )
         )
-    paths.sort(key=lambda path: float(path.change_pct.min()))
-    return Spider(tuple(paths[i] for i in evenly_spaced(len(paths), limit)), len(paths))
+    return Spider(tuple(trajectories), len(paths))

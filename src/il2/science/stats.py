@@ -164,15 +164,17 @@ def toxicity_incidence(program: Program) -> tuple[Incidence, ...]:
     patients not marked treated are left out. Terms are ordered by any-grade incidence.
     """
     treated = {p.patient_id for p in program.patients if p.treated}
-    worst: dict[tuple[str, int], int] = {}
+    worst: defaultdict[str, dict[int, int]] = defaultdict(dict)  # term: {patient: worst grade}
+    worst_any = worst[ANY_TERM]
     for event in program.toxicities:
-        if event.patient_id in treated:
-            for key in ((event.term, event.patient_id), (ANY_TERM, event.patient_id)):
-                if worst.get(key, 0) < event.grade:
-                    worst[key] = event.grade
-    grades: defaultdict[str, Counter[int]] = defaultdict(Counter)
-    for (term, _), grade in worst.items():
-        grades[term][grade] += 1
+        patient, grade = event.patient_id, event.grade
+        if patient in treated:
+            of_term = worst[event.term]
+            if of_term.get(patient, 0) < grade:
+                of_term[patient] = grade
+            if worst_any.get(patient, 0) < grade:
+                worst_any[patient] = grade
+    grades = {term: Counter(of_term.values()) for term, of_term in worst.items() if of_term}
     rows = [
         Incidence(
             term=term,
@@ -230,11 +232,16 @@ def use_by_year(program: Program) -> tuple[YearUse, ...]:
     doses: Counter[int] = Counter()
     vials: Counter[int] = Counter()
     for cycle in program.cycles:
-        year = cycle.admitted_on.year
+        admitted, discharged = cycle.admitted_on, cycle.discharged_on
+        year = admitted.year
         cycles[year] += 1
         doses[year] += cycle.doses_given
         vials[year] += cycle.doses_given * vials_per_dose[cycle.course_id]
-        days.update(nights_by_year(cycle.admitted_on, cycle.discharged_on))
+        if discharged.year == year or discharged == date(year + 1, 1, 1):
+            if discharged > admitted:  # all the nights in the year of admission (most stays)
+                days[year] += (discharged - admitted).days
+        else:
+            days.update(nights_by_year(admitted, discharged))
     years = _span(cycles.keys() | days.keys())
     return tuple(YearUse(y, cycles[y], days[y], doses[y], vials[y]) for y in years)
 

@@ -132,15 +132,18 @@ _Event = Callable[[Patient, Response | None], date | None]
 def _endpoint(program: Program, origin: _Origin, event: _Event) -> dict[Diagnosis, Durations]:
     responses = {r.patient_id: r for r in program.responses}
     first = first_doses(program)
+    as_of = program.as_of
     rows: dict[Diagnosis, tuple[list[int], list[bool]]] = {d: ([], []) for d in DIAGNOSES}
     for patient in program.patients:
+        if not patient.treated:
+            continue
         response = responses.get(patient.patient_id)
-        start = origin(patient, response, first) if patient.treated else None
-        if start is None or start > program.as_of:
+        start = origin(patient, response, first)
+        if start is None or start > as_of:
             continue
         end = event(patient, response)
-        happened = end is not None and end <= program.as_of
-        stop = end if happened and end is not None else min(patient.last_contact_on, program.as_of)
+        happened = end is not None and end <= as_of
+        stop = end if happened and end is not None else min(patient.last_contact_on, as_of)
         days, flags = rows[patient.diagnosis]
         days.append(max((stop - start).days, 0))
         flags.append(happened)

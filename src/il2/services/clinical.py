@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from il2.domain.errors import InvalidInputError, NotFoundError
 from il2.domain.records import Actor, ClinicalEntry, Json
@@ -76,18 +77,27 @@ def record_toxicity(
 ) -> ClinicalEntry:
     """Grade the findings by CTCAE and keep them with their grades."""
     require(services, actor, "toxicity.record")
-    graded = grading_document(grade_document(services.rules.ctcae, findings))
-    summary = "; ".join(f"{g['term']} grade {g['grade']}" for g in graded["grades"])
     return _add(
         services,
         actor,
         patient_id,
-        kind="toxicity",
-        course_id=course_id,
-        observed_on=iso_date(observed_on, "observed_on"),
-        content={"findings": as_json(findings, "findings"), "grades": graded},
-        summary=summary,
+        **toxicity_entry(services, observed_on=observed_on, course_id=course_id, findings=findings),
     )
+
+
+def toxicity_entry(
+    services: Services, *, observed_on: object, course_id: int | None, findings: object
+) -> dict[str, Any]:
+    """What a toxicity entry keeps: the findings graded by CTCAE, and a summary of the grades."""
+    graded = grading_document(grade_document(services.rules.ctcae, findings))
+    summary = "; ".join(f"{g['term']} grade {g['grade']}" for g in graded["grades"])
+    return {
+        "kind": "toxicity",
+        "course_id": course_id,
+        "observed_on": iso_date(observed_on, "observed_on"),
+        "content": {"findings": as_json(findings, "findings"), "grades": graded},
+        "summary": summary,
+    }
 
 
 def record_response(
@@ -100,21 +110,30 @@ def record_response(
 ) -> ClinicalEntry:
     """Assess RECIST from the measurements and keep both."""
     require(services, actor, "response.record")
+    return _add(
+        services,
+        actor,
+        patient_id,
+        **response_entry(services, course_id=course_id, measurements=measurements),
+    )
+
+
+def response_entry(
+    services: Services, *, course_id: int | None, measurements: object
+) -> dict[str, Any]:
+    """What a response entry keeps: the measurements and their RECIST assessment."""
     result = recist_document(assess_response(services.rules, measurements))
     last = result["timepoints"][-1]["date"]
     summary = f"best overall response {result['best_overall_response']}" + (
         " (confirmed)" if result["confirmed"] else ""
     )
-    return _add(
-        services,
-        actor,
-        patient_id,
-        kind="response",
-        course_id=course_id,
-        observed_on=date.fromisoformat(last),
-        content={"measurements": as_json(measurements, "measurements"), "recist": result},
-        summary=summary,
-    )
+    return {
+        "kind": "response",
+        "course_id": course_id,
+        "observed_on": date.fromisoformat(last),
+        "content": {"measurements": as_json(measurements, "measurements"), "recist": result},
+        "summary": summary,
+    }
 
 
 def record_follow_up(
@@ -128,20 +147,27 @@ def record_follow_up(
 ) -> ClinicalEntry:
     """Keep a follow-up contact: alive with or without progression, dead, or lost."""
     require(services, actor, "followup.record")
-    if status not in _FOLLOW_UP_STATUS:
-        raise InvalidInputError(
-            field="status", value=status, allowed="one of " + ", ".join(_FOLLOW_UP_STATUS)
-        )
     return _add(
         services,
         actor,
         patient_id,
-        kind="follow_up",
-        course_id=None,
-        observed_on=iso_date(observed_on, "observed_on"),
-        content={"status": status, "notes": text(notes, "notes", required=False)},
-        summary=str(status),
+        **follow_up_entry(observed_on=observed_on, status=status, notes=notes),
     )
+
+
+def follow_up_entry(*, observed_on: object, status: object, notes: object = None) -> dict[str, Any]:
+    """What a follow-up entry keeps: the status and any notes."""
+    if status not in _FOLLOW_UP_STATUS:
+        raise InvalidInputError(
+            field="status", value=status, allowed="one of " + ", ".join(_FOLLOW_UP_STATUS)
+        )
+    return {
+        "kind": "follow_up",
+        "course_id": None,
+        "observed_on": iso_date(observed_on, "observed_on"),
+        "content": {"status": status, "notes": text(notes, "notes", required=False)},
+        "summary": str(status),
+    }
 
 
 def _corrected(services: Services, kind: str, content: object) -> tuple[Json, str]:

@@ -11,16 +11,20 @@ from typing import Any
 from il2.domain.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from il2.domain.records import Actor, Json, Patient
 from il2.rules.loader import RuleSet
-from il2.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from il2.services.ports import BulkRecordsFactory, Clock, UnitOfWork, UnitOfWorkFactory
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """The rule tables in force, a way to open transactions, and the clock."""
+    """The rule tables in force, a way to open transactions, and the clock.
+
+    `bulk` opens bulk transactions, for writing large synthetic programs (None: not offered).
+    """
 
     rules: RuleSet
     uow: UnitOfWorkFactory
     clock: Clock
+    bulk: BulkRecordsFactory | None = None
 
 
 def require(services: Services, actor: Actor, action: str) -> None:
@@ -71,15 +75,41 @@ def audit(
 ) -> None:
     """Append to the audit trail inside the caller's transaction."""
     uow.audit.add(
-        at=services.clock(),
-        username=actor.username,
-        action=action,
-        entity=entity,
-        entity_id=str(entity_id),
-        patient_id=patient_id,
-        before=None if before is None else plain(before),
-        after=None if after is None else plain(after),
+        **audit_entry(
+            services.clock(),
+            actor,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            patient_id=patient_id,
+            before=before,
+            after=after,
+        )
     )
+
+
+def audit_entry(
+    at: datetime,
+    actor: Actor,
+    *,
+    action: str,
+    entity: str,
+    entity_id: object,
+    patient_id: int | None,
+    before: object = None,
+    after: object = None,
+) -> dict[str, Any]:
+    """The fields of one audit entry, as `audit` appends it (records as plain JSON)."""
+    return {
+        "at": at,
+        "username": actor.username,
+        "action": action,
+        "entity": entity,
+        "entity_id": str(entity_id),
+        "patient_id": patient_id,
+        "before": None if before is None else plain(before),
+        "after": None if after is None else plain(after),
+    }
 
 
 def patient_or_404(uow: UnitOfWork, patient_id: int) -> Patient:

@@ -8,14 +8,14 @@ with the same idempotency key returns the first result. Giving a dose the engine
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from il2.domain.bedside import Action
 from il2.domain.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
-from il2.domain.records import Actor, CourseRecord, DoseOutcome, DoseRecord, LedgerLine
+from il2.domain.records import Actor, CourseRecord, DoseOutcome, DoseRecord, LedgerLine, User
 from il2.services.bedside import assess_before_dose
 from il2.services.context import Services, audit, aware, patient_or_404, require, text
 from il2.services.documents import bedside_document, plan_document
@@ -43,23 +43,14 @@ def plan_course(
 ) -> CourseRecord:
     """Plan the patient's next course and keep the plan, every dose slot included."""
     require(services, actor, "course.plan")
-    planned = plan_one(
-        services.rules,
-        regimen_id=regimen,
-        weight_kg=weight_kg,
-        first_dose=aware(first_dose, "first_dose", services),
-    )
-    document = plan_document(planned, services.rules)
+    fields = course_fields(services, regimen=regimen, weight_kg=weight_kg, first_dose=first_dose)
     with services.uow() as uow:
         patient_or_404(uow, patient_id)
         number = len(uow.courses.for_patient(patient_id)) + 1
         course = uow.courses.add(
             patient_id=patient_id,
             number=number,
-            regimen_id=regimen,
-            weight_kg=str(planned.weight_kg),
-            first_dose_at=planned.cycles[0].doses[0].due_at,
-            plan=document,
+            **fields,
             recorded_by=actor.username,
             at=services.clock(),
         )
@@ -75,6 +66,24 @@ def plan_course(
         )
         uow.commit()
     return course
+
+
+def course_fields(
+    services: Services, *, regimen: str, weight_kg: object, first_dose: object
+) -> dict[str, Any]:
+    """What planning a course keeps: regimen, weight, first dose and the plan document."""
+    planned = plan_one(
+        services.rules,
+        regimen_id=regimen,
+        weight_kg=weight_kg,
+        first_dose=aware(first_dose, "first_dose", services),
+    )
+    return {
+        "regimen_id": regimen,
+        "weight_kg": str(planned.weight_kg),
+        "first_dose_at": planned.cycles[0].doses[0].due_at,
+        "plan": plan_document(planned, services.rules),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,14 +152,18 @@ def _needs_override(decision: Action, ledger: Sequence[LedgerLine], cycle: int) 
 
 
 def _check_given(
-    services: Services, actor: Actor, submission: DoseSubmission, why: list[str], uow: UnitOfWork
+    services: Services,
+    actor: Actor,
+    submission: DoseSubmission,
+    why: list[str],
+    user: Callable[[str], User | None],
 ) -> None:
     verifier = text(submission.verified_by, "verified_by")
     if verifier == actor.username:
         raise InvalidInputError(
             field="verified_by", value=verifier, allowed="a second user, not the one recording"
         )
-    account = uow.users.by_username(str(verifier))
+    account = user(str(verifier))
     if account is None or not account.active:
         raise InvalidInputError(
             field="verified_by", value=verifier, allowed="the username of an active user"
@@ -221,7 +234,7 @@ def preview_dose(
     return bedside_document(regimen, decision)
 
 
-def _ledger_line(record: DoseRecord) -> dict[str, object]:
+def ledger_line(record: DoseRecord) -> dict[str, object]:
     """What the audit keeps of a dose: the ledger line (the assessment stays in the record)."""
     keep = (
         "id",
@@ -238,6 +251,45 @@ def _ledger_line(record: DoseRecord) -> dict[str, object]:
         "idempotency_key",
     )
     return {key: getattr(record, key) for key in keep}
+
+
+def dose_fields(
+    services: Services,
+    actor: Actor,
+    course: CourseRecord,
+    ledger: Sequence[LedgerLine],
+    submission: DoseSubmission,
+    *,
+    user: Callable[[str], User | None],
+) -> dict[str, Any]:
+    """The ledger entry `record_dose` keeps for a submission, all but the course id.
+
+    Assesses the dose with the bedside engine and checks a given dose (verifier, override);
+    `user` looks up the verifier's account. Writes nothing.
+    """
+    document = _dose_document(course, ledger, submission, submission.given_at or services.clock())
+    regimen, decision = assess_before_dose(services.rules, document)
+    outcome = submission.outcome or _OUTCOME_FOR[decision.action]
+    why = _needs_override(decision.action, ledger, submission.cycle)
+    given = outcome is DoseOutcome.GIVEN
+    if given:
+        _check_given(services, actor, submission, why, user)
+    return {
+        "cycle": submission.cycle,
+        "dose_number": submission.dose_number,
+        "outcome": outcome,
+        "assessment": document,
+        "decision": bedside_document(regimen, decision),
+        "decision_action": decision.action.value,
+        "rules_version": decision.rules_version,
+        "given_at": submission.given_at if given else None,
+        "verified_by": submission.verified_by if given else None,
+        "override_reason": submission.override_reason if given and why else None,
+        "override_by": actor.username if given and why else None,
+        "idempotency_key": submission.idempotency_key,
+        "recorded_by": actor.username,
+        "at": services.clock(),
+    }
 
 
 def record_dose(
@@ -266,33 +318,10 @@ def record_dose(
                 "is already recorded",
                 existing=uow.doses.by_slot(course_id, *slot),
             )
-        document = _dose_document(
-            course, ledger, submission, submission.given_at or services.clock()
+        fields = dose_fields(
+            services, actor, course, ledger, submission, user=uow.users.by_username
         )
-        regimen, decision = assess_before_dose(services.rules, document)
-        outcome = submission.outcome or _OUTCOME_FOR[decision.action]
-        why = _needs_override(decision.action, ledger, submission.cycle)
-        if outcome is DoseOutcome.GIVEN:
-            _check_given(services, actor, submission, why, uow)
-        record = uow.doses.add(
-            course_id=course_id,
-            cycle=submission.cycle,
-            dose_number=submission.dose_number,
-            outcome=outcome,
-            assessment=document,
-            decision=bedside_document(regimen, decision),
-            decision_action=decision.action.value,
-            rules_version=decision.rules_version,
-            given_at=submission.given_at if outcome is DoseOutcome.GIVEN else None,
-            verified_by=submission.verified_by if outcome is DoseOutcome.GIVEN else None,
-            override_reason=submission.override_reason
-            if outcome is DoseOutcome.GIVEN and why
-            else None,
-            override_by=actor.username if outcome is DoseOutcome.GIVEN and why else None,
-            idempotency_key=submission.idempotency_key,
-            recorded_by=actor.username,
-            at=services.clock(),
-        )
+        record = uow.doses.add(course_id=course_id, **fields)
         audit(
             uow,
             services,
@@ -301,7 +330,7 @@ def record_dose(
             entity="dose",
             entity_id=record.id,
             patient_id=course.patient_id,
-            after=_ledger_line(record),
+            after=ledger_line(record),
         )
         uow.commit()
     return DoseResult(record, created=True)

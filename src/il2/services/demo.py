@@ -16,10 +16,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from il2.domain.errors import ConflictError
-from il2.domain.records import Actor, DoseOutcome
+from il2.domain.errors import ConflictError, InvalidInputError
+from il2.domain.records import Actor, DoseOutcome, Json
 from il2.science.label import label_efficacy
 from il2.services.accounts import actor_for_username, add_user
 from il2.services.clinical import record_follow_up, record_response, record_toxicity
@@ -57,6 +57,118 @@ class DemoSummary:
     treated: int
     courses: int
     doses: int
+
+
+class DemoWriter(Protocol):
+    """Where the simulation's records go. Each method takes what its use case takes.
+
+    Patients and courses come back as keys the writer understands (database ids when written
+    at once); `end_patient` marks a patient complete and says how many patients are written.
+    """
+
+    def patient(self, actor: Actor, document: Json) -> int:
+        """Register a patient (create_patient)."""
+        ...
+
+    def screening(self, actor: Actor, patient: int, findings: Json) -> str:
+        """Screen the patient (record_screening); returns the verdict."""
+        ...
+
+    def course(
+        self, actor: Actor, patient: int, *, regimen: str, weight_kg: float, first_dose: str
+    ) -> tuple[int, Json]:
+        """Plan a course (plan_course); returns its key and its plan document."""
+        ...
+
+    def dose(self, actor: Actor, course: int, submission: DoseSubmission) -> DoseOutcome:
+        """Assess and record a dose (submit_dose); returns what was done."""
+        ...
+
+    def toxicity(
+        self, actor: Actor, patient: int, *, observed_on: str, course: int, findings: Json
+    ) -> None:
+        """Grade and keep toxicities (record_toxicity)."""
+        ...
+
+    def response(self, actor: Actor, patient: int, *, course: int, measurements: Json) -> None:
+        """Assess and keep a response (record_response)."""
+        ...
+
+    def follow_up(self, actor: Actor, patient: int, *, observed_on: str, status: str) -> None:
+        """Keep a follow-up contact (record_follow_up)."""
+        ...
+
+    def end_patient(self) -> int:
+        """The patient's records are complete; returns how many patients are written."""
+        ...
+
+    def close(self) -> int:
+        """Write whatever is pending; returns how many patients are written."""
+        ...
+
+
+class ServiceWriter:
+    """Every record through its audited use case, one transaction each (the default)."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._patients = 0
+
+    def patient(self, actor: Actor, document: Json) -> int:
+        """create_patient."""
+        return create_patient(self._services, actor, document).id
+
+    def screening(self, actor: Actor, patient: int, findings: Json) -> str:
+        """record_screening."""
+        return record_screening(self._services, actor, patient, findings).verdict
+
+    def course(
+        self, actor: Actor, patient: int, *, regimen: str, weight_kg: float, first_dose: str
+    ) -> tuple[int, Json]:
+        """plan_course."""
+        course = plan_course(
+            self._services,
+            actor,
+            patient,
+            regimen=regimen,
+            weight_kg=weight_kg,
+            first_dose=first_dose,
+        )
+        return course.id, course.plan
+
+    def dose(self, actor: Actor, course: int, submission: DoseSubmission) -> DoseOutcome:
+        """submit_dose."""
+        return submit_dose(self._services, actor, course, submission).record.outcome
+
+    def toxicity(
+        self, actor: Actor, patient: int, *, observed_on: str, course: int, findings: Json
+    ) -> None:
+        """record_toxicity."""
+        record_toxicity(
+            self._services,
+            actor,
+            patient,
+            observed_on=observed_on,
+            course_id=course,
+            findings=findings,
+        )
+
+    def response(self, actor: Actor, patient: int, *, course: int, measurements: Json) -> None:
+        """record_response."""
+        record_response(self._services, actor, patient, course_id=course, measurements=measurements)
+
+    def follow_up(self, actor: Actor, patient: int, *, observed_on: str, status: str) -> None:
+        """record_follow_up."""
+        record_follow_up(self._services, actor, patient, observed_on=observed_on, status=status)
+
+    def end_patient(self) -> int:
+        """Each record is already written."""
+        self._patients += 1
+        return self._patients
+
+    def close(self) -> int:
+        """Nothing is pending."""
+        return self._patients
 
 
 class SimulatedClock:
@@ -164,6 +276,7 @@ def _assessment(rng: random.Random, frailty: float, number: int, weight: float) 
 @dataclass
 class _Run:
     services: Services
+    writer: DemoWriter
     clock: SimulatedClock
     rng: random.Random
     staff: dict[str, Actor]
@@ -242,8 +355,7 @@ def _cycle(run: _Run, course_id: int, cycle: dict[str, Any], frailty: float, wei
     for dose in cycle["doses"]:
         due = datetime.fromisoformat(dose["due_at"])
         run.at(due)
-        result = submit_dose(
-            run.services,
+        outcome = run.writer.dose(
             nurse,
             course_id,
             DoseSubmission(
@@ -255,7 +367,7 @@ def _cycle(run: _Run, course_id: int, cycle: dict[str, Any], frailty: float, wei
             ),
         )
         run.doses += 1
-        if result.record.outcome is DoseOutcome.STOPPED:
+        if outcome is DoseOutcome.STOPPED:
             return
 
 
@@ -283,12 +395,11 @@ def _toxicities(run: _Run, patient_id: int, course_id: int, on: date, frailty: f
         )
     if rng.random() < 0.3:
         findings.append({"term": "confusion", "clinical_grade": rng.choice([1, 2])})
-    record_toxicity(
-        run.services,
+    run.writer.toxicity(
         run.staff["demo-nurse"],
         patient_id,
         observed_on=on.isoformat(),
-        course_id=course_id,
+        course=course_id,
         findings={"ctcae_version": "5.0", "findings": findings},
     )
 
@@ -305,30 +416,24 @@ def _treat(run: _Run, patient_id: int, diagnosis: str, start: date, until: date)
         run.at(datetime.combine(course_start - timedelta(days=3), time(10), tzinfo=UTC))
         zone = run.services.rules.site.time_zone
         first = datetime.combine(course_start, time(8), tzinfo=zone)
-        course = plan_course(
-            run.services,
-            doctor,
-            patient_id,
-            regimen="hd-label",
-            weight_kg=weight,
-            first_dose=first.isoformat(),
+        course_id, plan = run.writer.course(
+            doctor, patient_id, regimen="hd-label", weight_kg=weight, first_dose=first.isoformat()
         )
         run.courses += 1
-        for cycle in course.plan["cycles"]:
-            _cycle(run, course.id, cycle, frailty, weight)
-        last = datetime.fromisoformat(course.plan["cycles"][-1]["doses"][-1]["due_at"]).date()
-        _toxicities(run, patient_id, course.id, last, frailty)
+        for cycle in plan["cycles"]:
+            _cycle(run, course_id, cycle, frailty, weight)
+        last = datetime.fromisoformat(plan["cycles"][-1]["doses"][-1]["due_at"]).date()
+        _toxicities(run, patient_id, course_id, last, frailty)
         scan_on = last + timedelta(weeks=4)
         last_on = max(last_on, last)
         if scan_on + timedelta(weeks=8) >= until:
             return last_on
         last_on = scan_on + timedelta(weeks=8)
         run.at(datetime.combine(last_on, time(12), tzinfo=UTC))
-        record_response(
-            run.services,
+        run.writer.response(
             doctor,
             patient_id,
-            course_id=course.id,
+            course=course_id,
             measurements=_measurements(rng, baseline_on, scan_on, category),
         )
         if category in ("PD", "SD") or (category == "CR" and number >= 2):
@@ -346,21 +451,13 @@ def _outcome(run: _Run, patient_id: int, died: date, last_on: date, until: date)
     doctor = run.staff["demo-physician"]
     if died < until:
         run.at(datetime.combine(max(died, last_on), time(12), tzinfo=UTC))
-        record_follow_up(
-            run.services,
-            doctor,
-            patient_id,
-            observed_on=max(died, last_on).isoformat(),
-            status="dead",
+        run.writer.follow_up(
+            doctor, patient_id, observed_on=max(died, last_on).isoformat(), status="dead"
         )
     else:
         run.at(datetime.combine(until, time(12), tzinfo=UTC))
-        record_follow_up(
-            run.services,
-            doctor,
-            patient_id,
-            observed_on=until.isoformat(),
-            status="alive_no_progression",
+        run.writer.follow_up(
+            doctor, patient_id, observed_on=until.isoformat(), status="alive_no_progression"
         )
 
 
@@ -370,14 +467,26 @@ def build_demo(
     seed: int = 1,
     years: int = 10,
     until: date,
+    patients: int | None = None,
+    writer: Callable[[Services], DemoWriter] = ServiceWriter,
     progress: Callable[[int, int], None] | None = None,
 ) -> DemoSummary:
-    """Write `years` of a synthetic program ending at `until`, about 65 cycles a year."""
+    """Write `years` of a synthetic program ending at `until`, about 65 cycles a year.
+
+    `patients` sets the number of referrals (default: as many as give 65 cycles a year).
+    `writer` makes the writer the records go to (default: the audited services, one
+    transaction per record); `progress` hears (patients written, patients) as they are.
+    """
+    if years < 1:
+        raise InvalidInputError(field="years", value=years, allowed="1 or more years")
+    if patients is not None and patients < 1:
+        raise InvalidInputError(field="patients", value=patients, allowed="1 or more patients")
     rng = random.Random(seed)  # noqa: S311 - a reproducible simulation, not cryptography
     clock = SimulatedClock(datetime.combine(until, time(0), tzinfo=UTC))
-    run = _Run(replace(services, clock=clock), clock, rng, {})
+    simulated = replace(services, clock=clock)
+    run = _Run(simulated, writer(simulated), clock, rng, {})
     run.staff = ensure_staff(run.services)
-    referrals = round(years * CYCLES_PER_YEAR / CYCLES_PER_REFERRAL)
+    referrals = patients or round(years * CYCLES_PER_YEAR / CYCLES_PER_REFERRAL)
     start = until - timedelta(days=round(365.25 * years))
     treated = 0
     for index in range(referrals):
@@ -385,8 +494,7 @@ def build_demo(
         diagnosis = rng.choice(list(RESPONSE_RATES))
         age = rng.randint(28, 72)
         run.at(datetime.combine(referred, time(9), tzinfo=UTC))
-        patient = create_patient(
-            run.services,
+        patient = run.writer.patient(
             run.staff["demo-coordinator"],
             {
                 "mrn": f"DEMO-{seed}-{index + 1:06d}",
@@ -399,16 +507,20 @@ def build_demo(
                 "referred_on": referred.isoformat(),
             },
         )
-        screening = record_screening(
-            run.services, run.staff["demo-physician"], patient.id, _candidate(rng, diagnosis, age)
+        verdict = run.writer.screening(
+            run.staff["demo-physician"], patient, _candidate(rng, diagnosis, age)
         )
-        if screening.verdict == "eligible":
+        if verdict == "eligible":
             first_on = referred + timedelta(days=rng.randint(21, 42))
             if first_on < until - timedelta(days=21):
                 treated += 1
                 died = _death_on(rng, diagnosis, first_on, rng.uniform(0.5, 1.5))
-                last_on = _treat(run, patient.id, diagnosis, first_on, min(until, died))
-                _outcome(run, patient.id, died, last_on, until)
+                last_on = _treat(run, patient, diagnosis, first_on, min(until, died))
+                _outcome(run, patient, died, last_on, until)
+        written = run.writer.end_patient()
         if progress:
-            progress(index + 1, referrals)
+            progress(written, referrals)
+    written = run.writer.close()
+    if progress:
+        progress(written, referrals)
     return DemoSummary(patients=referrals, treated=treated, courses=run.courses, doses=run.doses)

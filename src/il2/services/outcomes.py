@@ -7,68 +7,102 @@ correction; a patient's best response is the best of their recorded response ass
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from il2.domain.records import Actor, ClinicalEntry, CourseRecord, DoseOutcome, DoseRecord
-from il2.science.dataset import BestResponse, Course, Cycle, Patient, Program, Response, Toxicity
+from il2.domain.records import Actor, CourseOutline, CycleTally, EntryOutline, Referral
+from il2.science.dataset import (
+    BestResponse,
+    Course,
+    Cycle,
+    Diagnosis,
+    Patient,
+    Program,
+    Response,
+    Toxicity,
+)
 from il2.science.html import render_report
 from il2.science.report import summarize
 from il2.services.context import Services, audit, require
+from il2.services.outlines import course_outline, entry_outline
 
 _RANK = {"CR": 0, "PR": 1, "SD": 2, "non-CR/non-PD": 2, "PD": 3, "NE": 4}
-_PAGE = 2000
 
 
-def _current(entries: Sequence[ClinicalEntry]) -> list[ClinicalEntry]:
+@contextmanager
+def cycle_collection_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a program is read and reported on.
+
+    A large program is a million small objects and no reference cycles; left on, the
+    collector would scan them again and again (a third of the time). Reference counting
+    still frees everything else at once; the collector resumes, as it was, on leaving.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _current(entries: Sequence[EntryOutline]) -> dict[int, list[EntryOutline]]:
+    """Each patient's entries that no other entry corrects, oldest first."""
     corrected = {e.corrects_id for e in entries if e.corrects_id is not None}
-    return [e for e in entries if e.id not in corrected]
+    mine: dict[int, list[EntryOutline]] = defaultdict(list)
+    for entry in entries:
+        if entry.id not in corrected:
+            mine[entry.patient_id].append(entry)
+    return mine
+
+
+_DAY = timedelta(days=1)
+_NONE: Mapping[int, CycleTally] = {}
 
 
 def _day(iso: str) -> date:
     return datetime.fromisoformat(iso).date()
 
 
-def _cycles(course: CourseRecord, ledger: Sequence[DoseRecord]) -> list[Cycle]:
-    cycles = []
-    for planned in course.plan["cycles"]:
-        recorded = [r for r in ledger if r.cycle == planned["cycle"]]
-        if not recorded:
-            continue
-        last_given = max((r.given_at.date() for r in recorded if r.given_at), default=None)
-        last = last_given or _day(planned["doses"][0]["due_at"])
-        cycles.append(
-            Cycle(
-                course_id=course.id,
-                cycle=planned["cycle"],
-                doses_given=sum(1 for r in recorded if r.outcome is DoseOutcome.GIVEN),
-                doses_held=sum(1 for r in recorded if r.outcome is DoseOutcome.HELD),
-                admitted_on=_day(planned["doses"][0]["due_at"]),
-                discharged_on=last + timedelta(days=1),
+def _cycles(course: CourseOutline, tallies: Mapping[int, CycleTally], out: list[Cycle]) -> None:
+    """The course's planned cycles that have doses recorded, in plan order."""
+    for number, due_at in course.cycle_starts:
+        tally = tallies.get(number)
+        if tally is not None:
+            admitted = _day(due_at)
+            out.append(
+                Cycle(
+                    course.id,
+                    number,
+                    tally.given,
+                    tally.held,
+                    admitted,
+                    (tally.last_given_on or admitted) + _DAY,
+                )
             )
-        )
-    return cycles
 
 
 def _response(
-    patient_id: int, entries: Sequence[ClinicalEntry], first_dose_on: date
+    patient_id: int, entries: Sequence[EntryOutline], first_dose_on: date
 ) -> Response | None:
-    assessed = [
-        e.content["recist"] for e in entries if e.kind == "response" and "recist" in e.content
-    ]
+    assessed = [e.recist for e in entries if e.recist is not None and e.kind == "response"]
     if not assessed:
         return None
-    best = min(assessed, key=lambda r: _RANK[r["best_overall_response"]])
-    named = best["best_overall_response"]
-    category: BestResponse = "SD" if named == "non-CR/non-PD" else named
+    best = min(assessed, key=lambda r: _RANK[r.best_overall_response])
+    named = best.best_overall_response
+    category = cast(BestResponse, "SD" if named == "non-CR/non-PD" else named)
     progression = min(
-        (date.fromisoformat(r["progression_on"]) for r in assessed if r["progression_on"]),
+        (date.fromisoformat(r.progression_on) for r in assessed if r.progression_on),
         default=None,
     )
     response_on = (
-        date.fromisoformat(best["response_on"])
-        if best["response_on"] and category in ("CR", "PR")
+        date.fromisoformat(best.response_on)
+        if best.response_on and category in ("CR", "PR")
         else None
     )
     if response_on and progression and progression < response_on:
@@ -78,101 +112,137 @@ def _response(
         best_overall_response=category,
         response_on=response_on,
         progression_on=progression,
-        best_change_pct=best["best_change_from_baseline_pct"],
+        best_change_pct=best.best_change_from_baseline_pct,
         timepoints=tuple(
-            (date.fromisoformat(t["date"]), t["change_from_baseline_pct"])
-            for t in best["timepoints"][1:]
-            if t["change_from_baseline_pct"] is not None
+            (date.fromisoformat(day), change)
+            for day, change in best.timepoints[1:]
+            if change is not None
         ),
         first_dose_on=first_dose_on,
     )
 
 
-def _patient_records(uow: Any, patients: Sequence[Any], as_of: date) -> dict[str, list[Any]]:
-    ids = [p.id for p in patients]
-    courses = uow.courses.for_patients(ids)
-    ledgers = uow.doses.for_courses([c.id for cs in courses.values() for c in cs])
-    screenings = uow.screenings.for_patients(ids)
-    entries = uow.entries.for_patients(ids)
-    out: dict[str, list[Any]] = {
-        "patients": [],
-        "courses": [],
-        "cycles": [],
-        "toxicities": [],
-        "responses": [],
-    }
-    for patient in patients:
-        mine = courses.get(patient.id, [])
-        current = _current(entries.get(patient.id, []))
-        first_dose = min((c.first_dose_at.date() for c in mine), default=None)
-        dates = [e.observed_on for e in current] + [patient.referred_on]
+@dataclass
+class _Program:
+    """The Program's records, gathered patient by patient."""
+
+    patients: list[Patient] = field(default_factory=list)
+    courses: list[Course] = field(default_factory=list)
+    cycles: list[Cycle] = field(default_factory=list)
+    toxicities: list[Toxicity] = field(default_factory=list)
+    responses: list[Response] = field(default_factory=list)
+
+    def add_courses(
+        self,
+        patient_id: int,
+        mine: Sequence[CourseOutline],
+        tallies: Mapping[int, Mapping[int, CycleTally]],
+    ) -> list[date]:
+        """The patient's courses and their cycles; returns each course's last dose day."""
+        lasts = []
         for course in mine:
-            ledger = ledgers.get(course.id, [])
-            given = [r.given_at.date() for r in ledger if r.given_at]
-            last = max(given, default=course.first_dose_at.date())
-            dates.append(last)
-            out["courses"].append(
+            counted = tallies.get(course.id, _NONE)
+            days = [t.last_given_on for t in counted.values() if t.last_given_on]
+            last = max(days) if days else course.first_dose_on
+            lasts.append(last)
+            self.courses.append(
                 Course(
-                    patient.id,
+                    patient_id,
                     course.id,
                     course.number,
                     course.regimen_id,
-                    course.first_dose_at.date(),
+                    course.first_dose_on,
                     last,
-                    int(course.plan["vials_per_dose"]),
+                    course.vials_per_dose,
                 )
             )
-            out["cycles"].extend(_cycles(course, ledger))
+            _cycles(course, counted, self.cycles)
+        return lasts
+
+    def add_entries(
+        self, patient_id: int, current: Sequence[EntryOutline], first_dose: date | None
+    ) -> tuple[date | None, date | None]:
+        """The patient's toxicities and response; returns the death date and the latest date."""
+        death = None
         for entry in current:
             if entry.kind == "toxicity" and entry.course_id is not None:
-                out["toxicities"].extend(
-                    Toxicity(patient.id, entry.course_id, g["term"], g["grade"])
-                    for g in entry.content.get("grades", {}).get("grades", [])
-                    if g["grade"] > 0
+                self.toxicities.extend(
+                    Toxicity(patient_id, entry.course_id, term, grade)
+                    for term, grade in entry.grades
+                    if grade > 0
                 )
-        response = _response(patient.id, current, first_dose) if first_dose else None
-        if response:
-            out["responses"].append(response)
-            dates.append(response.latest_on)
-        death = next(
-            (
-                e.observed_on
-                for e in current
-                if e.kind == "follow_up" and e.content.get("status") == "dead"
-            ),
-            None,
+            elif death is None and entry.kind == "follow_up" and entry.status == "dead":
+                death = entry.observed_on
+        response = _response(patient_id, current, first_dose) if first_dose else None
+        if response is None:
+            return death, None
+        self.responses.append(response)
+        return death, response.latest_on
+
+    def program(self, as_of: date) -> Program:
+        """The Program."""
+        return Program(
+            patients=tuple(self.patients),
+            courses=tuple(self.courses),
+            cycles=tuple(self.cycles),
+            toxicities=tuple(self.toxicities),
+            responses=tuple(self.responses),
+            as_of=as_of,
         )
-        verdicts = screenings.get(patient.id, [])
-        out["patients"].append(
+
+
+def _assemble(
+    patients: Sequence[Referral],
+    courses: Mapping[int, list[CourseOutline]],
+    tallies: Mapping[int, Mapping[int, CycleTally]],
+    entries: Mapping[int, list[EntryOutline]],
+    verdicts: Mapping[int, str],
+) -> _Program:
+    records = _Program()
+    for patient in patients:
+        mine = courses.get(patient.id, [])
+        current = entries.get(patient.id, [])
+        lasts = records.add_courses(patient.id, mine, tallies)
+        first_dose = min(c.first_dose_on for c in mine) if mine else None
+        death, latest = records.add_entries(patient.id, current, first_dose)
+        dates = [e.observed_on for e in current]
+        dates.append(patient.referred_on)
+        dates.extend(lasts)
+        if latest:
+            dates.append(latest)
+        records.patients.append(
             Patient(
                 patient_id=patient.id,
-                diagnosis=patient.diagnosis,
+                diagnosis=cast(Diagnosis, patient.diagnosis),
                 referred_on=patient.referred_on,
-                eligible=bool(verdicts) and verdicts[-1].verdict == "eligible",
+                eligible=verdicts.get(patient.id) == "eligible",
                 treated=bool(mine),
                 death_on=death,
                 last_contact_on=max(dates),
             )
         )
-    return out
+    return records
 
 
 def program(services: Services, actor: Actor, *, as_of: date) -> Program:
-    """Every patient's records, de-identified, as one Program for analysis."""
+    """Every patient's records, de-identified, as one Program for analysis.
+
+    Reads outlines, not documents (outlining first any record still without one), and the
+    ledger counted by cycle in the database.
+    """
     require(services, actor, "outcomes.read")
-    collected: dict[str, list[Any]] = {
-        "patients": [],
-        "courses": [],
-        "cycles": [],
-        "toxicities": [],
-        "responses": [],
-    }
-    with services.uow() as uow:
-        offset = 0
-        while page := uow.patients.page(limit=_PAGE, offset=offset):
-            for key, values in _patient_records(uow, page, as_of).items():
-                collected[key].extend(values)
-            offset += _PAGE
+    with cycle_collection_paused(), services.uow() as uow:
+        uow.courses.add_outlines([course_outline(c) for c in uow.courses.without_outline()])
+        uow.entries.add_outlines([entry_outline(e) for e in uow.entries.without_outline()])
+        patients = uow.patients.referrals()
+        courses: dict[int, list[CourseOutline]] = defaultdict(list)
+        for course in uow.courses.outlines():
+            courses[course.patient_id].append(course)
+        tallies: dict[int, dict[int, CycleTally]] = defaultdict(dict)
+        for tally in uow.doses.cycle_tallies():
+            tallies[tally.course_id][tally.cycle] = tally
+        entries = _current(uow.entries.outlines())
+        verdicts = uow.screenings.latest_verdicts()
         audit(
             uow,
             services,
@@ -181,23 +251,17 @@ def program(services: Services, actor: Actor, *, as_of: date) -> Program:
             entity="program",
             entity_id="*",
             patient_id=None,
-            after={"patients": len(collected["patients"])},
+            after={"patients": len(patients)},
         )
         uow.commit()
-    return Program(
-        patients=tuple(collected["patients"]),
-        courses=tuple(collected["courses"]),
-        cycles=tuple(collected["cycles"]),
-        toxicities=tuple(collected["toxicities"]),
-        responses=tuple(collected["responses"]),
-        as_of=as_of,
-    )
+        return _assemble(patients, courses, tallies, entries, verdicts).program(as_of)
 
 
 def report(
     services: Services, actor: Actor, *, as_of: date, price_per_vial: float | None = None
 ) -> tuple[dict[str, Any], str]:
     """The outcome summary document and the self-contained HTML report."""
-    data = program(services, actor, as_of=as_of)
-    summary = summarize(data, price_per_vial=price_per_vial)
-    return summary, render_report(data, summary)
+    with cycle_collection_paused():
+        data = program(services, actor, as_of=as_of)
+        summary = summarize(data, price_per_vial=price_per_vial)
+        return summary, render_report(data, summary)

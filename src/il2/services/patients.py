@@ -35,9 +35,8 @@ def _fields(document: object) -> Mapping[str, Any]:
     return document
 
 
-def create_patient(services: Services, actor: Actor, document: object) -> Patient:
-    """Register a referred patient."""
-    require(services, actor, "patient.create")
+def patient_fields(services: Services, document: object) -> dict[str, Any]:
+    """What registering the patient in `document` keeps (checked; nothing read or written)."""
     raw = _fields(document)
     sex = raw.get("sex", "unknown")
     if sex not in _SEXES:
@@ -54,16 +53,23 @@ def create_patient(services: Services, actor: Actor, document: object) -> Patien
         raise InvalidInputError(
             field="birth_date", value=birth.isoformat(), allowed="a date before the referral"
         )
+    return {
+        "mrn": str(text(raw.get("mrn"), "mrn")),
+        "name": str(text(raw.get("name"), "name")),
+        "birth_date": birth,
+        "sex": str(sex),
+        "diagnosis": str(diagnosis),
+        "referred_on": referred,
+        "at": now,
+    }
+
+
+def create_patient(services: Services, actor: Actor, document: object) -> Patient:
+    """Register a referred patient."""
+    require(services, actor, "patient.create")
+    fields = patient_fields(services, document)
     with services.uow() as uow:
-        patient = uow.patients.add(
-            mrn=str(text(raw.get("mrn"), "mrn")),
-            name=str(text(raw.get("name"), "name")),
-            birth_date=birth,
-            sex=str(sex),
-            diagnosis=str(diagnosis),
-            referred_on=referred,
-            at=now,
-        )
+        patient = uow.patients.add(**fields)
         audit(
             uow,
             services,
@@ -130,23 +136,27 @@ def read_patient(services: Services, actor: Actor, patient_id: int) -> dict[str,
     return record
 
 
+def screening_fields(services: Services, findings: object) -> dict[str, Any]:
+    """What a screening of `findings` keeps: the findings, verdict, checklist, rule version."""
+    screening = screen_candidate(services.rules, findings)
+    return {
+        "findings": dict(findings) if isinstance(findings, Mapping) else {},
+        "verdict": screening.verdict.value,
+        "result": screening_document(screening),
+        "rules_version": screening.rules_version,
+    }
+
+
 def record_screening(
     services: Services, actor: Actor, patient_id: int, findings: object
 ) -> ScreeningRecord:
     """Screen the patient's findings and keep the checklist with its rule version."""
     require(services, actor, "screening.record")
-    screening = screen_candidate(services.rules, findings)
-    result = screening_document(screening)
+    fields = screening_fields(services, findings)
     with services.uow() as uow:
         patient_or_404(uow, patient_id)
         record = uow.screenings.add(
-            patient_id=patient_id,
-            findings=dict(findings) if isinstance(findings, Mapping) else {},
-            verdict=screening.verdict.value,
-            result=result,
-            rules_version=screening.rules_version,
-            recorded_by=actor.username,
-            at=services.clock(),
+            patient_id=patient_id, **fields, recorded_by=actor.username, at=services.clock()
         )
         audit(
             uow,

@@ -9,17 +9,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Literal, Protocol, Self
 
 from il2.domain.records import (
     AuditEntry,
     ClinicalEntry,
+    CourseOutline,
     CourseRecord,
+    CycleTally,
     DoseOutcome,
     DoseRecord,
+    EntryOutline,
     Json,
     LedgerLine,
     Patient,
+    Referral,
     Role,
     ScreeningRecord,
     User,
@@ -85,6 +89,10 @@ class Patients(Protocol):
         """Patients, newest referral first."""
         ...
 
+    def referrals(self) -> Sequence[Referral]:
+        """Every patient's id, diagnosis and referral date, newest referral first (as `page`)."""
+        ...
+
 
 class Screenings(Protocol):
     """Screenings."""
@@ -109,6 +117,10 @@ class Screenings(Protocol):
 
     def for_patients(self, patient_ids: Sequence[int]) -> Mapping[int, Sequence[ScreeningRecord]]:
         """Several patients' screenings, oldest first, in one query."""
+        ...
+
+    def latest_verdicts(self) -> Mapping[int, str]:
+        """Each screened patient's latest verdict, by patient id."""
         ...
 
 
@@ -144,6 +156,18 @@ class Courses(Protocol):
 
     def starting_between(self, start: datetime, end: datetime) -> Sequence[CourseRecord]:
         """Courses whose first dose falls in [start, end)."""
+        ...
+
+    def outlines(self) -> Sequence[CourseOutline]:
+        """Every kept course outline (vials per dose, cycle starts), by patient and number."""
+        ...
+
+    def without_outline(self) -> Sequence[CourseRecord]:
+        """The courses with no outline kept yet."""
+        ...
+
+    def add_outlines(self, kept: Sequence[CourseOutline]) -> None:
+        """Keep course outlines (one already kept stays as it is)."""
         ...
 
 
@@ -192,6 +216,10 @@ class Doses(Protocol):
         """Several courses' ledgers, in one query."""
         ...
 
+    def cycle_tallies(self) -> Sequence[CycleTally]:
+        """Every cycle with doses recorded: given, held, last given (kept as doses are added)."""
+        ...
+
 
 class Entries(Protocol):
     """Toxicities, responses, follow-ups and corrections."""
@@ -223,6 +251,18 @@ class Entries(Protocol):
 
     def for_patients(self, patient_ids: Sequence[int]) -> Mapping[int, Sequence[ClinicalEntry]]:
         """Several patients' entries, oldest first, in one query."""
+        ...
+
+    def outlines(self) -> Sequence[EntryOutline]:
+        """Every kept entry outline, oldest entry first."""
+        ...
+
+    def without_outline(self) -> Sequence[ClinicalEntry]:
+        """The entries with no outline kept yet."""
+        ...
+
+    def add_outlines(self, kept: Sequence[EntryOutline]) -> None:
+        """Keep entry outlines (one already kept stays as it is)."""
         ...
 
 
@@ -295,4 +335,77 @@ class Clock(Protocol):
 
     def __call__(self) -> datetime:
         """The current, time-zone-aware moment."""
+        ...
+
+
+RecordTable = Literal["patients", "screenings", "courses", "doses", "entries", "audit"]
+
+
+class BulkRecords(Protocol):
+    """New records written many rows a statement in one transaction (large synthetic programs).
+
+    Ids are reserved first, so records and their audit entries can carry them; reserved ids
+    are used only by this transaction. Add parents before the records that point at them. A
+    record that clashes with one already kept (an MRN, a dose slot) is a ConflictError.
+    """
+
+    def __enter__(self) -> Self:
+        """Begin."""
+        ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed."""
+        ...
+
+    def reserve_ids(self, table: RecordTable, count: int) -> Sequence[int]:
+        """`count` new ids for rows of `table`, ascending."""
+        ...
+
+    def add_patients(self, records: Sequence[Patient]) -> None:
+        """Insert patients with their reserved ids."""
+        ...
+
+    def add_screenings(self, records: Sequence[ScreeningRecord]) -> None:
+        """Insert screenings."""
+        ...
+
+    def add_courses(self, records: Sequence[CourseRecord]) -> None:
+        """Insert planned courses."""
+        ...
+
+    def add_doses(self, records: Sequence[DoseRecord]) -> None:
+        """Insert dose ledger entries."""
+        ...
+
+    def add_entries(self, records: Sequence[ClinicalEntry]) -> None:
+        """Insert clinical entries."""
+        ...
+
+    def add_course_outlines(self, records: Sequence[CourseOutline]) -> None:
+        """Keep the outlines of courses added (services/outlines.py)."""
+        ...
+
+    def add_entry_outlines(self, records: Sequence[EntryOutline]) -> None:
+        """Keep the outlines of entries added."""
+        ...
+
+    def add_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Append audit entries."""
+        ...
+
+    def commit(self) -> None:
+        """Make everything added so far permanent."""
+        ...
+
+
+class BulkRecordsFactory(Protocol):
+    """Opens a bulk transaction."""
+
+    def __call__(self) -> BulkRecords:
+        """A new bulk transaction."""
         ...
