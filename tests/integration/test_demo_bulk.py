@@ -241,3 +241,14 @@ def test_the_bulk_writer_needs_bulk_storage_and_a_batch_of_one_or_more(tmp_path:
     with pytest.raises(ValueError, match="1 or more"):
         BulkWriter(app.services, batch=0)
     app.engine.dispose()
+
+
+def test_ids_are_reserved_ascending_and_never_twice(app: App) -> None:
+    assert app.services.bulk is not None
+    with app.services.bulk() as store:
+        assert list(store.reserve_ids("patients", 0)) == []
+        first = list(store.reserve_ids("patients", 3))
+        second = list(store.reserve_ids("patients", 2))
+    assert first == sorted(first)
+    assert len(set(first + second)) == 5
+    assert min(second) > max(first)

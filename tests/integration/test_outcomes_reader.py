@@ -16,10 +16,11 @@ from il2.science.dataset import BestResponse, Course, Cycle, Patient, Program, R
 from il2.services.accounts import actor_for_username
 from il2.services.bulk import BulkWriter
 from il2.services.clinical import correct_entry
-from il2.services.courses import plan_course
+from il2.services.courses import DoseSubmission, plan_course, submit_dose
 from il2.services.demo import build_demo
 from il2.services.outcomes import cycle_collection_paused, program
 from il2.services.patients import create_patient
+from tests.integration.builders import stable_assessment
 
 UNTIL = date(2026, 11, 1)
 
@@ -168,7 +169,7 @@ def record_by_record(app: App, as_of: date) -> Program:
 
 
 def _corrections(app: App, physician: Actor) -> None:
-    """Correct a toxicity, a response and a death; plan a course that records no dose."""
+    """Correct a toxicity, a response and a death; a late course with one dose, held."""
     with app.services.uow() as uow:
         entries = [
             e
@@ -208,8 +209,11 @@ def _corrections(app: App, physician: Actor) -> None:
     patient = create_patient(app.services, physician, {
         "mrn": "LATE-1", "name": "Late Referral", "birth_date": "1960-05-05", "sex": "male",
         "diagnosis": "melanoma", "referred_on": "2026-12-01"})  # fmt: skip
-    plan_course(app.services, physician, patient.id, regimen="hd-label", weight_kg=80,
-                first_dose="2026-12-14T08:00:00-08:00")  # fmt: skip
+    course = plan_course(app.services, physician, patient.id, regimen="hd-label", weight_kg=80,
+                         first_dose="2026-12-14T08:00:00-08:00")  # fmt: skip
+    held = DoseSubmission(cycle=1, dose_number=1, assessment=stable_assessment(),
+                          outcome=DoseOutcome.HELD)  # fmt: skip
+    submit_dose(app.services, actor_for_username(app.services, "demo-nurse"), course.id, held)
 
 
 def test_the_outline_reader_builds_the_program_the_record_by_record_reader_built(app: App) -> None:
@@ -225,6 +229,7 @@ def test_the_outline_reader_builds_the_program_the_record_by_record_reader_built
     assert len(after.patients) == 61
     assert len(after.cycles) > 60
     assert any(t.term == "confusion" and t.grade == 3 for t in after.toxicities)
+    assert any(c.doses_given == 0 and c.doses_held == 1 for c in after.cycles)
 
 
 def test_reading_the_program_is_audited_once(app: App) -> None:

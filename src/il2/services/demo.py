@@ -1,4 +1,8 @@
-"""A synthetic IL-2 program, written through the services so every record is valid and audited.
+"""A synthetic IL-2 program: every record valid and audited, as the services keep it.
+
+One simulation drives a writer: the audited services, record by record (ServiceWriter, the
+default), or, for large programs, the bulk writer (services/bulk.py), which keeps the same
+records and audit entries in batches.
 
 Nothing here is a clinical threshold: the bedside engine decides every dose from simulated
 vitals and labs, the grading engine grades toxicities, RECIST computes every response from
