@@ -39,7 +39,7 @@ from il2.services.patients import patient_count
 UNTIL = date(2026, 11, 1)
 TARGET_S = 10.0
 TABLES = ("patients", "screenings", "courses", "doses", "entries", "audit")
-OUTLINES = ("course_outlines", "entry_outlines")
+OUTLINES = ("course_outlines", "entry_outlines", "cycle_tallies")  # derived, for the report
 T = TypeVar("T")
 
 

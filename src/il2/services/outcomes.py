@@ -1,4 +1,4 @@
-"""Outcome analysis: read every record into a de-identified Program and summarize it.
+"""Outcome analysis: read the whole program (outlines, not documents) as a de-identified Program.
 
 Assumptions stated where the records are silent: a cycle's inpatient stay runs from its first
 planned dose day to the day after its last recorded dose; a corrected entry is replaced by its
@@ -40,7 +40,8 @@ def cycle_collection_paused() -> Iterator[None]:
 
     A large program is a million small objects and no reference cycles; left on, the
     collector would scan them again and again (a third of the time). Reference counting
-    still frees everything else at once; the collector resumes, as it was, on leaving.
+    still frees what is in no cycle at once; what is (a figure's artists) waits for the
+    collector, which resumes as it was on leaving. The pause is process-wide, for seconds.
     """
     enabled = gc.isenabled()
     gc.disable()
