@@ -3,7 +3,9 @@
 A record never changes, so neither does its outline: storage keeps each outline once, beside
 its record, and a large program is then read without loading a document. The bulk writer
 keeps outlines with the records it writes; outcome analysis outlines any record still
-without one (records written through the use cases) before it reads.
+without one (records written through the use cases) before it reads. Changing what an
+outline holds needs a migration that empties the outline tables (they refill on the next
+read).
 """
 
 from __future__ import annotations
