@@ -6,6 +6,7 @@ the event loop, one request at a time per server process; concurrency comes from
 the dose write about 1 ms of CPU (measured with benchmarks/api.py: the database drivers
 release the GIL at every call, and with the event loop busy each release became a contended
 hand-off), more than SQLite's one writer or a server process's one core could ever regain.
+The routes take turns in arrival order (il2.api.turns), so no connection waits behind others.
 Only sign-in (argon2, slow on purpose, and releasing the GIL) still runs in a thread.
 """
 
@@ -15,6 +16,7 @@ from fastapi import Depends, FastAPI
 
 from il2 import __version__
 from il2.api import audit, clinical, courses, engines, errors, patients, security
+from il2.api.turns import in_turn
 from il2.bootstrap import App
 
 _DESCRIPTION = (
@@ -39,6 +41,8 @@ def create_api(app: App) -> FastAPI:
 
     api.include_router(security.router)
     # Included one level deep: each level of nesting costs every request a round of matching.
+    # Each route runs in its turn, first come first served (il2.api.turns), then signs in.
+    served = [Depends(in_turn, scope="function"), Depends(security.signed_in)]
     for module in (courses, patients, clinical, audit, engines):
-        api.include_router(module.router, prefix="/api", dependencies=[Depends(security.signed_in)])
+        api.include_router(module.router, prefix="/api", dependencies=served)
     return api
