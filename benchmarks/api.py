@@ -7,11 +7,17 @@ drives each with threads, one `httpx.Client` each, for a fixed time: first `GET 
 request a new dose slot, in dose order within a course). The server runs as deployed: one
 process on SQLite (one writer at a time), one process a CPU core on PostgreSQL (`--workers`).
 
+Every acknowledged write waits for the disk to confirm it (SQLite synchronous=FULL, PostgreSQL
+fsync and synchronous_commit on), so a disk whose flushes sometimes stall holds up every
+request in flight. The benchmark therefore measures the disk first (a flush after each small
+append, as a commit does) and runs each database twice: with its files on that disk, and on
+a RAM disk (/dev/shm, where a flush returns at once), which shows the software alone.
+
 Targets (printed beside the figures): write throughput at least 1/3 of /health's; write p99
 under 50 ms at 16 clients. Prints figures; asserts nothing.
 
     .venv/bin/python benchmarks/api.py [--seconds 10] [--clients 16] [--only sqlite|postgresql]
-                                       [--workers N]
+                                       [--workers N] [--where disk|ram|both]
 """
 
 from __future__ import annotations
@@ -52,6 +58,10 @@ WARM_UP_SECONDS = 1.0
 WRITE_TO_HEALTH_TARGET = 1 / 3
 P99_TARGET_MS = 50.0
 CLIENT_BOUND = 0.85  # share of a core; above it the load generator, not the server, is the limit
+RAM_DISK = Path("/dev/shm")  # noqa: S108 - a tmpfs on Linux: where a flush costs nothing
+PROBE_SECONDS = 5.0
+PROBE_COMMITS_A_SECOND = 500  # about the rate of the write phase
+STALL_MS = (20.0, 50.0)
 
 
 def _assessment() -> dict[str, Any]:
@@ -159,6 +169,49 @@ def serving(database_url: str, workdir: Path, workers: int) -> Iterator[tuple[st
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=15)
+
+
+@dataclass(frozen=True)
+class Flushes:
+    """How long the disk took to confirm small appends (fdatasync after each, as a commit)."""
+
+    count: int
+    p50_ms: float
+    p99_ms: float
+    longest_ms: float
+    stalls: dict[float, int]  # flushes over each of STALL_MS
+
+    def __str__(self) -> str:
+        over = ", ".join(f"{n} over {ms:g} ms" for ms, n in self.stalls.items())
+        return (
+            f"{self.count:,} flushes in {PROBE_SECONDS:g} s: p50 {self.p50_ms:.2f} ms, "
+            f"p99 {self.p99_ms:.2f} ms, longest {self.longest_ms:.1f} ms; {over}"
+        )
+
+
+def probe_flushes(directory: Path) -> Flushes:
+    """Append 8 KiB and fdatasync, PROBE_COMMITS_A_SECOND times a second, for PROBE_SECONDS."""
+    took: list[float] = []
+    path = directory / "flush-probe"
+    descriptor = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+    try:
+        end = time.perf_counter() + PROBE_SECONDS
+        while (start := time.perf_counter()) < end:
+            os.write(descriptor, b"\0" * 8192)
+            os.fdatasync(descriptor)
+            took.append(time.perf_counter() - start)
+            time.sleep(max(0.0, 1 / PROBE_COMMITS_A_SECOND - (time.perf_counter() - start)))
+    finally:
+        os.close(descriptor)
+        path.unlink()
+    took.sort()
+    return Flushes(
+        count=len(took),
+        p50_ms=_percentile(took, 0.50),
+        p99_ms=_percentile(took, 0.99),
+        longest_ms=took[-1] * 1000,
+        stalls={ms: sum(1 for t in took if t * 1000 > ms) for ms in STALL_MS},
+    )
 
 
 def prepare(database_url: str, courses: int) -> list[list[Slot]]:
@@ -330,31 +383,51 @@ def bench(name: str, database_url: str, seconds: float, clients: int, workers: i
               f"{writes.server_ms_each / health.server_ms_each:.1f} /health requests")  # fmt: skip
 
 
+def places(where: str) -> list[tuple[str, Path | None]]:
+    """Where the databases' files go: the system's temporary directory (a disk) or RAM."""
+    found: list[tuple[str, Path | None]] = []
+    if where in {"disk", "both"}:
+        found.append((f"on disk ({tempfile.gettempdir()})", None))
+    if where in {"ram", "both"}:
+        if RAM_DISK.is_dir():
+            found.append((f"on a RAM disk ({RAM_DISK})", RAM_DISK))
+        else:
+            print(f"RAM disk: skipped, {RAM_DISK} does not exist")
+    return found
+
+
 def main() -> None:
-    """Run the benchmark on each database and print the figures."""
+    """Run the benchmark on each database and place, and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     parser.add_argument("--workers", type=int, help="PostgreSQL server processes (CPU count)")
+    parser.add_argument("--where", choices=("disk", "ram", "both"), default="both",
+                        help="where the database files go")  # fmt: skip
     options = parser.parse_args()
     print(f"il2 API over loopback: {options.clients} clients, {options.seconds:g} s a phase, "
           f"{os.cpu_count()} CPUs; server and clients share them")  # fmt: skip
-    if options.only in {None, "sqlite"}:
-        with tempfile.TemporaryDirectory(prefix="il2-bench-db-") as directory:
-            url = f"sqlite:///{Path(directory) / 'il2.sqlite3'}"
-            bench("SQLite (WAL, synchronous=FULL; one server process)", url, options.seconds,
-                  options.clients, workers=1)  # fmt: skip
-    if options.only in {None, "postgresql"}:
-        sys.path.insert(0, str(ROOT))  # the throwaway cluster recipe lives with the tests
-        postgres = importlib.import_module("tests.integration.postgres")
-        if postgres.server_binaries() is None:
-            print("PostgreSQL: skipped, no server binaries (apt-get install postgresql)")
-            return
-        with postgres.cluster() as base:
-            workers = options.workers or os.cpu_count() or 1
-            bench(f"PostgreSQL (fsync on; {workers} server processes)", f"{base}/postgres",
-                  options.seconds, options.clients, workers)  # fmt: skip
+    sys.path.insert(0, str(ROOT))  # the throwaway cluster recipe lives with the tests
+    postgres = importlib.import_module("tests.integration.postgres")
+    for place, directory in places(options.where):
+        print(f"\n== Databases {place}")
+        if directory is None:
+            with tempfile.TemporaryDirectory(prefix="il2-probe-") as probe:
+                print(f"  the disk: {probe_flushes(Path(probe))}")
+        if options.only in {None, "sqlite"}:
+            with tempfile.TemporaryDirectory(prefix="il2-bench-db-", dir=directory) as folder:
+                url = f"sqlite:///{Path(folder) / 'il2.sqlite3'}"
+                bench("SQLite (WAL, synchronous=FULL; one server process)", url,
+                      options.seconds, options.clients, workers=1)  # fmt: skip
+        if options.only in {None, "postgresql"}:
+            if postgres.server_binaries() is None:
+                print("PostgreSQL: skipped, no server binaries (apt-get install postgresql)")
+                continue
+            with postgres.cluster(directory) as base:
+                workers = options.workers or os.cpu_count() or 1
+                bench(f"PostgreSQL (fsync on; {workers} server processes)", f"{base}/postgres",
+                      options.seconds, options.clients, workers)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -32,11 +32,14 @@ def _as_postgres(command: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def cluster() -> Iterator[str]:
-    """Start a cluster, yield its base URL (no database name), stop and remove it after."""
+def cluster(directory: Path | None = None) -> Iterator[str]:
+    """Start a cluster, yield its base URL (no database name), stop and remove it after.
+
+    Its files go in a new folder under `directory` (the system's temporary directory if None).
+    """
     binaries = server_binaries()
     assert binaries is not None
-    workdir = Path(tempfile.mkdtemp(prefix="il2-pg-"))
+    workdir = Path(tempfile.mkdtemp(prefix="il2-pg-", dir=directory))
     if os.geteuid() == 0:
         shutil.chown(workdir, "postgres")
     data, port = workdir / "data", _free_port()

@@ -21,6 +21,7 @@ from il2.bootstrap import (
 )
 from il2.cli import render
 from il2.cli.errors import EXIT_INPUT, reported
+from il2.cli.serving import serve_processes, shares_ports
 from il2.domain.errors import ConflictError, InvalidInputError
 from il2.services import documents
 from il2.services.accounts import actor_for_username, add_user
@@ -350,6 +351,9 @@ def report(
     typer.echo(f"report written to {output} ({len(html):,} bytes)")
 
 
+_SERVER_APP = "il2.cli.main:server_app"
+
+
 def server_app() -> Any:
     """The web app and the JSON API over the configured database (uvicorn's factory).
 
@@ -396,13 +400,11 @@ def serve(
         upgrade_database(built)
     built.engine.dispose()
     typer.echo(f"il2 on http://{host}:{port}/ (API documentation at /docs)")
+    if workers > 1 and shares_ports():
+        serve_processes(host, port, workers, _SERVER_APP)
+        return
     uvicorn.run(
-        "il2.cli.main:server_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
+        _SERVER_APP, factory=True, host=host, port=port, workers=workers, log_level="warning"
     )
 
 
