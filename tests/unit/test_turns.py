@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from il2.api.turns import Turns, in_turn
+
+T = TypeVar("T")
+
+
+def run(main: Callable[[], Awaitable[T]]) -> T:
+    """Run `main` with asyncio.run on a thread of its own: the browser tests' Playwright keeps
+    an event loop running on the main thread, where asyncio.run refuses to start another."""
+
+    async def call() -> T:
+        return await main()
+
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, call()).result()
 
 
 @dataclass
@@ -43,7 +59,7 @@ def test_requests_are_served_in_the_order_they_arrived() -> None:
         assert trace.most_holding == 1
         return trace.events
 
-    events = asyncio.run(main())
+    events = run(main)
     assert events == [f"{verb} {name}" for name in "ABCDE" for verb in ("start", "end")]
 
 
@@ -58,7 +74,7 @@ def test_a_request_arriving_during_a_turn_waits_behind_those_already_waiting() -
         await asyncio.gather(first, *waiting, late)
         return [event for event in trace.events if event.startswith("start")]
 
-    assert asyncio.run(main()) == ["start A", "start B", "start C", "start D"]
+    assert run(main) == ["start A", "start B", "start C", "start D"]
 
 
 def test_one_turn_a_loop_iteration_even_when_every_request_is_ready_at_once() -> None:
@@ -73,7 +89,7 @@ def test_one_turn_a_loop_iteration_even_when_every_request_is_ready_at_once() ->
             iterations += 1
         return iterations
 
-    assert asyncio.run(main()) >= 5
+    assert run(main) >= 5
 
 
 def test_a_request_that_gives_up_while_waiting_gives_its_place_up() -> None:
@@ -89,7 +105,7 @@ def test_a_request_that_gives_up_while_waiting_gives_its_place_up() -> None:
             await gone
         return trace.events
 
-    assert asyncio.run(main()) == ["start A", "end A", "start C", "end C"]
+    assert run(main) == ["start A", "end A", "start C", "end C"]
 
 
 def test_a_request_cancelled_as_its_turn_came_passes_the_turn_on() -> None:
@@ -104,7 +120,7 @@ def test_a_request_cancelled_as_its_turn_came_passes_the_turn_on() -> None:
         await asyncio.wait_for(_request(trace, queue, "B"), timeout=5)
         return trace.events
 
-    assert asyncio.run(main()) == ["start B", "end B"]
+    assert run(main) == ["start B", "end B"]
 
 
 def test_the_route_dependency_ends_the_turn_when_the_route_fails() -> None:
@@ -121,7 +137,7 @@ def test_the_route_dependency_ends_the_turn_when_the_route_fails() -> None:
         with pytest.raises(StopAsyncIteration):
             await anext(turn)
 
-    asyncio.run(main())
+    run(main)
 
 
 @dataclass(frozen=True)
@@ -181,7 +197,7 @@ def test_never_two_turns_at_once_and_everyone_served_in_arrival_order(
         started = [int(e.split()[1]) for e in trace.events if e.startswith("start")]
         return trace, joined, started
 
-    trace, joined, started = asyncio.run(main())
+    trace, joined, started = run(main)
     assert trace.most_holding <= 1
     assert trace.holding == 0
     assert started == [index for index in joined if index in started]  # arrival order
