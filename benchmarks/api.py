@@ -2,10 +2,19 @@
 
 Starts `il2 serve` on SQLite (a temporary file) and on PostgreSQL (a throwaway cluster from
 tests/integration/postgres.py; skipped with a note when no server binaries are installed), and
-drives each with threads, one `httpx.Client` each, for a fixed time: first `GET /health`, then
-`POST /api/courses/{id}/doses` recording a before-dose assessment with its decision (every
-request a new dose slot, in dose order within a course). The server runs as deployed: one
-process on SQLite (one writer at a time), one process a CPU core on PostgreSQL (`--workers`).
+drives each with threads, one keep-alive connection each, for a fixed time: first `GET /health`,
+then `POST /api/courses/{id}/doses` recording a before-dose assessment with its decision (every
+request a new dose slot, in dose order within a course).
+
+The clients share the machine with the server, so they must cost it little: they speak HTTP
+through the standard library's `http.client`, which took a third (writes) to a seventh (/health)
+of httpx's CPU a request here. With httpx the clients used a whole core on /health and capped its
+rate at about 1,400 a second, hiding the server's capacity (about 7,000 a second on the same
+machine); and a busy client slows the server as well (on this 2-vCPU virtual machine, a busy
+loop on the other vCPU made the same dose writes take 70% more CPU).
+
+The server runs as deployed: one process on SQLite (one writer at a time), one process a CPU
+core on PostgreSQL (`--workers`).
 
 Every acknowledged write waits for the disk to confirm it (SQLite synchronous=FULL, PostgreSQL
 fsync and synchronous_commit on), so a disk whose flushes sometimes stall holds up every
@@ -24,8 +33,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import importlib
 import itertools
+import json
 import math
 import os
 import shutil
@@ -39,6 +50,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -107,6 +119,24 @@ class Figures:
     client_cpu: float
     server_cpu: float
     server_ms_each: float
+
+
+class Connection:
+    """One client's keep-alive HTTP/1.1 connection; each call answers (status, body)."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+        parts = urlsplit(url)
+        self._http = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port,
+                                                timeout=30)  # fmt: skip
+        self._headers = {"Content-Type": "application/json", **(headers or {})}
+
+    def call(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        self._http.request(method, path, body=body, headers=self._headers)
+        answer = self._http.getresponse()
+        return answer.status, answer.read()
+
+    def close(self) -> None:
+        self._http.close()
 
 
 def _free_port() -> int:
@@ -252,16 +282,12 @@ def _percentile(ordered: list[float], share: float) -> float:
 
 
 def drive(
-    clients: int, seconds: float, pid: int, work: Callable[[int, httpx.Client, Tally, float], None]
+    clients: int, seconds: float, pid: int, work: Callable[[int, Tally, float], None]
 ) -> Figures:
-    """Run `work(client index, client, tally, stop at)` on `clients` threads for `seconds`."""
+    """Run `work(client index, tally, stop at)` on `clients` threads for `seconds`."""
     tallies = [Tally() for _ in range(clients)]
     stop_at = time.perf_counter() + seconds
-    connections = [httpx.Client(timeout=30) for _ in range(clients)]
-    threads = [
-        threading.Thread(target=work, args=(i, connections[i], tallies[i], stop_at))
-        for i in range(clients)
-    ]
+    threads = [threading.Thread(target=work, args=(i, tallies[i], stop_at)) for i in range(clients)]
     started, cpu, server_cpu = time.perf_counter(), time.process_time(), _cpu_seconds(pid)
     for thread in threads:
         thread.start()
@@ -270,8 +296,6 @@ def drive(
     elapsed = time.perf_counter() - started
     client_share = (time.process_time() - cpu) / elapsed
     server_share = (_cpu_seconds(pid) - server_cpu) / elapsed
-    for connection in connections:
-        connection.close()
     latencies = sorted(x for t in tallies for x in t.latencies)
     answered = sum(len(t.latencies) + sum(t.errors.values()) for t in tallies)
     errors: dict[str, int] = {}
@@ -289,11 +313,13 @@ def drive(
     )
 
 
-def health_work(url: str) -> Callable[[int, httpx.Client, Tally, float], None]:
-    def work(_: int, client: httpx.Client, tally: Tally, stop_at: float) -> None:
+def health_work(url: str) -> Callable[[int, Tally, float], None]:
+    def work(_: int, tally: Tally, stop_at: float) -> None:
+        connection = Connection(url)
         while (start := time.perf_counter()) < stop_at:
-            answer = client.get(f"{url}/health")
-            tally.add(time.perf_counter() - start, answer.status_code, 200)
+            status, _body = connection.call("GET", "/health")
+            tally.add(time.perf_counter() - start, status, 200)
+        connection.close()
 
     return work
 
@@ -309,7 +335,7 @@ def dose_work(
     slots: list[list[Slot]],
     physician: dict[str, str],
     clients: int,
-) -> Callable[[int, httpx.Client, Tally, float], None]:
+) -> Callable[[int, Tally, float], None]:
     """Each client records the doses of its own courses in order.
 
     The courses are planned before the clock starts; should a client still run out, it
@@ -318,30 +344,34 @@ def dose_work(
     queues = [iter([s for course in slots[i::clients] for s in course]) for i in range(clients)]
     extra = itertools.count()
 
-    def more(client: httpx.Client) -> list[Slot]:
+    def more(planner: Connection) -> list[Slot]:
         mrn = f"BENCH-MORE-{next(extra)}"  # count() hands out each number once, across threads
-        patient = client.post(f"{url}/api/patients", headers=physician, json={
+        _, patient = planner.call("POST", "/api/patients", json.dumps({
             "mrn": mrn, "name": "Benchmark Patient", "birth_date": "1968-04-02",
-            "diagnosis": "melanoma"}).json()  # fmt: skip
-        course = client.post(f"{url}/api/patients/{patient['id']}/courses", headers=physician,
-                             json={"regimen": "hd-label", "weight_kg": 70,
-                                   "first_dose": FIRST_DOSE}).json()  # fmt: skip
-        return [(course["id"], c["cycle"], d["number"], d["due_at"])
-                for c in course["plan"]["cycles"] for d in c["doses"]]  # fmt: skip
+            "diagnosis": "melanoma"}).encode())  # fmt: skip
+        _, course = planner.call("POST", f"/api/patients/{json.loads(patient)['id']}/courses",
+                                 json.dumps({"regimen": "hd-label", "weight_kg": 70,
+                                             "first_dose": FIRST_DOSE}).encode())  # fmt: skip
+        planned = json.loads(course)
+        return [(planned["id"], c["cycle"], d["number"], d["due_at"])
+                for c in planned["plan"]["cycles"] for d in c["doses"]]  # fmt: skip
 
-    def work(index: int, client: httpx.Client, tally: Tally, stop_at: float) -> None:
+    def work(index: int, tally: Tally, stop_at: float) -> None:
         queue = queues[index]
+        nurse, planner = Connection(url, headers), Connection(url, physician)
         while time.perf_counter() < stop_at:
             slot = next(queue, None)
             if slot is None:
-                queue = iter(more(client))
+                queue = iter(more(planner))
                 continue
             course_id, cycle, number, due_at = slot
-            body = {"cycle": cycle, "dose_number": number, "assessment": _assessment(),
-                    "given_at": due_at, "verified_by": "nurse2"}  # fmt: skip
+            body = json.dumps({"cycle": cycle, "dose_number": number, "assessment": _assessment(),
+                               "given_at": due_at, "verified_by": "nurse2"}).encode()  # fmt: skip
             start = time.perf_counter()
-            answer = client.post(f"{url}/api/courses/{course_id}/doses", json=body, headers=headers)
-            tally.add(time.perf_counter() - start, answer.status_code, 201)
+            status, _ = nurse.call("POST", f"/api/courses/{course_id}/doses", body)
+            tally.add(time.perf_counter() - start, status, 201)
+        nurse.close()
+        planner.close()
 
     return work
 
