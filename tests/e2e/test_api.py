@@ -248,6 +248,31 @@ def test_an_implausible_weight_answers_422_from_the_service_naming_the_field(
     assert answer.json()["allowed"] == "a body weight from 20 to 350 kg"
 
 
+@pytest.mark.parametrize(("token", "echoed"), [("NaN", "nan"), ("-Infinity", "-inf")])
+def test_a_number_json_does_not_have_answers_422_naming_it_and_keeps_nothing(
+    client: TestClient, token: str, echoed: str
+) -> None:
+    """Python's JSON reader accepts NaN and Infinity; the answer must still be valid JSON."""
+    _, course_id = a_course(client)
+    nurse = sign_in(client, "nurse")
+    body = json.dumps(first_dose()).replace('"sbp_mmhg": 104', f'"sbp_mmhg": {token}')
+    assert token in body
+    answer = client.post(f"/api/courses/{course_id}/doses", content=body.encode(),
+                         headers=nurse | {"Content-Type": "application/json"})  # fmt: skip
+    assert answer.status_code == 422
+    assert (answer.json()["field"], answer.json()["value"]) == ("vitals.sbp_mmhg", echoed)
+    assert answer.json()["allowed"] == "a finite number"
+    assert client.get(f"/api/courses/{course_id}", headers=nurse).json()["doses"] == []
+
+
+def test_a_refused_extra_field_holding_nan_answers_422(client: TestClient) -> None:
+    body = json.dumps(PATIENT | {"extra": 1.0}).replace("1.0", "NaN").encode()
+    answer = client.post("/api/patients", content=body, headers=sign_in(client, "physician")
+                         | {"Content-Type": "application/json"})  # fmt: skip
+    assert answer.status_code == 422
+    assert (answer.json()["field"], answer.json()["value"]) == ("extra", "nan")
+
+
 def test_invalid_json_answers_422(client: TestClient) -> None:
     answer = client.post("/api/patients", content=b'{"mrn": ', headers=sign_in(client, "physician")
                          | {"Content-Type": "application/json"})  # fmt: skip

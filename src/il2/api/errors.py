@@ -17,6 +17,7 @@ Every body has "error" (a stable code) and "message" (a sentence for people).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,10 +45,21 @@ class NotAuthenticatedError(Exception):
     """The request does not carry a live session token (or the sign-in failed)."""
 
 
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity, which Python's JSON reader accepts: echo them as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
 def _json(value: object) -> Any:
     """A value as JSON, whatever it is (a refused input can be anything)."""
     try:
-        return jsonable_encoder(plain(value))
+        return _finite(jsonable_encoder(plain(value)))
     except (TypeError, ValueError):
         return repr(value)
 
