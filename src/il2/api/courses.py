@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
@@ -13,6 +14,18 @@ from il2.services.context import plain
 from il2.services.courses import DoseSubmission, ledger, submit_dose
 
 router = APIRouter(prefix="/courses", tags=["courses"])
+
+
+class _Json(JSONResponse):
+    """A record as JSON, written by orjson: a fraction of the time of `plain` and `json`.
+
+    orjson writes dataclasses, enums (their values) and dates (ISO 8601) as `plain` does;
+    anything else it does not know (decimals) goes through `plain`.
+    """
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, default=plain)
+
 
 IdempotencyKey = Annotated[
     str | None,
@@ -61,5 +74,5 @@ async def record(
         idempotency_key=idempotency_key,
     )
     result = submit_dose(services, actor, course_id, submission)
-    # The record is already plain JSON data: skip FastAPI's slow generic encoder.
-    return JSONResponse(plain(result.record), status_code=201 if result.created else 200)
+    # Skip FastAPI's generic encoder: the record is dataclasses, enums, dates and JSON documents.
+    return _Json(result.record, status_code=201 if result.created else 200)

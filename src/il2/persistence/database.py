@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
+
+
+def json_text(value: Any) -> str:
+    """A JSON column's text: compact, written by orjson (a fraction of the standard library's
+    time on the ledger's documents); keys that are not text are written as text, as `json` does.
+    """
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+_JSON = {"json_serializer": json_text, "json_deserializer": orjson.loads}
 
 
 def _sqlite(engine: Engine) -> None:
@@ -24,7 +35,8 @@ def _sqlite(engine: Engine) -> None:
     def begin(connection: Any) -> None:
         # Every il2 transaction writes (reads are audited), so take the write lock at once:
         # a deferred transaction that reads first can fail to upgrade under contention.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Straight to the driver: a fixed statement needs none of SQLAlchemy's statement path.
+        connection.connection.driver_connection.execute("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -39,10 +51,11 @@ def make_engine(url: str) -> Engine:
             pool_size=1,
             max_overflow=0,
             pool_timeout=60,
+            **_JSON,
         )
         _sqlite(engine)
         return engine
-    return create_engine(url, pool_size=20, max_overflow=40, pool_recycle=1800)
+    return create_engine(url, pool_size=20, max_overflow=40, pool_recycle=1800, **_JSON)
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
