@@ -8,10 +8,12 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 from il2.bootstrap import App
 from il2.domain.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from il2.domain.records import Actor, DoseOutcome, Role
+from il2.persistence.tables import UserRow
 from il2.services.audit import export_audit
 from il2.services.clinical import correct_entry, record_toxicity
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
@@ -124,6 +126,24 @@ def test_a_given_dose_needs_a_second_user_to_verify_it(app: App, clock: FixedClo
         submit_dose(app.services, people[Role.NURSE], course_id,
                     DoseSubmission(cycle=1, dose_number=1, assessment=stable_assessment(),
                                    outcome=DoseOutcome.GIVEN, given_at=clock.now, verified_by="nurse"))  # fmt: skip
+
+
+@pytest.mark.parametrize("verifier", ["nobody", "nurse2 (deactivated)"])
+def test_a_given_dose_needs_a_verifier_with_an_active_account(
+    app: App, clock: FixedClock, verifier: str
+) -> None:
+    people, patient_id, course_id = _course(app)
+    if verifier.endswith("(deactivated)"):
+        verifier = verifier.split(maxsplit=1)[0]
+        with app.engine.begin() as connection:
+            connection.execute(
+                update(UserRow).where(UserRow.username == verifier).values(active=False)
+            )
+    submission = replace(_given(1, clock), verified_by=verifier)
+    with pytest.raises(InvalidInputError, match="the username of an active user") as refused:
+        submit_dose(app.services, people[Role.NURSE], course_id, submission)
+    assert (refused.value.field, refused.value.value) == ("verified_by", verifier)
+    assert read_patient(app.services, people[Role.NURSE], patient_id)["doses"] == []
 
 
 def test_researchers_see_no_identifiers_and_administrators_no_records(app: App) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
-from sqlalchemy import Executable, Result, Table, bindparam, func, insert, select
+from sqlalchemy import Executable, Result, String, Table, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -85,6 +86,15 @@ _LEDGER_LINES = (
     .order_by(_DOSES.c.cycle, _DOSES.c.dose_number)
 )
 _ADD_DOSE, _ADD_AUDIT = insert(_DOSES), insert(_AUDIT)
+# A dose's course and its verifier's account in one round trip (one of seven on PostgreSQL).
+_USER_AS = {f"user_{column.name}": column.name for column in _USERS.c}
+_COURSE_WITH_USER = (
+    select(_COURSES, *(_USERS.c[name].label(label) for label, name in _USER_AS.items()))
+    .select_from(
+        _COURSES.outerjoin(_USERS, _USERS.c.username == bindparam("username", type_=String))
+    )
+    .where(_COURSES.c.id == bindparam("course_id"))
+)
 
 
 def _insert(session: Session, row: Row, what: str) -> Row:
@@ -101,7 +111,7 @@ def _chunks(ids: Sequence[int], size: int = 2000) -> list[Sequence[int]]:
     return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
-def _user(row: UserRow) -> User:
+def _user(row: UserRow | SimpleNamespace) -> User:
     return User(
         row.id,
         row.username,
@@ -352,6 +362,20 @@ class SqlCourses:
         """The course with this id."""
         row = _core(self._session, _COURSE_BY_ID, {"course_id": course_id}).first()
         return None if row is None else _course(row)
+
+    def get_with_user(
+        self, course_id: int, username: str | None
+    ) -> tuple[CourseRecord | None, User | None]:
+        """The course with this id, and the account with this username, in one query."""
+        values = {"course_id": course_id, "username": username}
+        row = _core(self._session, _COURSE_WITH_USER, values).first()
+        if row is None:
+            return None, None
+        mapping = row._mapping
+        if mapping["user_id"] is None:
+            return _course(row), None
+        account = SimpleNamespace(**{name: mapping[label] for label, name in _USER_AS.items()})
+        return _course(row), _user(account)
 
     def for_patient(self, patient_id: int) -> Sequence[CourseRecord]:
         """A patient's courses, by number."""

@@ -302,7 +302,9 @@ def record_dose(
             first = uow.doses.by_idempotency_key(submission.idempotency_key)
             if first is not None:
                 return DoseResult(first, created=False)
-        course = _course_or_404(uow, course_id)
+        course, verifier = uow.courses.get_with_user(course_id, submission.verified_by)
+        if course is None:
+            raise NotFoundError(kind="course", key=str(course_id))
         slots = _slot_count(course, submission.cycle)
         if not 1 <= submission.dose_number <= slots:
             raise InvalidInputError(
@@ -318,9 +320,12 @@ def record_dose(
                 "is already recorded",
                 existing=uow.doses.by_slot(course_id, *slot),
             )
-        fields = dose_fields(
-            services, actor, course, ledger, submission, user=uow.users.by_username
-        )
+
+        def account(username: str) -> User | None:
+            found = verifier if verifier and verifier.username == username else None
+            return found or uow.users.by_username(username)
+
+        fields = dose_fields(services, actor, course, ledger, submission, user=account)
         record = uow.doses.add(course_id=course_id, **fields)
         audit(
             uow,

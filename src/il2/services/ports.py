@@ -146,6 +146,12 @@ class Courses(Protocol):
         """The course with this id."""
         ...
 
+    def get_with_user(
+        self, course_id: int, username: str | None
+    ) -> tuple[CourseRecord | None, User | None]:
+        """The course with this id, and the account with this username, in one query."""
+        ...
+
     def for_patient(self, patient_id: int) -> Sequence[CourseRecord]:
         """A patient's courses, by number."""
         ...
