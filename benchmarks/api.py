@@ -9,7 +9,7 @@ request a new dose slot, in dose order within a course).
 The clients share the machine with the server, so they must cost it little: they speak HTTP
 through the standard library's `http.client`, which took a third (writes) to a seventh (/health)
 of httpx's CPU a request here. With httpx the clients used a whole core on /health and capped its
-rate at about 1,400 a second, hiding the server's capacity (about 7,000 a second on the same
+rate at about 1,400 a second, hiding the server's capacity (5,000-7,400 a second on the same
 machine); and a busy client slows the server as well (on this 2-vCPU virtual machine, a busy
 loop on the other vCPU made the same dose writes take 70% more CPU).
 
