@@ -60,6 +60,7 @@ test: lint typecheck imports unit  ## everything CI checks
 bench: install system-deps  ## benchmarks, printing figures (engines, API, pages, demo, report)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/api.py
+	$(BIN)/python benchmarks/write_cost.py --instructions
 	$(BIN)/python benchmarks/web.py
 	$(BIN)/python benchmarks/demo.py
 	$(BIN)/python benchmarks/report.py
