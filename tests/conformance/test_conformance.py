@@ -4,7 +4,8 @@ Each file's [meta].kind says how its cases are run:
 - plan: plan a course and compare fields of the plan document (or expect a refusal);
 - criterion: judge one eligibility criterion on partial findings;
 - screening: screen a whole candidate document;
-- bedside: a before-dose decision from the stable patient changed by `set` and `remove`;
+- bedside: a before-dose decision from the stable patient changed by `set` and `remove`
+  (optionally the missing items, the warnings and text the reasons' sources must contain);
 - retreatment: whether a history of earlier toxicities forbids another course;
 - grade: one CTCAE finding graded (or refused, naming `expect_error_field`);
 - recist: a whole RECIST document, its time points, best response and iRECIST categories;
@@ -157,6 +158,14 @@ def _run_bedside(case: dict[str, Any], rules: RuleSet) -> None:
     assert decision.action.value == case["expect"], decision
     assert sorted(r.rule for r in decision.reasons) == sorted(case["expect_rules"])
     assert all(r.source and r.finding and r.threshold for r in decision.reasons)
+    if "expect_missing" in case:
+        assert list(decision.missing) == sorted(case["expect_missing"]), decision.missing
+    assert (decision.action.value == "incomplete") <= bool(decision.missing), decision
+    assert all(o.what for o in decision.to_obtain)
+    if "expect_warnings" in case:
+        assert sorted(a.rule for a in decision.advice) == sorted(case["expect_warnings"])
+    for text in case.get("expect_source_contains", []):
+        assert any(text in r.source for r in decision.reasons), [r.source for r in decision.reasons]
 
 
 def _run_retreatment(case: dict[str, Any], rules: RuleSet) -> None:

@@ -102,9 +102,10 @@ def bedside(console: Console, document: dict[str, Any]) -> None:
     """A before-dose decision with its reasons."""
     decision = document["decision"]
     console.print(Text(f"Decision: {decision.upper()}", style=_ACTION_STYLE[decision]))
-    if document["missing"]:
-        console.print(Text("Missing before this dose: " + ", ".join(document["missing"]),
-                           style="magenta"))  # fmt: skip
+    if document["to_obtain"]:
+        console.print(Text("Obtain before this dose:", style="magenta"))
+        for item in document["to_obtain"]:
+            console.print(Text(f"  - {item['obtain']} ({item['field']})", style="magenta"))
     if document["reasons"]:
         table = Table(title="Rules that fired", show_lines=True)
         for column in ("action", "finding", "threshold", "rule", "source"):
@@ -119,9 +120,14 @@ def bedside(console: Console, document: dict[str, Any]) -> None:
                 finding, r["threshold"], r["rule"], source,
             )  # fmt: skip
         console.print(table)
+    for warning in document["warnings"]:
+        console.print(
+            Text(f"Warning: {warning['finding']}: {warning['advice']} ({warning['source']})",
+                 style="yellow")
+        )  # fmt: skip
     if document["not_evaluated"]:
         skipped = ", ".join(document["not_evaluated"])
-        console.print(Text(f"Not evaluated (input not given): {skipped}", style="dim"))
+        console.print(Text(f"Waiting for input: {skipped}", style="dim"))
 
 
 def grades(console: Console, document: dict[str, Any]) -> None:

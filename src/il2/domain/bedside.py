@@ -1,10 +1,11 @@
 """Before every dose: give, hold, stop the cycle, or discontinue, with the rules that fired.
 
-The rules come from the rule files; this module interprets their kinds and combines them.
-The strongest action wins: discontinue > stop_cycle > incomplete > hold > give. A required
-pre-dose item that is missing makes the answer `incomplete` (never `give`) unless a rule has
-already stopped the cycle or discontinued the drug on what is known. The engine is
-deterministic: the same assessment and rule versions always give the same decision.
+The rules come from the rule files; this module interprets them and combines them. The
+strongest action wins: discontinue > stop_cycle > incomplete > hold > give. Nothing unknown
+becomes a go-ahead: a rule in force whose inputs are not given (or a required item that is
+missing) makes the answer at least `incomplete`, and the decision says what to obtain. Advice
+rules add warnings and never change the action. The engine is deterministic: the same
+assessment and rule versions always give the same decision.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
 
+from il2.domain.checks import Check, Fired, Guard, LimitCheck, OneOfCheck, Unknown, fields_of
 from il2.domain.findings import Findings
-from il2.domain.quantities import Comparison, plain, round_to
+from il2.domain.quantities import plain
 from il2.domain.regimen import Regimen
 
 
@@ -45,194 +46,31 @@ _STRENGTH = {
 
 
 @dataclass(frozen=True, slots=True)
-class Fired:
-    """A check whose condition holds: what was found, and the threshold it crossed."""
+class ResumeRule:
+    """When a hold that is still open may end."""
 
-    finding: str
-    threshold: str
+    key: str
+    check: Check
+    source: str
+    unconfirmed: bool = False
 
-
-@dataclass(frozen=True, slots=True)
-class Unknown:
-    """A check that could not be evaluated: the fields it needs that were not given."""
-
-    fields: tuple[str, ...]
-
-
-Outcome = Fired | Unknown | None
-
-
-class Check(Protocol):
-    """A condition on the assessment."""
-
-    def evaluate(self, findings: Findings) -> Outcome:
-        """Fired, None (quiet), or Unknown (needs fields that are missing)."""
-        ...
-
-
-def _quantity(value: Decimal, unit: str) -> str:
-    gap = "" if unit.startswith("%") or not unit else " "
-    return f"{plain(value)}{gap}{unit}"
-
-
-@dataclass(frozen=True, slots=True)
-class LimitCheck:
-    """A numeric field compared with a limit."""
-
-    field: str
-    label: str
-    unit: str
-    comparison: Comparison
-    limit: Decimal
-
-    def evaluate(self, findings: Findings) -> Outcome:
-        """Fires when `value <op> limit`."""
-        value = findings.get(self.field)
-        if not isinstance(value, Decimal):
-            return Unknown((self.field,))
-        if not self.comparison.holds(value, self.limit):
-            return None
-        return Fired(
-            f"{self.label} {_quantity(value, self.unit)}",
-            f"{self.comparison.words} {_quantity(self.limit, self.unit)}",
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class RangeCheck:
-    """A numeric field within a range (ends inclusive unless said otherwise)."""
-
-    field: str
-    label: str
-    unit: str
-    minimum: Decimal
-    maximum: Decimal | None
-    minimum_inclusive: bool = True
-    maximum_inclusive: bool = True
-
-    def evaluate(self, findings: Findings) -> Outcome:
-        """Fires when the value lies in the range."""
-        value = findings.get(self.field)
-        if not isinstance(value, Decimal):
-            return Unknown((self.field,))
-        low_ok = value >= self.minimum if self.minimum_inclusive else value > self.minimum
-        high_ok = self.maximum is None or (
-            value <= self.maximum if self.maximum_inclusive else value < self.maximum
-        )
-        if not (low_ok and high_ok):
-            return None
-        return Fired(f"{self.label} {_quantity(value, self.unit)}", self.describe())
-
-    def describe(self) -> str:
-        """The range in words."""
-        low = f"{'at least' if self.minimum_inclusive else 'above'} "
-        low += _quantity(self.minimum, self.unit)
-        if self.maximum is None:
-            return low
-        high = "at most" if self.maximum_inclusive else "below"
-        return f"{low} and {high} {_quantity(self.maximum, self.unit)}"
-
-
-@dataclass(frozen=True, slots=True)
-class OneOfCheck:
-    """A coded field equal to, or a list field containing, any of `values`."""
-
-    field: str
-    label: str
-    values: frozenset[str]
-
-    def evaluate(self, findings: Findings) -> Outcome:
-        """Fires on any listed value."""
-        value = findings.get(self.field)
-        if value is None:
-            return Unknown((self.field,))
-        present = (
-            sorted(self.values & value) if isinstance(value, frozenset) else
-            [value] if value in self.values else []
-        )  # fmt: skip
-        if not present:
-            return None
-        return Fired(
-            f"{self.label}: {', '.join(map(str, present))}",
-            "any of " + ", ".join(sorted(self.values)),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class PercentChangeCheck:
-    """A field's change from a baseline field, in percent, compared with a limit."""
-
-    field: str
-    baseline_field: str
-    label: str
-    comparison: Comparison
-    limit: Decimal
-
-    def evaluate(self, findings: Findings) -> Outcome:
-        """Fires when 100 x (value - baseline) / baseline <op> limit, computed exactly."""
-        value, baseline = findings.get(self.field), findings.get(self.baseline_field)
-        if not isinstance(value, Decimal) or not isinstance(baseline, Decimal):
-            missing = [
-                f for f, v in ((self.field, value), (self.baseline_field, baseline)) if v is None
-            ]
-            return Unknown(tuple(missing))
-        change = (value - baseline) * 100 / baseline
-        if not self.comparison.holds(change, self.limit):
-            return None
-        return Fired(
-            f"{self.label} {round_to(change, 1)}% ({plain(value)} against {plain(baseline)})",
-            f"{self.comparison.words} {plain(self.limit)}%",
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class PerKgCheck:
-    """A field divided by a weight field, compared with a limit."""
-
-    field: str
-    weight_field: str
-    label: str
-    unit: str
-    comparison: Comparison
-    limit: Decimal
-
-    def evaluate(self, findings: Findings) -> Outcome:
-        """Fires when value / weight <op> limit."""
-        value, weight = findings.get(self.field), findings.get(self.weight_field)
-        if not isinstance(value, Decimal) or not isinstance(weight, Decimal):
-            missing = [
-                f for f, v in ((self.field, value), (self.weight_field, weight)) if v is None
-            ]
-            return Unknown(tuple(missing))
-        rate = value / weight
-        if not self.comparison.holds(rate, self.limit):
-            return None
-        return Fired(
-            f"{self.label} {round_to(rate, 2)} {self.unit} "
-            f"({plain(value)} over {plain(weight)} kg)",
-            f"{self.comparison.words} {_quantity(self.limit, self.unit)}",
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Guard:
-    """Restricts a rule to some values of a coded field (e.g. sinus rhythm only)."""
-
-    field: str
-    values: frozenset[str]
-    if_absent: bool
-
-    def allows(self, findings: Findings) -> bool:
-        """Whether the rule applies to this assessment."""
-        value = findings.get(self.field)
-        if value is None:
-            return self.if_absent
-        return value in self.values
+    def words(self) -> str:
+        """The resume condition in words."""
+        check = self.check
+        if isinstance(check, LimitCheck):
+            return f"{check.label} {check.describe()}"
+        if isinstance(check, OneOfCheck):
+            return f"{check.label}: " + " or ".join(sorted(check.values))
+        return self.source
 
 
 @dataclass(frozen=True, slots=True)
 class BeforeDoseRule:
-    """One rule: a check, the action it calls for, and where it comes from."""
+    """One rule: a check, the action it calls for, and where it comes from.
+
+    `site_setting` says what a site's policy file changed in it, and why; `quiet_if_unknown`
+    is allowed only where another rule withholds the dose whenever this one is considered.
+    """
 
     id: str
     action: Action
@@ -242,37 +80,53 @@ class BeforeDoseRule:
     regimens: frozenset[str] | None = None
     relative: bool = False
     unconfirmed: bool = False
-    resume: str = ""
+    resume: ResumeRule | None = None
+    quiet_if_unknown: bool = False
+    site_setting: str = ""
+
+    def applies(self, findings: Findings, regimen: Regimen) -> bool:
+        """Whether the rule is in force for this regimen and assessment."""
+        if self.regimens is not None and regimen.id not in self.regimens:
+            return False
+        return self.guard is None or self.guard.allows(findings)
 
 
 @dataclass(frozen=True, slots=True)
-class ResumeRule:
-    """When a hold that is still open may end."""
+class AdviceRule:
+    """A check that, when it fires, adds advice to the decision and leaves the action alone."""
 
-    key: str
+    id: str
     check: Check
+    advice: str
     source: str
-    unconfirmed: bool = False
+    guard: Guard | None = None
+    regimens: frozenset[str] | None = None
+    site_setting: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class BedsideTable:
-    """Every before-dose rule in force, with the version of its file."""
+    """Every before-dose rule in force, with the version of the rules and site policy."""
 
     rules: tuple[BeforeDoseRule, ...]
     resumes: Mapping[str, ResumeRule]
     required: tuple[str, ...]
     required_source: str
     version: str
+    advice: tuple[AdviceRule, ...] = ()
+    obtain: Mapping[str, str] | None = None
+    groups: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class BedsidePolicy:
-    """Site choices for the bedside (0 switches a rule off)."""
+    """Site choices for the bedside (0 switches a counting rule off)."""
 
     stop_cycle_after_held_doses: int = 0
     stop_cycle_on_relative_criteria: int = 0
     source: str = ""
+    lab_max_age_h: Decimal | None = None
+    lab_source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,17 +140,45 @@ class Reason:
     source: str
     unconfirmed: bool = False
     resume: str = ""
+    resume_key: str = ""
+    site_setting: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Advice:
+    """A warning that goes with the decision: what was found, and what to do about it."""
+
+    rule: str
+    finding: str
+    threshold: str
+    advice: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Obtain:
+    """A missing input: what to obtain, and which rules wait for it."""
+
+    field: str
+    what: str
+    rules: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class DoseDecision:
-    """The decision before one dose, with every reason and what was missing."""
+    """The decision before one dose, with every reason, what was missing and the advice."""
 
     action: Action
     reasons: tuple[Reason, ...]
     missing: tuple[str, ...]
     not_evaluated: tuple[str, ...]
     rules_version: str
+    to_obtain: tuple[Obtain, ...] = ()
+    advice: tuple[Advice, ...] = ()
+
+
+LABS = "labs."
+LAB_AGE = "labs.hours_since_drawn"
 
 
 def _int(findings: Findings, field: str) -> int | None:
@@ -304,12 +186,30 @@ def _int(findings: Findings, field: str) -> int | None:
     return int(value) if isinstance(value, Decimal) else None
 
 
-def _regimen_reasons(findings: Findings, regimen: Regimen) -> list[Reason]:
-    reasons = []
+def nothing_given_yet(findings: Findings) -> bool:
+    """Cycle 1 with no dose given: the course has no earlier dose to keep the interval from."""
+    return _int(findings, "cycle") == 1 and _int(findings, "doses_given_this_cycle") == 0
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What the decision collects as the rules run."""
+
+    reasons: list[Reason]
+    unknown: dict[str, list[str]]
+    advice: list[Advice]
+    relative: int = 0
+
+    def waits(self, rule: str, fields: tuple[str, ...]) -> None:
+        for field in fields:
+            self.unknown.setdefault(field, []).append(rule)
+
+
+def _regimen_rules(findings: Findings, regimen: Regimen, tally: _Tally) -> None:
     source = f"Regimen {regimen.id}: {regimen.source}"
     cycle = _int(findings, "cycle")
     if cycle is not None and cycle > regimen.cycles_per_course:
-        reasons.append(Reason(
+        tally.reasons.append(Reason(
             "regimen-cycles-per-course", f"cycle {cycle}",
             f"at most {regimen.cycles_per_course} cycles a course", Action.STOP_CYCLE, source,
         ))  # fmt: skip
@@ -321,109 +221,189 @@ def _regimen_reasons(findings: Findings, regimen: Regimen) -> list[Reason]:
             f"dose {number}" if number is not None else "",
             f"{given} given" if given is not None else "",
         ]
-        reasons.append(Reason(
+        tally.reasons.append(Reason(
             "regimen-max-doses-per-cycle", ", ".join(part for part in shown if part),
             f"at most {limit} doses a cycle", Action.STOP_CYCLE, source,
         ))  # fmt: skip
+    _interval(findings, regimen, source, tally)
+
+
+def _interval(findings: Findings, regimen: Regimen, source: str, tally: _Tally) -> None:
     hours = findings.get("hours_since_last_dose")
-    if isinstance(hours, Decimal) and hours < regimen.interval_h:
-        reasons.append(Reason(
+    if not isinstance(hours, Decimal):
+        if not nothing_given_yet(findings):
+            tally.waits("regimen-interval", ("hours_since_last_dose",))
+        return
+    if hours < regimen.interval_h:
+        tally.reasons.append(Reason(
             "regimen-interval", f"{plain(hours)} h since the last dose",
             f"not before {regimen.interval_h} h after the last dose", Action.HOLD, source,
         ))  # fmt: skip
-    return reasons
-
-
-def _policy_reasons(findings: Findings, policy: BedsidePolicy, relative: int) -> list[Reason]:
-    reasons = []
-    held = _int(findings, "doses_held_this_cycle")
-    limit = policy.stop_cycle_after_held_doses
-    if limit and held is not None and held >= limit:
-        reasons.append(Reason(
-            "policy-held-doses", f"{held} doses held this cycle",
-            f"stop the cycle after {limit} held doses", Action.STOP_CYCLE, policy.source,
+    longest = regimen.interval_max_h
+    if longest is not None and hours > longest and not nothing_given_yet(findings):
+        tally.advice.append(Advice(
+            "regimen-interval-maximum", f"{plain(hours)} h since the last dose",
+            f"every {regimen.interval_h}-{longest} h",
+            f"The interval is longer than the regimen's {longest} h: the physician decides "
+            "whether dosing goes on", source,
         ))  # fmt: skip
+
+
+def _policy_rules(findings: Findings, policy: BedsidePolicy, tally: _Tally) -> None:
+    limit = policy.stop_cycle_after_held_doses
+    if limit:
+        held = _int(findings, "doses_held_this_cycle")
+        if held is None:
+            tally.waits("policy-held-doses", ("doses_held_this_cycle",))
+        elif held >= limit:
+            tally.reasons.append(Reason(
+                "policy-held-doses", f"{held} doses held this cycle",
+                f"stop the cycle after {limit} held doses", Action.STOP_CYCLE, policy.source,
+            ))  # fmt: skip
     count = policy.stop_cycle_on_relative_criteria
-    if count and relative >= count:
-        reasons.append(Reason(
-            "policy-relative-criteria", f"{relative} relative criteria met at this assessment",
+    if count and tally.relative >= count:
+        tally.reasons.append(Reason(
+            "policy-relative-criteria",
+            f"{tally.relative} relative criteria met at this assessment",
             f"stop the cycle at {count} or more", Action.STOP_CYCLE, policy.source,
         ))  # fmt: skip
-    return reasons
 
 
-def _open_holds(findings: Findings, table: BedsideTable) -> list[Reason]:
-    reasons = []
+def _open_holds(findings: Findings, table: BedsideTable, tally: _Tally) -> None:
     held_for = findings.get("held_for")
-    for key in sorted(held_for) if isinstance(held_for, frozenset) else ():
+    if not isinstance(held_for, frozenset):
+        return
+    for key in sorted(held_for):
         resume = table.resumes[key]
         outcome = resume.check.evaluate(findings)
         if isinstance(outcome, Fired):
             continue
-        reasons.append(Reason(
-            f"open-hold-{key}",
-            f"hold for {key} still open" + (": " + ", ".join(outcome.fields) + " not given"
-                                              if isinstance(outcome, Unknown) else ""),
-            f"resume only when {_resume_words(resume)}", Action.HOLD, resume.source,
-            resume.unconfirmed,
+        if isinstance(outcome, Unknown):
+            tally.waits(f"open-hold-{key}", outcome.fields)
+        tally.reasons.append(Reason(
+            f"open-hold-{key}", f"hold for {key} still open",
+            f"resume only when {resume.words()}", Action.HOLD, resume.source,
+            resume.unconfirmed, resume.words(), key,
         ))  # fmt: skip
-    return reasons
 
 
-def _resume_words(resume: ResumeRule) -> str:
-    check = resume.check
-    if isinstance(check, LimitCheck):
-        return f"{check.label} {check.comparison.words} {_quantity(check.limit, check.unit)}"
-    if isinstance(check, OneOfCheck):
-        return f"{check.label}: " + " or ".join(sorted(check.values))
-    return resume.source
+def _stale(findings: Findings, policy: BedsidePolicy) -> Advice | None:
+    """A note when the labs are older than the site allows, else None.
+
+    Old labs can still stop a dose (a platelet count of 20,000 yesterday is not a reason to
+    give today) but never clear one: a rule they leave quiet waits for the day's labs.
+    """
+    age = findings.get(LAB_AGE)
+    limit = policy.lab_max_age_h
+    if limit is None or not isinstance(age, Decimal) or age <= limit:
+        return None
+    return Advice(
+        "labs-too-old", f"labs drawn {plain(age)} h ago",
+        f"at most {plain(limit)} h old",
+        "Draw the day's labs: older results can stop a dose but never clear one",
+        policy.lab_source,
+    )  # fmt: skip
 
 
-def decide_before_dose(
-    findings: Findings, *, regimen: Regimen, table: BedsideTable, policy: BedsidePolicy
-) -> DoseDecision:
-    """Decide what to do with the scheduled dose of `regimen` given the assessment."""
-    reasons: list[Reason] = []
-    not_evaluated: list[str] = []
-    relative = 0
+def _undated_labs(findings: Findings, policy: BedsidePolicy) -> Advice | None:
+    if policy.lab_max_age_h is None or LAB_AGE in findings:
+        return None
+    if not any(key.startswith(LABS) for key in findings):
+        return None
+    return Advice(
+        "labs-undated",
+        "labs given without the time they were drawn",
+        f"at most {plain(policy.lab_max_age_h)} h old",
+        "The labs are read as the day's labs; give labs.hours_since_drawn to have their age "
+        "checked",
+        policy.lab_source,
+    )
+
+
+def _lab_fields(check: Check) -> tuple[str, ...]:
+    return tuple(f for f in fields_of(check) if f.startswith(LABS))
+
+
+def _run_rules(
+    findings: Findings, regimen: Regimen, table: BedsideTable, tally: _Tally, *, stale: bool
+) -> None:
     for rule in table.rules:
+        if not rule.applies(findings, regimen):
+            continue
+        outcome = rule.check.evaluate(findings)
+        if outcome is None and stale and _lab_fields(rule.check):
+            outcome = Unknown(_lab_fields(rule.check))
+        if isinstance(outcome, Fired):
+            resume = rule.resume
+            source = f"{rule.source}; {rule.site_setting}" if rule.site_setting else rule.source
+            tally.reasons.append(Reason(
+                rule.id, outcome.finding, outcome.threshold, rule.action, source,
+                rule.unconfirmed, resume.words() if resume else "",
+                resume.key if resume else "", rule.site_setting,
+            ))  # fmt: skip
+            tally.relative += rule.relative
+        elif isinstance(outcome, Unknown) and not rule.quiet_if_unknown:
+            tally.waits(rule.id, outcome.fields)
+
+
+def _run_advice(findings: Findings, regimen: Regimen, table: BedsideTable, tally: _Tally) -> None:
+    for rule in table.advice:
         if rule.regimens is not None and regimen.id not in rule.regimens:
             continue
         if rule.guard is not None and not rule.guard.allows(findings):
             continue
         outcome = rule.check.evaluate(findings)
         if isinstance(outcome, Fired):
-            reasons.append(Reason(
-                rule.id, outcome.finding, outcome.threshold, rule.action, rule.source,
-                rule.unconfirmed, rule.resume,
-            ))  # fmt: skip
-            relative += rule.relative
-        elif isinstance(outcome, Unknown):
-            not_evaluated.append(rule.id)
-    reasons.extend(_regimen_reasons(findings, regimen))
-    reasons.extend(_policy_reasons(findings, policy, relative))
-    reasons.extend(_open_holds(findings, table))
-    missing = [field for field in table.required if field not in findings]
-    if _needs_interval(findings):
-        missing.append("hours_since_last_dose")
-    action = max((r.action for r in reasons), key=lambda a: a.strength, default=Action.GIVE)
-    if missing and action.strength < Action.INCOMPLETE.strength:
-        action = Action.INCOMPLETE
-    return DoseDecision(
-        action=action,
-        reasons=tuple(sorted(reasons, key=lambda r: -r.action.strength)),
-        missing=tuple(missing),
-        not_evaluated=tuple(not_evaluated),
-        rules_version=table.version,
+            source = f"{rule.source}; {rule.site_setting}" if rule.site_setting else rule.source
+            tally.advice.append(
+                Advice(rule.id, outcome.finding, outcome.threshold, rule.advice, source)
+            )
+
+
+def _obtain(table: BedsideTable, missing: list[str], tally: _Tally) -> tuple[Obtain, ...]:
+    words = table.obtain or {}
+    return tuple(
+        Obtain(field, words.get(field, field), tuple(sorted(set(tally.unknown.get(field, [])))))
+        for field in missing
     )
 
 
-def _needs_interval(findings: Findings) -> bool:
-    """A dose after one already given this cycle needs the time since it, to keep the interval."""
-    if "hours_since_last_dose" in findings:
-        return False
-    given = findings.get("doses_given_this_cycle")
-    if isinstance(given, Decimal):
-        return given > 0
-    number = findings.get("dose_number")
-    return isinstance(number, Decimal) and number > 1
+def _missing(findings: Findings, table: BedsideTable, tally: _Tally) -> list[str]:
+    """Required items absent and inputs a rule waits for, pressor fields named as one group."""
+    fields = {f for f in table.required if f not in findings} | set(tally.unknown)
+    named = set()
+    for field in fields:
+        group = next((g for p, g in (table.groups or {}).items() if field.startswith(p)), None)
+        named.add(group or field)
+        if group and field in tally.unknown:
+            tally.unknown.setdefault(group, []).extend(tally.unknown[field])
+    return sorted(named)
+
+
+def decide_before_dose(
+    findings: Findings, *, regimen: Regimen, table: BedsideTable, policy: BedsidePolicy
+) -> DoseDecision:
+    """Decide what to do with the scheduled dose of `regimen` given the assessment."""
+    tally = _Tally(reasons=[], unknown={}, advice=[])
+    stale = _stale(findings, policy)
+    _run_rules(findings, regimen, table, tally, stale=stale is not None)
+    _regimen_rules(findings, regimen, tally)
+    _policy_rules(findings, policy, tally)
+    _open_holds(findings, table, tally)
+    _run_advice(findings, regimen, table, tally)
+    undated = _undated_labs(findings, policy)
+    tally.advice.extend(note for note in (stale, undated) if note is not None)
+    missing = _missing(findings, table, tally)
+    action = max((r.action for r in tally.reasons), key=lambda a: a.strength, default=Action.GIVE)
+    if missing and action.strength < Action.INCOMPLETE.strength:
+        action = Action.INCOMPLETE
+    waiting = sorted({rule for rules in tally.unknown.values() for rule in rules})
+    return DoseDecision(
+        action=action,
+        reasons=tuple(sorted(tally.reasons, key=lambda r: -r.action.strength)),
+        missing=tuple(missing),
+        not_evaluated=tuple(waiting),
+        rules_version=table.version,
+        to_obtain=_obtain(table, missing, tally),
+        advice=tuple(tally.advice),
+    )

@@ -102,7 +102,9 @@ def read_value(spec: FieldSpec, raw: object) -> Value:
 
 def read_findings(document: object, specs: Mapping[str, FieldSpec]) -> dict[str, Value]:
     """Flatten and check a nested document against `specs` (keyed by dotted path)."""
-    groups = {path.split(".")[0] for path in specs if "." in path}
+    groups = {path.rsplit(".", 1)[0] for path in specs if "." in path}
+    groups |= {".".join(group.split(".")[:n]) for group in groups
+               for n in range(1, group.count(".") + 1)}  # fmt: skip
     found: dict[str, Value] = {}
 
     def walk(node: object, prefix: str) -> None:
@@ -114,7 +116,7 @@ def read_findings(document: object, specs: Mapping[str, FieldSpec]) -> dict[str,
             if path in specs:
                 if raw is not None:
                     found[path] = read_value(specs[path], raw)
-            elif not prefix and key in groups:
+            elif path in groups:
                 if raw is not None:
                     walk(raw, f"{path}.")
             else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from il2.domain.bedside import Check, Fired, Unknown
+from il2.domain.checks import Check, Fired, Unknown
 from il2.domain.findings import Findings
 
 

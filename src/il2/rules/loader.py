@@ -6,6 +6,7 @@ naming the file and the field, before any patient is screened or any dose is pla
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from il2.rules.bedside import (
     bedside_policy,
     bedside_table,
     bedside_terms,
+    pressor_agents,
     terms_named,
 )
 from il2.rules.ctcae import load_ctcae
@@ -90,6 +92,7 @@ class RuleSet:
     bedside: BedsideTable
     bedside_fields: Mapping[str, FieldSpec]
     bedside_policy: BedsidePolicy
+    pressor_agents: Mapping[str, str]
     retreatment: RetreatmentTable
     retreatment_fields: Mapping[str, FieldSpec]
     ctcae: CtcaeTable
@@ -115,6 +118,30 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 def _version(node: Node) -> str:
     return node.table("meta").text("version")
+
+
+def site_digest(path: Path) -> str:
+    """The first 12 hex digits of the site file's SHA-256: which policy file was in force."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    except OSError as error:
+        raise RuleTableError(
+            file=str(path), field="(file)", problem=error.strerror or str(error)
+        ) from None
+
+
+def with_site(version: str, versions: Mapping[str, str]) -> str:
+    """A rule file's version, joined with the site policy in force (its digest), if any."""
+    digest = versions.get("site_digest")
+    return f"{version}+site.{digest}" if digest else version
+
+
+def _site_notes(changes: Sequence[SiteChange], section: str) -> dict[str, str]:
+    notes: dict[str, list[str]] = {}
+    for change in changes:
+        if change.section == section:
+            notes.setdefault(change.key, []).append(change.describe())
+    return {key: "; ".join(lines) for key, lines in notes.items()}
 
 
 # ---------------------------------------------------------------- regimens
@@ -393,6 +420,7 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
     merged = apply_site_file(files, site_file, str(site_policy))
     if site_policy is not None:
         versions["site"] = merged.site_version
+        versions["site_digest"] = site_digest(site_policy)
 
     policies = merged.policies
     product = _product(Node(files["product"], "product.toml").table("product"), versions["product"])
@@ -404,18 +432,15 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         Node(files["screening_input"], "screening_input.toml").table("fields"),
         _terms_named(criteria_node),
     )
-    notes: dict[str, list[str]] = {}
-    for change in merged.changes:
-        if change.section == "eligibility":
-            notes.setdefault(change.key, []).append(change.describe())
+    notes = _site_notes(merged.changes, "eligibility")
     criteria = tuple(
-        _criterion(key, node, fields, policies, "; ".join(notes.get(key, [])))
+        _criterion(key, node, fields, policies, notes.get(key, ""))
         for key, node in criteria_node.children()
     )
     ctcae = load_ctcae()
     versions["ctcae"] = ctcae.version
     bedside_input = Node(files["bedside_input"], "bedside_input.toml")
-    bedside_node = Node({**files["bedside"], "rules": merged.bedside}, merged.bedside_origin)
+    bedside_node = Node({**files["bedside"], **merged.bedside}, merged.bedside_origin)
     bedside_fields = _field_specs(bedside_input.table("fields"), bedside_terms(bedside_node))
     retreatment_node = Node(files["retreatment"], "retreatment.toml")
     retreatment_fields = _field_specs(
@@ -428,14 +453,22 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         product=product,
         plan_policy=_plan_policy(policies, product),
         policies=tuple(policies.values()),
-        criteria=CriteriaTable(criteria=criteria, version=versions["eligibility"]),
+        criteria=CriteriaTable(
+            criteria=criteria, version=with_site(versions["eligibility"], versions)
+        ),
         thresholds=_thresholds(criteria_node, files["eligibility"]["criteria"]),
         screening_fields=fields,
         bedside=bedside_table(
-            bedside_node, bedside_fields, versions["bedside"], bedside_input.table("meta")
+            bedside_node,
+            bedside_fields,
+            with_site(versions["bedside"], versions),
+            bedside_input,
+            policies=policies,
+            notes=_site_notes(merged.changes, "bedside"),
         ),
         bedside_fields=bedside_fields,
         bedside_policy=bedside_policy(policies),
+        pressor_agents=pressor_agents(bedside_input),
         retreatment=retreatment_table(
             retreatment_node, retreatment_fields, versions["retreatment"]
         ),

@@ -1,10 +1,12 @@
 """A site's policy file: its choices laid over the bundled defaults, every change recorded.
 
 The site file may hold `[meta]` (version), `[site]` (name, time_zone), `[policy]` (values for
-the settings in site_policy.toml, plain or as `{value = ..., reason = "..."}`), and
-`[eligibility.<criterion>]`, `[bedside.<rule>]` and `[regimens.<id>]` tables (merged over the
-bundled ones, or new).
-Each change keeps the default it replaced and the site's reason, so it can be shown and audited.
+the settings in site_policy.toml, plain or as `{value = ..., reason = "..."}`), and tables merged
+over the bundled ones (or new): `[eligibility.<criterion>]`, `[bedside.<rule or advice>]`,
+`[resume.<key>]` (how an open hold ends), `[regimens.<id>]`, and `[permissions.<action>]`
+(which roles may take an action: the program's access policy, so a change there is shown and
+audited like a clinical one). Each change keeps the default it replaced and the site's reason,
+so it can be shown and audited; the file's SHA-256 goes into every decision's rules version.
 """
 
 from __future__ import annotations
@@ -150,6 +152,50 @@ def _overlay(
             )
 
 
+def _overlay_bedside(bedside: dict[str, Any], overrides: Node, changes: list[SiteChange]) -> None:
+    """`[bedside.<id>]` changes the rule or the advice of that id; a new id adds a rule."""
+    for key, node in overrides.children():
+        section = "advice" if key in bedside["advice"] else "rules"
+        _overlay(bedside[section], Node({key: node.data}, overrides.file), "bedside", changes)
+
+
+def _set_policies(merged: Merged, policy: Node, changes: list[SiteChange]) -> None:
+    for name in policy.data:
+        if name not in merged.policies:
+            raise policy.fail(name, f"is not a site policy (known: {', '.join(merged.policies)})")
+        setting = _set_policy(merged.policies[name], policy, name)
+        merged.policies[name] = setting
+        changes.append(
+            SiteChange("policy", name, f"policy.{name}", setting.default, setting.value,
+                       setting.reason, policy.file)
+        )  # fmt: skip
+
+
+def _overlay_tables(merged: Merged, site: Node, changes: list[SiteChange]) -> None:
+    """The site's rule tables merged over the bundled ones, each change recorded."""
+    origin = site.file
+    if site.has("regimens"):
+        _overlay(merged.regimens, site.table("regimens"), "regimens", changes)
+        merged.regimens_origin = f"regimens.toml with {origin}"
+    if site.has("eligibility"):
+        _overlay(merged.criteria, site.table("eligibility"), "eligibility", changes)
+        merged.criteria_origin = f"eligibility.toml with {origin}"
+    if site.has("bedside"):
+        _overlay_bedside(merged.bedside, site.table("bedside"), changes)
+        merged.bedside_origin = f"bedside.toml with {origin}"
+    if site.has("resume"):
+        resume = site.table("resume")
+        known = merged.bedside["resume"]
+        for key in resume.data:
+            if key not in known:
+                raise resume.fail(key, f"is not a resume test (known: {', '.join(known)})")
+        _overlay(known, resume, "resume", changes)
+        merged.bedside_origin = f"bedside.toml with {origin}"
+    if site.has("permissions"):
+        _overlay(merged.permissions, site.table("permissions"), "permissions", changes)
+        merged.permissions_origin = f"permissions.toml with {origin}"
+
+
 def apply_site_file(
     files: Mapping[str, dict[str, Any]], site_file: dict[str, Any] | None, origin: str
 ) -> Merged:
@@ -157,7 +203,7 @@ def apply_site_file(
     defaults = Node(files["site_policy"], "site_policy.toml")
     regimens = copy.deepcopy(files["regimens"]["regimens"])
     criteria = copy.deepcopy(files["eligibility"]["criteria"])
-    bedside = copy.deepcopy(files["bedside"]["rules"])
+    bedside = {key: copy.deepcopy(files["bedside"][key]) for key in ("rules", "advice", "resume")}
     permissions = copy.deepcopy(files["permissions"]["actions"])
     merged = Merged(
         site=dict(defaults.table("site").data),
@@ -176,7 +222,9 @@ def apply_site_file(
     if site_file is None:
         return merged
     site = Node(site_file, origin)
-    site.only("meta", "site", "policy", "eligibility", "regimens", "bedside", "permissions")
+    site.only(
+        "meta", "site", "policy", "eligibility", "regimens", "bedside", "resume", "permissions"
+    )
     changes: list[SiteChange] = []
     if site.has("meta"):
         merged.site_version = site.table("meta").text("version", default="")
@@ -185,29 +233,7 @@ def apply_site_file(
             merged.site[name] = value
         merged.site_origin = origin
     if site.has("policy"):
-        policy = site.table("policy")
-        for name in policy.data:
-            if name not in merged.policies:
-                raise policy.fail(
-                    name, f"is not a site policy (known: {', '.join(merged.policies)})"
-                )
-            setting = _set_policy(merged.policies[name], policy, name)
-            merged.policies[name] = setting
-            changes.append(
-                SiteChange("policy", name, f"policy.{name}", setting.default, setting.value,
-                           setting.reason, origin)
-            )  # fmt: skip
-    if site.has("regimens"):
-        _overlay(regimens, site.table("regimens"), "regimens", changes)
-        merged.regimens_origin = f"regimens.toml with {origin}"
-    if site.has("eligibility"):
-        _overlay(criteria, site.table("eligibility"), "eligibility", changes)
-        merged.criteria_origin = f"eligibility.toml with {origin}"
-    if site.has("bedside"):
-        _overlay(bedside, site.table("bedside"), "bedside", changes)
-        merged.bedside_origin = f"bedside.toml with {origin}"
-    if site.has("permissions"):
-        _overlay(permissions, site.table("permissions"), "permissions", changes)
-        merged.permissions_origin = f"permissions.toml with {origin}"
+        _set_policies(merged, site.table("policy"), changes)
+    _overlay_tables(merged, site, changes)
     merged.changes = tuple(changes)
     return merged

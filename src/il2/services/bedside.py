@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from il2.domain.bedside import DoseDecision, decide_before_dose
 from il2.domain.errors import InvalidInputError
-from il2.domain.findings import read_findings
+from il2.domain.findings import Value, read_findings
+from il2.domain.pressors import DERIVED, pressor_document, running
 from il2.domain.regimen import Regimen
 from il2.rules.loader import RuleSet
 from il2.services.planning import find_regimen
 
 
+def assessment_findings(rules: RuleSet, document: object) -> dict[str, Value]:
+    """The before-dose document read into checked findings, the running vasopressors derived."""
+    findings = read_findings(pressor_document(document, rules.pressor_agents), rules.bedside_fields)
+    agents = running(findings, rules.pressor_agents)
+    if agents is not None:
+        findings[DERIVED] = agents
+    return findings
+
+
 def assess_before_dose(rules: RuleSet, document: object) -> tuple[Regimen, DoseDecision]:
     """The decision for the contract's before-dose document, and the regimen it applies to."""
-    findings = read_findings(document, rules.bedside_fields)
+    findings = assessment_findings(rules, document)
     regimen_id = findings.get("regimen")
     if not isinstance(regimen_id, str):
         raise InvalidInputError(

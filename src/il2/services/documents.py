@@ -148,12 +148,27 @@ def bedside_document(regimen: Regimen, decision: DoseDecision) -> Document:
                 "action": r.action.value,
                 "source": r.source,
                 **({"unconfirmed": True} if r.unconfirmed else {}),
-                **({"resume_when": r.resume} if r.resume else {}),
+                **({"resume_when": r.resume, "resume_key": r.resume_key} if r.resume else {}),
+                **({"site_setting": r.site_setting} if r.site_setting else {}),
             }
             for r in decision.reasons
         ],
         "missing": list(decision.missing),
+        "to_obtain": [
+            {"field": o.field, "obtain": o.what, "for_rules": list(o.rules)}
+            for o in decision.to_obtain
+        ],
         "not_evaluated": list(decision.not_evaluated),
+        "warnings": [
+            {
+                "rule": a.rule,
+                "finding": a.finding,
+                "threshold": a.threshold,
+                "advice": a.advice,
+                "source": a.source,
+            }
+            for a in decision.advice
+        ],
         "regimen": regimen.id,
         "rules_version": decision.rules_version,
     }

@@ -1,0 +1,275 @@
+"""Conditions on a flat set of findings: the kinds of check the rule files name.
+
+A check answers Fired (with what was found and the threshold crossed), None (quiet), or Unknown
+(naming the fields it needs that are not given). Deciding what an unknown means is the caller's
+job; the bedside engine never lets one become a go-ahead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from il2.domain.findings import Findings, Value
+from il2.domain.quantities import Comparison, plain, round_to
+
+
+@dataclass(frozen=True, slots=True)
+class Fired:
+    """A check whose condition holds: what was found, and the threshold it crossed."""
+
+    finding: str
+    threshold: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """A check that could not be evaluated: the fields it needs that were not given."""
+
+    fields: tuple[str, ...]
+
+
+Outcome = Fired | Unknown | None
+
+
+class Check(Protocol):
+    """A condition on the assessment."""
+
+    def evaluate(self, findings: Findings) -> Outcome:
+        """Fired, None (quiet), or Unknown (needs fields that are missing)."""
+        ...
+
+
+def quantity(value: Decimal, unit: str) -> str:
+    """A number with its unit, as a clinician reads it."""
+    gap = "" if unit.startswith("%") or not unit else " "
+    return f"{plain(value)}{gap}{unit}"
+
+
+@dataclass(frozen=True, slots=True)
+class LimitCheck:
+    """A numeric field compared with a limit."""
+
+    field: str
+    label: str
+    unit: str
+    comparison: Comparison
+    limit: Decimal
+
+    def evaluate(self, findings: Findings) -> Outcome:
+        """Fires when `value <op> limit`."""
+        value = findings.get(self.field)
+        if not isinstance(value, Decimal):
+            return Unknown((self.field,))
+        if not self.comparison.holds(value, self.limit):
+            return None
+        return Fired(f"{self.label} {quantity(value, self.unit)}", self.describe())
+
+    def describe(self) -> str:
+        """The threshold in words."""
+        return f"{self.comparison.words} {quantity(self.limit, self.unit)}"
+
+
+@dataclass(frozen=True, slots=True)
+class RangeCheck:
+    """A numeric field within a range (ends inclusive unless said otherwise)."""
+
+    field: str
+    label: str
+    unit: str
+    minimum: Decimal
+    maximum: Decimal | None
+    minimum_inclusive: bool = True
+    maximum_inclusive: bool = True
+
+    def evaluate(self, findings: Findings) -> Outcome:
+        """Fires when the value lies in the range."""
+        value = findings.get(self.field)
+        if not isinstance(value, Decimal):
+            return Unknown((self.field,))
+        if not self.contains(value):
+            return None
+        return Fired(f"{self.label} {quantity(value, self.unit)}", self.describe())
+
+    def contains(self, value: Decimal) -> bool:
+        """Whether `value` lies in the range."""
+        low_ok = value >= self.minimum if self.minimum_inclusive else value > self.minimum
+        high_ok = self.maximum is None or (
+            value <= self.maximum if self.maximum_inclusive else value < self.maximum
+        )
+        return low_ok and high_ok
+
+    def describe(self) -> str:
+        """The range in words."""
+        low = f"{'at least' if self.minimum_inclusive else 'above'} "
+        low += quantity(self.minimum, self.unit)
+        if self.maximum is None:
+            return low
+        high = "at most" if self.maximum_inclusive else "below"
+        return f"{low} and {high} {quantity(self.maximum, self.unit)}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReachedCheck:
+    """A supportive measure (oxygen flow) that counts as the need only when its target is met.
+
+    Dutcher 2014 grades oxygen by the flow needed to keep SpO2 at 95% or more. When the target is
+    reached at the flow given, that flow is read as the need. When it is not, the need is more
+    than the flow: the check fires only if every need above the flow would fire it, is quiet
+    only if none would, and is otherwise unknown (titrate, then assess again).
+    """
+
+    inner: LimitCheck | RangeCheck
+    target_field: str
+    target: Decimal
+    target_label: str
+
+    def evaluate(self, findings: Findings) -> Outcome:
+        """Judge the need against the inner check's threshold."""
+        flow, reached = findings.get(self.inner.field), findings.get(self.target_field)
+        absent = [f for f, v in ((self.inner.field, flow), (self.target_field, reached))
+                  if not isinstance(v, Decimal)]  # fmt: skip
+        if absent or not isinstance(flow, Decimal) or not isinstance(reached, Decimal):
+            return Unknown(tuple(absent))
+        if reached >= self.target:
+            return self.inner.evaluate(findings)
+        verdict = self._above(flow)
+        if verdict is None:
+            return Unknown((self.inner.field,))
+        if not verdict:
+            return None
+        return Fired(
+            f"{self.inner.label} more than {quantity(flow, self.inner.unit)} "
+            f"({self.target_label} {quantity(reached, '%')} at that flow, below "
+            f"{quantity(self.target, '%')})",
+            self.inner.describe() + f" to keep {self.target_label} at {quantity(self.target, '%')}",
+        )
+
+    def _above(self, flow: Decimal) -> bool | None:
+        """For every need strictly above `flow`: True if all fire, False if none, None if mixed."""
+        check = self.inner
+        if isinstance(check, RangeCheck):
+            if check.maximum is not None and flow >= check.maximum:
+                return False
+            return None
+        if check.comparison in (Comparison.ABOVE, Comparison.AT_LEAST):
+            return True if flow >= check.limit else None
+        return False if flow >= check.limit else None
+
+    def describe(self) -> str:
+        """The threshold in words."""
+        return self.inner.describe()
+
+
+@dataclass(frozen=True, slots=True)
+class OneOfCheck:
+    """A coded field equal to, or a list field containing, any of `values`."""
+
+    field: str
+    label: str
+    values: frozenset[str]
+
+    def evaluate(self, findings: Findings) -> Outcome:
+        """Fires on any listed value."""
+        value = findings.get(self.field)
+        if value is None:
+            return Unknown((self.field,))
+        present = (
+            sorted(self.values & value) if isinstance(value, frozenset) else
+            [value] if value in self.values else []
+        )  # fmt: skip
+        if not present:
+            return None
+        return Fired(
+            f"{self.label}: {', '.join(map(str, present))}",
+            "any of " + ", ".join(sorted(self.values)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PercentChangeCheck:
+    """A field's change from a baseline field, in percent, compared with a limit."""
+
+    field: str
+    baseline_field: str
+    label: str
+    comparison: Comparison
+    limit: Decimal
+
+    def evaluate(self, findings: Findings) -> Outcome:
+        """Fires when 100 x (value - baseline) / baseline <op> limit, computed exactly."""
+        value, baseline = findings.get(self.field), findings.get(self.baseline_field)
+        if not isinstance(value, Decimal) or not isinstance(baseline, Decimal):
+            missing = [
+                f for f, v in ((self.field, value), (self.baseline_field, baseline)) if v is None
+            ]
+            return Unknown(tuple(missing))
+        change = (value - baseline) * 100 / baseline
+        if not self.comparison.holds(change, self.limit):
+            return None
+        return Fired(
+            f"{self.label} {round_to(change, 1)}% ({plain(value)} against {plain(baseline)})",
+            f"{self.comparison.words} {plain(self.limit)}%",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PerKgCheck:
+    """A field divided by a weight field, compared with a limit."""
+
+    field: str
+    weight_field: str
+    label: str
+    unit: str
+    comparison: Comparison
+    limit: Decimal
+
+    def evaluate(self, findings: Findings) -> Outcome:
+        """Fires when value / weight <op> limit."""
+        value, weight = findings.get(self.field), findings.get(self.weight_field)
+        if not isinstance(value, Decimal) or not isinstance(weight, Decimal):
+            missing = [
+                f for f, v in ((self.field, value), (self.weight_field, weight)) if v is None
+            ]
+            return Unknown(tuple(missing))
+        rate = value / weight
+        if not self.comparison.holds(rate, self.limit):
+            return None
+        return Fired(
+            f"{self.label} {round_to(rate, 2)} {self.unit} "
+            f"({plain(value)} over {plain(weight)} kg)",
+            f"{self.comparison.words} {quantity(self.limit, self.unit)}",
+        )
+
+
+def fields_of(check: Check) -> tuple[str, ...]:
+    """The fields a check reads."""
+    if isinstance(check, ReachedCheck):
+        return (*fields_of(check.inner), check.target_field)
+    names = ("field", "baseline_field", "weight_field")
+    return tuple(str(getattr(check, name)) for name in names if hasattr(check, name))
+
+
+def _matches(value: Value, wanted: frozenset[str]) -> bool:
+    if isinstance(value, frozenset):
+        return bool(value & wanted)
+    if isinstance(value, Decimal):
+        return any(value == Decimal(item) for item in wanted)
+    return str(value) in wanted
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """Restricts a rule to some values of a field: a code, a number, or any term of a list."""
+
+    field: str
+    values: frozenset[str]
+    if_absent: bool
+
+    def allows(self, findings: Findings) -> bool:
+        """Whether the rule applies to this assessment."""
+        value = findings.get(self.field)
+        if value is None:
+            return self.if_absent
+        return _matches(value, self.values)
