@@ -20,10 +20,12 @@ STABLE = {
     "labs.bilirubin_mg_dl": "1.2",
     "labs.platelets_per_ul": "90000",
     "labs.bicarbonate_mmol_l": "21",
-    "phenylephrine_ug_kg_min.now": "0",
-    "phenylephrine_ug_kg_min.max_since_last_dose": "0",
+    "labs.hours_since_drawn": "4",
     "oxygen_l_min": "0",
     "mental_status": "normal",
+    "coma_hours": "0",
+    "intubated_hours": "0",
+    "dialysis_hours": "0",
 }
 
 
@@ -34,7 +36,8 @@ def dose_url(patient_id: int, course_id: int, cycle: int, number: int) -> str:
 def assess(page: Page, values: dict[str, str]) -> None:
     """Enter a before-dose assessment and ask for the decision (nothing is saved)."""
     fill(page, values)
-    page.get_by_label("None of these (reviewed)").first.check()
+    for reviewed in ("#f-findings-none", "#f-held_for-none", "#f-vasopressors-none"):
+        page.locator(reviewed).check()
     page.get_by_role("button", name="Check the before-dose decision").click()
 
 
@@ -134,7 +137,7 @@ def test_planning_a_course_shows_dose_vials_dilution_and_calendar(page: Page, si
     shot(page, "schedule")
 
 
-def test_a_dose_given_a_hold_for_spo2_89_and_a_refused_double_entry(page: Page, site: Site) -> None:
+def test_a_dose_given_a_hold_for_sbp_86_and_a_refused_double_entry(page: Page, site: Site) -> None:
     patient_id, course_id = site.with_course()
     sign_in(page, "nurse", target=dose_url(patient_id, course_id, 1, 1))
 
@@ -149,9 +152,9 @@ def test_a_dose_given_a_hold_for_spo2_89_and_a_refused_double_entry(page: Page, 
     expect(page.locator(".dose-record")).to_contain_text("nurse2")
 
     page.goto(dose_url(patient_id, course_id, 1, 2))
-    assess(page, {**STABLE, "vitals.spo2_pct": "89"})
+    assess(page, {**STABLE, "vitals.sbp_mmhg": "86"})
     expect(decision.locator("#decision-h")).to_contain_text("hold")
-    expect(decision.locator(".reasons")).to_contain_text("SpO2 89%")
+    expect(decision.locator(".reasons")).to_contain_text("systolic BP 86 mmHg")
     expect(decision.locator(".reasons")).to_contain_text("Label-2024")
     expect(page.get_by_role("button", name="Record dose given")).to_have_count(0)
     shot(page, "bedside-hold")
@@ -177,7 +180,7 @@ def test_a_dose_given_a_hold_for_spo2_89_and_a_refused_double_entry(page: Page, 
 def test_a_physician_gives_a_held_dose_only_with_an_override_reason(page: Page, site: Site) -> None:
     patient_id, course_id = site.with_course()
     sign_in(page, "physician", target=dose_url(patient_id, course_id, 1, 1))
-    assess(page, {**STABLE, "vitals.spo2_pct": "89"})
+    assess(page, {**STABLE, "vitals.sbp_mmhg": "86"})
     override = page.get_by_role("group", name="Physician override: give anyway")
     expect(override).to_be_visible()
     override.get_by_label("Second nurse verifying (username)").fill("nurse2")
@@ -186,11 +189,11 @@ def test_a_physician_gives_a_held_dose_only_with_an_override_reason(page: Page, 
 
     override = page.get_by_role("group", name="Physician override: give anyway")
     override.get_by_label("Reason for giving despite the decision").fill(
-        "SpO2 89% on room air at altitude; stable on recheck, agreed with the ICU team"
+        "SBP 86 after a 500 mL bolus, asymptomatic; agreed with the ICU team"
     )
     override.get_by_role("button", name="Give with override").click()
     expect(page.get_by_role("heading", name="Dose 1.1: given")).to_be_visible()
-    expect(page.locator(".dose-record")).to_contain_text("physician: SpO2 89% on room air")
+    expect(page.locator(".dose-record")).to_contain_text("physician: SBP 86 after a 500 mL bolus")
 
 
 def test_the_flowsheet_grades_assessments_and_plots_the_trend(page: Page, site: Site) -> None:

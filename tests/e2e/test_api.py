@@ -181,7 +181,7 @@ def test_a_low_spo2_is_held_by_the_engine_without_a_second_user(client: TestClie
                          json={"cycle": 1, "dose_number": 1, "assessment": low})  # fmt: skip
     assert answer.status_code == 201
     assert answer.json()["outcome"] == "held"
-    assert answer.json()["decision"]["reasons"][0]["rule"] == "label-spo2-below-90"
+    assert answer.json()["decision"]["reasons"][0]["rule"] == "label-spo2-low"
 
 
 def test_a_nurse_may_not_export_the_audit_trail_and_an_administrator_may(

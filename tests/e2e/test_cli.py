@@ -181,10 +181,12 @@ def test_each_bundled_bedside_example_gets_its_decision_with_sources(
 
 
 def test_the_bedside_table_shows_the_decision_and_how_to_resume() -> None:
-    done = il2("bedside", str(ROOT / "examples/bedside/hold-oxygen.json"), env={"COLUMNS": "200"})
+    done = il2(
+        "bedside", str(ROOT / "examples/bedside/hold-blood-pressure.json"), env={"COLUMNS": "200"}
+    )
     assert done.returncode == 0
     assert "Decision: HOLD" in done.stdout
-    assert "Resume when: SpO2 above 90%" in done.stdout
+    assert "Resume when: systolic BP at least 90 mmHg" in done.stdout
 
 
 def test_an_implausible_spo2_is_refused_with_exit_2() -> None:

@@ -18,7 +18,7 @@ def stable_assessment() -> dict[str, Any]:
     """The stable patient's before-dose assessment, without the slot fields the ledger fills."""
     document: dict[str, Any] = json.loads((ROOT / "examples/bedside/stable-give.json").read_text())
     for key in ("regimen", "cycle", "dose_number", "doses_given_this_cycle", "doses_held_this_cycle",
-                "hours_since_last_dose", "held_for"):  # fmt: skip
+                "hours_since_last_dose"):  # fmt: skip
         document.pop(key, None)
     return document
 

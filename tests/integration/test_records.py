@@ -98,7 +98,7 @@ def test_a_low_spo2_is_held_and_giving_it_needs_a_physician_override(
     held = submit_dose(app.services, people[Role.NURSE], course_id,
                        DoseSubmission(cycle=1, dose_number=1, assessment=low))  # fmt: skip
     assert held.record.outcome is DoseOutcome.HELD
-    assert held.record.decision["reasons"][0]["rule"] == "label-spo2-below-90"
+    assert held.record.decision["reasons"][0]["rule"] == "label-spo2-low"
     give_anyway = DoseSubmission(cycle=1, dose_number=2, assessment=low, outcome=DoseOutcome.GIVEN,
                                  given_at=clock.now, verified_by="nurse2")  # fmt: skip
     with pytest.raises(PermissionDeniedError, match="physician's override"):

@@ -121,15 +121,17 @@ def _slot_count(course: CourseRecord, cycle: int) -> int:
 
 
 def _ledger_facts(ledger: Sequence[LedgerLine], cycle: int, at: datetime) -> dict[str, Any]:
+    """The slot's counts from the ledger, and the hours since the course's last given dose."""
     this_cycle = [r for r in ledger if r.cycle == cycle]
-    given = [r for r in this_cycle if r.outcome is DoseOutcome.GIVEN and r.given_at]
+    given = [r.given_at for r in ledger if r.outcome is DoseOutcome.GIVEN and r.given_at]
     facts: dict[str, Any] = {
-        "doses_given_this_cycle": len(given),
+        "doses_given_this_cycle": sum(
+            1 for r in this_cycle if r.outcome is DoseOutcome.GIVEN and r.given_at
+        ),
         "doses_held_this_cycle": sum(1 for r in this_cycle if r.outcome is DoseOutcome.HELD),
     }
     if given:
-        last = max(r.given_at for r in given if r.given_at)
-        facts["hours_since_last_dose"] = round((at - last).total_seconds() / 3600, 2)
+        facts["hours_since_last_dose"] = round((at - max(given)).total_seconds() / 3600, 2)
     return facts
 
 
@@ -190,10 +192,17 @@ def _course_or_404(uow: UnitOfWork, course_id: int) -> CourseRecord:
 def _dose_document(
     course: CourseRecord, ledger: Sequence[LedgerLine], submission: DoseSubmission, at: datetime
 ) -> dict[str, Any]:
-    """The before-dose document: what the nurse entered, with the slot and the ledger's counts."""
+    """The before-dose document: what the nurse entered, with the slot and the ledger's counts.
+
+    The pre-treatment weight defaults to the course's planned weight when none is entered.
+    """
+    entered = submission.assessment.get("baseline")
+    planned = {"weight_kg": float(course.weight_kg)}
+    baseline: object = {**planned, **entered} if isinstance(entered, Mapping) else entered
     return {
         **submission.assessment,
         **_ledger_facts(ledger, submission.cycle, at),
+        "baseline": planned if baseline is None else baseline,
         "regimen": course.regimen_id,
         "cycle": submission.cycle,
         "dose_number": submission.dose_number,

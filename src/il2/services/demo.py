@@ -243,17 +243,42 @@ def _candidate(rng: random.Random, diagnosis: str, age: int) -> dict[str, Any]:
     return findings
 
 
+def _oxygen(rng: random.Random, strain: float) -> tuple[float, int]:
+    """Oxygen titrated to keep SpO2 at 95% or more, as the consensus grades it."""
+    need = 5 * strain * rng.random()
+    if need > 4.5:
+        return 5, round(91 + 3 * rng.random())  # the most the ward gives, short of the target
+    flow = round(need * 2) / 2
+    return flow, round(95 + 3 * rng.random())
+
+
+def _pressors(rng: random.Random, strain: float) -> list[dict[str, Any]]:
+    now = round(0.4 * strain * rng.random(), 2)
+    most = max(now, round(1.2 * strain * rng.random(), 2))
+    if most == 0:
+        return []
+    listed = [
+        {"agent": "phenylephrine", "now_ug_kg_min": now, "max_since_last_dose_ug_kg_min": most}
+    ]
+    if rng.random() < 0.04 * strain:
+        listed.append({"agent": "norepinephrine", "now_ug_kg_min": 0.03,
+                       "max_since_last_dose_ug_kg_min": 0.05})  # fmt: skip
+    return listed
+
+
 def _assessment(rng: random.Random, frailty: float, number: int, weight: float) -> dict[str, Any]:
-    """Vitals and labs before dose `number`: toxicity builds as doses accumulate."""
+    """A complete assessment before dose `number`: toxicity builds as doses accumulate."""
     strain = min(1.0, frailty * number / 16)
-    spo2 = 97 - rng.random() * 9 * strain
     sbp = 118 - rng.random() * 45 * strain
-    return {
+    oxygen, spo2 = _oxygen(rng, strain)
+    confused = rng.random() < 0.12 * strain
+    assessment: dict[str, Any] = {
         "baseline": {"weight_kg": weight, "creatinine_mg_dl": 1.0},
+        "held_for": [],
         "vitals": {
             "sbp_mmhg": round(sbp),
             "heart_rate_bpm": round(88 + 30 * strain * rng.random()),
-            "spo2_pct": round(spo2),
+            "spo2_pct": spo2,
             "temperature_c": round(37.5 + 1.5 * rng.random(), 1),
             "rhythm": "sinus",
         },
@@ -264,17 +289,19 @@ def _assessment(rng: random.Random, frailty: float, number: int, weight: float) 
             "bilirubin_mg_dl": round(0.8 + 2 * strain * rng.random(), 1),
             "platelets_per_ul": round(220000 - 170000 * strain * rng.random()),
             "bicarbonate_mmol_l": round(24 - 5 * strain * rng.random()),
+            "hours_since_drawn": (number - 1) % 3 * 8 + 2,
         },
-        "phenylephrine_ug_kg_min": {
-            "now": round(0.4 * strain * rng.random(), 2),
-            "max_since_last_dose": round(1.2 * strain * rng.random(), 2),
-        },
-        "oxygen_l_min": round(3 * strain * rng.random()),
-        "mental_status": "normal" if rng.random() > 0.12 * strain else "mild_confusion",
+        "vasopressors": _pressors(rng, strain),
+        "oxygen_l_min": oxygen,
+        "mental_status": "mild_confusion" if confused else "normal",
         "coma_hours": 0,
         "intubated_hours": 0,
+        "dialysis_hours": 0,
         "findings": [],
     }
+    if confused:
+        assessment["mental_status_change_hours"] = round(3 * rng.random(), 1)
+    return assessment
 
 
 @dataclass

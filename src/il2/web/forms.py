@@ -37,16 +37,20 @@ _SECTIONS = {
     "pregnant": "Other criteria",
     "vitals": "Vital signs",
     "urine_output_ml_last_8h": "Fluid balance",
-    "phenylephrine_ug_kg_min": "Pressors and oxygen",
+    "vasopressors": "Pressors and oxygen",
     "oxygen_l_min": "Pressors and oxygen",
     "mental_status": "Neurological and airway",
+    "mental_status_change_hours": "Neurological and airway",
     "coma_hours": "Neurological and airway",
     "intubated_hours": "Neurological and airway",
+    "dialysis_hours": "Fluid balance",
+    "hours_since_til_infusion": "After TIL therapy",
     "baseline": "Baseline (from the plan and screening)",
     "findings": "Findings",
     "held_for": "Earlier holds",
 }
-_BEDSIDE_SECTIONS = {"weight_kg": "Fluid balance"}
+_BEDSIDE_SECTIONS = {"weight_kg": "Fluid balance", "medications": "Supportive medicines"}
+PRESSORS_NONE = "vasopressors.none"  # ticked: no vasopressor runs now or ran since the last dose
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +146,23 @@ def flatten(document: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         elif value is not None:
             values[path] = str(value)
     return values
+
+
+def pressor_list(form: FormData, agents: Mapping[str, str]) -> list[dict[str, Any]] | None:
+    """The vasopressors typed into the form as the assessment lists them; None when unsaid."""
+    listed = []
+    for agent, unit in agents.items():
+        item: dict[str, Any] = {}
+        for key in (f"now_{unit}", f"max_since_last_dose_{unit}"):
+            path = f"vasopressors.{agent}.{key}"
+            raw = text(form, path)
+            if raw:
+                item[key] = number(raw, field=path, allowed=f"a dose in {unit.replace('_', '/')}")
+        if item:
+            listed.append({"agent": agent, **item})
+    if listed:
+        return listed
+    return [] if text(form, PRESSORS_NONE) else None
 
 
 def text(form: FormData, name: str) -> str:

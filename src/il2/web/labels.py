@@ -42,10 +42,15 @@ _LABELS = {
     "urine_output_ml_last_8h": "Urine output, last 8 h",
     "phenylephrine_ug_kg_min.now": "Phenylephrine now",
     "phenylephrine_ug_kg_min.max_since_last_dose": "Phenylephrine, most since last dose",
-    "oxygen_l_min": "Oxygen",
+    "vasopressors": "Vasopressors",
+    "oxygen_l_min": "Oxygen by nasal cannula (0 on room air)",
     "mental_status": "Mental status",
+    "mental_status_change_hours": "Hours since the mental status changed",
     "coma_hours": "Hours in coma",
     "intubated_hours": "Hours intubated",
+    "dialysis_hours": "Hours of dialysis this course",
+    "hours_since_til_infusion": "Hours since the TIL infusion ended",
+    "labs.hours_since_drawn": "Labs drawn (hours ago)",
     "findings": "Findings",
     "verified_by": "Second nurse (username)",
     "given_at": "Given at",
@@ -89,15 +94,25 @@ def words(code: object) -> str:
     return " ".join(p.upper() if p in _UPPER else p for p in parts)
 
 
+_PRESSOR = re.compile(r"vasopressors(?:\.|\[\d+\]\.)(\w+)\.(now|max_since_last_dose)_\w+")
+
+
+def _cell_label(cell: re.Match[str]) -> str:
+    scan = "baseline" if cell[1] == "0" else f"scan {int(cell[1]) + 1}"
+    if cell[3] is not None:
+        return f"Lesion {int(cell[3]) + 1} diameter at {scan}"
+    return f"{words(cell[2]).capitalize()} at {scan}"
+
+
 def label_for(path: str) -> str:
     """The label of a form field named by its path."""
     if path in _LABELS:
         return _LABELS[path]
+    if pressor := _PRESSOR.fullmatch(path):
+        agent = words(pressor[1]).capitalize()
+        return agent + (" now" if pressor[2] == "now" else ", most since the last dose")
     if cell := _CELL.fullmatch(path):
-        scan = "baseline" if cell[1] == "0" else f"scan {int(cell[1]) + 1}"
-        if cell[3] is not None:
-            return f"Lesion {int(cell[3]) + 1} diameter at {scan}"
-        return f"{words(cell[2]).capitalize()} at {scan}"
+        return _cell_label(cell)
     if lesion := _LESION.fullmatch(path):
         return f"Lesion {int(lesion[1]) + 1} {words(lesion[2])}"
     if path.startswith("assessments["):

@@ -31,8 +31,10 @@ SLOT_FIELDS = (
 _COUNTS = ("cycle", "dose_number", "doses_given_this_cycle", "doses_held_this_cycle")
 _ORDER = (
     "Vital signs", "Fluid balance", "Neurological and airway", "Labs", "Pressors and oxygen",
-    "Findings", "Earlier holds", "Baseline (from the plan and screening)",
+    "Findings", "Earlier holds", "After TIL therapy", "Supportive medicines",
+    "Baseline (from the plan and screening)",
 )  # fmt: skip
+_TIL_ONLY = ("hours_since_til_infusion",)
 _OUTCOMES = {o.value: o for o in DoseOutcome}
 PATH = "/patients/{patient_id}/courses/{course_id}/doses/{cycle}/{number}"
 
@@ -88,8 +90,15 @@ class Screen:
     def __init__(self, web: Web) -> None:
         self.web = web
         self.specs = web.rules.bedside_fields
-        self.sections = sorted(
-            forms.sections(self.specs, skip=SLOT_FIELDS, bedside=True),
+        self.agents = web.rules.pressor_agents
+        self.pressor_fields = tuple(p for p in self.specs if p.startswith("vasopressor"))
+        self.typed = (*SLOT_FIELDS, "vasopressor_agents")
+
+    def sections(self, regimen: str) -> list[forms.Section]:
+        """The form's sections for a course of `regimen` (the TIL timing only after TIL)."""
+        skip = (*self.typed, *(() if regimen == "post-til" else _TIL_ONLY))
+        return sorted(
+            forms.sections(self.specs, skip=skip, bedside=True),
             key=lambda s: _ORDER.index(s.title) if s.title in _ORDER else len(_ORDER),
         )
 
@@ -99,8 +108,12 @@ class Screen:
         return self.web.services.clock().astimezone(zone).strftime("%Y-%m-%dT%H:%M")
 
     def assessment(self, form: FormData) -> dict[str, Any]:
-        """The findings typed into the form (no slot facts)."""
-        return forms.document(form, self.specs, skip=SLOT_FIELDS)
+        """The findings typed into the form (no slot facts), vasopressors as a list."""
+        document = forms.document(form, self.specs, skip=(*self.typed, *self.pressor_fields))
+        listed = forms.pressor_list(form, self.agents)
+        if listed is not None:
+            document["vasopressors"] = listed
+        return document
 
     def decision(self, form: FormData, dose: Dose, actor: Actor) -> dict[str, Any]:
         """What the engine decides for the form, with the ledger's counts; nothing is saved."""
@@ -153,7 +166,7 @@ class Screen:
             slot=slot,
             existing=slot.record,
             facts=facts,
-            sections=self.sections,
+            sections=self.sections(course.regimen_id),
             values=values,
             error=error,
             decision=decision,
