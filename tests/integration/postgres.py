@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL cluster on loopback for the test session (../shared/notes recipe)."""
+"""A throwaway PostgreSQL cluster on loopback for the test session (initdb and pg_ctl run as the postgres user when the tests run as root)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from il2.services.demo import build_demo
 from il2.services.outcomes import report
 
 UNTIL = date(2026, 11, 1)
-LABEL = {  # shared/reference/clinical.md 6: label pools
+LABEL = {  # Proleukin label pools: RCC 37/255 (17 CR), melanoma 43/270 (17 CR)
     "renal_cell_carcinoma": {"orr": 37 / 255, "cr_rate": 17 / 255},
     "melanoma": {"orr": 43 / 270, "cr_rate": 17 / 270},
 }

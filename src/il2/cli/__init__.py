@@ -1,1 +1,1 @@
-"""The `il2` command line (shared/contract.md): parse, call one service, render."""
+"""The `il2` command line: parse, call one service, render."""

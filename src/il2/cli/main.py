@@ -1,4 +1,4 @@
-"""`il2`: the clinical engine on the command line, as shared/contract.md specifies."""
+"""`il2`: the clinical engine on the command line (the commands and documents the README lists)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The JSON documents of the command-line contract (shared/contract.md), built from results.
+"""The JSON documents of the command-line contract (README, "The command line"), built from results.
 
 Every edge (command line, API) returns these same documents, so a field means one thing
 everywhere. Numbers are plain JSON numbers; date-times are ISO 8601 with their offset.

@@ -1,4 +1,4 @@
-"""Grade toxicities: read the `il2 grade` document (shared/contract.md) and grade each finding.
+"""Grade toxicities: read the `il2 grade` document and grade each finding.
 
 The document pins the CTCAE version it was written for; a document for another version is
 refused rather than graded by the wrong table. Every unusable field is refused naming its path

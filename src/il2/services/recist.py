@@ -1,4 +1,4 @@
-"""Read a RECIST document (shared/contract.md, il2 recist) and assess the response."""
+"""Read a RECIST document (the `il2 recist` input) and assess the response."""
 
 from __future__ import annotations
 
