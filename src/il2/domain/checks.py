@@ -41,6 +41,14 @@ class Check(Protocol):
         ...
 
 
+def _both(findings: Findings, first: str, second: str) -> tuple[Decimal, Decimal] | Unknown:
+    """Two numeric fields, or Unknown naming whichever is not given."""
+    one, two = findings.get(first), findings.get(second)
+    if isinstance(one, Decimal) and isinstance(two, Decimal):
+        return one, two
+    return Unknown(tuple(f for f, v in ((first, one), (second, two)) if not isinstance(v, Decimal)))
+
+
 def quantity(value: Decimal, unit: str) -> str:
     """A number with its unit, as a clinician reads it."""
     gap = "" if unit.startswith("%") or not unit else " "
@@ -127,11 +135,10 @@ class ReachedCheck:
 
     def evaluate(self, findings: Findings) -> Outcome:
         """Judge the need against the inner check's threshold."""
-        flow, reached = findings.get(self.inner.field), findings.get(self.target_field)
-        absent = [f for f, v in ((self.inner.field, flow), (self.target_field, reached))
-                  if not isinstance(v, Decimal)]  # fmt: skip
-        if absent or not isinstance(flow, Decimal) or not isinstance(reached, Decimal):
-            return Unknown(tuple(absent))
+        given = _both(findings, self.inner.field, self.target_field)
+        if isinstance(given, Unknown):
+            return given
+        flow, reached = given
         if reached >= self.target:
             return self.inner.evaluate(findings)
         verdict = self._above(flow)
@@ -199,12 +206,10 @@ class PercentChangeCheck:
 
     def evaluate(self, findings: Findings) -> Outcome:
         """Fires when 100 x (value - baseline) / baseline <op> limit, computed exactly."""
-        value, baseline = findings.get(self.field), findings.get(self.baseline_field)
-        if not isinstance(value, Decimal) or not isinstance(baseline, Decimal):
-            missing = [
-                f for f, v in ((self.field, value), (self.baseline_field, baseline)) if v is None
-            ]
-            return Unknown(tuple(missing))
+        given = _both(findings, self.field, self.baseline_field)
+        if isinstance(given, Unknown):
+            return given
+        value, baseline = given
         change = (value - baseline) * 100 / baseline
         if not self.comparison.holds(change, self.limit):
             return None
@@ -227,12 +232,10 @@ class PerKgCheck:
 
     def evaluate(self, findings: Findings) -> Outcome:
         """Fires when value / weight <op> limit."""
-        value, weight = findings.get(self.field), findings.get(self.weight_field)
-        if not isinstance(value, Decimal) or not isinstance(weight, Decimal):
-            missing = [
-                f for f, v in ((self.field, value), (self.weight_field, weight)) if v is None
-            ]
-            return Unknown(tuple(missing))
+        given = _both(findings, self.field, self.weight_field)
+        if isinstance(given, Unknown):
+            return given
+        value, weight = given
         rate = value / weight
         if not self.comparison.holds(rate, self.limit):
             return None
