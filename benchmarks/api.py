@@ -79,15 +79,16 @@ STALL_MS = (20.0, 50.0)
 def _assessment() -> dict[str, Any]:
     """The stable patient's before-dose assessment (examples/bedside/stable-give.json)."""
     return {
-        "baseline": {"weight_kg": 70, "creatinine_mg_dl": 1.0},
-        "vitals": {"sbp_mmhg": 104, "heart_rate_bpm": 96, "spo2_pct": 95,
-                   "temperature_c": 38.1, "rhythm": "sinus"},
+        "baseline": {"weight_kg": 70, "creatinine_mg_dl": 1.0}, "held_for": [],
+        "vitals": {"sbp_mmhg": 104, "heart_rate_bpm": 96, "spo2_pct": 96,
+                   "temperature_c": 37.8, "rhythm": "sinus"},
         "weight_kg": 74.5, "urine_output_ml_last_8h": 300,
         "labs": {"creatinine_mg_dl": 1.8, "bilirubin_mg_dl": 1.2, "platelets_per_ul": 90000,
-                 "bicarbonate_mmol_l": 21},
-        "phenylephrine_ug_kg_min": {"now": 0.2, "max_since_last_dose": 0.6},
+                 "bicarbonate_mmol_l": 21, "hours_since_drawn": 6},
+        "vasopressors": [{"agent": "phenylephrine", "now_ug_kg_min": 0.2,
+                          "max_since_last_dose_ug_kg_min": 0.6}],
         "oxygen_l_min": 2, "mental_status": "normal", "coma_hours": 0, "intubated_hours": 0,
-        "findings": [],
+        "dialysis_hours": 0, "findings": [],
     }  # fmt: skip
 
 

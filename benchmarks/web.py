@@ -63,7 +63,7 @@ def _candidate() -> dict[str, Any]:
 def _assessment() -> dict[str, Any]:
     document: dict[str, Any] = json.loads((ROOT / "examples/bedside/stable-give.json").read_text())
     for key in ("regimen", "cycle", "dose_number", "doses_given_this_cycle",
-                "doses_held_this_cycle", "hours_since_last_dose", "held_for"):  # fmt: skip
+                "doses_held_this_cycle", "hours_since_last_dose"):  # fmt: skip
         document.pop(key)
     return document
 
