@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-_VERDICT_STYLE = {"met": "green", "not_met": "bold red", "missing": "yellow"}
+_VERDICT_STYLE = {"met": "green", "not_met": "bold red", "missing": "yellow", "not_applied": "dim"}
 _OVERALL_STYLE = {"eligible": "bold green", "ineligible": "bold red", "incomplete": "bold yellow"}
 
 
@@ -226,7 +226,7 @@ def policy(console: Console, document: dict[str, Any]) -> None:
         others = "; ".join(f"{a['value']} ({a['source']})" for a in t["alternatives"])
         thresholds.add_row(
             t["setting"],
-            f"{t['value']} {t['unit']}".strip(),
+            f"{t.get('comparison', '')} {t['value']} {t['unit']}".strip(),
             str(t["default"]),
             others,
             t["source"],
