@@ -155,7 +155,7 @@ def test_a_complete_work_up_entered_in_the_form_screens_eligible(page: Page, sit
     expect(page.locator(".verdict")).not_to_contain_text("incomplete")
     checklist = page.locator("table.checklist")
     expect(checklist).to_contain_text("Left ventricular ejection fraction normal")
-    expect(checklist).to_contain_text("FEV1 2.8 L (rule: above 2 L) [met]")
+    expect(checklist).to_contain_text("FEV1 2.8 L (rule: above 2 L) — met")
     expect(checklist).to_contain_text("not applied")
     shot(page, "chart-screening-eligible")
 

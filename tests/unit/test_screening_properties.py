@@ -242,7 +242,7 @@ def _without(document: Document, path: str) -> Document:
     return document
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(workup=eligible_workups(), data=st.data())
 def test_removing_a_field_the_criteria_read_never_leaves_an_eligible_workup_eligible(
     workup: Document, data: st.DataObject

@@ -79,10 +79,10 @@ def screening(console: Console, document: dict[str, Any], *, title: str = "Scree
             evidence += f"\n{line['site_setting']}"
         title_text = line["title"] + (" [UNCONFIRMED]" if line.get("unconfirmed") else "")
         table.add_row(
-            title_text,
+            Text(title_text),  # plain text: a bracket in a rule file is not rich markup
             Text(line["verdict"], style=_VERDICT_STYLE[line["verdict"]]),
-            evidence,
-            line["source"],
+            Text(evidence),
+            Text(line["source"]),
         )
     console.print(table)
     verdict = document["verdict"]

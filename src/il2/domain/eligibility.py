@@ -171,7 +171,7 @@ class Flag:
 
 
 def _parts_evidence(results: Sequence[Judgement]) -> str:
-    return "; ".join(f"{r.evidence} [{_VERDICT_WORDS[r.verdict]}]" for r in results)
+    return "; ".join(f"{r.evidence} — {_VERDICT_WORDS[r.verdict]}" for r in results)
 
 
 _VERDICT_WORDS = {
