@@ -142,7 +142,7 @@ def test_a_missing_site_file_is_named(tmp_path: Path) -> None:
         ("[eligibility.wall_motion]\nmet = ['normal', 'abnormal']", "eligibility.wall_motion.met", "may not change its met"),
         ("[eligibility.coronary_artery_disease]\nrequired = true", "eligibility.coronary_artery_disease.required", "may not change its required"),
         ("[eligibility.hypersensitivity]\nenabled = false\nreason = 'x'", "eligibility.hypersensitivity.enabled", "contraindication on the Proleukin label"),
-        ("[eligibility.adult_age]\nlimit = 16", "eligibility.adult_age.limit", "would accept more than the label default '>= 18'"),
+        ("[eligibility.adult_age]\nlimit = 16", "eligibility.adult_age.limit", "would accept more than the default '>= 18'"),
         ("[eligibility.adult_age]\nenabled = false\nreason = 'x'", "eligibility.adult_age.enabled", "indication on the Proleukin label"),
         ("[eligibility.metastatic_disease]\nenabled = false\nreason = 'adjuvant use'", "eligibility.metastatic_disease.enabled", "may not switch it off"),
         ("[eligibility.pulmonary_function.all_of.fev1_volume]\nlimit = 1.5", "eligibility.pulmonary_function.all_of.fev1_volume.limit", "would accept more"),

@@ -320,7 +320,7 @@ def _refuse_one(
     raise RuleTableError(
         file=change.origin,
         field=change.field,
-        problem=f"{fixed}: '{new[0].value} {new[1]}' would accept more than the label default "
+        problem=f"{fixed}: '{new[0].value} {new[1]}' would accept more than the default "
         f"'{old[0].value} {old[1]}' and is not a cited alternative",
     )
 
