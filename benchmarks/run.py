@@ -51,7 +51,7 @@ def main() -> None:
         for path in sorted((ROOT / "examples/candidates").glob("*.json"))
     ]
     _rate(
-        "screen a candidate (18 criteria)",
+        f"screen a candidate ({len(rules.criteria.criteria)} criteria)",
         3000,
         lambda i: screen_candidate(rules, candidates[i % len(candidates)]),
     )

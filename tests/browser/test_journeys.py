@@ -114,6 +114,61 @@ def test_screening_a_candidate_shows_what_is_missing(page: Page) -> None:
     shot(page, "chart-screening")
 
 
+COMPLETE_WORKUP = {
+    "age_years": "58",
+    "diagnosis": "renal_cell_carcinoma",
+    "metastatic": "yes",
+    "ecog": "0",
+    "weight_kg": "82",
+    "labs.creatinine_mg_dl": "1.1",
+    "labs.bilirubin_mg_dl": "0.9",
+    "labs.ast_u_l": "30",
+    "labs.alt_u_l": "28",
+    "labs.ast_uln_u_l": "40",
+    "labs.alt_uln_u_l": "40",
+    "labs.platelets_per_ul": "210,000",
+    "labs.wbc_per_ul": "6000",
+    "labs.hemoglobin_g_dl": "13.2",
+    "cardiac.lvef_pct": "60",
+    "cardiac.wall_motion": "normal",
+    "cardiac.significant_cad": "no",
+    "cardiac.stress_test": "normal",
+    "cardiac.cardiac_history": "no",
+    "pulmonary.fev1_l": "2.8",
+    "pulmonary.fev1_pct_predicted": "85",
+    "pulmonary.smoking_history": "yes",
+    "pulmonary.lung_disease": "no",
+    "brain_imaging": "negative",
+    "hypersensitivity_to_aldesleukin": "no",
+    "pregnant": "no",
+}
+
+
+def test_a_complete_work_up_entered_in_the_form_screens_eligible(page: Page, site: Site) -> None:
+    patient_id = site.patient(diagnosis="renal_cell_carcinoma")
+    sign_in(page, "coordinator", target=f"/patients/{patient_id}/screening")
+    for heading in ("Patient", "Labs", "Cardiac work-up", "Pulmonary work-up", "Other criteria"):
+        expect(page.get_by_role("group", name=heading, exact=True)).to_be_visible()
+    expect(page.get_by_role("group", name="Other", exact=True)).to_have_count(0)
+    fill(page, COMPLETE_WORKUP)
+    for listed in ("conditions", "medications"):
+        page.locator(f'input[name="{listed}"][value="__none__"]').check()
+    page.get_by_role("button", name="Screen and save the checklist").click()
+    expect(page.locator(".verdict")).to_contain_text("eligible")
+    expect(page.locator(".verdict")).not_to_contain_text("incomplete")
+    checklist = page.locator("table.checklist")
+    expect(checklist).to_contain_text("Left ventricular ejection fraction normal")
+    expect(checklist).to_contain_text("FEV1 2.8 L (rule: above 2 L) — met")
+    expect(checklist).to_contain_text("not applied")
+    shot(page, "chart-screening-eligible")
+
+    page.goto(f"/patients/{patient_id}/screening")
+    fill(page, {"cardiac.lvef_pct": ""})
+    page.get_by_role("button", name="Screen and save the checklist").click()
+    expect(page.locator(".verdict")).to_contain_text("incomplete")
+    expect(page.locator("#to-obtain")).to_contain_text("resting left ventricular ejection fraction")
+
+
 def test_planning_a_course_shows_dose_vials_dilution_and_calendar(page: Page, site: Site) -> None:
     patient_id = site.screened({"weight_kg": 70})
     sign_in(page, "physician", target=f"/patients/{patient_id}/courses/new")

@@ -3,7 +3,7 @@
 Each file's [meta].kind says how its cases are run:
 - plan: plan a course and compare fields of the plan document (or expect a refusal);
 - criterion: judge one eligibility criterion on partial findings;
-- screening: screen a whole candidate document;
+- screening: screen a whole candidate document (changed by `set` and `remove`);
 - bedside: a before-dose decision from the stable patient changed by `set` and `remove`
   (optionally the missing items, the warnings and text the reasons' sources must contain);
 - retreatment: whether a history of earlier toxicities forbids another course;
@@ -116,10 +116,31 @@ def _run_criterion(case: dict[str, Any], rules: RuleSet) -> None:
     assert result.verdict.value == case["expect"], result.evidence
     assert result.evidence
     assert (result.obtain is not None) == (case["expect"] == "missing")
+    assert case.get("expect_evidence", "") in result.evidence
+    assert case.get("expect_site_setting", "") in result.criterion.site_setting
+    if "site" not in case:
+        assert not result.criterion.site_setting
+
+
+def _edited(document: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
+    """The document with the case's `set` values and without its `remove` paths."""
+    for path, value in case.get("set", {}).items():
+        *groups, name = path.split(".")
+        target = document
+        for group in groups:
+            target = target.setdefault(group, {})
+        target[name] = value
+    for path in case.get("remove", []):
+        *groups, name = path.split(".")
+        target = document
+        for group in groups:
+            target = target[group]
+        del target[name]
+    return document
 
 
 def _run_screening(case: dict[str, Any], rules: RuleSet) -> None:
-    document = json.loads((ROOT / case["document"]).read_text(encoding="utf-8"))
+    document = _edited(json.loads((ROOT / case["document"]).read_text(encoding="utf-8")), case)
     screening = screen_candidate(rules, document)
     assert screening.verdict.value == case["expect"]
     by_verdict = {

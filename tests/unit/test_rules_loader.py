@@ -42,7 +42,7 @@ time_zone = "America/Chicago"
 [policy]
 cycle_end_rule = "dose_count"
 vial_pooling = { value = "within_stability", reason = "P&T committee 2026-10" }
-[eligibility.creatinine]
+[eligibility.creatinine.any_of.serum_creatinine]
 limit = 1.6
 reason = "CWG high-dose trials"
 """,
@@ -51,7 +51,10 @@ reason = "CWG high-dose trials"
     assert rules.plan_policy.cycle_end_rule is CycleEndRule.DOSE_COUNT
     assert rules.plan_policy.vial_pooling is VialPooling.WITHIN_STABILITY
     creatinine = next(c for c in rules.criteria.criteria if c.id == "creatinine")
-    assert "limit = 1.6 (default 1.5); reason: CWG high-dose trials" in creatinine.site_setting
+    assert (
+        "eligibility.creatinine.any_of.serum_creatinine.limit = 1.6 (default 1.5); "
+        "reason: CWG high-dose trials" in creatinine.site_setting
+    )
     assert rules.site.time_zone.key == "America/Chicago"
     assert rules.versions["site"] == "site-3"
     assert len(rules.site_changes) == 3
@@ -89,12 +92,19 @@ version = "7"
         ("[regimens.hd-label]\ncycle_start_days = [15, 1]", "regimens.hd-label.cycle_start_days", "increase"),
         ("[regimens.hd-label]\ncycles_per_course = 3", "regimens.hd-label.cycles_per_course", "must equal"),
         ("[regimens.new]\nname = 'half'", "regimens.new.cycle_start_days", "missing"),
-        ("[eligibility.creatinine]\nlimit = 'low'", "criteria.creatinine.limit", "must be a number"),
-        ("[eligibility.creatinine]\nfield = 'labs.urea'", "criteria.creatinine.field", "not a screening"),
-        ("[eligibility.creatinine]\ncomparison = '=='", "criteria.creatinine.comparison", "not one of"),
+        ("[eligibility.creatinine.any_of.serum_creatinine]\nlimit = 'low'", "criteria.creatinine.any_of.serum_creatinine.limit", "must be a number"),
+        ("[eligibility.platelets]\nfield = 'labs.urea'", "criteria.platelets.field", "not a screening"),
+        ("[eligibility.platelets]\ncomparison = '=='", "criteria.platelets.comparison", "not one of"),
+        ("[eligibility.creatinine]\nlimit = 1.6", "criteria.creatinine.limit", "belongs to a part of the any_of"),
+        ("[eligibility.creatinine.any_of.serum_creatinine]\nreason = 4", "eligibility.creatinine.any_of.serum_creatinine.reason", "must be a string"),
+        ("[eligibility.creatinine]\nkind = 'required_test'", "criteria.creatinine.kind", "not one of"),
+        ("[eligibility.cardiac_stress_test]\ntriggers = [{ kind = 'flag', field = 'age_years', label = 'x', required = true, when = 1 }]", "criteria.cardiac_stress_test.triggers[0].when", "not a known"),
+        ("[eligibility.indication]\ntriggers = [{ kind = 'flag', field = 'metastatic', label = 'x', required = true }]", "criteria.indication.triggers", "only a criterion with required_for_policy"),
+        ("[eligibility.hiv]\nenabled = 'no'", "criteria.hiv.enabled", "true or false"),
+        ("[eligibility.hiv]\ncontraindication = 'trial'", "criteria.hiv.contraindication", "not one of"),
         ("[hospital]\nbeds = 4", "hospital", "not a known field"),
-        ("[eligibility.creatinine]\nreason = 4", "eligibility.creatinine.reason", "must be a string"),
-        ("[eligibility.creatinine]\nalternatives = [{ limit = 1.6, site = 'x' }]", "criteria.creatinine.alternatives[0].site", "not a known"),
+        ("[eligibility.platelets]\nreason = 4", "eligibility.platelets.reason", "must be a string"),
+        ("[eligibility.platelets]\nalternatives = [{ limit = 1.6, site = 'x' }]", "criteria.platelets.alternatives[0].site", "not a known"),
         ("[eligibility.pulmonary_function]\nrequired_for_policy = 'nobody'", "criteria.pulmonary_function.required_for_policy", "not a site policy"),
         ("[eligibility.pulmonary_function]\ntriggers = []", "criteria.pulmonary_function.triggers", "non-empty array"),
         ("[eligibility.pulmonary_function]\ntriggers = [3]", "criteria.pulmonary_function.triggers[0]", "must be a table"),
@@ -122,3 +132,120 @@ def test_a_bad_site_file_fails_at_start_naming_file_and_field(
 def test_a_missing_site_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(RuleTableError, match=r"nowhere\.toml"):
         load_rules(site_policy=tmp_path / "nowhere.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "problem"),
+    [
+        ("[eligibility.pulmonary_function]\nenabled = false\nreason = 'no spirometer'", "eligibility.pulmonary_function.enabled", "may not switch it off"),
+        ("[eligibility.ejection_fraction]\nenabled = false\nreason = 'x'", "eligibility.ejection_fraction.enabled", "may not switch it off"),
+        ("[eligibility.wall_motion]\nmet = ['normal', 'abnormal']", "eligibility.wall_motion.met", "may not change its met"),
+        ("[eligibility.coronary_artery_disease]\nrequired = true", "eligibility.coronary_artery_disease.required", "may not change its required"),
+        ("[eligibility.hypersensitivity]\nenabled = false\nreason = 'x'", "eligibility.hypersensitivity.enabled", "contraindication on the Proleukin label"),
+        ("[eligibility.adult_age]\nlimit = 16", "eligibility.adult_age.limit", "would accept more than the default '>= 18'"),
+        ("[eligibility.adult_age]\nenabled = false\nreason = 'x'", "eligibility.adult_age.enabled", "indication on the Proleukin label"),
+        ("[eligibility.metastatic_disease]\nenabled = false\nreason = 'adjuvant use'", "eligibility.metastatic_disease.enabled", "may not switch it off"),
+        ("[eligibility.pulmonary_function.all_of.fev1_volume]\nlimit = 1.5", "eligibility.pulmonary_function.all_of.fev1_volume.limit", "would accept more"),
+        ("[eligibility.pulmonary_function.all_of.fev1_volume]\ncomparison = '>='", "eligibility.pulmonary_function.all_of.fev1_volume.comparison", "'>= 2.0' would accept more"),
+        ("[eligibility.pulmonary_function.all_of.fev1_predicted]\nlimit = 74.9", "eligibility.pulmonary_function.all_of.fev1_predicted.limit", "would accept more"),
+        ("[eligibility.pulmonary_function]\nrequired_for_policy = 'stress_test_required_for'", "eligibility.pulmonary_function.required_for_policy", "may not change its required_for_policy"),
+        ("[eligibility.pulmonary_function.all_of.fev1_volume]\nfield = 'pulmonary.fev1_pct_predicted'", "eligibility.pulmonary_function.all_of.fev1_volume.field", "may not change its field"),
+        ("[eligibility.ejection_fraction]\nlimit = 45", "eligibility.ejection_fraction.limit", "is not a cited alternative"),
+        ("[eligibility.ejection_fraction]\nalternatives = [{ limit = 40, source = 'x' }]", "eligibility.ejection_fraction.alternatives", "may not change its alternatives"),
+        ("[eligibility.creatinine.any_of.serum_creatinine]\nlimit = 2.0", "eligibility.creatinine.any_of.serum_creatinine.limit", "would accept more"),
+        ("[eligibility.ast]\nfactor = 5", "eligibility.ast.factor", "would accept more"),
+        ("[eligibility.bilirubin]\ncomparison = '>='", "eligibility.bilirubin.comparison", "would accept more"),
+        ("[eligibility.hiv]\nenabled = false", "eligibility.hiv.enabled", "must give its reason"),
+    ],
+)  # fmt: skip
+def test_a_site_file_may_not_switch_off_or_loosen_what_the_label_fixes(
+    tmp_path: Path, text: str, field: str, problem: str
+) -> None:
+    with pytest.raises(RuleTableError) as caught:
+        load_rules(site_policy=site_file(tmp_path, text))
+    assert caught.value.field == field
+    assert problem in caught.value.problem
+    assert "site.toml" in caught.value.file
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[eligibility.pulmonary_function.all_of.fev1_volume]\nlimit = 2.5",
+        "[eligibility.pulmonary_function.all_of.fev1_predicted]\nlimit = 80",
+        "[eligibility.ejection_fraction]\ncomparison = '>='\nreason = 'UDHF 2021'",
+        "[eligibility.ejection_fraction]\nlimit = 55",
+        "[eligibility.ejection_fraction]\ncomparison = '>='\nlimit = 50.5",
+        "[eligibility.creatinine.any_of.serum_creatinine]\nlimit = 1.6",
+        "[eligibility.creatinine.any_of.serum_creatinine]\nlimit = 1.2",
+        "[eligibility.ast]\nfactor = 2.5",
+        "[eligibility.adult_age]\nlimit = 21",
+        "[policy]\npft_required_for = 'at_risk'",
+        "[eligibility.hiv]\nenabled = false\nreason = 'accepted with undetectable viral load'",
+        "[eligibility.platelets]\nlimit = 50_000",
+        "[eligibility.ejection_fraction]\nenabled = true",
+    ],
+)
+def test_a_site_may_tighten_a_label_criterion_or_choose_a_cited_alternative(
+    tmp_path: Path, text: str
+) -> None:
+    load_rules(site_policy=site_file(tmp_path, text))
+
+
+def test_a_criterion_switched_off_by_a_site_keeps_its_line_with_the_reason(tmp_path: Path) -> None:
+    rules = load_rules(
+        site_policy=site_file(tmp_path, "[eligibility.hiv]\nenabled = false\nreason = 'P&T 7'")
+    )
+    hiv = next(c for c in rules.criteria.criteria if c.id == "hiv")
+    assert not hiv.enabled
+    assert "eligibility.hiv.enabled = False (default True); reason: P&T 7" in hiv.site_setting
+    assert [c.field for c in rules.site_changes] == ["eligibility.hiv.enabled"]
+
+
+def test_pfts_are_required_for_every_patient_unless_a_site_narrows_it(tmp_path: Path) -> None:
+    assert (
+        load_rules()
+        .policies[[p.name for p in load_rules().policies].index("pft_required_for")]
+        .value
+        == "all"
+    )
+    rules = load_rules(site_policy=site_file(tmp_path, "[policy]\npft_required_for = 'at_risk'"))
+    pft = next(c for c in rules.criteria.criteria if c.id == "pulmonary_function")
+    assert "policy.pft_required_for = 'at_risk' (default 'all')" in pft.site_setting
+
+
+def test_only_unconfirmed_supplemental_oxygen_is_off_by_default(rules: RuleSet) -> None:
+    off = [c.id for c in rules.criteria.criteria if not c.enabled]
+    assert off == ["supplemental_oxygen"]
+    assert all(c.unconfirmed for c in rules.criteria.criteria if not c.enabled)
+
+
+def test_the_label_contraindications_are_marked_and_cite_the_label(rules: RuleSet) -> None:
+    fixed = {c.id: c.label_rule for c in rules.criteria.criteria if c.label_rule}
+    assert fixed == {
+        "indication": "indication",
+        "metastatic_disease": "indication",
+        "adult_age": "indication",
+        "hypersensitivity": "contraindication",
+        "ejection_fraction": "contraindication",
+        "wall_motion": "contraindication",
+        "coronary_artery_disease": "contraindication",
+        "pulmonary_function": "contraindication",
+        "creatinine": "contraindication",
+        "bilirubin": "contraindication",
+        "ast": "contraindication",
+        "alt": "contraindication",
+    }
+    assert all("Label-2024" in c.source for c in rules.criteria.criteria if c.label_rule)
+
+
+def test_no_criterion_or_case_cites_a_file_outside_the_repository(rules: RuleSet) -> None:
+    root = Path(__file__).parents[2]
+    texts = [
+        (root / "src/il2/rules/data" / name).read_text(encoding="utf-8")
+        for name in ("eligibility.toml", "screening_input.toml")
+    ] + [
+        (root / "tests/conformance/cases" / name).read_text(encoding="utf-8")
+        for name in ("eligibility.toml", "screening.toml")
+    ]
+    assert not [t for t in texts if "shared/" in t or "clinical.md" in t]

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-_VERDICT_STYLE = {"met": "green", "not_met": "bold red", "missing": "yellow"}
+_VERDICT_STYLE = {"met": "green", "not_met": "bold red", "missing": "yellow", "not_applied": "dim"}
 _OVERALL_STYLE = {"eligible": "bold green", "ineligible": "bold red", "incomplete": "bold yellow"}
 
 
@@ -79,10 +79,10 @@ def screening(console: Console, document: dict[str, Any], *, title: str = "Scree
             evidence += f"\n{line['site_setting']}"
         title_text = line["title"] + (" [UNCONFIRMED]" if line.get("unconfirmed") else "")
         table.add_row(
-            title_text,
+            Text(title_text),  # plain text: a bracket in a rule file is not rich markup
             Text(line["verdict"], style=_VERDICT_STYLE[line["verdict"]]),
-            evidence,
-            line["source"],
+            Text(evidence),
+            Text(line["source"]),
         )
     console.print(table)
     verdict = document["verdict"]
@@ -232,7 +232,7 @@ def policy(console: Console, document: dict[str, Any]) -> None:
         others = "; ".join(f"{a['value']} ({a['source']})" for a in t["alternatives"])
         thresholds.add_row(
             t["setting"],
-            f"{t['value']} {t['unit']}".strip(),
+            f"{t.get('comparison', '')} {t['value']} {t['unit']}".strip(),
             str(t["default"]),
             others,
             t["source"],

@@ -2,7 +2,8 @@
 
 The criteria come from the rule files; this module only interprets their kinds. The overall
 verdict is `ineligible` if any criterion is not met, `incomplete` if none fails but some are
-missing, and `eligible` only when every criterion is met.
+missing, and `eligible` only when every criterion in force is met. A criterion switched off
+(by default, or by a site's policy) stays on the checklist as `not_applied` and decides nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Verdict(StrEnum):
     MET = "met"
     NOT_MET = "not_met"
     MISSING = "missing"
+    NOT_APPLIED = "not_applied"  # switched off (by default or by the site): decides nothing
 
 
 class Overall(StrEnum):
@@ -168,40 +170,92 @@ class Flag:
         return Judgement(verdict, f"{self.label}: {said}")
 
 
+def _parts_evidence(results: Sequence[Judgement]) -> str:
+    return "; ".join(f"{r.evidence} — {_VERDICT_WORDS[r.verdict]}" for r in results)
+
+
+_VERDICT_WORDS = {
+    Verdict.MET: "met",
+    Verdict.NOT_MET: "not met",
+    Verdict.MISSING: "missing",
+    Verdict.NOT_APPLIED: "not applied",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    """Every part must pass (FEV1 above 2.0 L and at least 75% predicted).
+
+    Not met as soon as one part fails, whatever the others say; met only when every part is
+    met; otherwise missing.
+    """
+
+    parts: tuple[Test, ...]
+
+    def judge(self, findings: Findings) -> Judgement:
+        """Judge each part, then combine them: all are required."""
+        results = [part.judge(findings) for part in self.parts]
+        evidence = f"{_parts_evidence(results)} (all are required)"
+        if any(r.verdict is Verdict.NOT_MET for r in results):
+            return Judgement(Verdict.NOT_MET, evidence)
+        if all(r.verdict is Verdict.MET for r in results):
+            return Judgement(Verdict.MET, evidence)
+        return Judgement(Verdict.MISSING, evidence)
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """One passing part is enough (creatinine at most 1.5 mg/dL, or clearance at least 60).
+
+    Met as soon as one part is met; not met only when every part was checked and failed;
+    otherwise missing (a failing part with another still unknown: obtain the other).
+    """
+
+    parts: tuple[Test, ...]
+
+    def judge(self, findings: Findings) -> Judgement:
+        """Judge each part, then combine them: any one suffices."""
+        results = [part.judge(findings) for part in self.parts]
+        evidence = f"{_parts_evidence(results)} (any one suffices)"
+        if any(r.verdict is Verdict.MET for r in results):
+            return Judgement(Verdict.MET, evidence)
+        if all(r.verdict is Verdict.NOT_MET for r in results):
+            return Judgement(Verdict.NOT_MET, evidence)
+        return Judgement(Verdict.MISSING, evidence)
+
+
 @dataclass(frozen=True, slots=True)
 class RequiredTest:
-    """A work-up test that must pass for some patients (or for all, by site policy).
+    """A work-up result that every patient needs, or (by site policy) only patients at risk.
 
-    Met when any alternative passes; not met when every alternative was done and failed
-    (an abnormal result counts whether or not the test was required); otherwise met when no
-    trigger applies and the site requires it only for patients at risk, else missing.
+    The result decides first: met when it passes, not met when it fails (an abnormal result
+    counts whether or not the test was required). When it is not known, the test is missing
+    if the site requires it for every patient or a trigger applies; met when no trigger
+    applies; missing when the triggers themselves are unknown.
     """
 
     label: str
-    alternatives: tuple[Test, ...]
+    result: Test
     triggers: tuple[Test, ...]
     required_for_all: bool
 
     def judge(self, findings: Findings) -> Judgement:
-        """Judge the test results, then whether the patient needs the test at all."""
-        results = [test.judge(findings) for test in self.alternatives]
-        evidence = "; ".join(result.evidence for result in results)
-        passing = [r for r in results if r.verdict is Verdict.MET]
-        if passing:
-            return Judgement(Verdict.MET, passing[0].evidence)
-        if all(r.verdict is Verdict.NOT_MET for r in results):
-            return Judgement(Verdict.NOT_MET, evidence)
+        """Judge the result, then whether the patient needs the test at all."""
+        outcome = self.result.judge(findings)
+        if outcome.verdict is not Verdict.MISSING:
+            return outcome
+        evidence = outcome.evidence
         if self.required_for_all:
-            return Judgement(
-                Verdict.MISSING, f"required for every patient by site policy; {evidence}"
-            )
+            return Judgement(Verdict.MISSING, f"required for every patient; {evidence}")
         reasons = [test.judge(findings) for test in self.triggers]
         applying = [r.evidence for r in reasons if r.verdict is Verdict.MET]
         if applying:
             return Judgement(Verdict.MISSING, f"required ({'; '.join(applying)}); {evidence}")
         if all(r.verdict is Verdict.NOT_MET for r in reasons):
             why = "; ".join(r.evidence for r in reasons)
-            return Judgement(Verdict.MET, f"{self.label} not required ({why})")
+            return Judgement(
+                Verdict.MET, f"{self.label} not required for this patient by site policy ({why})"
+            )
         unknown = "; ".join(r.evidence for r in reasons if r.verdict is Verdict.MISSING)
         return Judgement(Verdict.MISSING, f"cannot tell whether required ({unknown}); {evidence}")
 
@@ -217,6 +271,8 @@ class Criterion:
     source: str
     unconfirmed: bool = False
     site_setting: str = ""
+    enabled: bool = True
+    label_rule: str = ""  # "contraindication" or "indication": fixed by the label
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,11 +315,21 @@ def overall(verdicts: Sequence[Verdict]) -> Overall:
     return Overall.ELIGIBLE
 
 
+def _judge(criterion: Criterion, findings: Findings) -> Judgement:
+    if criterion.enabled:
+        return criterion.test.judge(findings)
+    if criterion.site_setting:
+        return Judgement(Verdict.NOT_APPLIED, "not applied: switched off by the site policy")
+    return Judgement(
+        Verdict.NOT_APPLIED, "not applied: off by default; a site may switch it on in its policy"
+    )
+
+
 def screen(findings: Findings, table: CriteriaTable) -> Screening:
-    """Judge every criterion of `table` on `findings`."""
+    """Judge every criterion of `table` on `findings` (a switched-off one is not applied)."""
     results = []
     for criterion in table.criteria:
-        judgement = criterion.test.judge(findings)
+        judgement = _judge(criterion, findings)
         results.append(CriterionResult(criterion, judgement.verdict, judgement.evidence))
     return Screening(
         verdict=overall([r.verdict for r in results]),

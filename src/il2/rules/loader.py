@@ -17,22 +17,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from il2.domain.bedside import BedsidePolicy, BedsideTable
 from il2.domain.ctcae import CtcaeTable
-from il2.domain.eligibility import (
-    Category,
-    CriteriaTable,
-    Criterion,
-    Excludes,
-    Flag,
-    Limit,
-    RelativeLimit,
-    RequiredTest,
-    Test,
-)
+from il2.domain.eligibility import CriteriaTable
 from il2.domain.errors import RuleTableError
 from il2.domain.findings import FieldSpec, FieldType
 from il2.domain.irecist import IrecistCriteria
 from il2.domain.pathway import PathwayTable
-from il2.domain.quantities import Comparison
 from il2.domain.recist import RecistCriteria
 from il2.domain.regimen import (
     CycleEndRule,
@@ -52,6 +41,8 @@ from il2.rules.bedside import (
     terms_named,
 )
 from il2.rules.ctcae import load_ctcae
+from il2.rules.eligibility import criteria_table, thresholds
+from il2.rules.eligibility import terms_named as eligibility_terms
 from il2.rules.pathway import load_pathway
 from il2.rules.permissions import Permissions, permissions_table
 from il2.rules.reader import Node, read_bundled
@@ -240,94 +231,7 @@ def _product(node: Node, version: str) -> Product:
     )
 
 
-# ---------------------------------------------------------------- eligibility
-
-_COMPARISONS = tuple(c.value for c in Comparison)
-
-
-def _test(node: Node, fields: Mapping[str, FieldSpec]) -> Test:
-    kind = node.choice("kind", ("limit", "relative_limit", "category", "excludes", "flag"))
-    for key in ("field", "reference_field"):
-        if node.has(key) and node.text(key) not in fields:
-            raise node.fail(key, f"{node.text(key)!r} is not a screening input field")
-    if kind == "limit":
-        return Limit(
-            field=node.text("field"),
-            label=node.text("label"),
-            unit=node.data.get("unit", ""),
-            comparison=Comparison(node.choice("comparison", _COMPARISONS)),
-            limit=node.number("limit"),
-        )
-    if kind == "relative_limit":
-        return RelativeLimit(
-            field=node.text("field"),
-            reference_field=node.text("reference_field"),
-            label=node.text("label"),
-            reference_label=node.text("reference_label"),
-            unit=node.data.get("unit", ""),
-            comparison=Comparison(node.choice("comparison", _COMPARISONS)),
-            factor=node.number("factor"),
-        )
-    if kind == "category":
-        return Category(
-            field=node.text("field"),
-            label=node.text("label"),
-            met=frozenset(node.texts("met")),
-            not_met=frozenset(node.texts("not_met")),
-        )
-    if kind == "excludes":
-        return Excludes(field=node.text("field"), term=node.text("term"), label=node.text("label"))
-    return Flag(field=node.text("field"), label=node.text("label"), required=node.flag("required"))
-
-
-_CRITERION_KEYS = (
-    "title", "kind", "field", "reference_field", "label", "reference_label", "unit",
-    "comparison", "limit", "factor", "met", "not_met", "term", "required", "obtain", "source",
-    "unconfirmed", "alternatives", "triggers", "required_for_policy",
-)  # fmt: skip
-
-
-def _criterion(
-    criterion_id: str,
-    node: Node,
-    fields: Mapping[str, FieldSpec],
-    policies: Mapping[str, PolicySetting],
-    site_note: str,
-) -> Criterion:
-    node.only(*_CRITERION_KEYS)
-    test: Test
-    if node.data.get("kind") == "required_test":
-        policy_name = node.text("required_for_policy")
-        if policy_name not in policies:
-            raise node.fail("required_for_policy", f"{policy_name!r} is not a site policy")
-        test = RequiredTest(
-            label=node.text("label"),
-            alternatives=tuple(_test(n, fields) for n in node.tables("alternatives")),
-            triggers=tuple(_test(n, fields) for n in node.tables("triggers")),
-            required_for_all=policies[policy_name].value == "all",
-        )
-    else:
-        if node.has("alternatives"):
-            for alternative in node.tables("alternatives"):
-                alternative.only("limit", "factor", "source")
-        test = _test(node, fields)
-    return Criterion(
-        id=criterion_id,
-        title=node.text("title"),
-        test=test,
-        obtain=node.text("obtain"),
-        source=node.text("source"),
-        unconfirmed=node.flag("unconfirmed", default=False),
-        site_setting=site_note,
-    )
-
-
-def _terms_named(criteria: Node) -> dict[str, list[str]]:
-    terms: dict[str, list[str]] = {}
-    for _, criterion in criteria.children():
-        if criterion.data.get("kind") == "excludes":
-            terms.setdefault(criterion.text("field"), []).append(criterion.text("term"))
-    return terms
+# ---------------------------------------------------------------- input fields
 
 
 def _field_specs(node: Node, terms: Mapping[str, Sequence[str]]) -> dict[str, FieldSpec]:
@@ -348,29 +252,6 @@ def _field_specs(node: Node, terms: Mapping[str, Sequence[str]]) -> dict[str, Fi
             values=values,
         )
     return specs
-
-
-def _thresholds(criteria: Node, bundled: dict[str, Any]) -> tuple[ThresholdSetting, ...]:
-    settings = []
-    for criterion_id, node in criteria.children():
-        key = {"limit": "limit", "relative_limit": "factor"}.get(str(node.data.get("kind")))
-        if key is None:
-            continue
-        alternatives = node.data.get("alternatives", [])
-        settings.append(
-            ThresholdSetting(
-                criterion=criterion_id,
-                key=key,
-                value=node.data[key],
-                default=bundled.get(criterion_id, {}).get(key, "(site criterion)"),
-                unit=f"x {node.data.get('reference_label', '')}"
-                if key == "factor"
-                else str(node.data.get("unit", "")),
-                source=node.text("source"),
-                alternatives=tuple((a.get(key), a.get("source", "")) for a in alternatives),
-            )
-        )
-    return tuple(settings)
 
 
 # ---------------------------------------------------------------- assembly
@@ -430,12 +311,22 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
     criteria_node = Node(merged.criteria, merged.criteria_origin, "criteria")
     fields = _field_specs(
         Node(files["screening_input"], "screening_input.toml").table("fields"),
-        _terms_named(criteria_node),
+        eligibility_terms(criteria_node),
     )
+<<<<<<< HEAD
     notes = _site_notes(merged.changes, "eligibility")
     criteria = tuple(
         _criterion(key, node, fields, policies, notes.get(key, ""))
         for key, node in criteria_node.children()
+=======
+    criteria = criteria_table(
+        criteria_node,
+        fields=fields,
+        policies=policies,
+        changes=merged.changes,
+        bundled=files["eligibility"]["criteria"],
+        version=versions["eligibility"],
+>>>>>>> i13-screening
     )
     ctcae = load_ctcae()
     versions["ctcae"] = ctcae.version
@@ -453,10 +344,15 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         product=product,
         plan_policy=_plan_policy(policies, product),
         policies=tuple(policies.values()),
+<<<<<<< HEAD
         criteria=CriteriaTable(
             criteria=criteria, version=with_site(versions["eligibility"], versions)
         ),
         thresholds=_thresholds(criteria_node, files["eligibility"]["criteria"]),
+=======
+        criteria=criteria,
+        thresholds=thresholds(criteria_node, files["eligibility"]["criteria"]),
+>>>>>>> i13-screening
         screening_fields=fields,
         bedside=bedside_table(
             bedside_node,

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from il2.domain.errors import RuleTableError
 from il2.rules.reader import Node
 
 Scalar = str | int | float | bool
@@ -46,6 +47,7 @@ class ThresholdSetting:
     unit: str
     source: str
     alternatives: tuple[tuple[object, str], ...]
+    comparison: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,23 +135,58 @@ def _set_policy(setting: PolicySetting, node: Node, name: str) -> PolicySetting:
 
 
 def _overlay(
-    base: dict[str, Any], overrides: Node, section: str, changes: list[SiteChange]
+    base: dict[str, Any],
+    overrides: Node,
+    section: str,
+    changes: list[SiteChange],
+    *,
+    deep: bool = False,
 ) -> None:
-    """Merge each `[section.<key>]` table of the site file over (or beside) the bundled one."""
+    """Merge each `[section.<key>]` table of the site file over (or beside) the bundled one.
+
+    With `deep`, a sub-table merges into the bundled sub-table of the same name (a site sets
+    one part's limit without restating the others), each value recorded as its own change.
+    """
     for key, node in overrides.children():
         entry = dict(node.data)
         reason = entry.pop("reason", "")
         if not isinstance(reason, str):
             raise node.fail("reason", "must be a string")
         target = base.setdefault(key, {})
-        for name, value in entry.items():
-            previous = target.get(name, "(new)")
-            target[name] = copy.deepcopy(value)
-            changes.append(
-                SiteChange(
-                    section, key, f"{section}.{key}.{name}", previous, value, reason, node.file
+        for name, previous, value, why in _merge(
+            target, entry, f"{section}.{key}", deep=deep, reason=reason, file=node.file
+        ):
+            changes.append(SiteChange(section, key, name, previous, value, why, node.file))
+
+
+def _merge(
+    target: dict[str, Any],
+    entry: Mapping[str, Any],
+    field: str,
+    *,
+    deep: bool,
+    reason: str,
+    file: str,
+) -> list[tuple[str, object, object, str]]:
+    """Lay `entry` over `target`; each value set as (dotted field, previous, value, reason).
+
+    A merged sub-table may give its own `reason` (`[eligibility.x.any_of.part]` with one).
+    """
+    done: list[tuple[str, object, object, str]] = []
+    for name, value in entry.items():
+        current = target.get(name)
+        if deep and isinstance(value, Mapping) and isinstance(current, dict):
+            inner = dict(value)
+            why = inner.pop("reason", reason)
+            if not isinstance(why, str):
+                raise RuleTableError(
+                    file=file, field=f"{field}.{name}.reason", problem="must be a string"
                 )
-            )
+            done += _merge(current, inner, f"{field}.{name}", deep=deep, reason=why, file=file)
+            continue
+        done.append((f"{field}.{name}", target.get(name, "(new)"), value, reason))
+        target[name] = copy.deepcopy(value)
+    return done
 
 
 def _overlay_bedside(bedside: dict[str, Any], overrides: Node, changes: list[SiteChange]) -> None:
@@ -203,7 +240,13 @@ def apply_site_file(
     defaults = Node(files["site_policy"], "site_policy.toml")
     regimens = copy.deepcopy(files["regimens"]["regimens"])
     criteria = copy.deepcopy(files["eligibility"]["criteria"])
+<<<<<<< HEAD
     bedside = {key: copy.deepcopy(files["bedside"][key]) for key in ("rules", "advice", "resume")}
+=======
+    for criterion in criteria.values():
+        criterion.setdefault("enabled", True)  # so switching one off shows what it replaced
+    bedside = copy.deepcopy(files["bedside"]["rules"])
+>>>>>>> i13-screening
     permissions = copy.deepcopy(files["permissions"]["actions"])
     merged = Merged(
         site=dict(defaults.table("site").data),
@@ -233,7 +276,34 @@ def apply_site_file(
             merged.site[name] = value
         merged.site_origin = origin
     if site.has("policy"):
+<<<<<<< HEAD
         _set_policies(merged, site.table("policy"), changes)
     _overlay_tables(merged, site, changes)
+=======
+        policy = site.table("policy")
+        for name in policy.data:
+            if name not in merged.policies:
+                raise policy.fail(
+                    name, f"is not a site policy (known: {', '.join(merged.policies)})"
+                )
+            setting = _set_policy(merged.policies[name], policy, name)
+            merged.policies[name] = setting
+            changes.append(
+                SiteChange("policy", name, f"policy.{name}", setting.default, setting.value,
+                           setting.reason, origin)
+            )  # fmt: skip
+    if site.has("regimens"):
+        _overlay(regimens, site.table("regimens"), "regimens", changes)
+        merged.regimens_origin = f"regimens.toml with {origin}"
+    if site.has("eligibility"):
+        _overlay(criteria, site.table("eligibility"), "eligibility", changes, deep=True)
+        merged.criteria_origin = f"eligibility.toml with {origin}"
+    if site.has("bedside"):
+        _overlay(bedside, site.table("bedside"), "bedside", changes)
+        merged.bedside_origin = f"bedside.toml with {origin}"
+    if site.has("permissions"):
+        _overlay(permissions, site.table("permissions"), "permissions", changes)
+        merged.permissions_origin = f"permissions.toml with {origin}"
+>>>>>>> i13-screening
     merged.changes = tuple(changes)
     return merged

@@ -206,6 +206,7 @@ def _candidate(rng: random.Random, diagnosis: str, age: int) -> dict[str, Any]:
     findings: dict[str, Any] = {
         "age_years": age,
         "diagnosis": diagnosis,
+        "metastatic": True,
         "ecog": rng.choice([0, 0, 0, 1, 1]),
         "labs": {
             "creatinine_mg_dl": round(rng.uniform(0.7, 1.3), 1),
@@ -218,7 +219,14 @@ def _candidate(rng: random.Random, diagnosis: str, age: int) -> dict[str, Any]:
             "wbc_per_ul": rng.randint(45, 100) * 100,
             "hemoglobin_g_dl": round(rng.uniform(10.5, 15.0), 1),
         },
-        "cardiac": {"stress_test": "normal", "cardiac_history": False},
+        # derived, not drawn: the draws (and so every demo database) stay as they were
+        "cardiac": {
+            "lvef_pct": 55 + age % 15,
+            "wall_motion": "normal",
+            "significant_cad": False,
+            "stress_test": "normal",
+            "cardiac_history": False,
+        },
         "pulmonary": {
             "fev1_l": round(rng.uniform(2.2, 3.8), 1),
             "fev1_pct_predicted": rng.randint(78, 110),
@@ -226,6 +234,7 @@ def _candidate(rng: random.Random, diagnosis: str, age: int) -> dict[str, Any]:
             "lung_disease": False,
         },
         "brain_imaging": "negative",
+        "hypersensitivity_to_aldesleukin": False,
         "conditions": [],
         "medications": [],
         "supplemental_oxygen": False,
@@ -235,7 +244,9 @@ def _candidate(rng: random.Random, diagnosis: str, age: int) -> dict[str, Any]:
     if failure < 0.08:
         findings["ecog"] = 2
     elif failure < 0.14:
-        findings["labs"]["creatinine_mg_dl"] = round(rng.uniform(1.7, 2.4), 1)
+        creatinine = round(rng.uniform(1.7, 2.4), 1)
+        findings["labs"]["creatinine_mg_dl"] = creatinine
+        findings["labs"]["creatinine_clearance_ml_min"] = round(75 / creatinine)
     elif failure < 0.19:
         findings["brain_imaging"] = "active_metastases"
     elif failure < 0.22:

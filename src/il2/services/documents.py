@@ -271,6 +271,7 @@ def policy_document(rules: RuleSet) -> Document:
             {
                 "criterion": t.criterion,
                 "setting": f"eligibility.{t.criterion}.{t.key}",
+                "comparison": t.comparison,
                 "value": t.value,
                 "default": t.default,
                 "unit": t.unit,
