@@ -71,7 +71,7 @@ def screening(console: Console, document: dict[str, Any], *, title: str = "Scree
     table = Table(title=title, show_lines=True)
     for column in ("criterion", "verdict", "evidence", "source"):
         table.add_column(column)
-    for line in document["criteria"]:
+    for line in [*document["criteria"], *document.get("not_applied", [])]:
         evidence = line["evidence"]
         if "obtain" in line:
             evidence += f"\nObtain: {line['obtain']}"

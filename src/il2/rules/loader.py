@@ -313,20 +313,13 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         Node(files["screening_input"], "screening_input.toml").table("fields"),
         eligibility_terms(criteria_node),
     )
-<<<<<<< HEAD
-    notes = _site_notes(merged.changes, "eligibility")
-    criteria = tuple(
-        _criterion(key, node, fields, policies, notes.get(key, ""))
-        for key, node in criteria_node.children()
-=======
     criteria = criteria_table(
         criteria_node,
         fields=fields,
         policies=policies,
         changes=merged.changes,
         bundled=files["eligibility"]["criteria"],
-        version=versions["eligibility"],
->>>>>>> i13-screening
+        version=with_site(versions["eligibility"], versions),
     )
     ctcae = load_ctcae()
     versions["ctcae"] = ctcae.version
@@ -344,15 +337,8 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         product=product,
         plan_policy=_plan_policy(policies, product),
         policies=tuple(policies.values()),
-<<<<<<< HEAD
-        criteria=CriteriaTable(
-            criteria=criteria, version=with_site(versions["eligibility"], versions)
-        ),
-        thresholds=_thresholds(criteria_node, files["eligibility"]["criteria"]),
-=======
         criteria=criteria,
         thresholds=thresholds(criteria_node, files["eligibility"]["criteria"]),
->>>>>>> i13-screening
         screening_fields=fields,
         bedside=bedside_table(
             bedside_node,

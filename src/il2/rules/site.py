@@ -215,7 +215,7 @@ def _overlay_tables(merged: Merged, site: Node, changes: list[SiteChange]) -> No
         _overlay(merged.regimens, site.table("regimens"), "regimens", changes)
         merged.regimens_origin = f"regimens.toml with {origin}"
     if site.has("eligibility"):
-        _overlay(merged.criteria, site.table("eligibility"), "eligibility", changes)
+        _overlay(merged.criteria, site.table("eligibility"), "eligibility", changes, deep=True)
         merged.criteria_origin = f"eligibility.toml with {origin}"
     if site.has("bedside"):
         _overlay_bedside(merged.bedside, site.table("bedside"), changes)
@@ -240,13 +240,9 @@ def apply_site_file(
     defaults = Node(files["site_policy"], "site_policy.toml")
     regimens = copy.deepcopy(files["regimens"]["regimens"])
     criteria = copy.deepcopy(files["eligibility"]["criteria"])
-<<<<<<< HEAD
-    bedside = {key: copy.deepcopy(files["bedside"][key]) for key in ("rules", "advice", "resume")}
-=======
     for criterion in criteria.values():
         criterion.setdefault("enabled", True)  # so switching one off shows what it replaced
-    bedside = copy.deepcopy(files["bedside"]["rules"])
->>>>>>> i13-screening
+    bedside = {key: copy.deepcopy(files["bedside"][key]) for key in ("rules", "advice", "resume")}
     permissions = copy.deepcopy(files["permissions"]["actions"])
     merged = Merged(
         site=dict(defaults.table("site").data),
@@ -276,34 +272,7 @@ def apply_site_file(
             merged.site[name] = value
         merged.site_origin = origin
     if site.has("policy"):
-<<<<<<< HEAD
         _set_policies(merged, site.table("policy"), changes)
     _overlay_tables(merged, site, changes)
-=======
-        policy = site.table("policy")
-        for name in policy.data:
-            if name not in merged.policies:
-                raise policy.fail(
-                    name, f"is not a site policy (known: {', '.join(merged.policies)})"
-                )
-            setting = _set_policy(merged.policies[name], policy, name)
-            merged.policies[name] = setting
-            changes.append(
-                SiteChange("policy", name, f"policy.{name}", setting.default, setting.value,
-                           setting.reason, origin)
-            )  # fmt: skip
-    if site.has("regimens"):
-        _overlay(regimens, site.table("regimens"), "regimens", changes)
-        merged.regimens_origin = f"regimens.toml with {origin}"
-    if site.has("eligibility"):
-        _overlay(criteria, site.table("eligibility"), "eligibility", changes, deep=True)
-        merged.criteria_origin = f"eligibility.toml with {origin}"
-    if site.has("bedside"):
-        _overlay(bedside, site.table("bedside"), "bedside", changes)
-        merged.bedside_origin = f"bedside.toml with {origin}"
-    if site.has("permissions"):
-        _overlay(permissions, site.table("permissions"), "permissions", changes)
-        merged.permissions_origin = f"permissions.toml with {origin}"
->>>>>>> i13-screening
     merged.changes = tuple(changes)
     return merged

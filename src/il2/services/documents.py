@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from il2.domain.bedside import DoseDecision
-from il2.domain.eligibility import Screening
+from il2.domain.eligibility import Screening, Verdict
 from il2.domain.plan import CoursePlan
 from il2.domain.quantities import round_to
 from il2.domain.regimen import Regimen
@@ -112,8 +112,8 @@ def plan_document(plan: CoursePlan, rules: RuleSet) -> Document:
 
 
 def screening_document(screening: Screening) -> Document:
-    """`il2 screen --json`."""
-    criteria = []
+    """`il2 screen --json`: the criteria judged, and apart from them those switched off."""
+    criteria, switched_off = [], []
     for result in screening.results:
         line: Document = {
             "id": result.criterion.id,
@@ -128,10 +128,11 @@ def screening_document(screening: Screening) -> Document:
             line["unconfirmed"] = True
         if result.criterion.site_setting:
             line["site_setting"] = result.criterion.site_setting
-        criteria.append(line)
+        (switched_off if result.verdict is Verdict.NOT_APPLIED else criteria).append(line)
     return {
         "verdict": screening.verdict.value,
         "criteria": criteria,
+        "not_applied": switched_off,
         "rules_version": screening.rules_version,
     }
 
