@@ -1,4 +1,4 @@
-"""Read a RECIST document (shared/contract.md, il2 recist) and assess the response."""
+"""Read an `il2 recist` document (lesion measurements, baseline first) and assess the response."""
 
 from __future__ import annotations
 
