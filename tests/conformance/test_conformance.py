@@ -235,7 +235,8 @@ def _run_recist(case: dict[str, Any], rules: RuleSet) -> None:
             got = [point[key] for point in output["timepoints"]]
             assert got == [None if e == "null" else e for e in expected], f"{key}: {got}"
         elif key in _SUMMARY:
-            assert output[_SUMMARY[key]] == expected, (
+            wanted = None if expected == "none" else expected
+            assert output[_SUMMARY[key]] == wanted, (
                 f"{key}: {output[_SUMMARY[key]]} {output['reasons']}"
             )
         elif key == "i":

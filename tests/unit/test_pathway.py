@@ -19,22 +19,25 @@ from il2.domain.findings import read_findings
 from il2.domain.pathway import (
     Course,
     CycleLimit,
+    MinShrinkage,
     Next,
     PathwayDecision,
     ResponseSummary,
     decide_next,
 )
 from il2.domain.retreatment import Retreatment, RetreatmentDecision, judge_retreatment
+from il2.rules import loader as rules_loader
 from il2.rules.loader import load_rules
 from il2.rules.pathway import load_pathway, pathway_table
 from il2.rules.reader import Node, read_bundled
-from il2.services.pathway import cycle_limit, next_step, pathway_document
+from il2.services.pathway import cycle_limit, min_shrinkage, next_step, pathway_document
 
 RULES = load_rules()
 TABLE = load_pathway()
 LABEL = RULES.regimens["hd-label"]
 CLEAR = RetreatmentDecision(Retreatment.NOT_FORBIDDEN, (), (), "test")
 LIMIT = CycleLimit(6, "test limit")
+MINIMUM = MinShrinkage(Decimal(10), "test minimum")
 HISTORY = {
     "earlier_toxicities": [],
     "intubated_hours_max": 0,
@@ -55,8 +58,20 @@ def course(**overrides: Any) -> Course:
     return Course(**{**values, **overrides})
 
 
-def scan(overall: str = "PR", change: str | None = "-35", on: date = date(2027, 1, 25)) -> Any:
-    return ResponseSummary(on, overall, None if change is None else Decimal(change))
+def scan(
+    overall: str = "PR",
+    change: str | None = "-35",
+    on: date = date(2027, 1, 25),
+    *,
+    baseline: str | None = None,
+) -> ResponseSummary:
+    """A response scan; `change` is the change since the pre-course scan, `baseline` since baseline."""
+    return ResponseSummary(
+        on,
+        overall,
+        change_from_baseline_pct=None if baseline is None else Decimal(baseline),
+        change_from_pre_course_pct=None if change is None else Decimal(change),
+    )
 
 
 def decide(**overrides: Any) -> PathwayDecision:
@@ -67,6 +82,7 @@ def decide(**overrides: Any) -> PathwayDecision:
         "response": scan(),
         "retreatment": CLEAR,
         "cycle_limit": LIMIT,
+        "min_shrinkage": MINIMUM,
         "table": TABLE,
         "today": date(2027, 2, 20),
         "regimen_sources": RULES.regimen_sources["hd-label"],
@@ -93,6 +109,7 @@ def document(**overrides: Any) -> dict[str, Any]:
             "assessed_on": "2027-01-25",
             "overall": "PR",
             "change_from_baseline_pct": -35.0,
+            "change_from_pre_course_pct": -35.0,
         },
         **overrides,
     }
@@ -167,7 +184,7 @@ def test_a_site_may_answer_follow_up_where_the_input_is_incomplete() -> None:
     table = replace(TABLE, incomplete=replace(TABLE.incomplete, outcome=Next.FOLLOW_UP))
     decision = decide(table=table, response=scan("PR", None))
     assert decision.next is Next.FOLLOW_UP
-    assert decision.missing == ("response.change_from_baseline_pct",)
+    assert decision.missing == ("response.change_from_pre_course_pct",)
 
 
 def test_a_regimen_without_a_per_course_dose_cap_is_bounded_by_its_cycles() -> None:
@@ -185,7 +202,8 @@ def test_a_regimen_without_a_per_course_dose_cap_is_bounded_by_its_cycles() -> N
         ({"courses": [course(number=0)]}, "courses[0].number"),
         ({"courses": [course(cycles_given=0, doses_given=0)]}, "courses[0].cycles_given"),
         ({"courses": [course(doses_given=1)]}, "courses[0].doses_given"),
-        ({"response": scan(change="-100.1")}, "response.change_from_baseline_pct"),
+        ({"response": scan(change="-100.1")}, "response.change_from_pre_course_pct"),
+        ({"response": scan(baseline="-100.1")}, "response.change_from_baseline_pct"),
     ],
 )
 def test_impossible_input_is_refused_naming_the_field(
@@ -277,6 +295,16 @@ def _course_with(**fields: Any) -> list[dict[str, Any]]:
             ),
             "response.change_from_baseline_pct",
         ),
+        (
+            document(
+                response={
+                    "assessed_on": "2027-01-25",
+                    "overall": "PR",
+                    "change_from_pre_course_pct": "-35",
+                }
+            ),
+            "response.change_from_pre_course_pct",
+        ),
         (document(response={"overall": "PR"}), "response.assessed_on"),
         (document(history=[]), "history"),
         (document(history={"earlier_toxicities": ["hiccups"]}), "history.earlier_toxicities"),
@@ -315,18 +343,124 @@ def test_a_cycle_limit_policy_the_site_file_lacks_is_a_rule_table_error() -> Non
     assert caught.value.field == "policy.max_courses_total"
 
 
+def test_the_reason_names_the_reference_scan_and_the_threshold() -> None:
+    second = course(
+        number=2, last_dose_on=date(2027, 3, 5), discharged_on=date(2027, 3, 8), doses_given=20
+    )
+    decision = decide(
+        courses=[course(), second],
+        response=scan("SD", "5", date(2027, 4, 5), baseline="-12"),
+        today=date(2027, 5, 1),
+    )
+    assert decision.next is Next.FOLLOW_UP
+    (reason,) = decision.reasons
+    assert reason.finding == (
+        "SD on 2027-04-05, target sum +5% against the scan before course 2, "
+        "-12% against the baseline"
+    )
+    assert reason.threshold.startswith(
+        "some tumor shrinkage since the scan before course 2: a decrease of at least 10%"
+    )
+    assert "test minimum" in reason.source
+
+
+def test_after_course_1_the_reference_scan_is_the_baseline() -> None:
+    (reason,) = decide(response=scan("SD", "-3")).reasons
+    assert "against the scan before course 1 (the baseline)" in reason.finding
+
+
+def test_a_missing_pre_course_change_says_what_to_obtain() -> None:
+    decision = decide(response=scan("SD", None, baseline="-40"))
+    assert decision.next is Next.INCOMPLETE
+    assert decision.missing == ("response.change_from_pre_course_pct",)
+    (reason,) = decision.reasons
+    assert reason.finding.endswith(
+        "obtain the percent change of the RECIST target sum from the scan before course 1 "
+        "(the baseline) to this scan"
+    )
+
+
+def test_a_site_minimum_of_zero_reads_any_decrease() -> None:
+    zero = MinShrinkage(Decimal(0), "zero")
+    assert decide(response=scan("SD", "-0.1"), min_shrinkage=zero).next is Next.ANOTHER_COURSE
+    (reason,) = decide(response=scan("SD", "0"), min_shrinkage=zero).reasons
+    assert "any decrease of the RECIST target sum" in reason.threshold
+
+
+def test_the_nci_regimen_needs_no_minimum_and_reports_none() -> None:
+    nci = RULES.regimens["hd-nci-720"]
+    decision = decide(
+        regimen=nci,
+        courses=[course(doses_given=30)],
+        response=scan("SD", None),
+        min_shrinkage=None,
+        regimen_sources=RULES.regimen_sources["hd-nci-720"],
+    )
+    assert decision.next is Next.ANOTHER_COURSE
+    assert (decision.condition, decision.min_shrinkage_pct) == ("stable-or-responding", None)
+
+
+def test_a_condition_that_measures_shrinkage_without_a_minimum_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="next_course_min_shrinkage_pct"):
+        decide(min_shrinkage=None)
+
+
+def test_the_answer_reports_the_condition_and_the_minimum_in_force() -> None:
+    output = pathway_document(next_step(RULES, document(), TABLE))
+    assert (output["condition"], output["min_shrinkage_pct"]) == ("shrinkage", 10.0)
+
+
+def test_the_minimum_shrinkage_names_a_site_change_and_its_reason(tmp_path: Path) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text(
+        '[policy]\nnext_course_min_shrinkage_pct = { value = 20.5, reason = "P&T 2027-02" }\n'
+    )
+    minimum = min_shrinkage(load_rules(site_policy=site), "next_course_min_shrinkage_pct")
+    assert minimum.pct == Decimal("20.5")
+    assert str(site) in minimum.source
+    assert "P&T 2027-02" in minimum.source
+    assert "Oxnard" in minimum.source
+
+
+@pytest.mark.parametrize("value", ["-1", "100.5", '"ten"', "true"])
+def test_a_minimum_shrinkage_that_is_not_a_percent_is_refused_naming_the_site_file(
+    tmp_path: Path, value: str
+) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text(f"[policy]\nnext_course_min_shrinkage_pct = {value}\n")
+    with pytest.raises(RuleTableError) as caught:
+        min_shrinkage(load_rules(site_policy=site), "next_course_min_shrinkage_pct")
+    assert caught.value.file == str(site)
+    assert caught.value.field == "policy.next_course_min_shrinkage_pct"
+
+
+def test_a_pathway_condition_for_an_unknown_regimen_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    unknown = replace(TABLE, regimen_conditions={"hd-none": "shrinkage"})
+    monkeypatch.setattr(rules_loader, "load_pathway", lambda: unknown)
+    with pytest.raises(RuleTableError) as caught:
+        load_rules()
+    assert (caught.value.file, caught.value.field) == (
+        "pathway.toml",
+        "conditions.regimens.hd-none",
+    )
+
+
 # ---------------------------------------------------------------- the rule file
 
 
 def test_the_bundled_pathway_names_a_source_for_every_rule() -> None:
     blocks = (
-        TABLE.response_scan, TABLE.progression, TABLE.no_shrinkage, TABLE.retreatment,
-        TABLE.incomplete, TABLE.further_courses, TABLE.cycle_limit,
+        TABLE.response_scan, TABLE.progression, TABLE.retreatment, TABLE.incomplete,
+        TABLE.further_courses, TABLE.cycle_limit,
     )  # fmt: skip
-    assert all(rule.source for rule in (*blocks, TABLE.rest_after_discharge))
-    assert all(rule.outcome is not Next.ANOTHER_COURSE for rule in blocks)
+    conditions = tuple(TABLE.conditions.values())
+    assert all(rule.source for rule in (*blocks, *conditions, TABLE.rest_after_discharge))
+    assert all(rule.outcome is not Next.ANOTHER_COURSE for rule in (*blocks, *conditions))
     assert TABLE.progression_categories == {"PD"}
-    assert TABLE.shrinkage.limit_pct == 0
+    assert TABLE.condition_for("hd-label").policy == "next_course_min_shrinkage_pct"
+    assert TABLE.condition_for("hd-nci-720").id == "stable-or-responding"
     assert TABLE.cycle_limit_policy == "max_cycles_total"
 
 
@@ -353,8 +487,24 @@ def _edited(path: str, value: Any) -> dict[str, Any]:
         ("rules.progression.outcome", "another_course", "rules.progression.outcome", "not one of"),
         ("rules.shrinkage.by_category", ["NE"], "rules.shrinkage.by_category", "never"),
         ("rules.shrinkage.by_category", ["PD"], "rules.shrinkage.by_category", "never"),
-        ("rules.shrinkage.comparison", "<<", "rules.shrinkage.comparison", "not one of"),
-        ("rules.shrinkage.limit_pct", "0", "rules.shrinkage.limit_pct", "number"),
+        ("rules.shrinkage.limit_pct", 0, "rules.shrinkage.limit_pct", "not a known field"),
+        ("rules.shrinkage.policy", "", "rules.shrinkage.policy", "non-empty"),
+        ("rules.shrinkage.outcome", "another_course", "rules.shrinkage.outcome", "not one of"),
+        (
+            "rules.stable-or-responding.by_category",
+            ["CR", "PR"],
+            "rules.stable-or-responding.by_category",
+            "leaves SD, non-CR/non-PD undecided",
+        ),
+        ("rules.stable-or-responding", None, "rules.stable-or-responding", "required"),
+        ("conditions.default", "some", "conditions.default", "not one of"),
+        (
+            "conditions.regimens",
+            {"hd-label": "stable"},
+            "conditions.regimens.hd-label",
+            "not a condition",
+        ),
+        ("conditions", None, "conditions", "required"),
         ("rules.cycle-limit.threshold", 6, "rules.cycle-limit.threshold", "not a known field"),
         (
             "rules.rescan-before-course.outcome",
@@ -406,11 +556,13 @@ def situations(draw: st.DrawFn, *, measured_scan: bool = False) -> dict[str, Any
         changes = (
             st.decimals(min_value=-100, max_value="-0.1", places=1)
             | st.decimals(min_value=-100, max_value=200, places=1)
+            | st.sampled_from(("-10.1", "-10", "-9.9", "0")).map(Decimal)
         ).map(float)
         response = {
             "assessed_on": assessed.isoformat(),
             "overall": draw(st.sampled_from(("PR", "SD")) | st.sampled_from(TABLE.categories)),
-            "change_from_baseline_pct": draw(changes if measured_scan else st.none() | changes),
+            "change_from_baseline_pct": draw(st.none() | changes),
+            "change_from_pre_course_pct": draw(changes if measured_scan else st.none() | changes),
         }
         latest = max(latest, assessed)
     history = draw(st.just(HISTORY) | st.just(HISTORY) | documents(RULES.retreatment_fields))
@@ -453,8 +605,8 @@ def test_a_worse_response_never_turns_follow_up_or_stop_into_another_course(
 ) -> None:
     before = next_step(RULES, doc, TABLE)
     worse = copy.deepcopy(doc)
-    change = Decimal(str(worse["response"]["change_from_baseline_pct"])) + worse_by
-    worse["response"]["change_from_baseline_pct"] = float(change)
+    change = Decimal(str(worse["response"]["change_from_pre_course_pct"])) + worse_by
+    worse["response"]["change_from_pre_course_pct"] = float(change)
     after = next_step(RULES, worse, TABLE)
     if before.next in (Next.FOLLOW_UP, Next.STOP):
         assert after.next is not Next.ANOTHER_COURSE
@@ -473,3 +625,52 @@ def test_the_answer_is_the_strongest_reason_and_missing_input_never_gives_anothe
     if decision.missing:
         assert decision.next is not Next.ANOTHER_COURSE
     assert all(r.rule and r.finding and r.threshold and r.source for r in decision.reasons)
+
+
+@settings(max_examples=300)
+@given(doc=situations(measured_scan=True))
+def test_a_scan_larger_than_the_pre_course_scan_never_yields_another_course(
+    doc: dict[str, Any],
+) -> None:
+    """Under the label's condition only CR or a decrease of the site's minimum allows a course."""
+    decision = next_step(RULES, doc, TABLE)
+    condition = TABLE.condition_for(doc["regimen"])
+    if decision.next is not Next.ANOTHER_COURSE or condition.policy is None:
+        return
+    change = Decimal(str(doc["response"]["change_from_pre_course_pct"]))
+    minimum = min_shrinkage(RULES, condition.policy).pct
+    assert doc["response"]["overall"] in condition.by_category or change <= -minimum
+    if change >= 0:
+        assert doc["response"]["overall"] == "CR"
+
+
+@settings(max_examples=300)
+@given(doc=situations(), baseline=st.none() | st.decimals(-100, 300, places=1).map(float))
+def test_the_change_from_baseline_never_decides(
+    doc: dict[str, Any], baseline: float | None
+) -> None:
+    if doc["response"] is None:
+        return
+    other = copy.deepcopy(doc)
+    other["response"]["change_from_baseline_pct"] = baseline
+    before, after = next_step(RULES, doc, TABLE), next_step(RULES, other, TABLE)
+    assert (before.next, before.missing) == (after.next, after.missing)
+
+
+@settings(max_examples=300)
+@given(
+    overall=st.sampled_from(("PR", "SD")) | st.sampled_from(TABLE.categories),
+    change=st.decimals(-100, 200, places=1),
+    lower=st.decimals(0, 100, places=1),
+    more=st.decimals(0, 100, places=1),
+)
+def test_a_higher_site_minimum_never_turns_no_course_into_another_course(
+    overall: str, change: Decimal, lower: Decimal, more: Decimal
+) -> None:
+    def answer(pct: Decimal) -> Next:
+        return decide(
+            response=scan(overall, str(change)), min_shrinkage=MinShrinkage(pct, "t")
+        ).next
+
+    if answer(lower + more) is Next.ANOTHER_COURSE:
+        assert answer(lower) is Next.ANOTHER_COURSE

@@ -86,3 +86,74 @@ def test_a_new_lesion_always_gives_pd(document: dict[str, Any], data: st.DataObj
 @given(document=histories())
 def test_the_same_scans_always_give_the_same_answer(document: dict[str, Any]) -> None:
     assert assess_response(RULES, document) == assess_response(RULES, copy.deepcopy(document))
+
+
+@st.composite
+def after_a_confirmed_cr(draw: st.DrawFn) -> tuple[dict[str, Any], bool]:
+    """A baseline, a CR, its confirmation (maybe an NE scan), then a scan with or without disease.
+
+    Returns the document and whether the last scan shows disease again: a non-nodal target above
+    0 mm, a nodal target at 10 mm or more, or non-target disease present.
+    """
+    count = draw(st.integers(1, 5))
+    nodal = [draw(st.booleans()) for _ in range(count)]
+    start = date(2026, 1, 5)
+    # Sizes at the edges are drawn often: 0.1 mm back, a node at exactly 10 mm or at 9.9 mm.
+    gone = [
+        Decimal(0) if not n else draw(st.just(Decimal("9.9")) | st.decimals(0, "9.9", places=1))
+        for n in nodal
+    ]
+    weeks = [8, 8 + draw(st.integers(4, 12))]
+    weeks += [weeks[-1] + draw(st.integers(1, 12))]
+    back = [
+        draw(st.just(Decimal(10)) | st.decimals(10, 150, places=1))
+        if n
+        else draw(st.just(Decimal("0.1")) | st.decimals("0.1", 150, places=1))
+        for n in nodal
+    ]
+    which = draw(st.lists(st.booleans(), min_size=count, max_size=count))
+    last = [b if w else g for b, w, g in zip(back, which, gone, strict=True)]
+    non_target_back = draw(st.booleans())
+
+    def scan(week: int, diameters: list[Decimal | None], non_target: str) -> dict[str, Any]:
+        return {
+            "date": (start + timedelta(weeks=week)).isoformat(),
+            "target_lesions": [
+                {
+                    "id": f"L{i}",
+                    "organ": f"o{i}",
+                    "nodal": nodal[i],
+                    "diameter_mm": None if d is None else float(d),
+                }
+                for i, d in enumerate(diameters)
+            ],
+            "non_target": non_target,
+            "new_lesions": False,
+        }
+
+    baseline = [draw(st.decimals(min_value=15, max_value=100, places=1)) for _ in range(count)]
+    scans = [
+        scan(0, list(baseline), "present"),
+        *(scan(w, list(gone), "absent") for w in weeks[:2]),
+    ]
+    if draw(st.booleans()):
+        scans.append(scan(weeks[1] + 1, [None] * count, "not_evaluated"))
+    scans.append(scan(weeks[2] + 1, list(last), "present" if non_target_back else "absent"))
+    document = {"confirmation_required": draw(st.booleans()), "assessments": scans}
+    return document, any(which) or non_target_back
+
+
+@given(case=after_a_confirmed_cr())
+def test_after_a_definitive_cr_any_reappearance_is_pd_and_nothing_else_is(
+    case: tuple[dict[str, Any], bool],
+) -> None:
+    document, reappeared = case
+    output = recist_document(assess_response(RULES, document))
+    last = output["timepoints"][-1]
+    assert output["best_overall_response"] == "CR"
+    if reappeared:
+        assert last["overall"] == "PD", last["reasons"]
+        assert output["progression_on"] == last["date"]
+    else:
+        assert last["overall"] == "CR", last["reasons"]
+        assert output["progression_on"] is None

@@ -161,7 +161,10 @@ def next_step_command(
     file: Annotated[str, typer.Argument(help="Courses, history, response as JSON; '-' = stdin.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """What comes next for a course: another course, a scan, follow-up or stop, with reasons."""
+    """What comes next for a course: another course, a scan, follow-up or stop, with reasons.
+
+    response.change_from_pre_course_pct: % change of the target sum since the pre-course scan.
+    """
     rules = _app().rules
     with reported():
         decision = next_step(rules, read_document(file), rules.pathway)

@@ -191,6 +191,10 @@ def pathway(console: Console, document: dict[str, Any]) -> None:
     """The next step for a course, with its reasons."""
     when = f" (not before {document['earliest_on']})" if document.get("earliest_on") else ""
     console.print(Text(f"Next: {document['next']}{when}", style="bold"))
+    if document.get("condition"):
+        minimum = document.get("min_shrinkage_pct")
+        least = "" if minimum is None else f", at least {minimum:g}% since the pre-course scan"
+        console.print(f"Condition for another course: {document['condition']}{least}")
     for reason in document["reasons"]:
         console.print(f"- {reason['finding']} ({reason['threshold']}): {reason['source']}")
     if document.get("missing"):

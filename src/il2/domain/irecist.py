@@ -7,6 +7,9 @@ shows more new lesions. When RECIST itself would call a later time point SD, PR 
 becomes the response (iSD, iPR, iCR) and progression must be established again. il2's reading
 where the sources are silent: while the lesions that made a time point PD remain (a new lesion
 still present, say), RECIST gives PD and the status stays iUPD; a reset needs RECIST SD or better.
+A lesion that reappears after a definitive CR is RECIST PD (EORTC RECIST FAQ), so it is iUPD here,
+and it stays PD while the disease is present: iCPD needs further growth (5 mm more in the target
+sum, say), and only its disappearance again (iCR) or new shrinkage resets the status.
 """
 
 from __future__ import annotations

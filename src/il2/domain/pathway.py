@@ -1,13 +1,16 @@
 """After a course: another course, a response scan, follow-up, or stop, with the rules that fired.
 
 Another course needs every condition at once: a response scan after the latest course that
-shows some tumor shrinkage and no progression, retreatment not forbidden by the earlier
-toxicities, room under the site's cycle limit, and a regimen that has further courses. Each
-condition that fails is a reason with its own outcome, and the strongest outcome wins:
+meets the regimen's condition and shows no progression, retreatment not forbidden by the earlier
+toxicities, room under the site's cycle limit, and a regimen that has further courses. The
+label's condition is "some tumor shrinkage following the last course": the RECIST target sum
+must have fallen by at least the site's minimum since the scan taken just before the latest
+course started (for course 1, the baseline), or the response must be CR. Each condition that
+fails is a reason with its own outcome, and the strongest outcome wins:
 stop > response_scan > follow_up > incomplete > another_course. An item that cannot be checked
-(a missing history field, a missing change from baseline) never yields another course. The rest
-after discharge never blocks another course: it sets the date it may start ("not before").
-`today` comes in as an argument; the engine reads no clock.
+(a missing history field, a missing change since the pre-course scan) never yields another
+course. The rest after discharge never blocks another course: it sets the date it may start
+("not before"). `today` comes in as an argument; the engine reads no clock.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from il2.domain.errors import InvalidInputError
-from il2.domain.quantities import Comparison, plain
+from il2.domain.quantities import plain
 from il2.domain.regimen import Regimen
 from il2.domain.retreatment import Retreatment, RetreatmentDecision
 
@@ -62,11 +65,17 @@ class Course:
 
 @dataclass(frozen=True, slots=True)
 class ResponseSummary:
-    """The latest response assessment (RECIST overall response at one time point)."""
+    """The latest response assessment (RECIST overall response at one time point).
+
+    `change_from_pre_course_pct` is the percent change of the RECIST target sum from the scan
+    taken just before the latest course started (for course 1, the baseline) to this scan; it is
+    what shrinkage is judged on. `change_from_baseline_pct` is shown, never decisive.
+    """
 
     assessed_on: date
     overall: str
     change_from_baseline_pct: Decimal | None = None
+    change_from_pre_course_pct: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +104,32 @@ class Block:
 
 
 @dataclass(frozen=True, slots=True)
-class Shrinkage:
-    """What counts as "some tumor shrinkage" after a course."""
+class MinShrinkage:
+    """The smallest decrease of the target sum that counts as shrinkage, and its source."""
 
-    comparison: Comparison
-    limit_pct: Decimal
+    pct: Decimal
+    source: str
+
+    def met_by(self, change_pct: Decimal) -> bool:
+        """A decrease of at least `pct` percent; any decrease at all when `pct` is 0."""
+        return change_pct < 0 and change_pct <= -self.pct
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """What the response scan must show for another course.
+
+    A category in `by_category` meets it on its own, one in `never` never does; any other needs
+    the change since the pre-course scan to meet the minimum shrinkage of the site setting named
+    by `policy` (None when the categories alone decide).
+    """
+
+    id: str
+    outcome: Next
     never: frozenset[str]
     by_category: frozenset[str]
+    policy: str | None
+    source: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +139,11 @@ class PathwayTable:
     categories: tuple[str, ...]
     categories_source: str
     progression_categories: frozenset[str]
-    shrinkage: Shrinkage
+    conditions: Mapping[str, Condition]
+    default_condition: str
+    regimen_conditions: Mapping[str, str]
     response_scan: Block
     progression: Block
-    no_shrinkage: Block
     retreatment: Block
     incomplete: Block
     further_courses: Block
@@ -123,6 +152,10 @@ class PathwayTable:
     rest_after_discharge: Rule
     rescan_before_course: Rule
     version: str
+
+    def condition_for(self, regimen_id: str) -> Condition:
+        """The condition the response scan must meet after a course of `regimen_id`."""
+        return self.conditions[self.regimen_conditions.get(regimen_id, self.default_condition)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +183,8 @@ class PathwayDecision:
     max_cycles_total: int
     rules_version: str
     retreatment_rules_version: str
+    condition: str = ""
+    min_shrinkage_pct: Decimal | None = None
 
 
 # ---------------------------------------------------------------- input invariants
@@ -240,13 +275,14 @@ def check_response(response: ResponseSummary | None, *, table: PathwayTable, tod
             response.assessed_on.isoformat(),
             f"a date on or before today ({today.isoformat()})",
         )
-    change = response.change_from_baseline_pct
-    if change is not None and change < -100:
-        raise _refuse(
-            "response.change_from_baseline_pct",
-            plain(change),
-            "a change of at least -100% (a tumor cannot shrink by more than all of it)",
-        )
+    for name in ("change_from_baseline_pct", "change_from_pre_course_pct"):
+        change = getattr(response, name)
+        if change is not None and change < -100:
+            raise _refuse(
+                f"response.{name}",
+                plain(change),
+                "a change of at least -100% (a tumor cannot shrink by more than all of it)",
+            )
 
 
 # ---------------------------------------------------------------- the rules
@@ -284,60 +320,83 @@ def _scan_due(
     return PathwayReason(rule.id, finding, threshold, source, rule.outcome), due
 
 
-def _response_words(response: ResponseSummary) -> str:
-    change = response.change_from_baseline_pct
-    shown = "" if change is None else f", change from baseline {plain(change)}%"
-    return f"{response.overall} on {response.assessed_on}{shown}"
+def _pre_course_scan(course: int) -> str:
+    return f"the scan before course {course}" + (" (the baseline)" if course == 1 else "")
 
 
-def _shrinkage(response: ResponseSummary, table: PathwayTable) -> bool | None:
-    """Whether the scan shows some shrinkage; None when it cannot tell."""
-    rule = table.shrinkage
-    if response.overall in rule.never:
-        return False
-    change = response.change_from_baseline_pct
-    if change is None:
-        return True if response.overall in rule.by_category else None
-    return rule.comparison.holds(change, rule.limit_pct)
+def _response_words(response: ResponseSummary, course: int) -> str:
+    shown = []
+    if response.change_from_pre_course_pct is not None:
+        shown.append(
+            f"target sum {_signed(response.change_from_pre_course_pct)}% against "
+            + _pre_course_scan(course)
+        )
+    if response.change_from_baseline_pct is not None:
+        shown.append(f"{_signed(response.change_from_baseline_pct)}% against the baseline")
+    return f"{response.overall} on {response.assessed_on}" + "".join(f", {s}" for s in shown)
 
 
-def _shrinkage_threshold(table: PathwayTable) -> str:
-    rule = table.shrinkage
+def _signed(pct: Decimal) -> str:
+    return plain(pct) if pct <= 0 else f"+{plain(pct)}"
+
+
+def _condition_threshold(condition: Condition, course: int, minimum: MinShrinkage | None) -> str:
+    categories = ", ".join(sorted(condition.by_category))
+    never = f"; never {', '.join(sorted(condition.never))}" if condition.never else ""
+    if minimum is None:
+        return f"a response of {categories}{never}"
+    decrease = (
+        "any decrease of the RECIST target sum (below 0%)"
+        if minimum.pct == 0
+        else f"a decrease of at least {plain(minimum.pct)}% of the RECIST target sum "
+        f"(a change since that scan of -{plain(minimum.pct)}% or less)"
+    )
     return (
-        f"some tumor shrinkage: change from baseline {rule.comparison.words} "
-        f"{plain(rule.limit_pct)}%"
-        + (f", or {', '.join(sorted(rule.by_category))}" if rule.by_category else "")
-        + (f"; never {', '.join(sorted(rule.never))}" if rule.never else "")
+        f"some tumor shrinkage since {_pre_course_scan(course)}: {decrease}, "
+        f"or a response of {categories}{never}"
     )
 
 
-def _response_reasons(
-    response: ResponseSummary, table: PathwayTable
+def _condition_reasons(
+    response: ResponseSummary,
+    condition: Condition,
+    *,
+    course: int,
+    minimum: MinShrinkage | None,
+    table: PathwayTable,
 ) -> tuple[list[PathwayReason], list[str], PathwayReason | None]:
-    """Blocking reasons, missing fields and (when shrinkage is shown) the supporting reason."""
-    words = _response_words(response)
+    """Blocking reasons, missing fields and (when the condition is met) the supporting reason."""
+    words = _response_words(response, course)
     if response.overall in table.progression_categories:
         rule = table.progression
         threshold = "no " + ", ".join(sorted(table.progression_categories))
         return [PathwayReason(rule.id, words, threshold, rule.source, rule.outcome)], [], None
-    shrinkage = _shrinkage(response, table)
-    threshold = _shrinkage_threshold(table)
-    rule = table.no_shrinkage
-    if shrinkage is None:
-        field = "response.change_from_baseline_pct"
+    threshold = _condition_threshold(condition, course, minimum)
+    source = condition.source + (f"; {minimum.source}" if minimum else "")
+
+    def reason(outcome: Next) -> PathwayReason:
+        return PathwayReason(condition.id, words, threshold, source, outcome)
+
+    if response.overall in condition.never:
+        return [reason(condition.outcome)], [], None
+    if response.overall in condition.by_category:
+        return [], [], reason(Next.ANOTHER_COURSE)
+    change = response.change_from_pre_course_pct
+    if minimum is None or change is None:
+        field = "response.change_from_pre_course_pct"
         incomplete = table.incomplete
-        reason = PathwayReason(
+        missing = PathwayReason(
             incomplete.id,
-            f"{words}: shrinkage cannot be judged, {field} not given",
+            f"{words}: shrinkage cannot be judged, {field} not given; obtain the percent "
+            f"change of the RECIST target sum from {_pre_course_scan(course)} to this scan",
             threshold,
-            f"{rule.source}; {incomplete.source}",
+            f"{source}; {incomplete.source}",
             incomplete.outcome,
         )
-        return [reason], [field], None
-    if not shrinkage:
-        return [PathwayReason(rule.id, words, threshold, rule.source, rule.outcome)], [], None
-    support = PathwayReason(rule.id, words, threshold, rule.source, Next.ANOTHER_COURSE)
-    return [], [], support
+        return [missing], [field], None
+    if minimum.met_by(change):
+        return [], [], reason(Next.ANOTHER_COURSE)
+    return [reason(condition.outcome)], [], None
 
 
 def _retreatment_reasons(
@@ -430,14 +489,23 @@ def decide_next(
     response: ResponseSummary | None,
     retreatment: RetreatmentDecision,
     cycle_limit: CycleLimit,
+    min_shrinkage: MinShrinkage | None,
     table: PathwayTable,
     today: date,
     regimen_sources: Mapping[str, str] | None = None,
 ) -> PathwayDecision:
-    """What comes next after the latest of `courses` of `regimen`, as of `today`."""
+    """What comes next after the latest of `courses` of `regimen`, as of `today`.
+
+    `min_shrinkage` is the site's minimum for a condition that measures shrinkage (None when the
+    regimen's condition does not measure it).
+    """
     check_courses(courses, regimen=regimen, today=today)
     check_response(response, table=table, today=today)
     sources = regimen_sources or {}
+    condition = table.condition_for(regimen.id)
+    if condition.policy is not None and min_shrinkage is None:
+        raise ValueError(f"condition {condition.id} needs the site policy {condition.policy}")
+    minimum = min_shrinkage if condition.policy is not None else None
     latest = max(courses, key=lambda c: c.number)
     total = sum(c.cycles_given for c in courses)
     blocks, missing = _retreatment_reasons(retreatment, table)
@@ -448,7 +516,9 @@ def decide_next(
         reason, scan_due = _scan_due(latest, response, regimen, table, sources)
         blocks.append(reason)
     else:
-        found, unknown, support = _response_reasons(scan, table)
+        found, unknown, support = _condition_reasons(
+            scan, condition, course=latest.number, minimum=minimum, table=table
+        )
         blocks.extend(found)
         missing.extend(unknown)
         supports.extend([support] if support else [])
@@ -471,6 +541,8 @@ def decide_next(
             max_cycles_total=cycle_limit.max_cycles_total,
             rules_version=table.version,
             retreatment_rules_version=retreatment.rules_version,
+            condition=condition.id,
+            min_shrinkage_pct=minimum.pct if minimum else None,
         )
 
     weeks = regimen.rest_between_courses_weeks

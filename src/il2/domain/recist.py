@@ -4,6 +4,9 @@ The first assessment is the baseline. Each later assessment gets a target, non-t
 overall category with the reasons for it. Shrinkage is judged against the baseline, growth
 against the nadir (the smallest earlier complete sum, baseline included). Target CR is judged on
 the lesions (non-nodal gone, nodes below 10 mm), not on the sum, since nodes stay in the sum.
+After a CR definitively assigned at the previous evaluated time point, any lesion that reappears
+makes the time point PD (EORTC RECIST FAQ); "definitively" means confirmed when the analysis
+requires confirmation, and as assigned when it does not.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ class RecistCriteria:
     pd_increase_min_mm: Decimal
     source: str
     version: str
+    reappearance_source: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,6 +418,76 @@ def _confirmed_pr_before(points: Sequence[TimePoint], options: RecistOptions) ->
     return False
 
 
+@dataclass(frozen=True, slots=True)
+class _StandingCr:
+    """The CR standing at the latest evaluated time point: first seen, and when confirmed."""
+
+    since: date
+    confirmed_on: date | None
+
+    def words(self) -> str:
+        confirmed = f", confirmed {self.confirmed_on.isoformat()}" if self.confirmed_on else ""
+        return f"the CR of {self.since.isoformat()}{confirmed}"
+
+
+def _definitive_cr(points: Sequence[TimePoint], options: RecistOptions) -> _StandingCr | None:
+    """The CR definitively assigned at the latest evaluated follow-up (NE skipped), if any."""
+    run: list[TimePoint] = []
+    for point in reversed(points):
+        if point.overall not in (Category.CR, Category.NE):
+            break
+        run.insert(0, point)
+    crs = [p for p in run if p.overall is Category.CR]
+    if not crs:
+        return None
+    if not options.confirmation_required:
+        return _StandingCr(crs[0].date, None)
+    weeks = timedelta(weeks=options.confirmation_weeks)
+    confirming = next((p for p in crs if p.date - crs[0].date >= weeks), None)
+    return _StandingCr(crs[0].date, confirming.date) if confirming else None
+
+
+def _targets_back(assessment: Assessment, criteria: RecistCriteria) -> list[str]:
+    """Target lesions present again: non-nodal above 0 mm, nodal back to the normal limit."""
+    found = []
+    for lesion in assessment.targets:
+        size = lesion.diameter_mm
+        if size is None:
+            continue
+        if lesion.nodal and size >= criteria.nodal_normal_below_mm:
+            found.append(
+                f"nodal target {lesion.id} back to {plain(size)} mm short axis "
+                f"(normal below {plain(criteria.nodal_normal_below_mm)} mm)"
+            )
+        elif not lesion.nodal and size > 0:
+            found.append(f"target {lesion.id} reappeared at {plain(size)} mm")
+    return found
+
+
+def _after_cr(
+    assessment: Assessment,
+    target: _Target,
+    non_target: Category,
+    standing: _StandingCr,
+    criteria: RecistCriteria,
+) -> tuple[_Target, Category, str] | None:
+    """Target, non-target and overall reason when disease reappeared after a definitive CR."""
+    targets = _targets_back(assessment, criteria)
+    non_target_back = assessment.non_target in (
+        NonTarget.PRESENT, NonTarget.UNEQUIVOCAL_PROGRESSION
+    )  # fmt: skip
+    if not targets and not non_target_back:
+        return None
+    found = [*targets, *(["non-target disease present again"] if non_target_back else [])]
+    why = (
+        f"PD: {'; '.join(found)} after {standing.words()} "
+        f"(reappearance after a definitive CR is PD: {criteria.reappearance_source})"
+    )
+    if targets:
+        target = _Target(Category.PD, (), target.sum_mm, target.measured_sum_mm)
+    return target, Category.PD if non_target_back else non_target, why
+
+
 def timepoints(
     assessments: Sequence[Assessment], criteria: RecistCriteria, options: RecistOptions
 ) -> tuple[TimePoint, ...]:
@@ -432,48 +506,84 @@ def timepoints(
         )
     ]  # fmt: skip
     complete_sums = [baseline_sum]
+    # Follow-ups that count when looking for a standing CR: a PD called because disease reappeared
+    # after a definitive CR does not end that CR's reference, so disease still present at the next
+    # scan is PD again (iRECIST then keeps iUPD until the disease shrinks or grows further).
+    cr_track: list[TimePoint] = []
     for assessment in ordered[1:]:
-        nadir = min(complete_sums)
-        target = target_category(
-            assessment, baseline_sum=baseline_sum, nadir=nadir, criteria=criteria
+        point, reappeared = _follow_up(
+            assessment,
+            _Context(baseline, baseline_sum, min(complete_sums), points[1:], cr_track),
+            criteria,
+            options,
         )
-        non_target = _NON_TARGET[assessment.non_target]
-        category, why = overall_category(
-            target.category, non_target, new_lesions=assessment.new_lesions
-        )
-        reasons = [*target.reasons, why]
-        drifted = (
-            options.pr_drift is PrDrift.CONTINUING_PR
-            and category is Category.SD
-            and target.category is Category.SD
-            and _confirmed_pr_before(points[1:], options)
-        )
-        if drifted:
-            category = Category.PR
-            reasons.append(
-                "continuing PR: a PR was confirmed and PD is not met "
-                "(EORTC RECIST FAQ; site policy recist_pr_drift)"
-            )
-        points.append(
-            TimePoint(
-                date=assessment.date,
-                sum_mm=target.sum_mm,
-                change_from_baseline_pct=None
-                if target.sum_mm is None
-                else _pct(target.sum_mm, baseline_sum),
-                change_from_nadir_pct=None if target.sum_mm is None else _pct(target.sum_mm, nadir),
-                target=target.category,
-                non_target=non_target,
-                overall=category,
-                reasons=tuple(reasons),
-                lesions=_lesion_changes(assessment, baseline),
-                measured_sum_mm=target.measured_sum_mm,
-                nadir_mm=nadir if has_targets else None,
-            )
-        )
-        if target.sum_mm is not None:
-            complete_sums.append(target.sum_mm)
+        points.append(point)
+        if not reappeared:
+            cr_track.append(point)
+        if point.sum_mm is not None:
+            complete_sums.append(point.sum_mm)
     return tuple(points)
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What a follow-up is judged against: the baseline, the nadir and the earlier follow-ups."""
+
+    baseline: Assessment
+    baseline_sum: Decimal
+    nadir: Decimal
+    earlier: Sequence[TimePoint]
+    cr_track: Sequence[TimePoint]
+
+
+def _follow_up(
+    assessment: Assessment, context: _Context, criteria: RecistCriteria, options: RecistOptions
+) -> tuple[TimePoint, bool]:
+    """One follow-up's time point, and whether it is PD because disease reappeared after a CR."""
+    nadir = context.nadir
+    target = target_category(
+        assessment, baseline_sum=context.baseline_sum, nadir=nadir, criteria=criteria
+    )
+    non_target = _NON_TARGET[assessment.non_target]
+    category, why = overall_category(
+        target.category, non_target, new_lesions=assessment.new_lesions
+    )
+    standing = _definitive_cr(context.cr_track, options)
+    reappearance = (
+        _after_cr(assessment, target, non_target, standing, criteria) if standing else None
+    )
+    if reappearance is not None:
+        target, non_target, why = reappearance
+        category = Category.PD
+    reasons = [*target.reasons, why]
+    drifted = (
+        options.pr_drift is PrDrift.CONTINUING_PR
+        and category is Category.SD
+        and target.category is Category.SD
+        and _confirmed_pr_before(context.earlier, options)
+    )
+    if drifted:
+        category = Category.PR
+        reasons.append(
+            "continuing PR: a PR was confirmed and PD is not met "
+            "(EORTC RECIST FAQ; site policy recist_pr_drift)"
+        )
+    point = TimePoint(
+        date=assessment.date,
+        sum_mm=target.sum_mm,
+        change_from_baseline_pct=None
+        if target.sum_mm is None
+        else _pct(target.sum_mm, context.baseline_sum),
+        change_from_nadir_pct=None if target.sum_mm is None else _pct(target.sum_mm, nadir),
+        target=target.category,
+        non_target=non_target,
+        overall=category,
+        reasons=tuple(reasons),
+        lesions=_lesion_changes(assessment, context.baseline),
+        measured_sum_mm=target.measured_sum_mm,
+        nadir_mm=nadir if context.baseline.targets else None,
+    )
+    return point, reappearance is not None
 
 
 # ---------------------------------------------------------------- best overall response

@@ -282,6 +282,19 @@ def _site(node: Node) -> Site:
     return Site(name=node.text("name"), time_zone=zone)
 
 
+def _pathway(regimens: Mapping[str, Regimen]) -> PathwayTable:
+    """The pathway table, its per-regimen conditions checked against the regimen library."""
+    table = load_pathway()
+    for regimen_id in table.regimen_conditions:
+        if regimen_id not in regimens:
+            raise RuleTableError(
+                file="pathway.toml",
+                field=f"conditions.regimens.{regimen_id}",
+                problem="is not a regimen id (regimens.toml or the site's [regimens])",
+            )
+    return table
+
+
 def load_rules(*, site_policy: Path | None = None) -> RuleSet:
     """Load the bundled rule files, apply the site's policy file if any, and validate all."""
     files = {
@@ -358,7 +371,7 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         ctcae=ctcae,
         recist=recist_criteria(Node(files["recist"], "recist.toml"), versions["recist"]),
         irecist=irecist_criteria(Node(files["recist"], "recist.toml")),
-        pathway=load_pathway(),
+        pathway=_pathway(regimens),
         permissions=permissions_table(
             Node(
                 {**files["permissions"], "actions": merged.permissions}, merged.permissions_origin

@@ -8,7 +8,7 @@ from il2.rules.reader import Node
 
 
 def recist_criteria(data: Node, version: str) -> RecistCriteria:
-    """RECIST 1.1's thresholds, validated."""
+    """RECIST 1.1's thresholds and the reappearance-after-CR rule, validated."""
     node = data.table("recist")
     node.only(
         "non_nodal_target_min_mm", "nodal_target_min_short_axis_mm", "nodal_normal_below_mm",
@@ -26,7 +26,14 @@ def recist_criteria(data: Node, version: str) -> RecistCriteria:
         pd_increase_min_mm=node.number("pd_increase_min_mm"),
         source=node.text("source"),
         version=version,
+        reappearance_source=_reappearance_source(data),
     )
+
+
+def _reappearance_source(data: Node) -> str:
+    node = data.table("reappearance")
+    node.only("source")
+    return node.text("source")
 
 
 def irecist_criteria(data: Node) -> IrecistCriteria:

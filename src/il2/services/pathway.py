@@ -2,12 +2,15 @@
 
 Every unusable field is refused naming its path (`courses[1].discharged_on`,
 `history.coma_hours_max`), the value given and what is allowed. Dates are ISO 8601 calendar
-dates (`2027-02-20`).
+dates (`2027-02-20`). `response.change_from_pre_course_pct` is the percent change of the RECIST
+target sum from the scan taken just before the latest course started (for course 1, the
+baseline) to the response scan; `response.change_from_baseline_pct` is accepted and shown.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -17,20 +20,24 @@ from il2.domain.findings import Value, read_findings
 from il2.domain.pathway import (
     Course,
     CycleLimit,
+    MinShrinkage,
     PathwayDecision,
     PathwayTable,
     ResponseSummary,
     decide_next,
 )
-from il2.domain.quantities import exact
+from il2.domain.quantities import exact, plain
 from il2.domain.regimen import Regimen
 from il2.domain.retreatment import judge_retreatment
 from il2.rules.loader import RuleSet
+from il2.rules.site import PolicySetting
 from il2.services.inputs import json_object
 
 _DOCUMENT_KEYS = ("regimen", "today", "courses", "history", "response")
 _COURSE_KEYS = ("number", "cycles_given", "doses_given", "last_dose_on", "discharged_on")
-_RESPONSE_KEYS = ("assessed_on", "overall", "change_from_baseline_pct")
+_RESPONSE_KEYS = (
+    "assessed_on", "overall", "change_from_baseline_pct", "change_from_pre_course_pct",
+)  # fmt: skip
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -89,18 +96,22 @@ def _response(raw: object, table: PathwayTable) -> ResponseSummary | None:
             value=overall,
             allowed="one of " + ", ".join(repr(c) for c in table.categories),
         )
-    change = item.get("change_from_baseline_pct")
-    pct: Decimal | None = None
-    if change is not None:
-        field = "response.change_from_baseline_pct"
-        if isinstance(change, bool) or not isinstance(change, int | float):
-            raise InvalidInputError(field=field, value=change, allowed="a number of percent")
-        pct = exact(change, field=field)
     return ResponseSummary(
         assessed_on=_date(item.get("assessed_on"), "response.assessed_on"),
         overall=overall,
-        change_from_baseline_pct=pct,
+        change_from_baseline_pct=_percent(item, "change_from_baseline_pct"),
+        change_from_pre_course_pct=_percent(item, "change_from_pre_course_pct"),
     )
+
+
+def _percent(item: Mapping[str, object], key: str) -> Decimal | None:
+    change = item.get(key)
+    if change is None:
+        return None
+    field = f"response.{key}"
+    if isinstance(change, bool) or not isinstance(change, int | float):
+        raise InvalidInputError(field=field, value=change, allowed="a number of percent")
+    return exact(change, field=field)
 
 
 def _history(rules: RuleSet, raw: object) -> dict[str, Value]:
@@ -115,11 +126,7 @@ def _history(rules: RuleSet, raw: object) -> dict[str, Value]:
 
 def cycle_limit(rules: RuleSet, policy: str) -> CycleLimit:
     """The site's most cycles over all courses, from the policy setting named `policy`."""
-    setting = next((p for p in rules.policies if p.name == policy), None)
-    if setting is None:
-        raise RuleTableError(
-            file="site_policy.toml", field=f"policy.{policy}", problem="is required but missing"
-        )
+    setting = _setting(rules, policy)
     value = setting.value
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise RuleTableError(
@@ -127,9 +134,37 @@ def cycle_limit(rules: RuleSet, policy: str) -> CycleLimit:
             field=f"policy.{policy}",
             problem=f"must be a whole number of at least 0, not {value!r}",
         )
-    changed = f"; set by {setting.origin}" if value != setting.default else ""
-    why = f" ({setting.reason})" if setting.reason else ""
-    return CycleLimit(value, f"site policy {policy} = {value} ({setting.source}){changed}{why}")
+    return CycleLimit(value, f"site policy {policy} = {value} ({setting.source})" + _why(setting))
+
+
+def min_shrinkage(rules: RuleSet, policy: str) -> MinShrinkage:
+    """The site's smallest decrease that counts as shrinkage, from the setting named `policy`."""
+    setting = _setting(rules, policy)
+    value = setting.value
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise RuleTableError(
+            file=setting.origin,
+            field=f"policy.{policy}",
+            problem=f"must be a number of percent from 0 to 100, not {value!r}",
+        )
+    pct = exact(value, field=f"policy.{policy}")
+    return MinShrinkage(
+        pct, f"site policy {policy} = {plain(pct)}% ({setting.source})" + _why(setting)
+    )
+
+
+def _setting(rules: RuleSet, policy: str) -> PolicySetting:
+    setting = next((p for p in rules.policies if p.name == policy), None)
+    if setting is None:
+        raise RuleTableError(
+            file="site_policy.toml", field=f"policy.{policy}", problem="is required but missing"
+        )
+    return setting
+
+
+def _why(setting: PolicySetting) -> str:
+    changed = f"; set by {setting.origin}" if setting.value != setting.default else ""
+    return changed + (f" ({setting.reason})" if setting.reason else "")
 
 
 def next_step(rules: RuleSet, document: object, table: PathwayTable) -> PathwayDecision:
@@ -140,12 +175,14 @@ def next_step(rules: RuleSet, document: object, table: PathwayTable) -> PathwayD
     courses = _courses(body.get("courses"))
     response = _response(body.get("response"), table)
     history = _history(rules, body.get("history"))
+    policy = table.condition_for(regimen.id).policy
     return decide_next(
         regimen=regimen,
         courses=courses,
         response=response,
         retreatment=judge_retreatment(history, rules.retreatment),
         cycle_limit=cycle_limit(rules, table.cycle_limit_policy),
+        min_shrinkage=min_shrinkage(rules, policy) if policy else None,
         table=table,
         today=today,
         regimen_sources=rules.regimen_sources.get(regimen.id, {}),
@@ -174,4 +211,8 @@ def pathway_document(decision: PathwayDecision) -> dict[str, Any]:
         "max_cycles_total": decision.max_cycles_total,
         "rules_version": decision.rules_version,
         "retreatment_rules_version": decision.retreatment_rules_version,
+        "condition": decision.condition,
+        "min_shrinkage_pct": None
+        if decision.min_shrinkage_pct is None
+        else float(decision.min_shrinkage_pct),
     }

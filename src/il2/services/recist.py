@@ -1,4 +1,4 @@
-"""Read a RECIST document (the `il2 recist` input) and assess the response."""
+"""Read an `il2 recist` document (lesion measurements, baseline first) and assess the response."""
 
 from __future__ import annotations
 
