@@ -21,8 +21,19 @@ CLEAR = {"earlier_toxicities": [], "intubated_hours_max": 0, "dialysis_hours_max
 
 
 def _discontinue_rules(kind: str) -> list[dict[str, Any]]:
+    """Discontinue rules of every regimen.
+
+    A rule kept to some regimens (after TIL therapy: a vasopressor or fluid-refractory
+    hypotension, Betof Warner et al., J Immunother Cancer 2024;12:e008735, Table 2) ends IL-2
+    within that regimen, which has no further course; the label's no-retreatment list is about
+    the high-dose courses.
+    """
     rules = read_bundled("bedside.toml")["rules"].values()
-    return [r for r in rules if r.get("action") == "discontinue" and r.get("kind") == kind]
+    return [
+        r
+        for r in rules
+        if r.get("action") == "discontinue" and r.get("kind") == kind and "regimens" not in r
+    ]
 
 
 def _bedside_discontinue_terms() -> set[str]:
