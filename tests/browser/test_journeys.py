@@ -192,6 +192,52 @@ def test_planning_a_course_shows_dose_vials_dilution_and_calendar(page: Page, si
     shot(page, "schedule")
 
 
+def test_an_evening_first_dose_asks_how_each_cycle_ends_before_it_plans(
+    page: Page, site: Site
+) -> None:
+    patient_id = site.screened({"weight_kg": 70})
+    sign_in(page, "physician", target=f"/patients/{patient_id}/courses/new")
+    expect(page.get_by_label("Weight")).to_have_value("70")
+    page.get_by_label("First dose").fill("2026-12-14T08:00")
+    page.get_by_role("button", name="Show the plan").click()
+    preview = page.locator("#plan-preview")
+    expect(preview).to_contain_text("actual body weight")
+    expect(preview).to_contain_text("planned, not promised")
+    choice = page.get_by_role("group", name=re.compile("End of each cycle"))
+    expect(choice).to_have_count(0)  # a daytime start fits every dose: nothing to choose
+
+    page.get_by_label("First dose").fill("2026-12-14T20:00")
+    page.get_by_role("button", name="Show the plan").click()
+    expect(preview.get_by_role("alert")).to_contain_text("fits 13 of 14 doses in days 1-5")
+    expect(choice).to_be_visible()
+    expect(choice.get_by_role("radio")).to_have_count(2)  # the site asks: no default
+    shot(page, "plan-cycle-end-choice")
+
+    # Without a choice the course is not planned: the browser asks first (required), and the
+    # server refuses a form sent without one, showing the choice on the page it sends back.
+    refused = page.request.post(
+        f"/patients/{patient_id}/courses",
+        form={"regimen": "hd-label", "weight_kg": "70", "first_dose": "2026-12-14T20:00"},
+    )
+    assert refused.status == 422
+    assert 'name="cycle_end_rule"' in refused.text()
+    assert "fits 13 of 14 doses in days 1-5" in refused.text()
+
+    page.get_by_label(re.compile("Give every dose")).check()
+    expect(page.locator("#plan-preview")).to_contain_text("dose 14 falls after day 5")
+    expect(choice).to_contain_text("A first dose at 20:00 fits 13 of 14 doses in days 1")
+    expect(choice).to_contain_text("dose 14 on day 6")
+    expect(page.get_by_label(re.compile("Give every dose"))).to_be_checked()
+    page.get_by_role("button", name="Plan this course").click()
+    expect(page.get_by_role("heading", name=re.compile("Course 1"))).to_be_visible()
+    expect(page.locator("main")).to_contain_text("dose count")
+    expect(page.locator("main")).to_contain_text("chosen for this plan")
+    expect(page.locator(".calendar")).to_contain_text("Sat 19 Dec 2026")
+
+    page.get_by_role("link", name=re.compile("What to expect")).click()
+    expect(page.locator("article")).to_contain_text("actual body weight")
+
+
 def test_a_dose_given_a_hold_for_sbp_86_and_a_refused_double_entry(page: Page, site: Site) -> None:
     patient_id, course_id = site.with_course()
     sign_in(page, "nurse", target=dose_url(patient_id, course_id, 1, 1))

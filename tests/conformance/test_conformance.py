@@ -1,7 +1,8 @@
 """Every conformance case under cases/, run by one test.
 
 Each file's [meta].kind says how its cases are run:
-- plan: plan a course and compare fields of the plan document (or expect a refusal);
+- plan: plan a course (with the case's own `cycle_end_rule` choice, if any) and compare fields
+  of the plan document (or expect a refusal naming `error_field`, its text `error_contains`);
 - criterion: judge one eligibility criterion on partial findings;
 - screening: screen a whole candidate document (changed by `set` and `remove`);
 - bedside: a before-dose decision from the stable patient changed by `set` and `remove`
@@ -88,6 +89,11 @@ def _derived(document: dict[str, Any]) -> dict[str, Any]:
         else None,
         "warnings_about_cycles": len(cycle_warnings),
         "earliest_next_course_on": document["earliest_next_course_on"] or "none",
+        "cycle_end_rule_used": document["cycle_end"]["rule"] or "none",
+        "cycle_end_chosen_by": document["cycle_end"]["chosen_by"],
+        "cycle_end_conflict": document["cycle_end"]["conflict"],
+        "extractable_iu_per_vial": document["vial_count"]["extractable_iu_per_vial"],
+        "dosing_weight_basis_shown": document["dosing_weight"]["basis"],
     }
 
 
@@ -96,16 +102,20 @@ def _run_plan(case: dict[str, Any], rules: RuleSet) -> None:
         "regimen_id": case["regimen"],
         "weight_kg": case["weight_kg"],
         "first_dose": case["first_dose"],
+        "cycle_end_rule": case.get("cycle_end_rule"),
     }
     if "error_field" in case:
         with pytest.raises(InvalidInputError) as caught:
             plan(rules, **call)
         assert caught.value.field == case["error_field"]
+        assert case.get("error_contains", "") in str(caught.value), str(caught.value)
         return
     document = _derived(plan_document(plan(rules, **call), rules))
     for key, expected in case["expect"].items():
         if key == "warning_contains":
             assert any(expected in w for w in document["warnings"]), document["warnings"]
+        elif key == "warning_lacks":
+            assert not any(expected in w for w in document["warnings"]), document["warnings"]
         else:
             assert document[key] == expected, f"{key}: {document[key]!r} != {expected!r}"
 

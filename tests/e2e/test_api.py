@@ -248,6 +248,57 @@ def test_an_implausible_weight_answers_422_from_the_service_naming_the_field(
     assert answer.json()["allowed"] == "a body weight from 20 to 350 kg"
 
 
+def _plan_evening(client: TestClient, **extra: Any) -> tuple[int, Any]:
+    """Plan an hd-label course with its first dose at 20:00: (patient id, the answer)."""
+    physician = sign_in(client, "physician")
+    patient = client.post("/api/patients", json=PATIENT, headers=physician).json()
+    body = {"regimen": "hd-label", "weight_kg": 70, "first_dose": "2026-12-07T20:00:00+00:00"}
+    return patient["id"], client.post(f"/api/patients/{patient['id']}/courses",
+                                      json=body | extra, headers=physician)  # fmt: skip
+
+
+def test_an_evening_course_without_cycle_end_rule_answers_422_and_keeps_nothing(
+    client: TestClient,
+) -> None:
+    patient_id, answer = _plan_evening(client)
+    assert answer.status_code == 422
+    assert (answer.json()["field"], answer.json()["value"]) == ("cycle_end_rule", None)
+    assert "a first dose at 20:00 fits 13 of 14 doses in days 1-5" in answer.json()["allowed"]
+    assert "'whichever_first' (end after dose 13" in answer.json()["allowed"]
+    assert "'dose_count' (give dose 14 on day 6)" in answer.json()["allowed"]
+    record = client.get(f"/api/patients/{patient_id}", headers=sign_in(client, "physician"))
+    assert record.json()["courses"] == []
+
+
+@pytest.mark.parametrize(("choice", "doses"), [("whichever_first", 13), ("dose_count", 14)])
+def test_cycle_end_rule_plans_an_evening_course_and_the_stored_plan_records_it(
+    client: TestClient, choice: str, doses: int
+) -> None:
+    _, answer = _plan_evening(client, cycle_end_rule=choice)
+    assert answer.status_code == 201, answer.text
+    stored = client.get(f"/api/courses/{answer.json()['id']}", headers=sign_in(client, "nurse"))
+    plan = stored.json()["course"]["plan"]
+    assert [len(c["doses"]) for c in plan["cycles"]] == [doses, doses]
+    assert plan["cycle_end"] | {"shortfall": None} == {
+        "rule": choice, "chosen_by": "plan", "conflict": True, "site_policy": "ask",
+        "shortfall": None,
+    }  # fmt: skip
+    assert plan["dosing_weight_basis"] == "actual"
+    assert plan["vial_count"]["extractable_iu_per_vial"] == 21_600_000
+
+
+def test_an_unknown_cycle_end_rule_answers_422_naming_it(client: TestClient) -> None:
+    _, answer = _plan_evening(client, cycle_end_rule="ask")
+    assert answer.status_code == 422
+    assert (answer.json()["field"], answer.json()["value"]) == ("cycle_end_rule", "ask")
+
+
+def test_a_daytime_course_needs_no_cycle_end_rule(client: TestClient) -> None:
+    _, course_id = a_course(client)
+    stored = client.get(f"/api/courses/{course_id}", headers=sign_in(client, "nurse")).json()
+    assert stored["course"]["plan"]["cycle_end"]["chosen_by"] == "not_needed"
+
+
 @pytest.mark.parametrize(("token", "echoed"), [("NaN", "nan"), ("-Infinity", "-inf")])
 def test_a_number_json_does_not_have_answers_422_naming_it_and_keeps_nothing(
     client: TestClient, token: str, echoed: str
@@ -327,6 +378,20 @@ ENGINES = [
     ("recist", ["recist", "examples/recist/partial-response.json"]),
     ("grade", ["grade", "-"]),
     ("plan", ["plan", "--regimen", "hd-label", "--weight-kg", "70.5", "--first-dose", FIRST_DOSE]),
+    (
+        "plan-evening",
+        [
+            "plan",
+            "--regimen",
+            "hd-label",
+            "--weight-kg",
+            "70.5",
+            "--first-dose",
+            "2026-12-07T20:00:00+00:00",
+            "--cycle-end",
+            "dose_count",
+        ],
+    ),
 ]
 GRADE = {"ctcae_version": "5.0",
          "findings": [{"term": "platelet_count_decreased", "value": 60000, "unit": "per_ul"}]}  # fmt: skip
@@ -340,6 +405,10 @@ def test_each_engine_answers_the_same_document_as_the_cli(
 
     if engine == "plan":
         body: Any = {"regimen": "hd-label", "weight_kg": 70.5, "first_dose": FIRST_DOSE}
+    elif engine == "plan-evening":
+        engine = "plan"
+        body = {"regimen": "hd-label", "weight_kg": 70.5, "cycle_end_rule": "dose_count",
+                "first_dose": "2026-12-07T20:00:00+00:00"}  # fmt: skip
     elif engine == "grade":
         body = GRADE
     else:

@@ -59,6 +59,72 @@ def test_the_contract_plan_for_70_kg_on_the_label_regimen() -> None:
             "response_assessment_on", "earliest_next_course_on", "warnings"} <= set(plan)  # fmt: skip
 
 
+def test_the_contract_plan_shows_how_vials_were_counted_and_the_weight_basis() -> None:
+    plan = il2_json("plan", "--regimen", "hd-label", "--weight-kg", "70",
+                    "--first-dose", "2026-12-07T08:00:00-08:00")  # fmt: skip
+    count = plan["vial_count"]
+    assert (count["extractable_ml_per_vial"], count["extractable_iu_per_vial"]) == (1.2, 21_600_000)
+    assert count["setting"]["name"] == "vial_extractable_ml"
+    assert "planned, not promised" in count["note"]
+    assert plan["dosing_weight"]["basis"] == plan["dosing_weight_basis"] == "actual"
+    assert plan["cycle_end"] == {"rule": None, "chosen_by": "not_needed", "conflict": False,
+                                 "site_policy": "ask", "shortfall": None}  # fmt: skip
+
+
+EVENING = ["plan", "--regimen", "hd-label", "--weight-kg", "70",
+           "--first-dose", "2026-12-07T20:00:00+00:00"]  # fmt: skip
+
+
+def test_an_evening_first_dose_without_cycle_end_exits_2_naming_the_choices() -> None:
+    done = il2(*EVENING, "--json")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "field 'cycle_end_rule': None is not allowed" in done.stderr
+    assert "a first dose at 20:00 fits 13 of 14 doses in days 1-5" in done.stderr
+    assert "--cycle-end" in done.stderr
+
+
+@pytest.mark.parametrize(("choice", "doses", "last_day"), [("whichever_first", 13, 5),
+                                                           ("dose_count", 14, 6)])  # fmt: skip
+def test_cycle_end_plans_an_evening_first_dose_and_the_plan_records_the_choice(
+    choice: str, doses: int, last_day: int
+) -> None:
+    plan = il2_json(*EVENING, "--cycle-end", choice)
+    assert [len(c["doses"]) for c in plan["cycles"]] == [doses, doses]
+    assert plan["cycles"][0]["doses"][-1]["day"] == last_day
+    assert (plan["cycle_end"]["rule"], plan["cycle_end"]["chosen_by"]) == (choice, "plan")
+    assert plan["cycle_end"]["shortfall"]["doses_within_days"] == 13
+
+
+def test_an_unknown_cycle_end_exits_2() -> None:
+    done = il2(*EVENING, "--cycle-end", "sometimes")
+    assert done.returncode == 2
+    assert "field 'cycle_end_rule': 'sometimes' is not allowed" in done.stderr
+
+
+def test_a_pharmacy_site_policy_of_1_ml_a_vial_counts_three_vials_for_70_kg(
+    tmp_path: Path,
+) -> None:
+    policy = tmp_path / "site.toml"
+    policy.write_text('[policy]\nvial_extractable_ml = { value = 1.0, reason = "pharmacy" }\n')
+    done = il2("plan", "--regimen", "hd-label", "--weight-kg", "70",
+               "--first-dose", "2026-12-07T08:00:00-08:00", "--json",
+               env={"IL2_SITE_POLICY": str(policy)})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(done.stdout)
+    assert (plan["vials_per_dose"], plan["vials_per_course"]) == (3, 84)
+    assert plan["vial_count"]["setting"]["set_by"] == str(policy)
+
+
+def test_the_readable_plan_shows_the_weight_basis_and_how_vials_were_counted() -> None:
+    done = il2("plan", "--regimen", "hd-label", "--weight-kg", "70",
+               "--first-dose", "2026-12-07T08:00:00-08:00", env={"COLUMNS": "200"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for text in ("Weight basis", "actual body weight", "Vials counted", "21.6 MIU a vial",
+                 "planned, not promised", "no choice needed"):  # fmt: skip
+        assert text in done.stdout
+
+
 def test_regimens_lists_the_three_contract_regimens_with_sources() -> None:
     listed = {r["id"]: r for r in il2_json("regimens")["regimens"]}
     assert listed["hd-label"]["dose_iu_per_kg"] == 600_000
@@ -128,12 +194,14 @@ def test_a_site_policy_file_changes_the_plan_and_the_policy_listing_shows_it(
     done = il2("plan", "--regimen", "hd-label", "--weight-kg", "70",
                "--first-dose", "2026-12-07T20:00:00+00:00", "--json", env=env)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert len(json.loads(done.stdout)["cycles"][0]["doses"]) == 14
+    planned = json.loads(done.stdout)
+    assert len(planned["cycles"][0]["doses"]) == 14
+    assert planned["cycle_end"]["chosen_by"] == "site_policy"
     listing = json.loads(il2("policy", "--json", env=env).stdout)
     setting = next(p for p in listing["policies"] if p["name"] == "cycle_end_rule")
     assert (setting["value"], setting["default"], setting["reason"]) == (
         "dose_count",
-        "whichever_first",
+        "ask",
         "committee",
     )
 

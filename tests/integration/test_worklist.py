@@ -36,6 +36,7 @@ def test_each_patient_is_shown_at_their_stage_with_the_next_action(
         regimen="hd-label",
         weight_kg=70,
         first_dose=clock.now.isoformat(),
+        cycle_end_rule="dose_count",  # a 16:00 first dose: dose 14 falls on day 6
     ).id
     plan_course(
         app.services,
@@ -44,6 +45,7 @@ def test_each_patient_is_shown_at_their_stage_with_the_next_action(
         regimen="hd-label",
         weight_kg=70,
         first_dose=(clock.now + timedelta(days=10)).isoformat(),
+        cycle_end_rule="dose_count",
     )
     record_follow_up(app.services, doctor, dead, observed_on="2026-12-01", status="dead")
     submit_dose(

@@ -12,12 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.strategies import documents
 
-from il2.domain.dosing import dose_iu, vials_for_doses
+from il2.domain.dosing import dose_iu, extractable_iu_per_vial, vials_for_doses, vials_per_dose
 from il2.domain.eligibility import Limit, RelativeLimit, Verdict
+from il2.domain.errors import InvalidInputError
 from il2.domain.findings import FieldType
 from il2.domain.quantities import Comparison
-from il2.domain.regimen import CycleEndRule, VialPooling
-from il2.domain.schedule import plan_calendar
+from il2.domain.regimen import CycleEndRule, Regimen, VialPooling
+from il2.domain.schedule import Calendar, plan_calendar
 from il2.rules.loader import load_rules
 from il2.services.screening import screen_candidate
 
@@ -97,6 +98,15 @@ def test_screening_is_deterministic_and_eligible_only_when_every_criterion_is_me
     assert (first.verdict.value == "eligible") == all_met
 
 
+def _calendar_or_refusal(
+    regimen: Regimen, first_dose: datetime, rule: CycleEndRule
+) -> Calendar | InvalidInputError:
+    try:
+        return plan_calendar(regimen=regimen, first_dose=first_dose, rule=rule)
+    except InvalidInputError as refused:
+        return refused
+
+
 @given(
     regimen_id=st.sampled_from(sorted(RULES.regimens)),
     zone=st.sampled_from(ZONES),
@@ -107,7 +117,13 @@ def test_every_calendar_keeps_interval_and_dose_limits(
     regimen_id: str, zone: Any, moment: datetime, rule: CycleEndRule
 ) -> None:
     regimen = RULES.regimens[regimen_id]
-    calendar = plan_calendar(regimen=regimen, first_dose=moment.replace(tzinfo=zone), rule=rule)
+    calendar = _calendar_or_refusal(regimen, moment.replace(tzinfo=zone), rule)
+    if isinstance(calendar, InvalidInputError):
+        # Only an unchosen cycle end refuses, and only when the days cannot hold every dose.
+        assert rule is CycleEndRule.ASK
+        assert calendar.field == "cycle_end_rule"
+        assert regimen.dosing_days_per_cycle is not None
+        return
     total = 0
     for cycle in calendar.cycles:
         times = [d.due_at.astimezone(UTC) for d in cycle.doses]
@@ -115,8 +131,11 @@ def test_every_calendar_keeps_interval_and_dose_limits(
         assert gaps <= {timedelta(hours=regimen.interval_h)}
         assert 1 <= len(times) <= regimen.max_doses_per_cycle
         assert [d.number for d in cycle.doses] == list(range(1, len(times) + 1))
-        if rule is CycleEndRule.WHICHEVER_FIRST and regimen.dosing_days_per_cycle:
+        if rule is not CycleEndRule.DOSE_COUNT and regimen.dosing_days_per_cycle:
             assert all(d.day <= regimen.dosing_days_per_cycle for d in cycle.doses)
+        if rule is CycleEndRule.ASK:
+            # Never silently shortened: asked and not refused means every allowed dose fits.
+            assert not calendar.shortfalls
         total += len(times)
     assert total <= (regimen.max_doses_per_course or total)
 
@@ -124,8 +143,11 @@ def test_every_calendar_keeps_interval_and_dose_limits(
 @given(
     dose=st.integers(1_000_000, 210_000_000),
     gaps_h=st.lists(st.integers(1, 72), min_size=1, max_size=20),
+    per_vial=st.sampled_from([18_000_000, 21_600_000]),
 )
-def test_pooling_never_uses_more_vials_than_fresh_vials(dose: int, gaps_h: list[int]) -> None:
+def test_pooling_never_uses_more_vials_than_fresh_vials(
+    dose: int, gaps_h: list[int], per_vial: int
+) -> None:
     start = datetime(2026, 12, 7, tzinfo=UTC)
     due = [start]
     for gap in gaps_h:
@@ -133,10 +155,28 @@ def test_pooling_never_uses_more_vials_than_fresh_vials(dose: int, gaps_h: list[
     common = {
         "dose_iu": dose,
         "due_at": due,
-        "vial_iu": 22_000_000,
+        "iu_per_vial": per_vial,
         "stability_h": 48,
         "infusion_min": 15,
     }
     pooled = vials_for_doses(pooling=VialPooling.WITHIN_STABILITY, **common)
     fresh = vials_for_doses(pooling=VialPooling.NONE, **common)
-    assert -(-dose * len(due) // 22_000_000) <= pooled <= fresh
+    assert -(-dose * len(due) // per_vial) <= pooled <= fresh
+
+
+@given(weight=weights, extractable_ml=st.decimals(min_value="0.1", max_value="1.2", places=2))
+def test_the_vials_of_a_dose_always_hold_the_dose_and_one_fewer_never_would(
+    weight: Decimal, extractable_ml: Decimal
+) -> None:
+    product = RULES.product
+    per_vial = extractable_iu_per_vial(
+        extractable_ml=extractable_ml,
+        iu_per_ml=product.reconstituted_iu_per_ml,
+        reconstitution_ml=product.reconstitution_ml,
+    )
+    dose = dose_iu(weight_kg=weight, iu_per_kg=600_000)
+    vials = vials_per_dose(dose_iu=dose, iu_per_vial=per_vial)
+    assert (vials - 1) * per_vial < dose <= vials * per_vial
+    # A vial is never counted as giving more than the volume drawn holds (no under-ordering).
+    assert per_vial <= extractable_ml * product.reconstituted_iu_per_ml
+    assert per_vial <= product.vial_iu

@@ -1,9 +1,10 @@
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from il2.domain.errors import RuleTableError
-from il2.domain.regimen import CycleEndRule, VialPooling
+from il2.domain.regimen import CycleEndRule, DosingWeightBasis, VialPooling
 from il2.rules.loader import RuleSet, load_rules
 
 
@@ -15,7 +16,9 @@ def site_file(tmp_path: Path, text: str) -> Path:
 
 def test_bundled_rules_load_with_the_three_required_regimens(rules: RuleSet) -> None:
     assert {"hd-label", "hd-nci-720", "post-til"} <= set(rules.regimens)
-    assert rules.plan_policy.cycle_end_rule is CycleEndRule.WHICHEVER_FIRST
+    assert rules.plan_policy.cycle_end_rule is CycleEndRule.ASK
+    assert rules.plan_policy.vial_extractable_ml == Decimal("1.2")
+    assert rules.plan_policy.dosing_weight_basis is DosingWeightBasis.ACTUAL
     assert rules.site_changes == ()
 
 
@@ -60,6 +63,31 @@ reason = "CWG high-dose trials"
     assert len(rules.site_changes) == 3
 
 
+def test_a_pharmacy_sets_the_volume_it_draws_from_each_vial_down_to_1_ml(
+    tmp_path: Path,
+) -> None:
+    path = site_file(tmp_path, '[policy]\nvial_extractable_ml = { value = 1.0, reason = "P&T" }\n')
+    rules = load_rules(site_policy=path)
+    assert rules.plan_policy.vial_extractable_ml == Decimal("1.0")
+    assert rules.site_changes[0].field == "policy.vial_extractable_ml"
+
+
+def test_the_whole_reconstitution_volume_is_the_most_a_pharmacy_may_count_on(
+    tmp_path: Path,
+) -> None:
+    path = site_file(tmp_path, "[policy]\nvial_extractable_ml = 1.2\n")
+    assert load_rules(site_policy=path).plan_policy.vial_extractable_ml == Decimal("1.2")
+
+
+def test_a_site_sets_a_standing_cycle_end_rule_and_a_weight_basis(tmp_path: Path) -> None:
+    path = site_file(
+        tmp_path, "[policy]\ncycle_end_rule = 'whichever_first'\ndosing_weight_basis = 'ideal'\n"
+    )
+    rules = load_rules(site_policy=path)
+    assert rules.plan_policy.cycle_end_rule is CycleEndRule.WHICHEVER_FIRST
+    assert rules.plan_policy.dosing_weight_basis is DosingWeightBasis.IDEAL
+
+
 def test_a_site_adds_its_own_regimen(tmp_path: Path) -> None:
     path = site_file(
         tmp_path,
@@ -84,6 +112,11 @@ version = "7"
     ("text", "field", "problem"),
     [
         ("[policy]\ncycle_end_rule = 'sometimes'", "policy.cycle_end_rule", "not one of"),
+        ("[policy]\nvial_extractable_ml = 1.21", "policy.vial_extractable_ml", "at most 1.2 mL"),
+        ("[policy]\nvial_extractable_ml = 0", "policy.vial_extractable_ml", "above 0"),
+        ("[policy]\nvial_extractable_ml = -1", "policy.vial_extractable_ml", "above 0"),
+        ("[policy]\nvial_extractable_ml = '1 mL'", "policy.vial_extractable_ml", "must be a number"),
+        ("[policy]\ndosing_weight_basis = 'lean'", "policy.dosing_weight_basis", "not one of"),
         ("[policy]\nnap_time = 3", "policy.nap_time", "not a site policy"),
         ("[policy]\nweight_max_kg = 'heavy'", "policy.weight_max_kg", "must be a number"),
         ("[site]\ntime_zone = 'Mars/Olympus'", "site.time_zone", "IANA"),

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from il2.domain.errors import InvalidInputError
-from il2.domain.regimen import CycleEndRule
+from il2.domain.regimen import ChosenBy, CycleEndRule
 from il2.domain.schedule import plan_calendar
 from il2.rules.loader import RuleSet
 
@@ -82,3 +82,63 @@ def test_when_no_start_time_can_fit_every_dose_the_warning_says_so(rules: RuleSe
     )  # fmt: skip
     assert "no first-dose time fits all 14" in calendar.warnings[0]
     assert len(calendar.cycles[0].doses) == 14
+
+
+def _ask(rules: RuleSet, first_dose: datetime) -> InvalidInputError:
+    with pytest.raises(InvalidInputError) as refused:
+        plan_calendar(
+            regimen=rules.regimens["hd-label"], first_dose=first_dose, rule=CycleEndRule.ASK
+        )
+    return refused.value
+
+
+def test_an_evening_first_dose_with_no_choice_is_refused_naming_cycle_end_rule(
+    rules: RuleSet,
+) -> None:
+    refused = _ask(rules, datetime(2026, 12, 7, 20, tzinfo=UTC))
+    assert refused.field == "cycle_end_rule"
+    assert refused.value is None
+    assert "a first dose at 20:00 fits 13 of 14 doses in days 1-5" in refused.allowed
+    assert "'whichever_first' (end after dose 13" in refused.allowed
+    assert "'dose_count' (give dose 14 on day 6)" in refused.allowed
+
+
+def test_a_start_that_leaves_two_doses_past_the_days_names_both(rules: RuleSet) -> None:
+    regimen = replace(rules.regimens["hd-label"], dosing_days_per_cycle=4)
+    with pytest.raises(InvalidInputError, match=r"give doses 11-14 on days 5-6"):
+        plan_calendar(
+            regimen=regimen, first_dose=datetime(2026, 12, 7, 20, tzinfo=UTC),
+            rule=CycleEndRule.ASK,
+        )  # fmt: skip
+
+
+def test_a_start_that_fits_every_dose_needs_no_choice(rules: RuleSet) -> None:
+    calendar = plan_calendar(
+        regimen=rules.regimens["hd-label"],
+        first_dose=datetime(2026, 12, 7, 15, 59, tzinfo=UTC),
+        rule=CycleEndRule.ASK,
+    )
+    assert [len(c.doses) for c in calendar.cycles] == [14, 14]
+    assert calendar.shortfalls == ()
+    assert calendar.warnings == ()
+
+
+def test_a_regimen_without_dosing_days_is_never_asked(rules: RuleSet) -> None:
+    calendar = plan_calendar(
+        regimen=rules.regimens["hd-nci-720"],
+        first_dose=datetime(2026, 12, 7, 23, tzinfo=UTC),
+        rule=CycleEndRule.ASK,
+    )
+    assert [len(c.doses) for c in calendar.cycles] == [15, 15]
+
+
+def test_the_warning_says_who_chose_the_rule(rules: RuleSet) -> None:
+    evening = datetime(2026, 12, 7, 20, tzinfo=UTC)
+    regimen = rules.regimens["hd-label"]
+    by_plan = plan_calendar(
+        regimen=regimen, first_dose=evening, rule=CycleEndRule.DOSE_COUNT, chosen_by=ChosenBy.PLAN
+    )
+    by_site = plan_calendar(regimen=regimen, first_dose=evening, rule=CycleEndRule.DOSE_COUNT)
+    assert "(chosen for this plan)" in by_plan.warnings[0]
+    assert "(the site's standing policy)" in by_site.warnings[0]
+    assert "the last dose on day 6" in by_site.warnings[0]

@@ -34,6 +34,7 @@ async def plan(body: CoursePlan, services: Il2Services) -> dict[str, Any]:
         regimen_id=body.regimen,
         weight_kg=body.weight_kg,
         first_dose=body.first_dose,
+        cycle_end_rule=body.cycle_end_rule,
     )
     return documents.plan_document(course, services.rules)
 

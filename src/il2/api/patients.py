@@ -48,5 +48,6 @@ async def plan(
         regimen=body.regimen,
         weight_kg=body.weight_kg,
         first_dose=body.first_dose,
+        cycle_end_rule=body.cycle_end_rule,
     )
     return dict(plain(course))

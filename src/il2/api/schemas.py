@@ -48,6 +48,13 @@ class CoursePlan(Body):
     first_dose: str = Field(
         description="ISO 8601 date-time, e.g. 2026-12-07T08:00:00-08:00; no offset = site zone"
     )
+    cycle_end_rule: str | None = Field(
+        default=None,
+        description="When the first-dose time leaves fewer slots in a cycle's dosing days than "
+        "doses (hd-label: a first dose at 16:00 or later fits 13 of 14 in days 1-5): "
+        "'whichever_first' ends the cycle within the days, 'dose_count' gives every dose. "
+        "Needed only then, unless the site policy decides; left out otherwise.",
+    )
 
 
 class Dose(Body):

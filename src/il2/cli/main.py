@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -95,13 +97,42 @@ def plan(
             help="First dose, ISO 8601 (2026-12-07T08:00:00-08:00); no offset = site zone."
         ),
     ],
+    cycle_end: Annotated[
+        str | None,
+        typer.Option(
+            "--cycle-end",
+            help="When the first-dose time leaves fewer slots in the dosing days than doses "
+            "(hd-label: a first dose at 16:00 or later): 'whichever_first' ends the cycle "
+            "within days 1-5, 'dose_count' gives every dose. Needed only then, unless the "
+            "site policy decides.",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Plan a course: dose, preparation, vials and the time of every dose."""
     rules = _app().rules
-    with reported():
-        course = plan_course(rules, regimen_id=regimen, weight_kg=weight_kg, first_dose=first_dose)
+    with reported(), _option_named("cycle_end_rule", "--cycle-end"):
+        course = plan_course(
+            rules,
+            regimen_id=regimen,
+            weight_kg=weight_kg,
+            first_dose=first_dose,
+            cycle_end_rule=cycle_end,
+        )
     _emit(documents.plan_document(course, rules), as_json, render.plan)
+
+
+@contextmanager
+def _option_named(field: str, option: str) -> Iterator[None]:
+    """Say which command-line option gives `field` when it is refused."""
+    try:
+        yield
+    except InvalidInputError as error:
+        if error.field != field:
+            raise
+        raise InvalidInputError(
+            field=field, value=error.value, allowed=f"{error.allowed} (give it with {option})"
+        ) from None
 
 
 @app.command()

@@ -35,13 +35,34 @@ def regimens(console: Console, document: dict[str, Any]) -> None:
     console.print(table)
 
 
+def _vial_basis(count: dict[str, Any] | None) -> str:
+    if not count:
+        return "not recorded"
+    setting = count["setting"]
+    return (
+        f"{count['basis']} Setting vial_extractable_ml = {setting['value']} mL "
+        f"(set by {setting['set_by']}). {count['note']}"
+    )
+
+
+def _cycle_end(cycle_end: dict[str, Any] | None) -> str:
+    if not cycle_end:
+        return "not recorded"
+    if cycle_end["chosen_by"] == "not_needed":
+        return "every dose fits the dosing days; no choice needed"
+    by = "chosen for this plan" if cycle_end["chosen_by"] == "plan" else "site policy"
+    return f"{cycle_end['rule']} ({by})"
+
+
 def plan(console: Console, document: dict[str, Any]) -> None:
     """A course plan: the dose and its preparation, then the calendar."""
     summary = Table(title=f"Plan: {document['regimen_name']}", show_header=False)
     summary.add_column("item", style="bold")
     summary.add_column("value")
+    weight = document.get("dosing_weight", {})
     rows = [
         ("Weight", f"{document['weight_kg']} kg"),
+        ("Weight basis", weight.get("note", "not recorded")),
         ("Dose", f"{document['dose_iu']:,} IU"),
         ("Dose (derived)", f"{document['dose_mg']} mg - {document['mg_factor_note']}"),
         ("Reconstituted volume", f"{document['reconstituted_ml']} mL"),
@@ -49,6 +70,8 @@ def plan(console: Console, document: dict[str, Any]) -> None:
         ("Final concentration", f"{document['concentration_ug_per_ml']} ug/mL"),
         ("Vials", (f"{document['vials_per_dose']} a dose; by cycle {document['vials_by_cycle']}; "
                    f"{document['vials_per_course']} a course")),
+        ("Vials counted", _vial_basis(document.get("vial_count"))),
+        ("Cycle end", _cycle_end(document.get("cycle_end"))),
         ("Response scan on", str(document["response_assessment_on"])),
         ("Earliest next course", str(document["earliest_next_course_on"])),
     ]  # fmt: skip

@@ -6,7 +6,6 @@ conversion factor always stated, because the label's own figures imply three dif
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -70,9 +69,33 @@ def concentration_ug_per_ml(*, dose_mg: Decimal, total_ml: Decimal) -> Decimal:
     return dose_mg * 1000 / total_ml
 
 
-def vials_per_dose(*, dose_iu: int, vial_iu: int) -> int:
-    """Fresh vials needed for one dose."""
-    return math.ceil(dose_iu / vial_iu)
+def extractable_iu_per_vial(
+    *, extractable_ml: Decimal, iu_per_ml: int, reconstitution_ml: Decimal
+) -> int:
+    """IU a pharmacist can draw from one reconstituted vial: `extractable_ml` at `iu_per_ml`.
+
+    More than the reconstitution volume cannot be drawn, and nothing is not a vial.
+    """
+    if not Decimal(0) < extractable_ml <= reconstitution_ml:
+        raise InvalidInputError(
+            field="vial_extractable_ml",
+            value=float(extractable_ml),
+            allowed=f"a volume above 0 and at most {plain(reconstitution_ml)} mL, the "
+            f"reconstitution volume",
+        )
+    return whole(extractable_ml * iu_per_ml)
+
+
+def vials_per_dose(*, dose_iu: int, iu_per_vial: int) -> int:
+    """Fresh vials needed for one dose when each yields `iu_per_vial`."""
+    return -(-dose_iu // iu_per_vial)
+
+
+def in_window_total_ml(
+    *, dose_mg: Decimal, min_ug_per_ml: Decimal, max_ug_per_ml: Decimal
+) -> tuple[Decimal, Decimal]:
+    """The total bag volumes (drug and diluent) that put the dose inside the window."""
+    return dose_mg * 1000 / max_ug_per_ml, dose_mg * 1000 / min_ug_per_ml
 
 
 @dataclass(slots=True)
@@ -83,7 +106,7 @@ class _OpenVial:
 
 @dataclass(slots=True)
 class _VialStock:
-    vial_iu: int
+    iu_per_vial: int
     stability: timedelta
     opened: int = 0
     vials: list[_OpenVial] = field(default_factory=list)
@@ -96,8 +119,8 @@ class _VialStock:
             vial.remaining_iu -= taken
             needed -= taken
         while needed > 0:
-            taken = min(needed, self.vial_iu)
-            self.vials.append(_OpenVial(start + self.stability, self.vial_iu - taken))
+            taken = min(needed, self.iu_per_vial)
+            self.vials.append(_OpenVial(start + self.stability, self.iu_per_vial - taken))
             self.opened += 1
             needed -= taken
 
@@ -106,20 +129,20 @@ def vials_for_doses(
     *,
     dose_iu: int,
     due_at: Sequence[datetime],
-    vial_iu: int,
+    iu_per_vial: int,
     pooling: VialPooling,
     stability_h: int,
     infusion_min: int,
 ) -> int:
-    """Vials used by the doses `due_at`.
+    """Vials used by the doses `due_at`, each vial yielding `iu_per_vial` (what can be drawn).
 
     Without pooling each dose opens fresh vials. With pooling, drug left in a vial serves a
     later dose whose infusion ends within `stability_h` of the vial's reconstitution (taken
     as the start of the dose that opened it).
     """
     if pooling is VialPooling.NONE:
-        return len(due_at) * vials_per_dose(dose_iu=dose_iu, vial_iu=vial_iu)
-    stock = _VialStock(vial_iu=vial_iu, stability=timedelta(hours=stability_h))
+        return len(due_at) * vials_per_dose(dose_iu=dose_iu, iu_per_vial=iu_per_vial)
+    stock = _VialStock(iu_per_vial=iu_per_vial, stability=timedelta(hours=stability_h))
     infusion = timedelta(minutes=infusion_min)
     for start in due_at:
         stock.draw(dose_iu=dose_iu, start=start, end=start + infusion)

@@ -12,14 +12,23 @@ from il2.domain.dosing import (
     diluent_ml,
     dose_iu,
     dose_mg,
+    extractable_iu_per_vial,
+    in_window_total_ml,
     mg_factor_note,
     reconstituted_ml,
     vials_for_doses,
     vials_per_dose,
 )
 from il2.domain.quantities import plain, round_to
-from il2.domain.regimen import PlanPolicy, Product, Regimen
-from il2.domain.schedule import PlannedCycle, plan_calendar
+from il2.domain.regimen import (
+    ChosenBy,
+    CycleEndRule,
+    DosingWeightBasis,
+    PlanPolicy,
+    Product,
+    Regimen,
+)
+from il2.domain.schedule import Calendar, PlannedCycle, Shortfall, plan_calendar
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +37,7 @@ class CoursePlan:
 
     regimen: Regimen
     weight_kg: Decimal
+    dosing_weight_basis: DosingWeightBasis
     dose_iu: int
     dose_mg: Decimal
     mg_factor_note: str
@@ -38,7 +48,12 @@ class CoursePlan:
     concentration_in_window: bool
     vials_per_dose: int
     vials_per_cycle: tuple[int, ...]
+    vial_extractable_ml: Decimal
+    vial_extractable_iu: int
     cycles: tuple[PlannedCycle, ...]
+    cycle_end_rule: CycleEndRule | None
+    cycle_end_chosen_by: ChosenBy
+    shortfall: Shortfall | None
     response_assessment_on: date | None
     earliest_next_course_on: date | None
     warnings: tuple[str, ...]
@@ -49,12 +64,54 @@ class CoursePlan:
         return sum(self.vials_per_cycle)
 
 
-def _concentration_warning(plan_value: Decimal, product: Product) -> str:
+def _concentration_warning(plan_value: Decimal, mg: Decimal, product: Product) -> str:
+    low, high = product.concentration_min_ug_per_ml, product.concentration_max_ug_per_ml
+    least_ml, most_ml = in_window_total_ml(dose_mg=mg, min_ug_per_ml=low, max_ug_per_ml=high)
+    remedy = product.below_window_remedy if plan_value < low else product.above_window_remedy
     return (
         f"Final concentration {round_to(plan_value, 2)} ug/mL is outside the label's "
-        f"{plain(product.concentration_min_ug_per_ml)}-{plain(product.concentration_max_ug_per_ml)}"
-        f" ug/mL window, where drug delivery becomes more variable; review the preparation "
-        f"with pharmacy."
+        f"{plain(low)}-{plain(high)} ug/mL window, where drug delivery becomes more variable; "
+        f"review the preparation with pharmacy. {remedy} For this dose a total volume (drug "
+        f"and D5W) of {round_to(least_ml, 1)} to {round_to(most_ml, 1)} mL lies inside the "
+        f"window (computed)."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _CycleEnd:
+    calendar: Calendar
+    rule: CycleEndRule | None
+    chosen_by: ChosenBy
+
+
+def _calendar(
+    regimen: Regimen, first_dose: datetime, chosen: CycleEndRule | None, policy: PlanPolicy
+) -> _CycleEnd:
+    """The calendar under the plan's own cycle-end choice, else the site's policy."""
+    rule: CycleEndRule = policy.cycle_end_rule
+    by = ChosenBy.SITE_POLICY
+    if chosen is not None and chosen is not CycleEndRule.ASK:
+        rule, by = chosen, ChosenBy.PLAN
+    calendar = plan_calendar(regimen=regimen, first_dose=first_dose, rule=rule, chosen_by=by)
+    if rule is CycleEndRule.ASK:  # not refused: every dose fits, nobody had to choose
+        return _CycleEnd(calendar, None, ChosenBy.NOT_NEEDED)
+    return _CycleEnd(calendar, rule, by)
+
+
+def _vials_by_cycle(
+    *, dose: int, per_vial: int, calendar: Calendar, regimen: Regimen, product: Product,
+    policy: PlanPolicy,
+) -> tuple[int, ...]:  # fmt: skip
+    return tuple(
+        vials_for_doses(
+            dose_iu=dose,
+            due_at=[planned.due_at for planned in cycle.doses],
+            iu_per_vial=per_vial,
+            pooling=policy.vial_pooling,
+            stability_h=product.stability_h,
+            infusion_min=regimen.infusion_min,
+        )
+        for cycle in calendar.cycles
     )
 
 
@@ -84,9 +141,20 @@ def plan_course(
     policy: PlanPolicy,
     weight_kg: Decimal,
     first_dose: datetime,
+    cycle_end_rule: CycleEndRule | None = None,
 ) -> CoursePlan:
-    """Plan one course of `regimen` for a patient weighing `weight_kg`."""
+    """Plan one course of `regimen` for a patient whose dosing weight is `weight_kg`.
+
+    The weight is the dosing weight on the site's basis (`policy.dosing_weight_basis`); it is
+    used as given. `cycle_end_rule` is this plan's own choice; without one the site's policy
+    holds, and under `ask` a plan whose cycle bounds disagree is refused.
+    """
     check_weight_kg(weight_kg, minimum=policy.weight_min_kg, maximum=policy.weight_max_kg)
+    per_vial = extractable_iu_per_vial(
+        extractable_ml=policy.vial_extractable_ml,
+        iu_per_ml=product.reconstituted_iu_per_ml,
+        reconstitution_ml=product.reconstitution_ml,
+    )
     iu = dose_iu(weight_kg=weight_kg, iu_per_kg=regimen.dose_iu_per_kg)
     factor = product.mg_factor(policy.mg_factor)
     mg = dose_mg(dose_iu=iu, factor=factor)
@@ -96,10 +164,11 @@ def plan_course(
     in_window = (
         product.concentration_min_ug_per_ml <= concentration <= product.concentration_max_ug_per_ml
     )
-    calendar = plan_calendar(regimen=regimen, first_dose=first_dose, rule=policy.cycle_end_rule)
+    cycle_end = _calendar(regimen, first_dose, cycle_end_rule, policy)
+    calendar = cycle_end.calendar
     warnings = list(calendar.warnings)
     if not in_window:
-        warnings.append(_concentration_warning(concentration, product))
+        warnings.append(_concentration_warning(concentration, mg, product))
     if regimen.unconfirmed:
         warnings.append(_unconfirmed_warning(regimen))
     last_day = calendar.last_dose_at.date()
@@ -109,20 +178,10 @@ def plan_course(
     next_course, next_note = _next_course_on(regimen, last_day)
     if next_note:
         warnings.append(next_note)
-    vials = tuple(
-        vials_for_doses(
-            dose_iu=iu,
-            due_at=[dose.due_at for dose in cycle.doses],
-            vial_iu=product.vial_iu,
-            pooling=policy.vial_pooling,
-            stability_h=product.stability_h,
-            infusion_min=regimen.infusion_min,
-        )
-        for cycle in calendar.cycles
-    )
     return CoursePlan(
         regimen=regimen,
         weight_kg=weight_kg,
+        dosing_weight_basis=policy.dosing_weight_basis,
         dose_iu=iu,
         dose_mg=mg,
         mg_factor_note=mg_factor_note(factor, [f for f in product.mg_factors if f != factor]),
@@ -131,9 +190,21 @@ def plan_course(
         diluent_ml=bag_ml,
         concentration_ug_per_ml=concentration,
         concentration_in_window=in_window,
-        vials_per_dose=vials_per_dose(dose_iu=iu, vial_iu=product.vial_iu),
-        vials_per_cycle=vials,
+        vials_per_dose=vials_per_dose(dose_iu=iu, iu_per_vial=per_vial),
+        vials_per_cycle=_vials_by_cycle(
+            dose=iu,
+            per_vial=per_vial,
+            calendar=calendar,
+            regimen=regimen,
+            product=product,
+            policy=policy,
+        ),
+        vial_extractable_ml=policy.vial_extractable_ml,
+        vial_extractable_iu=per_vial,
         cycles=calendar.cycles,
+        cycle_end_rule=cycle_end.rule,
+        cycle_end_chosen_by=cycle_end.chosen_by,
+        shortfall=calendar.shortfalls[0] if calendar.shortfalls else None,
         response_assessment_on=assessment,
         earliest_next_course_on=next_course,
         warnings=tuple(warnings),

@@ -71,6 +71,10 @@ class Product:
     mg_factors: tuple[MgFactor, ...]
     source: str
     version: str
+    below_window_remedy: str
+    above_window_remedy: str
+    vial_order_note: str
+    vial_order_source: str
 
     def mg_factor(self, factor_id: str) -> MgFactor:
         """The conversion factor with this id."""
@@ -81,10 +85,45 @@ class Product:
 
 
 class CycleEndRule(StrEnum):
-    """How a cycle ends when the dose count and the dosing days disagree."""
+    """How a cycle ends when the dose count and the dosing days disagree.
 
+    `ask` is not a way to end a cycle: it makes planning refuse a plan whose bounds disagree
+    until the plan itself chooses one of the other two.
+    """
+
+    ASK = "ask"
     WHICHEVER_FIRST = "whichever_first"
     DOSE_COUNT = "dose_count"
+
+
+class ChosenBy(StrEnum):
+    """Who chose the cycle-end rule that shaped a plan."""
+
+    PLAN = "plan"
+    SITE_POLICY = "site_policy"
+    NOT_NEEDED = "not_needed"
+
+
+class DosingWeightBasis(StrEnum):
+    """Which body weight the weight given to a plan is; il2 doses per kg of it, unconverted."""
+
+    ACTUAL = "actual"
+    IDEAL = "ideal"
+    ADJUSTED = "adjusted"
+    PRE_TREATMENT = "pre_treatment"
+
+    @property
+    def words(self) -> str:
+        """The basis as a clinician reads it."""
+        return _BASIS_WORDS[self]
+
+
+_BASIS_WORDS = {
+    DosingWeightBasis.ACTUAL: "actual body weight",
+    DosingWeightBasis.IDEAL: "ideal body weight",
+    DosingWeightBasis.ADJUSTED: "adjusted body weight",
+    DosingWeightBasis.PRE_TREATMENT: "pre-treatment body weight",
+}
 
 
 class VialPooling(StrEnum):
@@ -103,3 +142,5 @@ class PlanPolicy:
     mg_factor: str
     weight_min_kg: Decimal
     weight_max_kg: Decimal
+    vial_extractable_ml: Decimal
+    dosing_weight_basis: DosingWeightBasis

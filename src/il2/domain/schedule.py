@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from il2.domain.errors import InvalidInputError
-from il2.domain.regimen import CycleEndRule, Regimen
+from il2.domain.regimen import ChosenBy, CycleEndRule, Regimen
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +33,31 @@ class PlannedCycle:
 
 
 @dataclass(frozen=True, slots=True)
+class Shortfall:
+    """A cycle whose dosing days hold fewer slots than the doses it allows."""
+
+    cycle: int
+    start: datetime
+    fitted: int
+    allowed: int
+    days: int
+    last_day: int
+
+    @property
+    def late(self) -> str:
+        """The doses that fall after the dosing days, in words ("dose 14", "doses 13-14")."""
+        if self.fitted + 1 == self.allowed:
+            return f"dose {self.allowed}"
+        return f"doses {self.fitted + 1}-{self.allowed}"
+
+
+@dataclass(frozen=True, slots=True)
 class Calendar:
     """Every cycle of a course, and what the planner should know about it."""
 
     cycles: tuple[PlannedCycle, ...]
     warnings: tuple[str, ...]
+    shortfalls: tuple[Shortfall, ...] = ()
 
     @property
     def last_dose_at(self) -> datetime:
@@ -85,61 +105,116 @@ def _day_end(start: datetime, days: int) -> datetime:
     return datetime.combine(last, time(0), tzinfo=start.tzinfo)
 
 
+def _fix(shortfall: Shortfall, interval_h: int) -> str:
+    span_h = (shortfall.allowed - 1) * interval_h
+    latest = _day_end(shortfall.start, shortfall.days) - timedelta(hours=span_h)
+    if latest.date() == shortfall.start.date():
+        return f"a first dose before {latest:%H:%M} fits all {shortfall.allowed}"
+    return f"no first-dose time fits all {shortfall.allowed} in days 1-{shortfall.days}"
+
+
+_BY_WHOM = {
+    ChosenBy.PLAN: "chosen for this plan",
+    ChosenBy.SITE_POLICY: "the site's standing policy",
+    ChosenBy.NOT_NEEDED: "",
+}
+
+
 def _late_start_warning(
-    *, regimen: Regimen, cycle: int, start: datetime, fitted: int, allowed: int, rule: CycleEndRule
+    shortfall: Shortfall, *, interval_h: int, rule: CycleEndRule, chosen_by: ChosenBy
 ) -> str:
-    days = regimen.dosing_days_per_cycle
-    span_h = (allowed - 1) * regimen.interval_h
-    latest = _day_end(start, days or 0) - timedelta(hours=span_h)
-    if latest.date() == start.date():
-        fix = f"a first dose before {latest:%H:%M} fits all {allowed}"
-    else:
-        fix = f"no first-dose time fits all {allowed} in days 1-{days}"
+    s, fix, by = shortfall, _fix(shortfall, interval_h), _BY_WHOM[chosen_by]
     if rule is CycleEndRule.WHICHEVER_FIRST:
         return (
-            f"Cycle {cycle}: a first dose at {start:%H:%M} leaves room for {fitted} of "
-            f"{allowed} doses within days 1-{days}; under the site's cycle-end rule "
-            f"'whichever_first' (the label's reading) the cycle ends after dose {fitted}; {fix}."
+            f"Cycle {s.cycle}: a first dose at {s.start:%H:%M} leaves room for {s.fitted} of "
+            f"{s.allowed} doses within days 1-{s.days}; under the cycle-end rule "
+            f"'whichever_first' ({by}) the cycle ends after dose {s.fitted}; {fix}."
         )
-    late = (
-        f"dose {allowed} falls" if fitted + 1 == allowed else f"doses {fitted + 1}-{allowed} fall"
-    )
     return (
-        f"Cycle {cycle}: {late} after day {days} (the label says days 1-{days}); planned under "
-        f"the site's cycle-end rule 'dose_count'; {fix}."
+        f"Cycle {s.cycle}: {s.late} {'falls' if s.fitted + 1 == s.allowed else 'fall'} after "
+        f"day {s.days} (the regimen says days 1-{s.days}); planned under the cycle-end rule "
+        f"'dose_count' ({by}), the last dose on day {s.last_day}; {fix}."
     )
 
 
-def plan_calendar(*, regimen: Regimen, first_dose: datetime, rule: CycleEndRule) -> Calendar:
-    """Lay out every dose slot of one course of `regimen` from an aware first dose."""
+def ask_for_cycle_end(shortfalls: tuple[Shortfall, ...], cycles: int) -> InvalidInputError:
+    """The refusal of a plan whose bounds disagree and whose cycle-end rule nobody chose."""
+    first = shortfalls[0]
+    where = "of each cycle" if len(shortfalls) == cycles else f"of cycle {first.cycle}"
+    on_day = (
+        f"day {first.last_day}"
+        if first.last_day == first.days + 1
+        else (f"days {first.days + 1}-{first.last_day}")
+    )
+    return InvalidInputError(
+        field="cycle_end_rule",
+        value=None,
+        allowed=(
+            f"a choice, because a first dose at {first.start:%H:%M} fits {first.fitted} of "
+            f"{first.allowed} doses in days 1-{first.days} {where}: choose 'whichever_first' "
+            f"(end after dose {first.fitted}, keeping to days 1-{first.days}) or 'dose_count' "
+            f"(give {first.late} on {on_day})"
+        ),
+    )
+
+
+def _shortfall(regimen: Regimen, cycle: int, slots: list[datetime]) -> Shortfall | None:
+    days = regimen.dosing_days_per_cycle
+    if days is None:
+        return None
+    start = slots[0]
+    end = _day_end(start, days)
+    fitted = sum(1 for moment in slots if moment < end)
+    if fitted == len(slots):
+        return None
+    return Shortfall(
+        cycle=cycle,
+        start=start,
+        fitted=fitted,
+        allowed=len(slots),
+        days=days,
+        last_day=_cycle_day(slots[-1], start.date()),
+    )
+
+
+def plan_calendar(
+    *,
+    regimen: Regimen,
+    first_dose: datetime,
+    rule: CycleEndRule,
+    chosen_by: ChosenBy = ChosenBy.SITE_POLICY,
+) -> Calendar:
+    """Lay out every dose slot of one course of `regimen` from an aware first dose.
+
+    Where a cycle's dosing days hold fewer slots than it allows doses, `rule` decides; under
+    `ask` such a plan is refused, naming `cycle_end_rule` and the choices.
+    """
     require_aware(first_dose, field="first_dose")
-    cycles: list[PlannedCycle] = []
-    warnings: list[str] = []
+    slots_by_cycle: list[list[datetime]] = []
     for index, start_day in enumerate(regimen.cycle_start_days):
         allowed = _dose_allowance(regimen, index)
         if allowed == 0:
             break
         start = _cycle_start(first_dose, start_day)
-        slots = [_after(start, n * regimen.interval_h) for n in range(allowed)]
-        if regimen.dosing_days_per_cycle is not None:
-            end = _day_end(start, regimen.dosing_days_per_cycle)
-            fitted = sum(1 for moment in slots if moment < end)
-            if fitted < allowed:
-                warnings.append(
-                    _late_start_warning(
-                        regimen=regimen,
-                        cycle=index + 1,
-                        start=start,
-                        fitted=fitted,
-                        allowed=allowed,
-                        rule=rule,
-                    )
-                )
-                if rule is CycleEndRule.WHICHEVER_FIRST:
-                    slots = slots[:fitted]
+        slots_by_cycle.append([_after(start, n * regimen.interval_h) for n in range(allowed)])
+    shortfalls = tuple(
+        found
+        for index, slots in enumerate(slots_by_cycle)
+        if (found := _shortfall(regimen, index + 1, slots)) is not None
+    )
+    if shortfalls and rule is CycleEndRule.ASK:
+        raise ask_for_cycle_end(shortfalls, len(slots_by_cycle))
+    warnings = tuple(
+        _late_start_warning(s, interval_h=regimen.interval_h, rule=rule, chosen_by=chosen_by)
+        for s in shortfalls
+    )
+    cycles = []
+    for index, slots in enumerate(slots_by_cycle):
+        short = next((s for s in shortfalls if s.cycle == index + 1), None)
+        kept = slots[: short.fitted] if short and rule is CycleEndRule.WHICHEVER_FIRST else slots
         doses = tuple(
-            PlannedDose(number=n, due_at=moment, day=_cycle_day(moment, start.date()))
-            for n, moment in enumerate(slots, start=1)
+            PlannedDose(number=n, due_at=moment, day=_cycle_day(moment, slots[0].date()))
+            for n, moment in enumerate(kept, start=1)
         )
-        cycles.append(PlannedCycle(cycle=index + 1, first_day=start.date(), doses=doses))
-    return Calendar(cycles=tuple(cycles), warnings=tuple(warnings))
+        cycles.append(PlannedCycle(cycle=index + 1, first_day=slots[0].date(), doses=doses))
+    return Calendar(cycles=tuple(cycles), warnings=warnings, shortfalls=shortfalls)

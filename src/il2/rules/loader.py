@@ -26,6 +26,7 @@ from il2.domain.recist import RecistCriteria
 from il2.domain.regimen import (
     CycleEndRule,
     DilutionBand,
+    DosingWeightBasis,
     MgFactor,
     PlanPolicy,
     Product,
@@ -189,8 +190,14 @@ def _product(node: Node, version: str) -> Product:
     node.only(
         "vial_iu", "reconstitution_ml", "reconstituted_iu_per_ml", "diluent",
         "concentration_min_ug_per_ml", "concentration_max_ug_per_ml", "stability_h",
-        "source", "version", "dilution_bands", "mg_factors",
+        "source", "version", "dilution_bands", "mg_factors", "concentration_remedies",
+        "vial_order",
     )  # fmt: skip
+    remedies = node.table("concentration_remedies")
+    remedies.only("below_window", "above_window", "source")
+    remedies.text("source")
+    order = node.table("vial_order")
+    order.only("note", "source")
     bands = []
     for band in node.tables("dilution_bands"):
         band.only("max_dose_iu", "volume_ml", "source")
@@ -228,6 +235,10 @@ def _product(node: Node, version: str) -> Product:
         mg_factors=tuple(factors),
         source=node.text("source"),
         version=version,
+        below_window_remedy=remedies.text("below_window"),
+        above_window_remedy=remedies.text("above_window"),
+        vial_order_note=order.text("note"),
+        vial_order_source=order.text("source"),
     )
 
 
@@ -257,6 +268,19 @@ def _field_specs(node: Node, terms: Mapping[str, Sequence[str]]) -> dict[str, Fi
 # ---------------------------------------------------------------- assembly
 
 
+def _extractable_ml(setting: PolicySetting, product: Product) -> Decimal:
+    """The volume drawn from a vial: above 0 and at most what reconstitution gives."""
+    volume = Decimal(str(setting.value))
+    if not Decimal(0) < volume <= product.reconstitution_ml:
+        raise RuleTableError(
+            file=setting.origin,
+            field=f"policy.{setting.name}",
+            problem=f"{setting.value!r} mL: must be above 0 and at most "
+            f"{product.reconstitution_ml} mL, the label's reconstitution volume",
+        )
+    return volume
+
+
 def _plan_policy(policies: Mapping[str, PolicySetting], product: Product) -> PlanPolicy:
     factor = str(policies["mg_factor"].value)
     if factor not in {f.id for f in product.mg_factors}:
@@ -269,6 +293,8 @@ def _plan_policy(policies: Mapping[str, PolicySetting], product: Product) -> Pla
         mg_factor=factor,
         weight_min_kg=Decimal(str(policies["weight_min_kg"].value)),
         weight_max_kg=Decimal(str(policies["weight_max_kg"].value)),
+        vial_extractable_ml=_extractable_ml(policies["vial_extractable_ml"], product),
+        dosing_weight_basis=DosingWeightBasis(str(policies["dosing_weight_basis"].value)),
     )
 
 

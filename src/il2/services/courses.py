@@ -40,10 +40,21 @@ def plan_course(
     regimen: str,
     weight_kg: object,
     first_dose: object,
+    cycle_end_rule: object = None,
 ) -> CourseRecord:
-    """Plan the patient's next course and keep the plan, every dose slot included."""
+    """Plan the patient's next course and keep the plan, every dose slot included.
+
+    `cycle_end_rule` is the plan's own choice, needed when the first-dose time leaves fewer
+    slots in a cycle's days than doses and the site policy asks.
+    """
     require(services, actor, "course.plan")
-    fields = course_fields(services, regimen=regimen, weight_kg=weight_kg, first_dose=first_dose)
+    fields = course_fields(
+        services,
+        regimen=regimen,
+        weight_kg=weight_kg,
+        first_dose=first_dose,
+        cycle_end_rule=cycle_end_rule,
+    )
     with services.uow() as uow:
         patient_or_404(uow, patient_id)
         number = len(uow.courses.for_patient(patient_id)) + 1
@@ -69,7 +80,12 @@ def plan_course(
 
 
 def course_fields(
-    services: Services, *, regimen: str, weight_kg: object, first_dose: object
+    services: Services,
+    *,
+    regimen: str,
+    weight_kg: object,
+    first_dose: object,
+    cycle_end_rule: object = None,
 ) -> dict[str, Any]:
     """What planning a course keeps: regimen, weight, first dose and the plan document."""
     planned = plan_one(
@@ -77,6 +93,7 @@ def course_fields(
         regimen_id=regimen,
         weight_kg=weight_kg,
         first_dose=aware(first_dose, "first_dose", services),
+        cycle_end_rule=cycle_end_rule,
     )
     return {
         "regimen_id": regimen,

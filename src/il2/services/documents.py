@@ -12,7 +12,7 @@ from typing import Any
 from il2.domain.bedside import DoseDecision
 from il2.domain.eligibility import Screening, Verdict
 from il2.domain.plan import CoursePlan
-from il2.domain.quantities import round_to
+from il2.domain.quantities import plain, round_to
 from il2.domain.regimen import Regimen
 from il2.domain.retreatment import RetreatmentDecision
 from il2.rules.loader import RuleSet
@@ -60,6 +60,78 @@ def regimens_document(rules: RuleSet) -> Document:
     }
 
 
+def _setting(rules: RuleSet, name: str) -> Document:
+    """A site policy as a plan names it: its value, default, and who set it, with why."""
+    setting = next(p for p in rules.policies if p.name == name)
+    return {
+        "name": name,
+        "value": setting.value,
+        "default": setting.default,
+        "set_by": setting.origin,
+        "reason": setting.reason,
+    }
+
+
+def _vial_count(plan: CoursePlan, rules: RuleSet) -> Document:
+    """How the vials were counted: the amount drawn from each vial, its basis and setting."""
+    product = rules.product
+    per_vial = Decimal(plan.vial_extractable_iu) / 1_000_000
+    return {
+        "extractable_ml_per_vial": _number(plan.vial_extractable_ml, 2),
+        "extractable_iu_per_vial": plan.vial_extractable_iu,
+        "vial_content_iu": product.vial_iu,
+        "basis": (
+            f"{plain(plan.vial_extractable_ml)} mL drawn from each vial at "
+            f"{plain(Decimal(product.reconstituted_iu_per_ml) / 1_000_000)} MIU/mL (reconstituted"
+            f" with {plain(product.reconstitution_ml)} mL) = {plain(per_vial)} MIU a vial; the "
+            f"vial contains {plain(Decimal(product.vial_iu) / 1_000_000)} MIU. Vials a dose = "
+            f"the dose divided by {plain(per_vial)} MIU, rounded up."
+        ),
+        "setting": _setting(rules, "vial_extractable_ml"),
+        "pooling": rules.plan_policy.vial_pooling.value,
+        "slots": "every permitted dose slot",
+        "note": product.vial_order_note,
+        "source": product.vial_order_source,
+    }
+
+
+def _cycle_end(plan: CoursePlan, rules: RuleSet) -> Document:
+    """Which cycle-end rule shaped the plan, who chose it, and whether a choice was needed."""
+    short = plan.shortfall
+    return {
+        "rule": plan.cycle_end_rule.value if plan.cycle_end_rule else None,
+        "chosen_by": plan.cycle_end_chosen_by.value,
+        "conflict": short is not None,
+        "site_policy": rules.plan_policy.cycle_end_rule.value,
+        "shortfall": None
+        if short is None
+        else {
+            "cycle": short.cycle,
+            "first_dose_time": f"{short.start:%H:%M}",
+            "doses_within_days": short.fitted,
+            "doses_allowed": short.allowed,
+            "dosing_days": short.days,
+            "last_day_with_every_dose": short.last_day,
+        },
+    }
+
+
+def _dosing_weight(plan: CoursePlan, rules: RuleSet) -> Document:
+    """The weight the dose is per kg of, on the site's basis (il2 does not convert)."""
+    basis = plan.dosing_weight_basis
+    return {
+        "weight_kg": _number(plan.weight_kg, 2),
+        "basis": basis.value,
+        "basis_words": basis.words,
+        "note": (
+            f"The dose is {plan.regimen.dose_iu_per_kg:,} IU per kg of the weight given, "
+            f"{plain(plan.weight_kg)} kg, taken as the {basis.words} (site policy "
+            f"dosing_weight_basis); il2 does not convert between weights."
+        ),
+        "setting": _setting(rules, "dosing_weight_basis"),
+    }
+
+
 def plan_document(plan: CoursePlan, rules: RuleSet) -> Document:
     """`il2 plan --json`."""
     policy = rules.plan_policy
@@ -67,6 +139,8 @@ def plan_document(plan: CoursePlan, rules: RuleSet) -> Document:
         "regimen": plan.regimen.id,
         "regimen_name": plan.regimen.name,
         "weight_kg": _number(plan.weight_kg, 2),
+        "dosing_weight_basis": plan.dosing_weight_basis.value,
+        "dosing_weight": _dosing_weight(plan, rules),
         "dose_iu": plan.dose_iu,
         "dose_mg": _number(plan.dose_mg, 2),
         "mg_factor_note": plan.mg_factor_note,
@@ -79,6 +153,8 @@ def plan_document(plan: CoursePlan, rules: RuleSet) -> Document:
         "vials_per_cycle": max(plan.vials_per_cycle),
         "vials_by_cycle": list(plan.vials_per_cycle),
         "vials_per_course": plan.vials_per_course,
+        "vial_count": _vial_count(plan, rules),
+        "cycle_end": _cycle_end(plan, rules),
         "cycles": [
             {
                 "cycle": cycle.cycle,
@@ -101,6 +177,8 @@ def plan_document(plan: CoursePlan, rules: RuleSet) -> Document:
             "cycle_end_rule": policy.cycle_end_rule.value,
             "vial_pooling": policy.vial_pooling.value,
             "mg_factor": policy.mg_factor,
+            "vial_extractable_ml": _number(policy.vial_extractable_ml, 2),
+            "dosing_weight_basis": policy.dosing_weight_basis.value,
         },
         "source": plan.regimen.source,
         "rules_version": {
@@ -113,7 +191,8 @@ def plan_document(plan: CoursePlan, rules: RuleSet) -> Document:
 
 def screening_document(screening: Screening) -> Document:
     """`il2 screen --json`: the criteria judged, and apart from them those switched off."""
-    criteria, switched_off = [], []
+    criteria: list[Document] = []
+    switched_off: list[Document] = []
     for result in screening.results:
         line: Document = {
             "id": result.criterion.id,

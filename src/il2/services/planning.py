@@ -8,7 +8,7 @@ from decimal import Decimal
 from il2.domain.errors import InvalidInputError, NotFoundError
 from il2.domain.plan import CoursePlan, plan_course
 from il2.domain.quantities import exact, plain
-from il2.domain.regimen import Regimen
+from il2.domain.regimen import CycleEndRule, Regimen
 from il2.rules.loader import RuleSet
 
 
@@ -49,10 +49,38 @@ def read_weight_kg(rules: RuleSet, value: object) -> Decimal:
         raise InvalidInputError(field="weight_kg", value=value, allowed=allowed) from None
 
 
+CYCLE_END_CHOICES = (CycleEndRule.WHICHEVER_FIRST, CycleEndRule.DOSE_COUNT)
+
+
+def read_cycle_end_rule(value: object) -> CycleEndRule | None:
+    """A plan's own cycle-end choice; None (or an empty text) leaves it to the site policy."""
+    if value is None or value == "":
+        return None
+    for rule in CYCLE_END_CHOICES:
+        if value == rule.value:
+            return rule
+    raise InvalidInputError(
+        field="cycle_end_rule",
+        value=value,
+        allowed="'whichever_first' (end the cycle at its last day or dose, whichever comes "
+        "first) or 'dose_count' (give every dose, past the last day if need be), or nothing "
+        "to follow the site policy",
+    )
+
+
 def plan(
-    rules: RuleSet, *, regimen_id: str, weight_kg: object, first_dose: str | datetime
+    rules: RuleSet,
+    *,
+    regimen_id: str,
+    weight_kg: object,
+    first_dose: str | datetime,
+    cycle_end_rule: object = None,
 ) -> CoursePlan:
-    """Plan one course of `regimen_id` for a patient of `weight_kg` from `first_dose`."""
+    """Plan one course of `regimen_id` for a patient of `weight_kg` from `first_dose`.
+
+    `cycle_end_rule` is the plan's own choice for a cycle whose dosing days cannot hold every
+    dose; without it the site policy holds (by default: refuse and ask for the choice).
+    """
     regimen = find_regimen(rules, regimen_id)
     return plan_course(
         regimen=regimen,
@@ -60,4 +88,5 @@ def plan(
         policy=rules.plan_policy,
         weight_kg=read_weight_kg(rules, weight_kg),
         first_dose=read_first_dose(rules, first_dose),
+        cycle_end_rule=read_cycle_end_rule(cycle_end_rule),
     )

@@ -62,6 +62,7 @@ _LABELS = {
     "given_at": "Given at",
     "override_reason": "Override reason",
     "first_dose": "First dose",
+    "cycle_end_rule": "End of each cycle",
     "regimen": "Regimen",
     "mrn": "Medical record number",
     "name": "Name",

@@ -17,6 +17,7 @@ from il2.web.core import Form, Web, form_values, see_other
 from il2.web.session import signed_in
 
 _WEIGHT = "a body weight in kg, such as 70.5"
+_CYCLE_END = "cycle_end_rule"
 
 
 def _weight(form: FormData) -> int | float | str:
@@ -24,11 +25,31 @@ def _weight(form: FormData) -> int | float | str:
     return forms.number(raw, field="weight_kg", allowed=_WEIGHT) if raw else ""
 
 
+def _asked(error: InvalidInputError | None) -> bool:
+    return error is not None and error.field == _CYCLE_END
+
+
+def _cycle_end_choice(
+    *, show: bool, chosen: str, error: InvalidInputError | None, site_rule: str, plan: Any = None
+) -> dict[str, Any]:
+    """What the plan form's cycle-end choice shows: whether, the choice made, and why."""
+    cycle_end = plan.get("cycle_end") if plan else None
+    return {
+        "show": show,
+        "chosen": chosen,
+        "required": site_rule == "ask",
+        "site_rule": site_rule,
+        "shortfall": cycle_end.get("shortfall") if cycle_end else None,
+        "error": error if _asked(error) else None,
+    }
+
+
 def routes(web: Web) -> APIRouter:
     """Plan, preview, course, schedule."""
     router = APIRouter(route_class=web.route_class)
     SignedIn = Annotated[Actor, Depends(signed_in(web))]  # noqa: N806 - a type alias
     zone = web.rules.site.time_zone
+    site_rule = web.rules.plan_policy.cycle_end_rule.value
 
     def plan_form(
         request: Request,
@@ -42,6 +63,7 @@ def routes(web: Web) -> APIRouter:
             latest = found["screenings"][-1]["findings"] if found["screenings"] else {}
             weight = latest.get("weight_kg")
             values = {"weight_kg": "" if weight is None else str(weight)}
+        chosen = str(values.get(_CYCLE_END, ""))
         return web.page(
             request,
             "plan_form.html",
@@ -52,6 +74,13 @@ def routes(web: Web) -> APIRouter:
             diagnosis=found["patient"].get("diagnosis"),
             values=values,
             error=error,
+            weight_basis=web.rules.plan_policy.dosing_weight_basis.words,
+            cycle_end=_cycle_end_choice(
+                show=_asked(error) or bool(chosen),
+                chosen=chosen,
+                error=error,
+                site_rule=site_rule,
+            ),
         )
 
     def plan_again(request: Request, form: FormData, error: InvalidInputError) -> HTMLResponse:
@@ -59,7 +88,18 @@ def routes(web: Web) -> APIRouter:
         return plan_form(request, patient_id, request.state.actor, form_values(form), error)
 
     def preview_again(request: Request, form: FormData, error: InvalidInputError) -> HTMLResponse:
-        return web.page(request, "_plan_preview.html", status=422, plan=None, error=error)
+        # Only a refusal that asks for the cycle-end choice says whether to show it.
+        choice = _cycle_end_choice(
+            show=True, chosen=forms.text(form, _CYCLE_END), error=error, site_rule=site_rule
+        )
+        return web.page(
+            request,
+            "_plan_preview.html",
+            status=422,
+            plan=None,
+            error=error,
+            cycle_end=choice if _asked(error) else None,
+        )
 
     @router.get("/patients/{patient_id}/courses/new", response_class=HTMLResponse)
     def plan_page(request: Request, patient_id: int, actor: SignedIn) -> HTMLResponse:
@@ -73,6 +113,7 @@ def routes(web: Web) -> APIRouter:
             regimen_id=forms.text(form, "regimen"),
             weight_kg=_weight(form),
             first_dose=forms.text(form, "first_dose"),
+            cycle_end_rule=forms.text(form, _CYCLE_END),
         )
         document = plan_document(planned, web.rules)
         return web.page(
@@ -81,6 +122,13 @@ def routes(web: Web) -> APIRouter:
             plan=document,
             cycles=[(c, record.days(c, zone)) for c in record.plan_cycles(document)],
             error=None,
+            cycle_end=_cycle_end_choice(
+                show=document["cycle_end"]["conflict"],
+                chosen=forms.text(form, _CYCLE_END),
+                error=None,
+                site_rule=site_rule,
+                plan=document,
+            ),
         )
 
     @router.post("/patients/{patient_id}/courses")
@@ -93,6 +141,7 @@ def routes(web: Web) -> APIRouter:
             regimen=forms.text(form, "regimen"),
             weight_kg=_weight(form),
             first_dose=forms.text(form, "first_dose"),
+            cycle_end_rule=forms.text(form, _CYCLE_END),
         )
         return see_other(f"/patients/{patient_id}/courses/{course.id}")
 
