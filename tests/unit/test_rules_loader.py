@@ -27,8 +27,10 @@ def test_every_criterion_and_regimen_names_a_source(rules: RuleSet) -> None:
     assert all(r.source and r.version for r in rules.regimens.values())
 
 
-def test_post_til_is_flagged_unconfirmed_as_the_reference_says(rules: RuleSet) -> None:
-    assert "max_doses_per_cycle" in rules.regimens["post-til"].unconfirmed
+def test_post_til_flags_the_dose_no_primary_text_gave(rules: RuleSet) -> None:
+    regimen = rules.regimens["post-til"]
+    assert regimen.unconfirmed == ("dose_iu_per_kg",)
+    assert (regimen.max_doses_per_cycle, regimen.interval_h, regimen.interval_max_h) == (6, 8, 12)
 
 
 def test_a_site_changes_policies_and_thresholds_and_each_change_is_recorded(
