@@ -54,10 +54,17 @@ def terms_named(*tables: Node) -> dict[str, list[str]]:
     return {field: sorted(values) for field, values in terms.items()}
 
 
-def bedside_terms(data: Node) -> dict[str, list[str]]:
-    """The vocabulary of the list fields: findings the rules name, holds that can resume."""
-    terms = terms_named(data.table("rules"), data.table("resume"))
-    return {"findings": terms.get("findings", []), "held_for": sorted(data.table("resume").data)}
+def bedside_terms(data: Node, policies: Mapping[str, PolicySetting]) -> dict[str, list[str]]:
+    """The vocabulary of the list fields: findings the rules in force name, holds they resume."""
+    rules = data.table("rules")
+    in_force = Node(
+        {key: node.data for key, node in rules.children() if _in_force(node, policies)},
+        rules.file,
+        rules.path,
+    )
+    terms = terms_named(in_force, data.table("resume"))
+    resumes = {str(node.data["resume"]) for _, node in in_force.children() if node.has("resume")}
+    return {"findings": terms.get("findings", []), "held_for": sorted(resumes)}
 
 
 def _field(node: Node, key: str, fields: Mapping[str, FieldSpec]) -> str:
