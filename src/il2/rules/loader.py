@@ -364,7 +364,9 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
     versions["ctcae"] = ctcae.version
     bedside_input = Node(files["bedside_input"], "bedside_input.toml")
     bedside_node = Node({**files["bedside"], **merged.bedside}, merged.bedside_origin)
-    bedside_fields = _field_specs(bedside_input.table("fields"), bedside_terms(bedside_node, policies))
+    bedside_fields = _field_specs(
+        bedside_input.table("fields"), bedside_terms(bedside_node, policies)
+    )
     retreatment_node = Node(files["retreatment"], "retreatment.toml")
     retreatment_fields = _field_specs(
         retreatment_node.table("fields"), terms_named(retreatment_node.table("items"))
