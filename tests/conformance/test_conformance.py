@@ -162,20 +162,7 @@ def _run_screening(case: dict[str, Any], rules: RuleSet) -> None:
 
 
 def _assessment(case: dict[str, Any]) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads((ROOT / BEDSIDE_BASE).read_text(encoding="utf-8"))
-    for path, value in case.get("set", {}).items():
-        *groups, name = path.split(".")
-        target = document
-        for group in groups:
-            target = target.setdefault(group, {})
-        target[name] = value
-    for path in case.get("remove", []):
-        *groups, name = path.split(".")
-        target = document
-        for group in groups:
-            target = target[group]
-        del target[name]
-    return document
+    return _edited(json.loads((ROOT / BEDSIDE_BASE).read_text(encoding="utf-8")), case)
 
 
 def _run_bedside(case: dict[str, Any], rules: RuleSet) -> None:
