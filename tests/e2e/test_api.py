@@ -357,6 +357,62 @@ def test_a_toxicity_is_graded_and_its_correction_points_at_it(client: TestClient
     assert [e["kind"] for e in entries] == ["toxicity", "toxicity", "follow_up"]
 
 
+ADDITIONS = [
+    # (what the assessment changes, the decision, a rule that fires or a field to obtain)
+    ({"vasopressors": [{"agent": "norepinephrine", "now_ug_kg_min": 0.05,
+                        "max_since_last_dose_ug_kg_min": 0.08}]}, "hold", "pressor-other-agent"),
+    ({"mental_status": "lethargy"}, "hold", "legacy-lethargy-somnolence"),
+    ({"mental_status": "agitation", "mental_status_change_hours": 3}, "stop_cycle",
+     "consensus-mental-status-persistent"),
+    ({"dialysis_hours": 80}, "discontinue", "legacy-dialysis-prolonged"),
+    ({"findings": None}, "incomplete", "findings"),
+    ({"vitals": {"sbp_mmhg": 104, "heart_rate_bpm": 145, "spo2_pct": 96, "temperature_c": 37.8,
+                 "rhythm": "other"}}, "stop_cycle", "rhythm-unlisted"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("change", "decision", "named"), ADDITIONS)
+def test_the_safety_additions_reach_the_ledger_through_the_api(
+    client: TestClient, change: dict[str, Any], decision: str, named: str
+) -> None:
+    _, course_id = a_course(client)
+    assessment = {k: v for k, v in (stable_assessment() | change).items() if v is not None}
+    answer = client.post(f"/api/courses/{course_id}/doses", headers=sign_in(client, "nurse"),
+                         json={"cycle": 1, "dose_number": 1, "assessment": assessment})  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    record = answer.json()
+    assert record["decision_action"] == decision
+    assert record["outcome"] == ("stopped" if decision in ("stop_cycle", "discontinue") else "held")
+    named_by = [r["rule"] for r in record["decision"]["reasons"]]
+    named_by += [o["field"] for o in record["decision"]["to_obtain"]]
+    assert named in named_by
+
+
+def test_after_til_a_pressor_discontinues_through_the_engine_api(client: TestClient) -> None:
+    document = json.loads((ROOT / "examples/bedside/discontinue-post-til-pressor.json").read_text())
+    answer = client.post("/api/engine/bedside", json=document, headers=sign_in(client, "nurse"))
+    assert answer.status_code == 200
+    assert answer.json()["decision"] == "discontinue"
+    assert [r["rule"] for r in answer.json()["reasons"]] == ["til-vasopressor"]
+
+
+@pytest.mark.parametrize(
+    ("change", "verdict"),
+    [({"age_years": 17}, "ineligible"), ({"cardiac": {"stress_test": "normal"}}, "incomplete"),
+     ({"pulmonary": {"fev1_l": 2.5, "fev1_pct_predicted": 60}}, "ineligible"),
+     ({"hypersensitivity_to_aldesleukin": True}, "ineligible")],
+)  # fmt: skip
+def test_a_screening_through_the_api_follows_the_label(
+    client: TestClient, change: dict[str, Any], verdict: str
+) -> None:
+    patient_id, _ = a_course(client)
+    candidate = json.loads((ROOT / "examples/candidates/eligible-renal.json").read_text())
+    answer = client.post(f"/api/patients/{patient_id}/screenings", json=candidate | change,
+                         headers=sign_in(client, "physician"))  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["verdict"] == verdict
+
+
 def test_a_screening_and_a_response_are_kept_with_their_results(client: TestClient) -> None:
     patient_id, course_id = a_course(client)
     physician = sign_in(client, "physician")
