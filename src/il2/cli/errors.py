@@ -21,10 +21,8 @@ EXIT_CONFIG = 1
 
 def _message(error: Il2Error) -> tuple[str, int]:
     if isinstance(error, InvalidInputError):
-        text = (
-            f"il2: invalid input: field '{error.field}': {error.value!r} is not allowed; "
-            f"expected {error.allowed}"
-        )
+        given = "is missing" if error.value in (None, "") else f"{error.value!r} is not allowed"
+        text = f"il2: invalid input: field '{error.field}': {given}; expected {error.allowed}"
         return text, EXIT_INPUT
     if isinstance(error, NotFoundError):
         return f"il2: invalid input: {error}", EXIT_INPUT
