@@ -6,6 +6,7 @@
      ├── InvalidInputError   422  {"field", "value", "allowed"}
      ├── NotFoundError       404  {"kind", "key", "known"}
      ├── ConflictError       409  {"existing"}: the record that was there first
+     ├── RefusedError        409  {"reasons": [{"code", "message", "overridable"}]}
      ├── PermissionDeniedError 403
      └── RuleTableError      500  {"file", "field", "problem"}
     RequestValidationError   422  a body, path, query or header FastAPI could not parse,
@@ -33,6 +34,7 @@ from il2.domain.errors import (
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
+    RefusedError,
     RuleTableError,
 )
 from il2.services.context import plain
@@ -78,7 +80,7 @@ def _invalid(field: str, value: object, allowed: str, **extra: Any) -> JSONRespo
     )
 
 
-def il2_error(error: Il2Error) -> JSONResponse:
+def il2_error(error: Il2Error) -> JSONResponse:  # noqa: PLR0911 - one answer per kind
     """The answer to an error a service raised on purpose."""
     if isinstance(error, InvalidInputError):
         return _invalid(error.field, error.value, error.allowed)
@@ -88,6 +90,9 @@ def il2_error(error: Il2Error) -> JSONResponse:
         )
     if isinstance(error, ConflictError):
         return _answer(409, "conflict", str(error), existing=_json(error.existing))
+    if isinstance(error, RefusedError):
+        reasons = [plain(reason) for reason in error.reasons]
+        return _answer(409, "refused", str(error), reasons=reasons)
     if isinstance(error, PermissionDeniedError):
         return _answer(403, "permission_denied", str(error))
     if isinstance(error, RuleTableError):

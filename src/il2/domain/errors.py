@@ -4,6 +4,9 @@
      ├── InvalidInputError      bad input; names the field, the value given and what is allowed
      ├── NotFoundError          a named thing (a regimen, a patient) does not exist
      ├── ConflictError          the write clashes with what is already recorded
+     ├── RefusedError           the action must not happen now (a dose too soon, a course that
+     │                          must not start); carries each reason, and whether a physician
+     │                          may act against it with a recorded reason
      ├── PermissionDeniedError  the user's role does not allow the action
      └── RuleTableError         a rule or policy file is malformed; names the file and the field
 
@@ -12,6 +15,8 @@ These exceptions are for input that cannot be used and for broken invariants.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 class Il2Error(Exception):
@@ -45,6 +50,29 @@ class ConflictError(Il2Error):
     def __init__(self, message: str, *, existing: object = None) -> None:
         self.existing = existing
         super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """One reason an action is refused: a stable code, words for people, and whether a
+    physician may act against it with a recorded reason (`overridable`)."""
+
+    code: str
+    message: str
+    overridable: bool = False
+
+
+class RefusedError(Il2Error):
+    """The action must not happen now; nothing was recorded. `reasons` says why, each one."""
+
+    def __init__(self, reasons: tuple[Refusal, ...] | list[Refusal]) -> None:
+        self.reasons = tuple(reasons)
+        super().__init__("; ".join(reason.message for reason in self.reasons) or "refused")
+
+    @property
+    def overridable(self) -> bool:
+        """True when every reason is one a physician may act against with a recorded reason."""
+        return bool(self.reasons) and all(reason.overridable for reason in self.reasons)
 
 
 class PermissionDeniedError(Il2Error):

@@ -232,6 +232,16 @@ class SqlPatients:
         row = self._session.get(PatientRow, patient_id)
         return None if row is None else _patient(row)
 
+    def lock(self, patient_id: int) -> Patient | None:
+        """The patient, its row locked to the end of the transaction.
+
+        PostgreSQL takes a row lock (SELECT ... FOR UPDATE); SQLite's transactions already
+        begin IMMEDIATE, holding the database's write lock, so FOR UPDATE is not needed there.
+        """
+        query = select(PatientRow).where(PatientRow.id == patient_id).with_for_update()
+        row = self._session.scalars(query).first()
+        return None if row is None else _patient(row)
+
     def count(self) -> int:
         """How many patients there are."""
         return int(self._session.scalar(select(func.count()).select_from(PatientRow)) or 0)

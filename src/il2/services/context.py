@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from il2.domain.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from il2.domain.errors import (
+    Il2Error,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    RefusedError,
+)
 from il2.domain.records import Actor, Json, Patient
 from il2.rules.loader import RuleSet
 from il2.services.ports import BulkRecordsFactory, Clock, UnitOfWork, UnitOfWorkFactory
@@ -110,6 +118,49 @@ def audit_entry(
         "before": None if before is None else plain(before),
         "after": None if after is None else plain(after),
     }
+
+
+def refusal_detail(error: Il2Error) -> Json:
+    """What the audit keeps of a refusal: its kind and its words (never the refused values)."""
+    detail: Json = {"error": type(error).__name__, "message": str(error)}
+    if isinstance(error, InvalidInputError):
+        detail = {"error": type(error).__name__, "field": error.field, "allowed": error.allowed}
+    if isinstance(error, RefusedError):
+        detail["reasons"] = [reason.code for reason in error.reasons]
+    return detail
+
+
+@contextmanager
+def refusals_audited(
+    services: Services,
+    actor: Actor,
+    *,
+    action: str,
+    entity: str,
+    entity_id: object,
+    patient_id: int | None,
+) -> Iterator[None]:
+    """Audit, in a transaction of its own, any refusal raised inside the block, and re-raise.
+
+    The block's own transaction is rolled back by then, so a refusal records nothing but the
+    audit entry `refuse_<action>`.
+    """
+    try:
+        yield
+    except Il2Error as error:
+        with services.uow() as uow:
+            audit(
+                uow,
+                services,
+                actor,
+                action=f"refuse_{action}",
+                entity=entity,
+                entity_id=entity_id,
+                patient_id=patient_id,
+                after=refusal_detail(error),
+            )
+            uow.commit()
+        raise
 
 
 def patient_or_404(uow: UnitOfWork, patient_id: int) -> Patient:

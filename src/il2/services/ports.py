@@ -81,6 +81,11 @@ class Patients(Protocol):
         """The patient with this id."""
         ...
 
+    def lock(self, patient_id: int) -> Patient | None:
+        """The patient, locked until the transaction ends: writes that read the patient's
+        whole timeline (a dose, a new course) take it first, so two never interleave."""
+        ...
+
     def count(self) -> int:
         """How many patients there are."""
         ...

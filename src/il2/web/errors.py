@@ -6,6 +6,7 @@
      │                           (a page with no form to show answers the message alone)
      ├── NotFoundError       404
      ├── ConflictError       409 the record that was there first (a dose recorded twice)
+     ├── RefusedError        409 each reason the action must not happen now
      ├── PermissionDeniedError 403
      └── RuleTableError      500
     RequestValidationError   404 a path that names no record (/patients/abc)
@@ -31,6 +32,7 @@ from il2.domain.errors import (
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
+    RefusedError,
     RuleTableError,
 )
 from il2.services.context import plain
@@ -71,11 +73,13 @@ def _page(web: Web, request: Request, status: int, title: str, message: str) -> 
     return web.page(request, template, status=status, title=title, message=message)
 
 
-def il2_page(web: Web, request: Request, error: Il2Error) -> HTMLResponse:
+def il2_page(web: Web, request: Request, error: Il2Error) -> HTMLResponse:  # noqa: PLR0911
     """The page for an error a service raised on purpose (but a form's unusable input)."""
     if isinstance(error, ConflictError):
         existing = plain(error.existing) if error.existing is not None else None
         return web.page(request, "conflict.html", status=409, message=str(error), existing=existing)
+    if isinstance(error, RefusedError):
+        return _page(web, request, 409, "Refused: nothing was recorded", str(error))
     if isinstance(error, PermissionDeniedError):
         return _page(web, request, 403, "Not allowed", str(error))
     if isinstance(error, NotFoundError):
