@@ -133,6 +133,19 @@ class LedgerLine:
 
 
 @dataclass(frozen=True, slots=True)
+class PatientLedgerLine:
+    """A line of the patient's whole ledger: which course it belongs to, and what was done."""
+
+    course_id: int
+    cycle: int
+    dose_number: int
+    outcome: DoseOutcome
+    decision_action: str
+    given_at: datetime | None
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ClinicalEntry:
     """A toxicity, a response assessment or a follow-up: kind, content and the chain it is in."""
 

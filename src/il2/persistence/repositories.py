@@ -25,6 +25,7 @@ from il2.domain.records import (
     Json,
     LedgerLine,
     Patient,
+    PatientLedgerLine,
     Referral,
     Role,
     ScreeningRecord,
@@ -84,6 +85,21 @@ _LEDGER_LINES = (
     )
     .where(_DOSES.c.course_id == bindparam("course_id"))
     .order_by(_DOSES.c.cycle, _DOSES.c.dose_number)
+)
+# The patient's whole timeline: every course's ledger lines, in the order they were recorded.
+_PATIENT_LINES = (
+    select(
+        _DOSES.c.course_id,
+        _DOSES.c.cycle,
+        _DOSES.c.dose_number,
+        _DOSES.c.outcome,
+        _DOSES.c.decision_action,
+        _DOSES.c.given_at,
+        _DOSES.c.recorded_at,
+    )
+    .select_from(_DOSES.join(_COURSES, _COURSES.c.id == _DOSES.c.course_id))
+    .where(_COURSES.c.patient_id == bindparam("patient_id"))
+    .order_by(_DOSES.c.id)
 )
 _ADD_DOSE, _ADD_AUDIT = insert(_DOSES), insert(_AUDIT)
 # A dose's course and its verifier's account in one round trip (one of seven on PostgreSQL).
@@ -494,6 +510,14 @@ class SqlDoses:
         return [
             LedgerLine(cycle, number, DoseOutcome(outcome), action, given_at)
             for cycle, number, outcome, action, given_at in rows
+        ]
+
+    def lines_for_patient(self, patient_id: int) -> Sequence[PatientLedgerLine]:
+        """The patient's whole ledger without the documents, every course, in recording order."""
+        rows = _core(self._session, _PATIENT_LINES, {"patient_id": patient_id})
+        return [
+            PatientLedgerLine(course, cycle, number, DoseOutcome(outcome), action, given, at)
+            for course, cycle, number, outcome, action, given, at in rows
         ]
 
     def for_courses(self, course_ids: Sequence[int]) -> dict[int, list[DoseRecord]]:

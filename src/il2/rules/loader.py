@@ -34,6 +34,7 @@ from il2.domain.regimen import (
     VialPooling,
 )
 from il2.domain.retreatment import RetreatmentTable
+from il2.domain.timeline import TimelinePolicy
 from il2.rules.bedside import (
     bedside_policy,
     bedside_table,
@@ -50,6 +51,7 @@ from il2.rules.reader import Node, read_bundled
 from il2.rules.recist import irecist_criteria, recist_criteria
 from il2.rules.retreatment import retreatment_table
 from il2.rules.site import PolicySetting, SiteChange, ThresholdSetting, apply_site_file
+from il2.rules.timeline import timeline_policy
 
 _REGIMEN_FIELDS = (
     "name", "dose_iu_per_kg", "interval_h", "interval_max_h", "infusion_min",
@@ -94,6 +96,7 @@ class RuleSet:
     irecist: IrecistCriteria
     site_changes: tuple[SiteChange, ...]
     versions: Mapping[str, str]
+    timeline: TimelinePolicy
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -408,4 +411,5 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         ),
         site_changes=merged.changes,
         versions=versions,
+        timeline=timeline_policy(policies),
     )

@@ -406,6 +406,7 @@ def _cycle(run: _Run, course_id: int, cycle: dict[str, Any], frailty: float, wei
                 assessment=_assessment(run.rng, frailty, dose["number"], weight),
                 given_at=due,
                 verified_by=verifier,
+                verifier_password=DEMO_PASSWORD,
             ),
         )
         run.doses += 1

@@ -23,6 +23,7 @@ from il2.domain.records import (
     Json,
     LedgerLine,
     Patient,
+    PatientLedgerLine,
     Referral,
     Role,
     ScreeningRecord,
@@ -225,6 +226,10 @@ class Doses(Protocol):
 
     def for_courses(self, course_ids: Sequence[int]) -> Mapping[int, Sequence[DoseRecord]]:
         """Several courses' ledgers, in one query."""
+        ...
+
+    def lines_for_patient(self, patient_id: int) -> Sequence[PatientLedgerLine]:
+        """The patient's whole ledger without the documents, every course, in recording order."""
         ...
 
     def cycle_tallies(self) -> Sequence[CycleTally]:
