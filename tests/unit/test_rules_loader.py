@@ -316,3 +316,32 @@ def test_the_dose_window_defaults_to_an_hour_each_side_and_a_site_may_narrow_it(
     assert rules.timeline.clock_tolerance == timedelta(minutes=5)
     narrowed = load_rules(site_policy=site_file(tmp_path, "[policy]\ndose_window_late_min = 30\n"))
     assert narrowed.timeline.window_late == timedelta(minutes=30)
+
+
+def test_the_admission_policies_load_with_their_defaults(rules: RuleSet) -> None:
+    policy = rules.admission
+    assert (
+        policy.screening_valid_days,
+        policy.first_dose_past_tolerance_hours,
+        policy.first_dose_max_days_ahead,
+    ) == (28, 1, 84)
+    assert "Site choice" in policy.source
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("screening_valid_days", "0"),
+        ("screening_valid_days", "1000"),
+        ("screening_valid_days", "7.5"),
+        ("first_dose_past_tolerance_hours", "-1"),
+        ("first_dose_max_days_ahead", "true"),
+        ("first_dose_max_days_ahead", '"soon"'),
+    ],
+)
+def test_a_bad_admission_policy_is_refused_naming_the_field(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    path = site_file(tmp_path, f"[policy]\n{name} = {value}\n")
+    with pytest.raises(RuleTableError, match=f"policy.{name}"):
+        load_rules(site_policy=path)

@@ -55,6 +55,13 @@ class CoursePlan(Body):
         "'whichever_first' ends the cycle within the days, 'dose_count' gives every dose. "
         "Needed only then, unless the site policy decides; left out otherwise.",
     )
+    override_reason: str | None = Field(
+        default=None,
+        description="A physician's reason to plan against relative reasons only (a rest "
+        "shorter than the regimen's, a retreatment that needs review); kept with the plan. "
+        "Never overrides a missing or failed screening, a running course, an earlier "
+        "discontinue or a retreatment contraindication.",
+    )
 
 
 class Dose(Body):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from il2.domain.admission import AdmissionPolicy
 from il2.domain.bedside import BedsidePolicy, BedsideTable
 from il2.domain.ctcae import CtcaeTable
 from il2.domain.eligibility import CriteriaTable
@@ -35,6 +36,7 @@ from il2.domain.regimen import (
 )
 from il2.domain.retreatment import RetreatmentTable
 from il2.domain.timeline import TimelinePolicy
+from il2.rules.admission import admission_policy
 from il2.rules.bedside import (
     bedside_policy,
     bedside_table,
@@ -97,6 +99,7 @@ class RuleSet:
     site_changes: tuple[SiteChange, ...]
     versions: Mapping[str, str]
     timeline: TimelinePolicy
+    admission: AdmissionPolicy
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -412,4 +415,5 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         site_changes=merged.changes,
         versions=versions,
         timeline=timeline_policy(policies),
+        admission=admission_policy(policies),
     )

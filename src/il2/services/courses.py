@@ -9,7 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from il2.domain.records import Actor, CourseRecord
-from il2.services.context import Services, audit, aware, patient_or_404, require
+from il2.services.admission import admit
+from il2.services.context import (
+    Services,
+    audit,
+    aware,
+    patient_or_404,
+    refusals_audited,
+    require,
+)
 from il2.services.documents import plan_document
 from il2.services.doses import (
     DoseResult,
@@ -46,41 +54,63 @@ def plan_course(
     weight_kg: object,
     first_dose: object,
     cycle_end_rule: object = None,
+    override_reason: str | None = None,
 ) -> CourseRecord:
     """Plan the patient's next course and keep the plan, every dose slot included.
 
-    `cycle_end_rule` is the plan's own choice, needed when the first-dose time leaves fewer
-    slots in a cycle's days than doses and the site policy asks.
+    A course that must not start is refused with every reason (services/admission.py); a
+    physician may plan against relative reasons only, with `override_reason`, which the plan
+    keeps. `cycle_end_rule` is the plan's own choice, needed when the first-dose time leaves
+    fewer slots in a cycle's days than doses and the site policy asks.
     """
     require(services, actor, "course.plan")
-    fields = course_fields(
+    with refusals_audited(
         services,
-        regimen=regimen,
-        weight_kg=weight_kg,
-        first_dose=first_dose,
-        cycle_end_rule=cycle_end_rule,
-    )
-    with services.uow() as uow:
-        patient_or_404(uow, patient_id)
-        number = len(uow.courses.for_patient(patient_id)) + 1
-        course = uow.courses.add(
-            patient_id=patient_id,
-            number=number,
-            **fields,
-            recorded_by=actor.username,
-            at=services.clock(),
-        )
-        audit(
-            uow,
+        actor,
+        action="plan_course",
+        entity="patient",
+        entity_id=patient_id,
+        patient_id=patient_id,
+    ):
+        fields = course_fields(
             services,
-            actor,
-            action="create",
-            entity="course",
-            entity_id=course.id,
-            patient_id=patient_id,
-            after=course,
+            regimen=regimen,
+            weight_kg=weight_kg,
+            first_dose=first_dose,
+            cycle_end_rule=cycle_end_rule,
         )
-        uow.commit()
+        with services.uow() as uow:
+            patient_or_404(uow, patient_id)
+            uow.patients.lock(patient_id)
+            override = admit(
+                services,
+                uow,
+                actor,
+                patient_id,
+                first_dose=fields["first_dose_at"],
+                override_reason=override_reason,
+            )
+            if override is not None:
+                fields["plan"] = {**fields["plan"], "admission_override": override}
+            number = len(uow.courses.for_patient(patient_id)) + 1
+            course = uow.courses.add(
+                patient_id=patient_id,
+                number=number,
+                **fields,
+                recorded_by=actor.username,
+                at=services.clock(),
+            )
+            audit(
+                uow,
+                services,
+                actor,
+                action="create",
+                entity="course",
+                entity_id=course.id,
+                patient_id=patient_id,
+                after=course,
+            )
+            uow.commit()
     return course
 
 
