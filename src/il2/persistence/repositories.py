@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any, TypeVar
@@ -541,6 +541,10 @@ class SqlDoses:
     def cycle_tallies(self) -> Sequence[CycleTally]:
         """Every cycle with doses recorded, counted by the database."""
         return analysis.cycle_tallies(self._session)
+
+    def untimed_given(self) -> Mapping[tuple[int, int], int]:
+        """Doses recorded as given without a time, counted by (course id, cycle)."""
+        return analysis.untimed_given_doses(self._session)
 
 
 def _entry(row: EntryRow) -> ClinicalEntry:

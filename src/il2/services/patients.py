@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from il2.domain.errors import InvalidInputError, PermissionDeniedError
-from il2.domain.records import Actor, Patient, ScreeningRecord
+from il2.domain.records import Actor, Patient, ScreeningRecord, study_id
 from il2.services.context import (
     Services,
     audit,
@@ -93,7 +93,7 @@ def deidentified(patient: Patient) -> dict[str, Any]:
     """A patient without identifiers: a study number, age at referral, sex and diagnosis."""
     return {
         "id": patient.id,
-        "study_id": f"P{patient.id:06d}",
+        "study_id": study_id(patient.id),
         "age_at_referral_years": _age(patient),
         "sex": patient.sex,
         "diagnosis": patient.diagnosis,

@@ -236,6 +236,10 @@ class Doses(Protocol):
         """Every cycle with doses recorded: given, held, last given (kept as doses are added)."""
         ...
 
+    def untimed_given(self) -> Mapping[tuple[int, int], int]:
+        """Doses recorded as given without a time, counted by (course id, cycle)."""
+        ...
+
 
 class Entries(Protocol):
     """Toxicities, responses, follow-ups and corrections."""
