@@ -49,3 +49,11 @@ PATIENT = {
     "diagnosis": "melanoma",
     "referred_on": "2026-11-02",
 }
+
+
+# --- clinical entries (dates) ------------------------------------------------------------------
+
+
+def a_year_earlier(path: Path) -> Any:
+    """A RECIST example with every scan a year earlier (a scan dated in the future is refused)."""
+    return json.loads(path.read_text().replace("2026-", "2025-").replace("2027-", "2026-"))

@@ -22,7 +22,14 @@ from il2.services.clinical import correct_entry, record_follow_up, record_respon
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
 from il2.services.outcomes import program
 from il2.services.patients import create_patient, read_patient, record_screening
-from tests.integration.builders import PASSWORD, PATIENT, ROOT, stable_assessment, staff
+from tests.integration.builders import (
+    PASSWORD,
+    PATIENT,
+    ROOT,
+    a_year_earlier,
+    stable_assessment,
+    staff,
+)
 from tests.integration.conftest import FixedClock
 
 _MRNS = itertools.count(100)
@@ -50,10 +57,24 @@ class World:
             app.services,
             physician,
             self.patient,
-            observed_on="2026-12-08",
+            observed_on="2026-12-06",
             course_id=self.course,
             findings=TOXICITY,
         ).id
+
+    def corrected_entry(self, actor: Actor) -> object:
+        """Correct a fresh toxicity entry (each entry may be corrected once; then its correction)."""
+        fresh = record_toxicity(
+            self.app.services,
+            self.people[Role.PHYSICIAN],
+            self.patient,
+            observed_on="2026-12-06",
+            course_id=self.course,
+            findings=TOXICITY,
+        )
+        return correct_entry(
+            self.app.services, actor, self.patient, fresh.id, content=TOXICITY, reason="typo"
+        )
 
     def held_dose(self, actor: Actor) -> object:
         low = stable_assessment()
@@ -123,7 +144,7 @@ ACTIONS: dict[str, Callable[[World, Actor], object]] = {
         w.app.services,
         a,
         w.patient,
-        observed_on="2026-12-09",
+        observed_on="2026-12-07",
         course_id=w.course,
         findings=TOXICITY,
     ),
@@ -132,14 +153,12 @@ ACTIONS: dict[str, Callable[[World, Actor], object]] = {
         a,
         w.patient,
         course_id=w.course,
-        measurements=json.loads((ROOT / "examples/recist/partial-response.json").read_text()),
+        measurements=a_year_earlier(ROOT / "examples/recist/partial-response.json"),
     ),
     "followup.record": lambda w, a: record_follow_up(
-        w.app.services, a, w.patient, observed_on="2027-06-01", status="alive_no_progression"
+        w.app.services, a, w.patient, observed_on="2026-12-07", status="alive_no_progression"
     ),
-    "entry.correct": lambda w, a: correct_entry(
-        w.app.services, a, w.patient, w.entry, content=TOXICITY, reason="typo"
-    ),
+    "entry.correct": World.corrected_entry,
     "audit.read": lambda w, a: export_audit(w.app.services, a),
     "outcomes.read": lambda w, a: program(w.app.services, a, as_of=date(2027, 6, 1)),
     "users.manage": lambda w, a: add_user(

@@ -162,7 +162,7 @@ def test_a_correction_is_a_new_entry_pointing_at_the_old_and_both_are_audited(ap
         "ctcae_version": "5.0",
         "findings": [{"term": "platelet_count_decreased", "value": 60000, "unit": "per_ul"}],
     }
-    first = record_toxicity(app.services, people[Role.NURSE], patient_id, observed_on="2026-12-08",
+    first = record_toxicity(app.services, people[Role.NURSE], patient_id, observed_on="2026-12-07",
                             course_id=course_id, findings=findings)  # fmt: skip
     assert first.summary == "platelet_count_decreased grade 2"
     fixed = correct_entry(app.services, people[Role.PHYSICIAN], patient_id, first.id,
