@@ -144,14 +144,18 @@ class TimelineMachine(RuleBasedStateMachine):
             },
         )
         self.mine.append(patient.id)
-        findings = ELIGIBLE if eligible else INELIGIBLE
-        record_screening(self.services, self.actors[Role.PHYSICIAN], patient.id, findings)
+        self._screen(patient.id, eligible=eligible)
         return patient.id
+
+    def _screen(self, patient: int, *, eligible: bool) -> None:
+        """Screen a patient a minute on, so a screening never shares a course's timestamp."""
+        self.clock.now += timedelta(minutes=1)
+        findings = ELIGIBLE if eligible else INELIGIBLE
+        record_screening(self.services, self.actors[Role.PHYSICIAN], patient, findings)
 
     @rule(patient=patients, eligible=st.booleans())
     def screen_again(self, *, patient: int, eligible: bool) -> None:
-        findings = ELIGIBLE if eligible else INELIGIBLE
-        record_screening(self.services, self.actors[Role.PHYSICIAN], patient, findings)
+        self._screen(patient, eligible=eligible)
 
     @rule(
         target=courses,
@@ -371,8 +375,9 @@ class TimelineMachine(RuleBasedStateMachine):
                     before = [s for s in screenings if s.recorded_at <= course.recorded_at]
                     latest = max(before, key=lambda s: (s.recorded_at, s.id), default=None)
                     where = f"patient {patient}: course {course.number}"
-                    assert latest is not None and latest.verdict == "eligible", (
-                        f"{where} planned without a current eligible screening"
+                    assert latest is not None, f"{where} planned before any screening"
+                    assert latest.verdict == "eligible", (
+                        f"{where} planned on a {latest.verdict} screening"
                     )
                     assert course.recorded_at - latest.recorded_at <= valid, (
                         f"{where} planned on a screening from {latest.recorded_at}"
