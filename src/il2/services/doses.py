@@ -245,7 +245,8 @@ def _overridden(
                 for h in holds
             ]
         )
-    if not requested and submission.override_reason is not None:
+    if not requested:
+        text(submission.override_reason, "override_reason")
         requested = tuple(codes)
     unknown = [code for code in requested if code not in codes]
     if unknown:
