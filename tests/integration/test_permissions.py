@@ -22,7 +22,14 @@ from il2.services.clinical import correct_entry, record_follow_up, record_respon
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
 from il2.services.outcomes import program
 from il2.services.patients import create_patient, read_patient, record_screening
-from tests.integration.builders import PASSWORD, PATIENT, ROOT, stable_assessment, staff
+from tests.integration.builders import (
+    PASSWORD,
+    PATIENT,
+    ROOT,
+    screen_eligible,
+    stable_assessment,
+    staff,
+)
 from tests.integration.conftest import FixedClock
 
 _MRNS = itertools.count(100)
@@ -38,6 +45,7 @@ class World:
         self.people = staff(app)
         physician = self.people[Role.PHYSICIAN]
         self.patient = create_patient(app.services, physician, PATIENT).id
+        screen_eligible(app.services, physician, self.patient)
         self.course = plan_course(
             app.services,
             physician,
@@ -54,6 +62,25 @@ class World:
             course_id=self.course,
             findings=TOXICITY,
         ).id
+
+    def early_course(self, actor: Actor) -> object:
+        """A second course before the rest has passed, planned against it with a reason."""
+        physician = self.people[Role.PHYSICIAN]
+        patient = create_patient(
+            self.app.services, physician, {**PATIENT, "mrn": f"M{next(_MRNS)}"}
+        ).id
+        screen_eligible(self.app.services, physician, patient)
+        plan = {"regimen": "hd-label", "weight_kg": 70}
+        plan_course(self.app.services, physician, patient, **plan,
+                    first_dose="2026-12-07T08:00:00-08:00")  # fmt: skip
+        return plan_course(
+            self.app.services,
+            actor,
+            patient,
+            **plan,
+            first_dose="2027-01-20T08:00:00-08:00",  # after course 1, before the rest has passed
+            override_reason="tumour board agreed to an early second course",
+        )
 
     def held_dose(self, actor: Actor) -> object:
         low = stable_assessment()
@@ -117,6 +144,7 @@ ACTIONS: dict[str, Callable[[World, Actor], object]] = {
         weight_kg=70,
         first_dose="2027-02-15T08:00:00-08:00",
     ),
+    "course.plan_override": World.early_course,
     "dose.record": World.held_dose,
     "dose.override": World.overridden_dose,
     "toxicity.record": lambda w, a: record_toxicity(
@@ -157,6 +185,8 @@ MATRIX = load_rules().permissions
 def _allowed(role: Role, action: str) -> bool:
     if action == "dose.override":
         return MATRIX.allows(role, "dose.record") and MATRIX.allows(role, "dose.override")
+    if action == "course.plan_override":
+        return MATRIX.allows(role, "course.plan") and MATRIX.allows(role, "course.plan_override")
     return MATRIX.allows(role, action)
 
 

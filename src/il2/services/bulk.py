@@ -28,9 +28,11 @@ from il2.domain.records import (
     ScreeningRecord,
     User,
 )
+from il2.services.admission import judge_admission, patient_records
 from il2.services.clinical import follow_up_entry, response_entry, toxicity_entry
 from il2.services.context import Services, audit_entry, require
 from il2.services.courses import DoseSubmission, course_fields, dose_fields, ledger_line
+from il2.services.history import retreatment_on
 from il2.services.outlines import course_outline, entry_outline
 from il2.services.patients import patient_fields, screening_fields
 from il2.services.ports import BulkRecords, RecordTable
@@ -72,6 +74,8 @@ class BulkWriter:
         self._pending: list[_Pending] = []
         self._courses: dict[int, _Course] = {}
         self._numbers: Counter[int] = Counter()
+        self._screenings: dict[int, list[ScreeningRecord]] = {}
+        self._assessments: dict[int, list[Json]] = {}
         self._keys = {"patients": 0, "courses": 0}
         self._accounts: dict[str, User | None] = {}
         self._patients_pending = 0
@@ -104,6 +108,9 @@ class BulkWriter:
         fields = screening_fields(self._services, findings)
         fields.update(recorded_by=actor.username, at=self._now())
         self._pending.append(_Pending("screenings", fields, actor, patient))
+        self._screenings.setdefault(patient, []).append(
+            _record(ScreeningRecord, 0, {**fields, "patient_id": patient})
+        )
         return str(fields["verdict"])
 
     def course(
@@ -113,6 +120,21 @@ class BulkWriter:
         require(self._services, actor, "course.plan")
         planned = course_fields(
             self._services, regimen=regimen, weight_kg=weight_kg, first_dose=first_dose
+        )
+        mine = {k: c for k, c in self._courses.items() if c.record.patient_id == patient}
+        records = patient_records(
+            self._services,
+            screenings=self._screenings.get(patient, []),
+            courses=[c.record for c in mine.values()],
+            ledgers={k: c.ledger for k, c in mine.items()},
+        )
+        judge_admission(
+            self._services,
+            actor,
+            records,
+            retreatment_on(self._services, self._assessments.get(patient, [])),
+            first_dose=planned["first_dose_at"],
+            override_reason=None,
         )
         self._numbers[patient] += 1
         fields = {
@@ -134,6 +156,7 @@ class BulkWriter:
             self._services, actor, pending.record, pending.ledger, submission, user=self._account
         )
         outcome: DoseOutcome = fields["outcome"]
+        self._assessments.setdefault(pending.record.patient_id, []).append(fields["assessment"])
         pending.ledger.append(
             LedgerLine(
                 submission.cycle,
@@ -194,6 +217,8 @@ class BulkWriter:
         self._pending = []
         self._courses = {}
         self._numbers.clear()
+        self._screenings = {}
+        self._assessments = {}
 
 
 _TABLES: tuple[RecordTable, ...] = ("patients", "screenings", "courses", "doses", "entries")
