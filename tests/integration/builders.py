@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from il2.bootstrap import App
-from il2.domain.records import Actor, Role
+from il2.domain.records import Actor, Role, ScreeningRecord
 from il2.services.accounts import actor_for_username, add_user
+from il2.services.context import Services
+from il2.services.patients import record_screening
 
 ROOT = Path(__file__).parents[2]
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account's password
@@ -57,3 +59,21 @@ PATIENT = {
 def a_year_earlier(path: Path) -> Any:
     """A RECIST example with every scan a year earlier (a scan dated in the future is refused)."""
     return json.loads(path.read_text().replace("2026-", "2025-").replace("2027-", "2026-"))
+
+
+# --- planning: a course needs a current eligible screening -------------------------------------
+
+
+def eligible_findings() -> dict[str, Any]:
+    """A candidate whose screening is `eligible` (examples/candidates/eligible-renal.json)."""
+    findings: dict[str, Any] = json.loads(
+        (ROOT / "examples/candidates/eligible-renal.json").read_text()
+    )
+    return findings
+
+
+def screen_eligible(services: Services, actor: Actor, patient_id: int) -> ScreeningRecord:
+    """Screen the patient eligible now (by the services' clock), as planning a course needs."""
+    screening = record_screening(services, actor, patient_id, eligible_findings())
+    assert screening.verdict == "eligible", screening.result
+    return screening

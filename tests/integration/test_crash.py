@@ -32,7 +32,7 @@ from il2.config import Settings
 from il2.domain.records import Role
 from il2.services.courses import plan_course
 from il2.services.patients import create_patient
-from tests.integration.builders import PASSWORD, PATIENT, stable_assessment, staff
+from tests.integration.builders import PASSWORD, PATIENT, screen_eligible, stable_assessment, staff
 from tests.integration.conftest import FixedClock, fresh_postgres_database
 
 IL2 = shutil.which("il2", path=str(Path(sys.executable).parent)) or "il2"
@@ -122,6 +122,7 @@ def planned_courses(app: App) -> dict[int, list[tuple[int, int, str]]]:
     courses = {}
     for number in range(COURSES):
         patient = create_patient(app.services, physician, PATIENT | {"mrn": f"MRN-CRASH-{number}"})
+        screen_eligible(app.services, physician, patient.id)
         course = plan_course(app.services, physician, patient.id, regimen="hd-label",
                              weight_kg=70, first_dose=clock.now.isoformat())  # fmt: skip
         courses[course.id] = [

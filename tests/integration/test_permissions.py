@@ -27,6 +27,7 @@ from tests.integration.builders import (
     PATIENT,
     ROOT,
     a_year_earlier,
+    screen_eligible,
     stable_assessment,
     staff,
 )
@@ -45,6 +46,7 @@ class World:
         self.people = staff(app)
         physician = self.people[Role.PHYSICIAN]
         self.patient = create_patient(app.services, physician, PATIENT).id
+        screen_eligible(app.services, physician, self.patient)
         course = plan_course(
             app.services,
             physician,
@@ -89,6 +91,25 @@ class World:
         assert isinstance(clock, FixedClock)
         clock.now = due
         return cycle, number
+
+    def early_course(self, actor: Actor) -> object:
+        """A second course before the rest has passed, planned against it with a reason."""
+        physician = self.people[Role.PHYSICIAN]
+        patient = create_patient(
+            self.app.services, physician, {**PATIENT, "mrn": f"M{next(_MRNS)}"}
+        ).id
+        screen_eligible(self.app.services, physician, patient)
+        plan = {"regimen": "hd-label", "weight_kg": 70}
+        plan_course(self.app.services, physician, patient, **plan,
+                    first_dose="2026-12-07T08:00:00-08:00")  # fmt: skip
+        return plan_course(
+            self.app.services,
+            actor,
+            patient,
+            **plan,
+            first_dose="2027-01-20T08:00:00-08:00",  # after course 1, before the rest has passed
+            override_reason="tumour board agreed to an early second course",
+        )
 
     def held_dose(self, actor: Actor) -> object:
         low = stable_assessment()
@@ -182,6 +203,7 @@ ACTIONS: dict[str, Callable[[World, Actor], object]] = {
         weight_kg=70,
         first_dose="2027-02-15T08:00:00-08:00",
     ),
+    "course.plan_override": World.early_course,
     "dose.record": World.held_dose,
     "dose.override": World.overridden_dose,
     "dose.verify": World.verified_dose,
@@ -221,6 +243,8 @@ MATRIX = load_rules().permissions
 def _allowed(role: Role, action: str) -> bool:
     if action == "dose.override":
         return MATRIX.allows(role, "dose.record") and MATRIX.allows(role, "dose.override")
+    if action == "course.plan_override":
+        return MATRIX.allows(role, "course.plan") and MATRIX.allows(role, "course.plan_override")
     return MATRIX.allows(role, action)
 
 

@@ -18,13 +18,21 @@ from il2.services.audit import export_audit
 from il2.services.clinical import correct_entry, record_toxicity
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
 from il2.services.patients import create_patient, read_patient, record_screening
-from tests.integration.builders import PASSWORD, PATIENT, ROOT, stable_assessment, staff
+from tests.integration.builders import (
+    PASSWORD,
+    PATIENT,
+    ROOT,
+    screen_eligible,
+    stable_assessment,
+    staff,
+)
 from tests.integration.conftest import FixedClock
 
 
 def _course(app: App) -> tuple[dict[Role, Actor], int, int]:
     people = staff(app)
     patient = create_patient(app.services, people[Role.PHYSICIAN], PATIENT)
+    screen_eligible(app.services, people[Role.PHYSICIAN], patient.id)
     course = plan_course(app.services, people[Role.PHYSICIAN], patient.id, regimen="hd-label",
                          weight_kg=70, first_dose="2026-12-07T08:00:00-08:00")  # fmt: skip
     return people, patient.id, course.id

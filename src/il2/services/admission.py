@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from il2.domain.admission import PatientRecords, admission_refusals, check_first_dose
 from il2.domain.errors import RefusedError
-from il2.domain.records import Actor, Json
+from il2.domain.records import Actor, CourseRecord, Json, LedgerLine, ScreeningRecord
+from il2.domain.retreatment import RetreatmentDecision
 from il2.services.context import Services, require
 from il2.services.history import recorded_retreatment
 from il2.services.ports import UnitOfWork
 
 
-def patient_records(services: Services, uow: UnitOfWork, patient_id: int) -> PatientRecords:
-    """The screenings, courses and ledgers admission reads."""
-    courses = uow.courses.for_patient(patient_id)
+def patient_records(
+    services: Services,
+    *,
+    screenings: Sequence[ScreeningRecord],
+    courses: Sequence[CourseRecord],
+    ledgers: Mapping[int, Sequence[LedgerLine]],
+) -> PatientRecords:
+    """The records admission reads, with the regimens in force and their rest sources."""
     return PatientRecords(
-        screenings=uow.screenings.for_patient(patient_id),
+        screenings=screenings,
         courses=courses,
-        ledgers={c.id: uow.doses.lines_for_course(c.id) for c in courses},
+        ledgers=ledgers,
         regimens=services.rules.regimens,
         rest_sources={
             key: sources.get("rest_between_courses_weeks", "")
@@ -27,11 +34,11 @@ def patient_records(services: Services, uow: UnitOfWork, patient_id: int) -> Pat
     )
 
 
-def admit(
+def judge_admission(
     services: Services,
-    uow: UnitOfWork,
     actor: Actor,
-    patient_id: int,
+    records: PatientRecords,
+    retreatment: RetreatmentDecision,
     *,
     first_dose: datetime,
     override_reason: str | None,
@@ -40,13 +47,12 @@ def admit(
     relative reasons only (None when nothing was overridden)."""
     now = services.clock()
     check_first_dose(first_dose, now=now, policy=services.rules.admission)
-    records = patient_records(services, uow, patient_id)
     refusals = admission_refusals(
         records,
         first_dose=first_dose,
         now=now,
         policy=services.rules.admission,
-        retreatment=recorded_retreatment(services, uow, patient_id),
+        retreatment=retreatment,
     )
     if not refusals:
         return None
@@ -60,3 +66,30 @@ def admit(
         "at": now.isoformat(),
         "overrides": [{"code": r.code, "message": r.message} for r in refusals],
     }
+
+
+def admit(
+    services: Services,
+    uow: UnitOfWork,
+    actor: Actor,
+    patient_id: int,
+    *,
+    first_dose: datetime,
+    override_reason: str | None,
+) -> Json | None:
+    """`judge_admission` on the patient's stored records (call with the patient locked)."""
+    courses = uow.courses.for_patient(patient_id)
+    records = patient_records(
+        services,
+        screenings=uow.screenings.for_patient(patient_id),
+        courses=courses,
+        ledgers={c.id: uow.doses.lines_for_course(c.id) for c in courses},
+    )
+    return judge_admission(
+        services,
+        actor,
+        records,
+        recorded_retreatment(services, uow, patient_id),
+        first_dose=first_dose,
+        override_reason=override_reason,
+    )

@@ -24,15 +24,18 @@ from il2.domain.records import (
     DoseOutcome,
     DoseRecord,
     Json,
+    LedgerLine,
     Patient,
     PatientLedgerLine,
     ScreeningRecord,
     User,
 )
 from il2.services.accounts import password_matches
+from il2.services.admission import judge_admission, patient_records
 from il2.services.clinical import follow_up_entry, response_entry, toxicity_entry
 from il2.services.context import Services, audit_entry, require
 from il2.services.courses import DoseSubmission, course_fields, dose_fields, ledger_line
+from il2.services.history import retreatment_on
 from il2.services.outlines import course_outline, entry_outline
 from il2.services.patients import patient_fields, screening_fields
 from il2.services.ports import BulkRecords, RecordTable
@@ -76,6 +79,8 @@ class BulkWriter:
         self._timelines: dict[int, _Timeline] = {}
         self._verified: dict[str, str] = {}
         self._numbers: Counter[int] = Counter()
+        self._screenings: dict[int, list[ScreeningRecord]] = {}
+        self._assessments: dict[int, list[Json]] = {}
         self._keys = {"patients": 0, "courses": 0}
         self._accounts: dict[str, User | None] = {}
         self._patients_pending = 0
@@ -121,6 +126,9 @@ class BulkWriter:
         fields = screening_fields(self._services, findings)
         fields.update(recorded_by=actor.username, at=self._now())
         self._pending.append(_Pending("screenings", fields, actor, patient))
+        self._screenings.setdefault(patient, []).append(
+            _record(ScreeningRecord, 0, {**fields, "patient_id": patient})
+        )
         return str(fields["verdict"])
 
     def course(
@@ -130,6 +138,29 @@ class BulkWriter:
         require(self._services, actor, "course.plan")
         planned = course_fields(
             self._services, regimen=regimen, weight_kg=weight_kg, first_dose=first_dose
+        )
+        timeline = self._timelines.get(patient, _Timeline())
+        ledgers = {
+            key: [
+                LedgerLine(d.cycle, d.dose_number, d.outcome, d.decision_action, d.given_at)
+                for d in timeline.ledger
+                if d.course_id == key
+            ]
+            for key in timeline.courses
+        }
+        records = patient_records(
+            self._services,
+            screenings=self._screenings.get(patient, []),
+            courses=list(timeline.courses.values()),
+            ledgers=ledgers,
+        )
+        judge_admission(
+            self._services,
+            actor,
+            records,
+            retreatment_on(self._services, self._assessments.get(patient, [])),
+            first_dose=planned["first_dose_at"],
+            override_reason=None,
         )
         self._numbers[patient] += 1
         fields = {
@@ -160,6 +191,7 @@ class BulkWriter:
             verify=self._verify,
         )
         outcome: DoseOutcome = fields["outcome"]
+        self._assessments.setdefault(record.patient_id, []).append(fields["assessment"])
         timeline.ledger.append(
             PatientLedgerLine(
                 course,
@@ -223,6 +255,8 @@ class BulkWriter:
         self._courses = {}
         self._timelines = {}
         self._numbers.clear()
+        self._screenings = {}
+        self._assessments = {}
 
 
 _TABLES: tuple[RecordTable, ...] = ("patients", "screenings", "courses", "doses", "entries")

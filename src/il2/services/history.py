@@ -8,10 +8,10 @@ missing, so the verdict is `incomplete` and a physician reviews the earlier cour
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
-from il2.domain.records import DoseRecord, Json
+from il2.domain.records import Json
 from il2.domain.retreatment import RetreatmentDecision
 from il2.services.context import Services
 from il2.services.ports import UnitOfWork
@@ -25,7 +25,7 @@ _DURATIONS = {
 
 
 def _terms(assessment: Json) -> list[str]:
-    terms = [str(t) for t in assessment.get("findings") or [] if isinstance(t, str)]
+    terms = [t for t in assessment.get("findings") or [] if isinstance(t, str)]
     vitals = assessment.get("vitals")
     rhythm = vitals.get("rhythm") if isinstance(vitals, dict) else None
     if isinstance(rhythm, str):
@@ -33,19 +33,25 @@ def _terms(assessment: Json) -> list[str]:
     return terms
 
 
-def history_document(doses: Sequence[DoseRecord], known_terms: frozenset[str]) -> Json:
-    """The retreatment document the patient's dose records make (terms the list knows)."""
+def history_document(assessments: Iterable[Json], known_terms: frozenset[str]) -> Json:
+    """The retreatment document the before-dose assessments make (terms the list knows)."""
     toxicities: list[str] = []
     longest: dict[str, Any] = {}
-    for dose in doses:
-        toxicities += [
-            t for t in _terms(dose.assessment) if t in known_terms and t not in toxicities
-        ]
+    for assessment in assessments:
+        for term in _terms(assessment):
+            if term in known_terms and term not in toxicities:
+                toxicities.append(term)
         for name, field in _DURATIONS.items():
-            value = dose.assessment.get(field)
+            value = assessment.get(field)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 longest[name] = max(value, longest.get(name, value))
     return {"earlier_toxicities": toxicities, **longest}
+
+
+def retreatment_on(services: Services, assessments: Iterable[Json]) -> RetreatmentDecision:
+    """The retreatment verdict on these before-dose assessments."""
+    known = frozenset(services.rules.retreatment_fields["earlier_toxicities"].values)
+    return judge_history(services.rules, history_document(assessments, known))
 
 
 def recorded_retreatment(
@@ -54,6 +60,6 @@ def recorded_retreatment(
     """The retreatment verdict on the patient's recorded courses."""
     courses = uow.courses.for_patient(patient_id)
     ledgers = uow.doses.for_courses([c.id for c in courses]) if courses else {}
-    doses = [dose for course in courses for dose in ledgers.get(course.id, ())]
-    known = frozenset(services.rules.retreatment_fields["earlier_toxicities"].values)
-    return judge_history(services.rules, history_document(doses, known))
+    return retreatment_on(
+        services, (dose.assessment for c in courses for dose in ledgers.get(c.id, ()))
+    )

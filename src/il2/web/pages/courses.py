@@ -134,7 +134,7 @@ def routes(web: Web) -> APIRouter:
             ),
         )
 
-    @router.post("/patients/{patient_id}/courses")
+    @router.post("/patients/{patient_id}/courses", response_model=None)
     @web.redisplay(plan_again)
     def create(
         request: Request, patient_id: int, form: Form, actor: SignedIn
