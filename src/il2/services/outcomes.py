@@ -359,7 +359,7 @@ def examined(
             entity="program",
             entity_id="*",
             patient_id=None,
-            after={"patients": len(patients), "patients_left_out_of_figures": len(left_out)},
+            after={"patients": len(patients)},
         )
         for patient_id, problems in left_out.items():
             audit(
@@ -379,6 +379,17 @@ def examined(
 def program(services: Services, actor: Actor, *, as_of: date) -> Program:
     """Every patient's records, de-identified, as one Program for analysis (see `examined`)."""
     return examined(services, actor, as_of=as_of)[0]
+
+
+def outcome_summary(
+    services: Services, actor: Actor, *, as_of: date, price_per_vial: float | None = None
+) -> dict[str, Any]:
+    """The outcome summary document, with its `data_quality` block (no HTML, no plots)."""
+    with cycle_collection_paused():
+        data, problems = examined(services, actor, as_of=as_of)
+        summary = summarize(data, price_per_vial=price_per_vial)
+        summary["data_quality"] = quality.summary(problems)
+        return summary
 
 
 def report(
