@@ -324,6 +324,22 @@ def _assemble(
     return records
 
 
+def assemble(
+    patients: Sequence[Referral],
+    courses: Mapping[int, list[CourseOutline]],
+    tallies: Mapping[int, Mapping[int, CycleTally]],
+    entries: Mapping[int, list[EntryOutline]],
+    *,
+    verdicts: Mapping[int, str],
+    untimed: Mapping[tuple[int, int], int],
+    as_of: date,
+) -> tuple[Program, list[quality.Problem]]:
+    """The Program from records already read, and the records left out of it (never fails on
+    a record: whatever does not fit is listed instead)."""
+    records = _assemble(patients, courses, tallies, entries, verdicts=verdicts, untimed=untimed)
+    return records.program(as_of), records.problems
+
+
 def examined(
     services: Services, actor: Actor, *, as_of: date
 ) -> tuple[Program, list[quality.Problem]]:
