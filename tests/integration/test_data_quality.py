@@ -3,8 +3,13 @@ exactly the figures the record would corrupt (ward walkthrough D20), on SQLite a
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +22,7 @@ from il2.services.outcomes import examined, report
 from tests.integration.builders import staff
 from tests.integration.odd_records import OddRecords, at, due_time
 
+IL2 = str(Path(sys.executable).parent / "il2")
 AS_OF = date(2026, 12, 7)
 FIRST = date(2026, 2, 2)
 
@@ -173,3 +179,27 @@ def test_a_clean_program_says_every_record_fits(app: App) -> None:
     summary, html = report(app.services, staff(app)[Role.RESEARCHER], as_of=AS_OF)
     assert summary["data_quality"]["problems"] == []
     assert "Every record fits the analysis" in html
+
+
+def test_il2_report_writes_the_report_and_a_line_per_problem(
+    app: App, program: Odd, database_url: str, tmp_path: Path
+) -> None:
+    env = {**os.environ, "IL2_DATABASE_URL": database_url}
+    output = tmp_path / "report.html"
+    done = subprocess.run(  # noqa: S603 - our own command
+        [IL2, "report", "--as-of", AS_OF.isoformat(), "--user", "researcher",
+         "--output", str(output)],
+        capture_output=True, text=True, check=False, env=env, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    odd = [study_id(key) for name, key in program.ids.items() if name != "clean"]
+    assert f"data quality: {len(odd)} patient(s) left out of some figures" in done.stdout
+    lines = [line for line in done.stdout.splitlines() if line.startswith("  P")]
+    assert sorted(line.split()[0] for line in lines) == sorted(odd)
+    assert "Data quality" in output.read_text(encoding="utf-8")
+    as_json = subprocess.run(  # noqa: S603 - our own command
+        [IL2, "report", "--as-of", AS_OF.isoformat(), "--user", "researcher", "--json"],
+        capture_output=True, text=True, check=False, env=env, timeout=300,
+    )  # fmt: skip
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["data_quality"]["patients_with_problems"] == len(odd)

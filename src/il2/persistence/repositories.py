@@ -271,6 +271,20 @@ class SqlPatients:
         """Every patient's id, diagnosis and referral date, newest referral first."""
         return analysis.referrals(self._session)
 
+    def search(self, text: str, *, limit: int) -> Sequence[Patient]:
+        """Patients whose name or MRN contains `text` (any case), by name then id."""
+        wanted = text.lower()
+        query = (
+            select(PatientRow)
+            .where(
+                func.lower(PatientRow.name).contains(wanted, autoescape=True)
+                | func.lower(PatientRow.mrn).contains(wanted, autoescape=True)
+            )
+            .order_by(PatientRow.name, PatientRow.id)
+            .limit(limit)
+        )
+        return [_patient(row) for row in self._session.scalars(query)]
+
 
 def _screening(row: ScreeningRow) -> ScreeningRecord:
     return ScreeningRecord(

@@ -324,6 +324,22 @@ def _assemble(
     return records
 
 
+def assemble(
+    patients: Sequence[Referral],
+    courses: Mapping[int, list[CourseOutline]],
+    tallies: Mapping[int, Mapping[int, CycleTally]],
+    entries: Mapping[int, list[EntryOutline]],
+    *,
+    verdicts: Mapping[int, str],
+    untimed: Mapping[tuple[int, int], int],
+    as_of: date,
+) -> tuple[Program, list[quality.Problem]]:
+    """The Program from records already read, and the records left out of it (never fails on
+    a record: whatever does not fit is listed instead)."""
+    records = _assemble(patients, courses, tallies, entries, verdicts=verdicts, untimed=untimed)
+    return records.program(as_of), records.problems
+
+
 def examined(
     services: Services, actor: Actor, *, as_of: date
 ) -> tuple[Program, list[quality.Problem]]:
@@ -359,7 +375,7 @@ def examined(
             entity="program",
             entity_id="*",
             patient_id=None,
-            after={"patients": len(patients), "patients_left_out_of_figures": len(left_out)},
+            after={"patients": len(patients)},
         )
         for patient_id, problems in left_out.items():
             audit(
@@ -379,6 +395,17 @@ def examined(
 def program(services: Services, actor: Actor, *, as_of: date) -> Program:
     """Every patient's records, de-identified, as one Program for analysis (see `examined`)."""
     return examined(services, actor, as_of=as_of)[0]
+
+
+def outcome_summary(
+    services: Services, actor: Actor, *, as_of: date, price_per_vial: float | None = None
+) -> dict[str, Any]:
+    """The outcome summary document, with its `data_quality` block (no HTML, no plots)."""
+    with cycle_collection_paused():
+        data, problems = examined(services, actor, as_of=as_of)
+        summary = summarize(data, price_per_vial=price_per_vial)
+        summary["data_quality"] = quality.summary(problems)
+        return summary
 
 
 def report(

@@ -95,6 +95,10 @@ class Patients(Protocol):
         """Patients, newest referral first."""
         ...
 
+    def search(self, text: str, *, limit: int) -> Sequence[Patient]:
+        """Patients whose name or MRN contains `text` (any case), by name then id."""
+        ...
+
     def referrals(self) -> Sequence[Referral]:
         """Every patient's id, diagnosis and referral date, newest referral first (as `page`)."""
         ...
