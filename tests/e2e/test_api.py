@@ -14,8 +14,8 @@ from tests.integration.builders import (
     PASSWORD,
     PATIENT,
     ROOT,
-    a_year_earlier,
     eligible_findings,
+    partial_response_so_far,
     stable_assessment,
     staff,
 )
@@ -366,9 +366,11 @@ def test_a_toxicity_is_graded_and_its_correction_points_at_it(client: TestClient
     assert first.status_code == 201, first.text
     assert first.json()["summary"] == "platelet_count_decreased grade 2"
     fixed = client.post(f"/api/patients/{patient_id}/entries/{first.json()['id']}/corrections",
-                        headers=physician, json={"content": findings, "reason": "typo"})  # fmt: skip
+                        headers=physician, json={"content": findings, "reason": "typo",
+                                                 "observed_on": "2026-12-06"})  # fmt: skip
     assert fixed.status_code == 201
     assert fixed.json()["corrects_id"] == first.json()["id"]
+    assert fixed.json()["observed_on"] == "2026-12-06"
     follow_up = client.post(f"/api/patients/{patient_id}/follow-ups", headers=physician,
                             json={"observed_on": "2026-12-07", "status": "alive_no_progression"})  # fmt: skip
     assert follow_up.status_code == 201
@@ -440,7 +442,7 @@ def test_a_screening_and_a_response_are_kept_with_their_results(client: TestClie
                             headers=physician)  # fmt: skip
     assert screening.status_code == 201
     assert screening.json()["verdict"] == "eligible"
-    measurements = a_year_earlier(ROOT / "examples/recist/partial-response.json")
+    measurements = partial_response_so_far()
     response = client.post(f"/api/patients/{patient_id}/responses", headers=physician,
                            json={"course_id": course_id, "measurements": measurements})  # fmt: skip
     assert response.status_code == 201

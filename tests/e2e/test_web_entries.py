@@ -235,3 +235,14 @@ def test_a_scan_dated_in_the_future_is_refused_beside_its_date(
     assert "a date not after today (2026-12-07)" in refused.text
     assert 'value="2027-03-01"' in refused.text
     assert entries(app, patient_id) == []
+
+
+def test_an_empty_response_form_asks_for_the_baseline_scan(
+    web: TestClient, app: App, patient_id: int
+) -> None:
+    sign_in(web, "physician")
+    refused = web.post(f"/patients/{patient_id}/responses", data={"scans": "3", "lesions": "5"})
+    assert refused.status_code == 422
+    assert "Date at baseline</a> is missing; expected the baseline scan" in refused.text
+    assert "[]" not in refused.text
+    assert entries(app, patient_id) == []

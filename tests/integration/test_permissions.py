@@ -26,7 +26,7 @@ from tests.integration.builders import (
     PASSWORD,
     PATIENT,
     ROOT,
-    a_year_earlier,
+    partial_response_so_far,
     screen_eligible,
     stable_assessment,
     staff,
@@ -220,7 +220,7 @@ ACTIONS: dict[str, Callable[[World, Actor], object]] = {
         a,
         w.patient,
         course_id=w.course,
-        measurements=a_year_earlier(ROOT / "examples/recist/partial-response.json"),
+        measurements=partial_response_so_far(),
     ),
     "followup.record": lambda w, a: record_follow_up(
         w.app.services, a, w.patient, observed_on="2026-12-07", status="alive_no_progression"

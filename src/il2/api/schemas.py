@@ -128,3 +128,7 @@ class Correction(Body):
 
     content: JsonObject
     reason: str
+    observed_on: date | None = Field(
+        default=None,
+        description="a toxicity's or follow-up's corrected date (a response's is its last scan's)",
+    )

@@ -93,6 +93,12 @@ def routes(web: Web) -> APIRouter:
                 value=error.value,
                 allowed=f"{error.field}: {error.allowed}",
             )
+        elif error.field == "assessments":
+            named = InvalidInputError(
+                field="scan0.date",
+                value=None,
+                allowed="the baseline scan's date and its target lesion diameters",
+            )
         else:
             named = InvalidInputError(
                 field=names.get(error.field, error.field), value=error.value, allowed=error.allowed
