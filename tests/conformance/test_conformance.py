@@ -10,7 +10,8 @@ Each file's [meta].kind says how its cases are run:
 - retreatment: whether a history of earlier toxicities forbids another course;
 - grade: one CTCAE finding graded (or refused, naming `expect_error_field`);
 - recist: a whole RECIST document, its time points, best response and iRECIST categories;
-- pathway: what comes next for a course (il2 next), or a refusal.
+- pathway: what comes next for a course (il2 next), or a refusal;
+- timeline: a slot's status at a moment, or the refusals for a given_at (cases/timeline.toml).
 A case may carry `site` (policy-file text) or `policy` (plan-policy values) to test site choices.
 """
 
@@ -19,14 +20,16 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from il2.domain.errors import Il2Error, InvalidInputError
+from il2.domain.records import DoseOutcome
 from il2.domain.regimen import CycleEndRule, VialPooling
+from il2.domain.timeline import Slot, TimelineLine, given_refusals, slot_state
 from il2.rules.loader import RuleSet, load_rules
 from il2.services.bedside import assess_before_dose
 from il2.services.documents import plan_document, recist_document
@@ -272,6 +275,28 @@ def _run_pathway(case: dict[str, Any], rules: RuleSet) -> None:
         assert all(reason[key] for key in ("rule", "finding", "threshold", "source")), reason
 
 
+def _run_timeline(case: dict[str, Any], rules: RuleSet) -> None:
+    cycle = case.get("cycle", 1)
+    start = datetime(2026, 12, 7, 0, 0, tzinfo=UTC) + timedelta(days=14 * (cycle - 1))
+    due = start + timedelta(hours=16) if cycle == 1 else start
+    interval = rules.regimens["hd-label"].interval_h
+    slot = Slot(1, cycle, 3 if cycle == 1 else 1, due, start, interval)
+    minutes = [timedelta(minutes=m) for m in case.get("previous_min", [])]
+    lines = [TimelineLine(1, 1, 1 + i, DoseOutcome.GIVEN, "give", due + m, interval)
+             for i, m in enumerate(minutes)]  # fmt: skip
+    given = due + timedelta(minutes=case.get("given_min", 0))
+    now = due + timedelta(minutes=case.get("now_min", case.get("given_min", 0)))
+    if "expect_status" in case:
+        state = slot_state(slot, lines, policy=rules.timeline, now=now)
+        assert state.status.value == case["expect_status"], state.message
+        return
+    assessed = due + timedelta(minutes=case.get("assessed_min", case.get("given_min", 0) - 10))
+    refusals = given_refusals(slot, lines, given_at=given, assessed_at=assessed, now=now,
+                              policy=rules.timeline)  # fmt: skip
+    assert sorted(r.code for r in refusals) == sorted(case["expect"]), refusals
+    assert not any(r.overridable for r in refusals)
+
+
 RUNNERS = {
     "plan": _run_plan,
     "criterion": _run_criterion,
@@ -281,6 +306,7 @@ RUNNERS = {
     "grade": _run_grade,
     "recist": _run_recist,
     "pathway": _run_pathway,
+    "timeline": _run_timeline,
 }
 
 
