@@ -8,12 +8,13 @@ against a short rest with a recorded reason.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from playwright.sync_api import Page, expect
 
 from il2.domain.records import DoseOutcome, Role
 from il2.services.courses import DoseSubmission, submit_dose
-from tests.browser.conftest import Site, sign_in
+from tests.browser.conftest import FIRST_DOSE, Site, sign_in
 from tests.integration.builders import stable_assessment
 
 
@@ -83,3 +84,16 @@ def test_a_physician_plans_against_a_short_rest_with_a_recorded_reason(
     reason.fill("Tumour board agreed to an early second course")
     page.get_by_role("button", name="Plan this course").click()
     expect(page.get_by_role("heading", name=re.compile("Course 2"))).to_be_visible()
+
+
+def test_the_chart_says_what_comes_next_from_the_records(page: Page, site: Site) -> None:
+    patient_id, course_id = site.with_course()
+    given = DoseSubmission(cycle=1, dose_number=1, assessment=stable_assessment(),
+                           outcome=DoseOutcome.GIVEN, given_at=datetime.fromisoformat(FIRST_DOSE),
+                           verified_by="nurse2")  # fmt: skip
+    submit_dose(site.app.services, site.actors[Role.NURSE], course_id, given)
+    sign_in(page, "physician", target=f"/patients/{patient_id}")
+    upcoming = page.locator("#next-step")
+    expect(upcoming).to_contain_text("What comes next")
+    expect(upcoming).not_to_contain_text("il2 ")
+    expect(upcoming).not_to_contain_text("No dose given yet")

@@ -17,6 +17,7 @@ from il2.bootstrap import App
 from il2.domain.errors import Il2Error, InvalidInputError, RefusedError
 from il2.domain.records import Actor, DoseOutcome, Role
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
+from il2.services.patient_pathway import next_for_patient
 from il2.services.patients import create_patient, record_screening
 from tests.integration.builders import (
     PATIENT,
@@ -156,3 +157,22 @@ def test_a_short_rest_needs_a_reason_and_the_course_keeps_it(app: App, clock: Fi
     assert (override["reason"], override["by"]) == ("tumour board agreed", "physician")
     assert [o["code"] for o in override["overrides"]] == ["rest-too-short"]
     assert course.number == 2
+
+
+def test_the_pathway_runs_on_the_patients_own_records(app: App, clock: FixedClock) -> None:
+    people = staff(app)
+    doctor = people[Role.PHYSICIAN]
+    patient_id = create_patient(app.services, doctor, PATIENT).id
+    screen_eligible(app.services, doctor, patient_id)
+    assert next_for_patient(app.services, doctor, patient_id) is None
+    course = _plan(app, doctor, patient_id, clock.now.isoformat())
+    given = DoseSubmission(cycle=1, dose_number=1, assessment=stable_assessment(),
+                           outcome=DoseOutcome.GIVEN, given_at=clock.now, verified_by="nurse2")  # fmt: skip
+    submit_dose(app.services, people[Role.NURSE], course.id, given)
+    clock.now += timedelta(days=40)
+    answer = next_for_patient(app.services, doctor, patient_id)
+    assert answer is not None
+    assert answer["next"] == "response_scan"
+    assert answer["reasons"][0]["finding"] == (
+        "no response scan since course 1 (last dose 2026-12-07)"
+    )
