@@ -176,3 +176,16 @@ def test_the_pathway_runs_on_the_patients_own_records(app: App, clock: FixedCloc
     assert answer["reasons"][0]["finding"] == (
         "no response scan since course 1 (last dose 2026-12-07)"
     )
+
+
+def test_a_missing_first_dose_is_refused_in_words_a_physician_reads(app: App) -> None:
+    """Ward walkthrough D11: an empty first dose named a date-time format."""
+    people = staff(app)
+    doctor = people[Role.PHYSICIAN]
+    patient_id = create_patient(app.services, doctor, PATIENT).id
+    screen_eligible(app.services, doctor, patient_id)
+    with pytest.raises(InvalidInputError) as refused:
+        _plan(app, doctor, patient_id, "")
+    assert refused.value.field == "first_dose"
+    assert refused.value.allowed.startswith("the date and time of the first dose, such as")
+    assert "ISO" not in refused.value.allowed

@@ -110,6 +110,19 @@ def plan_course(
     return course
 
 
+def _first_dose(raw: object, services: Services) -> datetime:
+    """The first dose's date and time, refused in words a physician reads (not a format name)."""
+    try:
+        return aware(raw, "first_dose", services)
+    except InvalidInputError:
+        raise InvalidInputError(
+            field="first_dose",
+            value=raw,
+            allowed="the date and time of the first dose, such as 2026-12-14 08:00 "
+            f"({services.rules.site.time_zone.key} time unless another offset is given)",
+        ) from None
+
+
 def course_fields(
     services: Services,
     *,
@@ -123,7 +136,7 @@ def course_fields(
         services.rules,
         regimen_id=regimen,
         weight_kg=weight_kg,
-        first_dose=aware(first_dose, "first_dose", services),
+        first_dose=_first_dose(first_dose, services),
         cycle_end_rule=cycle_end_rule,
     )
     return {
