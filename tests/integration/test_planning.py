@@ -19,6 +19,7 @@ from il2.domain.records import Actor, DoseOutcome, Role
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
 from il2.services.patient_pathway import next_for_patient
 from il2.services.patients import create_patient, record_screening
+from il2.services.worklist import worklist
 from tests.integration.builders import (
     PATIENT,
     ROOT,
@@ -176,6 +177,8 @@ def test_the_pathway_runs_on_the_patients_own_records(app: App, clock: FixedCloc
     assert answer["reasons"][0]["finding"] == (
         "no response scan since course 1 (last dose 2026-12-07)"
     )
+    (row,) = [r for r in worklist(app.services, doctor).rows if r.patient_id == patient_id]
+    assert row.pathway == f"response scan due (not before {answer['earliest_on']})"
 
 
 def test_a_missing_first_dose_is_refused_in_words_a_physician_reads(app: App) -> None:

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from il2.domain.records import Actor, Json
-from il2.services.context import Services
+from il2.domain.errors import Il2Error
+from il2.domain.records import Actor, ClinicalEntry, CourseRecord, DoseRecord, Json
+from il2.services.context import Services, plain
 from il2.services.history import history_document
 from il2.services.pathway import next_step, pathway_document
 from il2.services.patients import read_patient
@@ -108,3 +109,39 @@ def next_for_record(services: Services, record: Json) -> Json | None:
 def next_for_patient(services: Services, actor: Actor, patient_id: int) -> Json | None:
     """The pathway engine's answer on the patient's own records (the read is audited)."""
     return next_for_record(services, read_patient(services, actor, patient_id))
+
+
+_WORDS = {
+    "another_course": "another course may be considered",
+    "incomplete": "not enough recorded to decide",
+    "follow_up": "follow-up, no further course now",
+    "response_scan": "response scan due",
+    "stop": "no further course",
+}
+
+
+def next_in_words(document: Json) -> str:
+    """The pathway answer as a nurse or physician reads it, with its date if any."""
+    words = _WORDS.get(document["next"], str(document["next"]).replace("_", " "))
+    when = document.get("blocked_until") or document.get("earliest_on")
+    return f"{words} (not before {when})" if when else words
+
+
+def next_from_records(
+    services: Services,
+    courses: Sequence[CourseRecord],
+    doses: Sequence[DoseRecord],
+    entries: Sequence[ClinicalEntry],
+) -> str | None:
+    """The pathway answer in words from records already read (None before any dose, or when
+    the records cannot be judged: an odd record never takes a list down)."""
+    record = {
+        "courses": [plain(c) for c in courses],
+        "doses": [plain(d) for d in doses],
+        "entries": [plain(e) for e in entries],
+    }
+    try:
+        document = next_for_record(services, record)
+    except Il2Error:
+        return "not enough recorded to decide"
+    return None if document is None else next_in_words(document)
