@@ -8,14 +8,14 @@ against a short rest with a recorded reason.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from playwright.sync_api import Page, expect
 
 from il2.domain.records import DoseOutcome, Role
 from il2.services.courses import DoseSubmission, submit_dose
 from tests.browser.conftest import FIRST_DOSE, Site, sign_in
-from tests.integration.builders import stable_assessment
+from tests.integration.builders import PASSWORD, stable_assessment
 
 
 def plan(page: Page, patient_id: int, first_dose: str) -> None:
@@ -88,9 +88,10 @@ def test_a_physician_plans_against_a_short_rest_with_a_recorded_reason(
 
 def test_the_chart_says_what_comes_next_from_the_records(page: Page, site: Site) -> None:
     patient_id, course_id = site.with_course()
+    due = datetime.fromisoformat(FIRST_DOSE)
     given = DoseSubmission(cycle=1, dose_number=1, assessment=stable_assessment(),
-                           outcome=DoseOutcome.GIVEN, given_at=datetime.fromisoformat(FIRST_DOSE),
-                           verified_by="nurse2")  # fmt: skip
+                           outcome=DoseOutcome.GIVEN, given_at=due, verified_by="nurse2",
+                           verifier_password=PASSWORD, assessed_at=due - timedelta(minutes=10))  # fmt: skip
     submit_dose(site.app.services, site.actors[Role.NURSE], course_id, given)
     sign_in(page, "physician", target=f"/patients/{patient_id}")
     upcoming = page.locator("#next-step")

@@ -15,6 +15,7 @@ from tests.integration.builders import (
     PATIENT,
     ROOT,
     eligible_findings,
+    partial_response_so_far,
     stable_assessment,
     staff,
 )
@@ -361,15 +362,17 @@ def test_a_toxicity_is_graded_and_its_correction_points_at_it(client: TestClient
     findings = {"ctcae_version": "5.0",
                 "findings": [{"term": "platelet_count_decreased", "value": 60000, "unit": "per_ul"}]}  # fmt: skip
     first = client.post(f"/api/patients/{patient_id}/toxicities", headers=nurse,
-                        json={"observed_on": "2026-12-08", "course_id": course_id, "findings": findings})  # fmt: skip
+                        json={"observed_on": "2026-12-07", "course_id": course_id, "findings": findings})  # fmt: skip
     assert first.status_code == 201, first.text
     assert first.json()["summary"] == "platelet_count_decreased grade 2"
     fixed = client.post(f"/api/patients/{patient_id}/entries/{first.json()['id']}/corrections",
-                        headers=physician, json={"content": findings, "reason": "typo"})  # fmt: skip
+                        headers=physician, json={"content": findings, "reason": "typo",
+                                                 "observed_on": "2026-12-06"})  # fmt: skip
     assert fixed.status_code == 201
     assert fixed.json()["corrects_id"] == first.json()["id"]
+    assert fixed.json()["observed_on"] == "2026-12-06"
     follow_up = client.post(f"/api/patients/{patient_id}/follow-ups", headers=physician,
-                            json={"observed_on": "2027-03-01", "status": "alive_no_progression"})  # fmt: skip
+                            json={"observed_on": "2026-12-07", "status": "alive_no_progression"})  # fmt: skip
     assert follow_up.status_code == 201
     entries = client.get(f"/api/patients/{patient_id}", headers=nurse).json()["entries"]
     assert [e["kind"] for e in entries] == ["toxicity", "toxicity", "follow_up"]
@@ -439,7 +442,7 @@ def test_a_screening_and_a_response_are_kept_with_their_results(client: TestClie
                             headers=physician)  # fmt: skip
     assert screening.status_code == 201
     assert screening.json()["verdict"] == "eligible"
-    measurements = json.loads((ROOT / "examples/recist/partial-response.json").read_text())
+    measurements = partial_response_so_far()
     response = client.post(f"/api/patients/{patient_id}/responses", headers=physician,
                            json={"course_id": course_id, "measurements": measurements})  # fmt: skip
     assert response.status_code == 201

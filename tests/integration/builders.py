@@ -53,6 +53,9 @@ PATIENT = {
 }
 
 
+# --- clinical entries (dates) ------------------------------------------------------------------
+
+
 # --- planning: a course needs a current eligible screening -------------------------------------
 
 
@@ -69,3 +72,12 @@ def screen_eligible(services: Services, actor: Actor, patient_id: int) -> Screen
     screening = record_screening(services, actor, patient_id, eligible_findings())
     assert screening.verdict == "eligible", screening.result
     return screening
+
+
+def partial_response_so_far() -> Any:
+    """The bundled partial response up to the test clock's today (2026-12-07): its baseline
+    and its first follow-up scan, dated today (a scan dated in the future is refused)."""
+    document = json.loads((ROOT / "examples/recist/partial-response.json").read_text())
+    baseline, first = document["assessments"][:2]
+    document["assessments"] = [baseline, {**first, "date": "2026-12-07"}]
+    return document

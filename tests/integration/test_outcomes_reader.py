@@ -21,6 +21,7 @@ from il2.services.demo import build_demo
 from il2.services.outcomes import cycle_collection_paused, program
 from il2.services.patients import create_patient
 from tests.integration.builders import screen_eligible, stable_assessment
+from tests.integration.conftest import FixedClock
 
 UNTIL = date(2026, 11, 1)
 
@@ -214,6 +215,9 @@ def _corrections(app: App, physician: Actor) -> None:
                          first_dose="2026-12-14T08:00:00-08:00")  # fmt: skip
     held = DoseSubmission(cycle=1, dose_number=1, assessment=stable_assessment(),
                           outcome=DoseOutcome.HELD)  # fmt: skip
+    clock = app.services.clock
+    assert isinstance(clock, FixedClock)
+    clock.now = course.first_dose_at  # a dose is recorded once it is due
     submit_dose(app.services, actor_for_username(app.services, "demo-nurse"), course.id, held)
 
 

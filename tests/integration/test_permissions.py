@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +13,10 @@ import pytest
 
 from il2.bootstrap import App, build_app, upgrade_database
 from il2.config import Settings
-from il2.domain.errors import PermissionDeniedError
+from il2.domain.errors import InvalidInputError, PermissionDeniedError, RefusedError
 from il2.domain.records import Actor, DoseOutcome, Role
 from il2.rules.loader import load_rules
-from il2.services.accounts import add_user
+from il2.services.accounts import actor_for_username, add_user
 from il2.services.audit import export_audit
 from il2.services.clinical import correct_entry, record_follow_up, record_response, record_toxicity
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
@@ -26,6 +26,7 @@ from tests.integration.builders import (
     PASSWORD,
     PATIENT,
     ROOT,
+    partial_response_so_far,
     screen_eligible,
     stable_assessment,
     staff,
@@ -46,22 +47,50 @@ class World:
         physician = self.people[Role.PHYSICIAN]
         self.patient = create_patient(app.services, physician, PATIENT).id
         screen_eligible(app.services, physician, self.patient)
-        self.course = plan_course(
+        course = plan_course(
             app.services,
             physician,
             self.patient,
             regimen="hd-label",
             weight_kg=70,
             first_dose="2026-12-07T08:00:00-08:00",
-        ).id
+        )
+        self.course = course.id
+        self.slots = [
+            (c["cycle"], d["number"], datetime.fromisoformat(d["due_at"]))
+            for c in course.plan["cycles"]
+            for d in c["doses"]
+        ]
         self.entry = record_toxicity(
             app.services,
             physician,
             self.patient,
-            observed_on="2026-12-08",
+            observed_on="2026-12-06",
             course_id=self.course,
             findings=TOXICITY,
         ).id
+
+    def corrected_entry(self, actor: Actor) -> object:
+        """Correct a fresh toxicity entry (each entry may be corrected once; then its correction)."""
+        fresh = record_toxicity(
+            self.app.services,
+            self.people[Role.PHYSICIAN],
+            self.patient,
+            observed_on="2026-12-06",
+            course_id=self.course,
+            findings=TOXICITY,
+        )
+        return correct_entry(
+            self.app.services, actor, self.patient, fresh.id, content=TOXICITY, reason="typo"
+        )
+
+    def next_slot(self) -> tuple[int, int]:
+        """The next unused dose slot, the clock set to its due time."""
+        cycle, number, due = self.slots[next(_SLOTS)]
+        clock = self.app.services.clock
+        assert isinstance(clock, FixedClock)
+        clock.now = due
+        return cycle, number
 
     def early_course(self, actor: Actor) -> object:
         """A second course before the rest has passed, planned against it with a reason."""
@@ -84,32 +113,62 @@ class World:
 
     def held_dose(self, actor: Actor) -> object:
         low = stable_assessment()
-        low["vitals"]["spo2_pct"] = 89
+        low["vitals"]["sbp_mmhg"] = 85
+        cycle, number = self.next_slot()
         return submit_dose(
             self.app.services,
             actor,
             self.course,
-            DoseSubmission(cycle=1, dose_number=next(_SLOTS), assessment=low),
+            DoseSubmission(cycle=cycle, dose_number=number, assessment=low),
         )
 
     def overridden_dose(self, actor: Actor) -> object:
         low = stable_assessment()
-        low["vitals"]["spo2_pct"] = 89
+        low["vitals"]["sbp_mmhg"] = 85
         verifier = "nurse2" if actor.username != "nurse2" else "nurse"
-        return submit_dose(
-            self.app.services,
-            actor,
-            self.course,
-            DoseSubmission(
-                cycle=1,
-                dose_number=next(_SLOTS),
-                assessment=low,
-                outcome=DoseOutcome.GIVEN,
-                given_at=self.app.services.clock(),
-                verified_by=verifier,
-                override_reason="physician judgement",
-            ),
+        cycle, number = self.next_slot()
+        submission = DoseSubmission(
+            cycle=cycle,
+            dose_number=number,
+            assessment=low,
+            outcome=DoseOutcome.GIVEN,
+            given_at=self.app.services.clock(),
+            verified_by=verifier,
+            verifier_password=PASSWORD,
+            override_reason="physician judgement",
         )
+        try:
+            return submit_dose(self.app.services, actor, self.course, submission)
+        except RefusedError as refused:
+            # A nurse giving a held dose is refused with the hold reasons a physician may
+            # override: the matrix reads that as the permission it is.
+            if refused.overridable:
+                raise PermissionDeniedError(str(refused)) from refused
+            raise
+
+    def verified_dose(self, verifier: Actor) -> object:
+        """A dose the second nurse records as given, `verifier` signing the check.
+
+        A role that may not verify is refused on the verifier (field verified_by), which the
+        matrix reads as the permission it is.
+        """
+        cycle, number = self.next_slot()
+        submission = DoseSubmission(
+            cycle=cycle,
+            dose_number=number,
+            assessment=stable_assessment(),
+            outcome=DoseOutcome.GIVEN,
+            given_at=self.app.services.clock(),
+            verified_by=verifier.username,
+            verifier_password=PASSWORD,
+        )
+        recorder = actor_for_username(self.app.services, "nurse2")
+        try:
+            return submit_dose(self.app.services, recorder, self.course, submission)
+        except InvalidInputError as refused:
+            if refused.field == "verified_by" and "may verify doses" in refused.allowed:
+                raise PermissionDeniedError(refused.allowed) from refused
+            raise
 
 
 def _screen(w: World, a: Actor) -> object:
@@ -147,11 +206,12 @@ ACTIONS: dict[str, Callable[[World, Actor], object]] = {
     "course.plan_override": World.early_course,
     "dose.record": World.held_dose,
     "dose.override": World.overridden_dose,
+    "dose.verify": World.verified_dose,
     "toxicity.record": lambda w, a: record_toxicity(
         w.app.services,
         a,
         w.patient,
-        observed_on="2026-12-09",
+        observed_on="2026-12-07",
         course_id=w.course,
         findings=TOXICITY,
     ),
@@ -160,14 +220,12 @@ ACTIONS: dict[str, Callable[[World, Actor], object]] = {
         a,
         w.patient,
         course_id=w.course,
-        measurements=json.loads((ROOT / "examples/recist/partial-response.json").read_text()),
+        measurements=partial_response_so_far(),
     ),
     "followup.record": lambda w, a: record_follow_up(
-        w.app.services, a, w.patient, observed_on="2027-06-01", status="alive_no_progression"
+        w.app.services, a, w.patient, observed_on="2026-12-07", status="alive_no_progression"
     ),
-    "entry.correct": lambda w, a: correct_entry(
-        w.app.services, a, w.patient, w.entry, content=TOXICITY, reason="typo"
-    ),
+    "entry.correct": World.corrected_entry,
     "audit.read": lambda w, a: export_audit(w.app.services, a),
     "outcomes.read": lambda w, a: program(w.app.services, a, as_of=date(2027, 6, 1)),
     "users.manage": lambda w, a: add_user(
@@ -237,3 +295,4 @@ def test_the_matrix_keeps_its_safety_properties() -> None:
     assert not MATRIX.allows(Role.RESEARCHER, "patient.read")
     assert not MATRIX.allows(Role.ADMINISTRATOR, "patient.read")
     assert {r for r in Role if MATRIX.allows(r, "dose.override")} == {Role.PHYSICIAN}
+    assert {r for r in Role if MATRIX.allows(r, "dose.verify")} == {Role.NURSE, Role.PHYSICIAN}

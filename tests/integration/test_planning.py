@@ -21,6 +21,7 @@ from il2.services.patient_pathway import next_for_patient
 from il2.services.patients import create_patient, record_screening
 from il2.services.worklist import worklist
 from tests.integration.builders import (
+    PASSWORD,
     PATIENT,
     ROOT,
     screen_eligible,
@@ -168,7 +169,8 @@ def test_the_pathway_runs_on_the_patients_own_records(app: App, clock: FixedCloc
     assert next_for_patient(app.services, doctor, patient_id) is None
     course = _plan(app, doctor, patient_id, clock.now.isoformat())
     given = DoseSubmission(cycle=1, dose_number=1, assessment=stable_assessment(),
-                           outcome=DoseOutcome.GIVEN, given_at=clock.now, verified_by="nurse2")  # fmt: skip
+                           outcome=DoseOutcome.GIVEN, given_at=clock.now, verified_by="nurse2",
+                           verifier_password=PASSWORD)  # fmt: skip
     submit_dose(app.services, people[Role.NURSE], course.id, given)
     clock.now += timedelta(days=40)
     answer = next_for_patient(app.services, doctor, patient_id)

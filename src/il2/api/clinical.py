@@ -77,5 +77,6 @@ async def correction(
         entry_id,
         content=body.content,
         reason=body.reason,
+        observed_on=body.observed_on,
     )
     return dict(plain(entry))

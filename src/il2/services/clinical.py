@@ -2,17 +2,77 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from il2.domain.errors import InvalidInputError, NotFoundError
-from il2.domain.records import Actor, ClinicalEntry, Json
-from il2.services.context import Services, as_json, audit, iso_date, patient_or_404, require, text
+from il2.domain.errors import InvalidInputError, NotFoundError, Refusal, RefusedError
+from il2.domain.records import Actor, ClinicalEntry, Json, Patient
+from il2.services.context import (
+    Services,
+    as_json,
+    audit,
+    iso_date,
+    patient_or_404,
+    refusals_audited,
+    require,
+    text,
+)
 from il2.services.documents import recist_document
 from il2.services.grading import grade_document, grading_document
 from il2.services.recist import assess_response
 
 _FOLLOW_UP_STATUS = ("alive_no_progression", "alive_progression", "dead", "lost_to_follow_up")
+# Who may record an entry of each kind may also correct one (with `entry.correct`).
+_RECORDED_BY = {"toxicity": "toxicity.record", "response": "response.record",
+                "follow_up": "followup.record"}  # fmt: skip
+
+Dated = Sequence[tuple[str, date]]
+
+
+def today(services: Services) -> date:
+    """Today's date in the site's time zone."""
+    return services.clock().astimezone(services.rules.site.time_zone).date()
+
+
+def check_dates(services: Services, patient: Patient, dates: Dated) -> None:
+    """Refuse a clinical date in the future or before the patient was born."""
+    now = today(services)
+    for field, when in dates:
+        if when > now:
+            raise InvalidInputError(
+                field=field,
+                value=when.isoformat(),
+                allowed=f"a date not after today ({now.isoformat()})",
+            )
+        if when < patient.birth_date:
+            born = patient.birth_date.isoformat()
+            raise InvalidInputError(
+                field=field,
+                value=when.isoformat(),
+                allowed=f"a date on or after the patient's birth ({born})",
+            )
+
+
+def scan_dates(measurements: Mapping[str, Any]) -> list[tuple[str, date]]:
+    """Each scan's date, named as its field; refused unless each comes after the one before.
+
+    The first scan is the baseline: a later column dated earlier is a mislabelled scan, and
+    re-sorting it silently would take a follow-up scan as the baseline.
+    """
+    found: list[tuple[str, date]] = []
+    for index, scan in enumerate(measurements.get("assessments", [])):
+        field = f"assessments[{index}].date"
+        when = iso_date(scan.get("date"), field)
+        if found and when <= found[-1][1]:
+            raise InvalidInputError(
+                field=field,
+                value=when.isoformat(),
+                allowed=f"a date after the scan before it ({found[-1][1].isoformat()}); "
+                "the baseline scan comes first",
+            )
+        found.append((field, when))
+    return found
 
 
 def _add(
@@ -27,9 +87,13 @@ def _add(
     summary: str,
     corrects_id: int | None = None,
     reason: str | None = None,
+    dates: Dated = (),
 ) -> ClinicalEntry:
     with services.uow() as uow:
-        patient_or_404(uow, patient_id)
+        patient = uow.patients.lock(patient_id)
+        if patient is None:
+            patient = patient_or_404(uow, patient_id)
+        check_dates(services, patient, dates)
         if course_id is not None:
             course = uow.courses.get(course_id)
             if course is None or course.patient_id != patient_id:
@@ -39,6 +103,7 @@ def _add(
             before = uow.entries.get(corrects_id)
             if before is None or before.patient_id != patient_id:
                 raise NotFoundError(kind="entry of this patient", key=str(corrects_id))
+            _not_corrected_yet(uow.entries.for_patient(patient_id), corrects_id)
         entry = uow.entries.add(
             patient_id=patient_id,
             kind=kind,
@@ -66,6 +131,17 @@ def _add(
     return entry
 
 
+def _not_corrected_yet(entries: Sequence[ClinicalEntry], entry_id: int) -> None:
+    """Refuse a second correction of one entry: the newest of a chain is the one to correct."""
+    newer = next((e for e in entries if e.corrects_id == entry_id), None)
+    if newer is not None:
+        message = (
+            f"This entry was already corrected on {newer.recorded_at.date().isoformat()} "
+            f"by {newer.recorded_by}; correct the corrected entry instead."
+        )
+        raise RefusedError([Refusal("already_corrected", message)])
+
+
 def record_toxicity(
     services: Services,
     actor: Actor,
@@ -75,14 +151,20 @@ def record_toxicity(
     course_id: int | None,
     findings: object,
 ) -> ClinicalEntry:
-    """Grade the findings by CTCAE and keep them with their grades."""
+    """Grade the findings by CTCAE and keep them with their grades.
+
+    `observed_on` is refused in the future or before the patient's birth.
+    """
     require(services, actor, "toxicity.record")
-    return _add(
-        services,
-        actor,
-        patient_id,
-        **toxicity_entry(services, observed_on=observed_on, course_id=course_id, findings=findings),
-    )
+    with refusals_audited(
+        services, actor, action="create", entity="toxicity", entity_id="new", patient_id=patient_id
+    ):
+        fields = toxicity_entry(
+            services, observed_on=observed_on, course_id=course_id, findings=findings
+        )
+        return _add(
+            services, actor, patient_id, **fields, dates=[("observed_on", fields["observed_on"])]
+        )
 
 
 def toxicity_entry(
@@ -108,14 +190,17 @@ def record_response(
     course_id: int | None,
     measurements: object,
 ) -> ClinicalEntry:
-    """Assess RECIST from the measurements and keep both."""
+    """Assess RECIST from the measurements and keep both.
+
+    Scans come in date order, the baseline first, none in the future or before birth.
+    """
     require(services, actor, "response.record")
-    return _add(
-        services,
-        actor,
-        patient_id,
-        **response_entry(services, course_id=course_id, measurements=measurements),
-    )
+    with refusals_audited(
+        services, actor, action="create", entity="response", entity_id="new", patient_id=patient_id
+    ):
+        fields = response_entry(services, course_id=course_id, measurements=measurements)
+        dates = scan_dates(fields["content"]["measurements"])
+        return _add(services, actor, patient_id, **fields, dates=dates)
 
 
 def response_entry(
@@ -145,14 +230,19 @@ def record_follow_up(
     status: object,
     notes: object = None,
 ) -> ClinicalEntry:
-    """Keep a follow-up contact: alive with or without progression, dead, or lost."""
+    """Keep a follow-up contact: alive with or without progression, dead, or lost.
+
+    `observed_on` (the contact, the progression or the death) is refused in the future or
+    before the patient's birth.
+    """
     require(services, actor, "followup.record")
-    return _add(
-        services,
-        actor,
-        patient_id,
-        **follow_up_entry(observed_on=observed_on, status=status, notes=notes),
-    )
+    with refusals_audited(
+        services, actor, action="create", entity="follow_up", entity_id="new", patient_id=patient_id
+    ):
+        fields = follow_up_entry(observed_on=observed_on, status=status, notes=notes)
+        return _add(
+            services, actor, patient_id, **fields, dates=[("observed_on", fields["observed_on"])]
+        )
 
 
 def follow_up_entry(*, observed_on: object, status: object, notes: object = None) -> dict[str, Any]:
@@ -201,28 +291,45 @@ def correct_entry(
     *,
     content: object,
     reason: object,
+    observed_on: object = None,
 ) -> ClinicalEntry:
     """A correction: a new entry of the same kind, checked like the first, pointing at it.
 
     `content` is what the original kind takes: CTCAE findings for a toxicity (graded again),
     lesion measurements for a response (RECIST again), {status, notes} for a follow-up.
+    `observed_on` corrects a toxicity's or follow-up's date (kept when absent); a response
+    takes its date from its scans. Correcting needs `entry.correct` and the right to record
+    the entry's kind; an entry already corrected is refused (correct the newest instead).
     """
     require(services, actor, "entry.correct")
-    why = text(reason, "reason")
-    with services.uow() as uow:
-        old = uow.entries.get(entry_id)
-    if old is None or old.patient_id != patient_id:
-        raise NotFoundError(kind="entry of this patient", key=str(entry_id))
-    corrected, summary = _corrected(services, old.kind, content)
-    return _add(
-        services,
-        actor,
-        patient_id,
-        kind=old.kind,
-        course_id=old.course_id,
-        observed_on=old.observed_on,
-        content=corrected,
-        summary=f"{summary} (correction of entry {entry_id}: {why})",
-        corrects_id=entry_id,
-        reason=why,
-    )
+    with refusals_audited(
+        services, actor, action="correct", entity="entry", entity_id=entry_id, patient_id=patient_id
+    ):
+        why = text(reason, "reason")
+        with services.uow() as uow:
+            old = uow.entries.get(entry_id)
+        if old is None or old.patient_id != patient_id:
+            raise NotFoundError(kind="entry of this patient", key=str(entry_id))
+        require(services, actor, _RECORDED_BY[old.kind])
+        corrected, summary = _corrected(services, old.kind, content)
+        when = old.observed_on
+        dates: list[tuple[str, date]] = []
+        if old.kind == "response":
+            dates = scan_dates(corrected["measurements"])
+            when = dates[-1][1]
+        elif observed_on not in (None, ""):
+            when = iso_date(observed_on, "observed_on")
+            dates = [("observed_on", when)]
+        return _add(
+            services,
+            actor,
+            patient_id,
+            kind=old.kind,
+            course_id=old.course_id,
+            observed_on=when,
+            content=corrected,
+            summary=f"{summary} (correction of entry {entry_id}: {why})",
+            corrects_id=entry_id,
+            reason=why,
+            dates=dates,
+        )

@@ -392,8 +392,10 @@ def _measurements(
     }
 
 
-def _cycle(run: _Run, course_id: int, cycle: dict[str, Any], frailty: float, weight: float) -> None:
+def _cycle(run: _Run, course_id: int, cycle: dict[str, Any], frailty: float, weight: float) -> bool:
+    """Assess and record a cycle's doses at their due times; True if any dose was given."""
     nurse, verifier = run.staff["demo-nurse"], "demo-nurse2"
+    gave = False
     for dose in cycle["doses"]:
         due = datetime.fromisoformat(dose["due_at"])
         run.at(due)
@@ -406,11 +408,14 @@ def _cycle(run: _Run, course_id: int, cycle: dict[str, Any], frailty: float, wei
                 assessment=_assessment(run.rng, frailty, dose["number"], weight),
                 given_at=due,
                 verified_by=verifier,
+                verifier_password=DEMO_PASSWORD,
             ),
         )
         run.doses += 1
+        gave = gave or outcome is DoseOutcome.GIVEN
         if outcome is DoseOutcome.STOPPED:
-            return
+            return gave
+    return gave
 
 
 def _toxicities(run: _Run, patient_id: int, course_id: int, on: date, frailty: float) -> None:
@@ -460,6 +465,7 @@ def _treat(
     frailty, weight = rng.uniform(0.7, 1.6), round(rng.uniform(55, 110), 1)
     category = _category(rng, diagnosis)
     course_start, baseline_on, last_on = start, start - timedelta(days=7), start
+    gave = False
     for number in range(1, 4):
         if course_start + timedelta(days=COURSE_DAYS) >= until:
             return last_on
@@ -481,7 +487,12 @@ def _treat(
             return last_on
         run.courses += 1
         for cycle in plan["cycles"]:
-            _cycle(run, course_id, cycle, frailty, weight)
+            # A patient who has never had a dose has no interval to keep from, and the
+            # before-dose engine cannot tell that from a missing one after cycle 1: the demo
+            # leaves the rest of such a course unrecorded.
+            if cycle["cycle"] > 1 and not gave:
+                break
+            gave = _cycle(run, course_id, cycle, frailty, weight) or gave
         last = datetime.fromisoformat(plan["cycles"][-1]["doses"][-1]["due_at"]).date()
         _toxicities(run, patient_id, course_id, last, frailty)
         scan_on = last + timedelta(weeks=4)

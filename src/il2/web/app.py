@@ -13,6 +13,7 @@ from il2.web.pages import (
     admin,
     bedside,
     courses,
+    entries,
     flowsheet,
     outcomes,
     patients,
@@ -26,7 +27,10 @@ def web_router(app: App) -> APIRouter:
     web = Web(services=app.services, templates=templates(app.rules))
     web.route_class = route_class(web)
     router = APIRouter(route_class=web.route_class, include_in_schema=False)
-    pages = (account, worklist, patients, courses, bedside, flowsheet, response, admin, outcomes)
+    pages = (
+        account, worklist, patients, courses, bedside, flowsheet, response, entries, admin,
+        outcomes,
+    )  # fmt: skip
     for module in pages:
         router.include_router(module.routes(web), include_in_schema=False)
     router.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -87,6 +87,10 @@ _LABELS = {
     "clinical_grade": "Clinician's grade",
     "outcome": "Outcome",
     "since": "Since",
+    # follow-up and corrections
+    "status": "Status",
+    "notes": "Notes",
+    "reason": "Reason for the correction",
 }
 _CELL = re.compile(r"scan(\d+)\.(date|non_target|new_lesions|lesion(\d+))")
 _LESION = re.compile(r"lesion(\d+)\.(id|organ|nodal)")

@@ -30,20 +30,23 @@ def _limits(query: dict[str, str]) -> flowsheet.Limits:
     return flowsheet.Limits(**found)
 
 
-def _finding(form: FormData) -> dict[str, Any]:
-    finding: dict[str, Any] = {"term": forms.text(form, "term")}
+def finding(form: FormData, prefix: str = "") -> dict[str, Any]:
+    """One CTCAE finding from the toxicity form (its fields named `prefix` + name)."""
+    finding: dict[str, Any] = {"term": forms.text(form, f"{prefix}term")}
     for name in _NUMBERS:
-        raw = forms.text(form, name)
+        raw = forms.text(form, f"{prefix}{name}")
         if raw:
-            finding[name] = forms.number(raw, field=name, allowed="a number")
-    if forms.text(form, "unit"):
-        finding["unit"] = forms.text(form, "unit")
-    symptomatic = forms.text(form, "symptomatic")
+            finding[name] = forms.number(raw, field=f"{prefix}{name}", allowed="a number")
+    if forms.text(form, f"{prefix}unit"):
+        finding["unit"] = forms.text(form, f"{prefix}unit")
+    symptomatic = forms.text(form, f"{prefix}symptomatic")
     if symptomatic:
         finding["symptomatic"] = symptomatic == "yes"
-    grade = forms.text(form, "clinical_grade")
+    grade = forms.text(form, f"{prefix}clinical_grade")
     if grade:
-        finding["clinical_grade"] = forms.number(grade, field="clinical_grade", allowed="0 to 5")
+        finding["clinical_grade"] = forms.number(
+            grade, field=f"{prefix}clinical_grade", allowed="0 to 5"
+        )
     return finding
 
 
@@ -108,7 +111,7 @@ def routes(web: Web) -> APIRouter:
             patient_id,
             observed_on=forms.text(form, "observed_on"),
             course_id=int(course) if course.isdigit() else None,
-            findings={"ctcae_version": web.rules.ctcae.version, "findings": [_finding(form)]},
+            findings={"ctcae_version": web.rules.ctcae.version, "findings": [finding(form)]},
         )
         return see_other(f"/patients/{patient_id}/flowsheet#toxicities")
 

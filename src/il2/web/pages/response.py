@@ -1,18 +1,33 @@
 """Response: lesions per scan (or the RECIST JSON), RECIST per time point, waterfall and spider."""
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
-from il2.domain.errors import InvalidInputError
+from il2.domain.errors import InvalidInputError, NotFoundError
 from il2.domain.records import Actor
-from il2.services.clinical import record_response
+from il2.services.clinical import correct_entry, record_response
 from il2.services.patients import read_patient
 from il2.web import plots, record, response
 from il2.web.core import Form, Web, form_values, see_other
 from il2.web.session import signed_in
+
+
+def _correcting(
+    request: Request, found: Mapping[str, Any], submitted: tuple[dict[str, Any], Any] | None
+) -> Mapping[str, Any] | None:
+    """The response entry being corrected (`?correct=ID`, or the form's `corrects_id`)."""
+    raw = str(submitted[0].get("corrects_id", "")) if submitted else ""
+    raw = raw or request.query_params.get("correct", "")
+    if not raw:
+        return None
+    for entry in found["entries"]:
+        if str(entry["id"]) == raw and entry["kind"] == "response":
+            return dict(entry)
+    raise NotFoundError(kind="response entry of this patient", key=raw)
 
 
 def routes(web: Web) -> APIRouter:
@@ -30,12 +45,16 @@ def routes(web: Web) -> APIRouter:
         found = read_patient(web.services, actor, patient_id)
         entries = record.current(found["entries"], "response")
         latest = entries[-1] if entries else None
-        measurements = latest["content"]["measurements"] if latest else None
         recist = latest["content"]["recist"] if latest else None
+        correcting = _correcting(request, found, submitted)
+        shown = correcting or latest
+        measurements = shown["content"]["measurements"] if shown else None
         values, grid = submitted or (
             response.values_for(measurements),
             response.grid_for(measurements),
         )
+        if correcting and not submitted:
+            values["corrects_id"] = str(correcting["id"])
         shaped = response.shape(recist) if recist else None
         return web.page(
             request,
@@ -58,6 +77,7 @@ def routes(web: Web) -> APIRouter:
             non_target=response.NON_TARGET,
             values=values,
             error=error,
+            correcting=correcting,
         )
 
     def again(request: Request, form: FormData, error: InvalidInputError) -> HTMLResponse:
@@ -72,6 +92,12 @@ def routes(web: Web) -> APIRouter:
                 field="measurements_json",
                 value=error.value,
                 allowed=f"{error.field}: {error.allowed}",
+            )
+        elif error.field == "assessments":
+            named = InvalidInputError(
+                field="scan0.date",
+                value=None,
+                allowed="the baseline scan's date and its target lesion diameters",
             )
         else:
             named = InvalidInputError(
@@ -89,13 +115,24 @@ def routes(web: Web) -> APIRouter:
     def add_response(patient_id: int, form: Form, actor: SignedIn) -> RedirectResponse:
         measurements, _names = response.document(form, response.grid_of_form(form))
         course = str(form.get("course_id") or "")
-        record_response(
-            web.services,
-            actor,
-            patient_id,
-            course_id=int(course) if course.isdigit() else None,
-            measurements=measurements,
-        )
+        corrects = str(form.get("corrects_id") or "")
+        if corrects.isdigit():
+            correct_entry(
+                web.services,
+                actor,
+                patient_id,
+                int(corrects),
+                content=measurements,
+                reason=str(form.get("reason") or "").strip() or None,
+            )
+        else:
+            record_response(
+                web.services,
+                actor,
+                patient_id,
+                course_id=int(course) if course.isdigit() else None,
+                measurements=measurements,
+            )
         return see_other(f"/patients/{patient_id}/response")
 
     return router
