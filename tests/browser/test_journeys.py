@@ -196,7 +196,7 @@ def test_a_complete_work_up_entered_in_the_form_screens_eligible(page: Page, sit
 
 
 def test_planning_a_course_shows_dose_vials_dilution_and_calendar(page: Page, site: Site) -> None:
-    patient_id = site.screened({"weight_kg": 70})
+    patient_id = site.eligible()
     sign_in(page, "physician", target=f"/patients/{patient_id}/courses/new")
     expect(page.get_by_label("Weight")).to_have_value("70")
     page.get_by_label("First dose").fill("2026-12-14T08:00")
@@ -221,7 +221,7 @@ def test_planning_a_course_shows_dose_vials_dilution_and_calendar(page: Page, si
 def test_an_evening_first_dose_asks_how_each_cycle_ends_before_it_plans(
     page: Page, site: Site
 ) -> None:
-    patient_id = site.screened({"weight_kg": 70})
+    patient_id = site.eligible()
     sign_in(page, "physician", target=f"/patients/{patient_id}/courses/new")
     expect(page.get_by_label("Weight")).to_have_value("70")
     page.get_by_label("First dose").fill("2026-12-14T08:00")
