@@ -22,6 +22,7 @@ from sqlalchemy import (
     exists,
     func,
     select,
+    text,
     type_coerce,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,6 +36,7 @@ from il2.domain.records import (
     Referral,
 )
 from il2.persistence.tables import (
+    UNTIMED_GIVEN,
     CourseOutlineRow,
     CourseRow,
     CycleTallyRow,
@@ -111,7 +113,7 @@ def untimed_given_doses(session: Session) -> dict[tuple[int, int], int]:
     """How many doses each cycle (course id, cycle) holds recorded as given with no time."""
     query = (
         select(DoseRow.course_id, DoseRow.cycle, func.count())
-        .where(DoseRow.outcome == "given", DoseRow.given_at.is_(None))
+        .where(text(UNTIMED_GIVEN))  # as the partial index says it, so that it is used
         .group_by(DoseRow.course_id, DoseRow.cycle)
     )
     return {(course_id, cycle): count for course_id, cycle, count in session.execute(query)}

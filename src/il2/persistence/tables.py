@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -132,10 +133,21 @@ class CourseRow(Base):
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+UNTIMED_GIVEN = "outcome = 'given' AND given_at IS NULL"
+
+
 class DoseRow(Base):
     __tablename__ = "doses"
     __table_args__ = (
         UniqueConstraint("course_id", "cycle", "dose_number", name="uq_doses_course_cycle_dose"),
+        # Doses given with no time (none in a sound ledger): outcome analysis lists them.
+        Index(
+            "ix_doses_given_untimed",
+            "course_id",
+            "cycle",
+            sqlite_where=text(UNTIMED_GIVEN),
+            postgresql_where=text(UNTIMED_GIVEN),
+        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
