@@ -246,3 +246,23 @@ def test_an_empty_response_form_asks_for_the_baseline_scan(
     assert "Date at baseline</a> is missing; expected the baseline scan" in refused.text
     assert "[]" not in refused.text
     assert entries(app, patient_id) == []
+
+
+def test_a_researcher_sees_the_follow_up_without_its_notes_and_may_not_correct_it(
+    web: TestClient, app: App, people: dict[Role, Actor], patient_id: int
+) -> None:
+    entry = record_follow_up(app.services, people[Role.PHYSICIAN], patient_id,
+                             observed_on="2026-12-01", status="alive_progression",
+                             notes="seen with her husband John")  # fmt: skip
+    sign_in(web, "researcher")
+    chart = web.get(f"/patients/{patient_id}")
+    assert chart.status_code == 200
+    assert "Alive, with progression" in chart.text
+    assert "John" not in chart.text
+    assert f"/entries/{entry.id}/correct" not in chart.text
+    assert "Record follow-up" not in chart.text
+    refused = web.post(f"/patients/{patient_id}/entries/{entry.id}/corrections",
+                       data={"kind": "follow_up", "observed_on": "2026-12-01",
+                             "status": "dead", "reason": "x"})  # fmt: skip
+    assert refused.status_code == 403
+    assert len(entries(app, patient_id)) == 1
