@@ -82,6 +82,12 @@ def test_a_physician_records_progression_then_death_from_the_chart(
     chart = web.get(f"/patients/{patient_id}")
     assert "Alive, with progression: new liver lesions on CT" in chart.text
     assert "Died" in chart.text
+    assert "Death recorded on Sun 6 Dec 2026" in chart.text
+    assert "Record follow-up" not in chart.text
+    again = web.post(f"/patients/{patient_id}/follow-ups",
+                     data={"observed_on": "2026-12-07", "status": "alive_no_progression"})  # fmt: skip
+    assert again.status_code == 409
+    assert "no follow-up comes after it" in again.text
     kept = [(e["content"]["status"], e["observed_on"]) for e in entries(app, patient_id)]
     assert kept == [("alive_progression", "2026-11-20"), ("dead", "2026-12-06")]
 
