@@ -14,6 +14,7 @@ from tests.integration.builders import (
     PASSWORD,
     PATIENT,
     ROOT,
+    eligible_findings,
     partial_response_so_far,
     stable_assessment,
     staff,
@@ -45,11 +46,21 @@ def sign_in(client: TestClient, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
+def screen_eligible(client: TestClient, patient_id: int, headers: dict[str, str]) -> None:
+    """Screen the patient eligible through the API, as planning a course needs."""
+    answer = client.post(
+        f"/api/patients/{patient_id}/screenings", json=eligible_findings(), headers=headers
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["verdict"] == "eligible"
+
+
 def a_course(client: TestClient) -> tuple[int, int]:
     """A registered patient with a planned hd-label course: (patient id, course id)."""
     physician = sign_in(client, "physician")
     patient = client.post("/api/patients", json=PATIENT, headers=physician)
     assert patient.status_code == 201, patient.text
+    screen_eligible(client, patient.json()["id"], physician)
     course = client.post(
         f"/api/patients/{patient.json()['id']}/courses",
         json={"regimen": "hd-label", "weight_kg": 70, "first_dose": FIRST_DOSE},
@@ -259,6 +270,7 @@ def _plan_evening(client: TestClient, **extra: Any) -> tuple[int, Any]:
     """Plan an hd-label course with its first dose at 20:00: (patient id, the answer)."""
     physician = sign_in(client, "physician")
     patient = client.post("/api/patients", json=PATIENT, headers=physician).json()
+    screen_eligible(client, patient["id"], physician)
     body = {"regimen": "hd-label", "weight_kg": 70, "first_dose": "2026-12-07T20:00:00+00:00"}
     return patient["id"], client.post(f"/api/patients/{patient['id']}/courses",
                                       json=body | extra, headers=physician)  # fmt: skip
@@ -483,3 +495,40 @@ def test_each_engine_answers_the_same_document_as_the_cli(
     done = subprocess.run([str(CLI), *command, "--json"], cwd=ROOT, input=json.dumps(GRADE),  # noqa: S603
                           capture_output=True, text=True, check=True, timeout=60)  # fmt: skip
     assert answer.json() == json.loads(done.stdout)
+
+
+def test_planning_an_unscreened_patient_answers_409_with_its_reason_and_keeps_nothing(
+    client: TestClient,
+) -> None:
+    """Ward walkthrough D8: a course planned with no screening."""
+    physician = sign_in(client, "physician")
+    patient = client.post("/api/patients", json=PATIENT, headers=physician).json()
+    answer = client.post(f"/api/patients/{patient['id']}/courses", headers=physician,
+                         json={"regimen": "hd-label", "weight_kg": 70, "first_dose": FIRST_DOSE,
+                               "override_reason": "urgent"})  # fmt: skip
+    assert answer.status_code == 409, answer.text
+    assert [(r["code"], r["overridable"]) for r in answer.json()["reasons"]] == [
+        ("screening-missing", False)
+    ]
+    record = client.get(f"/api/patients/{patient['id']}", headers=physician).json()
+    assert record["courses"] == []
+
+
+def test_a_short_rest_is_planned_against_only_with_a_reason_kept_in_the_plan(
+    client: TestClient,
+) -> None:
+    patient_id, _ = a_course(client)
+    physician = sign_in(client, "physician")
+    body = {"regimen": "hd-label", "weight_kg": 70, "first_dose": "2027-01-20T08:00:00-08:00"}
+    refused = client.post(f"/api/patients/{patient_id}/courses", json=body, headers=physician)
+    assert refused.status_code == 409, refused.text
+    assert [(r["code"], r["overridable"]) for r in refused.json()["reasons"]] == [
+        ("rest-too-short", True)
+    ]
+    reason = "tumour board: early second course"
+    planned = client.post(f"/api/patients/{patient_id}/courses", headers=physician,
+                          json=body | {"override_reason": reason})  # fmt: skip
+    assert planned.status_code == 201, planned.text
+    override = planned.json()["plan"]["admission_override"]
+    assert (override["reason"], override["by"]) == (reason, "physician")
+    assert [o["code"] for o in override["overrides"]] == ["rest-too-short"]

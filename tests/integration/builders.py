@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from il2.bootstrap import App
-from il2.domain.records import Actor, Role
+from il2.domain.records import Actor, Role, ScreeningRecord
 from il2.services.accounts import actor_for_username, add_user
+from il2.services.context import Services
+from il2.services.patients import record_screening
 
 ROOT = Path(__file__).parents[2]
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account's password
@@ -52,6 +54,24 @@ PATIENT = {
 
 
 # --- clinical entries (dates) ------------------------------------------------------------------
+
+
+# --- planning: a course needs a current eligible screening -------------------------------------
+
+
+def eligible_findings() -> dict[str, Any]:
+    """A candidate whose screening is `eligible` (examples/candidates/eligible-renal.json)."""
+    findings: dict[str, Any] = json.loads(
+        (ROOT / "examples/candidates/eligible-renal.json").read_text()
+    )
+    return findings
+
+
+def screen_eligible(services: Services, actor: Actor, patient_id: int) -> ScreeningRecord:
+    """Screen the patient eligible now (by the services' clock), as planning a course needs."""
+    screening = record_screening(services, actor, patient_id, eligible_findings())
+    assert screening.verdict == "eligible", screening.result
+    return screening
 
 
 def partial_response_so_far() -> Any:

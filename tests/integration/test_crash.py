@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from il2.config import Settings
 from il2.domain.records import Role
 from il2.services.courses import plan_course
 from il2.services.patients import create_patient
-from tests.integration.builders import PASSWORD, PATIENT, stable_assessment, staff
+from tests.integration.builders import PASSWORD, PATIENT, screen_eligible, stable_assessment, staff
 from tests.integration.conftest import FixedClock, fresh_postgres_database
 
 IL2 = shutil.which("il2", path=str(Path(sys.executable).parent)) or "il2"
@@ -108,19 +109,36 @@ def sign_in(server: Server, username: str) -> dict[str, str]:
 
 
 def planned_courses(app: App) -> dict[int, list[tuple[int, int, str]]]:
-    """COURSES planned courses, each with its dose slots (cycle, dose number, due at)."""
+    """COURSES planned courses, each with its dose slots (cycle, dose number, due at).
+
+    The courses were planned a month ago, so the served il2 (on the real clock) takes every
+    dose as given at its due time: charted afterwards, inside its window.
+    """
     physician = staff(app)[Role.PHYSICIAN]
+    clock = app.services.clock
+    assert isinstance(clock, FixedClock)
+    month_ago = datetime.now(UTC) - timedelta(days=30)
+    clock.now = month_ago.replace(hour=8, minute=0, second=0, microsecond=0)
     courses = {}
     for number in range(COURSES):
         patient = create_patient(app.services, physician, PATIENT | {"mrn": f"MRN-CRASH-{number}"})
+        screen_eligible(app.services, physician, patient.id)
         course = plan_course(app.services, physician, patient.id, regimen="hd-label",
-                             weight_kg=70, first_dose="2026-12-07T08:00:00-08:00")  # fmt: skip
+                             weight_kg=70, first_dose=clock.now.isoformat())  # fmt: skip
         courses[course.id] = [
             (cycle["cycle"], dose["number"], dose["due_at"])
             for cycle in course.plan["cycles"]
             for dose in cycle["doses"]
         ]
     return courses
+
+
+def dose_body(cycle: int, number: int, due_at: str) -> dict[str, Any]:
+    """A dose given at its due time, assessed five minutes before, verified by nurse2."""
+    assessed = datetime.fromisoformat(due_at) - timedelta(minutes=5)
+    return {"cycle": cycle, "dose_number": number, "assessment": stable_assessment(),
+            "given_at": due_at, "assessed_at": assessed.isoformat(), "verified_by": "nurse2",
+            "verifier_password": PASSWORD}  # fmt: skip
 
 
 class Load:
@@ -156,9 +174,7 @@ class Load:
             for cycle, number, due_at in slots:
                 if time.monotonic() > self._deadline:
                     return
-                body: dict[str, Any] = {"cycle": cycle, "dose_number": number,
-                                        "assessment": stable_assessment(),
-                                        "given_at": due_at, "verified_by": "nurse2"}  # fmt: skip
+                body = dose_body(cycle, number, due_at)
                 try:
                     answer = client.post(f"/api/courses/{course_id}/doses", json=body)
                 except httpx.TransportError:
@@ -230,8 +246,7 @@ def test_every_acknowledged_dose_survives_a_sigkill_mid_load(app: App, tmp_path:
         course_id, slots = next(iter(courses.items()))
         cycle, number, due_at = next(s for s in slots if (course_id, *s[:2]) not in kept)
         after = httpx.post(f"{restarted.url}/api/courses/{course_id}/doses", headers=nurse, timeout=30.0,
-                           json={"cycle": cycle, "dose_number": number, "assessment": stable_assessment(),
-                                 "given_at": due_at, "verified_by": "nurse2"})  # fmt: skip
+                           json=dose_body(cycle, number, due_at))  # fmt: skip
         assert after.status_code == 201, after.text
 
 
@@ -251,8 +266,7 @@ def test_two_server_processes_record_a_dose_submitted_by_sixteen_nurses_at_once_
     app = postgres_app
     course_id, slots = next(iter(planned_courses(app).items()))
     cycle, number, due_at = slots[0]
-    body = {"cycle": cycle, "dose_number": number, "assessment": stable_assessment(),
-            "given_at": due_at, "verified_by": "nurse2"}  # fmt: skip
+    body = dose_body(cycle, number, due_at)
     with serving(app.settings.database_url, tmp_path / "serve.log", workers=2) as server:
         headers = sign_in(server, "nurse")
         start = threading.Barrier(16)

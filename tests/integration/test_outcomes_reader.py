@@ -20,7 +20,8 @@ from il2.services.courses import DoseSubmission, plan_course, submit_dose
 from il2.services.demo import build_demo
 from il2.services.outcomes import cycle_collection_paused, program
 from il2.services.patients import create_patient
-from tests.integration.builders import stable_assessment
+from tests.integration.builders import screen_eligible, stable_assessment
+from tests.integration.conftest import FixedClock
 
 UNTIL = date(2026, 11, 1)
 
@@ -209,10 +210,14 @@ def _corrections(app: App, physician: Actor) -> None:
     patient = create_patient(app.services, physician, {
         "mrn": "LATE-1", "name": "Late Referral", "birth_date": "1960-05-05", "sex": "male",
         "diagnosis": "melanoma", "referred_on": "2026-12-01"})  # fmt: skip
+    screen_eligible(app.services, physician, patient.id)
     course = plan_course(app.services, physician, patient.id, regimen="hd-label", weight_kg=80,
                          first_dose="2026-12-14T08:00:00-08:00")  # fmt: skip
     held = DoseSubmission(cycle=1, dose_number=1, assessment=stable_assessment(),
                           outcome=DoseOutcome.HELD)  # fmt: skip
+    clock = app.services.clock
+    assert isinstance(clock, FixedClock)
+    clock.now = course.first_dose_at  # a dose is recorded once it is due
     submit_dose(app.services, actor_for_username(app.services, "demo-nurse"), course.id, held)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +13,10 @@ import pytest
 
 from il2.bootstrap import App, build_app, upgrade_database
 from il2.config import Settings
-from il2.domain.errors import PermissionDeniedError
+from il2.domain.errors import InvalidInputError, PermissionDeniedError, RefusedError
 from il2.domain.records import Actor, DoseOutcome, Role
 from il2.rules.loader import load_rules
-from il2.services.accounts import add_user
+from il2.services.accounts import actor_for_username, add_user
 from il2.services.audit import export_audit
 from il2.services.clinical import correct_entry, record_follow_up, record_response, record_toxicity
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
@@ -27,6 +27,7 @@ from tests.integration.builders import (
     PATIENT,
     ROOT,
     partial_response_so_far,
+    screen_eligible,
     stable_assessment,
     staff,
 )
@@ -45,14 +46,21 @@ class World:
         self.people = staff(app)
         physician = self.people[Role.PHYSICIAN]
         self.patient = create_patient(app.services, physician, PATIENT).id
-        self.course = plan_course(
+        screen_eligible(app.services, physician, self.patient)
+        course = plan_course(
             app.services,
             physician,
             self.patient,
             regimen="hd-label",
             weight_kg=70,
             first_dose="2026-12-07T08:00:00-08:00",
-        ).id
+        )
+        self.course = course.id
+        self.slots = [
+            (c["cycle"], d["number"], datetime.fromisoformat(d["due_at"]))
+            for c in course.plan["cycles"]
+            for d in c["doses"]
+        ]
         self.entry = record_toxicity(
             app.services,
             physician,
@@ -76,34 +84,91 @@ class World:
             self.app.services, actor, self.patient, fresh.id, content=TOXICITY, reason="typo"
         )
 
+    def next_slot(self) -> tuple[int, int]:
+        """The next unused dose slot, the clock set to its due time."""
+        cycle, number, due = self.slots[next(_SLOTS)]
+        clock = self.app.services.clock
+        assert isinstance(clock, FixedClock)
+        clock.now = due
+        return cycle, number
+
+    def early_course(self, actor: Actor) -> object:
+        """A second course before the rest has passed, planned against it with a reason."""
+        physician = self.people[Role.PHYSICIAN]
+        patient = create_patient(
+            self.app.services, physician, {**PATIENT, "mrn": f"M{next(_MRNS)}"}
+        ).id
+        screen_eligible(self.app.services, physician, patient)
+        plan = {"regimen": "hd-label", "weight_kg": 70}
+        plan_course(self.app.services, physician, patient, **plan,
+                    first_dose="2026-12-07T08:00:00-08:00")  # fmt: skip
+        return plan_course(
+            self.app.services,
+            actor,
+            patient,
+            **plan,
+            first_dose="2027-01-20T08:00:00-08:00",  # after course 1, before the rest has passed
+            override_reason="tumour board agreed to an early second course",
+        )
+
     def held_dose(self, actor: Actor) -> object:
         low = stable_assessment()
-        low["vitals"]["spo2_pct"] = 89
+        low["vitals"]["sbp_mmhg"] = 85
+        cycle, number = self.next_slot()
         return submit_dose(
             self.app.services,
             actor,
             self.course,
-            DoseSubmission(cycle=1, dose_number=next(_SLOTS), assessment=low),
+            DoseSubmission(cycle=cycle, dose_number=number, assessment=low),
         )
 
     def overridden_dose(self, actor: Actor) -> object:
         low = stable_assessment()
-        low["vitals"]["spo2_pct"] = 89
+        low["vitals"]["sbp_mmhg"] = 85
         verifier = "nurse2" if actor.username != "nurse2" else "nurse"
-        return submit_dose(
-            self.app.services,
-            actor,
-            self.course,
-            DoseSubmission(
-                cycle=1,
-                dose_number=next(_SLOTS),
-                assessment=low,
-                outcome=DoseOutcome.GIVEN,
-                given_at=self.app.services.clock(),
-                verified_by=verifier,
-                override_reason="physician judgement",
-            ),
+        cycle, number = self.next_slot()
+        submission = DoseSubmission(
+            cycle=cycle,
+            dose_number=number,
+            assessment=low,
+            outcome=DoseOutcome.GIVEN,
+            given_at=self.app.services.clock(),
+            verified_by=verifier,
+            verifier_password=PASSWORD,
+            override_reason="physician judgement",
         )
+        try:
+            return submit_dose(self.app.services, actor, self.course, submission)
+        except RefusedError as refused:
+            # A nurse giving a held dose is refused with the hold reasons a physician may
+            # override: the matrix reads that as the permission it is.
+            if refused.overridable:
+                raise PermissionDeniedError(str(refused)) from refused
+            raise
+
+    def verified_dose(self, verifier: Actor) -> object:
+        """A dose the second nurse records as given, `verifier` signing the check.
+
+        A role that may not verify is refused on the verifier (field verified_by), which the
+        matrix reads as the permission it is.
+        """
+        cycle, number = self.next_slot()
+        submission = DoseSubmission(
+            cycle=cycle,
+            dose_number=number,
+            assessment=stable_assessment(),
+            outcome=DoseOutcome.GIVEN,
+            given_at=self.app.services.clock(),
+            verified_by=verifier.username,
+            verifier_password=PASSWORD,
+        )
+        recorder = actor_for_username(self.app.services, "nurse2")
+        try:
+            return submit_dose(self.app.services, recorder, self.course, submission)
+        except InvalidInputError as refused:
+            if refused.field == "verified_by" and "may verify doses" in refused.allowed:
+                raise PermissionDeniedError(refused.allowed) from refused
+            raise
 
 
 def _screen(w: World, a: Actor) -> object:
@@ -138,8 +203,10 @@ ACTIONS: dict[str, Callable[[World, Actor], object]] = {
         weight_kg=70,
         first_dose="2027-02-15T08:00:00-08:00",
     ),
+    "course.plan_override": World.early_course,
     "dose.record": World.held_dose,
     "dose.override": World.overridden_dose,
+    "dose.verify": World.verified_dose,
     "toxicity.record": lambda w, a: record_toxicity(
         w.app.services,
         a,
@@ -176,6 +243,8 @@ MATRIX = load_rules().permissions
 def _allowed(role: Role, action: str) -> bool:
     if action == "dose.override":
         return MATRIX.allows(role, "dose.record") and MATRIX.allows(role, "dose.override")
+    if action == "course.plan_override":
+        return MATRIX.allows(role, "course.plan") and MATRIX.allows(role, "course.plan_override")
     return MATRIX.allows(role, action)
 
 
@@ -226,3 +295,4 @@ def test_the_matrix_keeps_its_safety_properties() -> None:
     assert not MATRIX.allows(Role.RESEARCHER, "patient.read")
     assert not MATRIX.allows(Role.ADMINISTRATOR, "patient.read")
     assert {r for r in Role if MATRIX.allows(r, "dose.override")} == {Role.PHYSICIAN}
+    assert {r for r in Role if MATRIX.allows(r, "dose.verify")} == {Role.NURSE, Role.PHYSICIAN}

@@ -11,20 +11,28 @@ import pytest
 from sqlalchemy import update
 
 from il2.bootstrap import App
-from il2.domain.errors import ConflictError, InvalidInputError, PermissionDeniedError
+from il2.domain.errors import ConflictError, InvalidInputError, PermissionDeniedError, RefusedError
 from il2.domain.records import Actor, DoseOutcome, Role
 from il2.persistence.tables import UserRow
 from il2.services.audit import export_audit
 from il2.services.clinical import correct_entry, record_toxicity
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
 from il2.services.patients import create_patient, read_patient, record_screening
-from tests.integration.builders import PATIENT, ROOT, stable_assessment, staff
+from tests.integration.builders import (
+    PASSWORD,
+    PATIENT,
+    ROOT,
+    screen_eligible,
+    stable_assessment,
+    staff,
+)
 from tests.integration.conftest import FixedClock
 
 
 def _course(app: App) -> tuple[dict[Role, Actor], int, int]:
     people = staff(app)
     patient = create_patient(app.services, people[Role.PHYSICIAN], PATIENT)
+    screen_eligible(app.services, people[Role.PHYSICIAN], patient.id)
     course = plan_course(app.services, people[Role.PHYSICIAN], patient.id, regimen="hd-label",
                          weight_kg=70, first_dose="2026-12-07T08:00:00-08:00")  # fmt: skip
     return people, patient.id, course.id
@@ -38,6 +46,7 @@ def _given(number: int, clock: FixedClock, key: str | None = None) -> DoseSubmis
         outcome=DoseOutcome.GIVEN,
         given_at=clock.now,
         verified_by="nurse2",
+        verifier_password=PASSWORD,
         idempotency_key=key,
     )
 
@@ -89,35 +98,58 @@ def test_fifty_concurrent_submissions_of_one_dose_make_exactly_one_record(
     assert len(record["doses"]) == 1
 
 
-def test_a_low_spo2_is_held_and_giving_it_needs_a_physician_override(
+def test_an_incomplete_assessment_is_refused_and_consumes_nothing(
+    app: App, clock: FixedClock
+) -> None:
+    people, patient_id, course_id = _course(app)
+    low = stable_assessment()
+    low["vitals"]["spo2_pct"] = 89  # the oxygen flow it was titrated on is unknown
+    with pytest.raises(RefusedError, match="incomplete") as refused:
+        submit_dose(app.services, people[Role.NURSE], course_id,
+                    DoseSubmission(cycle=1, dose_number=1, assessment=low))  # fmt: skip
+    assert [r.code for r in refused.value.reasons] == ["assessment-incomplete"]
+    assert read_patient(app.services, people[Role.NURSE], patient_id)["doses"] == []
+    assert submit_dose(app.services, people[Role.NURSE], course_id, _given(1, clock)).created
+
+
+def test_a_low_sbp_is_held_and_giving_it_needs_a_physician_override(
     app: App, clock: FixedClock
 ) -> None:
     people, _, course_id = _course(app)
     low = stable_assessment()
-    low["vitals"]["spo2_pct"] = 89
+    low["vitals"]["sbp_mmhg"] = 85
     held = submit_dose(app.services, people[Role.NURSE], course_id,
                        DoseSubmission(cycle=1, dose_number=1, assessment=low))  # fmt: skip
     assert held.record.outcome is DoseOutcome.HELD
-    assert held.record.decision["reasons"][0]["rule"] == "label-spo2-low"
+    assert held.record.decision["reasons"][0]["rule"] == "label-sbp-low"
+    clock.now += timedelta(hours=8)
     give_anyway = DoseSubmission(cycle=1, dose_number=2, assessment=low, outcome=DoseOutcome.GIVEN,
-                                 given_at=clock.now, verified_by="nurse2")  # fmt: skip
-    with pytest.raises(PermissionDeniedError, match="physician's override"):
+                                 given_at=clock.now, verified_by="nurse2", verifier_password=PASSWORD)  # fmt: skip
+    with pytest.raises(RefusedError, match="only a physician may give it") as refused:
         submit_dose(app.services, people[Role.NURSE], course_id, give_anyway)
+    assert [(r.code, r.overridable) for r in refused.value.reasons] == [("label-sbp-low", True)]
     with pytest.raises(InvalidInputError, match="override_reason"):
         submit_dose(app.services, people[Role.PHYSICIAN], course_id, give_anyway)
     overridden = submit_dose(app.services, people[Role.PHYSICIAN], course_id,
-                             replace(give_anyway, override_reason="SpO2 89% on room air, 94% on 2 L"))  # fmt: skip
+                             replace(give_anyway, override_reason="SBP 85 after a bolus, 96 on recheck"))  # fmt: skip
     assert overridden.record.override_by == "physician"
+    assert overridden.record.decision["overridden"] == ["label-sbp-low"]
 
 
-def test_an_early_dose_is_held_by_the_interval_from_the_ledger(app: App, clock: FixedClock) -> None:
-    people, _, course_id = _course(app)
+def test_an_early_dose_is_not_due_and_recording_it_consumes_nothing(
+    app: App, clock: FixedClock
+) -> None:
+    people, patient_id, course_id = _course(app)
     submit_dose(app.services, people[Role.NURSE], course_id, _given(1, clock))
-    clock.now += timedelta(hours=7)
-    early = submit_dose(app.services, people[Role.NURSE], course_id,
-                        DoseSubmission(cycle=1, dose_number=2, assessment=stable_assessment()))  # fmt: skip
-    assert early.record.outcome is DoseOutcome.HELD
-    assert early.record.assessment["hours_since_last_dose"] == 7.0
+    clock.now += timedelta(hours=7)  # inside the window, but 8 h must pass since dose 1
+    with pytest.raises(RefusedError, match="becomes due at") as refused:
+        submit_dose(app.services, people[Role.NURSE], course_id,
+                    DoseSubmission(cycle=1, dose_number=2, assessment=stable_assessment()))  # fmt: skip
+    assert [r.code for r in refused.value.reasons] == ["not-due"]
+    assert len(read_patient(app.services, people[Role.NURSE], patient_id)["doses"]) == 1
+    clock.now += timedelta(hours=1)
+    on_time = submit_dose(app.services, people[Role.NURSE], course_id, _given(2, clock))
+    assert on_time.record.assessment["hours_since_last_dose"] == 8.0
 
 
 def test_a_given_dose_needs_a_second_user_to_verify_it(app: App, clock: FixedClock) -> None:
@@ -140,7 +172,7 @@ def test_a_given_dose_needs_a_verifier_with_an_active_account(
                 update(UserRow).where(UserRow.username == verifier).values(active=False)
             )
     submission = replace(_given(1, clock), verified_by=verifier)
-    with pytest.raises(InvalidInputError, match="the username of an active user") as refused:
+    with pytest.raises(InvalidInputError, match="another active user signing") as refused:
         submit_dose(app.services, people[Role.NURSE], course_id, submission)
     assert (refused.value.field, refused.value.value) == ("verified_by", verifier)
     assert read_patient(app.services, people[Role.NURSE], patient_id)["doses"] == []

@@ -92,23 +92,27 @@ class _World:
         self.patients = 0
 
 
+def _policy(app: App, name: str, default: float) -> float:
+    """A site policy's number, or the default when this version of il2 has no such policy."""
+    policy = {setting.name: setting for setting in app.services.rules.policies}
+    return float(str(policy[name].value)) if name in policy else default
+
+
 def _window(app: App) -> tuple[timedelta, timedelta, timedelta]:
     """The site's dose window (early, late) and clock tolerance, as the timeline reads them."""
-    policy = {setting.name: setting for setting in app.services.rules.policies}
-    minutes = {
-        name: timedelta(minutes=float(str(policy[name].value))) if name in policy else None
-        for name in ("dose_window_early_min", "dose_window_late_min", "given_at_tolerance_min")
-    }
-    early = minutes["dose_window_early_min"] or timedelta(hours=1)
-    late = minutes["dose_window_late_min"] or timedelta(hours=1)
-    tolerance = minutes["given_at_tolerance_min"] or timedelta(minutes=5)
-    return early, late, tolerance
+    return (
+        timedelta(minutes=_policy(app, "dose_window_early_min", 60)),
+        timedelta(minutes=_policy(app, "dose_window_late_min", 60)),
+        timedelta(minutes=_policy(app, "dose_clock_tolerance_min", 5)),
+    )
 
 
 class TimelineMachine(RuleBasedStateMachine):
     """The ward, as a state machine; `world` is set by the test before it runs."""
 
     world: _World
+    judge_verifier = True
+    """Whether a given dose's verifier is judged (off to measure another invariant alone)."""
     patients = Bundle("patients")
     courses = Bundle("courses")
 
@@ -140,15 +144,26 @@ class TimelineMachine(RuleBasedStateMachine):
             },
         )
         self.mine.append(patient.id)
-        findings = ELIGIBLE if eligible else INELIGIBLE
-        record_screening(self.services, self.actors[Role.PHYSICIAN], patient.id, findings)
+        self._screen(patient.id, eligible=eligible)
         return patient.id
+
+    def _screen(self, patient: int, *, eligible: bool) -> None:
+        """Screen a patient a minute on, so a screening never shares a course's timestamp."""
+        self.clock.now += timedelta(minutes=1)
+        findings = ELIGIBLE if eligible else INELIGIBLE
+        record_screening(self.services, self.actors[Role.PHYSICIAN], patient, findings)
+
+    @rule(patient=patients, eligible=st.booleans())
+    def screen_again(self, *, patient: int, eligible: bool) -> None:
+        self._screen(patient, eligible=eligible)
 
     @rule(
         target=courses,
         patient=patients,
         regimen=st.sampled_from(REGIMENS),
-        hours_ahead=st.integers(min_value=-30, max_value=24 * 70),
+        hours_ahead=st.one_of(
+            st.sampled_from((0, 0, 1, 2, 24 * 14)), st.integers(min_value=-30, max_value=24 * 400)
+        ),
         against_relative=st.booleans(),
     )
     def plan(self, *, patient: int, regimen: str, hours_ahead: int, against_relative: bool) -> int:
@@ -191,8 +206,27 @@ class TimelineMachine(RuleBasedStateMachine):
         course=courses,
         cycle=st.integers(min_value=1, max_value=2),
         dose=st.integers(min_value=1, max_value=15),
+        minutes=st.sampled_from((-70, -30, -5, 0, 0, 5, 30, 70)),
+    )
+    def until_due(self, *, course: int, cycle: int, dose: int, minutes: int) -> None:
+        """Time passes until around a slot's due time (never backwards)."""
+        if course < 0:
+            return
+        with self.services.uow() as uow:
+            record = uow.courses.get(course)
+        assert record is not None
+        for planned in record.plan["cycles"]:
+            for slot in planned["doses"]:
+                if (planned["cycle"], slot["number"]) == (cycle, dose):
+                    due = datetime.fromisoformat(slot["due_at"]) + timedelta(minutes=minutes)
+                    self.clock.now = max(self.clock.now, due)
+
+    @rule(
+        course=courses,
+        cycle=st.integers(min_value=1, max_value=2),
+        dose=st.integers(min_value=1, max_value=15),
         kind=st.sampled_from(("give", "give", "give", "hold", "stop", "discontinue")),
-        given_minutes=st.integers(min_value=-600, max_value=600),
+        given_minutes=st.sampled_from((-600, -120, -61, -30, -5, 0, 0, 0, 0, 3, 6, 30, 600)),
         outcome=st.sampled_from((None, None, "given", "held")),
         override=st.booleans(),
         verifier=st.sampled_from(("nurse2", "nurse2", "nurse2", "nurse", "researcher", "bad")),
@@ -217,7 +251,7 @@ class TimelineMachine(RuleBasedStateMachine):
             cycle=cycle,
             dose_number=dose,
             assessment=_assessment(kind),
-            outcome=DoseOutcome(outcome) if outcome else None,
+            outcome=DoseOutcome.GIVEN if override else DoseOutcome(outcome) if outcome else None,
             given_at=self.clock.now + timedelta(minutes=given_minutes),
             assessed_at=self.clock.now + timedelta(minutes=min(given_minutes, 0) - 5),
             verified_by="nurse2" if verifier == "bad" else verifier,
@@ -230,7 +264,7 @@ class TimelineMachine(RuleBasedStateMachine):
             return
         given = result.created and result.record.outcome is DoseOutcome.GIVEN
         unverified = verifier in {"bad", "researcher"} or verifier == recorder.username
-        assert not (given and unverified), (
+        assert not (self.judge_verifier and given and unverified), (
             f"dose {cycle}.{dose} of course {course} given with verifier {verifier!r} "
             f"(recorded by {recorder.username})"
         )
@@ -328,6 +362,31 @@ class TimelineMachine(RuleBasedStateMachine):
                 continue
             later = [d for d in doses if d.outcome is DoseOutcome.GIVEN and d.id > min(stops)]
             assert not later, f"patient {patient}: given after a discontinue: {later[0]}"
+
+    @invariant()
+    def courses_follow_an_eligible_screening(self) -> None:
+        valid = timedelta(days=_policy(self.world.app, "screening_valid_days", 28))
+        past = timedelta(hours=_policy(self.world.app, "first_dose_past_tolerance_hours", 1))
+        ahead = timedelta(days=_policy(self.world.app, "first_dose_max_days_ahead", 90))
+        with self.services.uow() as uow:
+            for patient in self.mine:
+                screenings = uow.screenings.for_patient(patient)
+                for course in uow.courses.for_patient(patient):
+                    before = [s for s in screenings if s.recorded_at <= course.recorded_at]
+                    latest = max(before, key=lambda s: (s.recorded_at, s.id), default=None)
+                    where = f"patient {patient}: course {course.number}"
+                    assert latest is not None, f"{where} planned before any screening"
+                    assert latest.verdict == "eligible", (
+                        f"{where} planned on a {latest.verdict} screening"
+                    )
+                    assert course.recorded_at - latest.recorded_at <= valid, (
+                        f"{where} planned on a screening from {latest.recorded_at}"
+                    )
+                    assert (
+                        course.recorded_at - past
+                        <= course.first_dose_at
+                        <= course.recorded_at + ahead
+                    ), f"{where} planned to start {course.first_dose_at}"
 
     @invariant()
     def courses_do_not_overlap(self) -> None:

@@ -12,7 +12,14 @@ from il2.services.clinical import record_follow_up
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
 from il2.services.patients import create_patient, record_screening
 from il2.services.worklist import worklist
-from tests.integration.builders import PATIENT, ROOT, stable_assessment, staff
+from tests.integration.builders import (
+    PASSWORD,
+    PATIENT,
+    ROOT,
+    screen_eligible,
+    stable_assessment,
+    staff,
+)
 from tests.integration.conftest import FixedClock
 
 
@@ -29,6 +36,8 @@ def test_each_patient_is_shown_at_their_stage_with_the_next_action(
         incomplete,
         json.loads((ROOT / "examples/candidates/incomplete-melanoma.json").read_text()),
     )
+    screen_eligible(app.services, doctor, admitted)
+    screen_eligible(app.services, doctor, later)
     course = plan_course(
         app.services,
         doctor,
@@ -59,6 +68,7 @@ def test_each_patient_is_shown_at_their_stage_with_the_next_action(
             outcome=DoseOutcome.GIVEN,
             given_at=clock.now,
             verified_by="nurse2",
+            verifier_password=PASSWORD,
         ),
     )
     clock.now += timedelta(hours=1)

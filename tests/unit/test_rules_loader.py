@@ -1,3 +1,4 @@
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -286,3 +287,61 @@ def test_no_rule_file_or_case_cites_a_file_outside_the_repository() -> None:
         if any(name in line for name in outside)
     ]
     assert not cited, cited
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("[policy]\ndose_window_early_min = 300", "policy.dose_window_early_min"),
+        ("[policy]\ndose_window_late_min = -1", "policy.dose_window_late_min"),
+        ("[policy]\ndose_clock_tolerance_min = 16", "policy.dose_clock_tolerance_min"),
+    ],
+)
+def test_a_dose_window_or_clock_tolerance_out_of_range_fails_naming_file_and_field(
+    tmp_path: Path, text: str, field: str
+) -> None:
+    with pytest.raises(RuleTableError) as caught:
+        load_rules(site_policy=site_file(tmp_path, text))
+    assert (caught.value.field, "site.toml" in caught.value.file) == (field, True)
+    assert "whole number of minutes" in caught.value.problem
+
+
+def test_the_dose_window_defaults_to_an_hour_each_side_and_a_site_may_narrow_it(
+    rules: RuleSet, tmp_path: Path
+) -> None:
+    assert (rules.timeline.window_early, rules.timeline.window_late) == (
+        timedelta(hours=1),
+        timedelta(hours=1),
+    )
+    assert rules.timeline.clock_tolerance == timedelta(minutes=5)
+    narrowed = load_rules(site_policy=site_file(tmp_path, "[policy]\ndose_window_late_min = 30\n"))
+    assert narrowed.timeline.window_late == timedelta(minutes=30)
+
+
+def test_the_admission_policies_load_with_their_defaults(rules: RuleSet) -> None:
+    policy = rules.admission
+    assert (
+        policy.screening_valid_days,
+        policy.first_dose_past_tolerance_hours,
+        policy.first_dose_max_days_ahead,
+    ) == (28, 1, 84)
+    assert "Site choice" in policy.source
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("screening_valid_days", "0"),
+        ("screening_valid_days", "1000"),
+        ("screening_valid_days", "7.5"),
+        ("first_dose_past_tolerance_hours", "-1"),
+        ("first_dose_max_days_ahead", "true"),
+        ("first_dose_max_days_ahead", '"soon"'),
+    ],
+)
+def test_a_bad_admission_policy_is_refused_naming_the_field(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    path = site_file(tmp_path, f"[policy]\n{name} = {value}\n")
+    with pytest.raises(RuleTableError, match=f"policy.{name}"):
+        load_rules(site_policy=path)

@@ -72,6 +72,9 @@ async def record(
         verified_by=body.verified_by,
         override_reason=body.override_reason,
         idempotency_key=idempotency_key,
+        verifier_password=body.verifier_password,
+        assessed_at=body.assessed_at,
+        overrides=tuple(body.overrides or ()),
     )
     result = submit_dose(services, actor, course_id, submission)
     # Skip FastAPI's generic encoder: the record is dataclasses, enums, dates and JSON documents.

@@ -49,5 +49,6 @@ async def plan(
         weight_kg=body.weight_kg,
         first_dose=body.first_dose,
         cycle_end_rule=body.cycle_end_rule,
+        override_reason=body.override_reason,
     )
     return dict(plain(course))

@@ -55,6 +55,13 @@ class CoursePlan(Body):
         "'whichever_first' ends the cycle within the days, 'dose_count' gives every dose. "
         "Needed only then, unless the site policy decides; left out otherwise.",
     )
+    override_reason: str | None = Field(
+        default=None,
+        description="A physician's reason to plan against relative reasons only (a rest "
+        "shorter than the regimen's, a retreatment that needs review); kept with the plan. "
+        "Never overrides a missing or failed screening, a running course, an earlier "
+        "discontinue or a retreatment contraindication.",
+    )
 
 
 class Dose(Body):
@@ -66,9 +73,29 @@ class Dose(Body):
     outcome: DoseOutcome | None = Field(
         default=None, description="Left out: what the before-dose decision advises"
     )
-    given_at: AwareDatetime | None = None
-    verified_by: str | None = Field(default=None, description="A second user, when given")
+    given_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the dose was given: inside its window around the due time, never in "
+        "the future (a few minutes' clock tolerance) nor before the assessment",
+    )
+    assessed_at: AwareDatetime | None = Field(
+        default=None, description="When the before-dose assessment was made (left out: now)"
+    )
+    verified_by: str | None = Field(
+        default=None, description="The second nurse or physician verifying a given dose"
+    )
+    verifier_password: str | None = Field(
+        default=None,
+        description="The verifier's own password: checked, never kept",
+        json_schema_extra={"format": "password", "writeOnly": True},
+    )
     override_reason: str | None = None
+    overrides: list[str] | None = Field(
+        default=None,
+        description="A physician's override: the hold reasons (rule ids) given against. Left out "
+        "with an override_reason: every overridable hold reason. The minimum interval, a stop "
+        "or a discontinue are never overridden",
+    )
 
 
 class Toxicity(Body):

@@ -383,6 +383,17 @@ def report(
         return
     Path(output).write_text(html, encoding="utf-8")
     typer.echo(f"report written to {output} ({len(html):,} bytes)")
+    quality = summary["data_quality"]
+    if quality["problems"]:
+        typer.echo(
+            f"data quality: {quality['patients_with_problems']} patient(s) left out of some "
+            "figures (see the report's Data quality section):"
+        )
+        for problem in quality["problems"]:
+            typer.echo(
+                f"  {problem['study_id']} {problem['record']}: {problem['problem']} "
+                f"Left out of: {'; '.join(problem['excluded_from'])}."
+            )
 
 
 _SERVER_APP = "il2.cli.main:server_app"

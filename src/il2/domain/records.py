@@ -56,6 +56,11 @@ class Actor:
     role: Role
 
 
+def study_id(patient_id: int) -> str:
+    """The study number de-identified views and the outcome report show for a patient."""
+    return f"P{patient_id:06d}"
+
+
 @dataclass(frozen=True, slots=True)
 class Patient:
     """A referred patient."""
@@ -130,6 +135,19 @@ class LedgerLine:
     outcome: DoseOutcome
     decision_action: str
     given_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PatientLedgerLine:
+    """A line of the patient's whole ledger: which course it belongs to, and what was done."""
+
+    course_id: int
+    cycle: int
+    dose_number: int
+    outcome: DoseOutcome
+    decision_action: str
+    given_at: datetime | None
+    recorded_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

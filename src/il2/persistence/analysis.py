@@ -38,6 +38,7 @@ from il2.persistence.tables import (
     CourseOutlineRow,
     CourseRow,
     CycleTallyRow,
+    DoseRow,
     EntryOutlineRow,
     EntryRow,
     PatientRow,
@@ -104,6 +105,16 @@ def cycle_tallies(session: Session) -> list[CycleTally]:
         CycleTally(course_id, cycle, given, held, _utc_day(last))
         for course_id, cycle, given, held, last in session.execute(query)
     ]
+
+
+def untimed_given_doses(session: Session) -> dict[tuple[int, int], int]:
+    """How many doses each cycle (course id, cycle) holds recorded as given with no time."""
+    query = (
+        select(DoseRow.course_id, DoseRow.cycle, func.count())
+        .where(DoseRow.outcome == "given", DoseRow.given_at.is_(None))
+        .group_by(DoseRow.course_id, DoseRow.cycle)
+    )
+    return {(course_id, cycle): count for course_id, cycle, count in session.execute(query)}
 
 
 def course_outlines(session: Session) -> list[CourseOutline]:

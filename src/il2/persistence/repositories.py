@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any, TypeVar
@@ -25,6 +25,7 @@ from il2.domain.records import (
     Json,
     LedgerLine,
     Patient,
+    PatientLedgerLine,
     Referral,
     Role,
     ScreeningRecord,
@@ -84,6 +85,21 @@ _LEDGER_LINES = (
     )
     .where(_DOSES.c.course_id == bindparam("course_id"))
     .order_by(_DOSES.c.cycle, _DOSES.c.dose_number)
+)
+# The patient's whole timeline: every course's ledger lines, in the order they were recorded.
+_PATIENT_LINES = (
+    select(
+        _DOSES.c.course_id,
+        _DOSES.c.cycle,
+        _DOSES.c.dose_number,
+        _DOSES.c.outcome,
+        _DOSES.c.decision_action,
+        _DOSES.c.given_at,
+        _DOSES.c.recorded_at,
+    )
+    .select_from(_DOSES.join(_COURSES, _COURSES.c.id == _DOSES.c.course_id))
+    .where(_COURSES.c.patient_id == bindparam("patient_id"))
+    .order_by(_DOSES.c.id)
 )
 _ADD_DOSE, _ADD_AUDIT = insert(_DOSES), insert(_AUDIT)
 # A dose's course and its verifier's account in one round trip (one of seven on PostgreSQL).
@@ -254,6 +270,20 @@ class SqlPatients:
     def referrals(self) -> Sequence[Referral]:
         """Every patient's id, diagnosis and referral date, newest referral first."""
         return analysis.referrals(self._session)
+
+    def search(self, text: str, *, limit: int) -> Sequence[Patient]:
+        """Patients whose name or MRN contains `text` (any case), by name then id."""
+        wanted = text.lower()
+        query = (
+            select(PatientRow)
+            .where(
+                func.lower(PatientRow.name).contains(wanted, autoescape=True)
+                | func.lower(PatientRow.mrn).contains(wanted, autoescape=True)
+            )
+            .order_by(PatientRow.name, PatientRow.id)
+            .limit(limit)
+        )
+        return [_patient(row) for row in self._session.scalars(query)]
 
 
 def _screening(row: ScreeningRow) -> ScreeningRecord:
@@ -496,6 +526,14 @@ class SqlDoses:
             for cycle, number, outcome, action, given_at in rows
         ]
 
+    def lines_for_patient(self, patient_id: int) -> Sequence[PatientLedgerLine]:
+        """The patient's whole ledger without the documents, every course, in recording order."""
+        rows = _core(self._session, _PATIENT_LINES, {"patient_id": patient_id})
+        return [
+            PatientLedgerLine(course, cycle, number, DoseOutcome(outcome), action, given, at)
+            for course, cycle, number, outcome, action, given, at in rows
+        ]
+
     def for_courses(self, course_ids: Sequence[int]) -> dict[int, list[DoseRecord]]:
         """Several courses' ledgers in one query."""
         query = (
@@ -517,6 +555,10 @@ class SqlDoses:
     def cycle_tallies(self) -> Sequence[CycleTally]:
         """Every cycle with doses recorded, counted by the database."""
         return analysis.cycle_tallies(self._session)
+
+    def untimed_given(self) -> Mapping[tuple[int, int], int]:
+        """Doses recorded as given without a time, counted by (course id, cycle)."""
+        return analysis.untimed_given_doses(self._session)
 
 
 def _entry(row: EntryRow) -> ClinicalEntry:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from il2.domain.admission import AdmissionPolicy
 from il2.domain.bedside import BedsidePolicy, BedsideTable
 from il2.domain.ctcae import CtcaeTable
 from il2.domain.eligibility import CriteriaTable
@@ -34,6 +35,8 @@ from il2.domain.regimen import (
     VialPooling,
 )
 from il2.domain.retreatment import RetreatmentTable
+from il2.domain.timeline import TimelinePolicy
+from il2.rules.admission import admission_policy
 from il2.rules.bedside import (
     bedside_policy,
     bedside_table,
@@ -50,6 +53,7 @@ from il2.rules.reader import Node, read_bundled
 from il2.rules.recist import irecist_criteria, recist_criteria
 from il2.rules.retreatment import retreatment_table
 from il2.rules.site import PolicySetting, SiteChange, ThresholdSetting, apply_site_file
+from il2.rules.timeline import timeline_policy
 
 _REGIMEN_FIELDS = (
     "name", "dose_iu_per_kg", "interval_h", "interval_max_h", "infusion_min",
@@ -94,6 +98,8 @@ class RuleSet:
     irecist: IrecistCriteria
     site_changes: tuple[SiteChange, ...]
     versions: Mapping[str, str]
+    timeline: TimelinePolicy
+    admission: AdmissionPolicy
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -408,4 +414,6 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         ),
         site_changes=merged.changes,
         versions=versions,
+        timeline=timeline_policy(policies),
+        admission=admission_policy(policies),
     )

@@ -199,6 +199,12 @@ class Program:
     toxicities: tuple[Toxicity, ...]
     responses: tuple[Response, ...]
     as_of: date
+    unfollowed: frozenset[int] = frozenset()
+    """Patients left out of every time-to-event figure (overall and progression-free survival,
+    duration of response, the swimmer plot): their follow-up dates cannot be trusted."""
+    unprogressed: frozenset[int] = frozenset()
+    """Patients left out of progression-free survival, duration of response and the swimmer
+    plot: their response record was left out, so a response or progression may be missing."""
 
     def __post_init__(self) -> None:
         patient_ids = {p.patient_id for p in self.patients}

@@ -198,6 +198,26 @@ def _use(summary: Mapping[str, Any]) -> str:
     return _table(head, rows) + f'<p class="muted">{escape(price)}</p>'
 
 
+def _data_quality(summary: Mapping[str, Any]) -> str:
+    quality = summary.get("data_quality")
+    if not quality:
+        return ""
+    problems = quality["problems"]
+    if not problems:
+        return "<p>Every record fits the analysis: no patient is left out of any figure.</p>"
+    count = quality["patients_with_problems"]
+    lead = (
+        f"<p>{count:,} patient{'s' if count != 1 else ''} "
+        f"{'have' if count != 1 else 'has'} records that do not fit together; each is left "
+        "out of the figures named beside the problem and counted in every other.</p>"
+    )
+    rows = (
+        (p["study_id"], p["record"], p["problem"], "; ".join(p["excluded_from"])) for p in problems
+    )
+    table = _table(("Study number", "Record", "What is wrong", "Left out of"), rows, text_columns=4)
+    return lead + table + f'<p class="muted">{escape(quality["method"])}</p>'
+
+
 def _methods(summary: Mapping[str, Any]) -> str:
     items = "".join(
         f"<dt>{escape(name.replace('_', ' ').capitalize())}</dt><dd>{escape(text)}</dd>"
@@ -262,7 +282,9 @@ def render_report(program: Program, summary: Mapping[str, Any]) -> str:
         f"{patients['eligible']:,} eligible, {patients['treated']:,} treated "
         f"({patients['courses']:,} courses, {patients['cycles']:,} cycles)."
     )
+    quality = _data_quality(summary)
     sections = (
+        *((("Data quality", quality),) if quality else ()),
         ("Responses by diagnosis", _responses(summary)),
         ("Beside the label", _label(summary)),
         ("Survival and duration of response", _survival(summary)),

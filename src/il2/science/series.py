@@ -85,7 +85,13 @@ def swimmer(program: Program, *, limit: int) -> Swimmer:
     followed = []  # (days on study, first dose, patient): lanes are made only for those shown
     for patient in program.patients:
         start = first.get(patient.patient_id)
-        if not patient.treated or start is None or start > program.as_of:
+        if (
+            not patient.treated
+            or start is None
+            or start > program.as_of
+            or patient.patient_id in program.unfollowed
+            or patient.patient_id in program.unprogressed
+        ):
             continue
         end = min(patient.followed_to, program.as_of)
         followed.append((max((end - start).days, 0), start, patient))

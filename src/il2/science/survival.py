@@ -129,13 +129,16 @@ _Origin = Callable[[Patient, Response | None, dict[int, date]], date | None]
 _Event = Callable[[Patient, Response | None], date | None]
 
 
-def _endpoint(program: Program, origin: _Origin, event: _Event) -> dict[Diagnosis, Durations]:
+def _endpoint(
+    program: Program, origin: _Origin, event: _Event, *, needs_progression: bool
+) -> dict[Diagnosis, Durations]:
+    left_out = program.unfollowed | (program.unprogressed if needs_progression else frozenset())
     responses = {r.patient_id: r for r in program.responses}
     first = first_doses(program)
     as_of = program.as_of
     rows: dict[Diagnosis, tuple[list[int], list[bool]]] = {d: ([], []) for d in DIAGNOSES}
     for patient in program.patients:
-        if not patient.treated:
+        if not patient.treated or patient.patient_id in left_out:
             continue
         response = responses.get(patient.patient_id)
         start = origin(patient, response, first)
@@ -173,17 +176,17 @@ def _progression_or_death(patient: Patient, response: Response | None) -> date |
 
 def overall_survival(program: Program) -> dict[Diagnosis, Durations]:
     """Overall survival: first dose to death, censored at last contact; treated patients."""
-    return _endpoint(program, _from_first_dose, _death)
+    return _endpoint(program, _from_first_dose, _death, needs_progression=False)
 
 
 def progression_free_survival(program: Program) -> dict[Diagnosis, Durations]:
     """Progression-free survival: first dose to progression or death, censored at last contact."""
-    return _endpoint(program, _from_first_dose, _progression_or_death)
+    return _endpoint(program, _from_first_dose, _progression_or_death, needs_progression=True)
 
 
 def duration_of_response(program: Program) -> dict[Diagnosis, Durations]:
     """Duration of response: first CR/PR to progression or death, censored at last contact."""
-    return _endpoint(program, _from_response, _progression_or_death)
+    return _endpoint(program, _from_response, _progression_or_death, needs_progression=True)
 
 
 ENDPOINTS: dict[str, Callable[[Program], dict[Diagnosis, Durations]]] = {

@@ -75,6 +75,11 @@ def _password_matches(user: User | None, password: str) -> bool:
         return False
 
 
+def password_matches(user: User | None, password: object) -> bool:
+    """Whether `password` is the active user's own (argon2 verification; nothing is kept)."""
+    return isinstance(password, str) and _password_matches(user, password)
+
+
 def _session_event(uow: UnitOfWork, services: Services, user: User, action: str) -> None:
     """Audit a sign-in or sign-out as the user's own act, and commit."""
     actor = Actor(user.id, user.username, user.role)

@@ -9,6 +9,7 @@ the outlines outcome analysis reads (services/outlines.py).
 
 from __future__ import annotations
 
+import hmac
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,12 +26,16 @@ from il2.domain.records import (
     Json,
     LedgerLine,
     Patient,
+    PatientLedgerLine,
     ScreeningRecord,
     User,
 )
+from il2.services.accounts import password_matches
+from il2.services.admission import judge_admission, patient_records
 from il2.services.clinical import follow_up_entry, response_entry, toxicity_entry
 from il2.services.context import Services, audit_entry, require
 from il2.services.courses import DoseSubmission, course_fields, dose_fields, ledger_line
+from il2.services.history import retreatment_on
 from il2.services.outlines import course_outline, entry_outline
 from il2.services.patients import patient_fields, screening_fields
 from il2.services.ports import BulkRecords, RecordTable
@@ -51,11 +56,11 @@ class _Pending:
 
 
 @dataclass
-class _Course:
-    """What dose_fields needs of a pending course: its record (keyed) and its ledger so far."""
+class _Timeline:
+    """What dose_fields needs of a pending patient: their courses (keyed) and ledger so far."""
 
-    record: CourseRecord
-    ledger: list[LedgerLine] = field(default_factory=list)
+    courses: dict[int, CourseRecord] = field(default_factory=dict)
+    ledger: list[PatientLedgerLine] = field(default_factory=list)
 
 
 class BulkWriter:
@@ -70,8 +75,12 @@ class BulkWriter:
         self._bulk = services.bulk
         self._batch = batch
         self._pending: list[_Pending] = []
-        self._courses: dict[int, _Course] = {}
+        self._courses: dict[int, CourseRecord] = {}
+        self._timelines: dict[int, _Timeline] = {}
+        self._verified: dict[str, str] = {}
         self._numbers: Counter[int] = Counter()
+        self._screenings: dict[int, list[ScreeningRecord]] = {}
+        self._assessments: dict[int, list[Json]] = {}
         self._keys = {"patients": 0, "courses": 0}
         self._accounts: dict[str, User | None] = {}
         self._patients_pending = 0
@@ -90,6 +99,19 @@ class BulkWriter:
                 self._accounts[username] = uow.users.by_username(username)
         return self._accounts[username]
 
+    def _verify(self, username: str, password: object) -> User | None:
+        """As record_dose authenticates a verifier; a password verified once in this run is
+        compared in constant time afterwards (held in memory for the run only)."""
+        account = self._account(username)
+        known = self._verified.get(username)
+        if known is not None and isinstance(password, str):
+            same = hmac.compare_digest(known.encode(), password.encode())
+            return account if same and account is not None and account.active else None
+        if not password_matches(account, password) or not isinstance(password, str):
+            return None
+        self._verified[username] = password
+        return account
+
     def patient(self, actor: Actor, document: Json) -> int:
         """As create_patient."""
         require(self._services, actor, "patient.create")
@@ -104,6 +126,9 @@ class BulkWriter:
         fields = screening_fields(self._services, findings)
         fields.update(recorded_by=actor.username, at=self._now())
         self._pending.append(_Pending("screenings", fields, actor, patient))
+        self._screenings.setdefault(patient, []).append(
+            _record(ScreeningRecord, 0, {**fields, "patient_id": patient})
+        )
         return str(fields["verdict"])
 
     def course(
@@ -114,6 +139,29 @@ class BulkWriter:
         planned = course_fields(
             self._services, regimen=regimen, weight_kg=weight_kg, first_dose=first_dose
         )
+        timeline = self._timelines.get(patient, _Timeline())
+        ledgers = {
+            key: [
+                LedgerLine(d.cycle, d.dose_number, d.outcome, d.decision_action, d.given_at)
+                for d in timeline.ledger
+                if d.course_id == key
+            ]
+            for key in timeline.courses
+        }
+        records = patient_records(
+            self._services,
+            screenings=self._screenings.get(patient, []),
+            courses=list(timeline.courses.values()),
+            ledgers=ledgers,
+        )
+        judge_admission(
+            self._services,
+            actor,
+            records,
+            retreatment_on(self._services, self._assessments.get(patient, [])),
+            first_dose=planned["first_dose_at"],
+            override_reason=None,
+        )
         self._numbers[patient] += 1
         fields = {
             "number": self._numbers[patient],
@@ -123,27 +171,39 @@ class BulkWriter:
         }
         key = self._key("courses")
         self._pending.append(_Pending("courses", fields, actor, patient, key))
-        self._courses[key] = _Course(_record(CourseRecord, key, {**fields, "patient_id": patient}))
+        record = _record(CourseRecord, key, {**fields, "patient_id": patient})
+        self._courses[key] = record
+        self._timelines.setdefault(patient, _Timeline()).courses[key] = record
         return key, planned["plan"]
 
     def dose(self, actor: Actor, course: int, submission: DoseSubmission) -> DoseOutcome:
         """As record_dose, the ledger read from the doses pending for the course."""
         require(self._services, actor, "dose.record")
-        pending = self._courses[course]
+        record = self._courses[course]
+        timeline = self._timelines[record.patient_id]
         fields = dose_fields(
-            self._services, actor, pending.record, pending.ledger, submission, user=self._account
+            self._services,
+            actor,
+            record,
+            submission,
+            courses=timeline.courses,
+            ledger=timeline.ledger,
+            verify=self._verify,
         )
         outcome: DoseOutcome = fields["outcome"]
-        pending.ledger.append(
-            LedgerLine(
+        self._assessments.setdefault(record.patient_id, []).append(fields["assessment"])
+        timeline.ledger.append(
+            PatientLedgerLine(
+                course,
                 submission.cycle,
                 submission.dose_number,
                 outcome,
                 fields["decision_action"],
                 fields["given_at"],
+                fields["at"],
             )
         )
-        self._pending.append(_Pending("doses", fields, actor, pending.record.patient_id, course))
+        self._pending.append(_Pending("doses", fields, actor, record.patient_id, course))
         return outcome
 
     def _entry(self, actor: Actor, patient: int, fields: dict[str, Any]) -> None:
@@ -193,7 +253,10 @@ class BulkWriter:
         self._patients_pending = 0
         self._pending = []
         self._courses = {}
+        self._timelines = {}
         self._numbers.clear()
+        self._screenings = {}
+        self._assessments = {}
 
 
 _TABLES: tuple[RecordTable, ...] = ("patients", "screenings", "courses", "doses", "entries")

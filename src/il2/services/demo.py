@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
-from il2.domain.errors import ConflictError, InvalidInputError
+from il2.domain.errors import ConflictError, InvalidInputError, RefusedError
 from il2.domain.records import Actor, DoseOutcome, Json
 from il2.science.label import label_efficacy
 from il2.services.accounts import actor_for_username, add_user
@@ -392,8 +392,10 @@ def _measurements(
     }
 
 
-def _cycle(run: _Run, course_id: int, cycle: dict[str, Any], frailty: float, weight: float) -> None:
+def _cycle(run: _Run, course_id: int, cycle: dict[str, Any], frailty: float, weight: float) -> bool:
+    """Assess and record a cycle's doses at their due times; True if any dose was given."""
     nurse, verifier = run.staff["demo-nurse"], "demo-nurse2"
+    gave = False
     for dose in cycle["doses"]:
         due = datetime.fromisoformat(dose["due_at"])
         run.at(due)
@@ -406,11 +408,14 @@ def _cycle(run: _Run, course_id: int, cycle: dict[str, Any], frailty: float, wei
                 assessment=_assessment(run.rng, frailty, dose["number"], weight),
                 given_at=due,
                 verified_by=verifier,
+                verifier_password=DEMO_PASSWORD,
             ),
         )
         run.doses += 1
+        gave = gave or outcome is DoseOutcome.GIVEN
         if outcome is DoseOutcome.STOPPED:
-            return
+            return gave
+    return gave
 
 
 def _toxicities(run: _Run, patient_id: int, course_id: int, on: date, frailty: float) -> None:
@@ -448,24 +453,48 @@ def _toxicities(run: _Run, patient_id: int, course_id: int, on: date, frailty: f
     )
 
 
-def _treat(run: _Run, patient_id: int, diagnosis: str, start: date, until: date) -> date:
+def _treat(
+    run: _Run,
+    patient_id: int,
+    *,
+    diagnosis: str,
+    candidate: Json,
+    start: date,
+    until: date,
+) -> date:
     """Give courses while the patient benefits; returns the last date a record was made for."""
     rng, doctor = run.rng, run.staff["demo-physician"]
     frailty, weight = rng.uniform(0.7, 1.6), round(rng.uniform(55, 110), 1)
     category = _category(rng, diagnosis)
     course_start, baseline_on, last_on = start, start - timedelta(days=7), start
+    gave = False
     for number in range(1, 4):
         if course_start + timedelta(days=COURSE_DAYS) >= until:
             return last_on
         run.at(datetime.combine(course_start - timedelta(days=3), time(10), tzinfo=UTC))
+        # planning needs a current eligible screening: the work-up is repeated before each course
+        if run.writer.screening(doctor, patient_id, candidate) != "eligible":
+            return last_on
         zone = run.services.rules.site.time_zone
         first = datetime.combine(course_start, time(8), tzinfo=zone)
-        course_id, plan = run.writer.course(
-            doctor, patient_id, regimen="hd-label", weight_kg=weight, first_dose=first.isoformat()
-        )
+        try:
+            course_id, plan = run.writer.course(
+                doctor,
+                patient_id,
+                regimen="hd-label",
+                weight_kg=weight,
+                first_dose=first.isoformat(),
+            )
+        except RefusedError:  # the records forbid another course (a discontinue, say)
+            return last_on
         run.courses += 1
         for cycle in plan["cycles"]:
-            _cycle(run, course_id, cycle, frailty, weight)
+            # A patient who has never had a dose has no interval to keep from, and the
+            # before-dose engine cannot tell that from a missing one after cycle 1: the demo
+            # leaves the rest of such a course unrecorded.
+            if cycle["cycle"] > 1 and not gave:
+                break
+            gave = _cycle(run, course_id, cycle, frailty, weight) or gave
         last = datetime.fromisoformat(plan["cycles"][-1]["doses"][-1]["due_at"]).date()
         _toxicities(run, patient_id, course_id, last, frailty)
         scan_on = last + timedelta(weeks=4)
@@ -551,15 +580,21 @@ def build_demo(
                 "referred_on": referred.isoformat(),
             },
         )
-        verdict = run.writer.screening(
-            run.staff["demo-physician"], patient, _candidate(rng, diagnosis, age)
-        )
+        candidate = _candidate(rng, diagnosis, age)
+        verdict = run.writer.screening(run.staff["demo-physician"], patient, candidate)
         if verdict == "eligible":
             first_on = referred + timedelta(days=rng.randint(21, 42))
             if first_on < until - timedelta(days=21):
                 treated += 1
                 died = _death_on(rng, diagnosis, first_on, rng.uniform(0.5, 1.5))
-                last_on = _treat(run, patient, diagnosis, first_on, min(until, died))
+                last_on = _treat(
+                    run,
+                    patient,
+                    diagnosis=diagnosis,
+                    candidate=candidate,
+                    start=first_on,
+                    until=min(until, died),
+                )
                 _outcome(run, patient, died, last_on, until)
         written = run.writer.end_patient()
         if progress:

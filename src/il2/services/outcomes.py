@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
+from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor, CourseOutline, CycleTally, EntryOutline, Referral
 from il2.science.dataset import (
     BestResponse,
@@ -28,6 +29,7 @@ from il2.science.dataset import (
 )
 from il2.science.html import render_report
 from il2.science.report import summarize
+from il2.services import quality
 from il2.services.context import Services, audit, require
 from il2.services.outlines import course_outline, entry_outline
 
@@ -70,11 +72,13 @@ def _day(iso: str) -> date:
     return datetime.fromisoformat(iso).date()
 
 
-def _cycles(course: CourseOutline, tallies: Mapping[int, CycleTally], out: list[Cycle]) -> None:
-    """The course's planned cycles that have doses recorded, in plan order."""
+def _cycles(
+    course: CourseOutline, tallies: Mapping[int, CycleTally], bad: set[int], out: list[Cycle]
+) -> None:
+    """The course's planned cycles that have doses recorded, in plan order (not the `bad`)."""
     for number, due_at in course.cycle_starts:
         tally = tallies.get(number)
-        if tally is not None:
+        if tally is not None and number not in bad:
             admitted = _day(due_at)
             out.append(
                 Cycle(
@@ -123,29 +127,56 @@ def _response(
     )
 
 
+_ENTRY_WORDS = {"toxicity": "a toxicity", "response": "a response assessment"}
+
+
 @dataclass
 class _Program:
-    """The Program's records, gathered patient by patient."""
+    """The Program's records, gathered patient by patient, and the records left out."""
 
     patients: list[Patient] = field(default_factory=list)
     courses: list[Course] = field(default_factory=list)
     cycles: list[Cycle] = field(default_factory=list)
     toxicities: list[Toxicity] = field(default_factory=list)
     responses: list[Response] = field(default_factory=list)
+    problems: list[quality.Problem] = field(default_factory=list)
+    unfollowed: set[int] = field(default_factory=set)
+    unprogressed: set[int] = field(default_factory=set)
+
+    def _lists(self) -> tuple[list[Any], ...]:
+        return (self.patients, self.courses, self.cycles, self.toxicities, self.responses)
+
+    def mark(self) -> tuple[int, ...]:
+        """Where each list ends now (to take a patient's records back)."""
+        return tuple(len(records) for records in self._lists())
+
+    def take_back(self, patient_id: int, mark: tuple[int, ...]) -> None:
+        """Remove every record added since `mark` (one patient's)."""
+        for records, length in zip(self._lists(), mark, strict=True):
+            del records[length:]
+        self.unfollowed.discard(patient_id)
+        self.unprogressed.discard(patient_id)
 
     def add_courses(
         self,
         patient_id: int,
         mine: Sequence[CourseOutline],
         tallies: Mapping[int, Mapping[int, CycleTally]],
-    ) -> list[date]:
+        untimed: Mapping[tuple[int, int], int],
+    ) -> list[tuple[date, str]]:
         """The patient's courses and their cycles; returns each course's last dose day."""
         lasts = []
         for course in mine:
             counted = tallies.get(course.id, _NONE)
-            days = [t.last_given_on for t in counted.values() if t.last_given_on]
+            problems, bad = quality.cycle_problems(course, counted, untimed)
+            self.problems.extend(problems)
+            days = [
+                t.last_given_on
+                for number, t in counted.items()
+                if t.last_given_on and number not in bad
+            ]
             last = max(days) if days else course.first_dose_on
-            lasts.append(last)
+            lasts.append((last, f"a dose of course {course.number}"))
             self.courses.append(
                 Course(
                     patient_id,
@@ -157,28 +188,95 @@ class _Program:
                     course.vials_per_dose,
                 )
             )
-            _cycles(course, counted, self.cycles)
+            _cycles(course, counted, bad, self.cycles)
         return lasts
 
+    def _toxicity(self, patient_id: int, entry: EntryOutline, course_ids: set[int]) -> None:
+        grades = entry.grades
+        if entry.course_id not in course_ids or any(g not in range(6) for _, g in grades):
+            problems, grades = quality.toxicity_problems(patient_id, entry, course_ids)
+            self.problems.extend(problems)
+        if entry.course_id is not None:
+            self.toxicities.extend(
+                Toxicity(patient_id, entry.course_id, term, grade)
+                for term, grade in grades
+                if grade > 0
+            )
+
     def add_entries(
-        self, patient_id: int, current: Sequence[EntryOutline], first_dose: date | None
-    ) -> tuple[date | None, date | None]:
-        """The patient's toxicities and response; returns the death date and the latest date."""
+        self,
+        patient_id: int,
+        current: Sequence[EntryOutline],
+        first_dose: date | None,
+        course_ids: set[int],
+    ) -> tuple[EntryOutline | None, date | None]:
+        """The patient's toxicities and response; returns the death entry and the latest date."""
         death = None
         for entry in current:
             if entry.kind == "toxicity" and entry.course_id is not None:
-                self.toxicities.extend(
-                    Toxicity(patient_id, entry.course_id, term, grade)
-                    for term, grade in entry.grades
-                    if grade > 0
-                )
+                self._toxicity(patient_id, entry, course_ids)
             elif death is None and entry.kind == "follow_up" and entry.status == "dead":
-                death = entry.observed_on
-        response = _response(patient_id, current, first_dose) if first_dose else None
+                death = entry
+        if first_dose is None:
+            return death, None
+        problems = quality.response_problems(patient_id, current, first_dose)
+        if problems:
+            self.problems.extend(problems)
+            self.unprogressed.add(patient_id)
+            return death, None
+        response = _response(patient_id, current, first_dose)
         if response is None:
             return death, None
         self.responses.append(response)
         return death, response.latest_on
+
+    def add_patient(
+        self,
+        patient: Referral,
+        mine: Sequence[CourseOutline],
+        records: tuple[
+            Mapping[int, Mapping[int, CycleTally]],
+            Sequence[EntryOutline],
+            Mapping[tuple[int, int], int],
+            str | None,
+        ],
+    ) -> None:
+        """One patient's records, with the records that do not fit left out and listed."""
+        tallies, current, untimed, verdict = records
+        lasts = self.add_courses(patient.id, mine, tallies, untimed)
+        first_dose = min(c.first_dose_on for c in mine) if mine else None
+        died, latest = self.add_entries(patient.id, current, first_dose, {c.id for c in mine})
+        dates = [e.observed_on for e in current]
+        dates.append(patient.referred_on)
+        dates.extend(day for day, _ in lasts)
+        if latest:
+            dates.append(latest)
+        death = died.observed_on if died else None
+        if death is not None and max(dates) > death:
+            later = [
+                (e.observed_on, _ENTRY_WORDS.get(e.kind, "a follow-up"))
+                for e in current
+                if e is not died
+            ]
+            later.extend(lasts)
+            if latest:
+                later.append((latest, "a response or progression"))
+            problem = quality.death_problem(patient.id, death, later)
+            if problem is not None:
+                self.problems.append(problem)
+                self.unfollowed.add(patient.id)
+                death = None
+        self.patients.append(
+            Patient(
+                patient_id=patient.id,
+                diagnosis=cast(Diagnosis, patient.diagnosis),
+                referred_on=patient.referred_on,
+                eligible=verdict == "eligible",
+                treated=bool(mine),
+                death_on=death,
+                last_contact_on=max(dates),
+            )
+        )
 
     def program(self, as_of: date) -> Program:
         """The Program."""
@@ -189,6 +287,8 @@ class _Program:
             toxicities=tuple(self.toxicities),
             responses=tuple(self.responses),
             as_of=as_of,
+            unfollowed=frozenset(self.unfollowed),
+            unprogressed=frozenset(self.unprogressed),
         )
 
 
@@ -197,39 +297,57 @@ def _assemble(
     courses: Mapping[int, list[CourseOutline]],
     tallies: Mapping[int, Mapping[int, CycleTally]],
     entries: Mapping[int, list[EntryOutline]],
+    *,
     verdicts: Mapping[int, str],
+    untimed: Mapping[tuple[int, int], int],
 ) -> _Program:
     records = _Program()
     for patient in patients:
-        mine = courses.get(patient.id, [])
-        current = entries.get(patient.id, [])
-        lasts = records.add_courses(patient.id, mine, tallies)
-        first_dose = min(c.first_dose_on for c in mine) if mine else None
-        death, latest = records.add_entries(patient.id, current, first_dose)
-        dates = [e.observed_on for e in current]
-        dates.append(patient.referred_on)
-        dates.extend(lasts)
-        if latest:
-            dates.append(latest)
-        records.patients.append(
-            Patient(
-                patient_id=patient.id,
-                diagnosis=cast(Diagnosis, patient.diagnosis),
-                referred_on=patient.referred_on,
-                eligible=verdicts.get(patient.id) == "eligible",
-                treated=bool(mine),
-                death_on=death,
-                last_contact_on=max(dates),
+        wrong = quality.diagnosis_problem(patient.id, patient.diagnosis)
+        if wrong is not None:
+            records.problems.append(wrong)
+            continue
+        mark = records.mark()
+        listed = len(records.problems)
+        try:
+            records.add_patient(
+                patient,
+                courses.get(patient.id, []),
+                (tallies, entries.get(patient.id, []), untimed, verdicts.get(patient.id)),
             )
-        )
+        except (InvalidInputError, ValueError, KeyError, TypeError) as error:
+            # A record no check names: the patient leaves the analysis, the rest goes on.
+            records.take_back(patient.id, mark)
+            del records.problems[listed:]
+            records.problems.append(quality.unusable(patient.id, error))
+    records.problems.sort(key=lambda p: p.patient_id)
     return records
 
 
-def program(services: Services, actor: Actor, *, as_of: date) -> Program:
-    """Every patient's records, de-identified, as one Program for analysis.
+def assemble(
+    patients: Sequence[Referral],
+    courses: Mapping[int, list[CourseOutline]],
+    tallies: Mapping[int, Mapping[int, CycleTally]],
+    entries: Mapping[int, list[EntryOutline]],
+    *,
+    verdicts: Mapping[int, str],
+    untimed: Mapping[tuple[int, int], int],
+    as_of: date,
+) -> tuple[Program, list[quality.Problem]]:
+    """The Program from records already read, and the records left out of it (never fails on
+    a record: whatever does not fit is listed instead)."""
+    records = _assemble(patients, courses, tallies, entries, verdicts=verdicts, untimed=untimed)
+    return records.program(as_of), records.problems
+
+
+def examined(
+    services: Services, actor: Actor, *, as_of: date
+) -> tuple[Program, list[quality.Problem]]:
+    """Every patient's records, de-identified, as one Program for analysis, and the records
+    that do not fit (each patient left out of the figures such a record would corrupt).
 
     Reads outlines, not documents (outlining first any record still without one), and the
-    ledger counted by cycle in the database.
+    ledger counted by cycle in the database. Each patient left out of a figure is audited.
     """
     require(services, actor, "outcomes.read")
     with cycle_collection_paused(), services.uow() as uow:
@@ -244,6 +362,11 @@ def program(services: Services, actor: Actor, *, as_of: date) -> Program:
             tallies[tally.course_id][tally.cycle] = tally
         entries = _current(uow.entries.outlines())
         verdicts = uow.screenings.latest_verdicts()
+        untimed = uow.doses.untimed_given()
+        records = _assemble(patients, courses, tallies, entries, verdicts=verdicts, untimed=untimed)
+        left_out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for problem in records.problems:
+            left_out[problem.patient_id].append(problem.document())
         audit(
             uow,
             services,
@@ -254,15 +377,43 @@ def program(services: Services, actor: Actor, *, as_of: date) -> Program:
             patient_id=None,
             after={"patients": len(patients)},
         )
+        for patient_id, problems in left_out.items():
+            audit(
+                uow,
+                services,
+                actor,
+                action="leave_out_of_outcomes",
+                entity="patient",
+                entity_id=patient_id,
+                patient_id=patient_id,
+                after={"problems": problems},
+            )
         uow.commit()
-        return _assemble(patients, courses, tallies, entries, verdicts).program(as_of)
+        return records.program(as_of), records.problems
+
+
+def program(services: Services, actor: Actor, *, as_of: date) -> Program:
+    """Every patient's records, de-identified, as one Program for analysis (see `examined`)."""
+    return examined(services, actor, as_of=as_of)[0]
+
+
+def outcome_summary(
+    services: Services, actor: Actor, *, as_of: date, price_per_vial: float | None = None
+) -> dict[str, Any]:
+    """The outcome summary document, with its `data_quality` block (no HTML, no plots)."""
+    with cycle_collection_paused():
+        data, problems = examined(services, actor, as_of=as_of)
+        summary = summarize(data, price_per_vial=price_per_vial)
+        summary["data_quality"] = quality.summary(problems)
+        return summary
 
 
 def report(
     services: Services, actor: Actor, *, as_of: date, price_per_vial: float | None = None
 ) -> tuple[dict[str, Any], str]:
-    """The outcome summary document and the self-contained HTML report."""
+    """The outcome summary document (with its `data_quality` block) and the HTML report."""
     with cycle_collection_paused():
-        data = program(services, actor, as_of=as_of)
+        data, problems = examined(services, actor, as_of=as_of)
         summary = summarize(data, price_per_vial=price_per_vial)
+        summary["data_quality"] = quality.summary(problems)
         return summary, render_report(data, summary)

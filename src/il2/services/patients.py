@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from il2.domain.errors import InvalidInputError, PermissionDeniedError
-from il2.domain.records import Actor, Patient, ScreeningRecord
+from il2.domain.records import Actor, Patient, ScreeningRecord, study_id
 from il2.services.context import (
     Services,
     audit,
@@ -93,7 +93,7 @@ def deidentified(patient: Patient) -> dict[str, Any]:
     """A patient without identifiers: a study number, age at referral, sex and diagnosis."""
     return {
         "id": patient.id,
-        "study_id": f"P{patient.id:06d}",
+        "study_id": study_id(patient.id),
         "age_at_referral_years": _age(patient),
         "sex": patient.sex,
         "diagnosis": patient.diagnosis,
@@ -176,3 +176,51 @@ def patient_count(services: Services) -> int:
     """How many patients there are (no patient data; used to decide whether to load a demo)."""
     with services.uow() as uow:
         return uow.patients.count()
+
+
+SEARCH_LIMIT = 50
+SEARCH_LENGTH = (2, 100)
+
+
+def search_patients(
+    services: Services, actor: Actor, query: str, *, limit: int = SEARCH_LIMIT
+) -> list[dict[str, Any]]:
+    """Patients whose name or MRN contains `query` (any case), by name; at most `limit`.
+
+    Needs the identified read: a search by name or MRN would re-identify a de-identified
+    record. The search (what was asked and who was found) is audited.
+    """
+    require(services, actor, "patient.read")
+    wanted = query.strip()
+    shortest, longest = SEARCH_LENGTH
+    if not shortest <= len(wanted) <= longest:
+        raise InvalidInputError(
+            field="q",
+            value=query,
+            allowed=f"{shortest} to {longest} characters of a name or an MRN",
+        )
+    with services.uow() as uow:
+        found = uow.patients.search(wanted, limit=limit)
+        audit(
+            uow,
+            services,
+            actor,
+            action="search_patients",
+            entity="patient",
+            entity_id="*",
+            patient_id=None,
+            after={"query": wanted, "patients": [p.id for p in found]},
+        )
+        uow.commit()
+    return [
+        {
+            "id": p.id,
+            "mrn": p.mrn,
+            "name": p.name,
+            "birth_date": p.birth_date.isoformat(),
+            "sex": p.sex,
+            "diagnosis": p.diagnosis,
+            "referred_on": p.referred_on.isoformat(),
+        }
+        for p in found
+    ]

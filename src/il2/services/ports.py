@@ -23,6 +23,7 @@ from il2.domain.records import (
     Json,
     LedgerLine,
     Patient,
+    PatientLedgerLine,
     Referral,
     Role,
     ScreeningRecord,
@@ -92,6 +93,10 @@ class Patients(Protocol):
 
     def page(self, *, limit: int, offset: int) -> Sequence[Patient]:
         """Patients, newest referral first."""
+        ...
+
+    def search(self, text: str, *, limit: int) -> Sequence[Patient]:
+        """Patients whose name or MRN contains `text` (any case), by name then id."""
         ...
 
     def referrals(self) -> Sequence[Referral]:
@@ -227,8 +232,16 @@ class Doses(Protocol):
         """Several courses' ledgers, in one query."""
         ...
 
+    def lines_for_patient(self, patient_id: int) -> Sequence[PatientLedgerLine]:
+        """The patient's whole ledger without the documents, every course, in recording order."""
+        ...
+
     def cycle_tallies(self) -> Sequence[CycleTally]:
         """Every cycle with doses recorded: given, held, last given (kept as doses are added)."""
+        ...
+
+    def untimed_given(self) -> Mapping[tuple[int, int], int]:
+        """Doses recorded as given without a time, counted by (course id, cycle)."""
         ...
 
 

@@ -143,6 +143,7 @@ class Row:
     outcome: str
     decision: str
     cells: tuple[Cell, ...]
+    override_by: str | None = None
 
     @property
     def as_advised(self) -> bool:
@@ -182,6 +183,7 @@ def rows(rules: RuleSet, doses: Sequence[Mapping[str, Any]], limits: Limits) -> 
                 outcome=dose["outcome"],
                 decision=dose["decision_action"],
                 cells=tuple(cells),
+                override_by=dose.get("override_by"),
             )
         )
     return result

@@ -33,6 +33,11 @@ class Slot:
         """given / held / stopped, or planned when nothing is recorded yet."""
         return str(self.record["outcome"]) if self.record else "planned"
 
+    @property
+    def overridden(self) -> bool:
+        """Whether a physician gave this dose against the before-dose decision."""
+        return bool(self.record and self.record.get("override_by"))
+
 
 @dataclass(frozen=True, slots=True)
 class Cycle:

@@ -84,6 +84,13 @@ def ledger_facts(course: record.Course, cycle: int) -> dict[str, Any]:
     }
 
 
+def _kept(form: FormData) -> dict[str, Any]:
+    """The form's values to show again: never the verifier's password."""
+    values = form_values(form)
+    values.pop("verifier_password", None)
+    return values
+
+
 class Screen:
     """The dose screen's pieces, shared by its page, its preview and its record."""
 
@@ -202,7 +209,7 @@ class Screen:
             )
         except InvalidInputError:
             decision = None
-        values = form_values(form)
+        values = _kept(form)
         return self.page(
             request,
             Dose.of(request),
@@ -228,9 +235,12 @@ class Screen:
                 field="outcome", value=forms.text(form, "outcome"), allowed="given, held or stopped"
             )
         given = outcome is DoseOutcome.GIVEN
+        services = self.web.services
         given_at: datetime | None = None
         if given and forms.text(form, "given_at"):
-            given_at = aware(forms.text(form, "given_at"), "given_at", self.web.services)
+            given_at = aware(forms.text(form, "given_at"), "given_at", services)
+        assessed = forms.text(form, "assessed_at")
+        password = form.get("verifier_password")
         return DoseSubmission(
             cycle=dose.cycle,
             dose_number=dose.number,
@@ -240,6 +250,9 @@ class Screen:
             verified_by=(forms.text(form, "verified_by") or None) if given else None,
             override_reason=(forms.text(form, "override_reason") or None) if given else None,
             idempotency_key=forms.text(form, "idempotency_key") or None,
+            verifier_password=password if given and isinstance(password, str) else None,
+            assessed_at=aware(assessed, "assessed_at", services) if assessed else None,
+            overrides=tuple(str(code) for code in form.getlist("overrides")) if given else (),
         )
 
 
@@ -258,9 +271,9 @@ def routes(web: Web) -> APIRouter:
     def preview(request: Request, dose: DosePath, form: Form, actor: SignedIn) -> HTMLResponse:
         decision = screen.decision(form, dose, actor)
         if not is_htmx(request):
-            values = form_values(form)
+            values = _kept(form)
             return screen.page(request, dose, actor, values=values, decision=decision)
-        return screen.fragment(request, decision=decision, values=form_values(form))
+        return screen.fragment(request, decision=decision, values=_kept(form))
 
     @router.post(PATH)
     @web.redisplay(screen.record_again)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
-from il2.domain.errors import InvalidInputError
+from il2.domain.errors import InvalidInputError, RefusedError
 from il2.domain.records import Actor
 from il2.services.courses import plan_course
 from il2.services.documents import plan_document
@@ -57,6 +57,8 @@ def routes(web: Web) -> APIRouter:
         actor: Actor,
         values: dict[str, Any] | None,
         error: InvalidInputError | None,
+        *,
+        refused: RefusedError | None = None,
     ) -> HTMLResponse:
         found = read_patient(web.services, actor, patient_id)
         if values is None:
@@ -67,7 +69,8 @@ def routes(web: Web) -> APIRouter:
         return web.page(
             request,
             "plan_form.html",
-            status=422 if error else 200,
+            status=422 if error else 409 if refused else 200,
+            refused=refused,
             record=found,
             label=record.label(found),
             regimens=web.rules.regimens.values(),
@@ -131,18 +134,24 @@ def routes(web: Web) -> APIRouter:
             ),
         )
 
-    @router.post("/patients/{patient_id}/courses")
+    @router.post("/patients/{patient_id}/courses", response_model=None)
     @web.redisplay(plan_again)
-    def create(patient_id: int, form: Form, actor: SignedIn) -> RedirectResponse:
-        course = plan_course(
-            web.services,
-            actor,
-            patient_id,
-            regimen=forms.text(form, "regimen"),
-            weight_kg=_weight(form),
-            first_dose=forms.text(form, "first_dose"),
-            cycle_end_rule=forms.text(form, _CYCLE_END),
-        )
+    def create(
+        request: Request, patient_id: int, form: Form, actor: SignedIn
+    ) -> RedirectResponse | HTMLResponse:
+        try:
+            course = plan_course(
+                web.services,
+                actor,
+                patient_id,
+                regimen=forms.text(form, "regimen"),
+                weight_kg=_weight(form),
+                first_dose=forms.text(form, "first_dose"),
+                cycle_end_rule=forms.text(form, _CYCLE_END),
+                override_reason=forms.text(form, "override_reason") or None,
+            )
+        except RefusedError as refused:
+            return plan_form(request, patient_id, actor, form_values(form), None, refused=refused)
         return see_other(f"/patients/{patient_id}/courses/{course.id}")
 
     def course_view(

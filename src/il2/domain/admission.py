@@ -1,0 +1,236 @@
+"""Whether a course may start: the patient's records read before a plan is kept.
+
+A course must not start without a current `eligible` screening, while another course is
+running, after a permanent discontinue, or against a retreatment contraindication: these
+refusals are never overridable. Too short a rest since the last course, or a retreatment
+judgement that needs review, may be planned against by a physician with a recorded reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from il2.domain.errors import InvalidInputError, Refusal
+from il2.domain.records import CourseRecord, DoseOutcome, LedgerLine, ScreeningRecord
+from il2.domain.regimen import Regimen
+from il2.domain.retreatment import Retreatment, RetreatmentDecision
+
+ELIGIBLE = "eligible"
+_STOPS_A_CYCLE = "stop_cycle"
+_DISCONTINUE = "discontinue"
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionPolicy:
+    """The site's choices for planning: how old a screening may be, and the first-dose window."""
+
+    screening_valid_days: int
+    first_dose_past_tolerance_hours: int
+    first_dose_max_days_ahead: int
+    source: str = ""
+
+
+def check_first_dose(first_dose: datetime, *, now: datetime, policy: AdmissionPolicy) -> None:
+    """Refuse a first dose in the past (beyond a small tolerance) or too far ahead."""
+    earliest = now - timedelta(hours=policy.first_dose_past_tolerance_hours)
+    latest = now + timedelta(days=policy.first_dose_max_days_ahead)
+    if earliest <= first_dose <= latest:
+        return
+    raise InvalidInputError(
+        field="first_dose",
+        value=first_dose.isoformat(timespec="minutes"),
+        allowed=(
+            f"a first dose from {_when(earliest)} (at most "
+            f"{policy.first_dose_past_tolerance_hours} h ago) to {_when(latest)} "
+            f"({policy.first_dose_max_days_ahead} days ahead)"
+        ),
+    )
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def course_last_due(course: CourseRecord) -> datetime:
+    """The due time of the course's last planned dose slot."""
+    return max(
+        datetime.fromisoformat(str(slot["due_at"]))
+        for cycle in course.plan.get("cycles", [])
+        for slot in cycle.get("doses", [])
+    )
+
+
+def course_ended(course: CourseRecord, ledger: Sequence[LedgerLine]) -> bool:
+    """True when a discontinue, or a stop in the course's last cycle, ended it early."""
+    cycles = [int(cycle["cycle"]) for cycle in course.plan.get("cycles", [])]
+    last_cycle = max(cycles) if cycles else 1
+    return any(
+        line.decision_action == _DISCONTINUE
+        or (line.decision_action == _STOPS_A_CYCLE and line.cycle == last_cycle)
+        for line in ledger
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRecords:
+    """What admission reads: screenings, courses with their ledgers, and the regimens in force."""
+
+    screenings: Sequence[ScreeningRecord]
+    courses: Sequence[CourseRecord]
+    ledgers: Mapping[int, Sequence[LedgerLine]]
+    regimens: Mapping[str, Regimen]
+    rest_sources: Mapping[str, str] = field(default_factory=dict)
+
+
+def admission_refusals(
+    records: PatientRecords,
+    *,
+    first_dose: datetime,
+    now: datetime,
+    policy: AdmissionPolicy,
+    retreatment: RetreatmentDecision | None,
+) -> list[Refusal]:
+    """Every reason a course starting at `first_dose` must not be planned now."""
+    refusals = _screening_refusals(records.screenings, now=now, policy=policy)
+    refusals += _course_refusals(records, first_dose=first_dose, now=now)
+    if _treated_before(records) and retreatment is not None:
+        refusals += _retreatment_refusals(retreatment)
+    return refusals
+
+
+def _screening_refusals(
+    screenings: Sequence[ScreeningRecord], *, now: datetime, policy: AdmissionPolicy
+) -> list[Refusal]:
+    if not screenings:
+        return [
+            Refusal(
+                "screening-missing",
+                "The patient has no eligibility screening: screen before planning a course.",
+            )
+        ]
+    latest = max(screenings, key=lambda s: (s.recorded_at, s.id))
+    refusals = []
+    if latest.verdict != ELIGIBLE:
+        refusals.append(
+            Refusal(
+                "screening-not-eligible",
+                f"The latest screening ({latest.recorded_at:%Y-%m-%d}) is "
+                f"'{latest.verdict.replace('_', ' ')}', not eligible: a course needs an "
+                "eligible screening.",
+            )
+        )
+    if now - latest.recorded_at > timedelta(days=policy.screening_valid_days):
+        refusals.append(
+            Refusal(
+                "screening-outdated",
+                f"The latest screening ({latest.recorded_at:%Y-%m-%d}) is older than "
+                f"{policy.screening_valid_days} days (site policy): screen again before "
+                "planning a course.",
+            )
+        )
+    return refusals
+
+
+def _given(ledger: Sequence[LedgerLine]) -> list[datetime]:
+    return [
+        line.given_at
+        for line in ledger
+        if line.outcome is DoseOutcome.GIVEN and line.given_at is not None
+    ]
+
+
+def _treated_before(records: PatientRecords) -> bool:
+    return any(_given(records.ledgers.get(c.id, ())) for c in records.courses)
+
+
+def _course_refusals(
+    records: PatientRecords, *, first_dose: datetime, now: datetime
+) -> list[Refusal]:
+    refusals: list[Refusal] = []
+    discontinued = [
+        c
+        for c in records.courses
+        if any(line.decision_action == _DISCONTINUE for line in records.ledgers.get(c.id, ()))
+    ]
+    if discontinued:
+        refusals.append(
+            Refusal(
+                "earlier-discontinue",
+                f"Aldesleukin was permanently discontinued in course {discontinued[0].number}: "
+                "no further course may be given.",
+            )
+        )
+    running = [
+        c
+        for c in records.courses
+        if not course_ended(c, records.ledgers.get(c.id, ())) and first_dose <= course_last_due(c)
+    ]
+    refusals += [
+        Refusal(
+            "course-overlap",
+            f"Course {c.number} is still planned to run until "
+            f"{course_last_due(c):%Y-%m-%d %H:%M %Z}: a new course cannot start before it ends.",
+        )
+        for c in running
+    ]
+    rest = _rest_refusal(records, first_dose=first_dose, now=now)
+    if rest is not None and not running:
+        refusals.append(rest)
+    return refusals
+
+
+def _rest_refusal(
+    records: PatientRecords, *, first_dose: datetime, now: datetime
+) -> Refusal | None:
+    """The rest after the last course, counted from its last dose given (or, for a course
+    that has not ended and still lies ahead, from its last planned dose)."""
+    if not records.courses:
+        return None
+    latest = max(records.courses, key=lambda c: c.number)
+    regimen = records.regimens.get(latest.regimen_id)
+    weeks = regimen.rest_between_courses_weeks if regimen is not None else None
+    if weeks is None:
+        return None
+    moments = [moment for c in records.courses for moment in _given(records.ledgers.get(c.id, ()))]
+    for course in records.courses:
+        last_due = course_last_due(course)
+        if last_due > now and not course_ended(course, records.ledgers.get(course.id, ())):
+            moments.append(last_due)
+    if not moments:
+        return None
+    last = max(moments)
+    earliest = last + timedelta(weeks=weeks)
+    if first_dose >= earliest:
+        return None
+    return Refusal(
+        "rest-too-short",
+        f"The rest since the last dose ({last:%Y-%m-%d}) is shorter than the {weeks} weeks "
+        f"between courses of {latest.regimen_id} (earliest first dose {earliest:%Y-%m-%d}; "
+        f"{records.rest_sources.get(latest.regimen_id, 'regimen rule')}).",
+        overridable=True,
+    )
+
+
+def _retreatment_refusals(decision: RetreatmentDecision) -> list[Refusal]:
+    if decision.verdict is Retreatment.FORBIDDEN:
+        return [
+            Refusal(
+                "retreatment-forbidden",
+                "Retreatment is contraindicated by an earlier toxicity: "
+                + "; ".join(f"{r.finding} ({r.threshold})" for r in decision.reasons)
+                + ".",
+            )
+        ]
+    if decision.verdict is Retreatment.INCOMPLETE:
+        return [
+            Refusal(
+                "retreatment-incomplete",
+                "The records do not show whether an earlier toxicity forbids retreatment ("
+                + ", ".join(f.replace("_", " ") for f in decision.not_evaluated)
+                + "): a physician must review the earlier course.",
+                overridable=True,
+            )
+        ]
+    return []

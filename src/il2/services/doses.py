@@ -1,0 +1,566 @@
+"""The dose ledger: assess a scheduled dose and record it given, held or stopped.
+
+Every check reads the patient's whole timeline (domain/timeline.py): the minimum interval runs
+from the patient's last given dose in any course or cycle, a dose is given only inside the window
+around its due time, never in the future or before its assessment, never after a discontinue or
+in a stopped cycle. A dose that is not due yet, or an incomplete assessment, is refused and
+consumes nothing; a stop or discontinue can be recorded at any time.
+
+A physician may give a dose the before-dose decision holds, naming the hold reasons overridden
+and why; nothing else is ever overridden. The second person verifying a given dose signs with
+their own password, is never the recorder, and holds a role that may verify doses.
+
+The ledger keeps one record per (course, cycle, dose number), enforced by the database. A second
+submission of a recorded dose is a conflict that carries the first record; a retried submission
+with the same idempotency key returns the first result. Every refusal records nothing but its
+audit entry `refuse_record_dose`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from il2.domain.bedside import Action, DoseDecision
+from il2.domain.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    Refusal,
+    RefusedError,
+)
+from il2.domain.records import (
+    Actor,
+    CourseRecord,
+    DoseOutcome,
+    DoseRecord,
+    PatientLedgerLine,
+    Role,
+    User,
+)
+from il2.domain.timeline import (
+    Slot,
+    SlotState,
+    SlotStatus,
+    TimelineLine,
+    given_refusals,
+    hours_since_last_given,
+    slot_state,
+)
+from il2.services.accounts import password_matches
+from il2.services.bedside import assess_before_dose
+from il2.services.context import Services, audit, refusals_audited, require, text
+from il2.services.documents import bedside_document
+from il2.services.ports import UnitOfWork
+
+_OUTCOME_FOR = {
+    Action.GIVE: DoseOutcome.GIVEN,
+    Action.HOLD: DoseOutcome.HELD,
+    Action.INCOMPLETE: DoseOutcome.HELD,
+    Action.STOP_CYCLE: DoseOutcome.STOPPED,
+    Action.DISCONTINUE: DoseOutcome.STOPPED,
+}
+NEVER_OVERRIDDEN = frozenset({"regimen-interval"})
+"""Hold rules of the bedside engine no override may waive (the minimum interval)."""
+
+Verifier = Callable[[str, object], User | None]
+"""Who a (username, password) pair authenticates: the active account, or None."""
+
+
+@dataclass(frozen=True, slots=True)
+class DoseResult:
+    """The ledger entry, and whether this submission created it (False: a retry)."""
+
+    record: DoseRecord
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DoseSubmission:
+    """What a nurse submits for one scheduled dose.
+
+    `overrides` names the hold reasons (rule ids) a physician gives the dose against; with an
+    `override_reason` and no `overrides`, every overridable reason is overridden. `assessed_at`
+    is when the before-dose assessment was made (default: now). `verifier_password` is the second
+    person's own password; it is checked and never kept.
+    """
+
+    cycle: int
+    dose_number: int
+    assessment: Mapping[str, Any]
+    outcome: DoseOutcome | None = None
+    given_at: datetime | None = None
+    verified_by: str | None = None
+    override_reason: str | None = None
+    idempotency_key: str | None = None
+    verifier_password: str | None = field(default=None, repr=False)
+    assessed_at: datetime | None = None
+    overrides: tuple[str, ...] = ()
+
+
+def _course_or_404(uow: UnitOfWork, course_id: int) -> CourseRecord:
+    course = uow.courses.get(course_id)
+    if course is None:
+        raise NotFoundError(kind="course", key=str(course_id))
+    return course
+
+
+def dose_slot(services: Services, course: CourseRecord, cycle: int, number: int) -> Slot:
+    """The planned slot of a course, or InvalidInputError naming what the plan has."""
+    cycles = course.plan.get("cycles", [])
+    planned = next((c for c in cycles if c["cycle"] == cycle), None)
+    if planned is None:
+        raise InvalidInputError(
+            field="cycle",
+            value=cycle,
+            allowed=f"a cycle of course {course.number}: "
+            + ", ".join(str(c["cycle"]) for c in cycles),
+        )
+    doses = planned["doses"]
+    if not 1 <= number <= len(doses):
+        raise InvalidInputError(
+            field="dose_number",
+            value=number,
+            allowed=f"a dose from 1 to {len(doses)} of cycle {cycle}",
+        )
+    due = {d["number"]: datetime.fromisoformat(d["due_at"]) for d in doses}
+    return Slot(
+        course_id=course.id,
+        cycle=cycle,
+        dose_number=number,
+        due_at=due[number],
+        cycle_first_due_at=min(due.values()),
+        interval_h=services.rules.regimens[course.regimen_id].interval_h,
+    )
+
+
+def timeline_lines(
+    services: Services,
+    courses: Mapping[int, CourseRecord],
+    lines: Sequence[PatientLedgerLine],
+) -> list[TimelineLine]:
+    """The patient's ledger lines, each with its course's minimum interval."""
+    regimens = services.rules.regimens
+    return [
+        TimelineLine(
+            course_id=line.course_id,
+            cycle=line.cycle,
+            dose_number=line.dose_number,
+            outcome=line.outcome,
+            decision_action=line.decision_action,
+            given_at=line.given_at,
+            interval_h=regimens[courses[line.course_id].regimen_id].interval_h,
+        )
+        for line in lines
+    ]
+
+
+def _ledger_facts(
+    course: CourseRecord, lines: Sequence[TimelineLine], cycle: int, at: datetime
+) -> dict[str, Any]:
+    """The cycle's counts from its course's ledger, and hours since the patient's last dose."""
+    this_cycle = [r for r in lines if (r.course_id, r.cycle) == (course.id, cycle)]
+    facts: dict[str, Any] = {
+        "doses_given_this_cycle": sum(
+            1 for r in this_cycle if r.outcome is DoseOutcome.GIVEN and r.given_at
+        ),
+        "doses_held_this_cycle": sum(1 for r in this_cycle if r.outcome is DoseOutcome.HELD),
+    }
+    hours = hours_since_last_given(lines, at)
+    if hours is not None:
+        facts["hours_since_last_dose"] = hours
+    return facts
+
+
+def _dose_document(
+    course: CourseRecord, lines: Sequence[TimelineLine], submission: DoseSubmission, at: datetime
+) -> dict[str, Any]:
+    """The before-dose document: what the nurse entered, with the slot and the ledger's counts.
+
+    The pre-treatment weight defaults to the course's planned weight when none is entered.
+    """
+    entered = submission.assessment.get("baseline")
+    planned = {"weight_kg": float(course.weight_kg)}
+    baseline: object = {**planned, **entered} if isinstance(entered, Mapping) else entered
+    return {
+        **submission.assessment,
+        **_ledger_facts(course, lines, submission.cycle, at),
+        "baseline": planned if baseline is None else baseline,
+        "regimen": course.regimen_id,
+        "cycle": submission.cycle,
+        "dose_number": submission.dose_number,
+    }
+
+
+def _words(action: Action) -> str:
+    return {
+        Action.HOLD: "hold",
+        Action.STOP_CYCLE: "stop the cycle",
+        Action.DISCONTINUE: "discontinue",
+    }.get(action, action.value)
+
+
+def engine_reasons(decision: DoseDecision) -> tuple[list[Refusal], list[Refusal]]:
+    """The decision's reasons against giving: (overridable holds, reasons never overridden)."""
+    holds: list[Refusal] = []
+    never: list[Refusal] = []
+    if decision.action is Action.GIVE:
+        return holds, never
+    for reason in decision.reasons:
+        words = (
+            f"{reason.finding} (threshold: {reason.threshold}): "
+            f"the before-dose decision is {_words(reason.action)}"
+        )
+        if reason.action is Action.HOLD and reason.rule not in NEVER_OVERRIDDEN:
+            holds.append(Refusal(reason.rule, words, overridable=True))
+        else:
+            never.append(Refusal(reason.rule, words))
+    return holds, never
+
+
+def _overridden(
+    services: Services, actor: Actor, submission: DoseSubmission, holds: Sequence[Refusal]
+) -> tuple[str, ...]:
+    """The hold reasons this submission overrides; refused unless a physician covers them all."""
+    requested = tuple(submission.overrides)
+    if not holds:
+        if requested:
+            raise InvalidInputError(
+                field="overrides",
+                value=list(requested),
+                allowed="no override: the before-dose decision holds nothing",
+            )
+        return ()
+    codes = [hold.code for hold in holds]
+    if not services.rules.permissions.allows(actor.role, "dose.override"):
+        raise RefusedError(
+            [
+                Refusal(
+                    h.code,
+                    f"{h.message}; only a physician may give it, with a reason",
+                    overridable=True,
+                )
+                for h in holds
+            ]
+        )
+    if not requested:
+        text(submission.override_reason, "override_reason")
+        requested = tuple(codes)
+    unknown = [code for code in requested if code not in codes]
+    if unknown:
+        raise InvalidInputError(
+            field="overrides",
+            value=unknown,
+            allowed="reasons the decision holds this dose for: " + ", ".join(codes),
+        )
+    uncovered = [hold for hold in holds if hold.code not in requested]
+    if uncovered:
+        raise RefusedError(uncovered)
+    text(submission.override_reason, "override_reason")
+    return requested
+
+
+def _check_verifier(
+    services: Services, actor: Actor, submission: DoseSubmission, verify: Verifier
+) -> str:
+    """The second person's username, once they signed with their password and may verify."""
+    name = str(text(submission.verified_by, "verified_by"))
+    if name == actor.username:
+        raise InvalidInputError(
+            field="verified_by", value=name, allowed="a second user, not the one recording"
+        )
+    account = verify(name, submission.verifier_password)
+    if account is None:
+        raise InvalidInputError(
+            field="verified_by",
+            value=name,
+            allowed="another active user signing with their own password",
+        )
+    permissions = services.rules.permissions
+    if not permissions.allows(account.role, "dose.verify"):
+        roles = [role.value for role in Role if permissions.allows(role, "dose.verify")]
+        raise InvalidInputError(
+            field="verified_by",
+            value=name,
+            allowed=f"a user whose role may verify doses ({', '.join(roles) or 'none'}), "
+            f"not a {account.role.value}",
+        )
+    return name
+
+
+def _state_document(state: SlotState) -> dict[str, Any]:
+    return {
+        "status": state.status.value,
+        "message": state.message,
+        "due_from": state.due_from.isoformat() if state.due_from else None,
+    }
+
+
+def dose_fields(
+    services: Services,
+    actor: Actor,
+    course: CourseRecord,
+    submission: DoseSubmission,
+    *,
+    courses: Mapping[int, CourseRecord],
+    ledger: Sequence[PatientLedgerLine],
+    verify: Verifier,
+) -> dict[str, Any]:
+    """The ledger entry `record_dose` keeps for a submission, all but the course id.
+
+    `courses` and `ledger` are the patient's courses and whole ledger; `verify` authenticates
+    the second person. Raises RefusedError (each reason) for a dose that must not be recorded
+    so; writes nothing.
+    """
+    now = services.clock()
+    slot = dose_slot(services, course, submission.cycle, submission.dose_number)
+    lines = timeline_lines(services, courses, ledger)
+    document = _dose_document(course, lines, submission, submission.given_at or now)
+    regimen, decision = assess_before_dose(services.rules, document)
+    outcome = submission.outcome or _OUTCOME_FOR[decision.action]
+    state = slot_state(slot, lines, policy=services.rules.timeline, now=now)
+    if outcome is not DoseOutcome.STOPPED:
+        if decision.action is Action.INCOMPLETE:
+            raise RefusedError([Refusal(
+                "assessment-incomplete",
+                "the assessment is incomplete: enter what the decision asks to obtain, then "
+                "record the dose (nothing was recorded; the dose is still open)",
+            )])  # fmt: skip
+        if state.status is SlotStatus.NOT_DUE:
+            raise RefusedError([Refusal("not-due", f"{state.message}; nothing was recorded")])
+    given = outcome is DoseOutcome.GIVEN
+    overridden: tuple[str, ...] = ()
+    verifier: str | None = None
+    assessed_at = submission.assessed_at or now
+    if given:
+        if submission.given_at is None:
+            raise InvalidInputError(
+                field="given_at", value=None, allowed="the date-time the dose was given"
+            )
+        holds, never = engine_reasons(decision)
+        refused = [
+            *given_refusals(
+                slot,
+                lines,
+                given_at=submission.given_at,
+                assessed_at=assessed_at,
+                now=now,
+                policy=services.rules.timeline,
+            ),
+            *never,
+        ]
+        if refused:
+            raise RefusedError([*refused, *holds])
+        overridden = _overridden(services, actor, submission, holds)
+        verifier = _check_verifier(services, actor, submission, verify)
+    kept = {
+        **bedside_document(regimen, decision),
+        "assessed_at": assessed_at.isoformat(),
+        "timeline": _state_document(state),
+        **({"overridden": list(overridden)} if overridden else {}),
+    }
+    return {
+        "cycle": submission.cycle,
+        "dose_number": submission.dose_number,
+        "outcome": outcome,
+        "assessment": document,
+        "decision": kept,
+        "decision_action": decision.action.value,
+        "rules_version": decision.rules_version,
+        "given_at": submission.given_at if given else None,
+        "verified_by": verifier,
+        "override_reason": submission.override_reason if overridden else None,
+        "override_by": actor.username if overridden else None,
+        "idempotency_key": submission.idempotency_key,
+        "recorded_by": actor.username,
+        "at": now,
+    }
+
+
+def _patient_timeline(
+    uow: UnitOfWork, patient_id: int
+) -> tuple[dict[int, CourseRecord], Sequence[PatientLedgerLine]]:
+    courses = {c.id: c for c in uow.courses.for_patient(patient_id)}
+    return courses, uow.doses.lines_for_patient(patient_id)
+
+
+def preview_dose(
+    services: Services, actor: Actor, course_id: int, submission: DoseSubmission
+) -> dict[str, Any]:
+    """The decision a submission would get, with nothing saved (the ledger is read, and audited).
+
+    Besides the bedside decision, `timeline` says where the slot stands now (due, not due until
+    when, window passed, cycle stopped, discontinued), as recording it would find.
+    """
+    require(services, actor, "dose.record")
+    with services.uow() as uow:
+        course = _course_or_404(uow, course_id)
+        courses, ledger = _patient_timeline(uow, course.patient_id)
+        audit(
+            uow,
+            services,
+            actor,
+            action="preview_dose",
+            entity="course",
+            entity_id=course_id,
+            patient_id=course.patient_id,
+        )
+        uow.commit()
+    now = services.clock()
+    slot = dose_slot(services, course, submission.cycle, submission.dose_number)
+    lines = timeline_lines(services, courses, ledger)
+    document = _dose_document(course, lines, submission, submission.given_at or now)
+    regimen, decision = assess_before_dose(services.rules, document)
+    state = slot_state(slot, lines, policy=services.rules.timeline, now=now)
+    holds, never = engine_reasons(decision)
+    refused = list(never)
+    if state.status is not SlotStatus.DUE:
+        refused.insert(0, Refusal(state.status.value.replace("_", "-"), state.message))
+    return {
+        **bedside_document(regimen, decision),
+        "timeline": {
+            **_state_document(state),
+            "due_at": slot.due_at.isoformat(),
+            "never_overridden": [plain_refusal(r) for r in refused],
+            "overridable": [plain_refusal(r) for r in holds],
+        },
+    }
+
+
+def plain_refusal(refusal: Refusal) -> dict[str, Any]:
+    """A refusal reason as JSON-ready data."""
+    return {"code": refusal.code, "message": refusal.message, "overridable": refusal.overridable}
+
+
+def ledger_line(record: DoseRecord) -> dict[str, object]:
+    """What the audit keeps of a dose: the ledger line (the assessment stays in the record)."""
+    keep = (
+        "id",
+        "course_id",
+        "cycle",
+        "dose_number",
+        "outcome",
+        "decision_action",
+        "rules_version",
+        "given_at",
+        "verified_by",
+        "override_reason",
+        "override_by",
+        "idempotency_key",
+    )
+    return {key: getattr(record, key) for key in keep}
+
+
+def _verifier(uow: UnitOfWork) -> Verifier:
+    """Authenticate a second person against the accounts in `uow` (argon2; nothing cached)."""
+
+    def verify(username: str, password: object) -> User | None:
+        account = uow.users.by_username(username)
+        return account if password_matches(account, password) else None
+
+    return verify
+
+
+def record_dose(
+    services: Services, actor: Actor, course_id: int, submission: DoseSubmission
+) -> DoseResult:
+    """Assess a scheduled dose on the patient's timeline and record what was done."""
+    require(services, actor, "dose.record")
+    with services.uow() as uow:
+        if submission.idempotency_key:
+            first = uow.doses.by_idempotency_key(submission.idempotency_key)
+            if first is not None:
+                return DoseResult(first, created=False)
+        course = _course_or_404(uow, course_id)
+    with (
+        refusals_audited(
+            services,
+            actor,
+            action="record_dose",
+            entity="course",
+            entity_id=course_id,
+            patient_id=course.patient_id,
+        ),
+        services.uow() as uow,
+    ):
+        uow.patients.lock(course.patient_id)
+        courses, ledger = _patient_timeline(uow, course.patient_id)
+        slot = (course_id, submission.cycle, submission.dose_number)
+        if any((line.course_id, line.cycle, line.dose_number) == slot for line in ledger):
+            raise ConflictError(
+                f"dose {submission.cycle}.{submission.dose_number} of course {course_id} "
+                "is already recorded",
+                existing=uow.doses.by_slot(*slot),
+            )
+        fields = dose_fields(
+            services,
+            actor,
+            course,
+            submission,
+            courses=courses,
+            ledger=ledger,
+            verify=_verifier(uow),
+        )
+        record = uow.doses.add(course_id=course_id, **fields)
+        audit(
+            uow,
+            services,
+            actor,
+            action="create",
+            entity="dose",
+            entity_id=record.id,
+            patient_id=course.patient_id,
+            after=ledger_line(record),
+        )
+        uow.commit()
+    return DoseResult(record, created=True)
+
+
+def submit_dose(
+    services: Services, actor: Actor, course_id: int, submission: DoseSubmission
+) -> DoseResult:
+    """Record a dose; when a concurrent submission won the race, answer with its record.
+
+    A retry with the same idempotency key gets the first result back; any other second
+    submission of the same slot is a ConflictError carrying the record that was there first.
+    """
+    try:
+        return record_dose(services, actor, course_id, submission)
+    except ConflictError as clash:
+        with services.uow() as uow:
+            if submission.idempotency_key:
+                first = uow.doses.by_idempotency_key(submission.idempotency_key)
+                if first is not None:
+                    return DoseResult(first, created=False)
+            existing = uow.doses.by_slot(course_id, submission.cycle, submission.dose_number)
+        raise ConflictError(str(clash), existing=existing or clash.existing) from None
+
+
+def _read_course(
+    services: Services, actor: Actor, course_id: int, *, action: str
+) -> tuple[CourseRecord, Sequence[DoseRecord]]:
+    """A course and its full ledger, the read audited as `action`."""
+    with services.uow() as uow:
+        course = _course_or_404(uow, course_id)
+        doses = uow.doses.for_course(course_id)
+        audit(
+            uow,
+            services,
+            actor,
+            action=action,
+            entity="course",
+            entity_id=course_id,
+            patient_id=course.patient_id,
+        )
+        uow.commit()
+    return course, doses
+
+
+def ledger(
+    services: Services, actor: Actor, course_id: int
+) -> tuple[CourseRecord, Sequence[DoseRecord]]:
+    """A course and its dose ledger."""
+    require(services, actor, "patient.read")
+    return _read_course(services, actor, course_id, action="read")
