@@ -15,7 +15,7 @@ from tests.browser.conftest import Site, fill, shot, sign_in
 def test_a_physician_records_progression_and_death_and_corrects_the_progression(
     page: Page, site: Site
 ) -> None:
-    patient_id, _course_id = site.with_course()
+    patient_id = site.patient()
     sign_in(page, "physician", target=f"/patients/{patient_id}")
     form = page.get_by_role("form", name="Record follow-up, progression or death")
     form.get_by_label("Observed on").fill("2026-11-20")
