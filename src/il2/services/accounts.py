@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from datetime import timedelta
 
@@ -78,6 +79,31 @@ def _password_matches(user: User | None, password: str) -> bool:
 def password_matches(user: User | None, password: object) -> bool:
     """Whether `password` is the active user's own (argon2 verification; nothing is kept)."""
     return isinstance(password, str) and _password_matches(user, password)
+
+
+class RunVerifier:
+    """Authenticates second persons for one run of many writes (the demo): argon2 the first time
+    a username signs, then a constant-time comparison with the password that passed. The
+    password is held in this object's memory for the run only, never stored."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._passed: dict[str, tuple[User, str]] = {}
+
+    def __call__(self, username: str, password: object) -> User | None:
+        """The active account `username` if `password` is its own, else None."""
+        if not isinstance(password, str):
+            return None
+        known = self._passed.get(username)
+        if known is not None:
+            same = hmac.compare_digest(known[1].encode(), password.encode())
+            return known[0] if same else None
+        with self._services.uow() as uow:
+            account = uow.users.by_username(username)
+        if account is None or not _password_matches(account, password):
+            return None
+        self._passed[username] = (account, password)
+        return account
 
 
 def _session_event(uow: UnitOfWork, services: Services, user: User, action: str) -> None:

@@ -464,9 +464,17 @@ def _verifier(uow: UnitOfWork) -> Verifier:
 
 
 def record_dose(
-    services: Services, actor: Actor, course_id: int, submission: DoseSubmission
+    services: Services,
+    actor: Actor,
+    course_id: int,
+    submission: DoseSubmission,
+    *,
+    verify: Verifier | None = None,
 ) -> DoseResult:
-    """Assess a scheduled dose on the patient's timeline and record what was done."""
+    """Assess a scheduled dose on the patient's timeline and record what was done.
+
+    `verify` authenticates the second person (default: argon2 against the accounts, each time).
+    """
     require(services, actor, "dose.record")
     with services.uow() as uow:
         if submission.idempotency_key:
@@ -501,7 +509,7 @@ def record_dose(
             submission,
             courses=courses,
             ledger=ledger,
-            verify=_verifier(uow),
+            verify=verify or _verifier(uow),
         )
         record = uow.doses.add(course_id=course_id, **fields)
         audit(
@@ -519,7 +527,12 @@ def record_dose(
 
 
 def submit_dose(
-    services: Services, actor: Actor, course_id: int, submission: DoseSubmission
+    services: Services,
+    actor: Actor,
+    course_id: int,
+    submission: DoseSubmission,
+    *,
+    verify: Verifier | None = None,
 ) -> DoseResult:
     """Record a dose; when a concurrent submission won the race, answer with its record.
 
@@ -527,7 +540,7 @@ def submit_dose(
     submission of the same slot is a ConflictError carrying the record that was there first.
     """
     try:
-        return record_dose(services, actor, course_id, submission)
+        return record_dose(services, actor, course_id, submission, verify=verify)
     except ConflictError as clash:
         with services.uow() as uow:
             if submission.idempotency_key:
