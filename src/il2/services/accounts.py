@@ -81,29 +81,25 @@ def password_matches(user: User | None, password: object) -> bool:
     return isinstance(password, str) and _password_matches(user, password)
 
 
-class RunVerifier:
-    """Authenticates second persons for one run of many writes (the demo): argon2 the first time
-    a username signs, then a constant-time comparison with the password that passed. The
+class RunPasswordCheck:
+    """Checks second persons' passwords for one run of many writes (the demo): argon2 the first
+    time an account signs, then a constant-time comparison with the password that passed. The
     password is held in this object's memory for the run only, never stored."""
 
-    def __init__(self, services: Services) -> None:
-        self._services = services
-        self._passed: dict[str, tuple[User, str]] = {}
+    def __init__(self) -> None:
+        self._passed: dict[str, str] = {}
 
-    def __call__(self, username: str, password: object) -> User | None:
-        """The active account `username` if `password` is its own, else None."""
-        if not isinstance(password, str):
-            return None
-        known = self._passed.get(username)
+    def __call__(self, user: User | None, password: object) -> bool:
+        """Whether `password` is the active user's own."""
+        if user is None or not user.active or not isinstance(password, str):
+            return False
+        known = self._passed.get(user.username)
         if known is not None:
-            same = hmac.compare_digest(known[1].encode(), password.encode())
-            return known[0] if same else None
-        with self._services.uow() as uow:
-            account = uow.users.by_username(username)
-        if account is None or not _password_matches(account, password):
-            return None
-        self._passed[username] = (account, password)
-        return account
+            return hmac.compare_digest(known.encode(), password.encode())
+        if not _password_matches(user, password):
+            return False
+        self._passed[user.username] = password
+        return True
 
 
 def _session_event(uow: UnitOfWork, services: Services, user: User, action: str) -> None:

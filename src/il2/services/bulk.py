@@ -26,8 +26,9 @@ from il2.domain.records import (
     Patient,
     PatientLedgerLine,
     ScreeningRecord,
+    User,
 )
-from il2.services.accounts import RunVerifier
+from il2.services.accounts import RunPasswordCheck
 from il2.services.clinical import follow_up_entry, response_entry, toxicity_entry
 from il2.services.context import Services, audit_entry, require
 from il2.services.courses import DoseSubmission, course_fields, dose_fields, ledger_line
@@ -72,7 +73,8 @@ class BulkWriter:
         self._pending: list[_Pending] = []
         self._courses: dict[int, CourseRecord] = {}
         self._timelines: dict[int, _Timeline] = {}
-        self._verify = RunVerifier(services)
+        self._passwords = RunPasswordCheck()
+        self._accounts: dict[str, User | None] = {}
         self._numbers: Counter[int] = Counter()
         self._keys = {"patients": 0, "courses": 0}
         self._patients_pending = 0
@@ -84,6 +86,14 @@ class BulkWriter:
     def _key(self, table: str) -> int:
         self._keys[table] += 1
         return self._keys[table]
+
+    def _verify(self, username: str, password: object) -> User | None:
+        """As record_dose authenticates the second person (accounts read once per run)."""
+        if username not in self._accounts:
+            with self._services.uow() as uow:
+                self._accounts[username] = uow.users.by_username(username)
+        account = self._accounts[username]
+        return account if self._passwords(account, password) else None
 
     def patient(self, actor: Actor, document: Json) -> int:
         """As create_patient."""
