@@ -11,9 +11,9 @@ they are facts about time, not clinical judgement.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from il2.domain.errors import Refusal
@@ -41,6 +41,7 @@ class TimelinePolicy:
     window_late: timedelta
     clock_tolerance: timedelta
     source: str = ""
+    time_zone: tzinfo = UTC
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +78,13 @@ class SlotState:
     message: str
 
 
-def _when(moment: datetime) -> str:
-    return moment.strftime("%a %d %b %Y %H:%M %Z").strip()
+def _clock(zone: tzinfo) -> Callable[[datetime], str]:
+    """How moments read on the ward: in the site's time zone, to the minute."""
+
+    def when(moment: datetime) -> str:
+        return moment.astimezone(zone).strftime("%a %d %b %Y %H:%M %Z").strip()
+
+    return when
 
 
 def _given(lines: Sequence[TimelineLine]) -> list[TimelineLine]:
@@ -118,6 +124,7 @@ def slot_state(
     slot: Slot, lines: Sequence[TimelineLine], *, policy: TimelinePolicy, now: datetime
 ) -> SlotState:
     """Where the slot stands at `now` on the patient's timeline (`lines`: every course)."""
+    when = _clock(policy.time_zone)
     stop = discontinued_by(lines)
     if stop is not None:
         return SlotState(
@@ -139,16 +146,16 @@ def slot_state(
         return SlotState(
             SlotStatus.WINDOW_PASSED,
             None,
-            f"the window of this dose (due {_when(slot.due_at)}) closed at {_when(closes)}"
+            f"the window of this dose (due {when(slot.due_at)}) closed at {when(closes)}"
             if now > closes
             else "this dose cannot be given inside its window: the minimum interval from the "
-            f"last dose given runs to {_when(first)}, after the window closes at {_when(closes)}",
+            f"last dose given runs to {when(first)}, after the window closes at {when(closes)}",
         )
     if now < first:
         return SlotState(
             SlotStatus.NOT_DUE,
             first,
-            f"this dose is not due yet: it becomes due at {_when(first)}",
+            f"this dose is not due yet: it becomes due at {when(first)}",
         )
     return SlotState(SlotStatus.DUE, None, "this dose is due")
 
@@ -167,37 +174,37 @@ def given_refusals(
     None of them may be overridden.
     """
     refusals: list[Refusal] = []
-    tolerance = policy.clock_tolerance
+    tolerance, when = policy.clock_tolerance, _clock(policy.time_zone)
     if given_at > now + tolerance:
         refusals.append(Refusal(
             "given-at-future",
-            f"the time given ({_when(given_at)}) is in the future: it is now {_when(now)}",
+            f"the time given ({when(given_at)}) is in the future: it is now {when(now)}",
         ))  # fmt: skip
     if assessed_at > now + tolerance:
         refusals.append(Refusal(
             "assessed-at-future",
-            f"the assessment time ({_when(assessed_at)}) is in the future: it is now {_when(now)}",
+            f"the assessment time ({when(assessed_at)}) is in the future: it is now {when(now)}",
         ))  # fmt: skip
     if given_at < assessed_at - tolerance:
         refusals.append(Refusal(
             "given-before-assessment",
-            f"the time given ({_when(given_at)}) is before the before-dose assessment "
-            f"({_when(assessed_at)})",
+            f"the time given ({when(given_at)}) is before the before-dose assessment "
+            f"({when(assessed_at)})",
         ))  # fmt: skip
     opens, closes = slot.due_at - policy.window_early, slot.due_at + policy.window_late
     if slot.cycle > 1 and given_at < slot.cycle_first_due_at - policy.window_early:
         refusals.append(Refusal(
             "before-cycle-start",
-            f"cycle {slot.cycle} starts {_when(slot.cycle_first_due_at)}: no dose of it "
-            f"before then (time given {_when(given_at)})",
+            f"cycle {slot.cycle} starts {when(slot.cycle_first_due_at)}: no dose of it "
+            f"before then (time given {when(given_at)})",
         ))  # fmt: skip
     elif not opens <= given_at <= closes:
         refusals.append(Refusal(
             "outside-window",
-            f"dose {slot.cycle}.{slot.dose_number} is due {_when(slot.due_at)} and may be given "
-            f"from {_when(opens)} to {_when(closes)}, not at {_when(given_at)}",
+            f"dose {slot.cycle}.{slot.dose_number} is due {when(slot.due_at)} and may be given "
+            f"from {when(opens)} to {when(closes)}, not at {when(given_at)}",
         ))  # fmt: skip
-    refusals.extend(_too_soon(slot, lines, given_at))
+    refusals.extend(_too_soon(slot, lines, given_at, when))
     stop = discontinued_by(lines) or stopped_by(slot, lines)
     if stop is not None:
         state = slot_state(slot, lines, policy=policy, now=now)
@@ -206,7 +213,9 @@ def given_refusals(
     return tuple(refusals)
 
 
-def _too_soon(slot: Slot, lines: Sequence[TimelineLine], given_at: datetime) -> list[Refusal]:
+def _too_soon(
+    slot: Slot, lines: Sequence[TimelineLine], given_at: datetime, when: Callable[[datetime], str]
+) -> list[Refusal]:
     """The minimum interval, both ways: from a dose given before, and to one given after."""
     for line in _given(lines):
         assert line.given_at is not None  # noqa: S101 - _given keeps only dated doses
@@ -216,9 +225,9 @@ def _too_soon(slot: Slot, lines: Sequence[TimelineLine], given_at: datetime) -> 
             side = "after" if hours >= 0 else "before"
             return [Refusal(
                 "interval-too-soon",
-                f"dose {line.cycle}.{line.dose_number} was given {_when(line.given_at)}, "
+                f"dose {line.cycle}.{line.dose_number} was given {when(line.given_at)}, "
                 f"{abs(hours):.2f} h {side} this one: at least {gap.total_seconds() / 3600:g} h "
-                f"must separate two doses (not before {_when(line.given_at + gap)})",
+                f"must separate two doses (not before {when(line.given_at + gap)})",
             )]  # fmt: skip
     return []
 

@@ -377,8 +377,9 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
     retreatment_fields = _field_specs(
         retreatment_node.table("fields"), terms_named(retreatment_node.table("items"))
     )
+    site = _site(Node(merged.site, merged.site_origin, "site"))
     return RuleSet(
-        site=_site(Node(merged.site, merged.site_origin, "site")),
+        site=site,
         regimens=regimens,
         regimen_sources=sources,
         product=product,
@@ -414,6 +415,6 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         ),
         site_changes=merged.changes,
         versions=versions,
-        timeline=timeline_policy(policies),
+        timeline=timeline_policy(policies, site.time_zone),
         admission=admission_policy(policies),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, timedelta, tzinfo
 
 from il2.domain.errors import RuleTableError
 from il2.domain.timeline import TimelinePolicy
@@ -27,12 +27,16 @@ def _minutes(setting: PolicySetting) -> timedelta:
     return timedelta(minutes=value)
 
 
-def timeline_policy(policies: Mapping[str, PolicySetting]) -> TimelinePolicy:
-    """The dose window and clock tolerance from the site policy settings."""
+def timeline_policy(
+    policies: Mapping[str, PolicySetting], time_zone: tzinfo = UTC
+) -> TimelinePolicy:
+    """The dose window and clock tolerance from the site policy settings (times shown in the
+    site's time zone)."""
     early, late, tolerance = (policies[name] for name in _LIMITS)
     return TimelinePolicy(
         window_early=_minutes(early),
         window_late=_minutes(late),
         clock_tolerance=_minutes(tolerance),
         source=f"site policy: {early.source}",
+        time_zone=time_zone,
     )

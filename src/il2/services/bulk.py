@@ -9,7 +9,6 @@ the outlines outcome analysis reads (services/outlines.py).
 
 from __future__ import annotations
 
-import hmac
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from il2.domain.records import (
     ScreeningRecord,
     User,
 )
-from il2.services.accounts import password_matches
+from il2.services.accounts import RunPasswordCheck
 from il2.services.admission import judge_admission, patient_records
 from il2.services.clinical import follow_up_entry, response_entry, toxicity_entry
 from il2.services.context import Services, audit_entry, require
@@ -77,12 +76,12 @@ class BulkWriter:
         self._pending: list[_Pending] = []
         self._courses: dict[int, CourseRecord] = {}
         self._timelines: dict[int, _Timeline] = {}
-        self._verified: dict[str, str] = {}
+        self._passwords = RunPasswordCheck()
+        self._accounts: dict[str, User | None] = {}
         self._numbers: Counter[int] = Counter()
         self._screenings: dict[int, list[ScreeningRecord]] = {}
         self._assessments: dict[int, list[Json]] = {}
         self._keys = {"patients": 0, "courses": 0}
-        self._accounts: dict[str, User | None] = {}
         self._patients_pending = 0
         self._patients_written = 0
 
@@ -93,24 +92,13 @@ class BulkWriter:
         self._keys[table] += 1
         return self._keys[table]
 
-    def _account(self, username: str) -> User | None:
+    def _verify(self, username: str, password: object) -> User | None:
+        """As record_dose authenticates the second person (accounts read once per run)."""
         if username not in self._accounts:
             with self._services.uow() as uow:
                 self._accounts[username] = uow.users.by_username(username)
-        return self._accounts[username]
-
-    def _verify(self, username: str, password: object) -> User | None:
-        """As record_dose authenticates a verifier; a password verified once in this run is
-        compared in constant time afterwards (held in memory for the run only)."""
-        account = self._account(username)
-        known = self._verified.get(username)
-        if known is not None and isinstance(password, str):
-            same = hmac.compare_digest(known.encode(), password.encode())
-            return account if same and account is not None and account.active else None
-        if not password_matches(account, password) or not isinstance(password, str):
-            return None
-        self._verified[username] = password
-        return account
+        account = self._accounts[username]
+        return account if self._passwords(account, password) else None
 
     def patient(self, actor: Actor, document: Json) -> int:
         """As create_patient."""

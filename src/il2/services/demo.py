@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from il2.domain.errors import ConflictError, InvalidInputError, RefusedError
 from il2.domain.records import Actor, DoseOutcome, Json
 from il2.science.label import label_efficacy
-from il2.services.accounts import actor_for_username, add_user
+from il2.services.accounts import RunPasswordCheck, actor_for_username, add_user
 from il2.services.clinical import record_follow_up, record_response, record_toxicity
 from il2.services.context import Services
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
@@ -117,6 +117,7 @@ class ServiceWriter:
     def __init__(self, services: Services) -> None:
         self._services = services
         self._patients = 0
+        self._passwords = RunPasswordCheck()
 
     def patient(self, actor: Actor, document: Json) -> int:
         """create_patient."""
@@ -142,7 +143,9 @@ class ServiceWriter:
 
     def dose(self, actor: Actor, course: int, submission: DoseSubmission) -> DoseOutcome:
         """submit_dose."""
-        return submit_dose(self._services, actor, course, submission).record.outcome
+        return submit_dose(
+            self._services, actor, course, submission, password_check=self._passwords
+        ).record.outcome
 
     def toxicity(
         self, actor: Actor, patient: int, *, observed_on: str, course: int, findings: Json

@@ -68,6 +68,9 @@ NEVER_OVERRIDDEN = frozenset({"regimen-interval"})
 Verifier = Callable[[str, object], User | None]
 """Who a (username, password) pair authenticates: the active account, or None."""
 
+PasswordCheck = Callable[[User | None, object], bool]
+"""Whether a password is the (active) account's own."""
+
 
 @dataclass(frozen=True, slots=True)
 class DoseResult:
@@ -453,20 +456,28 @@ def ledger_line(record: DoseRecord) -> dict[str, object]:
     return {key: getattr(record, key) for key in keep}
 
 
-def _verifier(uow: UnitOfWork) -> Verifier:
-    """Authenticate a second person against the accounts in `uow` (argon2; nothing cached)."""
+def _verifier(uow: UnitOfWork, check: PasswordCheck) -> Verifier:
+    """Authenticate a second person against the accounts in `uow`."""
 
     def verify(username: str, password: object) -> User | None:
         account = uow.users.by_username(username)
-        return account if password_matches(account, password) else None
+        return account if check(account, password) else None
 
     return verify
 
 
 def record_dose(
-    services: Services, actor: Actor, course_id: int, submission: DoseSubmission
+    services: Services,
+    actor: Actor,
+    course_id: int,
+    submission: DoseSubmission,
+    *,
+    password_check: PasswordCheck = password_matches,
 ) -> DoseResult:
-    """Assess a scheduled dose on the patient's timeline and record what was done."""
+    """Assess a scheduled dose on the patient's timeline and record what was done.
+
+    `password_check` checks the second person's password (default: argon2, every time).
+    """
     require(services, actor, "dose.record")
     with services.uow() as uow:
         if submission.idempotency_key:
@@ -501,7 +512,7 @@ def record_dose(
             submission,
             courses=courses,
             ledger=ledger,
-            verify=_verifier(uow),
+            verify=_verifier(uow, password_check),
         )
         record = uow.doses.add(course_id=course_id, **fields)
         audit(
@@ -519,7 +530,12 @@ def record_dose(
 
 
 def submit_dose(
-    services: Services, actor: Actor, course_id: int, submission: DoseSubmission
+    services: Services,
+    actor: Actor,
+    course_id: int,
+    submission: DoseSubmission,
+    *,
+    password_check: PasswordCheck = password_matches,
 ) -> DoseResult:
     """Record a dose; when a concurrent submission won the race, answer with its record.
 
@@ -527,7 +543,7 @@ def submit_dose(
     submission of the same slot is a ConflictError carrying the record that was there first.
     """
     try:
-        return record_dose(services, actor, course_id, submission)
+        return record_dose(services, actor, course_id, submission, password_check=password_check)
     except ConflictError as clash:
         with services.uow() as uow:
             if submission.idempotency_key:
