@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from il2.domain.records import Actor, Role
 from il2.services.courses import plan_course
 from il2.services.patients import create_patient, record_screening
 from il2.web.app import web_router
-from tests.integration.builders import PASSWORD, staff
+from tests.integration.builders import PASSWORD, eligible_findings, staff
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -84,17 +84,31 @@ class Site:
         record_screening(self.app.services, self.actors[Role.COORDINATOR], patient_id, findings)
         return patient_id
 
+    def eligible(self) -> int:
+        """A patient screened eligible now, weighing 70 kg, creatinine 1.0 mg/dL."""
+        findings = eligible_findings()
+        findings["weight_kg"] = 70
+        findings["labs"] = {**findings.get("labs", {}), "creatinine_mg_dl": 1.0}
+        return self.screened(findings)
+
     def with_course(self) -> tuple[int, int]:
-        """A patient with an hd-label course from 08:00 today; returns (patient, course)."""
-        patient_id = self.screened({"weight_kg": 70, "labs": {"creatinine_mg_dl": 1.0}})
-        course = plan_course(
-            self.app.services,
-            self.actors[Role.PHYSICIAN],
-            patient_id,
-            regimen="hd-label",
-            weight_kg=70,
-            first_dose=FIRST_DOSE,
-        )
+        """A patient with an hd-label course from 08:00 today, planned at 07:30 (the clock is
+        set back while planning, as a course is planned before its first dose); returns
+        (patient, course)."""
+        patient_id = self.eligible()
+        now = self.clock.now
+        self.clock.now = datetime.fromisoformat(FIRST_DOSE) - timedelta(minutes=30)
+        try:
+            course = plan_course(
+                self.app.services,
+                self.actors[Role.PHYSICIAN],
+                patient_id,
+                regimen="hd-label",
+                weight_kg=70,
+                first_dose=FIRST_DOSE,
+            )
+        finally:
+            self.clock.now = now
         return patient_id, course.id
 
 

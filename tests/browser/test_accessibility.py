@@ -26,6 +26,7 @@ def test_every_field_on_every_main_page_has_a_label(page: Page, site: Site) -> N
         f"/patients/{patient_id}/courses/{course_id}/doses/1/1",
         f"/patients/{patient_id}/flowsheet",
         f"/patients/{patient_id}/response",
+        f"/patients/{patient_id}/follow-ups/new",
         "/policy",
     ]
     for path in pages:

@@ -3,10 +3,36 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Site, fill, shot, sign_in
+from tests.browser.conftest import MovableClock, Site, fill, shot, sign_in
+from tests.integration.builders import PASSWORD
+
+DOSE_1_1 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)  # a course planned from 08:00 today
+
+
+@pytest.fixture
+def ward_clock(site: Site) -> Iterator[MovableClock]:
+    """The server's clock, for a test that walks it through the dose times; put back after."""
+    before = site.clock.now
+    yield site.clock
+    site.clock.now = before
+
+
+def at_dose(clock: MovableClock, number: int) -> None:
+    """Set the clock to the due time of dose 1.`number` (every 8 h from 08:00 today)."""
+    clock.now = DOSE_1_1 + timedelta(hours=8 * (number - 1))
+
+
+def verify(where: Page | object, username: str = "nurse2") -> None:
+    """The second nurse signs the check: username and their own password."""
+    where.get_by_label("Second nurse verifying (username)").fill(username)  # type: ignore[attr-defined]
+    where.get_by_label("Second nurse: password").fill(PASSWORD)  # type: ignore[attr-defined]
+
 
 STABLE = {
     "vitals.sbp_mmhg": "104",
@@ -170,7 +196,7 @@ def test_a_complete_work_up_entered_in_the_form_screens_eligible(page: Page, sit
 
 
 def test_planning_a_course_shows_dose_vials_dilution_and_calendar(page: Page, site: Site) -> None:
-    patient_id = site.screened({"weight_kg": 70})
+    patient_id = site.eligible()
     sign_in(page, "physician", target=f"/patients/{patient_id}/courses/new")
     expect(page.get_by_label("Weight")).to_have_value("70")
     page.get_by_label("First dose").fill("2026-12-14T08:00")
@@ -195,7 +221,7 @@ def test_planning_a_course_shows_dose_vials_dilution_and_calendar(page: Page, si
 def test_an_evening_first_dose_asks_how_each_cycle_ends_before_it_plans(
     page: Page, site: Site
 ) -> None:
-    patient_id = site.screened({"weight_kg": 70})
+    patient_id = site.eligible()
     sign_in(page, "physician", target=f"/patients/{patient_id}/courses/new")
     expect(page.get_by_label("Weight")).to_have_value("70")
     page.get_by_label("First dose").fill("2026-12-14T08:00")
@@ -238,20 +264,24 @@ def test_an_evening_first_dose_asks_how_each_cycle_ends_before_it_plans(
     expect(page.locator("article")).to_contain_text("actual body weight")
 
 
-def test_a_dose_given_a_hold_for_sbp_86_and_a_refused_double_entry(page: Page, site: Site) -> None:
+def test_a_dose_given_a_hold_for_sbp_86_and_a_refused_double_entry(
+    page: Page, site: Site, ward_clock: MovableClock
+) -> None:
     patient_id, course_id = site.with_course()
+    at_dose(ward_clock, 1)
     sign_in(page, "nurse", target=dose_url(patient_id, course_id, 1, 1))
 
     assess(page, STABLE)
     decision = page.locator("#decision")
     expect(decision.locator("#decision-h")).to_contain_text("give")
     page.get_by_label("Given at").fill("2026-12-07T08:00")
-    page.get_by_label("Second nurse verifying (username)").fill("nurse2")
+    verify(page)
     shot(page, "bedside-give")
     page.get_by_role("button", name="Record dose given").click()
     expect(page.get_by_role("heading", name="Dose 1.1: given")).to_be_visible()
     expect(page.locator(".dose-record")).to_contain_text("nurse2")
 
+    at_dose(ward_clock, 2)
     page.goto(dose_url(patient_id, course_id, 1, 2))
     assess(page, {**STABLE, "vitals.sbp_mmhg": "86"})
     expect(decision.locator("#decision-h")).to_contain_text("hold")
@@ -262,13 +292,14 @@ def test_a_dose_given_a_hold_for_sbp_86_and_a_refused_double_entry(page: Page, s
     page.get_by_role("button", name="Record dose held").click()
     expect(page.get_by_role("heading", name="Dose 1.2: held")).to_be_visible()
 
+    at_dose(ward_clock, 3)  # a new shift: the session of 16 h ago has expired
+    sign_in(page, "nurse", target=dose_url(patient_id, course_id, 1, 3))
     second = page.context.new_page()
     second.goto(dose_url(patient_id, course_id, 1, 3))
-    page.goto(dose_url(patient_id, course_id, 1, 3))
     for screen in (page, second):
         assess(screen, STABLE)
         expect(screen.locator("#decision-h")).to_contain_text("give")
-        screen.get_by_label("Second nurse verifying (username)").fill("nurse2")
+        verify(screen)
     page.get_by_role("button", name="Record dose given").click()
     expect(page.get_by_role("heading", name="Dose 1.3: given")).to_be_visible()
     second.get_by_role("button", name="Record dose given").click()
@@ -278,17 +309,21 @@ def test_a_dose_given_a_hold_for_sbp_86_and_a_refused_double_entry(page: Page, s
     shot(second, "bedside-conflict")
 
 
-def test_a_physician_gives_a_held_dose_only_with_an_override_reason(page: Page, site: Site) -> None:
+def test_a_physician_gives_a_held_dose_only_with_an_override_reason(
+    page: Page, site: Site, ward_clock: MovableClock
+) -> None:
     patient_id, course_id = site.with_course()
+    at_dose(ward_clock, 1)
     sign_in(page, "physician", target=dose_url(patient_id, course_id, 1, 1))
     assess(page, {**STABLE, "vitals.sbp_mmhg": "86"})
     override = page.get_by_role("group", name="Physician override: give anyway")
     expect(override).to_be_visible()
-    override.get_by_label("Second nurse verifying (username)").fill("nurse2")
+    verify(override)
     override.get_by_role("button", name="Give with override").click()
     expect(page.locator("#error-summary")).to_contain_text("Override reason is missing")
 
     override = page.get_by_role("group", name="Physician override: give anyway")
+    override.get_by_label("Second nurse: password").fill(PASSWORD)
     override.get_by_label("Reason for giving despite the decision").fill(
         "SBP 86 after a 500 mL bolus, asymptomatic; agreed with the ICU team"
     )
@@ -297,15 +332,19 @@ def test_a_physician_gives_a_held_dose_only_with_an_override_reason(page: Page, 
     expect(page.locator(".dose-record")).to_contain_text("physician: SBP 86 after a 500 mL bolus")
 
 
-def test_the_flowsheet_grades_assessments_and_plots_the_trend(page: Page, site: Site) -> None:
+def test_the_flowsheet_grades_assessments_and_plots_the_trend(
+    page: Page, site: Site, ward_clock: MovableClock
+) -> None:
     patient_id, course_id = site.with_course()
+    at_dose(ward_clock, 1)
     sign_in(page, "nurse", target=dose_url(patient_id, course_id, 1, 1))
     assess(page, STABLE)
     page.get_by_label("Given at").fill("2026-12-07T08:00")
-    page.get_by_label("Second nurse verifying (username)").fill("nurse2")
+    verify(page)
     page.get_by_role("button", name="Record dose given").click()
+    at_dose(ward_clock, 2)
     page.goto(dose_url(patient_id, course_id, 1, 2))
-    assess(page, {**STABLE, "vitals.temperature_c": "39.2", "vitals.spo2_pct": "89"})
+    assess(page, {**STABLE, "vitals.temperature_c": "39.2", "vitals.sbp_mmhg": "86"})
     page.get_by_role("button", name="Record dose held").click()
     expect(page.get_by_role("heading", name="Dose 1.2: held")).to_be_visible()
 
@@ -314,7 +353,7 @@ def test_the_flowsheet_grades_assessments_and_plots_the_trend(page: Page, site: 
     page.get_by_role("button", name="Grade with these limits").click()
     table = page.locator("table.flowsheet")
     expect(table.locator("tbody tr")).to_have_count(2)
-    expect(table).to_contain_text("89")
+    expect(table).to_contain_text("86")
     expect(table.locator(".grade-2").first).to_be_visible()
     expect(page.locator("figure.plot svg")).to_have_count(1)
 

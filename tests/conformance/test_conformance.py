@@ -10,7 +10,10 @@ Each file's [meta].kind says how its cases are run:
 - retreatment: whether a history of earlier toxicities forbids another course;
 - grade: one CTCAE finding graded (or refused, naming `expect_error_field`);
 - recist: a whole RECIST document, its time points, best response and iRECIST categories;
-- pathway: what comes next for a course (il2 next), or a refusal.
+- pathway: what comes next for a course (il2 next), or a refusal;
+- timeline: a slot's status at a moment, or the refusals for a given_at (cases/timeline.toml).
+- admission: whether a course may start on the patient's records (refusal codes, or an
+  unusable first dose naming `error_field`).
 A case may carry `site` (policy-file text) or `policy` (plan-policy values) to test site choices.
 """
 
@@ -19,14 +22,17 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from il2.domain.admission import PatientRecords, admission_refusals, check_first_dose
 from il2.domain.errors import Il2Error, InvalidInputError
+from il2.domain.records import CourseRecord, DoseOutcome, LedgerLine, ScreeningRecord
 from il2.domain.regimen import CycleEndRule, VialPooling
+from il2.domain.timeline import Slot, TimelineLine, given_refusals, slot_state
 from il2.rules.loader import RuleSet, load_rules
 from il2.services.bedside import assess_before_dose
 from il2.services.documents import plan_document, recist_document
@@ -192,6 +198,49 @@ def _run_retreatment(case: dict[str, Any], rules: RuleSet) -> None:
     assert [r.item for r in decision.reasons] == case["expect_items"]
 
 
+def _admission_course(case: dict[str, Any], now: datetime) -> tuple[CourseRecord, list[LedgerLine]]:
+    """The case's earlier hd-label course (14 slots a cycle every 8 h, cycle 2 on day 15)."""
+    first = now - timedelta(days=case["earlier_course_days_ago"])
+    cycles = [
+        {"cycle": c, "doses": [
+            {"number": d + 1, "due_at": (first + timedelta(days=14 * (c - 1), hours=8 * d)).isoformat()}
+            for d in range(14)]}
+        for c in (1, 2)
+    ]  # fmt: skip
+    course = CourseRecord(1, 1, 1, "hd-label", "70", first, {"cycles": cycles}, "p", first)
+    given = now - timedelta(days=case["last_given_days_ago"])
+    ledger = [LedgerLine(1, 1, DoseOutcome.GIVEN, "give", given)]
+    if "ended_by" in case:
+        ledger.append(LedgerLine(2, 2, DoseOutcome.STOPPED, case["ended_by"], None))
+    return course, ledger
+
+
+def _run_admission(case: dict[str, Any], rules: RuleSet) -> None:
+    now = datetime(2026, 12, 7, 16, 0, tzinfo=UTC)
+    screenings = []
+    if "screening_days_ago" in case:
+        at = now - timedelta(days=case["screening_days_ago"])
+        verdict = case.get("verdict", "eligible")
+        screenings.append(ScreeningRecord(1, 1, {}, verdict, {}, "v", "physician", at))
+    courses, ledgers = [], {}
+    if "earlier_course_days_ago" in case:
+        course, ledger = _admission_course(case, now)
+        courses, ledgers = [course], {course.id: ledger}
+    records = PatientRecords(screenings, courses, ledgers, rules.regimens)
+    first_dose = now + timedelta(hours=case["first_dose_hours"])
+    if "error_field" in case:
+        with pytest.raises(InvalidInputError) as refused:
+            check_first_dose(first_dose, now=now, policy=rules.admission)
+        assert refused.value.field == case["error_field"]
+        return
+    check_first_dose(first_dose, now=now, policy=rules.admission)
+    refusals = admission_refusals(
+        records, first_dose=first_dose, now=now, policy=rules.admission, retreatment=None
+    )
+    assert [r.code for r in refusals] == case["expect"]
+    assert [r.overridable for r in refusals] == case.get("overridable", [])
+
+
 def _run_grade(case: dict[str, Any], rules: RuleSet) -> None:
     document = {"ctcae_version": case.get("ctcae_version", "5.0"), "findings": [case["finding"]]}
     if "expect_error_field" in case:
@@ -272,15 +321,39 @@ def _run_pathway(case: dict[str, Any], rules: RuleSet) -> None:
         assert all(reason[key] for key in ("rule", "finding", "threshold", "source")), reason
 
 
+def _run_timeline(case: dict[str, Any], rules: RuleSet) -> None:
+    cycle = case.get("cycle", 1)
+    start = datetime(2026, 12, 7, 0, 0, tzinfo=UTC) + timedelta(days=14 * (cycle - 1))
+    due = start + timedelta(hours=16) if cycle == 1 else start
+    interval = rules.regimens["hd-label"].interval_h
+    slot = Slot(1, cycle, 3 if cycle == 1 else 1, due, start, interval)
+    minutes = [timedelta(minutes=m) for m in case.get("previous_min", [])]
+    lines = [TimelineLine(1, 1, 1 + i, DoseOutcome.GIVEN, "give", due + m, interval)
+             for i, m in enumerate(minutes)]  # fmt: skip
+    given = due + timedelta(minutes=case.get("given_min", 0))
+    now = due + timedelta(minutes=case.get("now_min", case.get("given_min", 0)))
+    if "expect_status" in case:
+        state = slot_state(slot, lines, policy=rules.timeline, now=now)
+        assert state.status.value == case["expect_status"], state.message
+        return
+    assessed = due + timedelta(minutes=case.get("assessed_min", case.get("given_min", 0) - 10))
+    refusals = given_refusals(slot, lines, given_at=given, assessed_at=assessed, now=now,
+                              policy=rules.timeline)  # fmt: skip
+    assert sorted(r.code for r in refusals) == sorted(case["expect"]), refusals
+    assert not any(r.overridable for r in refusals)
+
+
 RUNNERS = {
     "plan": _run_plan,
     "criterion": _run_criterion,
     "screening": _run_screening,
     "bedside": _run_bedside,
     "retreatment": _run_retreatment,
+    "admission": _run_admission,
     "grade": _run_grade,
     "recist": _run_recist,
     "pathway": _run_pathway,
+    "timeline": _run_timeline,
 }
 
 

@@ -72,7 +72,7 @@ def a_course(client: TestClient) -> tuple[int, int]:
 
 def first_dose(**overrides: Any) -> dict[str, Any]:
     body = {"cycle": 1, "dose_number": 1, "assessment": stable_assessment(),
-            "given_at": FIRST_DOSE, "verified_by": "nurse2"}  # fmt: skip
+            "given_at": FIRST_DOSE, "verified_by": "nurse2", "verifier_password": PASSWORD}  # fmt: skip
     return body | overrides
 
 
@@ -191,15 +191,36 @@ def test_a_dose_is_recorded_once_a_second_submission_conflicts_and_a_retry_gets_
     assert len(ledger["course"]["plan"]["cycles"]) == 2
 
 
-def test_a_low_spo2_is_held_by_the_engine_without_a_second_user(client: TestClient) -> None:
+def test_a_low_sbp_is_held_by_the_engine_without_a_second_user(client: TestClient) -> None:
     _, course_id = a_course(client)
     low = stable_assessment()
-    low["vitals"]["spo2_pct"] = 89
+    low["vitals"]["sbp_mmhg"] = 85
     answer = client.post(f"/api/courses/{course_id}/doses", headers=sign_in(client, "nurse"),
                          json={"cycle": 1, "dose_number": 1, "assessment": low})  # fmt: skip
     assert answer.status_code == 201
     assert answer.json()["outcome"] == "held"
-    assert answer.json()["decision"]["reasons"][0]["rule"] == "label-spo2-low"
+    assert answer.json()["decision"]["reasons"][0]["rule"] == "label-sbp-low"
+
+
+def test_a_dose_not_due_yet_answers_409_saying_when_and_keeps_nothing(client: TestClient) -> None:
+    _, course_id = a_course(client)
+    nurse = sign_in(client, "nurse")
+    answer = client.post(f"/api/courses/{course_id}/doses", headers=nurse,
+                         json=first_dose(dose_number=2))  # fmt: skip
+    assert answer.status_code == 409
+    (reason,) = answer.json()["reasons"]
+    assert (reason["code"], reason["overridable"]) == ("not-due", False)
+    assert "becomes due at" in reason["message"]
+    assert client.get(f"/api/courses/{course_id}", headers=nurse).json()["doses"] == []
+
+
+def test_a_verifier_password_is_never_echoed(client: TestClient) -> None:
+    _, course_id = a_course(client)
+    answer = client.post(f"/api/courses/{course_id}/doses", headers=sign_in(client, "nurse"),
+                         json=first_dose(verifier_password="a wrong secret"))  # noqa: S106  # fmt: skip
+    assert answer.status_code == 422
+    assert answer.json()["field"] == "verified_by"
+    assert "a wrong secret" not in answer.text
 
 
 def test_a_nurse_may_not_export_the_audit_trail_and_an_administrator_may(
@@ -400,6 +421,10 @@ def test_the_safety_additions_reach_the_ledger_through_the_api(
     assessment = {k: v for k, v in (stable_assessment() | change).items() if v is not None}
     answer = client.post(f"/api/courses/{course_id}/doses", headers=sign_in(client, "nurse"),
                          json={"cycle": 1, "dose_number": 1, "assessment": assessment})  # fmt: skip
+    if decision == "incomplete":  # refused: an incomplete assessment consumes nothing
+        assert answer.status_code == 409, answer.text
+        assert [r["code"] for r in answer.json()["reasons"]] == ["assessment-incomplete"]
+        return
     assert answer.status_code == 201, answer.text
     record = answer.json()
     assert record["decision_action"] == decision

@@ -82,6 +82,12 @@ def test_a_physician_records_progression_then_death_from_the_chart(
     chart = web.get(f"/patients/{patient_id}")
     assert "Alive, with progression: new liver lesions on CT" in chart.text
     assert "Died" in chart.text
+    assert "Death recorded on Sun 6 Dec 2026" in chart.text
+    assert "Record follow-up" not in chart.text
+    again = web.post(f"/patients/{patient_id}/follow-ups",
+                     data={"observed_on": "2026-12-07", "status": "alive_no_progression"})  # fmt: skip
+    assert again.status_code == 409
+    assert "no follow-up comes after it" in again.text
     kept = [(e["content"]["status"], e["observed_on"]) for e in entries(app, patient_id)]
     assert kept == [("alive_progression", "2026-11-20"), ("dead", "2026-12-06")]
 
@@ -246,3 +252,23 @@ def test_an_empty_response_form_asks_for_the_baseline_scan(
     assert "Date at baseline</a> is missing; expected the baseline scan" in refused.text
     assert "[]" not in refused.text
     assert entries(app, patient_id) == []
+
+
+def test_a_researcher_sees_the_follow_up_without_its_notes_and_may_not_correct_it(
+    web: TestClient, app: App, people: dict[Role, Actor], patient_id: int
+) -> None:
+    entry = record_follow_up(app.services, people[Role.PHYSICIAN], patient_id,
+                             observed_on="2026-12-01", status="alive_progression",
+                             notes="seen with her husband John")  # fmt: skip
+    sign_in(web, "researcher")
+    chart = web.get(f"/patients/{patient_id}")
+    assert chart.status_code == 200
+    assert "Alive, with progression" in chart.text
+    assert "John" not in chart.text
+    assert f"/entries/{entry.id}/correct" not in chart.text
+    assert "Record follow-up" not in chart.text
+    refused = web.post(f"/patients/{patient_id}/entries/{entry.id}/corrections",
+                       data={"kind": "follow_up", "observed_on": "2026-12-01",
+                             "status": "dead", "reason": "x"})  # fmt: skip
+    assert refused.status_code == 403
+    assert len(entries(app, patient_id)) == 1

@@ -222,3 +222,35 @@ def test_a_nurse_may_correct_a_toxicity_but_not_a_response(app: App) -> None:
         correct_entry(app.services, people[Role.NURSE], patient_id, response.id,
                       content=_scans("2026-10-01", "2026-12-01"), reason="typo")  # fmt: skip
     assert len(_entries(app, people, patient_id)) == 1
+
+
+def test_nothing_follows_a_recorded_death_but_the_death_itself_can_be_corrected(
+    app: App,
+) -> None:
+    people, patient_id = _patient(app)
+    doctor = people[Role.PHYSICIAN]
+    death = record_follow_up(app.services, doctor, patient_id, observed_on="2026-12-01",
+                             status="dead")  # fmt: skip
+    with pytest.raises(RefusedError) as refused:
+        record_follow_up(app.services, doctor, patient_id, observed_on="2026-12-05",
+                         status="alive_no_progression")  # fmt: skip
+    assert [r.code for r in refused.value.reasons] == ["death_recorded"]
+    with pytest.raises(InvalidInputError) as late:
+        record_toxicity(app.services, people[Role.NURSE], patient_id, observed_on="2026-12-02",
+                        course_id=None, findings=FEVER)  # fmt: skip
+    assert (late.value.field, late.value.allowed) == (
+        "observed_on",
+        "a date not after the patient's death (2026-12-01)",
+    )
+    record_toxicity(app.services, people[Role.NURSE], patient_id, observed_on="2026-12-01",
+                    course_id=None, findings=FEVER)  # fmt: skip
+    fixed = correct_entry(app.services, doctor, patient_id, death.id,
+                          content={"status": "dead", "notes": None}, observed_on="2026-12-04",
+                          reason="date on the certificate")  # fmt: skip
+    assert fixed.observed_on.isoformat() == "2026-12-04"
+    assert [e["kind"] for e in _entries(app, people, patient_id)] == [
+        "follow_up",
+        "toxicity",
+        "follow_up",
+    ]
+    assert [e["action"] for e in _refusals(app, people)] == ["refuse_create", "refuse_create"]

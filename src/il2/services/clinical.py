@@ -94,6 +94,8 @@ def _add(
         if patient is None:
             patient = patient_or_404(uow, patient_id)
         check_dates(services, patient, dates)
+        entries = uow.entries.for_patient(patient_id)
+        _after_death(entries, kind=kind, content=content, corrects_id=corrects_id, dates=dates)
         if course_id is not None:
             course = uow.courses.get(course_id)
             if course is None or course.patient_id != patient_id:
@@ -103,7 +105,7 @@ def _add(
             before = uow.entries.get(corrects_id)
             if before is None or before.patient_id != patient_id:
                 raise NotFoundError(kind="entry of this patient", key=str(corrects_id))
-            _not_corrected_yet(uow.entries.for_patient(patient_id), corrects_id)
+            _not_corrected_yet(entries, corrects_id)
         entry = uow.entries.add(
             patient_id=patient_id,
             kind=kind,
@@ -129,6 +131,48 @@ def _add(
         )
         uow.commit()
     return entry
+
+
+def _after_death(
+    entries: Sequence[ClinicalEntry],
+    *,
+    kind: str,
+    content: Json,
+    corrects_id: int | None,
+    dates: Dated,
+) -> None:
+    """Nothing follows a recorded death: no later date, no second death, no new follow-up.
+
+    The death entry itself can still be corrected (then it is not counted).
+    """
+    corrected = {e.corrects_id for e in entries if e.corrects_id}
+    death = next(
+        (
+            e
+            for e in entries
+            if e.kind == "follow_up"
+            and e.content.get("status") == "dead"
+            and e.id not in corrected
+            and e.id != corrects_id
+        ),
+        None,
+    )
+    if death is None:
+        return
+    died = death.observed_on.isoformat()
+    if kind == "follow_up" and (corrects_id is None or content.get("status") == "dead"):
+        message = (
+            f"The patient's death is recorded on {died} by {death.recorded_by}; no follow-up "
+            "comes after it. If the death was recorded in error, correct that entry."
+        )
+        raise RefusedError([Refusal("death_recorded", message)])
+    for field, when in dates:
+        if when > death.observed_on:
+            raise InvalidInputError(
+                field=field,
+                value=when.isoformat(),
+                allowed=f"a date not after the patient's death ({died})",
+            )
 
 
 def _not_corrected_yet(entries: Sequence[ClinicalEntry], entry_id: int) -> None:

@@ -6,8 +6,10 @@ importing them from one place.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor, CourseRecord
 from il2.services.admission import admit
 from il2.services.context import (
@@ -114,6 +116,19 @@ def plan_course(
     return course
 
 
+def _first_dose(raw: object, services: Services) -> datetime:
+    """The first dose's date and time, refused in words a physician reads (not a format name)."""
+    try:
+        return aware(raw, "first_dose", services)
+    except InvalidInputError:
+        raise InvalidInputError(
+            field="first_dose",
+            value=raw,
+            allowed="the date and time of the first dose, such as 2026-12-14 08:00 "
+            f"({services.rules.site.time_zone.key} time unless another offset is given)",
+        ) from None
+
+
 def course_fields(
     services: Services,
     *,
@@ -127,7 +142,7 @@ def course_fields(
         services.rules,
         regimen_id=regimen,
         weight_kg=weight_kg,
-        first_dose=aware(first_dose, "first_dose", services),
+        first_dose=_first_dose(first_dose, services),
         cycle_end_rule=cycle_end_rule,
     )
     return {

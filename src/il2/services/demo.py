@@ -420,6 +420,8 @@ def _cycle(run: _Run, course_id: int, cycle: dict[str, Any], frailty: float, wei
 
 def _toxicities(run: _Run, patient_id: int, course_id: int, on: date, frailty: float) -> None:
     rng = run.rng
+    # Recorded on the day observed at the earliest (a toxicity dated in the future is refused).
+    run.at(max(run.clock.now, datetime.combine(on, time(18), tzinfo=UTC)))
     findings = [
         {"term": "hypotension", "clinical_grade": 3 if frailty > 1.2 else 2},
         {

@@ -9,6 +9,7 @@ from il2.domain.errors import PermissionDeniedError
 from il2.domain.records import Actor
 from il2.domain.worklist import Stage, slots, where
 from il2.services.context import Services, audit
+from il2.services.patient_pathway import next_from_records
 from il2.services.patients import deidentified
 
 LOOKBACK_DAYS = 60  # a course's doses all fall within its first 20 days (days 1-5, 15-19)
@@ -24,6 +25,7 @@ class WorklistRow:
     stage: Stage
     next_action: str
     next_on: date | None
+    pathway: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,14 @@ def worklist(services: Services, actor: Actor, *, limit: int = 50, offset: int =
                 here.stage,
                 here.next_action,
                 here.next_on,
+                next_from_records(
+                    services,
+                    mine,
+                    [d for c in mine for d in ledgers.get(c.id, ())],
+                    entries.get(patient.id, ()),
+                )
+                if (mine := courses.get(patient.id, ()))
+                else None,
             )
         )
     today = now.astimezone(zone).date()

@@ -8,9 +8,11 @@ from starlette.datastructures import FormData
 
 from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor
+from il2.services.patient_pathway import next_for_record
 from il2.services.patients import create_patient, read_patient, record_screening
 from il2.web import forms, record
 from il2.web.core import Form, Web, form_values, see_other
+from il2.web.labels import label_for
 from il2.web.session import signed_in
 
 _PATIENT_FIELDS = ("mrn", "name", "birth_date", "sex", "diagnosis", "referred_on")
@@ -54,9 +56,16 @@ def routes(web: Web) -> APIRouter:
     def chart(request: Request, patient_id: int, actor: SignedIn) -> HTMLResponse:
         found = read_patient(web.services, actor, patient_id)
         entries = found["entries"]
+        next_step, problem = None, None
+        try:
+            next_step = next_for_record(web.services, found)
+        except InvalidInputError as error:  # an odd record never takes the chart down
+            problem = f"{label_for(error.field)}: expected {error.allowed}"
         return web.page(
             request,
             "chart.html",
+            next_step=next_step,
+            pathway_problem=problem,
             record=found,
             label=record.label(found),
             courses=record.courses(found),

@@ -1,0 +1,196 @@
+"""Courses that must not start, don't: planning on the patient's records, SQLite and PostgreSQL.
+
+Each refusal stores no course and leaves exactly one `refuse_plan_course` audit entry; a
+physician's override of relative reasons stores the course with the reason in its plan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from il2.bootstrap import App
+from il2.domain.errors import Il2Error, InvalidInputError, RefusedError
+from il2.domain.records import Actor, DoseOutcome, Role
+from il2.services.courses import DoseSubmission, plan_course, submit_dose
+from il2.services.patient_pathway import next_for_patient
+from il2.services.patients import create_patient, record_screening
+from il2.services.worklist import worklist
+from tests.integration.builders import (
+    PASSWORD,
+    PATIENT,
+    ROOT,
+    screen_eligible,
+    stable_assessment,
+    staff,
+)
+from tests.integration.conftest import FixedClock
+
+TOMORROW = "2026-12-08T08:00:00+00:00"
+
+
+def _plan(app: App, doctor: Actor, patient_id: int, first_dose: str, **extra: Any) -> Any:
+    return plan_course(app.services, doctor, patient_id, regimen="hd-label", weight_kg=70,
+                       first_dose=first_dose, cycle_end_rule="dose_count", **extra)  # fmt: skip
+
+
+def _refusals(app: App, patient_id: int) -> list[dict[str, Any]]:
+    with app.services.uow() as uow:
+        return [
+            e.after or {}
+            for e in uow.audit.entries()
+            if e.action == "refuse_plan_course" and e.patient_id == patient_id
+        ]
+
+
+def _courses(app: App, patient_id: int) -> int:
+    with app.services.uow() as uow:
+        return len(uow.courses.for_patient(patient_id))
+
+
+def _never_screened(app: App, people: dict[Role, Actor], patient_id: int, clock: FixedClock) -> str:
+    return TOMORROW
+
+
+def _not_eligible(app: App, people: dict[Role, Actor], patient_id: int, clock: FixedClock) -> str:
+    findings = json.loads((ROOT / "examples/candidates/ineligible-melanoma.json").read_text())
+    record_screening(app.services, people[Role.PHYSICIAN], patient_id, findings)
+    return TOMORROW
+
+
+def _outdated(app: App, people: dict[Role, Actor], patient_id: int, clock: FixedClock) -> str:
+    clock.now -= timedelta(days=29)
+    screen_eligible(app.services, people[Role.PHYSICIAN], patient_id)
+    clock.now += timedelta(days=29)
+    return TOMORROW
+
+
+def _overlap(app: App, people: dict[Role, Actor], patient_id: int, clock: FixedClock) -> str:
+    screen_eligible(app.services, people[Role.PHYSICIAN], patient_id)
+    _plan(app, people[Role.PHYSICIAN], patient_id, clock.now.isoformat())
+    return TOMORROW
+
+
+def _discontinued(app: App, people: dict[Role, Actor], patient_id: int, clock: FixedClock) -> str:
+    screen_eligible(app.services, people[Role.PHYSICIAN], patient_id)
+    course = _plan(app, people[Role.PHYSICIAN], patient_id, clock.now.isoformat())
+    infarction = stable_assessment() | {"findings": ["myocardial_infarction"]}
+    stop = DoseSubmission(cycle=1, dose_number=1, assessment=infarction)
+    assert (
+        submit_dose(app.services, people[Role.NURSE], course.id, stop).record.outcome
+        is DoseOutcome.STOPPED
+    )
+    return "2027-02-15T08:00:00+00:00"
+
+
+def _years_ahead(app: App, people: dict[Role, Actor], patient_id: int, clock: FixedClock) -> str:
+    screen_eligible(app.services, people[Role.PHYSICIAN], patient_id)
+    return "2035-01-06T08:00:00+00:00"
+
+
+def _in_the_past(app: App, people: dict[Role, Actor], patient_id: int, clock: FixedClock) -> str:
+    screen_eligible(app.services, people[Role.PHYSICIAN], patient_id)
+    return "2020-01-06T08:00:00+00:00"
+
+
+Setup = Callable[[App, dict[Role, Actor], int, FixedClock], str]
+CASES: list[tuple[str, Setup, str]] = [
+    ("never screened (D8)", _never_screened, "screening-missing"),
+    ("not eligible", _not_eligible, "screening-not-eligible"),
+    ("screening 29 days old", _outdated, "screening-outdated"),
+    ("a course running (D9)", _overlap, "course-overlap"),
+    ("after a discontinue (D10)", _discontinued, "earlier-discontinue"),
+]
+
+
+@pytest.mark.parametrize(("setup", "code"), [pytest.param(s, c, id=n) for n, s, c in CASES])
+def test_a_refused_plan_stores_no_course_and_is_audited_once(
+    app: App, clock: FixedClock, setup: Setup, code: str
+) -> None:
+    people = staff(app)
+    doctor = people[Role.PHYSICIAN]
+    patient_id = create_patient(app.services, doctor, PATIENT).id
+    first_dose = setup(app, people, patient_id, clock)
+    before = _courses(app, patient_id)
+    with pytest.raises(RefusedError) as refused:
+        _plan(app, doctor, patient_id, first_dose, override_reason="the team agreed")
+    assert code in [r.code for r in refused.value.reasons]
+    assert not refused.value.overridable
+    assert _courses(app, patient_id) == before
+    (entry,) = _refusals(app, patient_id)
+    assert code in entry["reasons"]
+
+
+@pytest.mark.parametrize("setup", [_years_ahead, _in_the_past], ids=["2035", "2020"])
+def test_an_implausible_first_dose_names_the_field_and_is_audited(
+    app: App, clock: FixedClock, setup: Setup
+) -> None:
+    people = staff(app)
+    doctor = people[Role.PHYSICIAN]
+    patient_id = create_patient(app.services, doctor, PATIENT).id
+    with pytest.raises(InvalidInputError) as refused:
+        _plan(app, doctor, patient_id, setup(app, people, patient_id, clock))
+    assert refused.value.field == "first_dose"
+    assert _courses(app, patient_id) == 0
+    (entry,) = _refusals(app, patient_id)
+    assert entry["field"] == "first_dose"
+
+
+def test_a_short_rest_needs_a_reason_and_the_course_keeps_it(app: App, clock: FixedClock) -> None:
+    people = staff(app)
+    doctor = people[Role.PHYSICIAN]
+    patient_id = create_patient(app.services, doctor, PATIENT).id
+    screen_eligible(app.services, doctor, patient_id)
+    _plan(app, doctor, patient_id, clock.now.isoformat())
+    early = "2027-01-20T08:00:00+00:00"
+    with pytest.raises(RefusedError) as refused:
+        _plan(app, doctor, patient_id, early)
+    assert [(r.code, r.overridable) for r in refused.value.reasons] == [("rest-too-short", True)]
+    with pytest.raises(Il2Error):
+        _plan(app, doctor, patient_id, early, override_reason="   ")
+    assert _courses(app, patient_id) == 1
+    assert len(_refusals(app, patient_id)) == 2
+    course = _plan(app, doctor, patient_id, early, override_reason="tumour board agreed")
+    override = course.plan["admission_override"]
+    assert (override["reason"], override["by"]) == ("tumour board agreed", "physician")
+    assert [o["code"] for o in override["overrides"]] == ["rest-too-short"]
+    assert course.number == 2
+
+
+def test_the_pathway_runs_on_the_patients_own_records(app: App, clock: FixedClock) -> None:
+    people = staff(app)
+    doctor = people[Role.PHYSICIAN]
+    patient_id = create_patient(app.services, doctor, PATIENT).id
+    screen_eligible(app.services, doctor, patient_id)
+    assert next_for_patient(app.services, doctor, patient_id) is None
+    course = _plan(app, doctor, patient_id, clock.now.isoformat())
+    given = DoseSubmission(cycle=1, dose_number=1, assessment=stable_assessment(),
+                           outcome=DoseOutcome.GIVEN, given_at=clock.now, verified_by="nurse2",
+                           verifier_password=PASSWORD)  # fmt: skip
+    submit_dose(app.services, people[Role.NURSE], course.id, given)
+    clock.now += timedelta(days=40)
+    answer = next_for_patient(app.services, doctor, patient_id)
+    assert answer is not None
+    assert answer["next"] == "response_scan"
+    assert answer["reasons"][0]["finding"] == (
+        "no response scan since course 1 (last dose 2026-12-07)"
+    )
+    (row,) = [r for r in worklist(app.services, doctor).rows if r.patient_id == patient_id]
+    assert row.pathway == f"response scan due (not before {answer['earliest_on']})"
+
+
+def test_a_missing_first_dose_is_refused_in_words_a_physician_reads(app: App) -> None:
+    """Ward walkthrough D11: an empty first dose named a date-time format."""
+    people = staff(app)
+    doctor = people[Role.PHYSICIAN]
+    patient_id = create_patient(app.services, doctor, PATIENT).id
+    screen_eligible(app.services, doctor, patient_id)
+    with pytest.raises(InvalidInputError) as refused:
+        _plan(app, doctor, patient_id, "")
+    assert refused.value.field == "first_dose"
+    assert refused.value.allowed.startswith("the date and time of the first dose, such as")
+    assert "ISO" not in refused.value.allowed
