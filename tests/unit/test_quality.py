@@ -6,8 +6,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from il2.domain.records import CourseOutline, CycleTally, EntryOutline, RecistOutline
+from il2.domain.records import CourseOutline, CycleTally, EntryOutline, RecistOutline, Referral
 from il2.services import quality
+from il2.services.outcomes import assemble
 
 ADMITTED = date(2026, 12, 21)
 DAY = timedelta(days=1)
@@ -118,3 +119,14 @@ def test_a_problem_names_the_study_number_not_the_id() -> None:
     problem = quality.Problem(42, "registration", "What is wrong.", (quality.EVERYTHING,))
     assert problem.document()["study_id"] == "P000042"
     assert "patient_id" not in problem.document()
+
+
+def test_a_death_before_the_referral_leaves_only_survival() -> None:
+    patient = Referral(3, "melanoma", date(2026, 1, 5))
+    death = EntryOutline(1, 3, "follow_up", None, date(2025, 12, 1), None, "dead", (), None)
+    data, problems = assemble([patient], {}, {}, {3: [death]}, verdicts={}, untimed={}, as_of=FIRST)
+    assert [p.problem for p in problems] == [
+        "Death is recorded on 2025-12-01, before the referral on 2026-01-05."
+    ]
+    assert data.unfollowed == {3}
+    assert data.patients[0].death_on is None

@@ -259,6 +259,7 @@ class _Program:
                 if e is not died
             ]
             later.extend(lasts)
+            later.append((patient.referred_on, "the referral"))
             if latest:
                 later.append((latest, "a response or progression"))
             problem = quality.death_problem(patient.id, death, later)
