@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -99,15 +99,18 @@ class World:
             self.app.services, physician, {**PATIENT, "mrn": f"M{next(_MRNS)}"}
         ).id
         screen_eligible(self.app.services, physician, patient)
-        plan = {"regimen": "hd-label", "weight_kg": 70}
+        plan = {"regimen": "hd-label", "weight_kg": 70, "cycle_end_rule": "whichever_first"}
+        # course 1 starts at the next whole hour (the clock moves from cell to cell); course 2
+        # 44 days on: after course 1's last slot (day 19), before its 7 weeks of rest have passed
+        first = (self.app.services.clock() + timedelta(hours=1)).replace(minute=0, second=0)
         plan_course(self.app.services, physician, patient, **plan,
-                    first_dose="2026-12-07T08:00:00-08:00")  # fmt: skip
+                    first_dose=first.isoformat())  # fmt: skip
         return plan_course(
             self.app.services,
             actor,
             patient,
             **plan,
-            first_dose="2027-01-20T08:00:00-08:00",  # after course 1, before the rest has passed
+            first_dose=(first + timedelta(days=44)).isoformat(),
             override_reason="tumour board agreed to an early second course",
         )
 

@@ -19,7 +19,13 @@ from il2.domain.records import DoseOutcome, Role
 from il2.services.audit import export_audit
 from il2.services.courses import DoseSubmission, plan_course, preview_dose, submit_dose
 from il2.services.patients import create_patient, read_patient
-from tests.integration.builders import PASSWORD, PATIENT, stable_assessment, staff
+from tests.integration.builders import (
+    PASSWORD,
+    PATIENT,
+    screen_eligible,
+    stable_assessment,
+    staff,
+)
 from tests.integration.conftest import FixedClock
 
 FIRST = "2026-12-07T08:00:00-08:00"  # the FixedClock's start, 16:00 UTC
@@ -33,6 +39,7 @@ class Ward:
         self.people = staff(app)
         physician = self.people[Role.PHYSICIAN]
         self.patient = create_patient(app.services, physician, PATIENT).id
+        screen_eligible(app.services, physician, self.patient)
         self.course = self.plan(FIRST)
 
     def plan(self, first: str) -> int:
@@ -156,13 +163,16 @@ def test_ward_walkthrough_d6_after_a_discontinue_preview_and_record_agree(ward: 
     stop["vitals"]["rhythm"] = "sustained_vt"
     stopped = ward.submit(DoseSubmission(cycle=1, dose_number=1, assessment=stop))
     assert stopped.record.decision_action == "discontinue"
-    later = ward.plan("2027-02-15T08:00:00-08:00")
-    ward.clock.now = ward.due(1, 1, later)
-    preview = preview_dose(ward.app.services, ward.people[Role.NURSE], later,
-                           DoseSubmission(cycle=1, dose_number=1, assessment=stable_assessment()))  # fmt: skip
+    with pytest.raises(RefusedError) as planned:  # ward walkthrough D10: no new course either
+        ward.plan("2027-02-15T08:00:00-08:00")
+    assert "earlier-discontinue" in _codes(planned.value)
+    ward.clock.now = ward.due(2, 1)
+    preview = preview_dose(ward.app.services, ward.people[Role.NURSE], ward.course,
+                           DoseSubmission(cycle=2, dose_number=1, assessment=stable_assessment()))  # fmt: skip
     assert preview["timeline"]["status"] == "discontinued"
-    error = _refused(ward, ward.give(1, 1), Role.PHYSICIAN, course=later)
+    error = _refused(ward, ward.give(2, 1), Role.PHYSICIAN)
     assert "discontinued" in _codes(error)
+    assert [d["decision_action"] for d in ward.doses()] == ["discontinue"]
 
 
 def test_a_stop_can_be_recorded_before_the_dose_is_due(ward: Ward) -> None:

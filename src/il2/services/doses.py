@@ -293,6 +293,10 @@ def _check_verifier(
     return name
 
 
+_CLOSED = {SlotStatus.DISCONTINUED: "discontinued", SlotStatus.CYCLE_STOPPED: "cycle-stopped"}
+"""Slot statuses after which nothing but a stop may be recorded, with their refusal codes."""
+
+
 def _state_document(state: SlotState) -> dict[str, Any]:
     return {
         "status": state.status.value,
@@ -325,6 +329,9 @@ def dose_fields(
     outcome = submission.outcome or _OUTCOME_FOR[decision.action]
     state = slot_state(slot, lines, policy=services.rules.timeline, now=now)
     if outcome is not DoseOutcome.STOPPED:
+        if state.status in _CLOSED:  # decisive: said before anything the assessment lacks
+            code = _CLOSED[state.status]
+            raise RefusedError([Refusal(code, f"{state.message}; nothing was recorded")])
         if decision.action is Action.INCOMPLETE:
             raise RefusedError([Refusal(
                 "assessment-incomplete",
