@@ -11,7 +11,7 @@ from il2.science.dataset import Program
 from il2.science.plots import kaplan_meier_plot, spider_plot, swimmer_plot, waterfall_plot
 from il2.science.series import evenly_spaced, spider, swimmer, waterfall
 from il2.science.synthetic import synthetic_program
-from tests.science.builders import clinic, program
+from tests.science.builders import FIRST_DOSE, clinic, course, cycle, patient, program
 
 PLOTS: list[Callable[[Program], str]] = [
     waterfall_plot,
@@ -73,3 +73,17 @@ def test_a_large_program_is_thinned_and_says_so() -> None:
     data = waterfall(records, limit=50)
     assert data.change_pct.size == 50 < data.total
     assert "50 of" in waterfall_plot(records, limit=50)
+
+
+def test_survival_panels_say_follow_up_has_not_begun_rather_than_no_patients() -> None:
+    """Patients first dosed on the data date have zero months of follow-up, not zero patients."""
+    today = FIRST_DOSE
+    started = program(
+        patients=[patient(1, last_contact_on=today), patient(2, last_contact_on=today)],
+        courses=[course(11, patient_id=1), course(12, patient_id=2)],
+        cycles=[cycle(11, discharged_on=today), cycle(12, discharged_on=today)],
+        as_of=today,
+    )
+    svg = kaplan_meier_plot(started)
+    assert "No follow-up time yet" in svg
+    assert "No treated patients" not in svg

@@ -211,7 +211,8 @@ def _survival_panel(axes: Axes, estimates: dict[str, KaplanMeier], *, at_risk: b
             months, estimate.ci_lower_, estimate.ci_upper_, step="post", color=colour, alpha=0.15
         )
     if longest == 0.0:
-        _empty(axes, "No treated patients")
+        treated = any(estimate.n_ for estimate in estimates.values())
+        _empty(axes, "No follow-up time yet" if treated else "No treated patients")
         return
     located = np.asarray(MaxNLocator(nbins=6, integer=True).tick_values(0, longest), np.float64)
     ticks = located[(located >= 0) & (located <= longest)]
