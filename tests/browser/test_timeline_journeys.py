@@ -47,6 +47,8 @@ def test_ward_walkthrough_d2_a_given_at_in_the_future_is_refused(
     page.get_by_role("button", name="Record dose given").click()
     expect(page.locator("main")).to_contain_text("Refused: nothing was recorded")
     expect(page.locator("main")).to_contain_text("is in the future")
+    # the form comes back with what the nurse typed, so the time can be corrected
+    expect(page.get_by_label("Given at")).to_have_value("2026-12-07T08:30")
     page.goto(dose_url(patient_id, course_id, 1, 1))
     expect(page.get_by_role("heading", name="Dose 1.1: given")).to_have_count(0)
 

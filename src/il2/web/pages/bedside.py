@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
-from il2.domain.errors import InvalidInputError
+from il2.domain.errors import InvalidInputError, RefusedError
 from il2.domain.records import Actor, DoseOutcome
 from il2.services.context import aware
 from il2.services.courses import DoseSubmission, preview_dose, submit_dose
@@ -143,8 +143,12 @@ class Screen:
         values: dict[str, Any] | None = None,
         error: InvalidInputError | None = None,
         decision: Mapping[str, Any] | None = None,
+        refused: RefusedError | None = None,
     ) -> HTMLResponse:
-        """The dose screen: the form (with a decision if known), or the record once made."""
+        """The dose screen: the form (with a decision if known), or the record once made.
+
+        A refused record comes back as the form with everything typed and each reason (409).
+        """
         found = read_patient(self.web.services, actor, dose.patient_id)
         course = record.course(found, dose.course_id)
         slot = course.slot(dose.cycle, dose.number)
@@ -166,7 +170,7 @@ class Screen:
         return self.web.page(
             request,
             "bedside.html",
-            status=422 if error else 200,
+            status=422 if error else 409 if refused else 200,
             record=found,
             label=record.label(found),
             course=course,
@@ -177,6 +181,7 @@ class Screen:
             values=values,
             error=error,
             decision=decision,
+            refused=refused,
             now=self.now_input(),
         )
 
@@ -217,6 +222,17 @@ class Screen:
             values=values,
             error=error,
             decision=decision,
+        )
+
+    def refused_again(self, request: Request, form: FormData, refused: RefusedError) -> Response:
+        """The dose screen again after a refusal: what was typed, the decision, each reason."""
+        dose, actor = Dose.of(request), request.state.actor
+        try:
+            decision: dict[str, Any] | None = self.decision(form, dose, actor)
+        except InvalidInputError:
+            decision = None
+        return self.page(
+            request, dose, actor, values=_kept(form), decision=decision, refused=refused
         )
 
     def preview_again(
@@ -277,8 +293,11 @@ def routes(web: Web) -> APIRouter:
 
     @router.post(PATH)
     @web.redisplay(screen.record_again)
-    def record_dose(dose: DosePath, form: Form, actor: SignedIn) -> RedirectResponse:
-        submit_dose(web.services, actor, dose.course_id, screen.submission(dose, form))
+    def record_dose(request: Request, dose: DosePath, form: Form, actor: SignedIn) -> Response:
+        try:
+            submit_dose(web.services, actor, dose.course_id, screen.submission(dose, form))
+        except RefusedError as refused:
+            return screen.refused_again(request, form, refused)
         return see_other(dose.url)
 
     return router
