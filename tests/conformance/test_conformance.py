@@ -196,6 +196,9 @@ def _run_retreatment(case: dict[str, Any], rules: RuleSet) -> None:
     decision = judge_history(rules, case["history"])
     assert decision.verdict.value == case["expect"]
     assert [r.item for r in decision.reasons] == case["expect_items"]
+    assert [r.item for r in decision.to_review] == case.get("expect_review", [])
+    for text in case.get("expect_review_contains", []):
+        assert any(text in r.finding for r in decision.to_review), decision.to_review
 
 
 def _admission_course(case: dict[str, Any], now: datetime) -> tuple[CourseRecord, list[LedgerLine]]:

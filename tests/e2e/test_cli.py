@@ -279,6 +279,22 @@ def test_retreatment_names_each_forbidding_toxicity() -> None:
     assert "Another course: forbidden" in readable.stdout
 
 
+def test_retreatment_asks_a_physician_about_a_recorded_ctcae_grade() -> None:
+    history = {"earlier_toxicities": [], "intubated_hours_max": 0, "dialysis_hours_max": 0,
+               "coma_hours_max": 0, "earlier_grades": [
+                   {"term": "acute_kidney_injury", "grade": 4, "observed_on": "2026-03-04"}]}  # fmt: skip
+    result = il2_json("retreatment", "-", stdin=json.dumps(history))
+    assert result["retreatment"] == "incomplete"
+    (review,) = result["to_review"]
+    assert (review["item"], review["finding"]) == (
+        "dialysis",
+        "Acute kidney injury grade 4 on 2026-03-04",
+    )
+    readable = il2("retreatment", "-", stdin=json.dumps(history), env={"COLUMNS": "200"})
+    assert "To review: Acute kidney injury grade 4 on 2026-03-04" in readable.stdout
+    assert "how long dialysis lasted" in readable.stdout
+
+
 def test_grade_follows_the_contract_example() -> None:
     findings = {"ctcae_version": "5.0", "findings": [
         {"term": "platelet_count_decreased", "value": 50000, "unit": "per_ul"},

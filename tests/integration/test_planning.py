@@ -16,6 +16,7 @@ import pytest
 from il2.bootstrap import App
 from il2.domain.errors import Il2Error, InvalidInputError, RefusedError
 from il2.domain.records import Actor, DoseOutcome, Role
+from il2.services.clinical import correct_entry, record_toxicity
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
 from il2.services.patient_pathway import next_for_patient
 from il2.services.patients import create_patient, record_screening
@@ -194,3 +195,62 @@ def test_a_missing_first_dose_is_refused_in_words_a_physician_reads(app: App) ->
     assert refused.value.field == "first_dose"
     assert refused.value.allowed.startswith("the date and time of the first dose, such as")
     assert "ISO" not in refused.value.allowed
+
+
+def _treated_with(app: App, clock: FixedClock, term: str, grade: int) -> tuple[Actor, int, int]:
+    """A patient given one dose, with a toxicity graded on the flowsheet during that course."""
+    people = staff(app)
+    doctor = people[Role.PHYSICIAN]
+    patient_id = create_patient(app.services, doctor, PATIENT).id
+    screen_eligible(app.services, doctor, patient_id)
+    course = _plan(app, doctor, patient_id, clock.now.isoformat())
+    given = DoseSubmission(cycle=1, dose_number=1, assessment=stable_assessment(),
+                           outcome=DoseOutcome.GIVEN, given_at=clock.now, verified_by="nurse2",
+                           verifier_password=PASSWORD)  # fmt: skip
+    submit_dose(app.services, people[Role.NURSE], course.id, given)
+    findings = {"ctcae_version": "5.0", "findings": [{"term": term, "clinical_grade": grade}]}
+    entry = record_toxicity(app.services, people[Role.NURSE], patient_id,
+                            observed_on=clock.now.date().isoformat(), course_id=course.id,
+                            findings=findings)  # fmt: skip
+    clock.now += timedelta(weeks=10)
+    screen_eligible(app.services, doctor, patient_id)
+    return doctor, patient_id, entry.id
+
+
+def test_a_rhythm_graded_on_the_flowsheet_asks_a_physician_before_another_course(
+    app: App, clock: FixedClock
+) -> None:
+    """Retreatment reads the CTCAE grades recorded during the earlier course, not a typed list."""
+    doctor, patient_id, _ = _treated_with(app, clock, "atrial_fibrillation", 2)
+    first_dose = (clock.now + timedelta(days=1)).isoformat()
+    with pytest.raises(RefusedError) as refused:
+        _plan(app, doctor, patient_id, first_dose)
+    (reason,) = refused.value.reasons
+    assert (reason.code, reason.overridable) == ("retreatment-incomplete", True)
+    assert "Atrial fibrillation grade 2 on 2026-12-07" in reason.message
+    assert "whether it was controlled and responded to management" in reason.message
+    assert _courses(app, patient_id) == 1
+    course = _plan(app, doctor, patient_id, first_dose, override_reason="rate controlled in 2 h")
+    override = course.plan["admission_override"]
+    assert [o["code"] for o in override["overrides"]] == ["retreatment-incomplete"]
+    answer = next_for_patient(app.services, doctor, patient_id)
+    assert answer is not None
+    assert any(
+        r["outcome"] == "incomplete" and r["finding"].startswith("Atrial fibrillation grade 2")
+        for r in answer["reasons"]
+    )
+
+
+def test_a_grade_corrected_away_or_below_the_review_grade_asks_nothing(
+    app: App, clock: FixedClock
+) -> None:
+    doctor, patient_id, entry_id = _treated_with(app, clock, "hypoxia", 4)
+    first_dose = (clock.now + timedelta(days=1)).isoformat()
+    with pytest.raises(RefusedError) as refused:
+        _plan(app, doctor, patient_id, first_dose)
+    assert "Hypoxia grade 4" in refused.value.reasons[0].message
+    assert "how long the patient was intubated" in refused.value.reasons[0].message
+    correct_entry(app.services, doctor, patient_id, entry_id,
+                  content={"ctcae_version": "5.0", "findings": [{"term": "hypoxia", "clinical_grade": 3}]},
+                  reason="never intubated: grade 3 on oxygen at rest")  # fmt: skip
+    assert _plan(app, doctor, patient_id, first_dose).number == 2

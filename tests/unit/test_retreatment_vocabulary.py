@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 
+from il2.domain.errors import InvalidInputError, RuleTableError
+from il2.rules.ctcae import load_ctcae
 from il2.rules.loader import load_rules
-from il2.rules.reader import read_bundled
+from il2.rules.reader import Node, read_bundled
+from il2.rules.retreatment import retreatment_table
 from il2.services.retreatment import judge_history
 
 RULES = load_rules()
@@ -90,3 +93,66 @@ def test_the_older_chest_pain_term_is_still_understood() -> None:
         RULES, {**CLEAR, "earlier_toxicities": ["chest_pain_with_ecg_changes"]}
     )
     assert decision.verdict.value == "forbidden"
+
+
+# --- CTCAE grades recorded on the flowsheet -------------------------------------------------
+
+
+def _retreatment_with(reviews: dict[str, Any]) -> Any:
+    data = read_bundled("retreatment.toml") | {"reviews": reviews}
+    return retreatment_table(
+        Node(data, "retreatment.toml"), RULES.retreatment_fields, "test", load_ctcae()
+    )
+
+
+def test_every_review_names_a_ctcae_term_a_grade_it_has_and_an_item_of_the_list() -> None:
+    items = {item.id for item in RULES.retreatment.items}
+    assert RULES.retreatment.reviews
+    for review in RULES.retreatment.reviews:
+        term = RULES.ctcae.terms[review.term]
+        assert review.min_grade in term.grades
+        assert review.item in items
+        assert "CTCAE v5.0" in review.source
+        assert "Label" in review.source
+
+
+@pytest.mark.parametrize(
+    ("review", "field", "says"),
+    [
+        ({"term_x": {"item": "cardiac", "min_grade": 1, "asks": "a", "source": "s"}},
+         "reviews.term_x.item", "does not grade"),
+        ({"hypoxia": {"item": "lungs", "min_grade": 4, "asks": "a", "source": "s"}},
+         "reviews.hypoxia.item", "an item of the list"),
+        ({"hypoxia": {"item": "intubation", "min_grade": 1, "asks": "a", "source": "s"}},
+         "reviews.hypoxia.min_grade", "a grade Hypoxia has (2, 3, 4, 5)"),
+        ({"hypoxia": {"item": "intubation", "min_grade": 4, "asks": "a"}},
+         "reviews.hypoxia.source", "required"),
+    ],
+    ids=["unknown term", "unknown item", "grade the term lacks", "no source"],
+)  # fmt: skip
+def test_a_bad_review_fails_at_start_naming_the_field(
+    review: dict[str, Any], field: str, says: str
+) -> None:
+    with pytest.raises(RuleTableError) as failed:
+        _retreatment_with(review)
+    assert failed.value.field == field
+    assert says in failed.value.problem
+
+
+@pytest.mark.parametrize(
+    ("grades", "field"),
+    [
+        ("atrial_fibrillation", "earlier_grades"),
+        ([{"term": "atrial_fibrilation", "grade": 2}], "earlier_grades[0].term"),
+        ([{"term": "hypoxia", "grade": 1}], "earlier_grades[0].grade"),
+        ([{"term": "hypoxia", "grade": True}], "earlier_grades[0].grade"),
+        ([{"term": "hypoxia", "grade": 4, "observed_on": "2026-13-01"}],
+         "earlier_grades[0].observed_on"),
+        ([{"term": "hypoxia", "grade": 4}, {"term": "hypoxia", "grade": 4, "by": "x"}],
+         "earlier_grades[1].by"),
+    ],
+)  # fmt: skip
+def test_a_bad_recorded_grade_is_refused_naming_the_field(grades: object, field: str) -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        judge_history(RULES, CLEAR | {"earlier_grades": grades})
+    assert refused.value.field == field

@@ -239,6 +239,11 @@ def retreatment(console: Console, document: dict[str, Any]) -> None:
         console.print(f"- {reason['finding']} ({reason['threshold']}): {reason['source']}")
     if document["not_evaluated"]:
         console.print(Text("Not given: " + ", ".join(document["not_evaluated"]), style="magenta"))
+    for review in document.get("to_review", []):
+        console.print(
+            Text(f"To review: {review['finding']}: {review['asks']}", style="magenta"),
+            f"({review['source']})",
+        )
 
 
 def policy(console: Console, document: dict[str, Any]) -> None:

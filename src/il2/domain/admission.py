@@ -224,11 +224,15 @@ def _retreatment_refusals(decision: RetreatmentDecision) -> list[Refusal]:
             )
         ]
     if decision.verdict is Retreatment.INCOMPLETE:
+        unknown = [f.replace("_", " ") for f in decision.not_evaluated] + [
+            f"{r.finding}: {r.asks.removeprefix('a physician must confirm ')}"
+            for r in decision.to_review
+        ]
         return [
             Refusal(
                 "retreatment-incomplete",
                 "The records do not show whether an earlier toxicity forbids retreatment ("
-                + ", ".join(f.replace("_", " ") for f in decision.not_evaluated)
+                + "; ".join(unknown)
                 + "): a physician must review the earlier course.",
                 overridable=True,
             )

@@ -417,14 +417,28 @@ def _retreatment_reasons(
     if decision.verdict is Retreatment.INCOMPLETE:
         missing = [f"history.{name}" for name in decision.not_evaluated]
         incomplete = table.incomplete
-        reason = PathwayReason(
-            incomplete.id,
-            f"retreatment cannot be judged: {', '.join(missing)} not given",
-            "every item of the no-retreatment list checked",
-            f"{rule.source}; {incomplete.source}",
-            incomplete.outcome,
-        )
-        return [reason], missing
+        reasons = []
+        if missing:
+            reasons.append(
+                PathwayReason(
+                    incomplete.id,
+                    f"retreatment cannot be judged: {', '.join(missing)} not given",
+                    "every item of the no-retreatment list checked",
+                    f"{rule.source}; {incomplete.source}",
+                    incomplete.outcome,
+                )
+            )
+        reasons += [
+            PathwayReason(
+                incomplete.id,
+                f"{r.finding} recorded: {r.asks}",
+                f"no-retreatment item {r.item} ruled out",
+                f"{rule.source}; {r.item}: {r.source}",
+                incomplete.outcome,
+            )
+            for r in decision.to_review
+        ]
+        return reasons, missing
     return [], []
 
 

@@ -400,7 +400,7 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         bedside_policy=bedside_policy(policies),
         pressor_agents=pressor_agents(bedside_input),
         retreatment=retreatment_table(
-            retreatment_node, retreatment_fields, versions["retreatment"]
+            retreatment_node, retreatment_fields, versions["retreatment"], ctcae
         ),
         retreatment_fields=retreatment_fields,
         ctcae=ctcae,

@@ -263,6 +263,10 @@ def retreatment_document(decision: RetreatmentDecision) -> Document:
             for r in decision.reasons
         ],
         "not_evaluated": list(decision.not_evaluated),
+        "to_review": [
+            {"item": r.item, "finding": r.finding, "asks": r.asks, "source": r.source}
+            for r in decision.to_review
+        ],
         "rules_version": decision.rules_version,
     }
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from il2.domain.errors import InvalidInputError, RuleTableError
-from il2.domain.findings import Value, read_findings
+from il2.domain.findings import Value
 from il2.domain.pathway import (
     Course,
     CycleLimit,
@@ -28,10 +28,11 @@ from il2.domain.pathway import (
 )
 from il2.domain.quantities import exact, plain
 from il2.domain.regimen import Regimen
-from il2.domain.retreatment import judge_retreatment
+from il2.domain.retreatment import RecordedGrade, judge_retreatment
 from il2.rules.loader import RuleSet
 from il2.rules.site import PolicySetting
 from il2.services.inputs import json_object
+from il2.services.retreatment import read_history
 
 _DOCUMENT_KEYS = ("regimen", "today", "courses", "history", "response")
 _COURSE_KEYS = ("number", "cycles_given", "doses_given", "last_dose_on", "discharged_on")
@@ -114,11 +115,11 @@ def _percent(item: Mapping[str, object], key: str) -> Decimal | None:
     return exact(change, field=field)
 
 
-def _history(rules: RuleSet, raw: object) -> dict[str, Value]:
+def _history(rules: RuleSet, raw: object) -> tuple[dict[str, Value], tuple[RecordedGrade, ...]]:
     if raw is None:
-        return {}
+        return {}, ()
     try:
-        return read_findings(raw, rules.retreatment_fields)
+        return read_history(rules, raw)
     except InvalidInputError as error:
         field = "history" if error.field == "document" else f"history.{error.field}"
         raise InvalidInputError(field=field, value=error.value, allowed=error.allowed) from None
@@ -174,13 +175,13 @@ def next_step(rules: RuleSet, document: object, table: PathwayTable) -> PathwayD
     today = _date(body.get("today"), "today")
     courses = _courses(body.get("courses"))
     response = _response(body.get("response"), table)
-    history = _history(rules, body.get("history"))
+    history, grades = _history(rules, body.get("history"))
     policy = table.condition_for(regimen.id).policy
     return decide_next(
         regimen=regimen,
         courses=courses,
         response=response,
-        retreatment=judge_retreatment(history, rules.retreatment),
+        retreatment=judge_retreatment(history, rules.retreatment, grades),
         cycle_limit=cycle_limit(rules, table.cycle_limit_policy),
         min_shrinkage=min_shrinkage(rules, policy) if policy else None,
         table=table,

@@ -15,7 +15,7 @@ from typing import Any
 from il2.domain.errors import Il2Error
 from il2.domain.records import Actor, ClinicalEntry, CourseRecord, DoseRecord, Json
 from il2.services.context import Services, plain
-from il2.services.history import history_document
+from il2.services.history import history_document, recorded_grades
 from il2.services.pathway import next_step, pathway_document
 from il2.services.patients import read_patient
 
@@ -91,7 +91,11 @@ def pathway_input(services: Services, record: Json, today: date) -> Json | None:
         "regimen": latest["regimen_id"],
         "today": today.isoformat(),
         "courses": [_course(course, given) for course, given in treated],
-        "history": history_document((d["assessment"] for d in record["doses"]), known),
+        "history": history_document(
+            (d["assessment"] for d in record["doses"]),
+            known,
+            recorded_grades(record["doses"], record["entries"], services.rules.site.time_zone),
+        ),
         "response": _response(record["entries"], latest),
     }
 
