@@ -248,6 +248,8 @@ def _allowed(role: Role, action: str) -> bool:
         return MATRIX.allows(role, "dose.record") and MATRIX.allows(role, "dose.override")
     if action == "course.plan_override":
         return MATRIX.allows(role, "course.plan") and MATRIX.allows(role, "course.plan_override")
+    if action == "entry.correct":  # the cell corrects a toxicity: that needs toxicity.record too
+        return MATRIX.allows(role, "entry.correct") and MATRIX.allows(role, "toxicity.record")
     return MATRIX.allows(role, action)
 
 
@@ -299,3 +301,23 @@ def test_the_matrix_keeps_its_safety_properties() -> None:
     assert not MATRIX.allows(Role.ADMINISTRATOR, "patient.read")
     assert {r for r in Role if MATRIX.allows(r, "dose.override")} == {Role.PHYSICIAN}
     assert {r for r in Role if MATRIX.allows(r, "dose.verify")} == {Role.NURSE, Role.PHYSICIAN}
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_a_role_corrects_only_the_kinds_it_may_record(world: World, role: Role) -> None:
+    """Correcting needs `entry.correct` and the right to record the kind: a coordinator, who
+    records follow-up, corrects it; nobody corrects a kind they may not record."""
+    services, physician = world.app.services, world.people[Role.PHYSICIAN]
+    fresh = record_follow_up(
+        services, physician, world.patient, observed_on="2026-12-07", status="alive_no_progression"
+    )
+    fix = {"status": "alive_progression"}
+    if MATRIX.allows(role, "entry.correct") and MATRIX.allows(role, "followup.record"):
+        fixed = correct_entry(services, world.people[role], world.patient, fresh.id,
+                              content=fix, reason="scan read again")  # fmt: skip
+        assert fixed.corrects_id == fresh.id
+    else:
+        with pytest.raises(PermissionDeniedError):
+            correct_entry(services, world.people[role], world.patient, fresh.id,
+                          content=fix, reason="scan read again")  # fmt: skip
+    assert MATRIX.allows(Role.COORDINATOR, "entry.correct")

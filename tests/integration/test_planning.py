@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -16,8 +16,9 @@ import pytest
 from il2.bootstrap import App
 from il2.domain.errors import Il2Error, InvalidInputError, RefusedError
 from il2.domain.records import Actor, DoseOutcome, Role
-from il2.services.clinical import correct_entry, record_toxicity
+from il2.services.clinical import correct_entry, record_follow_up, record_toxicity
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
+from il2.services.outcomes import program
 from il2.services.patient_pathway import next_for_patient
 from il2.services.patients import create_patient, record_screening
 from il2.services.worklist import worklist
@@ -254,3 +255,19 @@ def test_a_grade_corrected_away_or_below_the_review_grade_asks_nothing(
                   content={"ctcae_version": "5.0", "findings": [{"term": "hypoxia", "clinical_grade": 3}]},
                   reason="never intubated: grade 3 on oxygen at rest")  # fmt: skip
     assert _plan(app, doctor, patient_id, first_dose).number == 2
+
+
+def test_progression_found_at_a_follow_up_is_a_progression_of_the_outcomes(
+    app: App, clock: FixedClock
+) -> None:
+    """The first "alive with progression" on or after the first dose feeds progression-free
+    survival; one recorded before treatment does not."""
+    doctor, patient_id, _ = _treated_with(app, clock, "fever", 1)
+    record_follow_up(app.services, doctor, patient_id, observed_on="2026-12-01",
+                     status="alive_progression")  # fmt: skip
+    for on in ("2027-01-20", "2027-02-01"):
+        record_follow_up(app.services, doctor, patient_id, observed_on=on,
+                         status="alive_progression")  # fmt: skip
+    data = program(app.services, doctor, as_of=clock.now.date())
+    (mine,) = [p for p in data.patients if p.treated]
+    assert mine.progression_on == date(2027, 1, 20)

@@ -30,9 +30,11 @@ def patient(
     treated: bool = True,
     death_on: date | None = None,
     last_contact_on: date = date(2025, 1, 1),
+    progression_on: date | None = None,
 ) -> Patient:
     """A treated melanoma patient, alive at last contact on 1 January 2025."""
-    return Patient(patient_id, diagnosis, referred_on, eligible, treated, death_on, last_contact_on)
+    return Patient(patient_id, diagnosis, referred_on, eligible, treated, death_on,
+                   last_contact_on, progression_on)  # fmt: skip
 
 
 def course(

@@ -8,6 +8,7 @@ Kleinbaum & Klein (times in weeks, * censored): 6,6,6,6*,7,9*,10,10*,11*,13,16,1
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -181,3 +182,34 @@ def test_the_first_dose_is_the_earliest_course_or_else_the_response_record() -> 
         responses=[response(patient_id=2, first_dose_on=date(2024, 3, 1), timepoints=())],
     )
     assert first_doses(records) == {1: date(2024, 2, 3), 2: date(2024, 3, 1)}
+
+
+def _with_clinical_progression(patient_id: int, on: date) -> object:
+    clinic_ = clinic()
+    patients = tuple(
+        replace(p, progression_on=on) if p.patient_id == patient_id else p for p in clinic_.patients
+    )
+    return replace(clinic_, patients=patients)
+
+
+def test_progression_a_follow_up_recorded_ends_progression_free_survival() -> None:
+    """Patient 4 (not evaluable by RECIST) was found progressing at a follow-up on 2024-09-01;
+    patient 1's follow-up found progression before RECIST did."""
+    first = date(2024, 2, 1)
+    four = progression_free_survival(_with_clinical_progression(4, date(2024, 9, 1)))["melanoma"]
+    assert (four.days[3], four.events[3]) == ((date(2024, 9, 1) - first).days, True)
+    one = progression_free_survival(_with_clinical_progression(1, date(2024, 7, 1)))["melanoma"]
+    assert (one.days[0], one.events[0]) == ((date(2024, 7, 1) - first).days, True)
+
+
+def test_a_follow_up_progression_before_the_response_does_not_end_the_response() -> None:
+    before = duration_of_response(_with_clinical_progression(2, date(2024, 3, 1)))["melanoma"]
+    assert before.days.tolist() == duration_of_response(clinic())["melanoma"].days.tolist()
+    after = duration_of_response(_with_clinical_progression(2, date(2024, 6, 1)))["melanoma"]
+    assert (after.days[1], after.events[1]) == ((date(2024, 6, 1) - date(2024, 4, 1)).days, True)
+
+
+def test_a_follow_up_progression_outside_follow_up_is_refused() -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        patient(1, progression_on=date(2025, 2, 1))
+    assert refused.value.field == "patient.progression_on"

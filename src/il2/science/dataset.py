@@ -48,6 +48,9 @@ class Patient:
     death_on: date | None
     last_contact_on: date
     """Last date known alive (the death date at the latest); censoring happens here."""
+    progression_on: date | None = None
+    """The first progression a follow-up contact recorded ("alive with progression"), on or after
+    the first dose; RECIST progression is the response's own `progression_on`."""
 
     def __post_init__(self) -> None:
         if self.diagnosis not in DIAGNOSES:
@@ -57,6 +60,14 @@ class Patient:
                 "patient.last_contact_on",
                 self.last_contact_on,
                 f"on or after referral ({self.referred_on})",
+            )
+        if self.progression_on is not None and not (
+            self.referred_on <= self.progression_on <= self.last_contact_on
+        ):
+            _refuse(
+                "patient.progression_on",
+                self.progression_on,
+                f"from referral ({self.referred_on}) to the last contact ({self.last_contact_on})",
             )
         if self.death_on is not None and self.death_on < self.last_contact_on:
             _refuse(

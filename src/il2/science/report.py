@@ -39,8 +39,8 @@ METHODS = {
     "survival": (
         "Kaplan-Meier product-limit estimates (lifelines KaplanMeierFitter); "
         f"{CI_METHOD}. Overall survival: first dose to death. Progression-free survival: first "
-        "dose to progression or death. Duration of response: first documented CR or PR to "
-        "progression or death. All censored at last contact and at the data cut-off; treated "
+        "dose to progression (RECIST 1.1, or found at a follow-up contact) or death. Duration "
+        "of response: first documented CR or PR to progression or death. All censored at last contact and at the data cut-off; treated "
         "patients only. The median is the first time at which S(t) <= 0.5. Months are "
         "days / 30.4375."
     ),

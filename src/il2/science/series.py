@@ -14,7 +14,7 @@ from datetime import date
 import numpy as np
 from numpy.typing import NDArray
 
-from il2.science.dataset import BestResponse, Program
+from il2.science.dataset import BestResponse, Patient, Program, Response
 from il2.science.survival import DAYS_PER_MONTH, first_doses
 
 DAYS_PER_WEEK = 7.0
@@ -78,6 +78,12 @@ def _months(start: date, end: date | None) -> float | None:
     return None if end is None else (end - start).days / DAYS_PER_MONTH
 
 
+def _progressed(patient: Patient, response: Response | None) -> date | None:
+    """The first progression: RECIST's, or one a follow-up contact recorded."""
+    days = [d for d in (response.progression_on if response else None, patient.progression_on) if d]
+    return min(days) if days else None
+
+
 def swimmer(program: Program, *, limit: int) -> Swimmer:
     """Every treated patient's follow-up from first dose to death, last contact or cut-off."""
     first = first_doses(program)
@@ -105,7 +111,7 @@ def swimmer(program: Program, *, limit: int) -> Swimmer:
                 months=days / DAYS_PER_MONTH,
                 best=response.best_overall_response if response else None,
                 response_months=_months(start, response.response_on) if response else None,
-                progression_months=_months(start, response.progression_on) if response else None,
+                progression_months=_months(start, _progressed(patient, response)),
                 died=patient.death_on is not None and patient.death_on <= program.as_of,
             )
         )

@@ -171,7 +171,22 @@ def _death(patient: Patient, _: Response | None) -> date | None:
 
 
 def _progression_or_death(patient: Patient, response: Response | None) -> date | None:
-    return _earliest(patient.death_on, response.progression_on if response else None)
+    """Death, RECIST progression or progression a follow-up recorded, whichever came first."""
+    return _earliest(
+        patient.death_on, response.progression_on if response else None, patient.progression_on
+    )
+
+
+def _progression_or_death_after_response(
+    patient: Patient, response: Response | None
+) -> date | None:
+    """As `_progression_or_death`, but a follow-up's progression before the response is not
+    the end of that response (RECIST progression before it is already dropped)."""
+    since = response.response_on if response else None
+    clinical = patient.progression_on
+    if clinical is not None and since is not None and clinical < since:
+        clinical = None
+    return _earliest(patient.death_on, response.progression_on if response else None, clinical)
 
 
 def overall_survival(program: Program) -> dict[Diagnosis, Durations]:
@@ -180,13 +195,16 @@ def overall_survival(program: Program) -> dict[Diagnosis, Durations]:
 
 
 def progression_free_survival(program: Program) -> dict[Diagnosis, Durations]:
-    """Progression-free survival: first dose to progression or death, censored at last contact."""
+    """Progression-free survival: first dose to progression (RECIST, or recorded at a follow-up
+    contact) or death, censored at last contact."""
     return _endpoint(program, _from_first_dose, _progression_or_death, needs_progression=True)
 
 
 def duration_of_response(program: Program) -> dict[Diagnosis, Durations]:
     """Duration of response: first CR/PR to progression or death, censored at last contact."""
-    return _endpoint(program, _from_response, _progression_or_death, needs_progression=True)
+    return _endpoint(
+        program, _from_response, _progression_or_death_after_response, needs_progression=True
+    )
 
 
 ENDPOINTS: dict[str, Callable[[Program], dict[Diagnosis, Durations]]] = {

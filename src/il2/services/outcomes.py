@@ -127,6 +127,23 @@ def _response(
     )
 
 
+def _clinical_progression(entries: Sequence[EntryOutline], first_dose: date | None) -> date | None:
+    """The first follow-up contact that found the patient alive with progression, on or after
+    the first dose (progression before treatment is not an event of any endpoint)."""
+    if first_dose is None:
+        return None
+    return min(
+        (
+            e.observed_on
+            for e in entries
+            if e.kind == "follow_up"
+            and e.status == "alive_progression"
+            and e.observed_on >= first_dose
+        ),
+        default=None,
+    )
+
+
 _ENTRY_WORDS = {"toxicity": "a toxicity", "response": "a response assessment"}
 
 
@@ -276,6 +293,7 @@ class _Program:
                 treated=bool(mine),
                 death_on=death,
                 last_contact_on=max(dates),
+                progression_on=_clinical_progression(current, first_dose),
             )
         )
 
