@@ -40,9 +40,9 @@ METHODS = {
         "Kaplan-Meier product-limit estimates (lifelines KaplanMeierFitter); "
         f"{CI_METHOD}. Overall survival: first dose to death. Progression-free survival: first "
         "dose to progression (RECIST 1.1, or found at a follow-up contact) or death. Duration "
-        "of response: first documented CR or PR to progression or death. All censored at last contact and at the data cut-off; treated "
-        "patients only. The median is the first time at which S(t) <= 0.5. Months are "
-        "days / 30.4375."
+        "of response: first documented CR or PR to progression or death. All censored at last "
+        "contact and at the data cut-off; treated patients only. The median is the first time "
+        "at which S(t) <= 0.5. Months are days / 30.4375."
     ),
     "toxicity": (
         "Incidence at grade g = treated patients with at least one event of the term at CTCAE "
