@@ -26,6 +26,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from il2.domain.errors import (
@@ -37,6 +38,7 @@ from il2.domain.errors import (
     RefusedError,
     RuleTableError,
 )
+from il2.services.audit import audit_denial
 from il2.services.context import plain
 
 _LOCATIONS = frozenset({"body", "path", "query", "header", "cookie"})
@@ -171,7 +173,9 @@ def install(api: FastAPI) -> None:
     """Register the handlers on `api`; routes raise, and only this module answers errors."""
 
     @api.exception_handler(Il2Error)
-    async def on_il2(_: Request, error: Il2Error) -> JSONResponse:
+    async def on_il2(request: Request, error: Il2Error) -> JSONResponse:
+        if isinstance(error, PermissionDeniedError):
+            await run_in_threadpool(audit_denial, request.app.state.services, error)
         return il2_error(error)
 
     @api.exception_handler(RequestValidationError)

@@ -76,7 +76,15 @@ class RefusedError(Il2Error):
 
 
 class PermissionDeniedError(Il2Error):
-    """The user's role does not allow the action."""
+    """The user's role does not allow the action (`username` and `action` name the attempt,
+    so the edge can audit it once the service's transaction has unwound)."""
+
+    def __init__(
+        self, message: str, *, username: str | None = None, action: str | None = None
+    ) -> None:
+        self.username = username
+        self.action = action
+        super().__init__(message)
 
 
 class RuleTableError(Il2Error):

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
-from sqlalchemy import Executable, Result, String, Table, bindparam, func, insert, select
+from sqlalchemy import (
+    Executable,
+    Result,
+    Select,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,6 +53,7 @@ from il2.persistence.tables import (
     SessionRow,
     UserRow,
 )
+from il2.services.ports import AuditQuery
 
 Row = TypeVar("Row", bound=Base)
 Record = TypeVar("Record")
@@ -622,6 +633,26 @@ class SqlEntries:
         analysis.add_entry_outlines(self._session.connection(), kept)
 
 
+def _audit(r: AuditRow) -> AuditEntry:
+    return AuditEntry(
+        r.id, r.at, r.username, r.action, r.entity, r.entity_id, r.patient_id, r.before, r.after
+    )
+
+
+def _audit_where(chosen: Select[Any], query: AuditQuery) -> Select[Any]:
+    if query.since is not None:
+        chosen = chosen.where(AuditRow.at >= query.since)
+    if query.until is not None:
+        chosen = chosen.where(AuditRow.at < query.until)
+    if query.username is not None:
+        chosen = chosen.where(AuditRow.username == query.username)
+    if query.patient_id is not None:
+        chosen = chosen.where(AuditRow.patient_id == query.patient_id)
+    if query.action is not None:
+        chosen = chosen.where(AuditRow.action == query.action)
+    return chosen
+
+
 class SqlAudit:
     """The audit trail: rows are only ever added."""
 
@@ -634,20 +665,31 @@ class SqlAudit:
 
     def entries(self, *, since: datetime | None = None) -> Sequence[AuditEntry]:
         """Every entry (since a moment), oldest first."""
-        query = select(AuditRow).order_by(AuditRow.id)
-        if since is not None:
-            query = query.where(AuditRow.at >= since)
-        return [
-            AuditEntry(
-                r.id,
-                r.at,
-                r.username,
-                r.action,
-                r.entity,
-                r.entity_id,
-                r.patient_id,
-                r.before,
-                r.after,
-            )
-            for r in self._session.scalars(query)
-        ]
+        return list(self.stream(AuditQuery(since=since), batch=1000))
+
+    def page(
+        self, query: AuditQuery, *, limit: int, before_id: int | None = None
+    ) -> Sequence[AuditEntry]:
+        """Up to `limit` matching entries, newest first, older than `before_id` if given."""
+        chosen = _audit_where(select(AuditRow), query)
+        if before_id is not None:
+            chosen = chosen.where(AuditRow.id < before_id)
+        rows = self._session.scalars(chosen.order_by(AuditRow.id.desc()).limit(limit))
+        return [_audit(r) for r in rows]
+
+    def count(self, query: AuditQuery) -> int:
+        """How many entries match."""
+        return int(self._session.scalar(_audit_where(select(func.count(AuditRow.id)), query)) or 0)
+
+    def stream(self, query: AuditQuery, *, batch: int) -> Iterator[AuditEntry]:
+        """Every matching entry, oldest first, read `batch` rows at a time (keyset paging, so
+        memory stays at one batch however long the trail)."""
+        after = 0
+        while True:
+            chosen = _audit_where(select(AuditRow), query).where(AuditRow.id > after)
+            rows = list(self._session.scalars(chosen.order_by(AuditRow.id).limit(batch)))
+            yield from (_audit(r) for r in rows)
+            if len(rows) < batch:
+                return
+            after = rows[-1].id
+            self._session.expunge_all()

@@ -109,11 +109,26 @@ def _session_event(uow: UnitOfWork, services: Services, user: User, action: str)
     uow.commit()
 
 
+def _failed_sign_in(
+    uow: UnitOfWork, services: Services, username: str, user: User | None
+) -> None:
+    """Audit a failed sign-in under the name tried (printable, cut to the column), and commit:
+    the refusal that follows must not roll it back. The password is never kept."""
+    tried = username.encode("utf-8", "backslashreplace").decode("utf-8")[:80]
+    actor = Actor(user.id if user else 0, tried, user.role if user else Role.NURSE)
+    reason = "unknown user" if user is None else ("inactive" if not user.active else "password")
+    audit(uow, services, actor, action="sign_in_failed", entity="user",
+          entity_id=user.id if user else "unknown", patient_id=None,
+          after={"reason": reason})  # fmt: skip
+    uow.commit()
+
+
 def sign_in(services: Services, *, username: str, password: str) -> tuple[str, User]:
     """A new session token for a correct username and password."""
     with services.uow() as uow:
         user = uow.users.by_username(username)
         if not _password_matches(user, password) or user is None:
+            _failed_sign_in(uow, services, username, user)
             raise PermissionDeniedError("unknown user or wrong password")
         token = secrets.token_urlsafe(32)
         uow.users.add_token(

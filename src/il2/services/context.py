@@ -40,7 +40,9 @@ def require(services: Services, actor: Actor, action: str) -> None:
     if not services.rules.permissions.allows(actor.role, action):
         raise PermissionDeniedError(
             f"{actor.username} ({actor.role.value}) may not {action}: "
-            f"{services.rules.permissions.descriptions.get(action, 'unknown action')}"
+            f"{services.rules.permissions.descriptions.get(action, 'unknown action')}",
+            username=actor.username,
+            action=action,
         )
 
 

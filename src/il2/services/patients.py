@@ -108,7 +108,9 @@ def read_patient(services: Services, actor: Actor, patient_id: int) -> dict[str,
         actor.role, "patient.read_deidentified"
     ):
         raise PermissionDeniedError(
-            f"{actor.username} ({actor.role.value}) may not read patient records"
+            f"{actor.username} ({actor.role.value}) may not read patient records",
+            username=actor.username,
+            action="patient.read",
         )
     with services.uow() as uow:
         patient = patient_or_404(uow, patient_id)

@@ -6,7 +6,8 @@ all. Repositories return frozen records; new records come back with their ids.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
 from typing import Literal, Protocol, Self
@@ -290,6 +291,17 @@ class Entries(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Which audit entries: each filter narrows (None = any), applied in SQL."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    username: str | None = None
+    patient_id: int | None = None
+    action: str | None = None
+
+
 class Audit(Protocol):
     """The audit trail: append only."""
 
@@ -310,6 +322,20 @@ class Audit(Protocol):
 
     def entries(self, *, since: datetime | None = None) -> Sequence[AuditEntry]:
         """Every entry (since a moment), oldest first."""
+        ...
+
+    def page(
+        self, query: AuditQuery, *, limit: int, before_id: int | None = None
+    ) -> Sequence[AuditEntry]:
+        """Up to `limit` matching entries, newest first, older than `before_id` if given."""
+        ...
+
+    def count(self, query: AuditQuery) -> int:
+        """How many entries match."""
+        ...
+
+    def stream(self, query: AuditQuery, *, batch: int) -> Iterator[AuditEntry]:
+        """Every matching entry, oldest first, read `batch` rows at a time."""
         ...
 
 

@@ -57,7 +57,9 @@ def worklist(services: Services, actor: Actor, *, limit: int = 50, offset: int =
         actor.role, "patient.read_deidentified"
     ):
         raise PermissionDeniedError(
-            f"{actor.username} ({actor.role.value}) may not read patient records"
+            f"{actor.username} ({actor.role.value}) may not read patient records",
+            username=actor.username,
+            action="patient.read",
         )
     now = services.clock()
     zone = services.rules.site.time_zone
@@ -75,6 +77,14 @@ def worklist(services: Services, actor: Actor, *, limit: int = 50, offset: int =
         entries = uow.entries.for_patients(ids)
         ward_patients = {c.patient_id: uow.patients.get(c.patient_id) for c in recent}
         total = uow.patients.count()
+        today = now.astimezone(zone).date()
+        due_today = [
+            (course, s)
+            for course in recent
+            for s in slots(course, ledgers.get(course.id, ()), now)
+            if s.due_at.astimezone(zone).date() == today
+        ]
+        named = ids + sorted({c.patient_id for c, _ in due_today} - set(ids))
         audit(
             uow,
             services,
@@ -83,7 +93,7 @@ def worklist(services: Services, actor: Actor, *, limit: int = 50, offset: int =
             entity="worklist",
             entity_id=offset,
             patient_id=None,
-            after={"patients": ids},
+            after={"patients": named},  # every patient the page names: the list and today's doses
         )
         uow.commit()
 
@@ -122,7 +132,6 @@ def worklist(services: Services, actor: Actor, *, limit: int = 50, offset: int =
                 else None,
             )
         )
-    today = now.astimezone(zone).date()
     ward = [
         WardDose(
             course.patient_id,
@@ -133,8 +142,6 @@ def worklist(services: Services, actor: Actor, *, limit: int = 50, offset: int =
             s.due_at,
             s.status,
         )
-        for course in recent
-        for s in slots(course, ledgers.get(course.id, ()), now)
-        if s.due_at.astimezone(zone).date() == today
+        for course, s in due_today
     ]
     return Worklist(tuple(rows), total, tuple(sorted(ward, key=lambda d: d.due_at)))

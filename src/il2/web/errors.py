@@ -35,6 +35,7 @@ from il2.domain.errors import (
     RefusedError,
     RuleTableError,
 )
+from il2.services.audit import audit_denial
 from il2.services.context import plain
 from il2.web.core import Web, is_htmx
 from il2.web.labels import label_for
@@ -81,6 +82,7 @@ def il2_page(web: Web, request: Request, error: Il2Error) -> HTMLResponse:  # no
     if isinstance(error, RefusedError):
         return _page(web, request, 409, "Refused: nothing was recorded", str(error))
     if isinstance(error, PermissionDeniedError):
+        audit_denial(web.services, error)
         return _page(web, request, 403, "Not allowed", str(error))
     if isinstance(error, NotFoundError):
         return _page(web, request, 404, "Not found", str(error))

@@ -10,9 +10,10 @@ from starlette.datastructures import FormData
 from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor, Role
 from il2.services.accounts import add_user, list_users
-from il2.services.audit import export_audit
+from il2.services.audit import audit_page, may_see_content
 from il2.services.context import aware
 from il2.services.documents import policy_document
+from il2.services.ports import AuditQuery
 from il2.web import forms
 from il2.web.core import Form, Web, form_values, see_other
 from il2.web.session import signed_in
@@ -68,30 +69,28 @@ def routes(web: Web) -> APIRouter:
         actor: SignedIn,
         *,
         since: str = "",
-        who: str = "",
+        who: Annotated[str, Query(max_length=80)] = "",
         patient: Annotated[str, Query(max_length=12)] = "",
-        page: Annotated[int, Query(ge=0)] = 0,
+        before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     ) -> HTMLResponse:
         if not since:
             zone = web.rules.site.time_zone
             today = web.services.clock().astimezone(zone).date()
             since = (today - timedelta(days=AUDIT_DAYS)).isoformat()
         start: datetime = aware(since + "T00:00", "since", web.services)
-        trail = export_audit(web.services, actor, since=start)
-        shown = [
-            e
-            for e in reversed(trail)
-            if (not who or e["username"] == who)
-            and (not patient or str(e["patient_id"]) == patient)
-        ]
+        patient_id = int(patient) if patient.strip().isdigit() else None
+        if patient.strip() and patient_id is None:
+            raise InvalidInputError(field="patient", value=patient, allowed="a patient id (digits)")
+        query = AuditQuery(since=start, username=who.strip() or None, patient_id=patient_id)
+        found = audit_page(web.services, actor, query, limit=AUDIT_PAGE, before_id=before)
         return web.page(
             request,
             "admin_audit.html",
-            entries=shown[page * AUDIT_PAGE : (page + 1) * AUDIT_PAGE],
-            total=len(trail),
-            matching=len(shown),
-            page=page,
-            pages=(len(shown) + AUDIT_PAGE - 1) // AUDIT_PAGE,
+            entries=found.entries,
+            matching=found.matching,
+            older=found.older,
+            first_page=before is None,
+            withheld=not may_see_content(web.services, actor),
             filters={"since": since, "who": who, "patient": patient},
         )
 
