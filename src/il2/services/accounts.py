@@ -109,9 +109,7 @@ def _session_event(uow: UnitOfWork, services: Services, user: User, action: str)
     uow.commit()
 
 
-def _failed_sign_in(
-    uow: UnitOfWork, services: Services, username: str, user: User | None
-) -> None:
+def _failed_sign_in(uow: UnitOfWork, services: Services, username: str, user: User | None) -> None:
     """Audit a failed sign-in under the name tried (printable, cut to the column), and commit:
     the refusal that follows must not roll it back. The password is never kept."""
     tried = username.encode("utf-8", "backslashreplace").decode("utf-8")[:80]

@@ -24,8 +24,9 @@ from il2.services.ports import AuditQuery
 
 # Entities about accounts and the trail itself: no patient data, shown whole.
 ACCOUNT_ENTITIES = frozenset({"user", "users", "audit"})
-# What a refusal's outline keeps: its kind and reason codes, never its words or values.
-_REFUSAL_KEYS = ("error", "reasons")
+# What a refusal's outline keeps: its kind, the field refused and reason codes, never its words
+# or values (an `allowed` can quote a birth date).
+_REFUSAL_KEYS = ("error", "field", "reasons")
 PAGE_MOST = 500
 EXPORT_BATCH = 500
 
@@ -45,8 +46,8 @@ def may_see_content(services: Services, actor: Actor) -> bool:
 
 
 def _outline(document: Json | None, *, refusal: bool) -> Json | None:
-    """Which record and fields a change touched (and, for a refusal, its kind and codes), not
-    their values."""
+    """Which record and fields a change touched (and, for a refusal, its kind, field and codes),
+    not their values."""
     if document is None:
         return None
     kept: dict[str, Any] = {"fields": sorted(str(k) for k in document)}
