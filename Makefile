@@ -14,11 +14,13 @@ DEMO_DATABASE ?= sqlite:///$(CURDIR)/.il2-demo.sqlite3
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
 
-$(STAMP): pyproject.toml requirements/dev.lock
+# Every download is checked against the sha256 recorded in the locks (--require-hashes); il2 itself
+# is built with the locked setuptools (--no-build-isolation), so nothing unpinned is fetched.
+$(STAMP): pyproject.toml requirements/bootstrap.lock requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements/dev.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/bootstrap.lock
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv with the pinned dependencies and il2 itself
@@ -65,8 +67,9 @@ bench: install system-deps  ## benchmarks, printing figures (engines, API, pages
 	$(BIN)/python benchmarks/demo.py
 	$(BIN)/python benchmarks/report.py
 
-lock:  ## re-pin requirements/dev.lock from pyproject.toml (needs uv)
-	uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements/dev.lock
+lock:  ## re-pin requirements/*.lock with sha256 hashes from pyproject.toml (needs uv)
+	uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header --generate-hashes -o requirements/dev.lock
+	uv pip compile requirements/bootstrap.in --python-version 3.11 --no-header --generate-hashes -o requirements/bootstrap.lock
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis .il2-demo.sqlite3*
