@@ -9,16 +9,18 @@ IL2    := $(BIN)/il2
 EXAMPLE_FIRST_DOSE ?= 2026-12-07T08:00:00-08:00
 DEMO_DATABASE ?= sqlite:///$(CURDIR)/.il2-demo.sqlite3
 
-.PHONY: help install system-deps run examples test lint typecheck imports unit bench lock clean
+.PHONY: help install system-deps run examples test lint typecheck imports unit bench lock audit advisories clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
 
-$(STAMP): pyproject.toml requirements/dev.lock
+# Every download is checked against the sha256 recorded in the locks (--require-hashes); il2 itself
+# is built with the locked setuptools (--no-build-isolation), so nothing unpinned is fetched.
+$(STAMP): pyproject.toml requirements/bootstrap.lock requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements/dev.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/bootstrap.lock
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv with the pinned dependencies and il2 itself
@@ -40,11 +42,12 @@ examples: install  ## show the regimens, a plan, and every bundled screening, be
 	$(IL2) policy
 
 lint: install  ## formatting and lint (ruff)
-	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/ruff check src tests benchmarks scripts
 
-typecheck: install  ## mypy --strict on src/
+typecheck: install  ## mypy --strict on src/ and the dependency audit
 	$(BIN)/mypy
+	$(BIN)/mypy scripts/audit_lock.py
 
 imports: install  ## the layer contracts (import-linter)
 	$(BIN)/lint-imports
@@ -55,7 +58,7 @@ system-deps:  ## Debian packages the tests need (postgresql, chromium), installe
 unit: install system-deps  ## the test suite with branch coverage
 	$(BIN)/pytest --cov --cov-branch --cov-report=term
 
-test: lint typecheck imports unit  ## everything CI checks
+test: lint typecheck imports audit unit  ## everything CI checks
 
 bench: install system-deps  ## benchmarks, printing figures (engines, API, pages, demo, report)
 	$(BIN)/python benchmarks/run.py
@@ -65,8 +68,16 @@ bench: install system-deps  ## benchmarks, printing figures (engines, API, pages
 	$(BIN)/python benchmarks/demo.py
 	$(BIN)/python benchmarks/report.py
 
-lock:  ## re-pin requirements/dev.lock from pyproject.toml (needs uv)
-	uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements/dev.lock
+lock:  ## re-pin requirements/*.lock with sha256 hashes from pyproject.toml (needs uv)
+	uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header --generate-hashes -o requirements/dev.lock
+	uv pip compile requirements/bootstrap.in --python-version 3.11 --no-header --generate-hashes -o requirements/bootstrap.lock
+
+audit: install  ## the locked versions against the stored advisory snapshot (offline)
+	$(BIN)/python scripts/audit_lock.py audit
+
+advisories: install  ## refresh security/advisories from the PyPA advisory database (needs network), then audit
+	$(BIN)/python scripts/audit_lock.py refresh $(if $(ADVISORY_DB),--git-dir $(ADVISORY_DB))
+	$(BIN)/python scripts/audit_lock.py audit
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis .il2-demo.sqlite3*
