@@ -215,11 +215,11 @@ def _rest_refusal(
         earliest = max(earliest, start + timedelta(weeks=weeks))
     if first_dose >= earliest:
         return None
-    since = (
-        f"discharge ({discharged:%Y-%m-%d})"
-        if discharged is not None
-        else f"the last dose ({last:%Y-%m-%d}; no discharge recorded)"
-    )
+    since = f"the last dose ({last:%Y-%m-%d})"
+    if discharged is not None:
+        since = f"discharge ({discharged:%Y-%m-%d})"
+    elif _treated_before(records) and last <= now:
+        since = f"the last dose ({last:%Y-%m-%d}; no discharge recorded)"
     return Refusal(
         "rest-too-short",
         f"The rest since {since} is shorter than the {weeks} weeks "
