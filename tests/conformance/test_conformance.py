@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +201,14 @@ def _run_retreatment(case: dict[str, Any], rules: RuleSet) -> None:
         assert any(text in r.finding for r in decision.to_review), decision.to_review
 
 
+def _admission_discharges(case: dict[str, Any], now: datetime) -> dict[int, date]:
+    """The earlier course's discharge day, `discharged_days_after_last_dose` after its last dose."""
+    if "discharged_days_after_last_dose" not in case:
+        return {}
+    given = now - timedelta(days=case["last_given_days_ago"])
+    return {1: (given + timedelta(days=case["discharged_days_after_last_dose"])).date()}
+
+
 def _admission_course(case: dict[str, Any], now: datetime) -> tuple[CourseRecord, list[LedgerLine]]:
     """The case's earlier hd-label course (14 slots a cycle every 8 h, cycle 2 on day 15)."""
     first = now - timedelta(days=case["earlier_course_days_ago"])
@@ -229,7 +237,9 @@ def _run_admission(case: dict[str, Any], rules: RuleSet) -> None:
     if "earlier_course_days_ago" in case:
         course, ledger = _admission_course(case, now)
         courses, ledgers = [course], {course.id: ledger}
-    records = PatientRecords(screenings, courses, ledgers, rules.regimens)
+    records = PatientRecords(
+        screenings, courses, ledgers, rules.regimens, discharges=_admission_discharges(case, now)
+    )
     first_dose = now + timedelta(hours=case["first_dose_hours"])
     if "error_field" in case:
         with pytest.raises(InvalidInputError) as refused:
@@ -242,6 +252,8 @@ def _run_admission(case: dict[str, Any], rules: RuleSet) -> None:
     )
     assert [r.code for r in refusals] == case["expect"]
     assert [r.overridable for r in refusals] == case.get("overridable", [])
+    for words in case.get("message_contains", []):
+        assert any(words in r.message for r in refusals), (words, refusals)
 
 
 def _run_grade(case: dict[str, Any], rules: RuleSet) -> None:

@@ -557,3 +557,28 @@ def test_a_short_rest_is_planned_against_only_with_a_reason_kept_in_the_plan(
     override = planned.json()["plan"]["admission_override"]
     assert (override["reason"], override["by"]) == (reason, "physician")
     assert [o["code"] for o in override["overrides"]] == ["rest-too-short"]
+
+
+def test_a_discharge_is_kept_and_one_before_the_last_dose_is_named(client: TestClient) -> None:
+    patient_id, course_id = a_course(client)
+    nurse = sign_in(client, "nurse")
+    discharges = f"/api/patients/{patient_id}/discharges"
+    early = client.post(discharges, headers=nurse,
+                        json={"course_id": course_id, "discharged_on": "2026-12-07"})  # fmt: skip
+    assert early.status_code == 422
+    assert early.json()["field"] == "course_id"
+    given = client.post(f"/api/courses/{course_id}/doses", json=first_dose(), headers=nurse)
+    assert given.status_code == 201, given.text
+    before = client.post(discharges, headers=nurse,
+                         json={"course_id": course_id, "discharged_on": "2026-12-06"})  # fmt: skip
+    assert before.status_code == 422
+    assert (before.json()["field"], before.json()["value"]) == ("discharged_on", "2026-12-06")
+    assert "2026-12-07" in before.json()["allowed"]
+    kept = client.post(discharges, headers=nurse,
+                       json={"course_id": course_id, "discharged_on": "2026-12-07"})  # fmt: skip
+    assert kept.status_code == 201, kept.text
+    assert kept.json()["summary"] == "discharged on 2026-12-07 after course 1"
+    assert client.post(discharges, headers=sign_in(client, "pharmacist"),
+                       json={"course_id": course_id, "discharged_on": "2026-12-07"}).status_code == 403  # fmt: skip
+    entries = client.get(f"/api/patients/{patient_id}", headers=nurse).json()["entries"]
+    assert [e["kind"] for e in entries] == ["discharge"]

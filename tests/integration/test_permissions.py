@@ -18,7 +18,14 @@ from il2.domain.records import Actor, DoseOutcome, Role
 from il2.rules.loader import load_rules
 from il2.services.accounts import actor_for_username, add_user
 from il2.services.audit import export_audit
-from il2.services.clinical import correct_entry, record_follow_up, record_response, record_toxicity
+from il2.services.clinical import (
+    correct_entry,
+    record_discharge,
+    record_follow_up,
+    record_response,
+    record_toxicity,
+    today,
+)
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
 from il2.services.outcomes import program
 from il2.services.patients import create_patient, read_patient, record_screening
@@ -112,6 +119,17 @@ class World:
             **plan,
             first_dose=(first + timedelta(days=44)).isoformat(),
             override_reason="tumour board agreed to an early second course",
+        )
+
+    def discharge(self, actor: Actor) -> object:
+        """A discharge after a dose given (the second nurse records it, the nurse verifies)."""
+        self.verified_dose(self.people[Role.NURSE])
+        return record_discharge(
+            self.app.services,
+            actor,
+            self.patient,
+            course_id=self.course,
+            discharged_on=today(self.app.services).isoformat(),
         )
 
     def held_dose(self, actor: Actor) -> object:
@@ -228,6 +246,7 @@ ACTIONS: dict[str, Callable[[World, Actor], object]] = {
     "followup.record": lambda w, a: record_follow_up(
         w.app.services, a, w.patient, observed_on="2026-12-07", status="alive_no_progression"
     ),
+    "discharge.record": World.discharge,
     "entry.correct": World.corrected_entry,
     "audit.read": lambda w, a: export_audit(w.app.services, a),
     "outcomes.read": lambda w, a: program(w.app.services, a, as_of=date(2027, 6, 1)),

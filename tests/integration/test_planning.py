@@ -16,7 +16,13 @@ import pytest
 from il2.bootstrap import App
 from il2.domain.errors import Il2Error, InvalidInputError, RefusedError
 from il2.domain.records import Actor, DoseOutcome, Role
-from il2.services.clinical import correct_entry, record_follow_up, record_toxicity
+from il2.services.clinical import (
+    correct_entry,
+    record_discharge,
+    record_follow_up,
+    record_response,
+    record_toxicity,
+)
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
 from il2.services.outcomes import program
 from il2.services.patient_pathway import next_for_patient
@@ -271,3 +277,58 @@ def test_progression_found_at_a_follow_up_is_a_progression_of_the_outcomes(
     data = program(app.services, doctor, as_of=clock.now.date())
     (mine,) = [p for p in data.patients if p.treated]
     assert mine.progression_on == date(2027, 1, 20)
+
+
+def test_the_rest_counts_from_the_recorded_discharge(app: App, clock: FixedClock) -> None:
+    """Label: at least 7 weeks between courses, counted from the date of hospital discharge."""
+    people = staff(app)
+    doctor = people[Role.PHYSICIAN]
+    patient_id = create_patient(app.services, doctor, PATIENT).id
+    screen_eligible(app.services, doctor, patient_id)
+    course = _plan(app, doctor, patient_id, clock.now.isoformat())
+    given = DoseSubmission(cycle=1, dose_number=1, assessment=stable_assessment(),
+                           outcome=DoseOutcome.GIVEN, given_at=clock.now, verified_by="nurse2",
+                           verifier_password=PASSWORD)  # fmt: skip
+    submit_dose(app.services, people[Role.NURSE], course.id, given)
+    clock.now += timedelta(weeks=4)  # past course 1's last planned dose
+    screen_eligible(app.services, doctor, patient_id)
+    scans = json.loads((ROOT / "examples/recist/partial-response.json").read_text())
+    baseline, shrunk = scans["assessments"][:2]
+    scans["assessments"] = [baseline, {**shrunk, "date": "2027-01-04"}]
+    record_response(app.services, doctor, patient_id, course_id=course.id, measurements=scans)
+    before = next_for_patient(app.services, doctor, patient_id)
+    assert before is not None
+    assert before["next"] == "another_course"
+    assert before["earliest_on"] == "2027-01-25"  # 7 weeks from the last dose, 2026-12-07
+    record_discharge(app.services, people[Role.NURSE], patient_id, course_id=course.id,
+                     discharged_on="2026-12-10")  # fmt: skip
+    after = next_for_patient(app.services, doctor, patient_id)
+    assert after is not None
+    assert after["earliest_on"] == "2027-01-28"  # 7 weeks from discharge, 2026-12-10
+    with pytest.raises(RefusedError) as refused:
+        _plan(app, doctor, patient_id, "2027-01-27T08:00:00+00:00")
+    (reason,) = refused.value.reasons
+    assert (reason.code, reason.overridable) == ("rest-too-short", True)
+    assert reason.message.startswith("The rest since discharge (2026-12-10) is shorter")
+    assert _plan(app, doctor, patient_id, "2027-01-28T08:00:00+00:00").number == 2
+
+
+def test_without_a_discharge_the_refusal_says_none_is_recorded(app: App, clock: FixedClock) -> None:
+    people = staff(app)
+    doctor = people[Role.PHYSICIAN]
+    patient_id = create_patient(app.services, doctor, PATIENT).id
+    screen_eligible(app.services, doctor, patient_id)
+    course = _plan(app, doctor, patient_id, clock.now.isoformat())
+    given = DoseSubmission(cycle=1, dose_number=1, assessment=stable_assessment(),
+                           outcome=DoseOutcome.GIVEN, given_at=clock.now, verified_by="nurse2",
+                           verifier_password=PASSWORD)  # fmt: skip
+    submit_dose(app.services, people[Role.NURSE], course.id, given)
+    clock.now += timedelta(weeks=4)
+    screen_eligible(app.services, doctor, patient_id)
+    with pytest.raises(RefusedError) as refused:
+        _plan(app, doctor, patient_id, "2027-01-24T08:00:00+00:00")
+    (reason,) = refused.value.reasons
+    assert reason.message.startswith(
+        "The rest since the last dose (2026-12-07; no discharge recorded) is shorter"
+    )
+    assert _plan(app, doctor, patient_id, "2027-01-26T08:00:00+00:00").number == 2

@@ -1,4 +1,4 @@
-"""Toxicities, responses and follow-up as entries; corrections as new entries."""
+"""Toxicities, responses, follow-up and discharges as entries; corrections as new entries."""
 
 from __future__ import annotations
 
@@ -6,9 +6,15 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from il2.api.schemas import Correction, FollowUp, Response, Toxicity
+from il2.api.schemas import Correction, Discharge, FollowUp, Response, Toxicity
 from il2.api.security import Il2Services, SignedIn
-from il2.services.clinical import correct_entry, record_follow_up, record_response, record_toxicity
+from il2.services.clinical import (
+    correct_entry,
+    record_discharge,
+    record_follow_up,
+    record_response,
+    record_toxicity,
+)
 from il2.services.context import plain
 
 router = APIRouter(prefix="/patients/{patient_id}", tags=["clinical entries"])
@@ -57,6 +63,21 @@ async def follow_up(
         observed_on=body.observed_on,
         status=body.status,
         notes=body.notes,
+    )
+    return dict(plain(entry))
+
+
+@router.post("/discharges", status_code=201)
+async def discharge(
+    patient_id: int, body: Discharge, actor: SignedIn, services: Il2Services
+) -> dict[str, Any]:
+    """Keep the day the patient left hospital after a course."""
+    entry = record_discharge(
+        services,
+        actor,
+        patient_id,
+        course_id=body.course_id,
+        discharged_on=body.discharged_on.isoformat(),
     )
     return dict(plain(entry))
 

@@ -123,6 +123,13 @@ class FollowUp(Body):
     notes: str | None = None
 
 
+class Discharge(Body):
+    """The day the patient left hospital after a course (the rest counts from it)."""
+
+    course_id: StrictInt
+    discharged_on: date
+
+
 class Correction(Body):
     """The corrected content of an entry, and why."""
 
@@ -130,5 +137,6 @@ class Correction(Body):
     reason: str
     observed_on: date | None = Field(
         default=None,
-        description="a toxicity's or follow-up's corrected date (a response's is its last scan's)",
+        description="a toxicity's or follow-up's corrected date (a response's is its last scan's; "
+        "a discharge's is content.discharged_on)",
     )

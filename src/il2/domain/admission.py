@@ -4,13 +4,15 @@ A course must not start without a current `eligible` screening, while another co
 running, after a permanent discontinue, or against a retreatment contraindication: these
 refusals are never overridable. Too short a rest since the last course, or a retreatment
 judgement that needs review, may be planned against by a physician with a recorded reason.
+The rest counts from the recorded discharge after the latest treated course (the label counts
+it from the date of hospital discharge), or from its last dose given when none is recorded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from il2.domain.errors import InvalidInputError, Refusal
 from il2.domain.records import CourseRecord, DoseOutcome, LedgerLine, ScreeningRecord
@@ -75,13 +77,15 @@ def course_ended(course: CourseRecord, ledger: Sequence[LedgerLine]) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class PatientRecords:
-    """What admission reads: screenings, courses with their ledgers, and the regimens in force."""
+    """What admission reads: screenings, courses with their ledgers, the regimens in force, and
+    the latest current discharge date of each course that has one (by course id)."""
 
     screenings: Sequence[ScreeningRecord]
     courses: Sequence[CourseRecord]
     ledgers: Mapping[int, Sequence[LedgerLine]]
     regimens: Mapping[str, Regimen]
     rest_sources: Mapping[str, str] = field(default_factory=dict)
+    discharges: Mapping[int, date] = field(default_factory=dict)
 
 
 def admission_refusals(
@@ -184,8 +188,9 @@ def _course_refusals(
 def _rest_refusal(
     records: PatientRecords, *, first_dose: datetime, now: datetime
 ) -> Refusal | None:
-    """The rest after the last course, counted from its last dose given (or, for a course
-    that has not ended and still lies ahead, from its last planned dose)."""
+    """The rest after the last course, counted from its recorded discharge, else from its last
+    dose given (or, for a course that has not ended and still lies ahead, its last planned dose).
+    """
     if not records.courses:
         return None
     latest = max(records.courses, key=lambda c: c.number)
@@ -202,15 +207,39 @@ def _rest_refusal(
         return None
     last = max(moments)
     earliest = last + timedelta(weeks=weeks)
+    discharged = _discharge_after(records, last, first_dose.tzinfo)
+    if discharged is not None:
+        # A discharge is a day, not a moment: counted from the start of that day, and never
+        # earlier than the last dose itself allows.
+        start = datetime.combine(discharged, time(), tzinfo=first_dose.tzinfo)
+        earliest = max(earliest, start + timedelta(weeks=weeks))
     if first_dose >= earliest:
         return None
+    since = f"the last dose ({last:%Y-%m-%d})"
+    if discharged is not None:
+        since = f"discharge ({discharged:%Y-%m-%d})"
+    elif _treated_before(records) and last <= now:
+        since = f"the last dose ({last:%Y-%m-%d}; no discharge recorded)"
     return Refusal(
         "rest-too-short",
-        f"The rest since the last dose ({last:%Y-%m-%d}) is shorter than the {weeks} weeks "
+        f"The rest since {since} is shorter than the {weeks} weeks "
         f"between courses of {latest.regimen_id} (earliest first dose {earliest:%Y-%m-%d}; "
         f"{records.rest_sources.get(latest.regimen_id, 'regimen rule')}).",
         overridable=True,
     )
+
+
+def _discharge_after(
+    records: PatientRecords, last: datetime, first_day_zone: tzinfo | None
+) -> date | None:
+    """The discharge recorded after the course whose given dose is the latest, `last`, when
+    it is on or after that dose's day (None otherwise: the rest counts from the dose)."""
+    for course in records.courses:
+        if last in _given(records.ledgers.get(course.id, ())):
+            discharged = records.discharges.get(course.id)
+            if discharged is not None and discharged >= last.astimezone(first_day_zone).date():
+                return discharged
+    return None
 
 
 def _retreatment_refusals(decision: RetreatmentDecision) -> list[Refusal]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from il2.domain.admission import PatientRecords, admission_refusals, check_first_dose
 from il2.domain.errors import RefusedError
 from il2.domain.records import Actor, CourseRecord, Json, LedgerLine, ScreeningRecord
 from il2.domain.retreatment import RetreatmentDecision
+from il2.services.clinical import latest_discharges
 from il2.services.context import Services, require
 from il2.services.history import recorded_retreatment
 from il2.services.ports import UnitOfWork
@@ -20,12 +21,14 @@ def patient_records(
     screenings: Sequence[ScreeningRecord],
     courses: Sequence[CourseRecord],
     ledgers: Mapping[int, Sequence[LedgerLine]],
+    discharges: Mapping[int, date] | None = None,
 ) -> PatientRecords:
     """The records admission reads, with the regimens in force and their rest sources."""
     return PatientRecords(
         screenings=screenings,
         courses=courses,
         ledgers=ledgers,
+        discharges=dict(discharges or {}),
         regimens=services.rules.regimens,
         rest_sources={
             key: sources.get("rest_between_courses_weeks", "")
@@ -84,6 +87,7 @@ def admit(
         screenings=uow.screenings.for_patient(patient_id),
         courses=courses,
         ledgers={c.id: uow.doses.lines_for_course(c.id) for c in courses},
+        discharges=latest_discharges(uow.entries.for_patient(patient_id)),
     )
     return judge_admission(
         services,

@@ -1,13 +1,14 @@
-"""Toxicities, responses and follow-up as entries; corrections as new entries pointing back."""
+"""Toxicities, responses, follow-up and discharges as entries; corrections as new entries
+pointing back."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from il2.domain.errors import InvalidInputError, NotFoundError, Refusal, RefusedError
-from il2.domain.records import Actor, ClinicalEntry, Json, Patient
+from il2.domain.records import Actor, ClinicalEntry, DoseOutcome, Json, LedgerLine, Patient
 from il2.services.context import (
     Services,
     as_json,
@@ -25,9 +26,22 @@ from il2.services.recist import assess_response
 _FOLLOW_UP_STATUS = ("alive_no_progression", "alive_progression", "dead", "lost_to_follow_up")
 # Who may record an entry of each kind may also correct one (with `entry.correct`).
 _RECORDED_BY = {"toxicity": "toxicity.record", "response": "response.record",
-                "follow_up": "followup.record"}  # fmt: skip
+                "follow_up": "followup.record", "discharge": "discharge.record"}  # fmt: skip
 
 Dated = Sequence[tuple[str, date]]
+
+
+def latest_discharges(entries: Sequence[ClinicalEntry]) -> dict[int, date]:
+    """Each course's latest current discharge date (a corrected entry no longer counts)."""
+    corrected = {e.corrects_id for e in entries if e.corrects_id}
+    found: dict[int, date] = {}
+    for entry in entries:
+        if entry.kind != "discharge" or entry.id in corrected or entry.course_id is None:
+            continue
+        known = found.get(entry.course_id)
+        if known is None or entry.observed_on > known:
+            found[entry.course_id] = entry.observed_on
+    return found
 
 
 def today(services: Services) -> date:
@@ -89,6 +103,7 @@ def _add(
     reason: str | None = None,
     dates: Dated = (),
 ) -> ClinicalEntry:
+    """Store one entry, checked against the patient's record, and audit it (one transaction)."""
     with services.uow() as uow:
         patient = uow.patients.lock(patient_id)
         if patient is None:
@@ -100,6 +115,10 @@ def _add(
             course = uow.courses.get(course_id)
             if course is None or course.patient_id != patient_id:
                 raise NotFoundError(kind="course of this patient", key=str(course_id))
+            if kind == "discharge":
+                _after_last_dose(
+                    services, course_id, uow.doses.lines_for_course(course_id), observed_on
+                )
         before = None
         if corrects_id is not None:
             before = uow.entries.get(corrects_id)
@@ -173,6 +192,30 @@ def _after_death(
                 value=when.isoformat(),
                 allowed=f"a date not after the patient's death ({died})",
             )
+
+
+def _after_last_dose(
+    services: Services, course_id: int, ledger: Sequence[LedgerLine], discharged_on: date
+) -> None:
+    """Refuse a discharge from a course with no dose given, or dated before its last dose."""
+    given: list[datetime] = [
+        line.given_at
+        for line in ledger
+        if line.outcome is DoseOutcome.GIVEN and line.given_at is not None
+    ]
+    if not given:
+        raise InvalidInputError(
+            field="course_id",
+            value=course_id,
+            allowed="a course with a dose given (a discharge follows the doses of a course)",
+        )
+    last = max(given).astimezone(services.rules.site.time_zone).date()
+    if discharged_on < last:
+        raise InvalidInputError(
+            field="discharged_on",
+            value=discharged_on.isoformat(),
+            allowed=f"a date on or after the course's last dose given ({last.isoformat()})",
+        )
 
 
 def _not_corrected_yet(entries: Sequence[ClinicalEntry], entry_id: int) -> None:
@@ -304,8 +347,73 @@ def follow_up_entry(*, observed_on: object, status: object, notes: object = None
     }
 
 
-def _corrected(services: Services, kind: str, content: object) -> tuple[Json, str]:
+def record_discharge(
+    services: Services,
+    actor: Actor,
+    patient_id: int,
+    *,
+    course_id: object,
+    discharged_on: object,
+) -> ClinicalEntry:
+    """Keep the day the patient left hospital after a course; the rest is counted from it.
+
+    `discharged_on` is refused in the future, before birth, after a recorded death, before the
+    course's last dose given, or when the course has no dose given. A later discharge of the
+    same course (after a re-admission) is kept too: the latest current one counts.
+    """
+    require(services, actor, "discharge.record")
+    with refusals_audited(
+        services, actor, action="create", entity="discharge", entity_id="new", patient_id=patient_id
+    ):
+        fields = discharge_entry(
+            services, patient_id, course_id=course_id, discharged_on=discharged_on
+        )
+        return _add(
+            services, actor, patient_id, **fields, dates=[("discharged_on", fields["observed_on"])]
+        )
+
+
+def _course_number(services: Services, patient_id: int, course_id: object) -> tuple[int, int]:
+    """The course's id and number, refused unless it is a course of this patient."""
+    if isinstance(course_id, bool) or not isinstance(course_id, int):
+        raise InvalidInputError(
+            field="course_id", value=course_id, allowed="the id of a course of this patient"
+        )
+    with services.uow() as uow:
+        course = uow.courses.get(course_id)
+    if course is None or course.patient_id != patient_id:
+        raise NotFoundError(kind="course of this patient", key=str(course_id))
+    return course.id, course.number
+
+
+def discharge_entry(
+    services: Services, patient_id: int, *, course_id: object, discharged_on: object
+) -> dict[str, Any]:
+    """What a discharge entry keeps: the day of discharge, for one course of the patient."""
+    course, number = _course_number(services, patient_id, course_id)
+    when = iso_date(discharged_on, "discharged_on")
+    return {
+        "kind": "discharge",
+        "course_id": course,
+        "observed_on": when,
+        "content": {"discharged_on": when.isoformat()},
+        "summary": f"discharged on {when.isoformat()} after course {number}",
+    }
+
+
+def _corrected(
+    services: Services, kind: str, content: object, old: ClinicalEntry
+) -> tuple[Json, str]:
     """A correction's content, checked and computed as the original kind's was."""
+    if kind == "discharge":
+        body = as_json(content, "content")
+        fields = discharge_entry(
+            services,
+            old.patient_id,
+            course_id=old.course_id,
+            discharged_on=body.get("discharged_on"),
+        )
+        return fields["content"], fields["summary"]
     if kind == "toxicity":
         graded = grading_document(grade_document(services.rules.ctcae, content))
         summary = "; ".join(f"{g['term']} grade {g['grade']}" for g in graded["grades"])
@@ -340,7 +448,8 @@ def correct_entry(
     """A correction: a new entry of the same kind, checked like the first, pointing at it.
 
     `content` is what the original kind takes: CTCAE findings for a toxicity (graded again),
-    lesion measurements for a response (RECIST again), {status, notes} for a follow-up.
+    lesion measurements for a response (RECIST again), {status, notes} for a follow-up,
+    {discharged_on} for a discharge (checked again against the course's last dose).
     `observed_on` corrects a toxicity's or follow-up's date (kept when absent); a response
     takes its date from its scans. Correcting needs `entry.correct` and the right to record
     the entry's kind; an entry already corrected is refused (correct the newest instead).
@@ -355,10 +464,13 @@ def correct_entry(
         if old is None or old.patient_id != patient_id:
             raise NotFoundError(kind="entry of this patient", key=str(entry_id))
         require(services, actor, _RECORDED_BY[old.kind])
-        corrected, summary = _corrected(services, old.kind, content)
+        corrected, summary = _corrected(services, old.kind, content, old)
         when = old.observed_on
         dates: list[tuple[str, date]] = []
-        if old.kind == "response":
+        if old.kind == "discharge":
+            when = date.fromisoformat(corrected["discharged_on"])
+            dates = [("discharged_on", when)]
+        elif old.kind == "response":
             dates = scan_dates(corrected["measurements"])
             when = dates[-1][1]
         elif observed_on not in (None, ""):

@@ -2,7 +2,8 @@
 
 The pathway document is built from the record: each treated course (cycles and doses given,
 the last dose's date), the retreatment history (services/history.py) and the latest current
-response assessment of the latest treated course. il2 records no discharge date, so the rest
+response assessment of the latest treated course. A course's discharge date is its latest
+current discharge entry when that is on or after the last dose given; without one the rest
 counts from the day of the last dose given, the day discharge can be no earlier than.
 """
 
@@ -28,14 +29,19 @@ def _given(doses: Sequence[Json], course_id: int) -> list[Json]:
     ]
 
 
-def _course(course: Json, given: list[Json]) -> Json:
+def _course(course: Json, given: list[Json], entries: Sequence[Json]) -> Json:
     last = max(datetime.fromisoformat(d["given_at"]) for d in given).date().isoformat()
+    discharges = [
+        str(e["observed_on"])
+        for e in _current(entries, "discharge")
+        if e.get("course_id") == course["id"] and str(e["observed_on"]) >= last
+    ]
     return {
         "number": course["number"],
         "cycles_given": len({d["cycle"] for d in given}),
         "doses_given": len(given),
         "last_dose_on": last,
-        "discharged_on": last,
+        "discharged_on": max(discharges, default=last),
     }
 
 
@@ -90,7 +96,7 @@ def pathway_input(services: Services, record: Json, today: date) -> Json | None:
     return {
         "regimen": latest["regimen_id"],
         "today": today.isoformat(),
-        "courses": [_course(course, given) for course, given in treated],
+        "courses": [_course(course, given, record["entries"]) for course, given in treated],
         "history": history_document(
             (d["assessment"] for d in record["doses"]),
             known,

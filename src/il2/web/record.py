@@ -150,6 +150,16 @@ def current(entries: Sequence[Mapping[str, Any]], kind: str) -> list[Mapping[str
     return [e for e in entries if e["kind"] == kind and e["id"] not in corrected]
 
 
+def discharges(entries: Sequence[Mapping[str, Any]]) -> dict[int, str]:
+    """Each course's latest current discharge day (ISO), by course id."""
+    found: dict[int, str] = {}
+    for entry in current(entries, "discharge"):
+        day = str(entry["observed_on"])
+        course_id = int(entry["course_id"])
+        found[course_id] = max(found.get(course_id, day), day)
+    return found
+
+
 def hours_between(earlier: str, later: datetime) -> float:
     """Hours from an ISO date-time to a moment, to two decimals (as the ledger counts them)."""
     return round((later - datetime.fromisoformat(earlier)).total_seconds() / 3600, 2)

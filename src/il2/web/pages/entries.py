@@ -1,4 +1,4 @@
-"""Follow-up, progression and death from the chart, and a correction of any entry."""
+"""Follow-up, progression, death and discharge from the chart, and a correction of any entry."""
 
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -9,7 +9,7 @@ from starlette.datastructures import FormData
 
 from il2.domain.errors import InvalidInputError, NotFoundError
 from il2.domain.records import Actor
-from il2.services.clinical import correct_entry, record_follow_up
+from il2.services.clinical import correct_entry, record_discharge, record_follow_up, today
 from il2.services.patients import read_patient
 from il2.web import forms, record
 from il2.web.core import Form, Web, form_values, see_other
@@ -37,6 +37,9 @@ def correction_values(entry: Mapping[str, Any]) -> dict[str, Any]:
     """The entry's content as the correction form's values (what to change starts filled in)."""
     content = entry["content"]
     values: dict[str, Any] = {"observed_on": entry["observed_on"], "kind": entry["kind"]}
+    if entry["kind"] == "discharge":
+        values["discharged_on"] = content.get("discharged_on", entry["observed_on"])
+        return values
     if entry["kind"] == "follow_up":
         values["status"] = content.get("status", "")
         values["notes"] = content.get("notes") or ""
@@ -50,12 +53,20 @@ def correction_values(entry: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _course_id(form: FormData) -> int:
+    """The form's course id (a hidden field), or the field named as unusable."""
+    raw = forms.text(form, "course_id")
+    if not raw.isdigit():
+        raise InvalidInputError(field="course_id", value=raw, allowed="a course of this patient")
+    return int(raw)
+
+
 def _finding_count(values: Mapping[str, Any]) -> int:
     return sum(1 for key in values if key.startswith("findings[") and key.endswith("].term"))
 
 
 def routes(web: Web) -> APIRouter:
-    """The follow-up form and the correction form."""
+    """The follow-up form, the discharge form and the correction form."""
     router = APIRouter(route_class=web.route_class)
     SignedIn = Annotated[Actor, Depends(signed_in(web))]  # noqa: N806 - a type alias
     terms = web.rules.ctcae.terms
@@ -99,6 +110,35 @@ def routes(web: Web) -> APIRouter:
             notes=forms.text(form, "notes") or None,
         )
         return see_other(f"/patients/{patient_id}#entries-h")
+
+    def discharge_again(request: Request, form: FormData, error: InvalidInputError) -> HTMLResponse:
+        patient_id = int(request.path_params["patient_id"])
+        found = read_patient(web.services, request.state.actor, patient_id)
+        course = record.course(found, _course_id(form))
+        return web.page(
+            request,
+            "discharge.html",
+            status=422,
+            record=found,
+            label=record.label(found),
+            course=course,
+            values=form_values(form),
+            error=error,
+            today=today(web.services).isoformat(),
+        )
+
+    @router.post("/patients/{patient_id}/discharges")
+    @web.redisplay(discharge_again)
+    def add_discharge(patient_id: int, form: Form, actor: SignedIn) -> RedirectResponse:
+        course_id = _course_id(form)
+        record_discharge(
+            web.services,
+            actor,
+            patient_id,
+            course_id=course_id,
+            discharged_on=forms.text(form, "discharged_on") or None,
+        )
+        return see_other(f"/patients/{patient_id}#discharge-{course_id}")
 
     def correction_form(
         request: Request,
@@ -158,7 +198,9 @@ def routes(web: Web) -> APIRouter:
     @web.redisplay(correction_again)
     def correct(patient_id: int, entry_id: int, form: Form, actor: SignedIn) -> RedirectResponse:
         content: dict[str, Any]
-        if forms.text(form, "kind") == "follow_up":
+        if forms.text(form, "kind") == "discharge":
+            content = {"discharged_on": forms.text(form, "discharged_on") or None}
+        elif forms.text(form, "kind") == "follow_up":
             content = {
                 "status": forms.text(form, "status") or None,
                 "notes": forms.text(form, "notes") or None,

@@ -8,6 +8,7 @@ from starlette.datastructures import FormData
 
 from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor
+from il2.services.clinical import today
 from il2.services.patient_pathway import next_for_record
 from il2.services.patients import create_patient, read_patient, record_screening
 from il2.web import forms, record
@@ -73,6 +74,10 @@ def routes(web: Web) -> APIRouter:
             toxicities=record.current(entries, "toxicity"),
             responses=record.current(entries, "response"),
             follow_ups=record.current(entries, "follow_up"),
+            discharge_entries=record.current(entries, "discharge"),
+            discharges=record.discharges(entries),
+            treated={d["course_id"] for d in found["doses"] if d["outcome"] == "given"},
+            today=today(web.services).isoformat(),
         )
 
     def screening_form(
