@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI
 
 from il2 import __version__
 from il2.api import audit, clinical, courses, engines, errors, patients, program, security
+from il2.api.guard import BodyGuard
 from il2.api.turns import in_turn
 from il2.bootstrap import App
 
@@ -33,6 +34,7 @@ def create_api(app: App) -> FastAPI:
     api = FastAPI(title="il2", version=__version__, description=_DESCRIPTION)
     api.state.services = app.services
     errors.install(api)
+    api.add_middleware(BodyGuard)
 
     @api.get("/health", tags=["health"])
     async def health() -> dict[str, str]:

@@ -5,9 +5,39 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from fastapi import Path
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 
+from il2.domain import limits
+from il2.domain.errors import InvalidInputError
 from il2.domain.records import DoseOutcome
+
+RecordId = Annotated[
+    int, Path(ge=1, le=limits.MAX_ID, description="A record id (a 64-bit signed integer)")
+]
+"""A record id in a path: a larger number names no record and is refused (422), not looked up."""
+
+CourseId = Annotated[StrictInt, Field(ge=1, le=limits.MAX_ID)]
+
+
+def _in_range(moment: Any) -> Any:
+    try:
+        return limits.checked_moment(moment, "date-time")
+    except InvalidInputError as error:
+        raise ValueError(error.allowed) from None
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_in_range)]
+"""A date-time with its offset, in the years limits.MIN_YEAR to limits.MAX_YEAR."""
 
 JsonObject = dict[str, Any]
 Number = Annotated[
@@ -73,12 +103,12 @@ class Dose(Body):
     outcome: DoseOutcome | None = Field(
         default=None, description="Left out: what the before-dose decision advises"
     )
-    given_at: AwareDatetime | None = Field(
+    given_at: Moment | None = Field(
         default=None,
         description="When the dose was given: inside its window around the due time, never in "
         "the future (a few minutes' clock tolerance) nor before the assessment",
     )
-    assessed_at: AwareDatetime | None = Field(
+    assessed_at: Moment | None = Field(
         default=None, description="When the before-dose assessment was made (left out: now)"
     )
     verified_by: str | None = Field(
@@ -102,14 +132,14 @@ class Toxicity(Body):
     """CTCAE findings observed on a day (il2 grade input)."""
 
     observed_on: date
-    course_id: StrictInt | None = None
+    course_id: CourseId | None = None
     findings: JsonObject
 
 
 class Response(Body):
     """Lesion measurements (il2 recist input)."""
 
-    course_id: StrictInt | None = None
+    course_id: CourseId | None = None
     measurements: JsonObject
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from il2.domain import limits
 from il2.domain.bedside import Action, DoseDecision
 from il2.domain.errors import (
     ConflictError,
@@ -249,7 +250,12 @@ def _overridden(
             ]
         )
     if not requested:
-        text(submission.override_reason, "override_reason")
+        text(
+            submission.override_reason,
+            "override_reason",
+            limit=limits.MAX_FREE_TEXT,
+            multiline=True,
+        )
         requested = tuple(codes)
     unknown = [code for code in requested if code not in codes]
     if unknown:
@@ -261,7 +267,12 @@ def _overridden(
     uncovered = [hold for hold in holds if hold.code not in requested]
     if uncovered:
         raise RefusedError(uncovered)
-    text(submission.override_reason, "override_reason")
+    text(
+        submission.override_reason,
+        "override_reason",
+        limit=limits.MAX_FREE_TEXT,
+        multiline=True,
+    )
     return requested
 
 
@@ -269,7 +280,7 @@ def _check_verifier(
     services: Services, actor: Actor, submission: DoseSubmission, verify: Verifier
 ) -> str:
     """The second person's username, once they signed with their password and may verify."""
-    name = str(text(submission.verified_by, "verified_by"))
+    name = str(text(submission.verified_by, "verified_by", limit=limits.MAX_USERNAME))
     if name == actor.username:
         raise InvalidInputError(
             field="verified_by", value=name, allowed="a second user, not the one recording"
