@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from tests.integration.builders import PASSWORD, PATIENT, eligible_findings, staff
+from tests.integration.builders import (
+    PASSWORD,
+    PATIENT,
+    eligible_findings,
+    stable_assessment,
+    staff,
+)
 
 from il2.api.app import create_api
 from il2.bootstrap import App
@@ -54,8 +60,8 @@ def sign_in(client: TestClient, username: str = "physician") -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
-def a_patient(client: TestClient, headers: dict[str, str]) -> int:
-    answer = client.post("/api/patients", json=PATIENT, headers=headers)
+def a_patient(client: TestClient, headers: dict[str, str], mrn: str = PATIENT["mrn"]) -> int:
+    answer = client.post("/api/patients", json=PATIENT | {"mrn": mrn}, headers=headers)
     assert answer.status_code == 201, answer.text
     patient_id: int = answer.json()["id"]
     screened = client.post(
@@ -220,3 +226,44 @@ def test_a_lesion_id_with_dollar_signs_draws_as_typed(lesion: str) -> None:
     spider = plots.spider((0.0, 8.0), ((lesion, (0.0, -40.0)), ("sum", (0.0, -20.0))))
     assert "<svg" in waterfall
     assert "<svg" in spider
+
+
+def a_course(client: TestClient, mrn: str) -> int:
+    physician = sign_in(client)
+    patient_id = a_patient(client, physician, mrn)
+    body = {"regimen": "hd-label", "weight_kg": 70, "first_dose": FIRST_DOSE}
+    course = client.post(f"/api/patients/{patient_id}/courses", json=body, headers=physician)
+    assert course.status_code == 201, course.text
+    course_id: int = course.json()["id"]
+    return course_id
+
+
+def a_dose(verifier: str) -> dict[str, Any]:
+    return {
+        "cycle": 1,
+        "dose_number": 1,
+        "assessment": stable_assessment(),
+        "given_at": FIRST_DOSE,
+        "verified_by": verifier,
+        "verifier_password": PASSWORD,
+    }
+
+
+def test_an_idempotency_key_reused_on_another_course_records_that_course(
+    client: TestClient,
+) -> None:
+    first, second = a_course(client, "IDEM-1"), a_course(client, "IDEM-2")
+    nurse, nurse2 = sign_in(client, "nurse"), sign_in(client, "nurse2")
+    key = {"Idempotency-Key": "dose-1-1"}
+    one = client.post(f"/api/courses/{first}/doses", json=a_dose("nurse2"), headers=nurse | key)
+    assert one.status_code == 201, one.text
+    other = client.post(f"/api/courses/{second}/doses", json=a_dose("nurse"), headers=nurse2 | key)
+    assert other.status_code == 201, other.text
+    assert other.json()["course_id"] == second
+    mine = client.post(f"/api/courses/{second}/doses", json=a_dose("nurse2"), headers=nurse | key)
+    assert mine.status_code == 409, mine.text  # the slot is taken; not nurse2's record replayed
+    replay = client.post(f"/api/courses/{first}/doses", json=a_dose("nurse2"), headers=nurse | key)
+    assert replay.status_code == 200, replay.text
+    assert replay.json()["id"] == one.json()["id"]
+    ledger = client.get(f"/api/courses/{second}", headers=nurse).json()
+    assert [dose["id"] for dose in ledger["doses"]] == [other.json()["id"]]

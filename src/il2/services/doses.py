@@ -499,7 +499,9 @@ def record_dose(
     require(services, actor, "dose.record")
     with services.uow() as uow:
         if submission.idempotency_key:
-            first = uow.doses.by_idempotency_key(submission.idempotency_key)
+            first = uow.doses.by_idempotency_key(
+                submission.idempotency_key, course_id=course_id, recorded_by=actor.username
+            )
             if first is not None:
                 return DoseResult(first, created=False)
         course = _course_or_404(uow, course_id)
@@ -565,7 +567,9 @@ def submit_dose(
     except ConflictError as clash:
         with services.uow() as uow:
             if submission.idempotency_key:
-                first = uow.doses.by_idempotency_key(submission.idempotency_key)
+                first = uow.doses.by_idempotency_key(
+                    submission.idempotency_key, course_id=course_id, recorded_by=actor.username
+                )
                 if first is not None:
                     return DoseResult(first, created=False)
             existing = uow.doses.by_slot(course_id, submission.cycle, submission.dose_number)
