@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -22,7 +23,11 @@ from tests.integration.builders import (
 
 from il2.api.app import create_api
 from il2.bootstrap import App
+from il2.domain.errors import NotFoundError
 from il2.domain.limits import MAX_API_BODY, MAX_ID, MAX_JSON_DEPTH
+from il2.domain.records import DoseOutcome
+from il2.services.accounts import actor_for_username
+from il2.services.courses import DoseSubmission, submit_dose
 from il2.web import plots
 from il2.web.app import web_router
 
@@ -43,9 +48,8 @@ def client(app: App) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def web(app: App) -> Iterator[TestClient]:
-    """The web pages, signed in as the physician."""
-    staff(app)
+def web(app: App, client: TestClient) -> Iterator[TestClient]:
+    """The web pages, signed in as the physician (the staff made by `client`)."""
     site = FastAPI()
     site.include_router(web_router(app))
     with TestClient(site, follow_redirects=False, raise_server_exceptions=False) as browser:
@@ -267,3 +271,39 @@ def test_an_idempotency_key_reused_on_another_course_records_that_course(
     assert replay.json()["id"] == one.json()["id"]
     ledger = client.get(f"/api/courses/{second}", headers=nurse).json()
     assert [dose["id"] for dose in ledger["doses"]] == [other.json()["id"]]
+
+
+def test_a_dose_for_a_course_of_another_patient_is_not_found_and_nothing_kept(
+    client: TestClient, app: App
+) -> None:
+    course_id = a_course(client, "OWNER-1")
+    other = a_patient(client, sign_in(client), "OTHER-1")
+    nurse = actor_for_username(app.services, "nurse")
+    submission = DoseSubmission(
+        cycle=1,
+        dose_number=1,
+        assessment=stable_assessment(),
+        outcome=DoseOutcome.HELD,
+        assessed_at=datetime.fromisoformat(FIRST_DOSE),
+    )
+    with pytest.raises(NotFoundError):
+        submit_dose(app.services, nurse, course_id, submission, patient_id=other)
+    ledger = client.get(f"/api/courses/{course_id}", headers=sign_in(client, "nurse")).json()
+    assert ledger["doses"] == []
+
+
+def test_the_web_dose_form_refuses_a_course_of_another_patient(
+    client: TestClient, web: TestClient
+) -> None:
+    course_id = a_course(client, "OWNER-2")
+    other = a_patient(client, sign_in(client), "OTHER-2")
+    form = {
+        key: str(value).lower() if isinstance(value, bool) else str(value)
+        for key, value in stable_assessment().items()
+        if isinstance(value, str | int | float)
+    }
+    path = f"/patients/{other}/courses/{course_id}/doses/1/1"
+    answer = web.post(path, data=form | {"outcome": "held", "assessed_at": "2026-12-07T07:30"})
+    assert answer.status_code == 404, answer.text
+    ledger = client.get(f"/api/courses/{course_id}", headers=sign_in(client, "nurse")).json()
+    assert ledger["doses"] == []

@@ -491,20 +491,25 @@ def record_dose(
     submission: DoseSubmission,
     *,
     password_check: PasswordCheck = password_matches,
+    patient_id: int | None = None,
 ) -> DoseResult:
     """Assess a scheduled dose on the patient's timeline and record what was done.
 
     `password_check` checks the second person's password (default: argon2, every time).
+    `patient_id`, when the caller names the patient (a page's path), must be the course's:
+    otherwise NotFoundError, and nothing is recorded.
     """
     require(services, actor, "dose.record")
     with services.uow() as uow:
+        course = _course_or_404(uow, course_id)
+        if patient_id is not None and course.patient_id != patient_id:
+            raise NotFoundError(kind="course of this patient", key=str(course_id))
         if submission.idempotency_key:
             first = uow.doses.by_idempotency_key(
                 submission.idempotency_key, course_id=course_id, recorded_by=actor.username
             )
             if first is not None:
                 return DoseResult(first, created=False)
-        course = _course_or_404(uow, course_id)
     with (
         refusals_audited(
             services,
@@ -556,6 +561,7 @@ def submit_dose(
     submission: DoseSubmission,
     *,
     password_check: PasswordCheck = password_matches,
+    patient_id: int | None = None,
 ) -> DoseResult:
     """Record a dose; when a concurrent submission won the race, answer with its record.
 
@@ -563,7 +569,14 @@ def submit_dose(
     submission of the same slot is a ConflictError carrying the record that was there first.
     """
     try:
-        return record_dose(services, actor, course_id, submission, password_check=password_check)
+        return record_dose(
+            services,
+            actor,
+            course_id,
+            submission,
+            password_check=password_check,
+            patient_id=patient_id,
+        )
     except ConflictError as clash:
         with services.uow() as uow:
             if submission.idempotency_key:

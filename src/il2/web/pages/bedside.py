@@ -297,7 +297,13 @@ def routes(web: Web) -> APIRouter:
     @web.redisplay(screen.record_again)
     def record_dose(request: Request, dose: DosePath, form: Form, actor: SignedIn) -> Response:
         try:
-            submit_dose(web.services, actor, dose.course_id, screen.submission(dose, form))
+            submit_dose(
+                web.services,
+                actor,
+                dose.course_id,
+                screen.submission(dose, form),
+                patient_id=dose.patient_id,
+            )
         except RefusedError as refused:
             return screen.refused_again(request, form, refused)
         return see_other(dose.url)
