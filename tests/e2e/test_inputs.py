@@ -307,3 +307,25 @@ def test_the_web_dose_form_refuses_a_course_of_another_patient(
     assert answer.status_code == 404, answer.text
     ledger = client.get(f"/api/courses/{course_id}", headers=sign_in(client, "nurse")).json()
     assert ledger["doses"] == []
+
+
+def test_the_api_worklist_refuses_an_offset_past_64_bits(client: TestClient) -> None:
+    answer = client.get(f"/api/worklist?offset={HUGE}", headers=sign_in(client))
+    refused(answer, "offset")
+
+
+def test_every_signed_in_operation_declares_its_errors_with_the_error_body(
+    client: TestClient,
+) -> None:
+    document = client.get("/openapi.json").json()
+    for path, operations in document["paths"].items():
+        if not path.startswith("/api/") or path in {"/api/token", "/api/sign-out"}:
+            assert all("401" in op["responses"] for op in operations.values()) or path == "/health"
+            continue
+        for method, operation in operations.items():
+            for status in ("401", "403", "404", "409", "413", "422"):
+                declared = operation["responses"].get(status)
+                assert declared is not None, (method, path, status)
+                if status != "409" or "content" in declared:
+                    schema = declared["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (path, status)

@@ -162,3 +162,37 @@ class Correction(Body):
         default=None,
         description="a toxicity's or follow-up's corrected date (a response's is its last scan's)",
     )
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a stable code and a sentence; a 422 names the field, the value given
+    and what is allowed; other fields as the error kind carries them (see il2.api.errors)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str = Field(description="A stable code, e.g. invalid_input, not_found, conflict")
+    message: str = Field(description="What went wrong, in words for people")
+    field: str | None = Field(default=None, description="422: the field that cannot be used")
+    value: Any = Field(default=None, description="422: the value given (passwords hidden)")
+    allowed: str | None = Field(default=None, description="422: what the field accepts")
+
+
+def _declared(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+SIGN_IN_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _declared("A body that is not JSON (or not UTF-8) could not be read"),
+    401: _declared("The username or password is wrong"),
+    413: _declared(f"The body is over {limits.MAX_API_BODY} bytes"),
+    422: _declared("A field cannot be used: `field`, `value` and `allowed` say which and why"),
+}
+"""The errors sign-in answers."""
+
+ERRORS: dict[int | str, dict[str, Any]] = SIGN_IN_ERRORS | {
+    401: _declared("No token, or one unknown or expired: sign in with POST /api/token"),
+    403: _declared("The signed-in role may not do this"),
+    404: _declared("The record named in the path (or body) does not exist"),
+    409: _declared("The write clashes with the record: `existing` or `reasons` say how"),
+}
+"""The errors every signed-in operation may answer, each with the one error body."""
