@@ -148,6 +148,12 @@ def _problem(detail: Mapping[str, Any]) -> dict[str, Any]:
     value = None if kind in {"missing", "json_invalid"} else detail.get("input")
     if kind == "json_invalid":
         allowed = f"valid JSON ({context.get('error', 'unreadable')})"
+    elif kind == "string_too_long":
+        allowed = f"a text of at most {context.get('max_length')} characters"
+        value = f"({len(value)} characters)" if isinstance(value, str) else value
+    elif kind == "too_long":
+        allowed = f"at most {context.get('max_length')} items"
+        value = None
     elif kind == "enum":
         allowed = f"one of {context.get('expected', '')}"
     else:

@@ -55,31 +55,42 @@ class Body(BaseModel):
 class SignIn(Body):
     """A username and password."""
 
-    username: str
-    password: str
+    username: str = Field(min_length=1, max_length=limits.MAX_USERNAME)
+    password: str = Field(min_length=1, max_length=limits.MAX_PASSWORD)
 
 
 class NewPatient(Body):
     """A referred patient (sex defaults to unknown, the referral date to today)."""
 
-    mrn: str
-    name: str
+    mrn: str = Field(min_length=1, max_length=limits.MAX_IDENTIFIER)
+    name: str = Field(min_length=1, max_length=limits.MAX_NAME)
     birth_date: date
-    diagnosis: str = Field(description="melanoma or renal_cell_carcinoma")
-    sex: str | None = Field(default=None, description="female, male, other or unknown")
+    diagnosis: str = Field(
+        min_length=1,
+        max_length=limits.MAX_IDENTIFIER,
+        description="melanoma or renal_cell_carcinoma",
+    )
+    sex: str | None = Field(
+        default=None, max_length=limits.MAX_IDENTIFIER, description="female, male, other or unknown"
+    )
     referred_on: date | None = None
 
 
 class CoursePlan(Body):
     """A course to plan: the regimen, the patient's weight and the first dose."""
 
-    regimen: str = Field(description="A regimen id, e.g. hd-label")
+    regimen: str = Field(
+        min_length=1, max_length=limits.MAX_IDENTIFIER, description="A regimen id, e.g. hd-label"
+    )
     weight_kg: Number
     first_dose: str = Field(
-        description="ISO 8601 date-time, e.g. 2026-12-07T08:00:00-08:00; no offset = site zone"
+        min_length=1,
+        max_length=limits.MAX_IDENTIFIER,
+        description="ISO 8601 date-time, e.g. 2026-12-07T08:00:00-08:00; no offset = site zone",
     )
     cycle_end_rule: str | None = Field(
         default=None,
+        max_length=limits.MAX_IDENTIFIER,
         description="When the first-dose time leaves fewer slots in a cycle's dosing days than "
         "doses (hd-label: a first dose at 16:00 or later fits 13 of 14 in days 1-5): "
         "'whichever_first' ends the cycle within the days, 'dose_count' gives every dose. "
@@ -87,6 +98,7 @@ class CoursePlan(Body):
     )
     override_reason: str | None = Field(
         default=None,
+        max_length=limits.MAX_FREE_TEXT,
         description="A physician's reason to plan against relative reasons only (a rest "
         "shorter than the regimen's, a retreatment that needs review); kept with the plan. "
         "Never overrides a missing or failed screening, a running course, an earlier "
@@ -112,16 +124,20 @@ class Dose(Body):
         default=None, description="When the before-dose assessment was made (left out: now)"
     )
     verified_by: str | None = Field(
-        default=None, description="The second nurse or physician verifying a given dose"
+        default=None,
+        max_length=limits.MAX_USERNAME,
+        description="The second nurse or physician verifying a given dose",
     )
     verifier_password: str | None = Field(
         default=None,
+        max_length=limits.MAX_PASSWORD,
         description="The verifier's own password: checked, never kept",
         json_schema_extra={"format": "password", "writeOnly": True},
     )
-    override_reason: str | None = None
-    overrides: list[str] | None = Field(
+    override_reason: str | None = Field(default=None, max_length=limits.MAX_FREE_TEXT)
+    overrides: list[Annotated[str, Field(max_length=limits.MAX_IDENTIFIER)]] | None = Field(
         default=None,
+        max_length=100,
         description="A physician's override: the hold reasons (rule ids) given against. Left out "
         "with an override_reason: every overridable hold reason. The minimum interval, a stop "
         "or a discontinue are never overridden",
@@ -148,16 +164,18 @@ class FollowUp(Body):
 
     observed_on: date
     status: str = Field(
-        description="alive_no_progression, alive_progression, dead or lost_to_follow_up"
+        min_length=1,
+        max_length=limits.MAX_IDENTIFIER,
+        description="alive_no_progression, alive_progression, dead or lost_to_follow_up",
     )
-    notes: str | None = None
+    notes: str | None = Field(default=None, max_length=limits.MAX_FREE_TEXT)
 
 
 class Correction(Body):
     """The corrected content of an entry, and why."""
 
     content: JsonObject
-    reason: str
+    reason: str = Field(min_length=1, max_length=limits.MAX_FREE_TEXT)
     observed_on: date | None = Field(
         default=None,
         description="a toxicity's or follow-up's corrected date (a response's is its last scan's)",

@@ -38,6 +38,8 @@ MAX_NAME = 200
 MAX_IDENTIFIER = 40
 MAX_USERNAME = 80
 MAX_FREE_TEXT = 4000
+MAX_PASSWORD = 1024
+"""A password (argon2 hashes whatever it is given: a megabyte would cost every sign-in)."""
 MAX_KEY = 200
 """An Idempotency-Key."""
 
