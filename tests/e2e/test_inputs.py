@@ -329,3 +329,12 @@ def test_every_signed_in_operation_declares_its_errors_with_the_error_body(
                 if status != "409" or "content" in declared:
                     schema = declared["content"]["application/json"]["schema"]
                     assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (path, status)
+
+
+def test_the_audit_export_refuses_a_since_at_the_end_of_the_calendar(client: TestClient) -> None:
+    answer = client.get(
+        "/api/audit",
+        params={"since": "9999-12-31T23:59:59-23:59"},
+        headers=sign_in(client, "administrator"),
+    )
+    refused(answer, "since")
