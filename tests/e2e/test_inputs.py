@@ -124,10 +124,14 @@ def test_a_first_dose_at_the_ends_of_the_calendar_is_refused_naming_it(
     refused(answer, "first_dose")
 
 
-def test_the_plan_preview_refuses_a_first_dose_in_year_9999(web: TestClient) -> None:
+def test_the_plan_preview_refuses_a_first_dose_in_year_9999(
+    client: TestClient, web: TestClient
+) -> None:
+    patient_id = a_patient(client, sign_in(client), "PREVIEW-1")
     form = {"regimen": "hd-label", "weight_kg": "70", "first_dose": "9999-12-25T08:00"}
-    answer = web.post("/patients/1/courses/preview", data=form)
-    assert answer.status_code in {404, 422}, answer.text
+    answer = web.post(f"/patients/{patient_id}/courses/preview", data=form)
+    assert answer.status_code == 422, answer.text
+    assert "First dose" in answer.text
 
 
 def test_a_given_at_at_the_end_of_the_calendar_is_refused_naming_it(client: TestClient) -> None:
