@@ -18,15 +18,19 @@ def test_upgrade_from_empty_matches_the_tables_and_downgrade_leaves_nothing(
 ) -> None:
     app = build_app(Settings(database_url=database_url))
     assert database_revision(app) is None
-    assert upgrade_database(app) == "0003"
+    assert upgrade_database(app) == "0004"
     engine = create_engine(database_url)
     tables = set(inspect(engine).get_table_names())
     assert set(Base.metadata.tables) <= tables
     unique = {tuple(c["column_names"]) for c in inspect(engine).get_unique_constraints("doses")}
     assert ("course_id", "cycle", "dose_number") in unique
+    assert ("recorded_by", "course_id", "idempotency_key") in unique
+    assert ("idempotency_key",) not in unique
+    indexes = {index["name"] for index in inspect(engine).get_indexes("doses")}
+    assert "ix_doses_given_untimed" in indexes
     assert downgrade_database(app) is None
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
-    assert upgrade_database(app) == "0003"
+    assert upgrade_database(app) == "0004"
     engine.dispose()
     app.engine.dispose()
 
@@ -52,7 +56,7 @@ def test_upgrading_counts_the_doses_already_recorded_and_new_doses_count_as_adde
     app = build_app(Settings(database_url=database_url))
     upgrade_database(app, "0001")
     build_demo(app.services, seed=5, years=1, until=date(2026, 11, 1))
-    assert upgrade_database(app) == "0003"
+    assert upgrade_database(app) == "0004"
     engine = create_engine(database_url)
     kept, counted = _tallies(engine)
     assert kept == counted

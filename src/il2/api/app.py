@@ -16,6 +16,8 @@ from fastapi import Depends, FastAPI
 
 from il2 import __version__
 from il2.api import audit, clinical, courses, engines, errors, patients, program, security
+from il2.api.guard import BodyGuard
+from il2.api.schemas import ERRORS, SIGN_IN_ERRORS
 from il2.api.turns import in_turn
 from il2.bootstrap import App
 
@@ -33,16 +35,17 @@ def create_api(app: App) -> FastAPI:
     api = FastAPI(title="il2", version=__version__, description=_DESCRIPTION)
     api.state.services = app.services
     errors.install(api)
+    api.add_middleware(BodyGuard)
 
     @api.get("/health", tags=["health"])
     async def health() -> dict[str, str]:
         """The server is up (no sign-in, no database)."""
         return {"status": "ok"}
 
-    api.include_router(security.router)
+    api.include_router(security.router, responses=SIGN_IN_ERRORS)
     # Included one level deep: each level of nesting costs every request a round of matching.
     # Each route runs in its turn, first come first served (il2.api.turns), then signs in.
     served = [Depends(in_turn, scope="function"), Depends(security.signed_in)]
     for module in (courses, patients, clinical, audit, engines, program):
-        api.include_router(module.router, prefix="/api", dependencies=served)
+        api.include_router(module.router, prefix="/api", dependencies=served, responses=ERRORS)
     return api

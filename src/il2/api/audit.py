@@ -12,26 +12,27 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime
 
+from il2.api.schemas import Moment
 from il2.api.security import Il2Services, SignedIn
+from il2.domain.limits import MAX_ID
 from il2.services.audit import PAGE_MOST, audit_page, stream_audit
 from il2.services.ports import AuditQuery
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
-Since = Annotated[AwareDatetime | None, Query(description="Only entries from then on")]
-Until = Annotated[AwareDatetime | None, Query(description="Only entries before then")]
+Since = Annotated[Moment | None, Query(description="Only entries from then on")]
+Until = Annotated[Moment | None, Query(description="Only entries before then")]
 Username = Annotated[str | None, Query(max_length=80, description="Only this user's entries")]
 PatientId = Annotated[
-    int | None, Query(ge=1, le=2**62, description="Only entries about this patient")
+    int | None, Query(ge=1, le=MAX_ID, description="Only entries about this patient")
 ]
 Action = Annotated[str | None, Query(max_length=40, description="Only this action, e.g. create")]
 
 
 def _query(
-    since: AwareDatetime | None,
-    until: AwareDatetime | None,
+    since: Moment | None,
+    until: Moment | None,
     username: str | None,
     patient_id: int | None,
     action: str | None,
@@ -52,7 +53,7 @@ def page(  # noqa: PLR0917 - one parameter per filter
     action: Action = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MOST, description="Entries per page")] = 100,
     before_id: Annotated[
-        int | None, Query(ge=1, le=2**62, description="Continue below this entry id (`older`)")
+        int | None, Query(ge=1, le=MAX_ID, description="Continue below this entry id (`older`)")
     ] = None,
 ) -> dict[str, Any]:
     """Matching entries, newest first, a page at a time: pass `older` back as `before_id`."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from il2.api.schemas import Correction, Discharge, FollowUp, Response, Toxicity
+from il2.api.schemas import Correction, Discharge, FollowUp, RecordId, Response, Toxicity
 from il2.api.security import Il2Services, SignedIn
 from il2.services.clinical import (
     correct_entry,
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/patients/{patient_id}", tags=["clinical entries"])
 
 @router.post("/toxicities", status_code=201)
 async def toxicity(
-    patient_id: int, body: Toxicity, actor: SignedIn, services: Il2Services
+    patient_id: RecordId, body: Toxicity, actor: SignedIn, services: Il2Services
 ) -> dict[str, Any]:
     """Grade CTCAE findings and keep them with their grades."""
     entry = record_toxicity(
@@ -38,7 +38,7 @@ async def toxicity(
 
 @router.post("/responses", status_code=201)
 async def response(
-    patient_id: int, body: Response, actor: SignedIn, services: Il2Services
+    patient_id: RecordId, body: Response, actor: SignedIn, services: Il2Services
 ) -> dict[str, Any]:
     """Assess RECIST from lesion measurements and keep both."""
     entry = record_response(
@@ -53,7 +53,7 @@ async def response(
 
 @router.post("/follow-ups", status_code=201)
 async def follow_up(
-    patient_id: int, body: FollowUp, actor: SignedIn, services: Il2Services
+    patient_id: RecordId, body: FollowUp, actor: SignedIn, services: Il2Services
 ) -> dict[str, Any]:
     """Keep a follow-up contact."""
     entry = record_follow_up(
@@ -69,7 +69,7 @@ async def follow_up(
 
 @router.post("/discharges", status_code=201)
 async def discharge(
-    patient_id: int, body: Discharge, actor: SignedIn, services: Il2Services
+    patient_id: RecordId, body: Discharge, actor: SignedIn, services: Il2Services
 ) -> dict[str, Any]:
     """Keep the day the patient left hospital after a course."""
     entry = record_discharge(
@@ -84,8 +84,8 @@ async def discharge(
 
 @router.post("/entries/{entry_id}/corrections", status_code=201)
 async def correction(
-    patient_id: int,
-    entry_id: int,
+    patient_id: RecordId,
+    entry_id: RecordId,
     body: Correction,
     actor: SignedIn,
     services: Il2Services,

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
-from il2.api.schemas import Dose
+from il2.api.schemas import Dose, RecordId
 from il2.api.security import Il2Services, SignedIn
 from il2.services.context import plain
 from il2.services.courses import DoseSubmission, ledger, submit_dose
@@ -39,7 +39,7 @@ IdempotencyKey = Annotated[
 
 
 @router.get("/{course_id}")
-async def read(course_id: int, actor: SignedIn, services: Il2Services) -> dict[str, Any]:
+async def read(course_id: RecordId, actor: SignedIn, services: Il2Services) -> dict[str, Any]:
     """The course with its plan, and its ledger in dose order (read is audited)."""
     course, doses = ledger(services, actor, course_id)
     return {"course": plain(course), "doses": [plain(dose) for dose in doses]}
@@ -55,7 +55,7 @@ async def read(course_id: int, actor: SignedIn, services: Il2Services) -> dict[s
     },
 )
 async def record(
-    course_id: int,
+    course_id: RecordId,
     *,
     body: Dose,
     actor: SignedIn,

@@ -9,6 +9,7 @@
      ├── RefusedError        409  {"reasons": [{"code", "message", "overridable"}]}
      ├── PermissionDeniedError 403
      └── RuleTableError      500  {"file", "field", "problem"}
+    BodyGuard (il2.api.guard) 413  a body over the size limit; 422 too deep or a lone surrogate
     RequestValidationError   422  a body, path, query or header FastAPI could not parse,
                                   in the same {"field", "value", "allowed"} shape
     HTTPException            its own status (an unknown path, a method not allowed)
@@ -38,6 +39,7 @@ from il2.domain.errors import (
     RefusedError,
     RuleTableError,
 )
+from il2.domain.limits import has_surrogate
 from il2.services.audit import audit_denial
 from il2.services.context import plain
 
@@ -53,6 +55,8 @@ def _finite(value: Any) -> Any:
     """JSON has no NaN or infinity, which Python's JSON reader accepts: echo them as text."""
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
+    if isinstance(value, str) and has_surrogate(value):  # not encodable: shown escaped
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, dict):
         return {key: _finite(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -80,6 +84,13 @@ def _invalid(field: str, value: object, allowed: str, **extra: Any) -> JSONRespo
     return _answer(
         422, "invalid_input", message, field=field, value=_json(value), allowed=allowed, **extra
     )
+
+
+answer = _answer
+"""An error answer in the one shape: {"error", "message", ...fields}."""
+
+invalid = _invalid
+"""A 422 naming the field, the value and what is allowed."""
 
 
 def il2_error(error: Il2Error) -> JSONResponse:  # noqa: PLR0911 - one answer per kind
@@ -139,6 +150,12 @@ def _problem(detail: Mapping[str, Any]) -> dict[str, Any]:
     value = None if kind in {"missing", "json_invalid"} else detail.get("input")
     if kind == "json_invalid":
         allowed = f"valid JSON ({context.get('error', 'unreadable')})"
+    elif kind == "string_too_long":
+        allowed = f"a text of at most {context.get('max_length')} characters"
+        value = f"({len(value)} characters)" if isinstance(value, str) else value
+    elif kind == "too_long":
+        allowed = f"at most {context.get('max_length')} items"
+        value = None
     elif kind == "enum":
         allowed = f"one of {context.get('expected', '')}"
     else:

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from il2.api.schemas import CoursePlan, JsonObject, NewPatient
+from il2.api.schemas import CoursePlan, JsonObject, NewPatient, RecordId
 from il2.api.security import Il2Services, SignedIn
 from il2.services.context import plain
 from il2.services.courses import plan_course
@@ -23,14 +23,14 @@ async def register(body: NewPatient, actor: SignedIn, services: Il2Services) -> 
 
 
 @router.get("/{patient_id}")
-async def read(patient_id: int, actor: SignedIn, services: Il2Services) -> dict[str, Any]:
+async def read(patient_id: RecordId, actor: SignedIn, services: Il2Services) -> dict[str, Any]:
     """The patient's record: screenings, courses, doses and entries (read is audited)."""
     return read_patient(services, actor, patient_id)
 
 
 @router.post("/{patient_id}/screenings", status_code=201)
 async def screen(
-    patient_id: int, findings: JsonObject, actor: SignedIn, services: Il2Services
+    patient_id: RecordId, findings: JsonObject, actor: SignedIn, services: Il2Services
 ) -> dict[str, Any]:
     """Screen the patient's findings (il2 screen input) and keep the checklist."""
     return dict(plain(record_screening(services, actor, patient_id, findings)))
@@ -38,7 +38,7 @@ async def screen(
 
 @router.post("/{patient_id}/courses", status_code=201)
 async def plan(
-    patient_id: int, body: CoursePlan, actor: SignedIn, services: Il2Services
+    patient_id: RecordId, body: CoursePlan, actor: SignedIn, services: Il2Services
 ) -> dict[str, Any]:
     """Plan the patient's next course and keep every dose slot."""
     course = plan_course(

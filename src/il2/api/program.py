@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from il2.api.security import Il2Services, SignedIn
+from il2.domain.limits import MAX_ID
 from il2.services.outcomes import outcome_summary
 from il2.services.patients import SEARCH_LENGTH, SEARCH_LIMIT, search_patients
 from il2.services.worklist import worklist
@@ -47,7 +48,7 @@ async def patients_by_stage(
     limit: Annotated[int, Query(ge=1, le=WORKLIST_MOST, description="Patients per page")] = (
         WORKLIST_PAGE
     ),
-    offset: Annotated[int, Query(ge=0, description="Patients to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID, description="Patients to skip")] = 0,
 ) -> dict[str, Any]:
     """A page of patients (newest referral first) with their stage and next action, the
     total, and today's doses on the ward; researchers see study numbers, not names."""

@@ -5,9 +5,39 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from fastapi import Path
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 
+from il2.domain import limits
+from il2.domain.errors import InvalidInputError
 from il2.domain.records import DoseOutcome
+
+RecordId = Annotated[
+    int, Path(ge=1, le=limits.MAX_ID, description="A record id (a 64-bit signed integer)")
+]
+"""A record id in a path: a larger number names no record and is refused (422), not looked up."""
+
+CourseId = Annotated[StrictInt, Field(ge=1, le=limits.MAX_ID)]
+
+
+def _in_range(moment: Any) -> Any:
+    try:
+        return limits.checked_moment(moment, "date-time")
+    except InvalidInputError as error:
+        raise ValueError(error.allowed) from None
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_in_range)]
+"""A date-time with its offset, in the years limits.MIN_YEAR to limits.MAX_YEAR."""
 
 JsonObject = dict[str, Any]
 Number = Annotated[
@@ -25,31 +55,42 @@ class Body(BaseModel):
 class SignIn(Body):
     """A username and password."""
 
-    username: str
-    password: str
+    username: str = Field(min_length=1, max_length=limits.MAX_USERNAME)
+    password: str = Field(min_length=1, max_length=limits.MAX_PASSWORD)
 
 
 class NewPatient(Body):
     """A referred patient (sex defaults to unknown, the referral date to today)."""
 
-    mrn: str
-    name: str
+    mrn: str = Field(min_length=1, max_length=limits.MAX_IDENTIFIER)
+    name: str = Field(min_length=1, max_length=limits.MAX_NAME)
     birth_date: date
-    diagnosis: str = Field(description="melanoma or renal_cell_carcinoma")
-    sex: str | None = Field(default=None, description="female, male, other or unknown")
+    diagnosis: str = Field(
+        min_length=1,
+        max_length=limits.MAX_IDENTIFIER,
+        description="melanoma or renal_cell_carcinoma",
+    )
+    sex: str | None = Field(
+        default=None, max_length=limits.MAX_IDENTIFIER, description="female, male, other or unknown"
+    )
     referred_on: date | None = None
 
 
 class CoursePlan(Body):
     """A course to plan: the regimen, the patient's weight and the first dose."""
 
-    regimen: str = Field(description="A regimen id, e.g. hd-label")
+    regimen: str = Field(
+        min_length=1, max_length=limits.MAX_IDENTIFIER, description="A regimen id, e.g. hd-label"
+    )
     weight_kg: Number
     first_dose: str = Field(
-        description="ISO 8601 date-time, e.g. 2026-12-07T08:00:00-08:00; no offset = site zone"
+        min_length=1,
+        max_length=limits.MAX_IDENTIFIER,
+        description="ISO 8601 date-time, e.g. 2026-12-07T08:00:00-08:00; no offset = site zone",
     )
     cycle_end_rule: str | None = Field(
         default=None,
+        max_length=limits.MAX_IDENTIFIER,
         description="When the first-dose time leaves fewer slots in a cycle's dosing days than "
         "doses (hd-label: a first dose at 16:00 or later fits 13 of 14 in days 1-5): "
         "'whichever_first' ends the cycle within the days, 'dose_count' gives every dose. "
@@ -57,6 +98,7 @@ class CoursePlan(Body):
     )
     override_reason: str | None = Field(
         default=None,
+        max_length=limits.MAX_FREE_TEXT,
         description="A physician's reason to plan against relative reasons only (a rest "
         "shorter than the regimen's, a retreatment that needs review); kept with the plan. "
         "Never overrides a missing or failed screening, a running course, an earlier "
@@ -73,25 +115,29 @@ class Dose(Body):
     outcome: DoseOutcome | None = Field(
         default=None, description="Left out: what the before-dose decision advises"
     )
-    given_at: AwareDatetime | None = Field(
+    given_at: Moment | None = Field(
         default=None,
         description="When the dose was given: inside its window around the due time, never in "
         "the future (a few minutes' clock tolerance) nor before the assessment",
     )
-    assessed_at: AwareDatetime | None = Field(
+    assessed_at: Moment | None = Field(
         default=None, description="When the before-dose assessment was made (left out: now)"
     )
     verified_by: str | None = Field(
-        default=None, description="The second nurse or physician verifying a given dose"
+        default=None,
+        max_length=limits.MAX_USERNAME,
+        description="The second nurse or physician verifying a given dose",
     )
     verifier_password: str | None = Field(
         default=None,
+        max_length=limits.MAX_PASSWORD,
         description="The verifier's own password: checked, never kept",
         json_schema_extra={"format": "password", "writeOnly": True},
     )
-    override_reason: str | None = None
-    overrides: list[str] | None = Field(
+    override_reason: str | None = Field(default=None, max_length=limits.MAX_FREE_TEXT)
+    overrides: list[Annotated[str, Field(max_length=limits.MAX_IDENTIFIER)]] | None = Field(
         default=None,
+        max_length=100,
         description="A physician's override: the hold reasons (rule ids) given against. Left out "
         "with an override_reason: every overridable hold reason. The minimum interval, a stop "
         "or a discontinue are never overridden",
@@ -102,14 +148,14 @@ class Toxicity(Body):
     """CTCAE findings observed on a day (il2 grade input)."""
 
     observed_on: date
-    course_id: StrictInt | None = None
+    course_id: CourseId | None = None
     findings: JsonObject
 
 
 class Response(Body):
     """Lesion measurements (il2 recist input)."""
 
-    course_id: StrictInt | None = None
+    course_id: CourseId | None = None
     measurements: JsonObject
 
 
@@ -118,15 +164,17 @@ class FollowUp(Body):
 
     observed_on: date
     status: str = Field(
-        description="alive_no_progression, alive_progression, dead or lost_to_follow_up"
+        min_length=1,
+        max_length=limits.MAX_IDENTIFIER,
+        description="alive_no_progression, alive_progression, dead or lost_to_follow_up",
     )
-    notes: str | None = None
+    notes: str | None = Field(default=None, max_length=limits.MAX_FREE_TEXT)
 
 
 class Discharge(Body):
     """The day the patient left hospital after a course (the rest counts from it)."""
 
-    course_id: StrictInt
+    course_id: CourseId
     discharged_on: date
 
 
@@ -134,9 +182,43 @@ class Correction(Body):
     """The corrected content of an entry, and why."""
 
     content: JsonObject
-    reason: str
+    reason: str = Field(min_length=1, max_length=limits.MAX_FREE_TEXT)
     observed_on: date | None = Field(
         default=None,
         description="a toxicity's or follow-up's corrected date (a response's is its last scan's; "
         "a discharge's is content.discharged_on)",
     )
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a stable code and a sentence; a 422 names the field, the value given
+    and what is allowed; other fields as the error kind carries them (see il2.api.errors)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str = Field(description="A stable code, e.g. invalid_input, not_found, conflict")
+    message: str = Field(description="What went wrong, in words for people")
+    field: str | None = Field(default=None, description="422: the field that cannot be used")
+    value: Any = Field(default=None, description="422: the value given (passwords hidden)")
+    allowed: str | None = Field(default=None, description="422: what the field accepts")
+
+
+def _declared(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+SIGN_IN_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _declared("A body that is not JSON (or not UTF-8) could not be read"),
+    401: _declared("The username or password is wrong"),
+    413: _declared(f"The body is over {limits.MAX_API_BODY} bytes"),
+    422: _declared("A field cannot be used: `field`, `value` and `allowed` say which and why"),
+}
+"""The errors sign-in answers."""
+
+ERRORS: dict[int | str, dict[str, Any]] = SIGN_IN_ERRORS | {
+    401: _declared("No token, or one unknown or expired: sign in with POST /api/token"),
+    403: _declared("The signed-in role may not do this"),
+    404: _declared("The record named in the path (or body) does not exist"),
+    409: _declared("The write clashes with the record: `existing` or `reasons` say how"),
+}
+"""The errors every signed-in operation may answer, each with the one error body."""

@@ -524,9 +524,16 @@ class SqlDoses:
         row = self._session.scalars(query).first()
         return None if row is None else _dose(row)
 
-    def by_idempotency_key(self, key: str) -> DoseRecord | None:
-        """The record first made with this key."""
-        row = self._session.scalars(select(DoseRow).where(DoseRow.idempotency_key == key)).first()
+    def by_idempotency_key(
+        self, key: str, *, course_id: int, recorded_by: str
+    ) -> DoseRecord | None:
+        """The record this user first made on this course with this key."""
+        query = select(DoseRow).where(
+            DoseRow.idempotency_key == key,
+            DoseRow.course_id == course_id,
+            DoseRow.recorded_by == recorded_by,
+        )
+        row = self._session.scalars(query).first()
         return None if row is None else _dose(row)
 
     def lines_for_course(self, course_id: int) -> Sequence[LedgerLine]:

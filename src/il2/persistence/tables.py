@@ -140,6 +140,10 @@ class DoseRow(Base):
     __tablename__ = "doses"
     __table_args__ = (
         UniqueConstraint("course_id", "cycle", "dose_number", name="uq_doses_course_cycle_dose"),
+        # A retry's key names a submission only with its user and course (migration 0004).
+        UniqueConstraint(
+            "recorded_by", "course_id", "idempotency_key", name="uq_doses_idempotency_scope"
+        ),
         # Doses given with no time (none in a sound ledger): outcome analysis lists them.
         Index(
             "ix_doses_given_untimed",
@@ -162,7 +166,7 @@ class DoseRow(Base):
     verified_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     override_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     override_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     recorded_by: Mapped[str] = mapped_column(String(80))
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 
+from il2.domain import limits
 from il2.domain.errors import InvalidInputError, PermissionDeniedError
 from il2.domain.records import Actor, Role, User
 from il2.services.context import Services, audit, require, text
@@ -46,7 +47,7 @@ def add_user(
         )
     with services.uow() as uow:
         user = uow.users.add(
-            username=str(text(username, "username")),
+            username=str(text(username, "username", limit=limits.MAX_USERNAME)),
             display_name=str(text(display_name, "display_name")),
             role=Role(str(role)),
             password_hash=_HASHER.hash(password),

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from il2.domain import limits
 from il2.domain.errors import InvalidInputError, NotFoundError, Refusal, RefusedError
 from il2.domain.records import Actor, ClinicalEntry, DoseOutcome, Json, LedgerLine, Patient
 from il2.services.context import (
@@ -342,7 +343,12 @@ def follow_up_entry(*, observed_on: object, status: object, notes: object = None
         "kind": "follow_up",
         "course_id": None,
         "observed_on": iso_date(observed_on, "observed_on"),
-        "content": {"status": status, "notes": text(notes, "notes", required=False)},
+        "content": {
+            "status": status,
+            "notes": text(
+                notes, "notes", required=False, limit=limits.MAX_FREE_TEXT, multiline=True
+            ),
+        },
         "summary": str(status),
     }
 
@@ -431,7 +437,13 @@ def _corrected(
         )
     return {
         "status": status,
-        "notes": text(body.get("notes"), "content.notes", required=False),
+        "notes": text(
+            body.get("notes"),
+            "content.notes",
+            required=False,
+            limit=limits.MAX_FREE_TEXT,
+            multiline=True,
+        ),
     }, str(status)
 
 
@@ -458,7 +470,7 @@ def correct_entry(
     with refusals_audited(
         services, actor, action="correct", entity="entry", entity_id=entry_id, patient_id=patient_id
     ):
-        why = text(reason, "reason")
+        why = text(reason, "reason", limit=limits.MAX_FREE_TEXT, multiline=True)
         with services.uow() as uow:
             old = uow.entries.get(entry_id)
         if old is None or old.patient_id != patient_id:

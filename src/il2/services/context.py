@@ -10,6 +10,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from il2.domain import limits
 from il2.domain.errors import (
     Il2Error,
     InvalidInputError,
@@ -173,13 +174,24 @@ def patient_or_404(uow: UnitOfWork, patient_id: int) -> Patient:
     return patient
 
 
-def text(raw: object, field: str, *, required: bool = True) -> str | None:
-    """A trimmed non-empty string (or None when optional and absent)."""
+def text(
+    raw: object,
+    field: str,
+    *,
+    required: bool = True,
+    limit: int = limits.MAX_NAME,
+    multiline: bool = False,
+) -> str | None:
+    """A trimmed non-empty string (or None when optional and absent) within il2's limits:
+    at most `limit` characters, and single-line text with no control, bidirectional,
+    zero-width or noncharacter code points (`multiline` free text keeps line breaks and tabs).
+    """
     if raw is None and not required:
         return None
     if not isinstance(raw, str) or not raw.strip():
-        raise InvalidInputError(field=field, value=raw, allowed="a non-empty text")
-    return raw.strip()
+        shown = raw.encode("utf-8", "backslashreplace").decode() if isinstance(raw, str) else raw
+        raise InvalidInputError(field=field, value=shown, allowed="a non-empty text")
+    return limits.checked_text(raw.strip(), field, limit=limit, multiline=multiline)
 
 
 def iso_date(raw: object, field: str) -> date:
@@ -202,7 +214,8 @@ def aware(raw: object, field: str, services: Services) -> datetime:
             value=raw,
             allowed="an ISO 8601 date-time such as 2026-12-07T08:00:00-08:00",
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=services.rules.site.time_zone)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=services.rules.site.time_zone)
+    return limits.checked_moment(moment, field)
 
 
 def as_json(value: object, field: str) -> Json:

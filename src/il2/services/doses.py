@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from il2.domain import limits
 from il2.domain.bedside import Action, DoseDecision
 from il2.domain.errors import (
     ConflictError,
@@ -249,7 +250,12 @@ def _overridden(
             ]
         )
     if not requested:
-        text(submission.override_reason, "override_reason")
+        text(
+            submission.override_reason,
+            "override_reason",
+            limit=limits.MAX_FREE_TEXT,
+            multiline=True,
+        )
         requested = tuple(codes)
     unknown = [code for code in requested if code not in codes]
     if unknown:
@@ -261,7 +267,12 @@ def _overridden(
     uncovered = [hold for hold in holds if hold.code not in requested]
     if uncovered:
         raise RefusedError(uncovered)
-    text(submission.override_reason, "override_reason")
+    text(
+        submission.override_reason,
+        "override_reason",
+        limit=limits.MAX_FREE_TEXT,
+        multiline=True,
+    )
     return requested
 
 
@@ -269,7 +280,7 @@ def _check_verifier(
     services: Services, actor: Actor, submission: DoseSubmission, verify: Verifier
 ) -> str:
     """The second person's username, once they signed with their password and may verify."""
-    name = str(text(submission.verified_by, "verified_by"))
+    name = str(text(submission.verified_by, "verified_by", limit=limits.MAX_USERNAME))
     if name == actor.username:
         raise InvalidInputError(
             field="verified_by", value=name, allowed="a second user, not the one recording"
@@ -480,18 +491,25 @@ def record_dose(
     submission: DoseSubmission,
     *,
     password_check: PasswordCheck = password_matches,
+    patient_id: int | None = None,
 ) -> DoseResult:
     """Assess a scheduled dose on the patient's timeline and record what was done.
 
     `password_check` checks the second person's password (default: argon2, every time).
+    `patient_id`, when the caller names the patient (a page's path), must be the course's:
+    otherwise NotFoundError, and nothing is recorded.
     """
     require(services, actor, "dose.record")
     with services.uow() as uow:
+        course = _course_or_404(uow, course_id)
+        if patient_id is not None and course.patient_id != patient_id:
+            raise NotFoundError(kind="course of this patient", key=str(course_id))
         if submission.idempotency_key:
-            first = uow.doses.by_idempotency_key(submission.idempotency_key)
+            first = uow.doses.by_idempotency_key(
+                submission.idempotency_key, course_id=course_id, recorded_by=actor.username
+            )
             if first is not None:
                 return DoseResult(first, created=False)
-        course = _course_or_404(uow, course_id)
     with (
         refusals_audited(
             services,
@@ -543,6 +561,7 @@ def submit_dose(
     submission: DoseSubmission,
     *,
     password_check: PasswordCheck = password_matches,
+    patient_id: int | None = None,
 ) -> DoseResult:
     """Record a dose; when a concurrent submission won the race, answer with its record.
 
@@ -550,11 +569,20 @@ def submit_dose(
     submission of the same slot is a ConflictError carrying the record that was there first.
     """
     try:
-        return record_dose(services, actor, course_id, submission, password_check=password_check)
+        return record_dose(
+            services,
+            actor,
+            course_id,
+            submission,
+            password_check=password_check,
+            patient_id=patient_id,
+        )
     except ConflictError as clash:
         with services.uow() as uow:
             if submission.idempotency_key:
-                first = uow.doses.by_idempotency_key(submission.idempotency_key)
+                first = uow.doses.by_idempotency_key(
+                    submission.idempotency_key, course_id=course_id, recorded_by=actor.username
+                )
                 if first is not None:
                     return DoseResult(first, created=False)
             existing = uow.doses.by_slot(course_id, submission.cycle, submission.dose_number)

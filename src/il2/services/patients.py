@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from il2.domain import limits
 from il2.domain.errors import InvalidInputError, PermissionDeniedError
 from il2.domain.records import Actor, Patient, ScreeningRecord, study_id
 from il2.services.context import (
@@ -54,7 +55,7 @@ def patient_fields(services: Services, document: object) -> dict[str, Any]:
             field="birth_date", value=birth.isoformat(), allowed="a date before the referral"
         )
     return {
-        "mrn": str(text(raw.get("mrn"), "mrn")),
+        "mrn": str(text(raw.get("mrn"), "mrn", limit=limits.MAX_IDENTIFIER)),
         "name": str(text(raw.get("name"), "name")),
         "birth_date": birth,
         "sex": str(sex),

@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from il2.domain.errors import InvalidInputError, NotFoundError
+from il2.domain.limits import checked_moment
 from il2.domain.plan import CoursePlan, plan_course
 from il2.domain.quantities import exact, plain
 from il2.domain.regimen import CycleEndRule, Regimen
@@ -34,7 +35,7 @@ def read_first_dose(rules: RuleSet, value: str | datetime) -> datetime:
         moment = value
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=rules.site.time_zone)
-    return moment
+    return checked_moment(moment, "first_dose")
 
 
 def read_weight_kg(rules: RuleSet, value: object) -> Decimal:

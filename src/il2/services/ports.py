@@ -217,8 +217,11 @@ class Doses(Protocol):
         """The record of one dose slot."""
         ...
 
-    def by_idempotency_key(self, key: str) -> DoseRecord | None:
-        """The record first made with this idempotency key."""
+    def by_idempotency_key(
+        self, key: str, *, course_id: int, recorded_by: str
+    ) -> DoseRecord | None:
+        """The record this user first made on this course with this idempotency key (a key
+        reused on another course, or by another user, is not a replay of their record)."""
         ...
 
     def for_course(self, course_id: int) -> Sequence[DoseRecord]:

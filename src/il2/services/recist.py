@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from il2.domain import limits
 from il2.domain.errors import InvalidInputError
 from il2.domain.irecist import IrecistResult, irecist
+from il2.domain.limits import checked_text
 from il2.domain.quantities import exact
 from il2.domain.recist import (
     Assessment,
@@ -56,7 +58,8 @@ def _text(raw: Mapping[str, object], key: str, where: str) -> str:
     value = raw.get(key)
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(field=f"{where}{key}", value=value, allowed="a non-empty text")
-    return value
+    limit = limits.MAX_IDENTIFIER if key == "id" else limits.MAX_NAME
+    return checked_text(value, f"{where}{key}", limit=limit)
 
 
 def _whole(raw: Mapping[str, object], key: str, default: int) -> int:

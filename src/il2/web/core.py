@@ -11,16 +11,24 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.datastructures import FormData
 
 from il2.domain.errors import InvalidInputError
+from il2.domain.limits import MAX_ID
 from il2.domain.records import Actor
 from il2.rules.loader import RuleSet
 from il2.services.context import Services
 from il2.web.labels import choices, label_for, words
+
+RecordId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+"""A record id in a page's path: a number past 2^63-1 names no record (404), never a lookup."""
+
+SlotNumber = Annotated[int, PathParam(ge=1, le=1000)]
+"""A cycle or dose number in a path."""
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"

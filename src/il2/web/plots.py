@@ -74,8 +74,14 @@ def _figure(width_in: float, height_in: float, *, left_in: float = 0.75) -> Figu
     return figure
 
 
+def literal(text: str) -> str:
+    """`text` as matplotlib shows it literally: `$` would start mathtext, which a label
+    typed by a user (a lesion id such as `$x^{$`) can break, failing the whole page."""
+    return text.replace("$", r"\$")
+
+
 def _title(ax: Axes, text: str) -> None:
-    ax.text(0, 1.06, text, transform=ax.transAxes, fontsize=10, color=INK)
+    ax.text(0, 1.06, literal(text), transform=ax.transAxes, fontsize=10, color=INK)
 
 
 def _thresholds(ax: Axes) -> None:
@@ -125,7 +131,7 @@ def trend(labels: tuple[str, ...], series: tuple[Series, ...]) -> str:
             ax.text(
                 -0.04,
                 base + 0.5,
-                f"{item.title}\n{extent} {item.unit}",
+                literal(f"{item.title}\n{extent} {item.unit}"),
                 ha="right",
                 va="center",
                 fontsize=9,
@@ -136,7 +142,7 @@ def trend(labels: tuple[str, ...], series: tuple[Series, ...]) -> str:
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
         ax.set_xlim(-0.5, len(labels) - 0.5)
-        ax.set_xticks(x[::step], list(labels[::step]), fontsize=8)
+        ax.set_xticks(x[::step], [literal(label) for label in labels[::step]], fontsize=8)
         ax.set_xlabel("dose (cycle.number)")
         return _svg(figure)
 
@@ -154,7 +160,7 @@ def waterfall(labels: tuple[str, ...], changes_pct: tuple[float, ...]) -> str:
         ax = figure.subplots()
         ax.bar(range(len(values)), values, color=colors)
         _thresholds(ax)
-        ax.set_xticks(range(len(values)), [labels[i] for i in order], fontsize=8)
+        ax.set_xticks(range(len(values)), [literal(labels[i]) for i in order], fontsize=8)
         ax.set_ylabel("change from baseline (%)")
         _title(ax, "Waterfall: best change from baseline")
         return _svg(figure)
@@ -178,7 +184,7 @@ def spider(
                 ms=4,
                 lw=2.4 if bold else 1,
                 color=INK if bold else None,
-                label=name,
+                label=literal(name),
                 zorder=3 if bold else 2,
             )
         _thresholds(ax)

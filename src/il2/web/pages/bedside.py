@@ -20,7 +20,7 @@ from il2.services.context import aware
 from il2.services.courses import DoseSubmission, preview_dose, submit_dose
 from il2.services.patients import read_patient
 from il2.web import forms, record
-from il2.web.core import Form, Web, form_values, is_htmx, see_other
+from il2.web.core import Form, RecordId, SlotNumber, Web, form_values, is_htmx, see_other
 from il2.web.session import signed_in
 
 # Filled from the ledger, never typed: the record recomputes them itself.
@@ -65,7 +65,9 @@ class Dose:
         )
 
 
-def dose_path(patient_id: int, course_id: int, cycle: int, number: int) -> Dose:
+def dose_path(
+    patient_id: RecordId, course_id: RecordId, cycle: SlotNumber, number: SlotNumber
+) -> Dose:
     """The dose slot of the path, its numbers checked by FastAPI."""
     return Dose(patient_id, course_id, cycle, number)
 
@@ -295,7 +297,13 @@ def routes(web: Web) -> APIRouter:
     @web.redisplay(screen.record_again)
     def record_dose(request: Request, dose: DosePath, form: Form, actor: SignedIn) -> Response:
         try:
-            submit_dose(web.services, actor, dose.course_id, screen.submission(dose, form))
+            submit_dose(
+                web.services,
+                actor,
+                dose.course_id,
+                screen.submission(dose, form),
+                patient_id=dose.patient_id,
+            )
         except RefusedError as refused:
             return screen.refused_again(request, form, refused)
         return see_other(dose.url)

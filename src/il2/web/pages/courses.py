@@ -13,7 +13,7 @@ from il2.services.documents import plan_document
 from il2.services.patients import read_patient
 from il2.services.planning import plan
 from il2.web import forms, record
-from il2.web.core import Form, Web, form_values, see_other
+from il2.web.core import Form, RecordId, Web, form_values, see_other
 from il2.web.session import signed_in
 
 _WEIGHT = "a body weight in kg, such as 70.5"
@@ -53,7 +53,7 @@ def routes(web: Web) -> APIRouter:
 
     def plan_form(
         request: Request,
-        patient_id: int,
+        patient_id: RecordId,
         actor: Actor,
         values: dict[str, Any] | None,
         error: InvalidInputError | None,
@@ -105,12 +105,14 @@ def routes(web: Web) -> APIRouter:
         )
 
     @router.get("/patients/{patient_id}/courses/new", response_class=HTMLResponse)
-    def plan_page(request: Request, patient_id: int, actor: SignedIn) -> HTMLResponse:
+    def plan_page(request: Request, patient_id: RecordId, actor: SignedIn) -> HTMLResponse:
         return plan_form(request, patient_id, actor, None, None)
 
     @router.post("/patients/{patient_id}/courses/preview", response_class=HTMLResponse)
     @web.redisplay(preview_again)
-    def preview(request: Request, patient_id: int, form: Form, _actor: SignedIn) -> HTMLResponse:
+    def preview(
+        request: Request, patient_id: RecordId, form: Form, _actor: SignedIn
+    ) -> HTMLResponse:
         planned = plan(
             web.rules,
             regimen_id=forms.text(form, "regimen"),
@@ -137,7 +139,7 @@ def routes(web: Web) -> APIRouter:
     @router.post("/patients/{patient_id}/courses", response_model=None)
     @web.redisplay(plan_again)
     def create(
-        request: Request, patient_id: int, form: Form, actor: SignedIn
+        request: Request, patient_id: RecordId, form: Form, actor: SignedIn
     ) -> RedirectResponse | HTMLResponse:
         try:
             course = plan_course(
@@ -155,7 +157,7 @@ def routes(web: Web) -> APIRouter:
         return see_other(f"/patients/{patient_id}/courses/{course.id}")
 
     def course_view(
-        request: Request, patient_id: int, course_id: int, actor: Actor, template: str
+        request: Request, patient_id: RecordId, course_id: RecordId, actor: Actor, template: str
     ) -> HTMLResponse:
         found = read_patient(web.services, actor, patient_id)
         course = record.course(found, course_id)
@@ -172,13 +174,13 @@ def routes(web: Web) -> APIRouter:
 
     @router.get("/patients/{patient_id}/courses/{course_id}", response_class=HTMLResponse)
     def course_page(
-        request: Request, patient_id: int, course_id: int, actor: SignedIn
+        request: Request, patient_id: RecordId, course_id: RecordId, actor: SignedIn
     ) -> HTMLResponse:
         return course_view(request, patient_id, course_id, actor, "course.html")
 
     @router.get("/patients/{patient_id}/courses/{course_id}/schedule", response_class=HTMLResponse)
     def schedule(
-        request: Request, patient_id: int, course_id: int, actor: SignedIn
+        request: Request, patient_id: RecordId, course_id: RecordId, actor: SignedIn
     ) -> HTMLResponse:
         return course_view(request, patient_id, course_id, actor, "schedule.html")
 

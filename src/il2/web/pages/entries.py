@@ -12,7 +12,7 @@ from il2.domain.records import Actor
 from il2.services.clinical import correct_entry, record_discharge, record_follow_up, today
 from il2.services.patients import read_patient
 from il2.web import forms, record
-from il2.web.core import Form, Web, form_values, see_other
+from il2.web.core import Form, RecordId, Web, form_values, see_other
 from il2.web.pages.flowsheet import finding
 from il2.web.session import signed_in
 
@@ -22,14 +22,14 @@ _FINDING_FIELDS = (
 )  # fmt: skip
 
 
-def _entry(found: Mapping[str, Any], entry_id: int) -> Mapping[str, Any]:
+def _entry(found: Mapping[str, Any], entry_id: RecordId) -> Mapping[str, Any]:
     for entry in found["entries"]:
         if entry["id"] == entry_id:
             return dict(entry)
     raise NotFoundError(kind="entry of this patient", key=str(entry_id))
 
 
-def _newer(found: Mapping[str, Any], entry_id: int) -> Mapping[str, Any] | None:
+def _newer(found: Mapping[str, Any], entry_id: RecordId) -> Mapping[str, Any] | None:
     return next((e for e in found["entries"] if e.get("corrects_id") == entry_id), None)
 
 
@@ -74,7 +74,7 @@ def routes(web: Web) -> APIRouter:
 
     def follow_up_form(
         request: Request,
-        patient_id: int,
+        patient_id: RecordId,
         actor: Actor,
         values: dict[str, Any],
         error: InvalidInputError | None,
@@ -95,12 +95,12 @@ def routes(web: Web) -> APIRouter:
         return follow_up_form(request, patient_id, request.state.actor, form_values(form), error)
 
     @router.get("/patients/{patient_id}/follow-ups/new", response_class=HTMLResponse)
-    def follow_up_page(request: Request, patient_id: int, actor: SignedIn) -> HTMLResponse:
+    def follow_up_page(request: Request, patient_id: RecordId, actor: SignedIn) -> HTMLResponse:
         return follow_up_form(request, patient_id, actor, dict(request.query_params), None)
 
     @router.post("/patients/{patient_id}/follow-ups")
     @web.redisplay(follow_up_again)
-    def add_follow_up(patient_id: int, form: Form, actor: SignedIn) -> RedirectResponse:
+    def add_follow_up(patient_id: RecordId, form: Form, actor: SignedIn) -> RedirectResponse:
         record_follow_up(
             web.services,
             actor,
@@ -142,8 +142,8 @@ def routes(web: Web) -> APIRouter:
 
     def correction_form(
         request: Request,
-        patient_id: int,
-        entry_id: int,
+        patient_id: RecordId,
+        entry_id: RecordId,
         actor: Actor,
         *,
         values: dict[str, Any] | None,
@@ -187,7 +187,7 @@ def routes(web: Web) -> APIRouter:
 
     @router.get("/patients/{patient_id}/entries/{entry_id}/correct", response_model=None)
     def correction_page(
-        request: Request, patient_id: int, entry_id: int, actor: SignedIn
+        request: Request, patient_id: RecordId, entry_id: RecordId, actor: SignedIn
     ) -> HTMLResponse | RedirectResponse:
         found = read_patient(web.services, actor, patient_id)
         if _entry(found, entry_id)["kind"] == "response":
@@ -196,7 +196,9 @@ def routes(web: Web) -> APIRouter:
 
     @router.post("/patients/{patient_id}/entries/{entry_id}/corrections")
     @web.redisplay(correction_again)
-    def correct(patient_id: int, entry_id: int, form: Form, actor: SignedIn) -> RedirectResponse:
+    def correct(
+        patient_id: RecordId, entry_id: RecordId, form: Form, actor: SignedIn
+    ) -> RedirectResponse:
         content: dict[str, Any]
         if forms.text(form, "kind") == "discharge":
             content = {"discharged_on": forms.text(form, "discharged_on") or None}

@@ -11,7 +11,7 @@ from il2.domain.records import Actor
 from il2.services.clinical import record_toxicity
 from il2.services.patients import read_patient
 from il2.web import flowsheet, forms, plots, record
-from il2.web.core import Form, Web, form_values, see_other
+from il2.web.core import Form, RecordId, Web, form_values, see_other
 from il2.web.session import signed_in
 
 _LIMITS = ("creatinine_uln_mg_dl", "bilirubin_uln_mg_dl", "platelets_lln_per_ul")
@@ -59,7 +59,7 @@ def routes(web: Web) -> APIRouter:
 
     def sheet(
         request: Request,
-        patient_id: int,
+        patient_id: RecordId,
         actor: Actor,
         values: dict[str, Any],
         error: InvalidInputError | None,
@@ -98,12 +98,12 @@ def routes(web: Web) -> APIRouter:
         return sheet(request, patient_id, request.state.actor, form_values(form), named)
 
     @router.get("/patients/{patient_id}/flowsheet", response_class=HTMLResponse)
-    def flowsheet_page(request: Request, patient_id: int, actor: SignedIn) -> HTMLResponse:
+    def flowsheet_page(request: Request, patient_id: RecordId, actor: SignedIn) -> HTMLResponse:
         return sheet(request, patient_id, actor, {}, None)
 
     @router.post("/patients/{patient_id}/toxicities")
     @web.redisplay(toxicity_again)
-    def add_toxicity(patient_id: int, form: Form, actor: SignedIn) -> RedirectResponse:
+    def add_toxicity(patient_id: RecordId, form: Form, actor: SignedIn) -> RedirectResponse:
         course = forms.text(form, "course_id")
         record_toxicity(
             web.services,

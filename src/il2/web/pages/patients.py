@@ -12,7 +12,7 @@ from il2.services.clinical import today
 from il2.services.patient_pathway import next_for_record
 from il2.services.patients import create_patient, read_patient, record_screening
 from il2.web import forms, record
-from il2.web.core import Form, Web, form_values, see_other
+from il2.web.core import Form, RecordId, Web, form_values, see_other
 from il2.web.labels import label_for
 from il2.web.session import signed_in
 
@@ -54,7 +54,7 @@ def routes(web: Web) -> APIRouter:
         return see_other(f"/patients/{patient.id}")
 
     @router.get("/patients/{patient_id}", response_class=HTMLResponse)
-    def chart(request: Request, patient_id: int, actor: SignedIn) -> HTMLResponse:
+    def chart(request: Request, patient_id: RecordId, actor: SignedIn) -> HTMLResponse:
         found = read_patient(web.services, actor, patient_id)
         entries = found["entries"]
         next_step, problem = None, None
@@ -82,7 +82,7 @@ def routes(web: Web) -> APIRouter:
 
     def screening_form(
         request: Request,
-        patient_id: int,
+        patient_id: RecordId,
         actor: Actor,
         values: dict[str, Any] | None,
         error: InvalidInputError | None,
@@ -109,12 +109,12 @@ def routes(web: Web) -> APIRouter:
         return screening_form(request, patient_id, request.state.actor, form_values(form), error)
 
     @router.get("/patients/{patient_id}/screening", response_class=HTMLResponse)
-    def screening_page(request: Request, patient_id: int, actor: SignedIn) -> HTMLResponse:
+    def screening_page(request: Request, patient_id: RecordId, actor: SignedIn) -> HTMLResponse:
         return screening_form(request, patient_id, actor, None, None)
 
     @router.post("/patients/{patient_id}/screening")
     @web.redisplay(screening_again)
-    def screen(patient_id: int, form: Form, actor: SignedIn) -> RedirectResponse:
+    def screen(patient_id: RecordId, form: Form, actor: SignedIn) -> RedirectResponse:
         findings = forms.document(form, web.rules.screening_fields)
         record_screening(web.services, actor, patient_id, findings)
         return see_other(f"/patients/{patient_id}#screening")

@@ -12,7 +12,7 @@ from il2.domain.records import Actor
 from il2.services.clinical import correct_entry, record_response
 from il2.services.patients import read_patient
 from il2.web import plots, record, response
-from il2.web.core import Form, Web, form_values, see_other
+from il2.web.core import Form, RecordId, Web, form_values, see_other
 from il2.web.session import signed_in
 
 
@@ -37,7 +37,7 @@ def routes(web: Web) -> APIRouter:
 
     def page(
         request: Request,
-        patient_id: int,
+        patient_id: RecordId,
         actor: Actor,
         submitted: tuple[dict[str, Any], response.Grid] | None,
         error: InvalidInputError | None,
@@ -107,12 +107,12 @@ def routes(web: Web) -> APIRouter:
         return page(request, patient_id, request.state.actor, (form_values(form), grid), named)
 
     @router.get("/patients/{patient_id}/response", response_class=HTMLResponse)
-    def response_page(request: Request, patient_id: int, actor: SignedIn) -> HTMLResponse:
+    def response_page(request: Request, patient_id: RecordId, actor: SignedIn) -> HTMLResponse:
         return page(request, patient_id, actor, None, None)
 
     @router.post("/patients/{patient_id}/responses")
     @web.redisplay(again)
-    def add_response(patient_id: int, form: Form, actor: SignedIn) -> RedirectResponse:
+    def add_response(patient_id: RecordId, form: Form, actor: SignedIn) -> RedirectResponse:
         measurements, _names = response.document(form, response.grid_of_form(form))
         course = str(form.get("course_id") or "")
         corrects = str(form.get("corrects_id") or "")

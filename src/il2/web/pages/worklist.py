@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from il2.domain.errors import InvalidInputError
+from il2.domain.limits import MAX_ID
 from il2.domain.records import Actor
 from il2.domain.worklist import Stage
 from il2.services.patients import SEARCH_LIMIT, search_patients
@@ -37,7 +38,7 @@ def routes(web: Web) -> APIRouter:
     def worklist_page(
         request: Request,
         actor: SignedIn,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
         q: Annotated[str, Query(max_length=200)] = "",
     ) -> HTMLResponse:
         search = _search(actor, q)
