@@ -223,7 +223,7 @@ def _rest_refusal(
     return Refusal(
         "rest-too-short",
         f"The rest since {since} is shorter than the {weeks} weeks "
-        f"between courses of {latest.regimen_id} (earliest first dose {earliest:%Y-%m-%d}; "
+        f"between courses of {regimen.name} (earliest first dose {earliest:%Y-%m-%d}; "
         f"{records.rest_sources.get(latest.regimen_id, 'regimen rule')}).",
         overridable=True,
     )
