@@ -141,7 +141,8 @@ def shift_dates(document: Any, *, days: int, zone: tzinfo) -> Any:
     """`document` with every date and date-time (objects or ISO text) moved back `days` days.
 
     Date-times move in the site's wall time (`zone`), so their local date moves by exactly
-    `days`; text stays text, in ISO 8601.
+    `days`; text stays text, in ISO 8601. A date inside prose (a plan's warning) becomes
+    `day N` there and then: prose is read, never computed on.
     """
     if isinstance(document, Mapping):
         return {key: shift_dates(value, days=days, zone=zone) for key, value in document.items()}
@@ -153,7 +154,16 @@ def shift_dates(document: Any, *, days: int, zone: tzinfo) -> Any:
         moment = _moment(document)
         if moment is not None:
             return _shift_one(moment, days, zone).isoformat()
+        return _ISO.sub(lambda found: _embedded(found, days, zone), document)
     return document
+
+
+def _embedded(found: re.Match[str], days: int, zone: tzinfo) -> str:
+    """A date written inside prose (a warning, a reason): shifted and written as `day N`."""
+    moment = _moment(found.group(0))
+    if moment is None:
+        return found.group(0)
+    return day_label(_shift_one(moment, days, zone), zone) or found.group(0)
 
 
 def day_label(value: object, zone: tzinfo) -> str | None:

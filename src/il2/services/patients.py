@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from il2.domain.deidentify import (
+    WITHHELD,
     age_category,
     as_day_labels,
     day_zero_shift,
@@ -127,6 +128,12 @@ def _deidentified_record(
     kept = {key: value for key, value in record.items() if key != "patient"}
     for screening in kept["screenings"]:
         screening["recorded_by"] = None
+    for entry in kept["entries"]:  # a correction's summary quotes its reason
+        content = entry.get("content")
+        notes = content.get("notes") if isinstance(content, Mapping) else None
+        for typed in (entry.get("reason"), notes):
+            if isinstance(typed, str) and typed.strip():
+                entry["summary"] = str(entry.get("summary", "")).replace(typed, WITHHELD)
     shifted = shift_dates(withhold_free_text(kept), days=shift, zone=services.rules.site.time_zone)
     return {
         "patient": deidentified(services, patient)
