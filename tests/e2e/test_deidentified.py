@@ -114,6 +114,12 @@ class Elder:
         return found
 
 
+def around(text: str, leaks: list[str]) -> list[str]:
+    """Where each leak stands in `text`, for the failure message."""
+    places = [text.find(leak if leak != "age 93" else "93") for leak in leaks]
+    return [text[max(0, at - 200) : at + 80] for at in places]
+
+
 @pytest.fixture
 def elder(app: App, clock: FixedClock) -> Elder:
     return Elder(app, clock)
@@ -181,11 +187,7 @@ def test_no_researcher_page_shows_identifiers_exact_dates_free_text_or_age_over_
         page = web.get(path)
         assert page.status_code in (200, 403, 404), (path, page.status_code)
         leaks = elder.leaks(page.text)
-        if leaks:
-            for leak in leaks:
-                at = page.text.find(leak if leak != "age 93" else "93")
-                print("LEAK", path, leak, repr(page.text[max(0, at - 300) : at + 100]))
-        assert leaks == [], path
+        assert leaks == [], (path, around(page.text, leaks))
         shown += page.status_code == 200
     chart = web.get(f"/patients/{elder.id}").text
     assert elder.number in chart
@@ -202,10 +204,7 @@ def test_no_researcher_api_answer_shows_identifiers_exact_dates_free_text_or_age
         answer = client.get(path, headers=researcher)
         assert answer.status_code in (200, 403), (path, answer.status_code)
         leaks = elder.leaks(answer.text)
-        for leak in leaks:
-            at = answer.text.find(leak)
-            print("LEAK", path, leak, repr(answer.text[max(0, at - 300) : at + 100]))
-        assert leaks == [], path
+        assert leaks == [], (path, around(answer.text, leaks))
     record: dict[str, Any] = client.get(f"/api/patients/{elder.id}", headers=researcher).json()
     assert record["patient"]["study_id"] == elder.number
     assert record["patient"]["age_at_referral_years"] == "90 or older"
