@@ -48,8 +48,8 @@ def study_key(settings: Settings) -> bytes:
 
     A new key file is written with owner-only permissions; the key is never logged.
     """
-    if settings.study_key:
-        return settings.study_key
+    if settings.study_key is not None:
+        return _long_enough(settings.study_key, "IL2_STUDY_KEY")
     path = settings.study_key_file
     if path is None:  # no file named (tests): a key for the life of this process
         return secrets.token_hex(STUDY_KEY_BYTES).encode("ascii")
@@ -62,9 +62,19 @@ def study_key(settings: Settings) -> bytes:
         else:
             with os.fdopen(handle, "w", encoding="ascii") as out:
                 out.write(secrets.token_hex(STUDY_KEY_BYTES) + "\n")
-    key = path.read_text(encoding="utf-8").strip().encode("utf-8")
-    if not key:
-        raise ValueError(f"the study key file {path} is empty")
+    return _long_enough(path.read_text(encoding="utf-8").strip().encode("utf-8"), str(path))
+
+
+STUDY_KEY_SHORTEST = 32
+
+
+def _long_enough(key: bytes, where: str) -> bytes:
+    """The study key, refused (naming where it came from, never its value) when too short."""
+    if len(key) < STUDY_KEY_SHORTEST:
+        raise ValueError(
+            f"the study key in {where} has {len(key)} bytes; at least {STUDY_KEY_SHORTEST} are "
+            "needed (a random key is written there when the file does not exist)"
+        )
     return key
 
 

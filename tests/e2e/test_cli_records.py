@@ -144,3 +144,10 @@ def test_an_administrator_maps_a_study_number_back_with_the_site_key(
         ("administrator", patient),
         ("administrator", None),
     ]
+
+
+def test_a_short_study_key_is_refused_without_showing_it(tmp_path: Path) -> None:
+    short = Settings(database_url=f"sqlite:///{tmp_path / 'k.sqlite3'}", study_key=b"hunter2")
+    with pytest.raises(ValueError, match="IL2_STUDY_KEY has 7 bytes") as refused:
+        build_app(short)
+    assert "hunter2" not in str(refused.value)

@@ -165,6 +165,24 @@ def web_paths(elder: Elder) -> list[str]:
     ]
 
 
+def web_posts(elder: Elder) -> list[str]:
+    """Every POST of the web routers about a patient: refused to a researcher, or a preview
+    of what was typed; the answer shows none of the patient's data either way."""
+    p, c, dose = elder.id, elder.course, f"/patients/{elder.id}/courses/{elder.course}/doses/1/2"
+    return [
+        f"/patients/{p}/screening",
+        f"/patients/{p}/courses/preview",
+        f"/patients/{p}/courses",
+        f"/patients/{p}/toxicities",
+        f"/patients/{p}/responses",
+        f"/patients/{p}/follow-ups",
+        f"/patients/{p}/entries/{elder.entry}/corrections",
+        dose,
+        f"{dose}/preview",
+        f"/patients/{p}/courses/{c}/doses/1/3",
+    ]
+
+
 def api_paths(elder: Elder) -> list[str]:
     """Every GET read of the API routers (those a researcher may not read answer 403)."""
     return [
@@ -189,6 +207,10 @@ def test_no_researcher_page_shows_identifiers_exact_dates_free_text_or_age_over_
         leaks = elder.leaks(page.text)
         assert leaks == [], (path, around(page.text, leaks))
         shown += page.status_code == 200
+    for path in web_posts(elder):
+        answer = web.post(path, data={"notes": "x", "observed_on": "2026-12-07"})
+        assert answer.status_code in (200, 403, 404, 422), (path, answer.status_code)
+        assert elder.leaks(answer.text) == [], (path, around(answer.text, elder.leaks(answer.text)))
     chart = web.get(f"/patients/{elder.id}").text
     assert elder.number in chart
     assert "90 or older" in chart
