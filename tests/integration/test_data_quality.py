@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -112,9 +113,11 @@ def test_the_report_renders_and_lists_every_odd_record(app: App, program: Odd) -
     assert "without the time given" in listed[odd["untimed"]][0]["problem"]
     assert "before the first dose" in listed[odd["early_response"]][0]["problem"]
     assert "before its baseline scan" in listed[odd["before_baseline"]][0]["problem"]
-    assert (
-        "Death is recorded on 2026-02-01, before a dose" in listed[odd["early_death"]][0]["problem"]
+    assert (  # dates as days from the patient's first dose (Safe Harbor), not 2026-02-01
+        listed[odd["early_death"]][0]["problem"]
+        == "Death is recorded on day -1, before a dose of course 1 on day 0."
     )
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", json.dumps(summary["data_quality"]))
     assert "graded 7" in listed[odd["grade_7"]][0]["problem"]
     assert listed[odd["unknown_diagnosis"]][0]["excluded_from"] == [quality.EVERYTHING]
     assert "<h2>Data quality</h2>" in html
