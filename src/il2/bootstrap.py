@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +40,44 @@ class App:
         return self.engine.dialect.name == "sqlite"
 
 
+STUDY_KEY_BYTES = 32
+
+
+def study_key(settings: Settings) -> bytes:
+    """The site's study key: configured, else read from (or first written to) its file.
+
+    A new key file is written with owner-only permissions; the key is never logged.
+    """
+    if settings.study_key is not None:
+        return _long_enough(settings.study_key, "IL2_STUDY_KEY")
+    path = settings.study_key_file
+    if path is None:  # no file named (tests): a key for the life of this process
+        return secrets.token_hex(STUDY_KEY_BYTES).encode("ascii")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process wrote it first: read theirs
+            pass
+        else:
+            with os.fdopen(handle, "w", encoding="ascii") as out:
+                out.write(secrets.token_hex(STUDY_KEY_BYTES) + "\n")
+    return _long_enough(path.read_text(encoding="utf-8").strip().encode("utf-8"), str(path))
+
+
+STUDY_KEY_SHORTEST = 32
+
+
+def _long_enough(key: bytes, where: str) -> bytes:
+    """The study key, refused (naming where it came from, never its value) when too short."""
+    if len(key) < STUDY_KEY_SHORTEST:
+        raise ValueError(
+            f"the study key in {where} has {len(key)} bytes; at least {STUDY_KEY_SHORTEST} are "
+            "needed (a random key is written there when the file does not exist)"
+        )
+    return key
+
+
 def build_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> App:
     """Load settings and rule tables and connect storage; fails loudly on a bad rule file."""
     settings = settings or Settings.from_environment()
@@ -52,6 +92,7 @@ def build_app(settings: Settings | None = None, *, clock: Clock = system_clock) 
         uow=SqlUnitOfWorkFactory(make_sessions(engine)),
         clock=clock,
         bulk=SqlBulkRecordsFactory(engine),
+        study_key=study_key(settings),
     )
     return App(settings=settings, rules=rules, engine=engine, services=services)
 

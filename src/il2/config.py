@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -22,10 +22,16 @@ class Settings:
     IL2_DATABASE_URL: a SQLAlchemy URL (postgresql+psycopg://...); unset means an SQLite file
     under the user's data directory ($XDG_DATA_HOME/il2, else ~/.local/share/il2).
     IL2_SITE_POLICY: path to the site's policy file (TOML); unset means the bundled defaults.
+    IL2_STUDY_KEY: the site's secret key for study numbers (text, 32 characters or more), which
+    only administrators hold; or IL2_STUDY_KEY_FILE, a file holding it. Unset means the file
+    `study.key` under the data directory, made with a random key on first use. A Settings made
+    without either (tests) uses a random key for the life of the process.
     """
 
     database_url: str = "sqlite://"
     site_policy: Path | None = None
+    study_key: bytes | None = field(default=None, repr=False)
+    study_key_file: Path | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -35,4 +41,11 @@ class Settings:
         url = env.get("IL2_DATABASE_URL", "").strip()
         if not url:
             url = f"sqlite:///{_data_dir(env) / 'il2.sqlite3'}"
-        return cls(database_url=url, site_policy=Path(policy) if policy else None)
+        key = env.get("IL2_STUDY_KEY", "").strip()
+        key_file = env.get("IL2_STUDY_KEY_FILE", "").strip()
+        return cls(
+            database_url=url,
+            site_policy=Path(policy) if policy else None,
+            study_key=key.encode("utf-8") if key else None,
+            study_key_file=Path(key_file) if key_file else _data_dir(env) / "study.key",
+        )

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from playwright.sync_api import Page, expect
 
-from il2.domain.records import study_id
+from il2.domain.deidentify import study_number
 from tests.browser.conftest import Site, shot, sign_in
 from tests.integration.odd_records import OddRecords, at, due_time
 
@@ -24,7 +24,7 @@ def test_an_odd_dose_is_listed_and_the_outcomes_page_still_shows(page: Page, sit
     expect(page.get_by_role("heading", name="il2 outcome report")).to_be_visible()
     section = page.locator("section", has=page.get_by_role("heading", name="Data quality"))
     expect(section).to_be_visible()
-    row = section.locator("tr", has_text=study_id(patient))
+    row = section.locator("tr", has_text=study_number(patient, key=site.app.services.study_key))
     expect(row).to_contain_text("course 1, cycle 2")
     expect(row).to_contain_text("before the cycle's first planned day")
     expect(row).to_contain_text("beds, cycles, doses and vials per year")

@@ -242,7 +242,8 @@ def test_a_researcher_sees_the_patient_without_mrn_or_name(client: TestClient) -
     patient_id, _ = a_course(client)
     answer = client.get(f"/api/patients/{patient_id}", headers=sign_in(client, "researcher"))
     assert answer.status_code == 200
-    assert answer.json()["patient"]["study_id"] == f"P{patient_id:06d}"
+    assert answer.json()["patient"]["study_id"] != f"P{patient_id:06d}"
+    assert answer.json()["patient"]["study_id"].startswith("S-")
     text = json.dumps(answer.json())
     assert PATIENT["mrn"] not in text
     assert PATIENT["name"] not in text

@@ -113,7 +113,7 @@ def test_the_worklist_lists_every_patient_with_stage_and_total(client: TestClien
 def test_researchers_see_study_numbers_on_the_worklist(client: TestClient) -> None:
     body = client.get("/api/worklist", headers=sign_in(client, "researcher")).json()
     labels = {row["label"] for row in body["patients"]}
-    assert all(label.startswith("P") for label in labels)
+    assert all(label.startswith("S-") for label in labels)
     assert not labels & {p["name"] for p in PEOPLE}
 
 

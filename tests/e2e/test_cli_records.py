@@ -11,6 +11,13 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from tests.integration.builders import PATIENT, staff
+
+from il2.bootstrap import build_app, upgrade_database
+from il2.config import Settings
+from il2.domain.deidentify import study_number
+from il2.domain.records import Role
+from il2.services.patients import create_patient
 
 IL2 = str(Path(sys.executable).parent / "il2")
 
@@ -100,3 +107,47 @@ def test_demo_refuses_no_patients_naming_the_option(database: Path) -> None:
     assert refused.returncode == 2
     assert "field 'patients'" in refused.stderr
     assert "--patients" in run("demo", "--help", database=database).stdout
+
+
+def test_an_administrator_maps_a_study_number_back_with_the_site_key(
+    database: Path, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "study.key"
+    settings = Settings(database_url=f"sqlite:///{database}", study_key_file=key_file)
+    app = build_app(settings)
+    upgrade_database(app)
+    people = staff(app)
+    patient = create_patient(app.services, people[Role.PHYSICIAN], PATIENT).id
+    number = study_number(patient, key=app.services.study_key)
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert build_app(settings).services.study_key == app.services.study_key  # kept on restart
+
+    def lookup(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "IL2_DATABASE_URL": f"sqlite:///{database}",
+               "IL2_STUDY_KEY_FILE": str(key_file)}  # fmt: skip
+        return subprocess.run(  # noqa: S603 - our own command
+            [IL2, "study-id", "lookup", *args],
+            capture_output=True, text=True, check=False, env=env, timeout=120,
+        )  # fmt: skip
+
+    found = lookup(number.lower(), "--user", "administrator")
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip() == f"{number} is patient record {patient}"
+    assert key_file.read_text() not in found.stdout + found.stderr
+    assert lookup("S-AAAAAAAAAAAA", "--user", "administrator").returncode == 2
+    refused = lookup(number, "--user", "researcher")
+    assert refused.returncode != 0
+    assert str(patient) not in refused.stdout
+    with app.services.uow() as uow:
+        entries = [e for e in uow.audit.entries() if e.action == "study_id_lookup"]
+    assert [(e.username, e.patient_id) for e in entries] == [
+        ("administrator", patient),
+        ("administrator", None),
+    ]
+
+
+def test_a_short_study_key_is_refused_without_showing_it(tmp_path: Path) -> None:
+    short = Settings(database_url=f"sqlite:///{tmp_path / 'k.sqlite3'}", study_key=b"hunter2")
+    with pytest.raises(ValueError, match="IL2_STUDY_KEY has 7 bytes") as refused:
+        build_app(short)
+    assert "hunter2" not in str(refused.value)

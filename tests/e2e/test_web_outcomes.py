@@ -13,7 +13,7 @@ from tests.integration.builders import PASSWORD, staff
 from tests.integration.odd_records import OddRecords, at, due_time
 
 from il2.bootstrap import App
-from il2.domain.records import study_id
+from il2.domain.deidentify import study_number
 from il2.web.app import web_router
 
 with warnings.catch_warnings():
@@ -52,7 +52,7 @@ def test_the_outcomes_page_renders_with_the_data_quality_section(
     page = client.get("/outcomes")
     assert page.status_code == 200, page.text
     assert "<h2>Data quality</h2>" in page.text
-    assert study_id(patient) in page.text
+    assert study_number(patient, key=app.services.study_key) in page.text
     assert "before the cycle&#x27;s first planned day" in page.text
     assert "Odd D20" not in page.text
     assert "datetime.date" not in page.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from typing import Any
 import pytest
 
 from il2.bootstrap import App
-from il2.domain.records import Actor, Role, study_id
+from il2.domain.deidentify import study_number
+from il2.domain.records import Actor, Role
 from il2.science.dataset import Program
 from il2.services import quality
 from il2.services.outcomes import examined, report
@@ -99,7 +101,11 @@ def _listed(summary: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 def test_the_report_renders_and_lists_every_odd_record(app: App, program: Odd) -> None:
     summary, html = report(app.services, program.researcher, as_of=AS_OF)
     listed = _listed(summary)
-    odd = {name: study_id(key) for name, key in program.ids.items() if name != "clean"}
+    odd = {
+        name: study_number(key, key=app.services.study_key)
+        for name, key in program.ids.items()
+        if name != "clean"
+    }
     assert set(listed) == set(odd.values())
     assert summary["data_quality"]["patients_with_problems"] == len(odd)
     assert listed[odd["early_cycle"]][0]["record"] == "course 1, cycle 2"
@@ -107,9 +113,11 @@ def test_the_report_renders_and_lists_every_odd_record(app: App, program: Odd) -
     assert "without the time given" in listed[odd["untimed"]][0]["problem"]
     assert "before the first dose" in listed[odd["early_response"]][0]["problem"]
     assert "before its baseline scan" in listed[odd["before_baseline"]][0]["problem"]
-    assert (
-        "Death is recorded on 2026-02-01, before a dose" in listed[odd["early_death"]][0]["problem"]
+    assert (  # dates as days from the patient's first dose (Safe Harbor), not 2026-02-01
+        listed[odd["early_death"]][0]["problem"]
+        == "Death is recorded on day -1, before a dose of course 1 on day 0."
     )
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", json.dumps(summary["data_quality"]))
     assert "graded 7" in listed[odd["grade_7"]][0]["problem"]
     assert listed[odd["unknown_diagnosis"]][0]["excluded_from"] == [quality.EVERYTHING]
     assert "<h2>Data quality</h2>" in html
@@ -167,7 +175,9 @@ def test_each_exclusion_is_audited_with_the_patient(app: App, program: Odd) -> N
     by_patient = {e.patient_id: e.after for e in entries}
     problems = by_patient[program.ids["early_cycle"]]
     assert problems is not None
-    assert problems["problems"][0]["study_id"] == study_id(program.ids["early_cycle"])
+    assert problems["problems"][0]["study_id"] == study_number(
+        program.ids["early_cycle"], key=app.services.study_key
+    )
 
 
 def test_a_clean_program_says_every_record_fits(app: App) -> None:
@@ -184,7 +194,11 @@ def test_a_clean_program_says_every_record_fits(app: App) -> None:
 def test_il2_report_writes_the_report_and_a_line_per_problem(
     app: App, program: Odd, database_url: str, tmp_path: Path
 ) -> None:
-    env = {**os.environ, "IL2_DATABASE_URL": database_url}
+    env = {
+        **os.environ,
+        "IL2_DATABASE_URL": database_url,
+        "IL2_STUDY_KEY": app.services.study_key.decode("ascii"),
+    }
     output = tmp_path / "report.html"
     done = subprocess.run(  # noqa: S603 - our own command
         [IL2, "report", "--as-of", AS_OF.isoformat(), "--user", "researcher",
@@ -192,9 +206,13 @@ def test_il2_report_writes_the_report_and_a_line_per_problem(
         capture_output=True, text=True, check=False, env=env, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    odd = [study_id(key) for name, key in program.ids.items() if name != "clean"]
+    odd = [
+        study_number(key, key=app.services.study_key)
+        for name, key in program.ids.items()
+        if name != "clean"
+    ]
     assert f"data quality: {len(odd)} patient(s) left out of some figures" in done.stdout
-    lines = [line for line in done.stdout.splitlines() if line.startswith("  P")]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("  S-")]
     assert sorted(line.split()[0] for line in lines) == sorted(odd)
     assert "Data quality" in output.read_text(encoding="utf-8")
     as_json = subprocess.run(  # noqa: S603 - our own command

@@ -13,6 +13,7 @@ import pytest
 
 from il2.bootstrap import App, build_app, upgrade_database
 from il2.config import Settings
+from il2.domain.deidentify import study_number
 from il2.domain.errors import InvalidInputError, PermissionDeniedError, RefusedError
 from il2.domain.records import Actor, DoseOutcome, Role
 from il2.rules.loader import load_rules
@@ -28,7 +29,12 @@ from il2.services.clinical import (
 )
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
 from il2.services.outcomes import program
-from il2.services.patients import create_patient, read_patient, record_screening
+from il2.services.patients import (
+    create_patient,
+    lookup_study_number,
+    read_patient,
+    record_screening,
+)
 from tests.integration.builders import (
     PASSWORD,
     PATIENT,
@@ -258,6 +264,9 @@ ACTIONS: dict[str, Callable[[World, Actor], object]] = {
         role="nurse",
         password=PASSWORD,
     ),
+    "study_id.lookup": lambda w, a: lookup_study_number(
+        w.app.services, a, study_number(w.patient, key=w.app.services.study_key)
+    ),
 }
 MATRIX = load_rules().permissions
 
@@ -309,6 +318,7 @@ def test_only_researchers_get_the_deidentified_view(world: World, role: Role) ->
             "sex",
             "diagnosis",
             "referral_year",
+            "day_zero",
         }
     else:
         with pytest.raises(PermissionDeniedError):

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import update
 
 from il2.bootstrap import App
+from il2.domain.deidentify import study_number
 from il2.domain.errors import ConflictError, InvalidInputError, PermissionDeniedError, RefusedError
 from il2.domain.records import Actor, DoseOutcome, Role
 from il2.persistence.tables import UserRow
@@ -181,8 +182,10 @@ def test_a_given_dose_needs_a_verifier_with_an_active_account(
 def test_researchers_see_no_identifiers_and_administrators_no_records(app: App) -> None:
     people, patient_id, _ = _course(app)
     view = read_patient(app.services, people[Role.RESEARCHER], patient_id)
-    assert view["patient"] == {"id": patient_id, "study_id": f"P{patient_id:06d}", "age_at_referral_years": 58,
-                               "sex": "female", "diagnosis": "melanoma", "referral_year": 2026}  # fmt: skip
+    number = study_number(patient_id, key=app.services.study_key)
+    assert view["patient"] == {"id": patient_id, "study_id": number, "age_at_referral_years": 58,
+                               "sex": "female", "diagnosis": "melanoma", "referral_year": 2026,
+                               "day_zero": "first dose"}  # fmt: skip
     assert "MRN-0001" not in json.dumps(view)
     with pytest.raises(PermissionDeniedError):
         read_patient(app.services, people[Role.ADMINISTRATOR], patient_id)

@@ -92,4 +92,4 @@ def test_researchers_see_study_numbers_not_names(app: App) -> None:
     people = staff(app)
     create_patient(app.services, people[Role.PHYSICIAN], PATIENT)
     (row,) = worklist(app.services, people[Role.RESEARCHER]).rows
-    assert row.label.startswith("P0")
+    assert row.label.startswith("S-")

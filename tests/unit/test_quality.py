@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 
+from il2.domain.deidentify import study_number
 from il2.domain.records import CourseOutline, CycleTally, EntryOutline, RecistOutline, Referral
 from il2.services import quality
 from il2.services.outcomes import assemble
@@ -117,8 +119,17 @@ def test_a_death_on_the_day_of_the_last_dose_fits_and_the_day_before_does_not() 
 
 def test_a_problem_names_the_study_number_not_the_id() -> None:
     problem = quality.Problem(42, "registration", "What is wrong.", (quality.EVERYTHING,))
-    assert problem.document()["study_id"] == "P000042"
-    assert "patient_id" not in problem.document()
+    assert problem.document(b"a site key")["study_id"] == study_number(42, key=b"a site key")
+    assert "42" not in problem.document(b"a site key")["study_id"]
+    assert "patient_id" not in problem.document(b"a site key")
+
+
+def test_a_problem_gives_its_dates_as_days_from_the_patients_day_zero() -> None:
+    problem = quality.death_problem(7, date(2026, 2, 1), [(date(2026, 2, 2), "a dose of course 1")])
+    assert problem is not None
+    shown = replace(problem, day_zero=date(2026, 1, 20)).document(b"a site key")
+    assert shown["problem"] == "Death is recorded on day 12, before a dose of course 1 on day 13."
+    assert shown["record"] == "follow-up of day 12"
 
 
 def test_a_death_before_the_referral_leaves_only_survival() -> None:

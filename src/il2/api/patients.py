@@ -10,7 +10,7 @@ from il2.api.schemas import CoursePlan, JsonObject, NewPatient, RecordId
 from il2.api.security import Il2Services, SignedIn
 from il2.services.context import plain
 from il2.services.courses import plan_course
-from il2.services.patients import create_patient, read_patient, record_screening
+from il2.services.patients import create_patient, read_patient_document, record_screening
 
 router = APIRouter(prefix="/patients", tags=["patients"])
 
@@ -24,8 +24,9 @@ async def register(body: NewPatient, actor: SignedIn, services: Il2Services) -> 
 
 @router.get("/{patient_id}")
 async def read(patient_id: RecordId, actor: SignedIn, services: Il2Services) -> dict[str, Any]:
-    """The patient's record: screenings, courses, doses and entries (read is audited)."""
-    return read_patient(services, actor, patient_id)
+    """The patient's record: screenings, courses, doses and entries (read is audited); for
+    researchers de-identified, with dates as `day N` from the patient's day 0."""
+    return read_patient_document(services, actor, patient_id)
 
 
 @router.post("/{patient_id}/screenings", status_code=201)

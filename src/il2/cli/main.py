@@ -33,7 +33,7 @@ from il2.services.demo import DEMO_PASSWORD, ServiceWriter, build_demo
 from il2.services.grading import grade_document, grading_document
 from il2.services.outcomes import report as outcome_report
 from il2.services.pathway import next_step, pathway_document
-from il2.services.patients import patient_count
+from il2.services.patients import lookup_study_number, patient_count
 from il2.services.planning import plan as plan_course
 from il2.services.recist import assess_response
 from il2.services.retreatment import judge_history
@@ -225,6 +225,8 @@ db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="Accounts and roles.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+study_app = typer.Typer(help="Study numbers (de-identified views).", no_args_is_help=True)
+app.add_typer(study_app, name="study-id")
 
 
 @db_app.command("upgrade")
@@ -394,6 +396,24 @@ def report(
                 f"  {problem['study_id']} {problem['record']}: {problem['problem']} "
                 f"Left out of: {'; '.join(problem['excluded_from'])}."
             )
+
+
+@study_app.command("lookup")
+def study_id_lookup(
+    number: Annotated[str, typer.Argument(help="A study number, e.g. S-ABCDEFGHIJKL.")],
+    user: Annotated[str, typer.Option(help="Run as this administrator.")] = "demo-administrator",
+) -> None:
+    """The patient record a study number stands for (administrators; audited)."""
+    built = _app()
+    with reported():
+        found = lookup_study_number(
+            built.services, actor_for_username(built.services, user), number
+        )
+    if not found:
+        typer.echo(f"no patient has study number {number.strip().upper()}", err=True)
+        raise typer.Exit(EXIT_INPUT)
+    for patient_id in found:
+        typer.echo(f"{number.strip().upper()} is patient record {patient_id}")
 
 
 _SERVER_APP = "il2.cli.main:server_app"

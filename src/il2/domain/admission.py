@@ -195,9 +195,9 @@ def _rest_refusal(
         return None
     latest = max(records.courses, key=lambda c: c.number)
     regimen = records.regimens.get(latest.regimen_id)
-    weeks = regimen.rest_between_courses_weeks if regimen is not None else None
-    if weeks is None:
+    if regimen is None or regimen.rest_between_courses_weeks is None:
         return None
+    weeks = regimen.rest_between_courses_weeks
     moments = [moment for c in records.courses for moment in _given(records.ledgers.get(c.id, ()))]
     for course in records.courses:
         last_due = course_last_due(course)

@@ -56,11 +56,6 @@ class Actor:
     role: Role
 
 
-def study_id(patient_id: int) -> str:
-    """The study number de-identified views and the outcome report show for a patient."""
-    return f"P{patient_id:06d}"
-
-
 @dataclass(frozen=True, slots=True)
 class Patient:
     """A referred patient."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -34,6 +34,8 @@ class Services:
     uow: UnitOfWorkFactory
     clock: Clock
     bulk: BulkRecordsFactory | None = None
+    study_key: bytes = field(default=b"", repr=False)
+    """The site's secret key for study numbers (domain/deidentify.py); never logged."""
 
 
 def require(services: Services, actor: Actor, action: str) -> None:

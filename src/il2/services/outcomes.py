@@ -11,7 +11,7 @@ import gc
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
@@ -383,9 +383,16 @@ def examined(
         verdicts = uow.screenings.latest_verdicts()
         untimed = uow.doses.untimed_given()
         records = _assemble(patients, courses, tallies, entries, verdicts=verdicts, untimed=untimed)
+        zeros = {
+            p.id: min((c.first_dose_on for c in courses.get(p.id, ())), default=p.referred_on)
+            for p in patients
+        }
+        records.problems[:] = [
+            replace(problem, day_zero=zeros.get(problem.patient_id)) for problem in records.problems
+        ]
         left_out: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for problem in records.problems:
-            left_out[problem.patient_id].append(problem.document())
+            left_out[problem.patient_id].append(problem.document(services.study_key))
         audit(
             uow,
             services,
@@ -423,7 +430,7 @@ def outcome_summary(
     with cycle_collection_paused():
         data, problems = examined(services, actor, as_of=as_of)
         summary = summarize(data, price_per_vial=price_per_vial)
-        summary["data_quality"] = quality.summary(problems)
+        summary["data_quality"] = quality.summary(problems, key=services.study_key)
         return summary
 
 
@@ -434,5 +441,5 @@ def report(
     with cycle_collection_paused():
         data, problems = examined(services, actor, as_of=as_of)
         summary = summarize(data, price_per_vial=price_per_vial)
-        summary["data_quality"] = quality.summary(problems)
+        summary["data_quality"] = quality.summary(problems, key=services.study_key)
         return summary, render_report(data, summary)

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from il2.domain import limits
+from il2.domain.deidentify import (
+    WITHHELD,
+    age_category,
+    as_day_labels,
+    day_zero_shift,
+    shift_dates,
+    study_number,
+    withhold_free_text,
+)
 from il2.domain.errors import InvalidInputError, PermissionDeniedError
-from il2.domain.records import Actor, Patient, ScreeningRecord, study_id
+from il2.domain.records import Actor, CourseRecord, Json, Patient, ScreeningRecord
 from il2.services.context import (
     Services,
     audit,
@@ -90,21 +100,69 @@ def _age(patient: Patient) -> int:
     return then.year - born.year - ((then.month, then.day) < (born.month, born.day))
 
 
-def deidentified(patient: Patient) -> dict[str, Any]:
-    """A patient without identifiers: a study number, age at referral, sex and diagnosis."""
+def deidentified(services: Services, patient: Patient) -> dict[str, Any]:
+    """A patient without identifiers (Safe Harbor, domain/deidentify.py): a study number, age
+    at referral (over 89: `90 or older`), sex, diagnosis and the year of referral."""
     return {
         "id": patient.id,
-        "study_id": study_id(patient.id),
-        "age_at_referral_years": _age(patient),
+        "study_id": study_number(patient.id, key=services.study_key),
+        "age_at_referral_years": age_category(_age(patient)),
         "sex": patient.sex,
         "diagnosis": patient.diagnosis,
         "referral_year": patient.referred_on.year,
     }
 
 
+def day_zero(services: Services, patient: Patient, courses: Sequence[CourseRecord]) -> date:
+    """The patient's day 0: the local date of the first dose, else the date of referral."""
+    if not courses:
+        return patient.referred_on
+    zone = services.rules.site.time_zone
+    return min(c.first_dose_at.astimezone(zone).date() for c in courses)
+
+
+def _deidentified_record(
+    services: Services, patient: Patient, courses: Sequence[CourseRecord], record: Json
+) -> dict[str, Any]:
+    """`record` for a researcher: no identifiers, no free text, dates shifted to day 0."""
+    shift = day_zero_shift(day_zero(services, patient, courses))
+    kept = {key: value for key, value in record.items() if key != "patient"}
+    for screening in kept["screenings"]:
+        screening["recorded_by"] = None
+    for entry in kept["entries"]:  # a correction's summary quotes its reason
+        content = entry.get("content")
+        notes = content.get("notes") if isinstance(content, Mapping) else None
+        for typed in (entry.get("reason"), notes):
+            if isinstance(typed, str) and typed.strip():
+                entry["summary"] = str(entry.get("summary", "")).replace(typed, WITHHELD)
+    shifted = shift_dates(withhold_free_text(kept), days=shift, zone=services.rules.site.time_zone)
+    return {
+        "patient": deidentified(services, patient)
+        | {"day_zero": "first dose" if courses else "referral"},
+        **shifted,
+    }
+
+
+def reads_identified(services: Services, actor: Actor) -> bool:
+    """Whether the actor reads identified records (else de-identified, or none at all)."""
+    return services.rules.permissions.allows(actor.role, "patient.read")
+
+
+def read_patient_document(services: Services, actor: Actor, patient_id: int) -> dict[str, Any]:
+    """The patient's record as the API answers it: for researchers every date is `day N`."""
+    found = read_patient(services, actor, patient_id)
+    if reads_identified(services, actor):
+        return found
+    return dict(as_day_labels(found, services.rules.site.time_zone))
+
+
 def read_patient(services: Services, actor: Actor, patient_id: int) -> dict[str, Any]:
-    """A patient's record with screenings, courses and entries; de-identified for researchers."""
-    identified = services.rules.permissions.allows(actor.role, "patient.read")
+    """A patient's record with screenings, courses and entries; de-identified for researchers.
+
+    A researcher's record has a study number for identifiers, free text withheld, and dates
+    shifted so that the patient's day 0 is SHIFTED_DAY_ZERO (pages print them as `day N`).
+    """
+    identified = reads_identified(services, actor)
     if not identified and not services.rules.permissions.allows(
         actor.role, "patient.read_deidentified"
     ):
@@ -117,15 +175,14 @@ def read_patient(services: Services, actor: Actor, patient_id: int) -> dict[str,
         patient = patient_or_404(uow, patient_id)
         courses = uow.courses.for_patient(patient_id)
         record: dict[str, Any] = {
-            "patient": plain(patient) if identified else deidentified(patient),
+            "patient": plain(patient),
             "screenings": [plain(s) for s in uow.screenings.for_patient(patient_id)],
             "courses": [plain(c) for c in courses],
             "doses": [plain(d) for c in courses for d in uow.doses.for_course(c.id)],
             "entries": [plain(e) for e in uow.entries.for_patient(patient_id)],
         }
         if not identified:
-            for screening in record["screenings"]:
-                screening["recorded_by"] = None
+            record = _deidentified_record(services, patient, courses, record)
         audit(
             uow,
             services,
@@ -227,3 +284,30 @@ def search_patients(
         }
         for p in found
     ]
+
+
+def lookup_study_number(services: Services, actor: Actor, number: str) -> list[int]:
+    """The patient records whose study number is `number` (normally one; none if unknown).
+
+    Re-identification: administrators only, with the site's study key, and audited.
+    """
+    require(services, actor, "study_id.lookup")
+    wanted = number.strip().upper()
+    with services.uow() as uow:
+        found = [
+            p.id
+            for p in uow.patients.referrals()
+            if study_number(p.id, key=services.study_key) == wanted
+        ]
+        audit(
+            uow,
+            services,
+            actor,
+            action="study_id_lookup",
+            entity="patient",
+            entity_id=found[0] if len(found) == 1 else "*",
+            patient_id=found[0] if len(found) == 1 else None,
+            after={"study_id": wanted, "patients": found},
+        )
+        uow.commit()
+    return found

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from il2.domain.deidentify import days_in_text, study_number
 from il2.domain.errors import InvalidInputError
-from il2.domain.records import CourseOutline, CycleTally, EntryOutline, study_id
+from il2.domain.records import CourseOutline, CycleTally, EntryOutline
 
 USE = "beds, cycles, doses and vials per year; doses per cycle"
 RESPONSE = "response rates; waterfall and spider plots"
@@ -39,22 +40,30 @@ class Problem:
     record: str
     problem: str
     excluded_from: tuple[str, ...]
+    day_zero: date | None = None
+    """The patient's day 0 (first dose, else referral), set once the program is read."""
 
-    def document(self) -> dict[str, Any]:
-        """The problem as the outcome summary and the audit trail keep it (no internal id)."""
+    def document(self, key: bytes) -> dict[str, Any]:
+        """The problem as the outcome summary and the audit trail keep it: the study number
+        under `key`, no internal id, and dates as days from the patient's day 0 (Safe
+        Harbor, domain/deidentify.py)."""
+
+        def words(text: str) -> str:
+            return days_in_text(text, self.day_zero) if self.day_zero else text
+
         return {
-            "study_id": study_id(self.patient_id),
-            "record": self.record,
-            "problem": self.problem,
+            "study_id": study_number(self.patient_id, key=key),
+            "record": words(self.record),
+            "problem": words(self.problem),
             "excluded_from": list(self.excluded_from),
         }
 
 
-def summary(problems: Sequence[Problem]) -> dict[str, Any]:
-    """The `data_quality` block of the outcome summary."""
+def summary(problems: Sequence[Problem], *, key: bytes) -> dict[str, Any]:
+    """The `data_quality` block of the outcome summary (study numbers under `key`)."""
     return {
         "patients_with_problems": len({p.patient_id for p in problems}),
-        "problems": [p.document() for p in problems],
+        "problems": [p.document(key) for p in problems],
         "method": (
             "Each patient's records are checked before analysis. A record that does not fit "
             "the others is listed here and its patient is left out of the figures named beside "

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from il2.domain.deidentify import study_number
 from il2.domain.errors import PermissionDeniedError
 from il2.domain.records import Actor
 from il2.domain.worklist import Stage, slots, where
 from il2.services.context import Services, audit
 from il2.services.patient_pathway import next_from_records
-from il2.services.patients import deidentified
 
 LOOKBACK_DAYS = 60  # a course's doses all fall within its first 20 days (days 1-5, 15-19)
 
@@ -51,7 +51,11 @@ class Worklist:
 
 
 def worklist(services: Services, actor: Actor, *, limit: int = 50, offset: int = 0) -> Worklist:
-    """A page of the worklist (identified, or de-identified for researchers)."""
+    """A page of the worklist (identified, or de-identified for researchers).
+
+    Researchers see study numbers, stages and next actions, with no date: not the next date
+    nor today's doses on the ward (a dose due today is an exact date of the patient's care).
+    """
     identified = services.rules.permissions.allows(actor.role, "patient.read")
     if not identified and not services.rules.permissions.allows(
         actor.role, "patient.read_deidentified"
@@ -78,11 +82,11 @@ def worklist(services: Services, actor: Actor, *, limit: int = 50, offset: int =
         ward_patients = {c.patient_id: uow.patients.get(c.patient_id) for c in recent}
         total = uow.patients.count()
         today = now.astimezone(zone).date()
-        due_today = [
+        due_today = [  # a dose due today is an exact date: never on a de-identified list
             (course, s)
             for course in recent
             for s in slots(course, ledgers.get(course.id, ()), now)
-            if s.due_at.astimezone(zone).date() == today
+            if identified and s.due_at.astimezone(zone).date() == today
         ]
         named = ids + sorted({c.patient_id for c, _ in due_today} - set(ids))
         audit(
@@ -103,7 +107,7 @@ def worklist(services: Services, actor: Actor, *, limit: int = 50, offset: int =
         )
         if patient is None:
             return f"patient {patient_id}"
-        return patient.name if identified else str(deidentified(patient)["study_id"])
+        return patient.name if identified else study_number(patient.id, key=services.study_key)
 
     rows = []
     for patient in patients:
@@ -121,14 +125,14 @@ def worklist(services: Services, actor: Actor, *, limit: int = 50, offset: int =
                 patient.diagnosis,
                 here.stage,
                 here.next_action,
-                here.next_on,
+                here.next_on if identified else None,
                 next_from_records(
                     services,
                     mine,
                     [d for c in mine for d in ledgers.get(c.id, ())],
                     entries.get(patient.id, ()),
                 )
-                if (mine := courses.get(patient.id, ()))
+                if identified and (mine := courses.get(patient.id, ()))
                 else None,
             )
         )

@@ -14,9 +14,17 @@ from fastapi import Depends, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    pass_context,
+    select_autoescape,
+)
+from jinja2.runtime import Context
 from starlette.datastructures import FormData
 
+from il2.domain.deidentify import day_label
 from il2.domain.errors import InvalidInputError
 from il2.domain.limits import MAX_ID
 from il2.domain.records import Actor
@@ -64,6 +72,10 @@ class Web:
         """Whether to offer an action; the services still check every one."""
         return actor is not None and self.rules.permissions.allows(actor.role, action)
 
+    def deidentified(self, actor: Actor | None) -> bool:
+        """Whether pages show this actor de-identified records (dates as `day N`)."""
+        return not self.can(actor, "patient.read") and self.can(actor, "patient.read_deidentified")
+
     def nav(self, actor: Actor | None) -> list[NavLink]:
         """The links a role can use."""
         if actor is None:
@@ -95,6 +107,7 @@ class Web:
         return self.templates.get_template(template).render(
             request=request,
             actor=actor,
+            deidentified=self.deidentified(actor),
             nav=self.nav(actor),
             path=request.url.path,
             can=lambda action: self.can(actor, action),
@@ -184,10 +197,13 @@ def templates(rules: RuleSet) -> Environment:
     zone = rules.site.time_zone
     versions = _static_versions()
 
-    def when(value: object, style: str = "long") -> str:
+    @pass_context
+    def when(context: Context, value: object, style: str = "long") -> str:
         moment = _moment(value)
         if moment is None:
             return "—"
+        if context.get("deidentified"):  # a shifted record: the day only, never the hour
+            return day_label(moment, zone) or "—"
         local = moment.astimezone(zone) if moment.tzinfo else moment
         if style == "time":
             return local.strftime("%H:%M")
@@ -195,9 +211,12 @@ def templates(rules: RuleSet) -> Environment:
             return local.strftime("%Y-%m-%dT%H:%M")
         return local.strftime("%a %-d %b %Y, %H:%M")
 
-    def day(value: object) -> str:
+    @pass_context
+    def day(context: Context, value: object) -> str:
         if isinstance(value, str) and value:
             value = date.fromisoformat(value[:10])
+        if context.get("deidentified"):
+            return day_label(value, zone) or "—"
         if isinstance(value, date):
             return value.strftime("%a %-d %b %Y")
         return "—"

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
-from il2.domain.errors import InvalidInputError, RefusedError
+from il2.domain.errors import InvalidInputError, PermissionDeniedError, RefusedError
 from il2.domain.records import Actor, DoseOutcome
 from il2.services.context import aware
 from il2.services.courses import DoseSubmission, preview_dose, submit_dose
@@ -150,7 +150,13 @@ class Screen:
         """The dose screen: the form (with a decision if known), or the record once made.
 
         A refused record comes back as the form with everything typed and each reason (409).
+        A de-identified reader has no dose screen: it is dated to the minute (Safe Harbor).
         """
+        if self.web.deidentified(actor):
+            raise PermissionDeniedError(
+                f"{actor.username} ({actor.role.value}) reads de-identified records: "
+                "the dose screen is dated and is not shown"
+            )
         found = read_patient(self.web.services, actor, dose.patient_id)
         course = record.course(found, dose.course_id)
         slot = course.slot(dose.cycle, dose.number)

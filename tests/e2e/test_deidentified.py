@@ -1,0 +1,256 @@
+"""Researchers see a de-identified program (HIPAA Safe Harbor, D12), on every page and API path.
+
+The patient has a name, an MRN, a birth date (aged 93 at referral), exact dates (referral,
+screening, first dose, a dose given, a toxicity, a response, a follow-up and its correction)
+and free text carrying a marker. A researcher walks every page and API read their role
+reaches; none of the identifiers, exact dates, the marker, the age 93 or the database id as
+study number comes back. The clock stands at 2026-12-07 16:00 UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from tests.integration.builders import (
+    PASSWORD,
+    partial_response_so_far,
+    screen_eligible,
+    stable_assessment,
+    staff,
+)
+from tests.integration.conftest import FixedClock
+
+from il2.api.app import create_api
+from il2.bootstrap import App
+from il2.domain.deidentify import WITHHELD, study_number
+from il2.domain.records import DoseOutcome, Role
+from il2.services.clinical import (
+    correct_entry,
+    record_follow_up,
+    record_response,
+    record_toxicity,
+)
+from il2.services.courses import DoseSubmission, plan_course, submit_dose
+from il2.services.patients import create_patient, read_patient
+from il2.web.app import web_router
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
+
+MARKER = "QX7-FREE-TEXT-MARKER"
+ELDER = {
+    "mrn": "MRN-WALK-9301",
+    "name": "Walter Quimby",
+    "birth_date": "1933-05-17",
+    "sex": "male",
+    "diagnosis": "melanoma",
+    "referred_on": "2026-11-02",
+}
+
+
+class Elder:
+    """The aged patient with a course, a dose, entries and free text; their exact dates."""
+
+    def __init__(self, app: App, clock: FixedClock) -> None:
+        people = staff(app)
+        physician = people[Role.PHYSICIAN]
+        self.id = create_patient(app.services, physician, ELDER).id
+        screen_eligible(app.services, physician, self.id)
+        course = plan_course(app.services, physician, self.id, regimen="hd-label",
+                             weight_kg=70, first_dose="2026-12-07T08:00:00-08:00")  # fmt: skip
+        self.course = course.id
+        submit_dose(app.services, people[Role.NURSE], course.id, DoseSubmission(
+            cycle=1, dose_number=1, assessment=stable_assessment(), outcome=DoseOutcome.GIVEN,
+            given_at=clock.now, verified_by="nurse2", verifier_password=PASSWORD,
+            idempotency_key=f"key-{MARKER}",
+        ))  # fmt: skip
+        record_toxicity(app.services, physician, self.id, observed_on="2026-12-07",
+                        course_id=course.id, findings={"ctcae_version": "5.0", "findings": [
+                            {"term": "fever", "value": 38.5, "unit": "c"}]})  # fmt: skip
+        record_response(app.services, physician, self.id, course_id=course.id,
+                        measurements=partial_response_so_far())  # fmt: skip
+        follow_up = record_follow_up(app.services, physician, self.id, observed_on="2026-12-03",
+                                     status="alive_no_progression",
+                                     notes=f"seen by his daughter {MARKER}")  # fmt: skip
+        self.entry = correct_entry(app.services, physician, self.id, follow_up.id,
+                                   content={"status": "alive_no_progression",
+                                            "notes": f"phoned {MARKER}"},
+                                   reason=f"wrong day, said {MARKER}",
+                                   observed_on="2026-12-04").id  # fmt: skip
+        identified = json.dumps(read_patient(app.services, physician, self.id))
+        self.dates = {date.fromisoformat(d) for d in re.findall(r"\d{4}-\d{2}-\d{2}", identified)}
+        self.number = study_number(self.id, key=app.services.study_key)
+
+    def leaks(self, text: str) -> list[str]:
+        """Every identifier, exact date, free text or age over 89 of this patient in `text`.
+
+        The outcome report's data cut-off (today, or the `as_of` asked for) is the report's
+        date, not the patient's, and is taken out first.
+        """
+        for cut in ("2026-12-07", "2027-06-01"):
+            for said in (f"outcome report, {cut}", f"Data as of {cut}", f'"as_of":"{cut}"'):
+                text = text.replace(said, "")
+        found = [
+            what
+            for what in (ELDER["name"], "Quimby", ELDER["mrn"], ELDER["birth_date"], MARKER)
+            if what in text
+        ]
+        for day in self.dates:
+            for written in (day.isoformat(), day.strftime("%-d %b %Y"), day.strftime("%d/%m/%Y")):
+                if written in text:
+                    found.append(written)
+        if re.search(r">\s*93\s*(years)?\s*<|\b93 years|\"age[a-z_]*\":\s*93\b", text):
+            found.append("age 93")
+        if re.search(rf"\bP0*{self.id}\b", text):
+            found.append("the database id as study number")
+        return found
+
+
+def around(text: str, leaks: list[str]) -> list[str]:
+    """Where each leak stands in `text`, for the failure message."""
+    places = [text.find(leak if leak != "age 93" else "93") for leak in leaks]
+    return [text[max(0, at - 200) : at + 80] for at in places]
+
+
+@pytest.fixture
+def elder(app: App, clock: FixedClock) -> Elder:
+    return Elder(app, clock)
+
+
+@pytest.fixture
+def web(app: App, elder: Elder) -> Iterator[TestClient]:
+    site = FastAPI()
+    site.include_router(web_router(app))
+    with TestClient(site, follow_redirects=False) as client:
+        answer = client.post("/sign-in", data={"username": "researcher", "password": PASSWORD})
+        assert answer.status_code == 303, answer.text
+        yield client
+
+
+@pytest.fixture
+def api(app: App, elder: Elder) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    with TestClient(create_api(app)) as client:
+        answer = client.post("/api/token", json={"username": "researcher", "password": PASSWORD})
+        token = answer.json()["access_token"]
+        yield client, {"Authorization": f"Bearer {token}"}
+
+
+def web_paths(elder: Elder) -> list[str]:
+    """Every GET page of the web routers that can show a patient, the researcher's included
+    (the form pages the researcher may open but not submit among them, D14)."""
+    p, c = elder.id, elder.course
+    return [
+        "/",
+        "/worklist",
+        "/outcomes",
+        "/policy",
+        f"/patients/{p}",
+        f"/patients/{p}/flowsheet",
+        f"/patients/{p}/response",
+        f"/patients/{p}/screening",
+        f"/patients/{p}/courses/new",
+        f"/patients/{p}/courses/{c}",
+        f"/patients/{p}/courses/{c}/schedule",
+        f"/patients/{p}/follow-ups/new",
+        f"/patients/{p}/entries/{elder.entry}/correct",
+        f"/patients/{p}/courses/{c}/doses/1/2",
+    ]
+
+
+def web_posts(elder: Elder) -> list[str]:
+    """Every POST of the web routers about a patient: refused to a researcher, or a preview
+    of what was typed; the answer shows none of the patient's data either way."""
+    p, c, dose = elder.id, elder.course, f"/patients/{elder.id}/courses/{elder.course}/doses/1/2"
+    return [
+        f"/patients/{p}/screening",
+        f"/patients/{p}/courses/preview",
+        f"/patients/{p}/courses",
+        f"/patients/{p}/toxicities",
+        f"/patients/{p}/responses",
+        f"/patients/{p}/follow-ups",
+        f"/patients/{p}/entries/{elder.entry}/corrections",
+        dose,
+        f"{dose}/preview",
+        f"/patients/{p}/courses/{c}/doses/1/3",
+    ]
+
+
+def api_paths(elder: Elder) -> list[str]:
+    """Every GET read of the API routers (those a researcher may not read answer 403)."""
+    return [
+        f"/api/patients/{elder.id}",
+        f"/api/courses/{elder.course}",
+        "/api/worklist",
+        "/api/worklist?limit=200",
+        "/api/outcomes",
+        "/api/outcomes?as_of=2027-06-01",
+        "/api/patients?q=Quimby",
+        "/api/audit",
+    ]
+
+
+def test_no_researcher_page_shows_identifiers_exact_dates_free_text_or_age_over_89(
+    web: TestClient, elder: Elder
+) -> None:
+    shown = 0
+    for path in web_paths(elder):
+        page = web.get(path)
+        assert page.status_code in (200, 403, 404), (path, page.status_code)
+        leaks = elder.leaks(page.text)
+        assert leaks == [], (path, around(page.text, leaks))
+        shown += page.status_code == 200
+    for path in web_posts(elder):
+        answer = web.post(path, data={"notes": "x", "observed_on": "2026-12-07"})
+        assert answer.status_code in (200, 403, 404, 422), (path, answer.status_code)
+        assert elder.leaks(answer.text) == [], (path, around(answer.text, elder.leaks(answer.text)))
+    chart = web.get(f"/patients/{elder.id}").text
+    assert elder.number in chart
+    assert "90 or older" in chart
+    assert "day 0" in chart
+    assert shown >= 8
+
+
+def test_no_researcher_api_answer_shows_identifiers_exact_dates_free_text_or_age_over_89(
+    api: tuple[TestClient, dict[str, str]], elder: Elder
+) -> None:
+    client, researcher = api
+    for path in api_paths(elder):
+        answer = client.get(path, headers=researcher)
+        assert answer.status_code in (200, 403), (path, answer.status_code)
+        leaks = elder.leaks(answer.text)
+        assert leaks == [], (path, around(answer.text, leaks))
+    record: dict[str, Any] = client.get(f"/api/patients/{elder.id}", headers=researcher).json()
+    assert record["patient"]["study_id"] == elder.number
+    assert record["patient"]["age_at_referral_years"] == "90 or older"
+    (course,) = record["courses"]
+    assert course["first_dose_at"] == "day 0"
+    (dose,) = record["doses"]
+    assert (dose["given_at"], dose["idempotency_key"]) == ("day 0", WITHHELD)
+    follow_ups = [e for e in record["entries"] if e["kind"] == "follow_up"]
+    assert [(e["observed_on"], e["content"]["notes"], e["reason"]) for e in follow_ups] == [
+        ("day -4", WITHHELD, None),
+        ("day -3", WITHHELD, WITHHELD),
+    ]
+    assert record["screenings"][0]["recorded_at"] == "day 0"
+
+
+def test_a_physician_still_sees_the_identified_record_as_a_positive_control(
+    app: App, elder: Elder
+) -> None:
+    with TestClient(create_api(app)) as client:
+        token = client.post(
+            "/api/token", json={"username": "physician", "password": PASSWORD}
+        ).json()["access_token"]
+        answer = client.get(
+            f"/api/patients/{elder.id}", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert set(elder.leaks(answer.text)) >= {ELDER["name"], ELDER["mrn"], MARKER, "2026-12-07"}
+    assert datetime.fromisoformat(answer.json()["courses"][0]["first_dose_at"]).year == 2026
