@@ -55,6 +55,20 @@ def _refusals(app: App, patient_id: int) -> list[dict[str, Any]]:
         ]
 
 
+def _one_dose_given(app: App, clock: FixedClock) -> tuple[dict[Role, Actor], int, Any]:
+    """Staff, and a screened patient whose hd-label course had its first dose given now."""
+    people = staff(app)
+    doctor = people[Role.PHYSICIAN]
+    patient_id = create_patient(app.services, doctor, PATIENT).id
+    screen_eligible(app.services, doctor, patient_id)
+    course = _plan(app, doctor, patient_id, clock.now.isoformat())
+    given = DoseSubmission(cycle=1, dose_number=1, assessment=stable_assessment(),
+                           outcome=DoseOutcome.GIVEN, given_at=clock.now, verified_by="nurse2",
+                           verifier_password=PASSWORD)  # fmt: skip
+    submit_dose(app.services, people[Role.NURSE], course.id, given)
+    return people, patient_id, course
+
+
 def _courses(app: App, patient_id: int) -> int:
     with app.services.uow() as uow:
         return len(uow.courses.for_patient(patient_id))
@@ -206,15 +220,8 @@ def test_a_missing_first_dose_is_refused_in_words_a_physician_reads(app: App) ->
 
 def _treated_with(app: App, clock: FixedClock, term: str, grade: int) -> tuple[Actor, int, int]:
     """A patient given one dose, with a toxicity graded on the flowsheet during that course."""
-    people = staff(app)
+    people, patient_id, course = _one_dose_given(app, clock)
     doctor = people[Role.PHYSICIAN]
-    patient_id = create_patient(app.services, doctor, PATIENT).id
-    screen_eligible(app.services, doctor, patient_id)
-    course = _plan(app, doctor, patient_id, clock.now.isoformat())
-    given = DoseSubmission(cycle=1, dose_number=1, assessment=stable_assessment(),
-                           outcome=DoseOutcome.GIVEN, given_at=clock.now, verified_by="nurse2",
-                           verifier_password=PASSWORD)  # fmt: skip
-    submit_dose(app.services, people[Role.NURSE], course.id, given)
     findings = {"ctcae_version": "5.0", "findings": [{"term": term, "clinical_grade": grade}]}
     entry = record_toxicity(app.services, people[Role.NURSE], patient_id,
                             observed_on=clock.now.date().isoformat(), course_id=course.id,
@@ -281,15 +288,8 @@ def test_progression_found_at_a_follow_up_is_a_progression_of_the_outcomes(
 
 def test_the_rest_counts_from_the_recorded_discharge(app: App, clock: FixedClock) -> None:
     """Label: at least 7 weeks between courses, counted from the date of hospital discharge."""
-    people = staff(app)
+    people, patient_id, course = _one_dose_given(app, clock)
     doctor = people[Role.PHYSICIAN]
-    patient_id = create_patient(app.services, doctor, PATIENT).id
-    screen_eligible(app.services, doctor, patient_id)
-    course = _plan(app, doctor, patient_id, clock.now.isoformat())
-    given = DoseSubmission(cycle=1, dose_number=1, assessment=stable_assessment(),
-                           outcome=DoseOutcome.GIVEN, given_at=clock.now, verified_by="nurse2",
-                           verifier_password=PASSWORD)  # fmt: skip
-    submit_dose(app.services, people[Role.NURSE], course.id, given)
     clock.now += timedelta(weeks=4)  # past course 1's last planned dose
     screen_eligible(app.services, doctor, patient_id)
     scans = json.loads((ROOT / "examples/recist/partial-response.json").read_text())
@@ -314,15 +314,8 @@ def test_the_rest_counts_from_the_recorded_discharge(app: App, clock: FixedClock
 
 
 def test_without_a_discharge_the_refusal_says_none_is_recorded(app: App, clock: FixedClock) -> None:
-    people = staff(app)
+    people, patient_id, _ = _one_dose_given(app, clock)
     doctor = people[Role.PHYSICIAN]
-    patient_id = create_patient(app.services, doctor, PATIENT).id
-    screen_eligible(app.services, doctor, patient_id)
-    course = _plan(app, doctor, patient_id, clock.now.isoformat())
-    given = DoseSubmission(cycle=1, dose_number=1, assessment=stable_assessment(),
-                           outcome=DoseOutcome.GIVEN, given_at=clock.now, verified_by="nurse2",
-                           verifier_password=PASSWORD)  # fmt: skip
-    submit_dose(app.services, people[Role.NURSE], course.id, given)
     clock.now += timedelta(weeks=4)
     screen_eligible(app.services, doctor, patient_id)
     with pytest.raises(RefusedError) as refused:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from il2.api.schemas import Moment
@@ -31,54 +31,40 @@ Action = Annotated[str | None, Query(max_length=40, description="Only this actio
 
 
 def _query(
-    since: Moment | None,
-    until: Moment | None,
-    username: str | None,
-    patient_id: int | None,
-    action: str | None,
-) -> AuditQuery:
-    return AuditQuery(
-        since=since, until=until, username=username, patient_id=patient_id, action=action
-    )
-
-
-@router.get("")
-def page(  # noqa: PLR0917 - one parameter per filter
-    actor: SignedIn,
-    services: Il2Services,
     since: Since = None,
     until: Until = None,
     username: Username = None,
     patient_id: PatientId = None,
     action: Action = None,
+) -> AuditQuery:
+    """The filters of a read or an export."""
+    return AuditQuery(
+        since=since, until=until, username=username, patient_id=patient_id, action=action
+    )
+
+
+Filters = Annotated[AuditQuery, Depends(_query)]
+
+
+@router.get("")
+def page(
+    actor: SignedIn,
+    services: Il2Services,
+    query: Filters,
     limit: Annotated[int, Query(ge=1, le=PAGE_MOST, description="Entries per page")] = 100,
     before_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Continue below this entry id (`older`)")
     ] = None,
 ) -> dict[str, Any]:
     """Matching entries, newest first, a page at a time: pass `older` back as `before_id`."""
-    found = audit_page(
-        services,
-        actor,
-        _query(since, until, username, patient_id, action),
-        limit=limit,
-        before_id=before_id,
-    )
+    found = audit_page(services, actor, query, limit=limit, before_id=before_id)
     return {"entries": found.entries, "matching": found.matching, "older": found.older}
 
 
 @router.get("/export", response_class=StreamingResponse)
-def export(  # noqa: PLR0917 - one parameter per filter
-    actor: SignedIn,
-    services: Il2Services,
-    since: Since = None,
-    until: Until = None,
-    username: Username = None,
-    patient_id: PatientId = None,
-    action: Action = None,
-) -> StreamingResponse:
+def export(actor: SignedIn, services: Il2Services, query: Filters) -> StreamingResponse:
     """Every matching entry, oldest first, one JSON object per line (NDJSON), streamed."""
-    entries = stream_audit(services, actor, _query(since, until, username, patient_id, action))
+    entries = stream_audit(services, actor, query)
 
     def lines() -> Iterator[bytes]:
         for entry in entries:
