@@ -26,7 +26,7 @@ from il2.services.recist import assess_response
 
 _FOLLOW_UP_STATUS = ("alive_no_progression", "alive_progression", "dead", "lost_to_follow_up")
 # Who may record an entry of each kind may also correct one (with `entry.correct`).
-_RECORDED_BY = {"toxicity": "toxicity.record", "response": "response.record",
+RECORDED_BY = {"toxicity": "toxicity.record", "response": "response.record",
                 "follow_up": "followup.record", "discharge": "discharge.record"}  # fmt: skip
 
 Dated = Sequence[tuple[str, date]]
@@ -475,7 +475,7 @@ def correct_entry(
             old = uow.entries.get(entry_id)
         if old is None or old.patient_id != patient_id:
             raise NotFoundError(kind="entry of this patient", key=str(entry_id))
-        require(services, actor, _RECORDED_BY[old.kind])
+        require(services, actor, RECORDED_BY[old.kind])
         corrected, summary = _corrected(services, old.kind, content, old)
         when = old.observed_on
         dates: list[tuple[str, date]] = []

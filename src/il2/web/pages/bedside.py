@@ -16,7 +16,7 @@ from starlette.datastructures import FormData
 
 from il2.domain.errors import InvalidInputError, PermissionDeniedError, RefusedError
 from il2.domain.records import Actor, DoseOutcome
-from il2.services.context import aware
+from il2.services.context import aware, require
 from il2.services.courses import DoseSubmission, preview_dose, submit_dose
 from il2.services.patients import read_patient
 from il2.web import forms, record
@@ -160,6 +160,8 @@ class Screen:
         found = read_patient(self.web.services, actor, dose.patient_id)
         course = record.course(found, dose.course_id)
         slot = course.slot(dose.cycle, dose.number)
+        if slot.record is None:  # the form: only for who may record a dose
+            require(self.web.services, actor, "dose.record")
         if values is None:
             screening = found["screenings"][-1]["findings"] if found["screenings"] else {}
             creatinine = screening.get("labs", {}).get("creatinine_mg_dl")

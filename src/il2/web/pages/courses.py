@@ -8,6 +8,7 @@ from starlette.datastructures import FormData
 
 from il2.domain.errors import InvalidInputError, RefusedError
 from il2.domain.records import Actor
+from il2.services.context import require
 from il2.services.courses import plan_course
 from il2.services.documents import plan_document
 from il2.services.patients import read_patient
@@ -106,6 +107,7 @@ def routes(web: Web) -> APIRouter:
 
     @router.get("/patients/{patient_id}/courses/new", response_class=HTMLResponse)
     def plan_page(request: Request, patient_id: RecordId, actor: SignedIn) -> HTMLResponse:
+        require(web.services, actor, "course.plan")
         return plan_form(request, patient_id, actor, None, None)
 
     @router.post("/patients/{patient_id}/courses/preview", response_class=HTMLResponse)

@@ -9,7 +9,14 @@ from starlette.datastructures import FormData
 
 from il2.domain.errors import InvalidInputError, NotFoundError
 from il2.domain.records import Actor
-from il2.services.clinical import correct_entry, record_discharge, record_follow_up, today
+from il2.services.clinical import (
+    RECORDED_BY,
+    correct_entry,
+    record_discharge,
+    record_follow_up,
+    today,
+)
+from il2.services.context import require
 from il2.services.patients import read_patient
 from il2.web import forms, record
 from il2.web.core import Form, RecordId, Web, form_values, see_other
@@ -96,6 +103,7 @@ def routes(web: Web) -> APIRouter:
 
     @router.get("/patients/{patient_id}/follow-ups/new", response_class=HTMLResponse)
     def follow_up_page(request: Request, patient_id: RecordId, actor: SignedIn) -> HTMLResponse:
+        require(web.services, actor, "followup.record")
         return follow_up_form(request, patient_id, actor, dict(request.query_params), None)
 
     @router.post("/patients/{patient_id}/follow-ups")
@@ -189,8 +197,11 @@ def routes(web: Web) -> APIRouter:
     def correction_page(
         request: Request, patient_id: RecordId, entry_id: RecordId, actor: SignedIn
     ) -> HTMLResponse | RedirectResponse:
+        require(web.services, actor, "entry.correct")
         found = read_patient(web.services, actor, patient_id)
-        if _entry(found, entry_id)["kind"] == "response":
+        kind = _entry(found, entry_id)["kind"]
+        require(web.services, actor, RECORDED_BY.get(kind, "entry.correct"))
+        if kind == "response":
             return see_other(f"/patients/{patient_id}/response?correct={entry_id}")
         return correction_form(request, patient_id, entry_id, actor, values=None, error=None)
 

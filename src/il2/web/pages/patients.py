@@ -9,6 +9,7 @@ from starlette.datastructures import FormData
 from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor
 from il2.services.clinical import today
+from il2.services.context import require
 from il2.services.patient_pathway import next_for_record
 from il2.services.patients import create_patient, read_patient, record_screening
 from il2.web import forms, record
@@ -43,7 +44,8 @@ def routes(web: Web) -> APIRouter:
         return register_form(request, form_values(form), error)
 
     @router.get("/patients/new", response_class=HTMLResponse)
-    def register_page(request: Request, _actor: SignedIn) -> HTMLResponse:
+    def register_page(request: Request, actor: SignedIn) -> HTMLResponse:
+        require(web.services, actor, "patient.create")  # no form for who may not submit it
         return register_form(request, {}, None)
 
     @router.post("/patients")
@@ -110,6 +112,7 @@ def routes(web: Web) -> APIRouter:
 
     @router.get("/patients/{patient_id}/screening", response_class=HTMLResponse)
     def screening_page(request: Request, patient_id: RecordId, actor: SignedIn) -> HTMLResponse:
+        require(web.services, actor, "screening.record")
         return screening_form(request, patient_id, actor, None, None)
 
     @router.post("/patients/{patient_id}/screening")
