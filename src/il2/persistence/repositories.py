@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    delete,
     func,
     insert,
     select,
@@ -22,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from il2.domain.errors import ConflictError
+from il2.domain.errors import ConflictError, NotFoundError
 from il2.domain.records import (
     AuditEntry,
     ClinicalEntry,
@@ -210,6 +211,38 @@ class SqlUsers:
         self._session.delete(found)
         self._session.flush()
         return None if user is None else _user(user)
+
+    def remove_tokens(self, user_id: int) -> int:
+        """Forget every token of an account; how many there were."""
+        result = self._session.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
+        self._session.flush()
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def update(
+        self,
+        user_id: int,
+        *,
+        active: bool | None = None,
+        role: Role | None = None,
+        password_hash: str | None = None,
+    ) -> User:
+        """Change an account's status, role or password hash (None: unchanged)."""
+        row = self._session.get(UserRow, user_id)
+        if row is None:
+            raise NotFoundError(kind="user", key=str(user_id))
+        if active is not None:
+            row.active = active
+        if role is not None:
+            row.role = role.value
+        if password_hash is not None:
+            row.password_hash = password_hash
+        self._session.flush()
+        return _user(row)
+
+    def active_administrators(self) -> int:
+        """How many active accounts have the administrator role."""
+        query = select(func.count()).where(UserRow.active, UserRow.role == Role.ADMINISTRATOR.value)
+        return int(self._session.scalar(query) or 0)
 
 
 def _patient(row: PatientRow) -> Patient:

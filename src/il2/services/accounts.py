@@ -11,18 +11,34 @@ from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 
 from il2.domain import limits
-from il2.domain.errors import InvalidInputError, PermissionDeniedError
+from il2.domain.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from il2.domain.passwords import password_problem
 from il2.domain.records import Actor, Role, User
+from il2.rules.passwords import common_passwords
 from il2.services.context import Services, audit, require, text
 from il2.services.ports import UnitOfWork
 
 SESSION_HOURS = 12
 _HASHER = PasswordHasher()
-_MIN_PASSWORD = 12
 
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _checked_password(password: object, username: str) -> str:
+    """The password if the policy accepts it; InvalidInputError naming the rule otherwise."""
+    if not isinstance(password, str):
+        raise InvalidInputError(field="password", value="(hidden)", allowed="text")
+    problem = password_problem(password, username=username, common=common_passwords())
+    if problem is not None:
+        raise InvalidInputError(field="password", value="(hidden)", allowed=problem)
+    return password
 
 
 def add_user(
@@ -41,16 +57,14 @@ def add_user(
         raise InvalidInputError(
             field="role", value=role, allowed="one of " + ", ".join(r.value for r in Role)
         )
-    if not isinstance(password, str) or len(password) < _MIN_PASSWORD:
-        raise InvalidInputError(
-            field="password", value="(hidden)", allowed=f"at least {_MIN_PASSWORD} characters"
-        )
+    name = str(text(username, "username", limit=limits.MAX_USERNAME))
+    checked = _checked_password(password, name)
     with services.uow() as uow:
         user = uow.users.add(
-            username=str(text(username, "username", limit=limits.MAX_USERNAME)),
+            username=name,
             display_name=str(text(display_name, "display_name")),
             role=Role(str(role)),
-            password_hash=_HASHER.hash(password),
+            password_hash=_HASHER.hash(checked),
             at=services.clock(),
         )
         who = actor or Actor(user.id, "(set-up)", Role.ADMINISTRATOR)
@@ -163,6 +177,80 @@ def actor_for_username(services: Services, username: str) -> Actor:
     if user is None or not user.active:
         raise PermissionDeniedError(f"no active user {username!r}")
     return Actor(user.id, user.username, user.role)
+
+
+def _account(uow: UnitOfWork, username: object) -> User:
+    """The account named `username`, or NotFoundError."""
+    user = uow.users.by_username(str(username)) if isinstance(username, str) else None
+    if user is None:
+        raise NotFoundError(kind="user", key=str(username))
+    return user
+
+
+def _keep_an_administrator(uow: UnitOfWork, user: User, *, losing: bool) -> None:
+    """Refuse to take the last active administrator's administration away."""
+    last = losing and user.active and user.role is Role.ADMINISTRATOR
+    if last and uow.users.active_administrators() <= 1:
+        raise ConflictError(
+            f"{user.username} is the last active administrator: add or reactivate another "
+            "administrator first, or the site could no longer manage its accounts"
+        )
+
+
+def _change(
+    services: Services,
+    actor: Actor,
+    username: object,
+    *,
+    action: str,
+    active: bool | None = None,
+    role: Role | None = None,
+    password_hash: str | None = None,
+) -> User:
+    """Apply one administrative change to an account, revoke its sessions, audit it, commit."""
+    require(services, actor, "users.manage")
+    with services.uow() as uow:
+        user = _account(uow, username)
+        demoted = role is not None and role is not Role.ADMINISTRATOR
+        _keep_an_administrator(uow, user, losing=active is False or demoted)
+        changed = uow.users.update(user.id, active=active, role=role, password_hash=password_hash)
+        revoked = uow.users.remove_tokens(user.id)
+        audit(uow, services, actor, action=action, entity="user", entity_id=user.id,
+              patient_id=None,
+              before={"active": user.active, "role": user.role.value},
+              after={"active": changed.active, "role": changed.role.value,
+                     "sessions_revoked": revoked})  # fmt: skip
+        uow.commit()
+    return changed
+
+
+def deactivate_user(services: Services, actor: Actor, username: object) -> User:
+    """Take an account's access away: it can no longer sign in, and its sessions end now."""
+    return _change(services, actor, username, action="deactivate", active=False)
+
+
+def reactivate_user(services: Services, actor: Actor, username: object) -> User:
+    """Let a deactivated account sign in again (with its existing password)."""
+    return _change(services, actor, username, action="reactivate", active=True)
+
+
+def set_role(services: Services, actor: Actor, username: object, role: object) -> User:
+    """Give an account another role; its sessions end now, so the new role applies at once."""
+    if role not in {r.value for r in Role}:
+        raise InvalidInputError(
+            field="role", value=role, allowed="one of " + ", ".join(r.value for r in Role)
+        )
+    return _change(services, actor, username, action="set_role", role=Role(str(role)))
+
+
+def reset_password(services: Services, actor: Actor, username: object, password: object) -> User:
+    """Set a new password chosen by an administrator; the account's sessions end now."""
+    with services.uow() as uow:
+        name = _account(uow, username).username
+    checked = _checked_password(password, name)
+    return _change(
+        services, actor, username, action="reset_password", password_hash=_HASHER.hash(checked)
+    )
 
 
 def list_users(services: Services, actor: Actor) -> list[dict[str, object]]:

@@ -61,6 +61,25 @@ class Users(Protocol):
         """Forget a session token; the account it belonged to, if it was known."""
         ...
 
+    def remove_tokens(self, user_id: int) -> int:
+        """Forget every session token of an account; how many there were."""
+        ...
+
+    def update(
+        self,
+        user_id: int,
+        *,
+        active: bool | None = None,
+        role: Role | None = None,
+        password_hash: str | None = None,
+    ) -> User:
+        """Change an account's status, role or password hash (None: unchanged)."""
+        ...
+
+    def active_administrators(self) -> int:
+        """How many active accounts have the administrator role."""
+        ...
+
 
 class Patients(Protocol):
     """Patients."""

@@ -1,0 +1,135 @@
+"""Accounts: access can be taken away, at once, and weak passwords are refused (both databases)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from il2.bootstrap import App
+from il2.domain.errors import ConflictError, InvalidInputError, PermissionDeniedError
+from il2.domain.passwords import password_problem
+from il2.domain.records import Role
+from il2.rules.passwords import common_passwords
+from il2.services.accounts import (
+    actor_for_token,
+    actor_for_username,
+    add_user,
+    deactivate_user,
+    reactivate_user,
+    reset_password,
+    set_role,
+    sign_in,
+)
+from il2.services.audit import audit_page
+from il2.services.ports import AuditQuery
+from tests.integration.builders import PASSWORD, staff
+
+NEW_PASSWORD = "a different long secret"  # noqa: S105 - a test account's password
+
+
+def _actions(app: App) -> list[str]:
+    """The actions the audit trail holds, as an administrator reads them."""
+    admin = actor_for_username(app.services, "administrator")
+    found = audit_page(app.services, admin, AuditQuery(), limit=200)
+    return [str(e["action"]) for e in found.entries]
+
+
+def test_deactivation_ends_sessions_and_sign_in(app: App) -> None:
+    actors = staff(app)
+    token, _ = sign_in(app.services, username="nurse", password=PASSWORD)
+    assert actor_for_token(app.services, token) is not None
+
+    user = deactivate_user(app.services, actors[Role.ADMINISTRATOR], "nurse")
+
+    assert not user.active
+    assert actor_for_token(app.services, token) is None
+    with pytest.raises(PermissionDeniedError):
+        sign_in(app.services, username="nurse", password=PASSWORD)
+    reactivate_user(app.services, actors[Role.ADMINISTRATOR], "nurse")
+    assert sign_in(app.services, username="nurse", password=PASSWORD)[1].active
+    assert {"deactivate", "reactivate"} <= set(_actions(app))
+
+
+def test_role_change_applies_at_once(app: App) -> None:
+    actors = staff(app)
+    token, _ = sign_in(app.services, username="nurse", password=PASSWORD)
+
+    user = set_role(app.services, actors[Role.ADMINISTRATOR], "nurse", "pharmacist")
+
+    assert user.role is Role.PHARMACIST
+    assert actor_for_token(app.services, token) is None
+    _, again = sign_in(app.services, username="nurse", password=PASSWORD)
+    assert again.role is Role.PHARMACIST
+    with pytest.raises(InvalidInputError) as refused:
+        set_role(app.services, actors[Role.ADMINISTRATOR], "nurse", "surgeon")
+    assert refused.value.field == "role"
+
+
+def test_reset_password_replaces_the_old_one(app: App) -> None:
+    actors = staff(app)
+    token, _ = sign_in(app.services, username="physician", password=PASSWORD)
+
+    reset_password(app.services, actors[Role.ADMINISTRATOR], "physician", NEW_PASSWORD)
+
+    assert actor_for_token(app.services, token) is None
+    with pytest.raises(PermissionDeniedError):
+        sign_in(app.services, username="physician", password=PASSWORD)
+    assert sign_in(app.services, username="physician", password=NEW_PASSWORD)
+    assert "reset_password" in _actions(app)
+
+
+def test_the_last_active_administrator_is_kept(app: App) -> None:
+    actors = staff(app)
+    admin = actors[Role.ADMINISTRATOR]
+    for change in (
+        lambda: deactivate_user(app.services, admin, "administrator"),
+        lambda: set_role(app.services, admin, "administrator", "nurse"),
+    ):
+        with pytest.raises(ConflictError, match="last active administrator"):
+            change()
+    add_user(app.services, admin, username="second-admin", display_name="Second",
+             role="administrator", password=NEW_PASSWORD)  # fmt: skip
+    assert not deactivate_user(app.services, admin, "administrator").active
+
+
+def test_only_administrators_manage_accounts(app: App) -> None:
+    actors = staff(app)
+    for role, actor in actors.items():
+        if role is Role.ADMINISTRATOR:
+            continue
+        with pytest.raises(PermissionDeniedError):
+            deactivate_user(app.services, actor, "nurse2")
+        with pytest.raises(PermissionDeniedError):
+            reset_password(app.services, actor, "nurse2", NEW_PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "rule"),
+    [
+        ("weak1", "aaaaaaaaaaaa", "repeated"),
+        ("weak2", "123456789012", "consecutive digits"),
+        ("sameasuser12", "sameasuser12", "username"),
+        ("weak3", "x-weak3-Password", "username"),
+        ("weak4", "qwerty123456", "commonly used"),
+        ("weak5", "short-one", "12 characters"),
+    ],
+)
+def test_weak_passwords_are_refused(app: App, username: str, password: str, rule: str) -> None:
+    actors = staff(app)
+    with pytest.raises(InvalidInputError) as refused:
+        add_user(app.services, actors[Role.ADMINISTRATOR], username=username,
+                 display_name=username, role="nurse", password=password)  # fmt: skip
+    assert refused.value.field == "password"
+    assert rule in refused.value.allowed
+    again = password.replace(username, "nurse") if rule == "username" else password
+    with pytest.raises(InvalidInputError):
+        reset_password(app.services, actors[Role.ADMINISTRATOR], "nurse", again)
+
+
+@given(st.text(min_size=12, max_size=40))
+def test_a_refusal_always_names_a_rule(password: str) -> None:
+    problem = password_problem(password, username="someone", common=common_passwords())
+    assert problem is None or problem.startswith(("at ", "not "))
+    if len(set(password)) == 1:
+        assert problem is not None
