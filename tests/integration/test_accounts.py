@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from argon2 import PasswordHasher
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -11,11 +12,14 @@ from il2.domain.errors import ConflictError, InvalidInputError, PermissionDenied
 from il2.domain.passwords import password_problem
 from il2.domain.records import Role
 from il2.rules.passwords import common_passwords
+from il2.services import accounts
 from il2.services.accounts import (
+    RunPasswordCheck,
     actor_for_token,
     actor_for_username,
     add_user,
     deactivate_user,
+    password_matches,
     reactivate_user,
     reset_password,
     set_role,
@@ -133,3 +137,54 @@ def test_a_refusal_always_names_a_rule(password: str) -> None:
     assert problem is None or problem.startswith(("at ", "not "))
     if len(set(password)) == 1:
         assert problem is not None
+
+
+class _CountingHasher:
+    """The accounts' argon2 hasher, counting verifications."""
+
+    def __init__(self, real: PasswordHasher) -> None:
+        self.real, self.verified = real, 0
+
+    def verify(self, hashed: str, password: str) -> bool:
+        self.verified += 1
+        return self.real.verify(hashed, password)
+
+    def check_needs_rehash(self, hashed: str) -> bool:
+        return self.real.check_needs_rehash(hashed)
+
+    def hash(self, password: str) -> str:
+        return self.real.hash(password)
+
+
+def test_unknown_and_inactive_users_cost_an_argon2_check(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No timing difference reveals which usernames exist: every refusal runs argon2."""
+    actors = staff(app)
+    deactivate_user(app.services, actors[Role.ADMINISTRATOR], "nurse2")
+    counting = _CountingHasher(accounts._HASHER)
+    monkeypatch.setattr(accounts, "_HASHER", counting)
+    for username in ("nobody-here", "nurse2", "nurse"):
+        with pytest.raises(PermissionDeniedError, match="unknown user or wrong password"):
+            sign_in(app.services, username=username, password=NEW_PASSWORD)
+    assert not password_matches(None, PASSWORD)
+    assert not RunPasswordCheck()(None, PASSWORD)
+    assert counting.verified == 5
+
+
+def test_an_old_argon2_hash_is_upgraded_at_sign_in(app: App) -> None:
+    staff(app)
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+    with app.services.uow() as uow:
+        nurse = uow.users.by_username("nurse")
+        assert nurse is not None
+        uow.users.update(nurse.id, password_hash=weak.hash(PASSWORD))
+        uow.commit()
+
+    sign_in(app.services, username="nurse", password=PASSWORD)
+
+    with app.services.uow() as uow:
+        upgraded = uow.users.by_username("nurse")
+    assert upgraded is not None
+    assert not PasswordHasher().check_needs_rehash(upgraded.password_hash)
+    assert PasswordHasher().verify(upgraded.password_hash, PASSWORD)

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
@@ -82,13 +83,20 @@ def add_user(
     return user
 
 
+@cache
+def _dummy_hash() -> str:
+    """An argon2 hash of a random secret, verified in place of an unknown or inactive account's,
+    so that a refusal takes as long whether or not the username exists."""
+    return _HASHER.hash(secrets.token_urlsafe(32))
+
+
 def _password_matches(user: User | None, password: str) -> bool:
-    if user is None or not user.active:
-        return False
+    known = user is not None and user.active
     try:
-        return _HASHER.verify(user.password_hash, password)
+        matches = _HASHER.verify(user.password_hash if user and known else _dummy_hash(), password)
     except VerificationError:
         return False
+    return matches and known
 
 
 def password_matches(user: User | None, password: object) -> bool:
@@ -106,8 +114,10 @@ class RunPasswordCheck:
 
     def __call__(self, user: User | None, password: object) -> bool:
         """Whether `password` is the active user's own."""
-        if user is None or not user.active or not isinstance(password, str):
+        if not isinstance(password, str):
             return False
+        if user is None or not user.active:
+            return _password_matches(user, password)  # False, after as long as a real check
         known = self._passed.get(user.username)
         if known is not None:
             return hmac.compare_digest(known.encode(), password.encode())
@@ -143,6 +153,9 @@ def sign_in(services: Services, *, username: str, password: str) -> tuple[str, U
         if not _password_matches(user, password) or user is None:
             _failed_sign_in(uow, services, username, user)
             raise PermissionDeniedError("unknown user or wrong password")
+        if _HASHER.check_needs_rehash(user.password_hash):
+            # Stored under older argon2 parameters: keep the password under today's.
+            uow.users.update(user.id, password_hash=_HASHER.hash(password))
         token = secrets.token_urlsafe(32)
         uow.users.add_token(
             user_id=user.id,
