@@ -7,12 +7,14 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from tests.integration.builders import staff
+from fastapi import FastAPI
+from tests.integration.builders import PASSWORD, staff
 from tests.integration.conftest import FixedClock
 
 from il2.api.app import create_api
 from il2.bootstrap import App
 from il2.services.accounts import sign_out
+from il2.web.app import web_router
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -83,3 +85,51 @@ def test_account_changes_need_an_administrator_and_keep_one(client: TestClient) 
     assert client.get("/api/worklist", headers=nurse).status_code == 401
     again = client.post("/api/token", json={"username": "nurse", "password": NEW_PASSWORD})
     assert again.status_code == 200
+
+
+def test_the_api_answers_429_with_retry_after_once_locked(client: TestClient) -> None:
+    wrong = {"username": "pharmacist", "password": NEW_PASSWORD}
+    assert [client.post("/api/token", json=wrong).status_code for _ in range(5)] == [401] * 5
+    locked = client.post("/api/token", json=wrong)
+    assert locked.status_code == 429
+    assert locked.json()["error"] == "too_many_attempts"
+    assert 0 < int(locked.headers["Retry-After"]) <= 15 * 60
+    right = client.post("/api/token", json={"username": "pharmacist", "password": PASSWORD})
+    assert right.status_code == 429  # locked even for the right password, until the window
+
+
+@pytest.fixture
+def web(app: App) -> Iterator[TestClient]:
+    """The web pages over a migrated database with one user of every role."""
+    staff(app)
+    site = FastAPI()
+    site.include_router(web_router(app))
+    with TestClient(site, follow_redirects=False) as test_client:
+        yield test_client
+
+
+def _web_sign_in(web: TestClient, username: str, password: str = PASSWORD) -> int:
+    web.cookies.clear()
+    return web.post("/sign-in", data={"username": username, "password": password}).status_code
+
+
+def test_the_web_sign_in_is_throttled_and_the_admin_page_takes_access_away(web: TestClient) -> None:
+    assert [_web_sign_in(web, "coordinator", NEW_PASSWORD) for _ in range(5)] == [401] * 5
+    web.cookies.clear()
+    locked = web.post("/sign-in", data={"username": "coordinator", "password": PASSWORD})
+    assert locked.status_code == 429
+    assert "Too many failed sign-ins" in locked.text
+
+    assert _web_sign_in(web, "nurse") == 303
+    nurse_cookies = dict(web.cookies)
+    assert _web_sign_in(web, "administrator") == 303
+    page = web.get("/admin")
+    assert 'action="/admin/users/nurse"' in page.text
+    done = web.post("/admin/users/nurse", data={"change": "deactivate"})
+    assert done.status_code == 303
+    assert "changed=nurse" in done.headers["location"]
+    weak = web.post("/admin/users/nurse2", data={"change": "password", "password": "a" * 12})
+    assert weak.status_code == 422
+    web.cookies.clear()
+    web.cookies.update(nurse_cookies)
+    assert web.get("/").status_code in {303, 401}  # the nurse's session ended at once

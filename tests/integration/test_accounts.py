@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from argon2 import PasswordHasher
 from hypothesis import given
 from hypothesis import strategies as st
 
 from il2.bootstrap import App
-from il2.domain.errors import ConflictError, InvalidInputError, PermissionDeniedError
+from il2.domain.errors import (
+    ConflictError,
+    InvalidInputError,
+    PermissionDeniedError,
+    TooManyAttemptsError,
+)
 from il2.domain.passwords import password_problem
 from il2.domain.records import Role
 from il2.rules.passwords import common_passwords
@@ -24,10 +31,12 @@ from il2.services.accounts import (
     reset_password,
     set_role,
     sign_in,
+    unlock_user,
 )
 from il2.services.audit import audit_page
 from il2.services.ports import AuditQuery
 from tests.integration.builders import PASSWORD, staff
+from tests.integration.conftest import FixedClock
 
 NEW_PASSWORD = "a different long secret"  # noqa: S105 - a test account's password
 
@@ -188,3 +197,62 @@ def test_an_old_argon2_hash_is_upgraded_at_sign_in(app: App) -> None:
     assert upgraded is not None
     assert not PasswordHasher().check_needs_rehash(upgraded.password_hash)
     assert PasswordHasher().verify(upgraded.password_hash, PASSWORD)
+
+
+def _fail(app: App, username: str, times: int, address: str = "10.0.0.1") -> None:
+    for _ in range(times):
+        with pytest.raises(PermissionDeniedError):
+            sign_in(app.services, username=username, password=NEW_PASSWORD, address=address)
+
+
+def test_an_account_is_locked_after_five_failures_until_the_window_passes(
+    app: App, clock: FixedClock
+) -> None:
+    staff(app)
+    _fail(app, "nurse", 5)
+    with pytest.raises(TooManyAttemptsError) as locked:
+        sign_in(app.services, username="nurse", password=PASSWORD, address="10.0.0.2")
+    assert locked.value.retry_after == 15 * 60
+    clock.now += timedelta(minutes=15, seconds=1)
+    assert sign_in(app.services, username="nurse", password=PASSWORD, address="10.0.0.2")
+    _fail(app, "nurse", 4)  # the success cleared the count: four more are not a lock
+    assert sign_in(app.services, username="nurse", password=PASSWORD)
+
+
+def test_unknown_usernames_lock_alike_and_an_administrator_unlocks(app: App) -> None:
+    actors = staff(app)
+    _fail(app, "no-such-user", 5)
+    with pytest.raises(TooManyAttemptsError):
+        sign_in(app.services, username="no-such-user", password=PASSWORD)
+    _fail(app, "physician", 5)
+    with pytest.raises(PermissionDeniedError):
+        unlock_user(app.services, actors[Role.NURSE], "physician")
+    assert unlock_user(app.services, actors[Role.ADMINISTRATOR], "physician") == 5
+    assert sign_in(app.services, username="physician", password=PASSWORD)
+    assert {"sign_in_failed", "unlock"} <= set(_actions(app))
+
+
+def test_one_address_is_throttled_across_usernames(app: App) -> None:
+    staff(app)
+    for number in range(20):
+        _fail(app, f"guess-{number}", 1, address="10.9.9.9")
+    with pytest.raises(TooManyAttemptsError):
+        sign_in(app.services, username="nurse", password=PASSWORD, address="10.9.9.9")
+    assert sign_in(app.services, username="nurse", password=PASSWORD, address="10.0.0.5")
+
+
+def test_sessions_end_when_idle_and_at_their_absolute_limit(app: App, clock: FixedClock) -> None:
+    staff(app)
+    start = clock.now
+    idle, _ = sign_in(app.services, username="nurse", password=PASSWORD)
+    busy, _ = sign_in(app.services, username="physician", password=PASSWORD)
+    clock.now += timedelta(minutes=29)
+    assert actor_for_token(app.services, busy) is not None
+    clock.now += timedelta(minutes=2)  # the nurse's session has been idle 31 minutes
+    assert actor_for_token(app.services, idle) is None
+    assert actor_for_token(app.services, busy) is not None
+    while clock.now < start + timedelta(hours=12) - timedelta(minutes=29):
+        clock.now += timedelta(minutes=29)  # the physician works on, a request every 29 min
+        assert actor_for_token(app.services, busy) is not None
+    clock.now = start + timedelta(hours=12)
+    assert actor_for_token(app.services, busy) is None

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from il2.api.errors import NotAuthenticatedError
 from il2.api.schemas import SignIn
-from il2.domain.errors import PermissionDeniedError
+from il2.domain.errors import PermissionDeniedError, TooManyAttemptsError
 from il2.domain.records import Actor
 from il2.services.accounts import actor_for_token, sign_in, sign_out
 from il2.services.context import Services
@@ -56,10 +56,23 @@ router = APIRouter(tags=["sign-in"])
 
 
 @router.post("/api/token")
-def token(body: SignIn, found: Il2Services) -> dict[str, Any]:
-    """Exchange a username and password for a session token."""
+def token(body: SignIn, found: Il2Services, request: Request) -> dict[str, Any]:
+    """Exchange a username and password for a session token.
+
+    After too many failed sign-ins for the username or from the client's address, 429 with
+    Retry-After (seconds) until the site's window has passed.
+    """
+    address = request.client.host if request.client else ""
     try:
-        issued, user = sign_in(found, username=body.username, password=body.password)
+        issued, user = sign_in(
+            found, username=body.username, password=body.password, address=address
+        )
+    except TooManyAttemptsError as locked:
+        raise HTTPException(
+            status_code=429,
+            detail=str(locked),
+            headers={"Retry-After": str(locked.retry_after)},
+        ) from None
     except PermissionDeniedError as refused:
         # A wrong password at sign-in is a failed authentication, not a forbidden action.
         raise NotAuthenticatedError(str(refused)) from None

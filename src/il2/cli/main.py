@@ -34,6 +34,7 @@ from il2.services.accounts import (
     reactivate_user,
     reset_password,
     set_role,
+    unlock_user,
 )
 from il2.services.bedside import assess_before_dose
 from il2.services.bulk import BATCH_PATIENTS, BulkWriter
@@ -350,6 +351,20 @@ def users_reset_password(
     _admin_change(
         lambda services, actor: reset_password(services, actor, username, password), as_user
     )
+
+
+@users_app.command("unlock")
+def users_unlock(
+    username: Annotated[str, typer.Argument(help="The account locked by failed sign-ins.")],
+    as_user: AdminOption,
+) -> None:
+    """Let an account locked by failed sign-ins try again now."""
+    built = _app()
+    with reported():
+        forgotten = unlock_user(
+            built.services, actor_for_username(built.services, as_user), username
+        )
+    typer.echo(f"{username}: unlocked ({forgotten} failed sign-ins forgotten)")
 
 
 @users_app.command("seed-demo")

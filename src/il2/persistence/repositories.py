@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
@@ -18,7 +18,9 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    or_,
     select,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -52,6 +54,7 @@ from il2.persistence.tables import (
     PatientRow,
     ScreeningRow,
     SessionRow,
+    SignInFailureRow,
     UserRow,
 )
 from il2.services.ports import AuditQuery
@@ -85,6 +88,8 @@ def _table(row: type[Base]) -> Table:
 
 _USERS, _COURSES, _DOSES, _AUDIT = (_table(r) for r in (UserRow, CourseRow, DoseRow, AuditRow))
 # The hot path's statements, built once: each call only binds its values.
+_TOUCH_EVERY = timedelta(minutes=1)
+"""How stale a session's last-use note may get before a request writes it again."""
 _USER_BY_NAME = select(_USERS).where(_USERS.c.username == bindparam("username"))
 _COURSE_BY_ID = select(_COURSES).where(_COURSES.c.id == bindparam("course_id"))
 _LEDGER_LINES = (
@@ -182,21 +187,66 @@ class SqlUsers:
             _user(row) for row in self._session.scalars(select(UserRow).order_by(UserRow.username))
         ]
 
-    def by_token(self, token_hash: str, now: datetime) -> User | None:
-        """The account a live token belongs to."""
+    def by_token(self, token_hash: str, now: datetime, idle_since: datetime) -> User | None:
+        """The account a live token belongs to: unexpired, used recently, account active."""
         query = (
             select(UserRow)
             .join(SessionRow, SessionRow.user_id == UserRow.id)
-            .where(SessionRow.token_hash == token_hash, SessionRow.expires_at > now, UserRow.active)
+            .where(
+                SessionRow.token_hash == token_hash,
+                SessionRow.expires_at > now,
+                or_(SessionRow.last_seen_at.is_(None), SessionRow.last_seen_at > idle_since),
+                UserRow.active,
+            )
         )
         row = self._session.scalars(query).first()
         return None if row is None else _user(row)
+
+    def touch_token(self, token_hash: str, now: datetime) -> None:
+        """Note the session's use; written only when the last note is a minute old or more."""
+        self._session.execute(
+            update(SessionRow)
+            .where(
+                SessionRow.token_hash == token_hash,
+                or_(
+                    SessionRow.last_seen_at.is_(None),
+                    SessionRow.last_seen_at < now - _TOUCH_EVERY,
+                ),
+            )
+            .values(last_seen_at=now)
+        )
+
+    def add_failure(self, *, username: str, address: str, at: datetime) -> None:
+        """Remember a failed sign-in."""
+        self._session.add(SignInFailureRow(username=username, address=address, at=at))
+        self._session.flush()
+
+    def failures(
+        self, *, since: datetime, username: str | None = None, address: str | None = None
+    ) -> list[datetime]:
+        """When sign-ins failed since `since` for this name or from this address, oldest first."""
+        query = select(SignInFailureRow.at).where(SignInFailureRow.at > since)
+        if username is not None:
+            query = query.where(SignInFailureRow.username == username)
+        if address is not None:
+            query = query.where(SignInFailureRow.address == address)
+        return list(self._session.scalars(query.order_by(SignInFailureRow.at)))
+
+    def clear_failures(self, username: str) -> int:
+        """Forget an account's failed sign-ins; how many there were."""
+        result = self._session.execute(
+            delete(SignInFailureRow).where(SignInFailureRow.username == username)
+        )
+        self._session.flush()
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def add_token(self, *, user_id: int, token_hash: str, expires_at: datetime) -> None:
         """Remember a token's hash."""
         _insert(
             self._session,
-            SessionRow(user_id=user_id, token_hash=token_hash, expires_at=expires_at),
+            SessionRow(
+                user_id=user_id, token_hash=token_hash, expires_at=expires_at, last_seen_at=None
+            ),
             "token",
         )
 

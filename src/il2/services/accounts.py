@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from datetime import timedelta
 from functools import cache
@@ -17,6 +18,7 @@ from il2.domain.errors import (
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
+    TooManyAttemptsError,
 )
 from il2.domain.passwords import password_problem
 from il2.domain.records import Actor, Role, User
@@ -134,36 +136,102 @@ def _session_event(uow: UnitOfWork, services: Services, user: User, action: str)
     uow.commit()
 
 
-def _failed_sign_in(uow: UnitOfWork, services: Services, username: str, user: User | None) -> None:
+def _printable(name: str) -> str:
+    """A name as it may be stored: encodable, without NUL (which PostgreSQL text refuses)."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def _failed_sign_in(
+    uow: UnitOfWork, services: Services, username: str, user: User | None, reason: str = ""
+) -> None:
     """Audit a failed sign-in under the name tried (printable, cut to the column), and commit:
     the refusal that follows must not roll it back. The password is never kept."""
     tried = username.encode("utf-8", "backslashreplace").decode("utf-8")[:80]
     actor = Actor(user.id if user else 0, tried, user.role if user else Role.NURSE)
-    reason = "unknown user" if user is None else ("inactive" if not user.active else "password")
+    reason = reason or (
+        "unknown user" if user is None else ("inactive" if not user.active else "password")
+    )
     audit(uow, services, actor, action="sign_in_failed", entity="user",
           entity_id=user.id if user else "unknown", patient_id=None,
           after={"reason": reason})  # fmt: skip
     uow.commit()
 
 
-def sign_in(services: Services, *, username: str, password: str) -> tuple[str, User]:
-    """A new session token for a correct username and password."""
+def _setting(services: Services, name: str) -> int:
+    """A whole-number site setting from site_policy.toml (or the site's own policy file)."""
+    for setting in services.rules.policies:
+        if setting.name == name:
+            return int(str(setting.value))
+    raise KeyError(name)  # pragma: no cover - the bundled policy file defines every setting
+
+
+def _throttled(uow: UnitOfWork, services: Services, username: str, address: str) -> int | None:
+    """Seconds until another attempt may be made, if this name or address is locked now."""
+    now = services.clock()
+    window = timedelta(minutes=_setting(services, "sign_in_window_minutes"))
+    since = now - window
+    waits = []
+    for found, limit in (
+        (uow.users.failures(since=since, username=username), "sign_in_failures_per_account"),
+        (uow.users.failures(since=since, address=address), "sign_in_failures_per_address"),
+    ):
+        most = _setting(services, limit)
+        if len(found) >= most:
+            # Unlocked again when enough of the counted failures have aged out of the window.
+            waits.append(found[len(found) - most] + window - now)
+    if not waits:
+        return None
+    return max(1, math.ceil(max(waits).total_seconds()))
+
+
+def sign_in(
+    services: Services, *, username: str, password: str, address: str = ""
+) -> tuple[str, User]:
+    """A new session token for a correct username and password.
+
+    After too many failures for the username or from the client `address` within the site's
+    window, TooManyAttemptsError (with the seconds to wait) and the password is not checked.
+    """
+    tried = _printable(username)[: limits.MAX_USERNAME]
+    address = _printable(address)[:64]
     with services.uow() as uow:
         user = uow.users.by_username(username)
+        wait = _throttled(uow, services, tried, address)
+        if wait is not None:
+            _failed_sign_in(uow, services, username, user, reason="locked")
+            raise TooManyAttemptsError(
+                f"too many failed sign-ins; try again in {wait} seconds", retry_after=wait
+            )
         if not _password_matches(user, password) or user is None:
+            uow.users.add_failure(username=tried, address=address, at=services.clock())
             _failed_sign_in(uow, services, username, user)
             raise PermissionDeniedError("unknown user or wrong password")
         if _HASHER.check_needs_rehash(user.password_hash):
             # Stored under older argon2 parameters: keep the password under today's.
             uow.users.update(user.id, password_hash=_HASHER.hash(password))
+        uow.users.clear_failures(user.username)
         token = secrets.token_urlsafe(32)
+        now = services.clock()
         uow.users.add_token(
             user_id=user.id,
             token_hash=_token_hash(token),
-            expires_at=services.clock() + timedelta(hours=SESSION_HOURS),
+            expires_at=now + timedelta(hours=_setting(services, "session_absolute_hours")),
         )
+        uow.users.touch_token(_token_hash(token), now)
         _session_event(uow, services, user, "sign_in")
     return token, user
+
+
+def unlock_user(services: Services, actor: Actor, username: object) -> int:
+    """Let an account locked by failed sign-ins try again now; how many failures were forgotten."""
+    require(services, actor, "users.manage")
+    with services.uow() as uow:
+        user = _account(uow, username)
+        forgotten = uow.users.clear_failures(user.username)
+        audit(uow, services, actor, action="unlock", entity="user", entity_id=user.id,
+              patient_id=None, after={"failures_forgotten": forgotten})  # fmt: skip
+        uow.commit()
+    return forgotten
 
 
 def sign_out(services: Services, token: str) -> bool:
@@ -179,7 +247,12 @@ def sign_out(services: Services, token: str) -> bool:
 def actor_for_token(services: Services, token: str) -> Actor | None:
     """Who a live session token belongs to, or None."""
     with services.uow() as uow:
-        user = uow.users.by_token(_token_hash(token), services.clock())
+        now = services.clock()
+        idle = timedelta(minutes=_setting(services, "session_idle_minutes"))
+        user = uow.users.by_token(_token_hash(token), now, now - idle)
+        if user is not None:
+            uow.users.touch_token(_token_hash(token), now)
+            uow.commit()
     return None if user is None else Actor(user.id, user.username, user.role)
 
 

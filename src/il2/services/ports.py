@@ -49,8 +49,27 @@ class Users(Protocol):
         """Every account, by username."""
         ...
 
-    def by_token(self, token_hash: str, now: datetime) -> User | None:
-        """The account a live session token belongs to."""
+    def by_token(self, token_hash: str, now: datetime, idle_since: datetime) -> User | None:
+        """The account a live session token belongs to: not expired at `now`, and used since
+        `idle_since` (a session without a last use is bounded by its expiry only)."""
+        ...
+
+    def touch_token(self, token_hash: str, now: datetime) -> None:
+        """Note that the session was used at `now` (at most about once a minute is written)."""
+        ...
+
+    def add_failure(self, *, username: str, address: str, at: datetime) -> None:
+        """Remember a failed sign-in under the name tried and the client address."""
+        ...
+
+    def failures(
+        self, *, since: datetime, username: str | None = None, address: str | None = None
+    ) -> list[datetime]:
+        """When sign-ins failed since `since` for this name, or from this address, oldest first."""
+        ...
+
+    def clear_failures(self, username: str) -> int:
+        """Forget an account's failed sign-ins (after a success, or an unlock); how many."""
         ...
 
     def add_token(self, *, user_id: int, token_hash: str, expires_at: datetime) -> None:
