@@ -88,8 +88,24 @@ def _table(row: type[Base]) -> Table:
 
 _USERS, _COURSES, _DOSES, _AUDIT = (_table(r) for r in (UserRow, CourseRow, DoseRow, AuditRow))
 # The hot path's statements, built once: each call only binds its values.
+_SESSIONS = _table(SessionRow)
 _TOUCH_EVERY = timedelta(minutes=1)
 """How stale a session's last-use note may get before a request writes it again."""
+_USER_BY_TOKEN = (
+    select(_USERS, _SESSIONS.c.id.label("session_id"), _SESSIONS.c.last_seen_at)
+    .join(_SESSIONS, _SESSIONS.c.user_id == _USERS.c.id)
+    .where(
+        _SESSIONS.c.token_hash == bindparam("token_hash"),
+        _SESSIONS.c.expires_at > bindparam("now"),
+        or_(_SESSIONS.c.last_seen_at.is_(None), _SESSIONS.c.last_seen_at > bindparam("idle")),
+        _USERS.c.active,
+    )
+)
+_TOUCH_SESSION = (
+    update(_SESSIONS)
+    .where(_SESSIONS.c.id == bindparam("session_id"))
+    .values(last_seen_at=bindparam("now"))
+)
 _USER_BY_NAME = select(_USERS).where(_USERS.c.username == bindparam("username"))
 _COURSE_BY_ID = select(_COURSES).where(_COURSES.c.id == bindparam("course_id"))
 _LEDGER_LINES = (
@@ -188,19 +204,18 @@ class SqlUsers:
         ]
 
     def by_token(self, token_hash: str, now: datetime, idle_since: datetime) -> User | None:
-        """The account a live token belongs to: unexpired, used recently, account active."""
-        query = (
-            select(UserRow)
-            .join(SessionRow, SessionRow.user_id == UserRow.id)
-            .where(
-                SessionRow.token_hash == token_hash,
-                SessionRow.expires_at > now,
-                or_(SessionRow.last_seen_at.is_(None), SessionRow.last_seen_at > idle_since),
-                UserRow.active,
-            )
-        )
-        row = self._session.scalars(query).first()
-        return None if row is None else _user(row)
+        """The account a live token belongs to: unexpired, used recently, account active. The
+        use is noted when the last note is a minute old or more (most requests write nothing)."""
+        found = _core(
+            self._session,
+            _USER_BY_TOKEN,
+            {"token_hash": token_hash, "now": now, "idle": idle_since},
+        ).first()
+        if found is None:
+            return None
+        if found.last_seen_at is None or found.last_seen_at < now - _TOUCH_EVERY:
+            _core(self._session, _TOUCH_SESSION, {"session_id": found.session_id, "now": now})
+        return _user(found)
 
     def touch_token(self, token_hash: str, now: datetime) -> None:
         """Note the session's use; written only when the last note is a minute old or more."""

@@ -250,9 +250,7 @@ def actor_for_token(services: Services, token: str) -> Actor | None:
         now = services.clock()
         idle = timedelta(minutes=_setting(services, "session_idle_minutes"))
         user = uow.users.by_token(_token_hash(token), now, now - idle)
-        if user is not None:
-            uow.users.touch_token(_token_hash(token), now)
-            uow.commit()
+        uow.commit()  # the note of the session's use, when one was due
     return None if user is None else Actor(user.id, user.username, user.role)
 
 

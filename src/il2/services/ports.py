@@ -51,7 +51,8 @@ class Users(Protocol):
 
     def by_token(self, token_hash: str, now: datetime, idle_since: datetime) -> User | None:
         """The account a live session token belongs to: not expired at `now`, and used since
-        `idle_since` (a session without a last use is bounded by its expiry only)."""
+        `idle_since` (a session without a last use is bounded by its expiry only). Notes the
+        use at `now`, written only when the last note is a minute old or more."""
         ...
 
     def touch_token(self, token_hash: str, now: datetime) -> None:
