@@ -35,8 +35,8 @@ def database(tmp_path: Path) -> Path:
 
 
 def test_db_upgrade_then_downgrade_then_current(database: Path) -> None:
-    assert "revision 0004" in run("db", "upgrade", database=database).stdout
-    assert run("db", "current", database=database).stdout.strip() == "0004"
+    assert "revision 0005" in run("db", "upgrade", database=database).stdout
+    assert run("db", "current", database=database).stdout.strip() == "0005"
     assert "base" in run("db", "downgrade", "base", database=database).stdout
     assert "base" in run("db", "current", database=database).stdout
 
@@ -62,6 +62,34 @@ def test_a_short_password_or_unknown_role_is_refused_naming_the_field(database: 
     role = run("users", "add", "--username", "lee", "--role", "surgeon", "--password-stdin",
                database=database, stdin="a sufficiently long password\n")  # fmt: skip
     assert "field 'role'" in role.stderr
+
+
+def test_users_can_be_deactivated_given_a_role_reset_and_unlocked(database: Path) -> None:
+    run("db", "upgrade", database=database)
+    for name, role in (("ada", "administrator"), ("kim", "nurse")):
+        run("users", "add", "--username", name, "--role", role, "--password-stdin",
+            database=database, stdin="a sufficiently long password\n")  # fmt: skip
+    admin = ("--as", "ada")
+    done = run("users", "deactivate", "kim", *admin, database=database)
+    assert done.returncode == 0, done.stderr
+    assert "kim: nurse, inactive" in done.stdout
+    assert "inactive" not in run("users", "reactivate", "kim", *admin, database=database).stdout
+    assert "pharmacist" in run("users", "set-role", "kim", "pharmacist", *admin,
+                               database=database).stdout  # fmt: skip
+    weak = run("users", "reset-password", "kim", *admin, "--password-stdin",
+               database=database, stdin="123456789012\n")  # fmt: skip
+    assert weak.returncode == 2
+    assert "consecutive digits" in weak.stderr
+    reset = run("users", "reset-password", "kim", *admin, "--password-stdin",
+                database=database, stdin="another long passphrase\n")  # fmt: skip
+    assert reset.returncode == 0, reset.stderr
+    unlocked = run("users", "unlock", "kim", *admin, database=database)
+    assert "kim: unlocked (0 failed sign-ins forgotten)" in unlocked.stdout
+    last = run("users", "deactivate", "ada", *admin, database=database)
+    assert last.returncode != 0
+    assert "last active administrator" in last.stderr
+    refused = run("users", "deactivate", "ada", "--as", "kim", database=database)
+    assert refused.returncode != 0
 
 
 def test_seed_demo_adds_one_account_per_role_once(database: Path) -> None:

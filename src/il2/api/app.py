@@ -15,7 +15,17 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 from il2 import __version__
-from il2.api import audit, clinical, courses, engines, errors, patients, program, security
+from il2.api import (
+    audit,
+    clinical,
+    courses,
+    engines,
+    errors,
+    patients,
+    program,
+    security,
+    users,
+)
 from il2.api.guard import BodyGuard
 from il2.api.schemas import ERRORS, SIGN_IN_ERRORS
 from il2.api.turns import in_turn
@@ -46,6 +56,6 @@ def create_api(app: App) -> FastAPI:
     # Included one level deep: each level of nesting costs every request a round of matching.
     # Each route runs in its turn, first come first served (il2.api.turns), then signs in.
     served = [Depends(in_turn, scope="function"), Depends(security.signed_in)]
-    for module in (courses, patients, clinical, audit, engines, program):
+    for module in (courses, patients, clinical, audit, engines, program, users):
         api.include_router(module.router, prefix="/api", dependencies=served, responses=ERRORS)
     return api

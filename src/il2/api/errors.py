@@ -182,7 +182,9 @@ def not_authenticated(error: NotAuthenticatedError) -> JSONResponse:
 
 def http_error(error: HTTPException) -> JSONResponse:
     """Starlette's own refusals (unknown path, method not allowed) in the same shape."""
-    code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+    code = {404: "not_found", 405: "method_not_allowed", 429: "too_many_attempts"}.get(
+        error.status_code, "http_error"
+    )
     return _answer(error.status_code, code, str(error.detail), error.headers)
 
 

@@ -222,3 +222,15 @@ ERRORS: dict[int | str, dict[str, Any]] = SIGN_IN_ERRORS | {
     409: _declared("The write clashes with the record: `existing` or `reasons` say how"),
 }
 """The errors every signed-in operation may answer, each with the one error body."""
+
+
+class RoleChange(Body):
+    """An account's new role."""
+
+    role: str = Field(min_length=1, max_length=20)
+
+
+class PasswordReset(Body):
+    """A new password an administrator sets for an account (the password policy applies)."""
+
+    password: str = Field(min_length=1, max_length=limits.MAX_PASSWORD)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from il2.api.errors import NotAuthenticatedError
 from il2.api.schemas import SignIn
-from il2.domain.errors import PermissionDeniedError
+from il2.domain.errors import PermissionDeniedError, TooManyAttemptsError
 from il2.domain.records import Actor
 from il2.services.accounts import actor_for_token, sign_in, sign_out
 from il2.services.context import Services
@@ -32,59 +30,21 @@ async def services(request: Request) -> Services:
 Il2Services = Annotated[Services, Depends(services)]
 
 
-class _TokenCache:
-    """Recently seen tokens, for a few seconds: most requests skip the database lookup.
-
-    A token stays valid here at most TOKEN_CACHE_SECONDS past its expiry, an account's
-    deactivation, or a sign-out through another server process (the process that signs it
-    out forgets it at once); tokens live 12 hours, so the window is small and bounded.
-    """
-
-    def __init__(self, seconds: float, size: int = 10_000) -> None:
-        self._seconds, self._size = seconds, size
-        self._seen: dict[str, tuple[Actor, float]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, token: str) -> Actor | None:
-        with self._lock:
-            found = self._seen.get(token)
-            if found is None or found[1] < time.monotonic():
-                self._seen.pop(token, None)
-                return None
-            return found[0]
-
-    def forget(self, token: str) -> None:
-        with self._lock:
-            self._seen.pop(token, None)
-
-    def put(self, token: str, actor: Actor) -> None:
-        with self._lock:
-            if len(self._seen) >= self._size:
-                self._seen.clear()
-            self._seen[token] = (actor, time.monotonic() + self._seconds)
-
-
-TOKEN_CACHE_SECONDS = 30
-_CACHE = _TokenCache(TOKEN_CACHE_SECONDS)
-
-
 async def signed_in(
     found: Il2Services,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     """The actor behind the request's bearer token; 401 without a live one.
 
-    Async so that a cached token costs nothing; only a lookup goes to the database.
+    Every request looks its token up in the database, so a sign-out (web or API), a
+    deactivation, a role change or an expiry takes effect on the very next request; no cache
+    may keep a revoked token alive. The lookup is one indexed query by primary key.
     """
     if credentials is None:
         raise NotAuthenticatedError(
             "sign in first: POST /api/token, then send Authorization: Bearer <token>"
         )
-    actor = _CACHE.get(credentials.credentials)
-    if actor is None:
-        actor = actor_for_token(found, credentials.credentials)
-        if actor is not None:
-            _CACHE.put(credentials.credentials, actor)
+    actor = actor_for_token(found, credentials.credentials)
     if actor is None:
         raise NotAuthenticatedError("the token is unknown or has expired; sign in again")
     return actor
@@ -96,10 +56,23 @@ router = APIRouter(tags=["sign-in"])
 
 
 @router.post("/api/token")
-def token(body: SignIn, found: Il2Services) -> dict[str, Any]:
-    """Exchange a username and password for a session token."""
+def token(body: SignIn, found: Il2Services, request: Request) -> dict[str, Any]:
+    """Exchange a username and password for a session token.
+
+    After too many failed sign-ins for the username or from the client's address, 429 with
+    Retry-After (seconds) until the site's window has passed.
+    """
+    address = request.client.host if request.client else ""
     try:
-        issued, user = sign_in(found, username=body.username, password=body.password)
+        issued, user = sign_in(
+            found, username=body.username, password=body.password, address=address
+        )
+    except TooManyAttemptsError as locked:
+        raise HTTPException(
+            status_code=429,
+            detail=str(locked),
+            headers={"Retry-After": str(locked.retry_after)},
+        ) from None
     except PermissionDeniedError as refused:
         # A wrong password at sign-in is a failed authentication, not a forbidden action.
         raise NotAuthenticatedError(str(refused)) from None
@@ -114,5 +87,4 @@ def revoke(
     """End the session: the bearer token stops working at once (401 if it was not live)."""
     if credentials is None or not sign_out(found, credentials.credentials):
         raise NotAuthenticatedError("the token is unknown or has expired; nothing to sign out")
-    _CACHE.forget(credentials.credentials)
     return Response(status_code=204)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -25,10 +25,20 @@ from il2.cli import render
 from il2.cli.errors import EXIT_INPUT, reported
 from il2.cli.serving import serve_processes, shares_ports
 from il2.domain.errors import ConflictError, InvalidInputError
+from il2.domain.records import Actor, User
 from il2.services import documents
-from il2.services.accounts import actor_for_username, add_user
+from il2.services.accounts import (
+    actor_for_username,
+    add_user,
+    deactivate_user,
+    reactivate_user,
+    reset_password,
+    set_role,
+    unlock_user,
+)
 from il2.services.bedside import assess_before_dose
 from il2.services.bulk import BATCH_PATIENTS, BulkWriter
+from il2.services.context import Services
 from il2.services.demo import DEMO_PASSWORD, ServiceWriter, build_demo
 from il2.services.grading import grade_document, grading_document
 from il2.services.outcomes import report as outcome_report
@@ -280,6 +290,81 @@ def users_add(
             password=password,
         )
     typer.echo(f"added {user.username} ({user.role.value})")
+
+
+AdminOption = Annotated[
+    str, typer.Option("--as", help="The administrator making the change (needs users.manage).")
+]
+
+
+def _admin_change(change: Callable[[Services, Actor], User], as_user: str) -> None:
+    """Run one account change as `as_user` and say what the account is now."""
+    built = _app()
+    with reported():
+        user = change(built.services, actor_for_username(built.services, as_user))
+    state = "active" if user.active else "inactive"
+    typer.echo(f"{user.username}: {user.role.value}, {state}; its sessions were ended")
+
+
+@users_app.command("deactivate")
+def users_deactivate(
+    username: Annotated[str, typer.Argument(help="The account to deactivate.")],
+    as_user: AdminOption,
+) -> None:
+    """Take an account's access away: no sign-in, and its sessions end at once."""
+    _admin_change(lambda services, actor: deactivate_user(services, actor, username), as_user)
+
+
+@users_app.command("reactivate")
+def users_reactivate(
+    username: Annotated[str, typer.Argument(help="The account to reactivate.")],
+    as_user: AdminOption,
+) -> None:
+    """Let a deactivated account sign in again."""
+    _admin_change(lambda services, actor: reactivate_user(services, actor, username), as_user)
+
+
+@users_app.command("set-role")
+def users_set_role(
+    username: Annotated[str, typer.Argument(help="The account.")],
+    role: Annotated[str, typer.Argument(help="Its new role.")],
+    as_user: AdminOption,
+) -> None:
+    """Give an account another role; its sessions end at once."""
+    _admin_change(lambda services, actor: set_role(services, actor, username, role), as_user)
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    username: Annotated[str, typer.Argument(help="The account.")],
+    as_user: AdminOption,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from stdin.")
+    ] = False,
+) -> None:
+    """Set a new password for an account (asked for, or read from stdin); sessions end."""
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if password_stdin
+        else typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    )
+    _admin_change(
+        lambda services, actor: reset_password(services, actor, username, password), as_user
+    )
+
+
+@users_app.command("unlock")
+def users_unlock(
+    username: Annotated[str, typer.Argument(help="The account locked by failed sign-ins.")],
+    as_user: AdminOption,
+) -> None:
+    """Let an account locked by failed sign-ins try again now."""
+    built = _app()
+    with reported():
+        forgotten = unlock_user(
+            built.services, actor_for_username(built.services, as_user), username
+        )
+    typer.echo(f"{username}: unlocked ({forgotten} failed sign-ins forgotten)")
 
 
 @users_app.command("seed-demo")

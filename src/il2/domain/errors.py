@@ -87,6 +87,14 @@ class PermissionDeniedError(Il2Error):
         super().__init__(message)
 
 
+class TooManyAttemptsError(PermissionDeniedError):
+    """Sign-in refused for a while after too many failures; `retry_after` seconds to wait."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
 class RuleTableError(Il2Error):
     """A rule or policy file is malformed."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
@@ -15,14 +15,17 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    delete,
     func,
     insert,
+    or_,
     select,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from il2.domain.errors import ConflictError
+from il2.domain.errors import ConflictError, NotFoundError
 from il2.domain.records import (
     AuditEntry,
     ClinicalEntry,
@@ -51,6 +54,7 @@ from il2.persistence.tables import (
     PatientRow,
     ScreeningRow,
     SessionRow,
+    SignInFailureRow,
     UserRow,
 )
 from il2.services.ports import AuditQuery
@@ -84,6 +88,24 @@ def _table(row: type[Base]) -> Table:
 
 _USERS, _COURSES, _DOSES, _AUDIT = (_table(r) for r in (UserRow, CourseRow, DoseRow, AuditRow))
 # The hot path's statements, built once: each call only binds its values.
+_SESSIONS = _table(SessionRow)
+_TOUCH_EVERY = timedelta(minutes=1)
+"""How stale a session's last-use note may get before a request writes it again."""
+_USER_BY_TOKEN = (
+    select(_USERS, _SESSIONS.c.id.label("session_id"), _SESSIONS.c.last_seen_at)
+    .join(_SESSIONS, _SESSIONS.c.user_id == _USERS.c.id)
+    .where(
+        _SESSIONS.c.token_hash == bindparam("token_hash"),
+        _SESSIONS.c.expires_at > bindparam("now"),
+        or_(_SESSIONS.c.last_seen_at.is_(None), _SESSIONS.c.last_seen_at > bindparam("idle")),
+        _USERS.c.active,
+    )
+)
+_TOUCH_SESSION = (
+    update(_SESSIONS)
+    .where(_SESSIONS.c.id == bindparam("session_id"))
+    .values(last_seen_at=bindparam("now"))
+)
 _USER_BY_NAME = select(_USERS).where(_USERS.c.username == bindparam("username"))
 _COURSE_BY_ID = select(_COURSES).where(_COURSES.c.id == bindparam("course_id"))
 _LEDGER_LINES = (
@@ -181,21 +203,65 @@ class SqlUsers:
             _user(row) for row in self._session.scalars(select(UserRow).order_by(UserRow.username))
         ]
 
-    def by_token(self, token_hash: str, now: datetime) -> User | None:
-        """The account a live token belongs to."""
-        query = (
-            select(UserRow)
-            .join(SessionRow, SessionRow.user_id == UserRow.id)
-            .where(SessionRow.token_hash == token_hash, SessionRow.expires_at > now, UserRow.active)
+    def by_token(self, token_hash: str, now: datetime, idle_since: datetime) -> User | None:
+        """The account a live token belongs to: unexpired, used recently, account active. The
+        use is noted when the last note is a minute old or more (most requests write nothing)."""
+        found = _core(
+            self._session,
+            _USER_BY_TOKEN,
+            {"token_hash": token_hash, "now": now, "idle": idle_since},
+        ).first()
+        if found is None:
+            return None
+        if found.last_seen_at is None or found.last_seen_at < now - _TOUCH_EVERY:
+            _core(self._session, _TOUCH_SESSION, {"session_id": found.session_id, "now": now})
+        return _user(found)
+
+    def touch_token(self, token_hash: str, now: datetime) -> None:
+        """Note the session's use; written only when the last note is a minute old or more."""
+        self._session.execute(
+            update(SessionRow)
+            .where(
+                SessionRow.token_hash == token_hash,
+                or_(
+                    SessionRow.last_seen_at.is_(None),
+                    SessionRow.last_seen_at < now - _TOUCH_EVERY,
+                ),
+            )
+            .values(last_seen_at=now)
         )
-        row = self._session.scalars(query).first()
-        return None if row is None else _user(row)
+
+    def add_failure(self, *, username: str, address: str, at: datetime) -> None:
+        """Remember a failed sign-in."""
+        self._session.add(SignInFailureRow(username=username, address=address, at=at))
+        self._session.flush()
+
+    def failures(
+        self, *, since: datetime, username: str | None = None, address: str | None = None
+    ) -> list[datetime]:
+        """When sign-ins failed since `since` for this name or from this address, oldest first."""
+        query = select(SignInFailureRow.at).where(SignInFailureRow.at > since)
+        if username is not None:
+            query = query.where(SignInFailureRow.username == username)
+        if address is not None:
+            query = query.where(SignInFailureRow.address == address)
+        return list(self._session.scalars(query.order_by(SignInFailureRow.at)))
+
+    def clear_failures(self, username: str) -> int:
+        """Forget an account's failed sign-ins; how many there were."""
+        result = self._session.execute(
+            delete(SignInFailureRow).where(SignInFailureRow.username == username)
+        )
+        self._session.flush()
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def add_token(self, *, user_id: int, token_hash: str, expires_at: datetime) -> None:
         """Remember a token's hash."""
         _insert(
             self._session,
-            SessionRow(user_id=user_id, token_hash=token_hash, expires_at=expires_at),
+            SessionRow(
+                user_id=user_id, token_hash=token_hash, expires_at=expires_at, last_seen_at=None
+            ),
             "token",
         )
 
@@ -210,6 +276,38 @@ class SqlUsers:
         self._session.delete(found)
         self._session.flush()
         return None if user is None else _user(user)
+
+    def remove_tokens(self, user_id: int) -> int:
+        """Forget every token of an account; how many there were."""
+        result = self._session.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
+        self._session.flush()
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def update(
+        self,
+        user_id: int,
+        *,
+        active: bool | None = None,
+        role: Role | None = None,
+        password_hash: str | None = None,
+    ) -> User:
+        """Change an account's status, role or password hash (None: unchanged)."""
+        row = self._session.get(UserRow, user_id)
+        if row is None:
+            raise NotFoundError(kind="user", key=str(user_id))
+        if active is not None:
+            row.active = active
+        if role is not None:
+            row.role = role.value
+        if password_hash is not None:
+            row.password_hash = password_hash
+        self._session.flush()
+        return _user(row)
+
+    def active_administrators(self) -> int:
+        """How many active accounts have the administrator role."""
+        query = select(func.count()).where(UserRow.active, UserRow.role == Role.ADMINISTRATOR.value)
+        return int(self._session.scalar(query) or 0)
 
 
 def _patient(row: PatientRow) -> Patient:

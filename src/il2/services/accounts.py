@@ -4,25 +4,44 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from datetime import timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 
 from il2.domain import limits
-from il2.domain.errors import InvalidInputError, PermissionDeniedError
+from il2.domain.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    TooManyAttemptsError,
+)
+from il2.domain.passwords import password_problem
 from il2.domain.records import Actor, Role, User
+from il2.rules.passwords import common_passwords
 from il2.services.context import Services, audit, require, text
 from il2.services.ports import UnitOfWork
 
 SESSION_HOURS = 12
 _HASHER = PasswordHasher()
-_MIN_PASSWORD = 12
 
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _checked_password(password: object, username: str) -> str:
+    """The password if the policy accepts it; InvalidInputError naming the rule otherwise."""
+    if not isinstance(password, str):
+        raise InvalidInputError(field="password", value="(hidden)", allowed="text")
+    problem = password_problem(password, username=username, common=common_passwords())
+    if problem is not None:
+        raise InvalidInputError(field="password", value="(hidden)", allowed=problem)
+    return password
 
 
 def add_user(
@@ -41,16 +60,14 @@ def add_user(
         raise InvalidInputError(
             field="role", value=role, allowed="one of " + ", ".join(r.value for r in Role)
         )
-    if not isinstance(password, str) or len(password) < _MIN_PASSWORD:
-        raise InvalidInputError(
-            field="password", value="(hidden)", allowed=f"at least {_MIN_PASSWORD} characters"
-        )
+    name = str(text(username, "username", limit=limits.MAX_USERNAME))
+    checked = _checked_password(password, name)
     with services.uow() as uow:
         user = uow.users.add(
-            username=str(text(username, "username", limit=limits.MAX_USERNAME)),
+            username=name,
             display_name=str(text(display_name, "display_name")),
             role=Role(str(role)),
-            password_hash=_HASHER.hash(password),
+            password_hash=_HASHER.hash(checked),
             at=services.clock(),
         )
         who = actor or Actor(user.id, "(set-up)", Role.ADMINISTRATOR)
@@ -68,13 +85,20 @@ def add_user(
     return user
 
 
+@cache
+def _dummy_hash() -> str:
+    """An argon2 hash of a random secret, verified in place of an unknown or inactive account's,
+    so that a refusal takes as long whether or not the username exists."""
+    return _HASHER.hash(secrets.token_urlsafe(32))
+
+
 def _password_matches(user: User | None, password: str) -> bool:
-    if user is None or not user.active:
-        return False
+    known = user is not None and user.active
     try:
-        return _HASHER.verify(user.password_hash, password)
+        matches = _HASHER.verify(user.password_hash if user and known else _dummy_hash(), password)
     except VerificationError:
         return False
+    return matches and known
 
 
 def password_matches(user: User | None, password: object) -> bool:
@@ -92,8 +116,10 @@ class RunPasswordCheck:
 
     def __call__(self, user: User | None, password: object) -> bool:
         """Whether `password` is the active user's own."""
-        if user is None or not user.active or not isinstance(password, str):
+        if not isinstance(password, str):
             return False
+        if user is None or not user.active:
+            return _password_matches(user, password)  # False, after as long as a real check
         known = self._passed.get(user.username)
         if known is not None:
             return hmac.compare_digest(known.encode(), password.encode())
@@ -110,33 +136,102 @@ def _session_event(uow: UnitOfWork, services: Services, user: User, action: str)
     uow.commit()
 
 
-def _failed_sign_in(uow: UnitOfWork, services: Services, username: str, user: User | None) -> None:
+def _printable(name: str) -> str:
+    """A name as it may be stored: encodable, without NUL (which PostgreSQL text refuses)."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def _failed_sign_in(
+    uow: UnitOfWork, services: Services, username: str, user: User | None, reason: str = ""
+) -> None:
     """Audit a failed sign-in under the name tried (printable, cut to the column), and commit:
     the refusal that follows must not roll it back. The password is never kept."""
     tried = username.encode("utf-8", "backslashreplace").decode("utf-8")[:80]
     actor = Actor(user.id if user else 0, tried, user.role if user else Role.NURSE)
-    reason = "unknown user" if user is None else ("inactive" if not user.active else "password")
+    reason = reason or (
+        "unknown user" if user is None else ("inactive" if not user.active else "password")
+    )
     audit(uow, services, actor, action="sign_in_failed", entity="user",
           entity_id=user.id if user else "unknown", patient_id=None,
           after={"reason": reason})  # fmt: skip
     uow.commit()
 
 
-def sign_in(services: Services, *, username: str, password: str) -> tuple[str, User]:
-    """A new session token for a correct username and password."""
+def _setting(services: Services, name: str) -> int:
+    """A whole-number site setting from site_policy.toml (or the site's own policy file)."""
+    for setting in services.rules.policies:
+        if setting.name == name:
+            return int(str(setting.value))
+    raise KeyError(name)  # pragma: no cover - the bundled policy file defines every setting
+
+
+def _throttled(uow: UnitOfWork, services: Services, username: str, address: str) -> int | None:
+    """Seconds until another attempt may be made, if this name or address is locked now."""
+    now = services.clock()
+    window = timedelta(minutes=_setting(services, "sign_in_window_minutes"))
+    since = now - window
+    waits = []
+    for found, limit in (
+        (uow.users.failures(since=since, username=username), "sign_in_failures_per_account"),
+        (uow.users.failures(since=since, address=address), "sign_in_failures_per_address"),
+    ):
+        most = _setting(services, limit)
+        if len(found) >= most:
+            # Unlocked again when enough of the counted failures have aged out of the window.
+            waits.append(found[len(found) - most] + window - now)
+    if not waits:
+        return None
+    return max(1, math.ceil(max(waits).total_seconds()))
+
+
+def sign_in(
+    services: Services, *, username: str, password: str, address: str = ""
+) -> tuple[str, User]:
+    """A new session token for a correct username and password.
+
+    After too many failures for the username or from the client `address` within the site's
+    window, TooManyAttemptsError (with the seconds to wait) and the password is not checked.
+    """
+    tried = _printable(username)[: limits.MAX_USERNAME]
+    address = _printable(address)[:64]
     with services.uow() as uow:
         user = uow.users.by_username(username)
+        wait = _throttled(uow, services, tried, address)
+        if wait is not None:
+            _failed_sign_in(uow, services, username, user, reason="locked")
+            raise TooManyAttemptsError(
+                f"too many failed sign-ins; try again in {wait} seconds", retry_after=wait
+            )
         if not _password_matches(user, password) or user is None:
+            uow.users.add_failure(username=tried, address=address, at=services.clock())
             _failed_sign_in(uow, services, username, user)
             raise PermissionDeniedError("unknown user or wrong password")
+        if _HASHER.check_needs_rehash(user.password_hash):
+            # Stored under older argon2 parameters: keep the password under today's.
+            uow.users.update(user.id, password_hash=_HASHER.hash(password))
+        uow.users.clear_failures(user.username)
         token = secrets.token_urlsafe(32)
+        now = services.clock()
         uow.users.add_token(
             user_id=user.id,
             token_hash=_token_hash(token),
-            expires_at=services.clock() + timedelta(hours=SESSION_HOURS),
+            expires_at=now + timedelta(hours=_setting(services, "session_absolute_hours")),
         )
+        uow.users.touch_token(_token_hash(token), now)
         _session_event(uow, services, user, "sign_in")
     return token, user
+
+
+def unlock_user(services: Services, actor: Actor, username: object) -> int:
+    """Let an account locked by failed sign-ins try again now; how many failures were forgotten."""
+    require(services, actor, "users.manage")
+    with services.uow() as uow:
+        user = _account(uow, username)
+        forgotten = uow.users.clear_failures(user.username)
+        audit(uow, services, actor, action="unlock", entity="user", entity_id=user.id,
+              patient_id=None, after={"failures_forgotten": forgotten})  # fmt: skip
+        uow.commit()
+    return forgotten
 
 
 def sign_out(services: Services, token: str) -> bool:
@@ -152,7 +247,10 @@ def sign_out(services: Services, token: str) -> bool:
 def actor_for_token(services: Services, token: str) -> Actor | None:
     """Who a live session token belongs to, or None."""
     with services.uow() as uow:
-        user = uow.users.by_token(_token_hash(token), services.clock())
+        now = services.clock()
+        idle = timedelta(minutes=_setting(services, "session_idle_minutes"))
+        user = uow.users.by_token(_token_hash(token), now, now - idle)
+        uow.commit()  # the note of the session's use, when one was due
     return None if user is None else Actor(user.id, user.username, user.role)
 
 
@@ -163,6 +261,80 @@ def actor_for_username(services: Services, username: str) -> Actor:
     if user is None or not user.active:
         raise PermissionDeniedError(f"no active user {username!r}")
     return Actor(user.id, user.username, user.role)
+
+
+def _account(uow: UnitOfWork, username: object) -> User:
+    """The account named `username`, or NotFoundError."""
+    user = uow.users.by_username(str(username)) if isinstance(username, str) else None
+    if user is None:
+        raise NotFoundError(kind="user", key=str(username))
+    return user
+
+
+def _keep_an_administrator(uow: UnitOfWork, user: User, *, losing: bool) -> None:
+    """Refuse to take the last active administrator's administration away."""
+    last = losing and user.active and user.role is Role.ADMINISTRATOR
+    if last and uow.users.active_administrators() <= 1:
+        raise ConflictError(
+            f"{user.username} is the last active administrator: add or reactivate another "
+            "administrator first, or the site could no longer manage its accounts"
+        )
+
+
+def _change(
+    services: Services,
+    actor: Actor,
+    username: object,
+    *,
+    action: str,
+    active: bool | None = None,
+    role: Role | None = None,
+    password_hash: str | None = None,
+) -> User:
+    """Apply one administrative change to an account, revoke its sessions, audit it, commit."""
+    require(services, actor, "users.manage")
+    with services.uow() as uow:
+        user = _account(uow, username)
+        demoted = role is not None and role is not Role.ADMINISTRATOR
+        _keep_an_administrator(uow, user, losing=active is False or demoted)
+        changed = uow.users.update(user.id, active=active, role=role, password_hash=password_hash)
+        revoked = uow.users.remove_tokens(user.id)
+        audit(uow, services, actor, action=action, entity="user", entity_id=user.id,
+              patient_id=None,
+              before={"active": user.active, "role": user.role.value},
+              after={"active": changed.active, "role": changed.role.value,
+                     "sessions_revoked": revoked})  # fmt: skip
+        uow.commit()
+    return changed
+
+
+def deactivate_user(services: Services, actor: Actor, username: object) -> User:
+    """Take an account's access away: it can no longer sign in, and its sessions end now."""
+    return _change(services, actor, username, action="deactivate", active=False)
+
+
+def reactivate_user(services: Services, actor: Actor, username: object) -> User:
+    """Let a deactivated account sign in again (with its existing password)."""
+    return _change(services, actor, username, action="reactivate", active=True)
+
+
+def set_role(services: Services, actor: Actor, username: object, role: object) -> User:
+    """Give an account another role; its sessions end now, so the new role applies at once."""
+    if role not in {r.value for r in Role}:
+        raise InvalidInputError(
+            field="role", value=role, allowed="one of " + ", ".join(r.value for r in Role)
+        )
+    return _change(services, actor, username, action="set_role", role=Role(str(role)))
+
+
+def reset_password(services: Services, actor: Actor, username: object, password: object) -> User:
+    """Set a new password chosen by an administrator; the account's sessions end now."""
+    with services.uow() as uow:
+        name = _account(uow, username).username
+    checked = _checked_password(password, name)
+    return _change(
+        services, actor, username, action="reset_password", password_hash=_HASHER.hash(checked)
+    )
 
 
 def list_users(services: Services, actor: Actor) -> list[dict[str, object]]:

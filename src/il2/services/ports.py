@@ -49,8 +49,28 @@ class Users(Protocol):
         """Every account, by username."""
         ...
 
-    def by_token(self, token_hash: str, now: datetime) -> User | None:
-        """The account a live session token belongs to."""
+    def by_token(self, token_hash: str, now: datetime, idle_since: datetime) -> User | None:
+        """The account a live session token belongs to: not expired at `now`, and used since
+        `idle_since` (a session without a last use is bounded by its expiry only). Notes the
+        use at `now`, written only when the last note is a minute old or more."""
+        ...
+
+    def touch_token(self, token_hash: str, now: datetime) -> None:
+        """Note that the session was used at `now` (at most about once a minute is written)."""
+        ...
+
+    def add_failure(self, *, username: str, address: str, at: datetime) -> None:
+        """Remember a failed sign-in under the name tried and the client address."""
+        ...
+
+    def failures(
+        self, *, since: datetime, username: str | None = None, address: str | None = None
+    ) -> list[datetime]:
+        """When sign-ins failed since `since` for this name, or from this address, oldest first."""
+        ...
+
+    def clear_failures(self, username: str) -> int:
+        """Forget an account's failed sign-ins (after a success, or an unlock); how many."""
         ...
 
     def add_token(self, *, user_id: int, token_hash: str, expires_at: datetime) -> None:
@@ -59,6 +79,25 @@ class Users(Protocol):
 
     def remove_token(self, token_hash: str) -> User | None:
         """Forget a session token; the account it belonged to, if it was known."""
+        ...
+
+    def remove_tokens(self, user_id: int) -> int:
+        """Forget every session token of an account; how many there were."""
+        ...
+
+    def update(
+        self,
+        user_id: int,
+        *,
+        active: bool | None = None,
+        role: Role | None = None,
+        password_hash: str | None = None,
+    ) -> User:
+        """Change an account's status, role or password hash (None: unchanged)."""
+        ...
+
+    def active_administrators(self) -> int:
+        """How many active accounts have the administrator role."""
         ...
 
 

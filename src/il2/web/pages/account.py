@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from il2.domain.errors import PermissionDeniedError
+from il2.domain.errors import PermissionDeniedError, TooManyAttemptsError
 from il2.domain.records import Actor
 from il2.services.accounts import sign_in, sign_out
 from il2.services.worklist import worklist
@@ -36,7 +36,22 @@ def routes(web: Web) -> APIRouter:
         username, password = text(form, "username"), str(form.get("password") or "")
         target = safe_next(text(form, "next") or "/")
         try:
-            token, _user = sign_in(web.services, username=username, password=password)
+            address = request.client.host if request.client else ""
+            token, _user = sign_in(
+                web.services, username=username, password=password, address=address
+            )
+        except TooManyAttemptsError as locked:
+            request.state.actor = None
+            minutes = max(1, round(locked.retry_after / 60))
+            return web.page(
+                request,
+                "sign_in.html",
+                status=429,
+                next=target,
+                values={"username": username},
+                message=f"Too many failed sign-ins. Try again in about {minutes} minutes, "
+                "or ask an administrator to unlock the account.",
+            )
         except PermissionDeniedError:
             # A failed sign-in is not a forbidden action: ask again, saying nothing more.
             request.state.actor = None

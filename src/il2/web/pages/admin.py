@@ -9,7 +9,14 @@ from starlette.datastructures import FormData
 
 from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor, Role
-from il2.services.accounts import add_user, list_users
+from il2.services.accounts import (
+    add_user,
+    deactivate_user,
+    list_users,
+    reactivate_user,
+    reset_password,
+    set_role,
+)
 from il2.services.audit import audit_page, may_see_content
 from il2.services.context import aware
 from il2.services.documents import policy_document
@@ -39,6 +46,7 @@ def routes(web: Web) -> APIRouter:
             values=values,
             error=error,
             added=request.query_params.get("added", ""),
+            changed=request.query_params.get("changed", ""),
         )
 
     def users_again(request: Request, form: FormData, error: InvalidInputError) -> HTMLResponse:
@@ -62,6 +70,25 @@ def routes(web: Web) -> APIRouter:
             password=str(form.get("password") or ""),
         )
         return see_other(f"/admin?added={user.username}")
+
+    @router.post("/admin/users/{username}")
+    @web.redisplay(users_again)
+    def change_user(username: str, form: Form, actor: SignedIn) -> RedirectResponse:
+        """One account change from its row: deactivate, reactivate, role or password."""
+        change = forms.text(form, "change")
+        if change == "deactivate":
+            user = deactivate_user(web.services, actor, username)
+        elif change == "reactivate":
+            user = reactivate_user(web.services, actor, username)
+        elif change == "role":
+            user = set_role(web.services, actor, username, forms.text(form, "role"))
+        elif change == "password":
+            user = reset_password(web.services, actor, username, str(form.get("password") or ""))
+        else:
+            raise InvalidInputError(
+                field="change", value=change, allowed="deactivate, reactivate, role or password"
+            )
+        return see_other(f"/admin?changed={user.username}")
 
     @router.get("/admin/audit", response_class=HTMLResponse)
     def audit_trail(

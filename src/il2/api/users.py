@@ -1,0 +1,63 @@
+"""Accounts, for administrators: list them, and take access away or give it back."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+
+from il2.api.schemas import PasswordReset, RoleChange
+from il2.api.security import Il2Services, SignedIn
+from il2.domain import limits
+from il2.domain.records import User
+from il2.services.accounts import (
+    deactivate_user,
+    list_users,
+    reactivate_user,
+    reset_password,
+    set_role,
+)
+from il2.services.context import plain
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+Username = Annotated[str, Path(min_length=1, max_length=limits.MAX_USERNAME)]
+
+
+def _shown(user: User) -> dict[str, Any]:
+    """An account as the API shows it (never the password hash)."""
+    return {"username": user.username, "role": user.role.value, "active": user.active}
+
+
+@router.get("")
+async def accounts(actor: SignedIn, services: Il2Services) -> list[dict[str, Any]]:
+    """Every account with its role and status."""
+    return [dict(plain(u)) for u in list_users(services, actor)]
+
+
+@router.post("/{username}/deactivate")
+async def deactivate(username: Username, actor: SignedIn, services: Il2Services) -> dict[str, Any]:
+    """Take the account's access away: sign-in refused, its sessions ended at once."""
+    return _shown(deactivate_user(services, actor, username))
+
+
+@router.post("/{username}/reactivate")
+async def reactivate(username: Username, actor: SignedIn, services: Il2Services) -> dict[str, Any]:
+    """Let a deactivated account sign in again."""
+    return _shown(reactivate_user(services, actor, username))
+
+
+@router.post("/{username}/role")
+async def change_role(
+    username: Username, body: RoleChange, actor: SignedIn, services: Il2Services
+) -> dict[str, Any]:
+    """Give the account another role; its sessions end at once."""
+    return _shown(set_role(services, actor, username, body.role))
+
+
+@router.post("/{username}/password")
+async def new_password(
+    username: Username, body: PasswordReset, actor: SignedIn, services: Il2Services
+) -> dict[str, Any]:
+    """Set a new password for the account; its sessions end at once."""
+    return _shown(reset_password(services, actor, username, body.password))
