@@ -125,6 +125,8 @@ def test_only_administrators_manage_accounts(app: App) -> None:
         ("sameasuser12", "sameasuser12", "username"),
         ("weak3", "x-weak3-Password", "username"),
         ("weak4", "qwerty123456", "commonly used"),
+        ("weak6", "password1234", "with digits or symbols added"),  # review D3's example
+        ("weak7", "!!Dragon2026!", "with digits or symbols added"),
         ("weak5", "short-one", "12 characters"),
     ],
 )
@@ -256,3 +258,10 @@ def test_sessions_end_when_idle_and_at_their_absolute_limit(app: App, clock: Fix
         assert actor_for_token(app.services, busy) is not None
     clock.now = start + timedelta(hours=12)
     assert actor_for_token(app.services, busy) is None
+
+
+@pytest.mark.parametrize(
+    "password", ["correct horse battery staple", "dragonfly-meadow-41", "ilovetomatoes2026"]
+)
+def test_a_common_word_inside_a_longer_passphrase_is_not_refused(password: str) -> None:
+    assert password_problem(password, username="someone", common=common_passwords()) is None
