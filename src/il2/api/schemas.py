@@ -207,15 +207,22 @@ def _declared(description: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": description}
 
 
-SIGN_IN_ERRORS: dict[int | str, dict[str, Any]] = {
+_ANY_ERRORS: dict[int | str, dict[str, Any]] = {
     400: _declared("A body that is not JSON (or not UTF-8) could not be read"),
-    401: _declared("The username or password is wrong"),
     413: _declared(f"The body is over {limits.MAX_API_BODY} bytes"),
     422: _declared("A field cannot be used: `field`, `value` and `allowed` say which and why"),
 }
-"""The errors sign-in answers."""
 
-ERRORS: dict[int | str, dict[str, Any]] = SIGN_IN_ERRORS | {
+SIGN_IN_ERRORS: dict[int | str, dict[str, Any]] = _ANY_ERRORS | {
+    401: _declared("The username or password is wrong"),
+    429: _declared(
+        "Too many failed sign-ins for this username or from this address: try again after "
+        "`Retry-After` seconds"
+    ),
+}
+"""The errors sign-in answers (429 while sign-in is throttled)."""
+
+ERRORS: dict[int | str, dict[str, Any]] = _ANY_ERRORS | {
     401: _declared("No token, or one unknown or expired: sign in with POST /api/token"),
     403: _declared("The signed-in role may not do this"),
     404: _declared("The record named in the path (or body) does not exist"),
