@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Playwright, sync_playwright
 
 from il2.bootstrap import App, build_app, upgrade_database
 from il2.config import Settings
@@ -123,8 +123,18 @@ def _free_socket() -> socket.socket:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """il2's web app served by uvicorn on 127.0.0.1, on a fresh migrated SQLite database."""
     clock = MovableClock()
-    database = tmp_path_factory.mktemp("web") / "il2.sqlite3"
-    app = build_app(Settings(database_url=f"sqlite:///{database}"), clock=clock)
+    folder = tmp_path_factory.mktemp("web")
+    database = folder / "il2.sqlite3"
+    # The journeys move the ward clock from one dose to the next (8 h) without a click between;
+    # sessions follow that clock, so this test site lets a session sit idle across such a jump
+    # (its own policy, with a reason). The 12-hour absolute lifetime stays: a new shift signs in.
+    policy = folder / "site.toml"
+    policy.write_text(
+        "[policy]\n"
+        'session_idle_minutes = { value = 720, reason = "browser tests jump the clock 8 h" }\n',
+        encoding="utf-8",
+    )
+    app = build_app(Settings(database_url=f"sqlite:///{database}", site_policy=policy), clock=clock)
     upgrade_database(app)
     actors = staff(app)
     asgi = FastAPI()
@@ -190,8 +200,9 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def fill(page: Page, values: dict[str, str]) -> None:
-    """Type into inputs and choose in selects, found by their field names."""
+def fill(page: Page | Locator, values: dict[str, str]) -> None:
+    """Type into inputs and choose in selects, found by their field names (within a form, when
+    given one: a page can hold several forms with a field of the same name)."""
     for name, value in values.items():
         field = page.locator(f'[name="{name}"]').first
         if field.evaluate("e => e.tagName") == "SELECT":
