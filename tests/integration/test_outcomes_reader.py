@@ -137,6 +137,12 @@ def _patient_records(uow: Any, patients: Sequence[Any]) -> dict[str, list[Any]]:
              if e.kind == "follow_up" and e.content.get("status") == "dead"),
             None,
         )  # fmt: skip
+        progressed = [
+            e.observed_on
+            for e in current
+            if e.kind == "follow_up" and e.content.get("status") == "alive_progression"
+            and first_dose is not None and e.observed_on >= first_dose
+        ]  # fmt: skip
         verdicts = screenings.get(patient.id, [])
         out["patients"].append(
             Patient(
@@ -147,6 +153,7 @@ def _patient_records(uow: Any, patients: Sequence[Any]) -> dict[str, list[Any]]:
                 treated=bool(mine),
                 death_on=death,
                 last_contact_on=max(dates),
+                progression_on=min(progressed, default=None),
             )
         )
     return out
