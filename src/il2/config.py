@@ -15,6 +15,9 @@ def _data_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / "il2"
 
 
+_YES = frozenset({"1", "true", "yes", "on"})
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Where il2 keeps its records and finds the site's choices.
@@ -26,12 +29,19 @@ class Settings:
     only administrators hold; or IL2_STUDY_KEY_FILE, a file holding it. Unset means the file
     `study.key` under the data directory, made with a random key on first use. A Settings made
     without either (tests) uses a random key for the life of the process.
+    IL2_SECURE_COOKIES: `1` (or `true`, `yes`) makes the web's cookies Secure even on a request
+    that arrived over http (a proxy terminating TLS that il2 does not trust); unset, a cookie
+    is Secure when the request came over https.
+    IL2_FORWARDED_ALLOW_IPS: the proxy addresses (comma-separated) whose X-Forwarded-Proto and
+    X-Forwarded-For `il2 serve` believes; unset means 127.0.0.1 only.
     """
 
     database_url: str = "sqlite://"
     site_policy: Path | None = None
     study_key: bytes | None = field(default=None, repr=False)
     study_key_file: Path | None = None
+    secure_cookies: bool = False
+    forwarded_allow_ips: str = "127.0.0.1"
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -43,7 +53,10 @@ class Settings:
             url = f"sqlite:///{_data_dir(env) / 'il2.sqlite3'}"
         key = env.get("IL2_STUDY_KEY", "").strip()
         key_file = env.get("IL2_STUDY_KEY_FILE", "").strip()
+        proxies = env.get("IL2_FORWARDED_ALLOW_IPS", "").strip()
         return cls(
+            secure_cookies=env.get("IL2_SECURE_COOKIES", "").strip().lower() in _YES,
+            forwarded_allow_ips=proxies or "127.0.0.1",
             database_url=url,
             site_policy=Path(policy) if policy else None,
             study_key=key.encode("utf-8") if key else None,

@@ -512,11 +512,12 @@ def server_app() -> Any:
     full collections stay short and no request waits long behind one.
     """
     from il2.api.app import create_api  # noqa: PLC0415 - keeps other commands fast
-    from il2.web.app import web_router  # noqa: PLC0415
+    from il2.web.app import web_router, with_browser_defences  # noqa: PLC0415
 
     built = _app()
     server = create_api(built)
     server.include_router(web_router(built))
+    with_browser_defences(server)
     gc.collect()
     gc.freeze()
     return server
@@ -535,11 +536,20 @@ def serve(
             "up to one a CPU core.",
         ),
     ] = 1,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Proxy addresses (comma-separated) whose X-Forwarded-Proto and X-Forwarded-For "
+            "are believed, so cookies are Secure behind a proxy terminating TLS. Default: "
+            "IL2_FORWARDED_ALLOW_IPS, else 127.0.0.1 only.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the web app and the JSON API (OpenAPI at /openapi.json) on the configured database."""
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
     built = _app()
+    proxies = forwarded_allow_ips or built.settings.forwarded_allow_ips
     if workers > 1 and built.one_writer:
         raise typer.BadParameter(
             f"{workers} processes: SQLite takes one writer at a time, so il2 serves it from one "
@@ -551,10 +561,17 @@ def serve(
     built.engine.dispose()
     typer.echo(f"il2 on http://{host}:{port}/ (API documentation at /docs)")
     if workers > 1 and shares_ports():
-        serve_processes(host, port, workers, _SERVER_APP)
+        serve_processes(host, port, workers, _SERVER_APP, proxies)
         return
     uvicorn.run(
-        _SERVER_APP, factory=True, host=host, port=port, workers=workers, log_level="warning"
+        _SERVER_APP,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        proxy_headers=True,
+        forwarded_allow_ips=proxies,
     )
 
 

@@ -54,16 +54,27 @@ def listener(host: str, port: int, *, share: bool) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, factory: str) -> None:  # pragma: no cover - a child process
+def _worker(  # pragma: no cover - a child process
+    host: str, port: int, factory: str, proxies: str
+) -> None:
     import uvicorn  # noqa: PLC0415 - only server processes need it
 
     sock = listener(host, port, share=True)
-    config = uvicorn.Config(factory, factory=True, log_level="warning")
+    config = uvicorn.Config(
+        factory,
+        factory=True,
+        log_level="warning",
+        proxy_headers=True,
+        forwarded_allow_ips=proxies,
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def serve_processes(host: str, port: int, workers: int, factory: str) -> None:
-    """Run `workers` server processes for the app `factory` until SIGINT or SIGTERM."""
+def serve_processes(
+    host: str, port: int, workers: int, factory: str, proxies: str = "127.0.0.1"
+) -> None:
+    """Run `workers` server processes for the app `factory` until SIGINT or SIGTERM; each
+    believes forwarded headers only from the addresses in `proxies`."""
     try:
         listener(host, port, share=False).close()
     except OSError as refused:
@@ -73,7 +84,7 @@ def serve_processes(host: str, port: int, workers: int, factory: str) -> None:
     spawn = multiprocessing.get_context("spawn")
 
     def start() -> tuple[BaseProcess, float]:
-        process = spawn.Process(target=_worker, args=(host, port, factory), daemon=False)
+        process = spawn.Process(target=_worker, args=(host, port, factory, proxies), daemon=False)
         process.start()
         return process, time.monotonic()
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from il2.bootstrap import App
 from il2.web.core import STATIC, Web, templates
+from il2.web.defences import SecurityHeaders
 from il2.web.errors import route_class
 from il2.web.pages import (
     account,
@@ -24,7 +25,11 @@ from il2.web.pages import (
 
 def web_router(app: App) -> APIRouter:
     """The pages over `app`'s services; every page but sign-in needs a session cookie."""
-    web = Web(services=app.services, templates=templates(app.rules))
+    web = Web(
+        services=app.services,
+        templates=templates(app.rules),
+        secure_cookies=app.settings.secure_cookies,
+    )
     web.route_class = route_class(web)
     router = APIRouter(route_class=web.route_class, include_in_schema=False)
     pages = (
@@ -35,3 +40,10 @@ def web_router(app: App) -> APIRouter:
         router.include_router(module.routes(web), include_in_schema=False)
     router.mount("/static", StaticFiles(directory=STATIC), name="static")
     return router
+
+
+def with_browser_defences(asgi: FastAPI) -> FastAPI:
+    """`asgi` answering every request (pages, API, static files, errors) with the browser
+    security headers (defences.py); the web router checks its own forms for forgery."""
+    asgi.add_middleware(SecurityHeaders)
+    return asgi

@@ -22,6 +22,7 @@ from jinja2 import (
     select_autoescape,
 )
 from jinja2.runtime import Context
+from markupsafe import Markup
 from starlette.datastructures import FormData
 
 from il2.domain.deidentify import day_label
@@ -30,6 +31,7 @@ from il2.domain.limits import MAX_ID
 from il2.domain.records import Actor
 from il2.rules.loader import RuleSet
 from il2.services.context import Services
+from il2.web.defences import CSRF_FIELD, csrf_token
 from il2.web.labels import choices, label_for, words
 
 RecordId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
@@ -62,6 +64,7 @@ class Web:
     templates: Environment
     redisplays: dict[Callable[..., Any], FormView] = field(default_factory=dict)
     route_class: type[APIRoute] = APIRoute  # set by web_router to the error-translating one
+    secure_cookies: bool = False  # cookies Secure even over http (IL2_SECURE_COOKIES)
 
     @property
     def rules(self) -> RuleSet:
@@ -224,6 +227,15 @@ def templates(rules: RuleSet) -> Environment:
     def static(name: str) -> str:
         return f"/static/{name}?v={versions.get(name, '0')}"
 
+    @pass_context
+    def csrf_value(context: Context) -> str:
+        return csrf_token(context["request"])
+
+    @pass_context
+    def csrf_input(context: Context) -> Markup:
+        field = '<input type="hidden" name="{}" value="{}">'
+        return Markup(field).format(CSRF_FIELD, csrf_token(context["request"]))
+
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html"]),
@@ -234,7 +246,7 @@ def templates(rules: RuleSet) -> Environment:
     env.filters.update(
         when=when, day=day, words=words, number=_number, label=label_for, brief=brief
     )
-    env.globals.update(static=static, choices=choices)
+    env.globals.update(static=static, choices=choices, csrf_input=csrf_input, csrf_token=csrf_value)
     return env
 
 

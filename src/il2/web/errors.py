@@ -1,5 +1,7 @@
 """The one place where errors become pages.
 
+    CSRF refusal             403 a state-changing request from another origin or without the
+                                 browser's CSRF token (defences.py), audited as a denial
     SignInRequired           303 to /sign-in (htmx: HX-Redirect), keeping where the user was going
     Il2Error                     what the services raise on purpose:
      ├── InvalidInputError   422 the form again, the message naming the field
@@ -35,9 +37,11 @@ from il2.domain.errors import (
     RefusedError,
     RuleTableError,
 )
+from il2.services.accounts import actor_for_token
 from il2.services.audit import audit_denial
 from il2.services.context import plain
 from il2.web.core import Web, is_htmx
+from il2.web.defences import SESSION_COOKIE, csrf_refusal, keep_csrf_cookie
 from il2.web.labels import label_for
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -107,8 +111,23 @@ async def _redisplay(
         return await run_in_threadpool(il2_page, web, request, again)
 
 
+def refuse_forgery(web: Web, request: Request, reason: str) -> HTMLResponse:
+    """403 for a request that may be forged, audited as a denial when a session is named."""
+    token = request.cookies.get(SESSION_COOKIE)
+    actor = actor_for_token(web.services, token) if token else None
+    request.state.actor = actor
+    if actor is not None:
+        audit_denial(
+            web.services,
+            PermissionDeniedError(reason, username=actor.username, action="csrf.check"),
+        )
+    return _page(web, request, 403, "Not allowed", reason)
+
+
 def route_class(web: Web) -> type[APIRoute]:
-    """Routes whose errors are answered here, as pages."""
+    """Routes whose errors are answered here, as pages; a state-changing request is first
+    checked for forgery (origin and CSRF token), and every answer gives the browser its CSRF
+    cookie if a page rendered a new token."""
 
     class PageRoute(APIRoute):
         def get_route_handler(self) -> Handler:
@@ -116,6 +135,17 @@ def route_class(web: Web) -> type[APIRoute]:
             endpoint = self.endpoint
 
             async def guarded(request: Request) -> Response:
+                request.state.secure_cookies = web.secure_cookies
+                refusal = await csrf_refusal(request)
+                response: Response
+                if refusal is not None:
+                    response = await run_in_threadpool(refuse_forgery, web, request, refusal)
+                else:
+                    response = await answered(request)
+                keep_csrf_cookie(request, response)
+                return response
+
+            async def answered(request: Request) -> Response:
                 try:
                     return await handler(request)
                 except SignInRequiredError:

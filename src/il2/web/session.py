@@ -9,9 +9,10 @@ from fastapi import Request, Response
 from il2.domain.records import Actor
 from il2.services.accounts import SESSION_HOURS, actor_for_token
 from il2.web.core import Web
+from il2.web.defences import SESSION_COOKIE, secure_request
 from il2.web.errors import SignInRequiredError
 
-COOKIE = "il2_session"
+COOKIE = SESSION_COOKIE
 
 
 def current_actor(web: Web, request: Request) -> Actor | None:
@@ -35,7 +36,8 @@ def signed_in(web: Web) -> Callable[[Request], Actor]:
 
 
 def start_session(response: Response, request: Request, token: str) -> None:
-    """Keep the token in a cookie scripts cannot read and other sites cannot send."""
+    """Keep the token in a cookie scripts cannot read and other sites cannot send; Secure over
+    https or when the site forces it (defences.secure_request)."""
     response.set_cookie(
         COOKIE,
         token,
@@ -43,7 +45,7 @@ def start_session(response: Response, request: Request, token: str) -> None:
         path="/",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=secure_request(request),
     )
 
 
