@@ -21,6 +21,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from tests.e2e.test_api import sign_in
+from tests.web_client import FormClient
 
 NEW_PASSWORD = "a different long secret"  # noqa: S105 - a test account's password
 
@@ -104,7 +105,7 @@ def web(app: App) -> Iterator[TestClient]:
     staff(app)
     site = FastAPI()
     site.include_router(web_router(app))
-    with TestClient(site, follow_redirects=False) as test_client:
+    with FormClient(site, follow_redirects=False) as test_client:
         yield test_client
 
 

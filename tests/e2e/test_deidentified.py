@@ -26,6 +26,7 @@ from tests.integration.builders import (
     staff,
 )
 from tests.integration.conftest import FixedClock
+from tests.web_client import FormClient
 
 from il2.api.app import create_api
 from il2.bootstrap import App
@@ -129,7 +130,7 @@ def elder(app: App, clock: FixedClock) -> Elder:
 def web(app: App, elder: Elder) -> Iterator[TestClient]:
     site = FastAPI()
     site.include_router(web_router(app))
-    with TestClient(site, follow_redirects=False) as client:
+    with FormClient(site, follow_redirects=False) as client:
         answer = client.post("/sign-in", data={"username": "researcher", "password": PASSWORD})
         assert answer.status_code == 303, answer.text
         yield client

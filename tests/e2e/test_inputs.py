@@ -20,6 +20,7 @@ from tests.integration.builders import (
     stable_assessment,
     staff,
 )
+from tests.web_client import FormClient
 
 from il2.api.app import create_api
 from il2.bootstrap import App
@@ -52,7 +53,7 @@ def web(app: App, client: TestClient) -> Iterator[TestClient]:
     """The web pages, signed in as the physician (the staff made by `client`)."""
     site = FastAPI()
     site.include_router(web_router(app))
-    with TestClient(site, follow_redirects=False, raise_server_exceptions=False) as browser:
+    with FormClient(site, follow_redirects=False, raise_server_exceptions=False) as browser:
         answer = browser.post("/sign-in", data={"username": "physician", "password": PASSWORD})
         assert answer.status_code == 303, answer.text
         yield browser

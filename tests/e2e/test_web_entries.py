@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from tests.integration.builders import PASSWORD, PATIENT, staff
+from tests.web_client import FormClient
 
 from il2.bootstrap import App
 from il2.domain.records import Actor, Role
@@ -39,7 +40,7 @@ def web(app: App, people: dict[Role, Actor]) -> Iterator[TestClient]:
     """The web pages over a migrated database with one user of every role."""
     site = FastAPI()
     site.include_router(web_router(app))
-    with TestClient(site, follow_redirects=False) as client:
+    with FormClient(site, follow_redirects=False) as client:
         yield client
 
 

@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from tests.integration.builders import PASSWORD, PATIENT, screen_eligible, staff
 from tests.integration.conftest import FixedClock
+from tests.web_client import FormClient
 
 from il2.bootstrap import App
 from il2.domain.records import Actor, Role
@@ -46,7 +47,7 @@ def world(
                              status="alive_no_progression").id  # fmt: skip
     site = FastAPI()
     site.include_router(web_router(app))
-    with TestClient(site, follow_redirects=False) as client:
+    with FormClient(site, follow_redirects=False) as client:
         yield client, people, {"patient": patient, "course": course, "entry": entry}
 
 

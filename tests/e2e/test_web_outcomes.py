@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from tests.integration.builders import PASSWORD, staff
 from tests.integration.odd_records import OddRecords, at, due_time
+from tests.web_client import FormClient
 
 from il2.bootstrap import App
 from il2.domain.deidentify import study_number
@@ -26,7 +27,7 @@ def client(app: App) -> Iterator[TestClient]:
     staff(app)
     asgi = FastAPI()
     asgi.include_router(web_router(app))
-    with TestClient(asgi) as test_client:
+    with FormClient(asgi) as test_client:
         yield test_client
 
 

@@ -233,8 +233,9 @@ def templates(rules: RuleSet) -> Environment:
 
     @pass_context
     def csrf_input(context: Context) -> Markup:
-        field = '<input type="hidden" name="{}" value="{}">'
-        return Markup(field).format(CSRF_FIELD, csrf_token(context["request"]))
+        return Markup('<input type="hidden" name="{}" value="{}">').format(
+            CSRF_FIELD, csrf_token(context["request"])
+        )
 
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),

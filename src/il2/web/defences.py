@@ -94,7 +94,9 @@ def csrf_token(request: Request) -> str:
 
 
 def keep_csrf_cookie(request: Request, response: Response) -> None:
-    """Give the browser the token a page was rendered with, when it did not have it yet."""
+    """Give the browser its token with any page's answer, when it did not have it yet (the
+    token a page was rendered with, if it was)."""
+    csrf_token(request)
     if not getattr(request.state, "csrf_new", False):
         return
     secure = secure_request(request)
