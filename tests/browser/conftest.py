@@ -28,7 +28,7 @@ from il2.config import Settings
 from il2.domain.records import Actor, Role
 from il2.services.courses import plan_course
 from il2.services.patients import create_patient, record_screening
-from il2.web.app import web_router
+from il2.web.app import web_router, with_browser_defences
 from tests.integration.builders import PASSWORD, eligible_findings, staff
 
 CHROMIUM = "/usr/bin/chromium"
@@ -137,7 +137,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     app = build_app(Settings(database_url=f"sqlite:///{database}", site_policy=policy), clock=clock)
     upgrade_database(app)
     actors = staff(app)
-    asgi = FastAPI()
+    asgi = with_browser_defences(FastAPI())  # the headers il2 serve answers with
     asgi.include_router(web_router(app))
     config = uvicorn.Config(
         asgi, log_level="warning", lifespan="off", ws="none", http="h11", access_log=False

@@ -19,7 +19,9 @@ request is also refused when the browser says it comes from elsewhere: an `Origi
 
 **Headers.** `SecurityHeaders` adds to every answer (pages, API, static files, errors,
 redirects) a Content-Security-Policy without inline script, X-Frame-Options: DENY,
-X-Content-Type-Options: nosniff and Referrer-Policy: no-referrer; and Cache-Control: no-store
+X-Content-Type-Options: nosniff and Referrer-Policy: same-origin (no address, which can name
+a patient, leaves for another site; `no-referrer` would also make Chromium send `Origin: null`
+on il2's own forms, which the origin check must refuse); and Cache-Control: no-store
 everywhere but /static and /health, since any other answer may hold patient data.
 `style-src` allows inline styles: the plots are matplotlib SVG drawn inline, which styles its
 shapes with `style` attributes and a `<style>` element. Inline style cannot run script, and
@@ -191,7 +193,7 @@ def security_headers(path: str, policy: str = CONTENT_SECURITY_POLICY) -> list[t
         ("content-security-policy", policy),
         ("x-frame-options", "DENY"),
         ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
+        ("referrer-policy", "same-origin"),
     ]
     if not path.startswith(_UNCACHED_EXCEPT):
         headers.append(("cache-control", "no-store"))
