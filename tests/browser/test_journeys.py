@@ -241,10 +241,12 @@ def test_an_evening_first_dose_asks_how_each_cycle_ends_before_it_plans(
 
     # Without a choice the course is not planned: the browser asks first (required), and the
     # server refuses a form sent without one, showing the choice on the page it sends back.
+    token = page.locator('#plan-form input[name="csrf_token"]').get_attribute("value") or ""
     refused = page.request.post(
         f"/patients/{patient_id}/courses",
-        form={"regimen": "hd-label", "weight_kg": "70", "first_dose": "2026-12-14T20:00"},
-    )
+        form={"regimen": "hd-label", "weight_kg": "70", "first_dose": "2026-12-14T20:00",
+              "csrf_token": token},
+    )  # fmt: skip
     assert refused.status == 422
     assert 'name="cycle_end_rule"' in refused.text()
     assert "fits 13 of 14 doses in days 1-5" in refused.text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -43,6 +44,10 @@ SlotNumber = Annotated[int, PathParam(ge=1, le=1000)]
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 TEMPLATES = HERE / "templates"
+
+# The request a page is being rendered for: the CSRF field needs it even inside a macro
+# imported without the page's context.
+_RENDERING: ContextVar[Request] = ContextVar("rendering")
 
 # A page that shows a form again when the service refused its input (see errors.py).
 FormView = Callable[[Request, FormData, InvalidInputError], HTMLResponse]
@@ -107,16 +112,20 @@ class Web:
     def render(self, request: Request, template: str, **context: Any) -> str:
         """A template rendered with what every page shows (who is signed in, navigation)."""
         actor: Actor | None = getattr(request.state, "actor", None)
-        return self.templates.get_template(template).render(
-            request=request,
-            actor=actor,
-            deidentified=self.deidentified(actor),
-            nav=self.nav(actor),
-            path=request.url.path,
-            can=lambda action: self.can(actor, action),
-            site=self.rules.site,
-            **context,
-        )
+        rendering = _RENDERING.set(request)
+        try:
+            return self.templates.get_template(template).render(
+                request=request,
+                actor=actor,
+                deidentified=self.deidentified(actor),
+                nav=self.nav(actor),
+                path=request.url.path,
+                can=lambda action: self.can(actor, action),
+                site=self.rules.site,
+                **context,
+            )
+        finally:
+            _RENDERING.reset(rendering)
 
     def page(
         self, request: Request, template: str, *, status: int = 200, **context: Any
@@ -227,15 +236,11 @@ def templates(rules: RuleSet) -> Environment:
     def static(name: str) -> str:
         return f"/static/{name}?v={versions.get(name, '0')}"
 
-    @pass_context
-    def csrf_value(context: Context) -> str:
-        return csrf_token(context["request"])
+    def csrf_value() -> str:
+        return csrf_token(_RENDERING.get())
 
-    @pass_context
-    def csrf_input(context: Context) -> Markup:
-        return Markup('<input type="hidden" name="{}" value="{}">').format(
-            CSRF_FIELD, csrf_token(context["request"])
-        )
+    def csrf_input() -> Markup:
+        return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, csrf_value())
 
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
