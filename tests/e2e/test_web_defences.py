@@ -177,6 +177,8 @@ def test_the_api_documentation_is_allowed_its_own_inline_script_by_hash(web: For
         assert f"'sha256-{digest}'" in policy
     assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
     assert "frame-ancestors 'none'" in policy
+    redoc = web.get("/redoc").headers["content-security-policy"]
+    assert "script-src 'self' https://cdn.jsdelivr.net" in redoc
 
 
 def test_the_api_takes_a_bearer_token_without_csrf_and_never_a_cookie(web: FormClient) -> None:

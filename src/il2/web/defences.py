@@ -26,8 +26,9 @@ everywhere but /static and /health, since any other answer may hold patient data
 `style-src` allows inline styles: the plots are matplotlib SVG drawn inline, which styles its
 shapes with `style` attributes and a `<style>` element. Inline style cannot run script, and
 every value shown is escaped, so nothing a user typed becomes a style. The API documentation
-(/docs) is FastAPI's Swagger UI page: its one inline script is allowed by its hash, computed
-from the page as sent, and its script and style files come from the CDN it names.
+(/docs, /redoc) is FastAPI's own pages: an inline script is allowed by its hash, computed from
+the page as sent, and their script, style and font files come from the CDNs they name. They
+hold no patient data and the API takes no cookie, so nothing there acts with a session.
 
 **Secure cookies.** The session and CSRF cookies are Secure when the request came over https
 (behind a proxy, uvicorn applies `X-Forwarded-Proto` only from the addresses `il2 serve
@@ -63,7 +64,9 @@ CONTENT_SECURITY_POLICY = (
     "form-action 'self'"
 )
 DOCS_CDN = "https://cdn.jsdelivr.net"
-_DOCS_PATH = "/docs"
+_DOCS_FONTS_CSS = "https://fonts.googleapis.com"
+_DOCS_FONTS = "https://fonts.gstatic.com"
+_DOCS_PATHS = frozenset({"/docs", "/redoc"})
 _UNCACHED_EXCEPT = ("/static/", "/health")
 
 
@@ -181,9 +184,10 @@ def docs_policy(page: bytes) -> str:
     )
     return (
         f"default-src 'self'; script-src 'self' {DOCS_CDN} {hashes}; "
-        f"style-src 'self' {DOCS_CDN} 'unsafe-inline'; img-src 'self' data: "
-        "https://fastapi.tiangolo.com; object-src 'none'; base-uri 'none'; "
-        "frame-ancestors 'none'; form-action 'self'"
+        f"style-src 'self' {DOCS_CDN} {_DOCS_FONTS_CSS} 'unsafe-inline'; "
+        f"font-src 'self' {_DOCS_FONTS}; worker-src 'self' blob:; img-src 'self' data: "
+        "https://fastapi.tiangolo.com https://cdn.redoc.ly; object-src 'none'; "
+        "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
     )
 
 
@@ -221,8 +225,8 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        if path == _DOCS_PATH:
-            await self._docs(scope, receive, send)
+        if path in _DOCS_PATHS:
+            await self._docs(scope, receive, send, path)
             return
 
         async def send_with_headers(message: Message) -> None:
@@ -232,8 +236,8 @@ class SecurityHeaders:
 
         await self.app(scope, receive, send_with_headers)
 
-    async def _docs(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The documentation page, held back until whole so its inline script can be hashed."""
+    async def _docs(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        """A documentation page, held back until whole so its inline script can be hashed."""
         start: Message | None = None
         body = bytearray()
 
@@ -248,7 +252,7 @@ class SecurityHeaders:
             body.extend(message.get("body", b""))
             if message.get("more_body", False) or start is None:
                 return
-            await send(_with(start, security_headers(_DOCS_PATH, docs_policy(bytes(body)))))
+            await send(_with(start, security_headers(path, docs_policy(bytes(body)))))
             await send({"type": "http.response.body", "body": bytes(body)})
 
         await self.app(scope, receive, hold)
