@@ -57,7 +57,12 @@ class Series:
 def _svg(figure: Figure) -> str:
     buffer = io.StringIO()
     with mpl.rc_context(_STYLE):
-        figure.savefig(buffer, format="svg")
+        # No metadata: its date is today's, which a de-identified page must not carry either.
+        figure.savefig(
+            buffer,
+            format="svg",
+            metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
+        )
     text = buffer.getvalue()
     start = text.index("<svg")
     return text[start:].replace("<svg ", '<svg aria-hidden="true" focusable="false" ', 1)
