@@ -90,6 +90,7 @@ class Web:
         if self.can(actor, "outcomes.read"):
             links.append(NavLink("/outcomes", "Outcomes"))
         links.append(NavLink("/policy", "Site policy"))
+        links.append(NavLink("/account", "My account"))
         return links
 
     def redisplay(self, view: FormView) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
