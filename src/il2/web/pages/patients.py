@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
@@ -11,7 +11,12 @@ from il2.domain.records import Actor
 from il2.services.clinical import today
 from il2.services.context import require
 from il2.services.patient_pathway import next_for_record
-from il2.services.patients import create_patient, read_patient, record_screening
+from il2.services.patients import (
+    create_patient,
+    read_patient,
+    read_study_record,
+    record_screening,
+)
 from il2.web import forms, record
 from il2.web.core import Form, RecordId, Web, form_values, see_other
 from il2.web.labels import label_for
@@ -57,7 +62,16 @@ def routes(web: Web) -> APIRouter:
 
     @router.get("/patients/{patient_id}", response_class=HTMLResponse)
     def chart(request: Request, patient_id: RecordId, actor: SignedIn) -> HTMLResponse:
-        found = read_patient(web.services, actor, patient_id)
+        return chart_page(request, actor, read_patient(web.services, actor, patient_id))
+
+    @router.get("/study/{number}", response_class=HTMLResponse)
+    def study_chart(
+        request: Request, number: Annotated[str, Path(max_length=40)], actor: SignedIn
+    ) -> HTMLResponse:
+        """A researcher's chart, addressed by study number (no database id in the address)."""
+        return chart_page(request, actor, read_study_record(web.services, actor, number))
+
+    def chart_page(request: Request, actor: Actor, found: dict[str, Any]) -> HTMLResponse:
         entries = found["entries"]
         next_step, problem = None, None
         try:  # researchers: no next step (it is dated, and their record's dates are shifted)
