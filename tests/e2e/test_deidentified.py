@@ -180,6 +180,8 @@ def web_paths(elder: Elder) -> list[str]:
         "/outcomes",
         "/policy",
         f"/study/{elder.number}",
+        f"/study/{elder.number}/flowsheet",
+        f"/study/{elder.number}/response",
         f"/patients/{p}",
         f"/patients/{p}/flowsheet",
         f"/patients/{p}/response",
@@ -247,7 +249,9 @@ def test_no_researcher_page_shows_identifiers_exact_dates_free_text_or_age_over_
     assert "90 or older" in chart
     assert "day 0" in chart
     assert f'href="/study/{elder.number}"' in web.get("/worklist").text
-    assert shown >= 5
+    assert f'href="/study/{elder.number}/flowsheet"' in chart
+    assert f'href="/study/{elder.number}/response"' in chart
+    assert shown >= 7
 
 
 def test_no_researcher_api_answer_shows_identifiers_exact_dates_free_text_or_age_over_89(

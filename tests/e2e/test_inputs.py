@@ -6,6 +6,7 @@ Each case here answered 500 (or was stored whole) before il2.domain.limits and i
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from collections.abc import Iterator
 from datetime import datetime
@@ -234,6 +235,13 @@ def test_a_lesion_id_with_dollar_signs_draws_as_typed(lesion: str) -> None:
     spider = plots.spider((0.0, 8.0), ((lesion, (0.0, -40.0)), ("sum", (0.0, -20.0))))
     assert "<svg" in waterfall
     assert "<svg" in spider
+
+
+def test_a_drawn_plot_carries_no_date_of_its_drawing() -> None:
+    # On a researcher's page the day a chart is drawn can be the day of the patient's care.
+    drawn = plots.waterfall(("L1", "L2"), (-40.0, 10.0))
+    assert "<dc:date>" not in drawn
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", drawn)
 
 
 def a_course(client: TestClient, mrn: str) -> int:

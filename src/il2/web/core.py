@@ -33,6 +33,8 @@ from il2.services.context import Services
 from il2.web.labels import choices, label_for, words
 
 RecordId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+StudyNumber = Annotated[str, PathParam(min_length=1, max_length=40)]
+"""A study number in a researcher's address (/study/S-...): the record's, never its id."""
 """A record id in a page's path: a number past 2^63-1 names no record (404), never a lookup."""
 
 SlotNumber = Annotated[int, PathParam(ge=1, le=1000)]

@@ -57,7 +57,9 @@ class Series:
 def _svg(figure: Figure) -> str:
     buffer = io.StringIO()
     with mpl.rc_context(_STYLE):
-        figure.savefig(buffer, format="svg")
+        # No render date in the file: on a researcher's page today's date can be the day of
+        # the patient's care (and the page would differ from one render to the next).
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
     start = text.index("<svg")
     return text[start:].replace("<svg ", '<svg aria-hidden="true" focusable="false" ', 1)

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
@@ -18,7 +18,7 @@ from il2.services.patients import (
     record_screening,
 )
 from il2.web import forms, record
-from il2.web.core import Form, RecordId, Web, form_values, see_other
+from il2.web.core import Form, RecordId, StudyNumber, Web, form_values, see_other
 from il2.web.labels import label_for
 from il2.web.session import signed_in
 
@@ -65,9 +65,7 @@ def routes(web: Web) -> APIRouter:
         return chart_page(request, actor, read_patient(web.services, actor, patient_id))
 
     @router.get("/study/{number}", response_class=HTMLResponse)
-    def study_chart(
-        request: Request, number: Annotated[str, Path(max_length=40)], actor: SignedIn
-    ) -> HTMLResponse:
+    def study_chart(request: Request, number: StudyNumber, actor: SignedIn) -> HTMLResponse:
         """A researcher's chart, addressed by study number (no database id in the address)."""
         return chart_page(request, actor, read_study_record(web.services, actor, number))
 
