@@ -240,7 +240,12 @@ def test_a_nurse_may_not_export_the_audit_trail_and_an_administrator_may(
 
 def test_a_researcher_sees_the_patient_without_mrn_or_name(client: TestClient) -> None:
     patient_id, _ = a_course(client)
-    answer = client.get(f"/api/patients/{patient_id}", headers=sign_in(client, "researcher"))
+    researcher = sign_in(client, "researcher")
+    refused = client.get(f"/api/patients/{patient_id}", headers=researcher)
+    assert refused.status_code == 404  # a researcher's reads go by study number
+    (row,) = client.get("/api/worklist", headers=researcher).json()["patients"]
+    assert row["patient_id"] is None
+    answer = client.get(f"/api/study/{row['label']}", headers=researcher)
     assert answer.status_code == 200
     assert answer.json()["patient"]["study_id"] != f"P{patient_id:06d}"
     assert answer.json()["patient"]["study_id"].startswith("S-")

@@ -134,3 +134,62 @@ def test_the_web_sign_in_is_throttled_and_the_admin_page_takes_access_away(web: 
     web.cookies.clear()
     web.cookies.update(nurse_cookies)
     assert web.get("/").status_code in {303, 401}  # the nurse's session ended at once
+
+
+def test_a_user_changes_their_own_password_through_the_api(client: TestClient) -> None:
+    here, elsewhere = sign_in(client, "nurse"), sign_in(client, "nurse")
+    change = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+
+    done = client.post("/api/users/me/password", json=change, headers=here)
+
+    assert done.status_code == 200
+    assert done.json() == {"username": "nurse", "sessions_revoked": 1}
+    assert client.get("/api/worklist", headers=here).status_code == 200
+    assert client.get("/api/worklist", headers=elsewhere).status_code == 401
+    again = client.post("/api/token", json={"username": "nurse", "password": NEW_PASSWORD})
+    assert again.status_code == 200
+
+
+def test_wrong_current_passwords_through_the_api_are_throttled(client: TestClient) -> None:
+    pharmacist = sign_in(client, "pharmacist")
+    guess = {"current_password": NEW_PASSWORD, "new_password": "another long passphrase"}
+    answers = [
+        client.post("/api/users/me/password", json=guess, headers=pharmacist) for _ in "12345"
+    ]
+    assert [a.status_code for a in answers] == [422] * 5
+    assert answers[0].json()["field"] == "current_password"
+    locked = client.post("/api/users/me/password", json=guess, headers=pharmacist)
+    assert locked.status_code == 429
+    assert int(locked.headers["Retry-After"]) > 0
+    right = client.post("/api/token", json={"username": "pharmacist", "password": PASSWORD})
+    assert right.status_code == 429
+
+
+def test_the_account_page_changes_the_password_and_names_every_problem(web: TestClient) -> None:
+    assert _web_sign_in(web, "physician") == 303
+    page = web.get("/account")
+    assert page.status_code == 200
+    assert 'action="/account/password"' in page.text
+    wrong = {"current_password": NEW_PASSWORD, "new_password": "password"}
+    refused = web.post("/account/password", data=wrong | {"confirm_password": "other"})
+    assert refused.status_code == 422
+    for field in ("current_password", "new_password", "confirm_password"):
+        assert f'id="f-{field}-error"' in refused.text
+    right = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    done = web.post("/account/password", data=right | {"confirm_password": NEW_PASSWORD})
+    assert done.status_code == 303
+    assert web.get(done.headers["location"]).status_code == 200  # this session goes on
+    assert _web_sign_in(web, "physician", NEW_PASSWORD) == 303
+
+
+def test_the_admin_page_shows_a_lockout_and_unlocks_it(web: TestClient) -> None:
+    assert [_web_sign_in(web, "coordinator", NEW_PASSWORD) for _ in range(5)] == [401] * 5
+    assert _web_sign_in(web, "administrator") == 303
+    page = web.get("/admin")
+    assert "Locked out" in page.text
+    assert 'name="change" value="unlock"' in page.text
+    done = web.post("/admin/users/coordinator", data={"change": "unlock"})
+    assert done.status_code == 303
+    assert "unlocked=coordinator" in done.headers["location"]
+    assert "Locked out" not in web.get("/admin").text
+    assert _web_sign_in(web, "coordinator") == 303

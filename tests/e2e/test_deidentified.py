@@ -4,7 +4,9 @@ The patient has a name, an MRN, a birth date (aged 93 at referral), exact dates 
 screening, first dose, a dose given, a toxicity, a response, a follow-up and its correction)
 and free text carrying a marker. A researcher walks every page and API read their role
 reaches; none of the identifiers, exact dates, the marker, the age 93 or the database id as
-study number comes back. The clock stands at 2026-12-07 16:00 UTC.
+study number comes back, and no database id either: the researcher's pages and API go by
+study number, and an address by database id answers 404. The clock stands at 2026-12-07
+16:00 UTC.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ class Elder:
         The outcome report's data cut-off (today, or the `as_of` asked for) is the report's
         date, not the patient's, and is taken out first.
         """
+        ids = database_ids(text)
         for cut in ("2026-12-07", "2027-06-01"):
             for said in (f"outcome report, {cut}", f"Data as of {cut}", f'"as_of":"{cut}"'):
                 text = text.replace(said, "")
@@ -112,7 +115,30 @@ class Elder:
             found.append("age 93")
         if re.search(rf"\bP0*{self.id}\b", text):
             found.append("the database id as study number")
-        return found
+        return found + ids
+
+
+_ADDRESS = re.compile(r"""(?:href|action|hx-[a-z]+)\s*=\s*["']([^"']*)["']""")
+_ID_KEYS = re.compile(r'"(?:patient_id|course_id|entry_id|corrects_id|dose_id)"\s*:\s*(\d+)')
+
+
+def database_ids(text: str) -> list[str]:
+    """Database ids a researcher's answer would hand over: an address under /patients/ or
+    /api/patients/ or with a course or entry path (the id in the path), a patient object with
+    an `id`, or a field that names a record by id (a study record numbers its own courses and
+    entries, so such a field may hold that small number only where the record gives it)."""
+    found = [f"address {a}" for a in _ADDRESS.findall(text) if "/patients/" in a]
+    found += [
+        f"address {a}" for a in _ADDRESS.findall(text) if re.search(r"/(courses|entries)/\d", a)
+    ]
+    if text.startswith("{"):
+        document = json.loads(text)
+        patient = document.get("patient") if isinstance(document, dict) else None
+        if isinstance(patient, dict) and "id" in patient:
+            found.append(f"patient id {patient['id']}")
+    if '"patient_id"' in text and _ID_KEYS.search(text):
+        found.append("a patient_id field")
+    return found
 
 
 def around(text: str, leaks: list[str]) -> list[str]:
@@ -146,13 +172,17 @@ def api(app: App, elder: Elder) -> Iterator[tuple[TestClient, dict[str, str]]]:
 
 def web_paths(elder: Elder) -> list[str]:
     """Every GET page of the web routers that can show a patient, the researcher's included
-    (the form pages the researcher may open but not submit among them, D14)."""
+    (the form pages the researcher may open but not submit among them, D14); the pages that
+    go by database id answer a researcher 404."""
     p, c = elder.id, elder.course
     return [
         "/",
         "/worklist",
         "/outcomes",
         "/policy",
+        f"/study/{elder.number}",
+        f"/study/{elder.number}/flowsheet",
+        f"/study/{elder.number}/response",
         f"/patients/{p}",
         f"/patients/{p}/flowsheet",
         f"/patients/{p}/response",
@@ -187,6 +217,7 @@ def web_posts(elder: Elder) -> list[str]:
 def api_paths(elder: Elder) -> list[str]:
     """Every GET read of the API routers (those a researcher may not read answer 403)."""
     return [
+        f"/api/study/{elder.number}",
         f"/api/patients/{elder.id}",
         f"/api/courses/{elder.course}",
         "/api/worklist",
@@ -208,15 +239,20 @@ def test_no_researcher_page_shows_identifiers_exact_dates_free_text_or_age_over_
         leaks = elder.leaks(page.text)
         assert leaks == [], (path, around(page.text, leaks))
         shown += page.status_code == 200
+        if path.startswith("/patients/"):  # addressed by database id: no page of theirs
+            assert page.status_code == 404, (path, page.status_code)
     for path in web_posts(elder):
         answer = web.post(path, data={"notes": "x", "observed_on": "2026-12-07"})
         assert answer.status_code in (200, 403, 404, 422), (path, answer.status_code)
         assert elder.leaks(answer.text) == [], (path, around(answer.text, elder.leaks(answer.text)))
-    chart = web.get(f"/patients/{elder.id}").text
+    chart = web.get(f"/study/{elder.number}").text
     assert elder.number in chart
     assert "90 or older" in chart
     assert "day 0" in chart
-    assert shown >= 8
+    assert f'href="/study/{elder.number}"' in web.get("/worklist").text
+    assert f'href="/study/{elder.number}/flowsheet"' in chart
+    assert f'href="/study/{elder.number}/response"' in chart
+    assert shown >= 7
 
 
 def test_no_researcher_api_answer_shows_identifiers_exact_dates_free_text_or_age_over_89(
@@ -225,11 +261,16 @@ def test_no_researcher_api_answer_shows_identifiers_exact_dates_free_text_or_age
     client, researcher = api
     for path in api_paths(elder):
         answer = client.get(path, headers=researcher)
-        assert answer.status_code in (200, 403), (path, answer.status_code)
+        assert answer.status_code in (200, 403, 404), (path, answer.status_code)
         leaks = elder.leaks(answer.text)
         assert leaks == [], (path, around(answer.text, leaks))
-    record: dict[str, Any] = client.get(f"/api/patients/{elder.id}", headers=researcher).json()
+    assert client.get(f"/api/patients/{elder.id}", headers=researcher).status_code == 404
+    record: dict[str, Any] = client.get(f"/api/study/{elder.number}", headers=researcher).json()
     assert record["patient"]["study_id"] == elder.number
+    assert "id" not in record["patient"]
+    assert [(c["id"], c["number"]) for c in record["courses"]] == [(1, 1)]
+    assert [d["course_id"] for d in record["doses"]] == [1]
+    assert [e["id"] for e in record["entries"]] == list(range(1, len(record["entries"]) + 1))
     assert record["patient"]["age_at_referral_years"] == "90 or older"
     (course,) = record["courses"]
     assert course["first_dose_at"] == "day 0"

@@ -238,6 +238,13 @@ def test_a_lesion_id_with_dollar_signs_draws_as_typed(lesion: str) -> None:
     assert "<svg" in spider
 
 
+def test_a_drawn_plot_carries_no_date_of_its_drawing() -> None:
+    # On a researcher's page the day a chart is drawn can be the day of the patient's care.
+    drawn = plots.waterfall(("L1", "L2"), (-40.0, 10.0))
+    assert "<dc:date>" not in drawn
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", drawn)
+
+
 def a_course(client: TestClient, mrn: str) -> int:
     physician = sign_in(client)
     patient_id = a_patient(client, physician, mrn)

@@ -16,6 +16,7 @@ from tests.integration.builders import PASSWORD, PATIENT, staff
 from tests.web_client import FormClient
 
 from il2.bootstrap import App
+from il2.domain.deidentify import study_number
 from il2.domain.records import Actor, Role
 from il2.services.accounts import actor_for_username
 from il2.services.clinical import record_follow_up, record_response, record_toxicity
@@ -262,7 +263,8 @@ def test_a_researcher_sees_the_follow_up_without_its_notes_and_may_not_correct_i
                              observed_on="2026-12-01", status="alive_progression",
                              notes="seen with her husband John")  # fmt: skip
     sign_in(web, "researcher")
-    chart = web.get(f"/patients/{patient_id}")
+    assert web.get(f"/patients/{patient_id}").status_code == 404  # theirs go by study number
+    chart = web.get(f"/study/{study_number(patient_id, key=app.services.study_key)}")
     assert chart.status_code == 200
     assert "Alive, with progression" in chart.text
     assert "John" not in chart.text
@@ -271,5 +273,5 @@ def test_a_researcher_sees_the_follow_up_without_its_notes_and_may_not_correct_i
     refused = web.post(f"/patients/{patient_id}/entries/{entry.id}/corrections",
                        data={"kind": "follow_up", "observed_on": "2026-12-01",
                              "status": "dead", "reason": "x"})  # fmt: skip
-    assert refused.status_code == 403
+    assert refused.status_code == 404
     assert len(entries(app, patient_id)) == 1

@@ -13,6 +13,7 @@ from il2.bootstrap import App
 from il2.domain.errors import (
     ConflictError,
     InvalidInputError,
+    InvalidInputsError,
     PermissionDeniedError,
     TooManyAttemptsError,
 )
@@ -25,7 +26,9 @@ from il2.services.accounts import (
     actor_for_token,
     actor_for_username,
     add_user,
+    change_password,
     deactivate_user,
+    lockouts,
     password_matches,
     reactivate_user,
     reset_password,
@@ -39,6 +42,8 @@ from tests.integration.builders import PASSWORD, staff
 from tests.integration.conftest import FixedClock
 
 NEW_PASSWORD = "a different long secret"  # noqa: S105 - a test account's password
+WRONG_PASSWORD = "a guess at the password"  # noqa: S105 - a wrong guess
+COMMON_PASSWORD = "password"  # noqa: S105 - on the list of common passwords
 
 
 def _actions(app: App) -> list[str]:
@@ -265,3 +270,88 @@ def test_sessions_end_when_idle_and_at_their_absolute_limit(app: App, clock: Fix
 )
 def test_a_common_word_inside_a_longer_passphrase_is_not_refused(password: str) -> None:
     assert password_problem(password, username="someone", common=common_passwords()) is None
+
+
+def test_a_user_changes_their_own_password_and_their_other_sessions_end(app: App) -> None:
+    actors = staff(app)
+    here, _ = sign_in(app.services, username="nurse", password=PASSWORD)
+    elsewhere, _ = sign_in(app.services, username="nurse", password=PASSWORD)
+    others, _ = sign_in(app.services, username="physician", password=PASSWORD)
+
+    revoked = change_password(
+        app.services,
+        actors[Role.NURSE],
+        current_password=PASSWORD,
+        new_password=NEW_PASSWORD,
+        keep_token=here,
+    )
+
+    assert revoked == 1
+    assert actor_for_token(app.services, here) is not None
+    assert actor_for_token(app.services, elsewhere) is None
+    assert actor_for_token(app.services, others) is not None
+    assert sign_in(app.services, username="nurse", password=NEW_PASSWORD)
+    with pytest.raises(PermissionDeniedError):
+        sign_in(app.services, username="nurse", password=PASSWORD)
+    admin = actor_for_username(app.services, "administrator")
+    entries = audit_page(app.services, admin, AuditQuery(), limit=200).entries
+    changed = [e for e in entries if e["action"] == "change_password"]
+    assert len(changed) == 1
+    assert PASSWORD not in str(changed)
+    assert NEW_PASSWORD not in str(changed)
+
+
+def test_a_password_change_names_every_problem_at_once_and_changes_nothing(app: App) -> None:
+    actors = staff(app)
+    token, _ = sign_in(app.services, username="nurse", password=PASSWORD)
+
+    with pytest.raises(InvalidInputsError) as refused:
+        change_password(
+            app.services,
+            actors[Role.NURSE],
+            current_password=WRONG_PASSWORD,
+            new_password=COMMON_PASSWORD,
+            confirm_password=NEW_PASSWORD,
+        )
+
+    assert set(refused.value.problems) == {"current_password", "new_password", "confirm_password"}
+    assert actor_for_token(app.services, token) is not None
+    assert sign_in(app.services, username="nurse", password=PASSWORD)
+    assert "change_password" not in _actions(app)
+
+
+def test_wrong_current_passwords_meet_the_sign_in_throttle(app: App) -> None:
+    actors = staff(app)
+    for _ in range(5):
+        with pytest.raises(InvalidInputError):
+            change_password(
+                app.services,
+                actors[Role.NURSE],
+                current_password=WRONG_PASSWORD,
+                new_password=NEW_PASSWORD,
+                address="10.0.0.7",
+            )
+    with pytest.raises(TooManyAttemptsError):  # even the right one waits, as at sign-in
+        change_password(
+            app.services, actors[Role.NURSE], current_password=PASSWORD, new_password=NEW_PASSWORD
+        )
+    with pytest.raises(TooManyAttemptsError):
+        sign_in(app.services, username="nurse", password=PASSWORD)
+    assert "nurse" in lockouts(app.services, actors[Role.ADMINISTRATOR])
+
+
+def test_lockouts_name_the_locked_accounts_until_their_window_ends(
+    app: App, clock: FixedClock
+) -> None:
+    actors = staff(app)
+    start = clock.now
+    _fail(app, "physician", 5)
+    _fail(app, "nurse", 4)
+
+    locked = lockouts(app.services, actors[Role.ADMINISTRATOR])
+
+    assert locked == {"physician": start + timedelta(minutes=15)}
+    with pytest.raises(PermissionDeniedError):
+        lockouts(app.services, actors[Role.NURSE])
+    unlock_user(app.services, actors[Role.ADMINISTRATOR], "physician")
+    assert lockouts(app.services, actors[Role.ADMINISTRATOR]) == {}

@@ -24,6 +24,7 @@ from il2.api import (
     patients,
     program,
     security,
+    study,
     users,
 )
 from il2.api.guard import BodyGuard
@@ -56,6 +57,6 @@ def create_api(app: App) -> FastAPI:
     # Included one level deep: each level of nesting costs every request a round of matching.
     # Each route runs in its turn, first come first served (il2.api.turns), then signs in.
     served = [Depends(in_turn, scope="function"), Depends(security.signed_in)]
-    for module in (courses, patients, clinical, audit, engines, program, users):
+    for module in (courses, patients, clinical, audit, engines, program, users, study):
         api.include_router(module.router, prefix="/api", dependencies=served, responses=ERRORS)
     return api

@@ -241,3 +241,23 @@ class PasswordReset(Body):
     """A new password an administrator sets for an account (the password policy applies)."""
 
     password: str = Field(min_length=1, max_length=limits.MAX_PASSWORD)
+
+
+class PasswordChange(Body):
+    """The signed-in user's current password and the new one (the password policy applies)."""
+
+    current_password: str = Field(min_length=1, max_length=limits.MAX_PASSWORD)
+    new_password: str = Field(min_length=1, max_length=limits.MAX_PASSWORD)
+
+
+OWN_PASSWORD_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: _declared(
+        "The current password is wrong (`field` current_password; counted as a failed sign-in) "
+        "or the new one breaks the policy (`field` new_password)"
+    ),
+    429: _declared(
+        "Too many failed sign-ins for this account or from this address: try again after "
+        "`Retry-After` seconds"
+    ),
+}
+"""What a change of one's own password adds to ERRORS."""

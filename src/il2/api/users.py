@@ -1,16 +1,19 @@
-"""Accounts, for administrators: list them, and take access away or give it back."""
+"""Accounts, for administrators: list them, and take access away or give it back; and for
+everyone, a new password of their own."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, HTTPException, Path, Request
 
-from il2.api.schemas import PasswordReset, RoleChange
+from il2.api.schemas import OWN_PASSWORD_ERRORS, PasswordChange, PasswordReset, RoleChange
 from il2.api.security import Il2Services, SignedIn
 from il2.domain import limits
+from il2.domain.errors import TooManyAttemptsError
 from il2.domain.records import User
 from il2.services.accounts import (
+    change_password,
     deactivate_user,
     list_users,
     reactivate_user,
@@ -33,6 +36,34 @@ def _shown(user: User) -> dict[str, Any]:
 async def accounts(actor: SignedIn, services: Il2Services) -> list[dict[str, Any]]:
     """Every account with its role and status."""
     return [dict(plain(u)) for u in list_users(services, actor)]
+
+
+@router.post("/me/password", responses=OWN_PASSWORD_ERRORS)
+def own_password(
+    body: PasswordChange, request: Request, actor: SignedIn, services: Il2Services
+) -> dict[str, Any]:
+    """Change the signed-in user's own password, given the current one.
+
+    Every other session of the account ends; the token that asked goes on. A wrong current
+    password counts as a failed sign-in, so after too many the answer is 429 with Retry-After.
+    """
+    credentials = request.headers.get("Authorization", "")
+    try:
+        revoked = change_password(
+            services,
+            actor,
+            current_password=body.current_password,
+            new_password=body.new_password,
+            keep_token=credentials.removeprefix("Bearer ").strip() or None,
+            address=request.client.host if request.client else "",
+        )
+    except TooManyAttemptsError as locked:
+        raise HTTPException(
+            status_code=429,
+            detail=str(locked),
+            headers={"Retry-After": str(locked.retry_after)},
+        ) from None
+    return {"username": actor.username, "sessions_revoked": revoked}
 
 
 @router.post("/{username}/deactivate")

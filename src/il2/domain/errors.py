@@ -2,6 +2,7 @@
 
     Il2Error                    root: catch this to catch everything il2 raises on purpose
      ├── InvalidInputError      bad input; names the field, the value given and what is allowed
+     │    └── InvalidInputsError   several fields at once (a form shows each beside its field)
      ├── NotFoundError          a named thing (a regimen, a patient) does not exist
      ├── ConflictError          the write clashes with what is already recorded
      ├── RefusedError           the action must not happen now (a dose too soon, a course that
@@ -31,6 +32,16 @@ class InvalidInputError(Il2Error):
         self.value = value
         self.allowed = allowed
         super().__init__(f"{field}: {value!r} is not allowed; expected {allowed}")
+
+
+class InvalidInputsError(InvalidInputError):
+    """Several fields unusable at once: `problems` maps each field to what it allows. As an
+    InvalidInputError it names the first, so an edge that shows one field still names one."""
+
+    def __init__(self, problems: dict[str, str], *, value: object = "(hidden)") -> None:
+        self.problems = dict(problems)
+        field, allowed = next(iter(self.problems.items()))
+        super().__init__(field=field, value=value, allowed=allowed)
 
 
 class NotFoundError(Il2Error):

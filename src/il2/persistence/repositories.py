@@ -277,9 +277,12 @@ class SqlUsers:
         self._session.flush()
         return None if user is None else _user(user)
 
-    def remove_tokens(self, user_id: int) -> int:
-        """Forget every token of an account; how many there were."""
-        result = self._session.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
+    def remove_tokens(self, user_id: int, *, keep: str | None = None) -> int:
+        """Forget every token of an account but the one hashed `keep`; how many there were."""
+        query = delete(SessionRow).where(SessionRow.user_id == user_id)
+        if keep is not None:
+            query = query.where(SessionRow.token_hash != keep)
+        result = self._session.execute(query)
         self._session.flush()
         return int(getattr(result, "rowcount", 0) or 0)
 

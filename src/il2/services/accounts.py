@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import math
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -16,6 +16,7 @@ from il2.domain import limits
 from il2.domain.errors import (
     ConflictError,
     InvalidInputError,
+    InvalidInputsError,
     NotFoundError,
     PermissionDeniedError,
     TooManyAttemptsError,
@@ -165,6 +166,27 @@ def _setting(services: Services, name: str) -> int:
     raise KeyError(name)  # pragma: no cover - the bundled policy file defines every setting
 
 
+def _account_locked_until(uow: UnitOfWork, services: Services, username: str) -> datetime | None:
+    """When an account locked by its own failed sign-ins may try again, if it is locked now."""
+    window = timedelta(minutes=_setting(services, "sign_in_window_minutes"))
+    found = uow.users.failures(since=services.clock() - window, username=username)
+    most = _setting(services, "sign_in_failures_per_account")
+    # Unlocked again when enough of the counted failures have aged out of the window.
+    return found[len(found) - most] + window if len(found) >= most else None
+
+
+def lockouts(services: Services, actor: Actor) -> dict[str, datetime]:
+    """The accounts locked now by failed sign-ins, each with when the lock ends by itself.
+
+    One query per account: meant for the administrator's list of a site's staff."""
+    require(services, actor, "users.manage")
+    with services.uow() as uow:
+        locked = {
+            u.username: _account_locked_until(uow, services, u.username) for u in uow.users.all()
+        }
+    return {name: until for name, until in locked.items() if until is not None}
+
+
 def _throttled(uow: UnitOfWork, services: Services, username: str, address: str) -> int | None:
     """Seconds until another attempt may be made, if this name or address is locked now."""
     now = services.clock()
@@ -232,6 +254,70 @@ def unlock_user(services: Services, actor: Actor, username: object) -> int:
               patient_id=None, after={"failures_forgotten": forgotten})  # fmt: skip
         uow.commit()
     return forgotten
+
+
+def _new_password_problems(
+    user: User, new_password: object, confirm_password: object
+) -> dict[str, str]:
+    """What the policy (and, when given, the second entry) finds wrong with a new password."""
+    if not isinstance(new_password, str) or not new_password:
+        return {"new_password": "a new password"}
+    problems = {}
+    problem = password_problem(new_password, username=user.username, common=common_passwords())
+    if problem is not None:
+        problems["new_password"] = problem
+    if confirm_password is not None and confirm_password != new_password:
+        problems["confirm_password"] = "the new password typed again, the same"  # noqa: S105 - a field
+    return problems
+
+
+def change_password(
+    services: Services,
+    actor: Actor,
+    *,
+    current_password: object,
+    new_password: object,
+    confirm_password: object = None,
+    keep_token: str | None = None,
+    address: str = "",
+) -> int:
+    """A signed-in user's own new password, given the current one; how many sessions ended.
+
+    A wrong current password counts as a failed sign-in for the account and the client
+    `address` (so this cannot be used to guess the password past the sign-in throttle), and
+    while the account is locked the change is refused with TooManyAttemptsError before any
+    check. Every problem is named at once (InvalidInputsError); on success every session of
+    the account but `keep_token` (the one asking) ends, and the change is audited without
+    either password. `confirm_password`, when given, must repeat the new password.
+    """
+    address = _printable(address)[:64]
+    with services.uow() as uow:
+        user = uow.users.by_username(actor.username)
+        if user is None or not user.active:
+            raise PermissionDeniedError("no active account to change the password of")
+        wait = _throttled(uow, services, user.username, address)
+        if wait is not None:
+            _failed_sign_in(uow, services, user.username, user, reason="locked")
+            raise TooManyAttemptsError(
+                f"too many failed sign-ins; try again in {wait} seconds", retry_after=wait
+            )
+        problems: dict[str, str] = {}
+        if not password_matches(user, current_password):
+            uow.users.add_failure(username=user.username, address=address, at=services.clock())
+            _failed_sign_in(uow, services, user.username, user, reason="change_password")
+            problems["current_password"] = "your current password"  # noqa: S105 - a field
+        problems |= _new_password_problems(user, new_password, confirm_password)
+        if problems:
+            raise InvalidInputsError(problems)
+        uow.users.update(user.id, password_hash=_HASHER.hash(str(new_password)))
+        uow.users.clear_failures(user.username)
+        revoked = uow.users.remove_tokens(
+            user.id, keep=None if keep_token is None else _token_hash(keep_token)
+        )
+        audit(uow, services, actor, action="change_password", entity="user", entity_id=user.id,
+              patient_id=None, after={"sessions_revoked": revoked})  # fmt: skip
+        uow.commit()
+    return revoked
 
 
 def sign_out(services: Services, token: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
+from hmac import compare_digest as hmac_equal
 from typing import Any
 
 from il2.domain import limits
@@ -16,7 +17,7 @@ from il2.domain.deidentify import (
     study_number,
     withhold_free_text,
 )
-from il2.domain.errors import InvalidInputError, PermissionDeniedError
+from il2.domain.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from il2.domain.records import Actor, CourseRecord, Json, Patient, ScreeningRecord
 from il2.services.context import (
     Services,
@@ -149,11 +150,67 @@ def reads_identified(services: Services, actor: Actor) -> bool:
 
 
 def read_patient_document(services: Services, actor: Actor, patient_id: int) -> dict[str, Any]:
-    """The patient's record as the API answers it: for researchers every date is `day N`."""
-    found = read_patient(services, actor, patient_id)
-    if reads_identified(services, actor):
-        return found
+    """The patient's record as the API answers it, by database id: staff only. A researcher
+    is answered NotFoundError, as for a page that does not exist (read_study_document)."""
+    if not reads_identified(services, actor):
+        raise NotFoundError(kind="patient", key=str(patient_id))
+    return read_patient(services, actor, patient_id)
+
+
+def read_study_document(services: Services, actor: Actor, number: str) -> dict[str, Any]:
+    """A researcher's record as the API answers it, by study number: every date `day N`."""
+    found = read_study_record(services, actor, number)
     return dict(as_day_labels(found, services.rules.site.time_zone))
+
+
+def _study_patient_id(services: Services, number: str) -> int:
+    """The record behind a study number, or NotFoundError.
+
+    The study number is a keyed hash of the record number and is not stored, so this hashes
+    every patient's record number (one short query, then HMACs in memory): linear in the
+    number of patients, about a millisecond per thousand, which suits a program of a few
+    thousand patients. A larger site would store the study number, indexed, at registration.
+    """
+    wanted = number.strip().upper()
+    with services.uow() as uow:
+        referrals = uow.patients.referrals()
+    for referral in referrals:
+        if hmac_equal(study_number(referral.id, key=services.study_key), wanted):
+            return referral.id
+    raise NotFoundError(kind="study number", key=number[:40])
+
+
+def _renumbered(record: dict[str, Any]) -> dict[str, Any]:
+    """A researcher's record without database ids: a course goes by its number in the
+    patient's program, an entry by its place in the patient's record (1, 2, ...), and what
+    points at them (a dose's or entry's course, a correction's original) follows suit."""
+    courses = {c["id"]: c["number"] for c in record["courses"]}
+    entries = {e["id"]: place for place, e in enumerate(record["entries"], start=1)}
+    record["patient"].pop("id", None)
+    for screening in record["screenings"]:
+        screening.pop("id", None)
+        screening.pop("patient_id", None)
+    for course in record["courses"]:
+        course["id"] = courses[course["id"]]
+        course.pop("patient_id", None)
+    for dose in record["doses"]:
+        dose.pop("id", None)
+        dose["course_id"] = courses.get(dose["course_id"])
+    for entry in record["entries"]:
+        entry["id"] = entries[entry["id"]]
+        entry.pop("patient_id", None)
+        entry["course_id"] = courses.get(entry.get("course_id"))
+        entry["corrects_id"] = entries.get(entry.get("corrects_id"))
+    return record
+
+
+def read_study_record(services: Services, actor: Actor, number: str) -> dict[str, Any]:
+    """A researcher's de-identified record, found by study number and holding no database id
+    (see _renumbered): `id`, `course_id` and `corrects_id` are numbers within the record."""
+    if reads_identified(services, actor):
+        raise NotFoundError(kind="study number", key=number[:40])  # staff read /patients/{id}
+    require(services, actor, "patient.read_deidentified")
+    return _renumbered(read_patient(services, actor, _study_patient_id(services, number)))
 
 
 def read_patient(services: Services, actor: Actor, patient_id: int) -> dict[str, Any]:

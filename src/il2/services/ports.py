@@ -81,8 +81,8 @@ class Users(Protocol):
         """Forget a session token; the account it belonged to, if it was known."""
         ...
 
-    def remove_tokens(self, user_id: int) -> int:
-        """Forget every session token of an account; how many there were."""
+    def remove_tokens(self, user_id: int, *, keep: str | None = None) -> int:
+        """Forget every session token of an account but the one hashed `keep`; how many."""
         ...
 
     def update(

@@ -17,9 +17,10 @@ LOOKBACK_DAYS = 60  # a course's doses all fall within its first 20 days (days 1
 
 @dataclass(frozen=True, slots=True)
 class WorklistRow:
-    """One patient on the worklist."""
+    """One patient on the worklist; for a researcher no `patient_id` (None): the label is the
+    study number, by which their pages and API address the record."""
 
-    patient_id: int
+    patient_id: int | None
     label: str
     diagnosis: str
     stage: Stage
@@ -120,7 +121,7 @@ def worklist(services: Services, actor: Actor, *, limit: int = 50, offset: int =
         )
         rows.append(
             WorklistRow(
-                patient.id,
+                patient.id if identified else None,
                 label(patient.id),
                 patient.diagnosis,
                 here.stage,

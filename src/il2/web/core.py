@@ -36,6 +36,8 @@ from il2.web.defences import CSRF_FIELD, csrf_token
 from il2.web.labels import choices, label_for, words
 
 RecordId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+StudyNumber = Annotated[str, PathParam(min_length=1, max_length=40)]
+"""A study number in a researcher's address (/study/S-...): the record's, never its id."""
 """A record id in a page's path: a number past 2^63-1 names no record (404), never a lookup."""
 
 SlotNumber = Annotated[int, PathParam(ge=1, le=1000)]
@@ -98,6 +100,7 @@ class Web:
         if self.can(actor, "outcomes.read"):
             links.append(NavLink("/outcomes", "Outcomes"))
         links.append(NavLink("/policy", "Site policy"))
+        links.append(NavLink("/account", "My account"))
         return links
 
     def redisplay(self, view: FormView) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

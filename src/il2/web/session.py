@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from fastapi import Request, Response
 
+from il2.domain.errors import NotFoundError
 from il2.domain.records import Actor
 from il2.services.accounts import SESSION_HOURS, actor_for_token
 from il2.web.core import Web
@@ -30,6 +31,10 @@ def signed_in(web: Web) -> Callable[[Request], Actor]:
         actor = current_actor(web, request)
         if actor is None:
             raise SignInRequiredError
+        if web.deidentified(actor) and request.url.path.startswith("/patients/"):
+            # A researcher's pages go by study number (/study/...): an address holding a
+            # record's database id is no page of theirs, whatever the id.
+            raise NotFoundError(kind="page", key=request.url.path[:80])
         return actor
 
     return dependency

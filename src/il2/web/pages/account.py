@@ -1,13 +1,19 @@
-"""Sign in, sign out, and the home page each role starts from."""
+"""Sign in, sign out, one's own account (a new password), and the home page each role starts
+from."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from il2.domain.errors import PermissionDeniedError, TooManyAttemptsError
+from il2.domain.errors import (
+    InvalidInputError,
+    InvalidInputsError,
+    PermissionDeniedError,
+    TooManyAttemptsError,
+)
 from il2.domain.records import Actor
-from il2.services.accounts import sign_in, sign_out
+from il2.services.accounts import change_password, sign_in, sign_out
 from il2.services.worklist import worklist
 from il2.web.core import Form, Web, see_other
 from il2.web.forms import text
@@ -19,6 +25,17 @@ def safe_next(target: str) -> str:
     if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/"
+
+
+def field_errors(error: InvalidInputError) -> dict[str, InvalidInputError]:
+    """Each field's own error, so a form shows every problem beside its field at once."""
+    problems = error.problems if isinstance(error, InvalidInputsError) else {}
+    if not problems:
+        return {error.field: error}
+    return {
+        field: InvalidInputError(field=field, value="(hidden)", allowed=allowed)
+        for field, allowed in problems.items()
+    }
 
 
 def routes(web: Web) -> APIRouter:
@@ -76,6 +93,48 @@ def routes(web: Web) -> APIRouter:
         response = see_other("/sign-in")
         end_session(response)
         return response
+
+    def account_page(
+        request: Request,
+        *,
+        status: int = 200,
+        errors: dict[str, InvalidInputError] | None = None,
+        message: str | None = None,
+    ) -> HTMLResponse:
+        changed = request.query_params.get("changed", "")
+        return web.page(
+            request, "account.html", status=status, errors=errors or {}, message=message,
+            changed=changed,
+        )  # fmt: skip
+
+    @router.get("/account", response_class=HTMLResponse)
+    def account(request: Request, _actor: SignedIn) -> HTMLResponse:
+        return account_page(request)
+
+    @router.post("/account/password", response_class=HTMLResponse)
+    def account_password(request: Request, form: Form, actor: SignedIn) -> Response:
+        """A new password for the signed-in user; their other sessions end, this one stays."""
+        try:
+            revoked = change_password(
+                web.services,
+                actor,
+                current_password=str(form.get("current_password") or ""),
+                new_password=str(form.get("new_password") or ""),
+                confirm_password=str(form.get("confirm_password") or ""),
+                keep_token=request.cookies.get(COOKIE),
+                address=request.client.host if request.client else "",
+            )
+        except TooManyAttemptsError as locked:
+            minutes = max(1, round(locked.retry_after / 60))
+            return account_page(
+                request,
+                status=429,
+                message=f"Too many wrong passwords. Try again in about {minutes} minutes, "
+                "or ask an administrator to unlock the account.",
+            )
+        except InvalidInputError as error:
+            return account_page(request, status=422, errors=field_errors(error))
+        return see_other(f"/account?changed={revoked}")
 
     @router.get("/", response_class=HTMLResponse)
     def home(request: Request, actor: SignedIn) -> HTMLResponse:

@@ -13,9 +13,11 @@ from il2.services.accounts import (
     add_user,
     deactivate_user,
     list_users,
+    lockouts,
     reactivate_user,
     reset_password,
     set_role,
+    unlock_user,
 )
 from il2.services.audit import audit_page, may_see_content
 from il2.services.context import aware
@@ -42,11 +44,13 @@ def routes(web: Web) -> APIRouter:
             "admin_users.html",
             status=422 if error else 200,
             users=list_users(web.services, actor),
+            locked=lockouts(web.services, actor),
             roles=[r.value for r in Role],
             values=values,
             error=error,
             added=request.query_params.get("added", ""),
             changed=request.query_params.get("changed", ""),
+            unlocked=request.query_params.get("unlocked", ""),
         )
 
     def users_again(request: Request, form: FormData, error: InvalidInputError) -> HTMLResponse:
@@ -74,8 +78,11 @@ def routes(web: Web) -> APIRouter:
     @router.post("/admin/users/{username}")
     @web.redisplay(users_again)
     def change_user(username: str, form: Form, actor: SignedIn) -> RedirectResponse:
-        """One account change from its row: deactivate, reactivate, role or password."""
+        """One account change from its row: deactivate, reactivate, role, password or unlock."""
         change = forms.text(form, "change")
+        if change == "unlock":
+            unlock_user(web.services, actor, username)
+            return see_other(f"/admin?unlocked={username}")
         if change == "deactivate":
             user = deactivate_user(web.services, actor, username)
         elif change == "reactivate":
@@ -86,7 +93,9 @@ def routes(web: Web) -> APIRouter:
             user = reset_password(web.services, actor, username, str(form.get("password") or ""))
         else:
             raise InvalidInputError(
-                field="change", value=change, allowed="deactivate, reactivate, role or password"
+                field="change",
+                value=change,
+                allowed="deactivate, reactivate, role, password or unlock",
             )
         return see_other(f"/admin?changed={user.username}")
 

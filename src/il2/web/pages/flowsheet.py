@@ -9,9 +9,9 @@ from starlette.datastructures import FormData
 from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor
 from il2.services.clinical import record_toxicity
-from il2.services.patients import read_patient
+from il2.services.patients import read_patient, read_study_record
 from il2.web import flowsheet, forms, plots, record
-from il2.web.core import Form, RecordId, Web, form_values, see_other
+from il2.web.core import Form, RecordId, StudyNumber, Web, form_values, see_other
 from il2.web.session import signed_in
 
 _LIMITS = ("creatinine_uln_mg_dl", "bilirubin_uln_mg_dl", "platelets_lln_per_ul")
@@ -59,14 +59,12 @@ def routes(web: Web) -> APIRouter:
 
     def sheet(
         request: Request,
-        patient_id: RecordId,
-        actor: Actor,
+        found: dict[str, Any],
         values: dict[str, Any],
         error: InvalidInputError | None,
     ) -> HTMLResponse:
         query = dict(request.query_params)
         limits = _limits(query)
-        found = read_patient(web.services, actor, patient_id)
         courses = record.courses(found)
         chosen = query.get("course", "")
         course = next((c for c in courses if str(c.id) == chosen), courses[-1] if courses else None)
@@ -95,11 +93,17 @@ def routes(web: Web) -> APIRouter:
         field = error.field.removeprefix("findings[0].")
         named = InvalidInputError(field=field, value=error.value, allowed=error.allowed)
         patient_id = int(request.path_params["patient_id"])
-        return sheet(request, patient_id, request.state.actor, form_values(form), named)
+        found = read_patient(web.services, request.state.actor, patient_id)
+        return sheet(request, found, form_values(form), named)
 
     @router.get("/patients/{patient_id}/flowsheet", response_class=HTMLResponse)
     def flowsheet_page(request: Request, patient_id: RecordId, actor: SignedIn) -> HTMLResponse:
-        return sheet(request, patient_id, actor, {}, None)
+        return sheet(request, read_patient(web.services, actor, patient_id), {}, None)
+
+    @router.get("/study/{number}/flowsheet", response_class=HTMLResponse)
+    def study_flowsheet(request: Request, number: StudyNumber, actor: SignedIn) -> HTMLResponse:
+        """A researcher's flowsheet, addressed by study number."""
+        return sheet(request, read_study_record(web.services, actor, number), {}, None)
 
     @router.post("/patients/{patient_id}/toxicities")
     @web.redisplay(toxicity_again)

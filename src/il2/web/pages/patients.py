@@ -11,9 +11,14 @@ from il2.domain.records import Actor
 from il2.services.clinical import today
 from il2.services.context import require
 from il2.services.patient_pathway import next_for_record
-from il2.services.patients import create_patient, read_patient, record_screening
+from il2.services.patients import (
+    create_patient,
+    read_patient,
+    read_study_record,
+    record_screening,
+)
 from il2.web import forms, record
-from il2.web.core import Form, RecordId, Web, form_values, see_other
+from il2.web.core import Form, RecordId, StudyNumber, Web, form_values, see_other
 from il2.web.labels import label_for
 from il2.web.session import signed_in
 
@@ -57,7 +62,14 @@ def routes(web: Web) -> APIRouter:
 
     @router.get("/patients/{patient_id}", response_class=HTMLResponse)
     def chart(request: Request, patient_id: RecordId, actor: SignedIn) -> HTMLResponse:
-        found = read_patient(web.services, actor, patient_id)
+        return chart_page(request, actor, read_patient(web.services, actor, patient_id))
+
+    @router.get("/study/{number}", response_class=HTMLResponse)
+    def study_chart(request: Request, number: StudyNumber, actor: SignedIn) -> HTMLResponse:
+        """A researcher's chart, addressed by study number (no database id in the address)."""
+        return chart_page(request, actor, read_study_record(web.services, actor, number))
+
+    def chart_page(request: Request, actor: Actor, found: dict[str, Any]) -> HTMLResponse:
         entries = found["entries"]
         next_step, problem = None, None
         try:  # researchers: no next step (it is dated, and their record's dates are shifted)

@@ -10,9 +10,9 @@ from starlette.datastructures import FormData
 from il2.domain.errors import InvalidInputError, NotFoundError
 from il2.domain.records import Actor
 from il2.services.clinical import correct_entry, record_response
-from il2.services.patients import read_patient
+from il2.services.patients import read_patient, read_study_record
 from il2.web import plots, record, response
-from il2.web.core import Form, RecordId, Web, form_values, see_other
+from il2.web.core import Form, RecordId, StudyNumber, Web, form_values, see_other
 from il2.web.session import signed_in
 
 
@@ -37,12 +37,10 @@ def routes(web: Web) -> APIRouter:
 
     def page(
         request: Request,
-        patient_id: RecordId,
-        actor: Actor,
+        found: dict[str, Any],
         submitted: tuple[dict[str, Any], response.Grid] | None,
         error: InvalidInputError | None,
     ) -> HTMLResponse:
-        found = read_patient(web.services, actor, patient_id)
         entries = record.current(found["entries"], "response")
         latest = entries[-1] if entries else None
         recist = latest["content"]["recist"] if latest else None
@@ -104,11 +102,17 @@ def routes(web: Web) -> APIRouter:
                 field=names.get(error.field, error.field), value=error.value, allowed=error.allowed
             )
         patient_id = int(request.path_params["patient_id"])
-        return page(request, patient_id, request.state.actor, (form_values(form), grid), named)
+        found = read_patient(web.services, request.state.actor, patient_id)
+        return page(request, found, (form_values(form), grid), named)
 
     @router.get("/patients/{patient_id}/response", response_class=HTMLResponse)
     def response_page(request: Request, patient_id: RecordId, actor: SignedIn) -> HTMLResponse:
-        return page(request, patient_id, actor, None, None)
+        return page(request, read_patient(web.services, actor, patient_id), None, None)
+
+    @router.get("/study/{number}/response", response_class=HTMLResponse)
+    def study_response(request: Request, number: StudyNumber, actor: SignedIn) -> HTMLResponse:
+        """A researcher's response page, addressed by study number."""
+        return page(request, read_study_record(web.services, actor, number), None, None)
 
     @router.post("/patients/{patient_id}/responses")
     @web.redisplay(again)
