@@ -359,6 +359,39 @@ def test_every_signed_in_operation_declares_its_errors_with_the_error_body(
                     assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (path, status)
 
 
+OPEN_ANSWERS = frozenset(
+    {
+        "ScreeningDocument",
+        "PlanDocument",
+        "BedsideDocument",
+        "GradingDocument",
+        "RecistDocument",
+        "OutcomeSummary",
+    }
+)
+"""The engines' and the outcome summary's documents: open objects (rule tables add fields)."""
+
+
+def test_every_success_answer_declares_its_schema(client: TestClient) -> None:
+    """Answers used to be `dict[str, Any]`: an open object that any body matched."""
+    document = client.get("/openapi.json").json()
+    components = document["components"]["schemas"]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, declared in operation["responses"].items():
+                if not status.startswith("2") or status == "204":
+                    continue
+                content = declared["content"]
+                if "application/x-ndjson" in content:  # the audit export: lines of entries
+                    continue
+                schema = content["application/json"]["schema"]
+                schema = schema.get("items", schema)
+                assert "$ref" in schema, (method, path, status, schema)
+                name = schema["$ref"].rsplit("/", 1)[-1]
+                closed = components[name].get("additionalProperties") is False
+                assert closed != (name in OPEN_ANSWERS), (method, path, name)
+
+
 def test_the_audit_export_refuses_a_since_at_the_end_of_the_calendar(client: TestClient) -> None:
     answer = client.get(
         "/api/audit",
