@@ -79,6 +79,32 @@ def test_a_retry_with_the_same_key_returns_the_first_result(app: App, clock: Fix
     assert (again.created, again.record) == (False, first.record)
 
 
+def _shown_doses(app: App, people: dict[Role, Actor]) -> list[tuple[object, ...]]:
+    """The audit rows saying who was shown which dose record, and about whom."""
+    trail = export_audit(app.services, people[Role.ADMINISTRATOR])
+    return [
+        (e["username"], e["action"], e["entity"], e["entity_id"], e["patient_id"])
+        for e in trail
+        if e["action"] in {"read_dose_conflict", "read_dose_replay"}
+    ]
+
+
+def test_a_conflict_and_a_replay_audit_who_was_shown_the_first_record(
+    app: App, clock: FixedClock
+) -> None:
+    people, patient_id, course_id = _course(app)
+    first = submit_dose(app.services, people[Role.NURSE], course_id, _given(1, clock, key="k-1"))
+    assert _shown_doses(app, people) == []  # the write is audited as a create, not a read
+    with pytest.raises(ConflictError):
+        submit_dose(app.services, people[Role.PHYSICIAN], course_id, _given(1, clock))
+    submit_dose(app.services, people[Role.NURSE], course_id, _given(1, clock, key="k-1"))
+    dose = str(first.record.id)
+    assert _shown_doses(app, people) == [
+        ("physician", "read_dose_conflict", "dose", dose, patient_id),
+        ("nurse", "read_dose_replay", "dose", dose, patient_id),
+    ]
+
+
 def test_fifty_concurrent_submissions_of_one_dose_make_exactly_one_record(
     app: App, clock: FixedClock
 ) -> None:

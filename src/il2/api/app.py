@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI
 
 from il2 import __version__
 from il2.api import (
+    answers,
     audit,
     clinical,
     courses,
@@ -48,7 +49,7 @@ def create_api(app: App) -> FastAPI:
     errors.install(api)
     api.add_middleware(BodyGuard)
 
-    @api.get("/health", tags=["health"])
+    @api.get("/health", tags=["health"], response_model=answers.Health)
     async def health() -> dict[str, str]:
         """The server is up (no sign-in, no database)."""
         return {"status": "ok"}

@@ -13,6 +13,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
+from il2.api import answers
 from il2.api.schemas import Moment
 from il2.api.security import Il2Services, SignedIn
 from il2.domain.limits import MAX_ID
@@ -46,7 +47,7 @@ def _query(
 Filters = Annotated[AuditQuery, Depends(_query)]
 
 
-@router.get("")
+@router.get("", response_model=answers.AuditPage, response_model_exclude_unset=True)
 def page(
     actor: SignedIn,
     services: Il2Services,
@@ -61,7 +62,16 @@ def page(
     return {"entries": found.entries, "matching": found.matching, "older": found.older}
 
 
-@router.get("/export", response_class=StreamingResponse)
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "One audit entry (as in GET /api/audit) per line",
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+        }
+    },
+)
 def export(actor: SignedIn, services: Il2Services, query: Filters) -> StreamingResponse:
     """Every matching entry, oldest first, one JSON object per line (NDJSON), streamed."""
     entries = stream_audit(services, actor, query)

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from il2.api import answers
 from il2.api.schemas import Correction, Discharge, FollowUp, RecordId, Response, Toxicity
 from il2.api.security import Il2Services, SignedIn
 from il2.services.clinical import (
@@ -20,7 +21,7 @@ from il2.services.context import plain
 router = APIRouter(prefix="/patients/{patient_id}", tags=["clinical entries"])
 
 
-@router.post("/toxicities", status_code=201)
+@router.post("/toxicities", status_code=201, response_model=answers.Entry)
 async def toxicity(
     patient_id: RecordId, body: Toxicity, actor: SignedIn, services: Il2Services
 ) -> dict[str, Any]:
@@ -36,7 +37,7 @@ async def toxicity(
     return dict(plain(entry))
 
 
-@router.post("/responses", status_code=201)
+@router.post("/responses", status_code=201, response_model=answers.Entry)
 async def response(
     patient_id: RecordId, body: Response, actor: SignedIn, services: Il2Services
 ) -> dict[str, Any]:
@@ -51,7 +52,7 @@ async def response(
     return dict(plain(entry))
 
 
-@router.post("/follow-ups", status_code=201)
+@router.post("/follow-ups", status_code=201, response_model=answers.Entry)
 async def follow_up(
     patient_id: RecordId, body: FollowUp, actor: SignedIn, services: Il2Services
 ) -> dict[str, Any]:
@@ -67,7 +68,7 @@ async def follow_up(
     return dict(plain(entry))
 
 
-@router.post("/discharges", status_code=201)
+@router.post("/discharges", status_code=201, response_model=answers.Entry)
 async def discharge(
     patient_id: RecordId, body: Discharge, actor: SignedIn, services: Il2Services
 ) -> dict[str, Any]:
@@ -82,7 +83,7 @@ async def discharge(
     return dict(plain(entry))
 
 
-@router.post("/entries/{entry_id}/corrections", status_code=201)
+@router.post("/entries/{entry_id}/corrections", status_code=201, response_model=answers.Entry)
 async def correction(
     patient_id: RecordId,
     entry_id: RecordId,

@@ -8,6 +8,7 @@ import orjson
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
+from il2.api import answers
 from il2.api.schemas import Dose, RecordId
 from il2.api.security import Il2Services, SignedIn
 from il2.services.context import plain
@@ -38,7 +39,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-@router.get("/{course_id}")
+@router.get("/{course_id}", response_model=answers.Ledger)
 async def read(course_id: RecordId, actor: SignedIn, services: Il2Services) -> dict[str, Any]:
     """The course with its plan, and its ledger in dose order (read is audited)."""
     course, doses = ledger(services, actor, course_id)
@@ -50,7 +51,11 @@ async def read(course_id: RecordId, actor: SignedIn, services: Il2Services) -> d
     status_code=201,
     response_model=None,
     responses={
-        200: {"description": "A retry with the same Idempotency-Key: the first record"},
+        201: {"model": answers.DoseRecord, "description": "The dose as recorded"},
+        200: {
+            "model": answers.DoseRecord,
+            "description": "A retry with the same Idempotency-Key: the first record",
+        },
         409: {"description": "The dose is already recorded; `existing` is the first record"},
     },
 )

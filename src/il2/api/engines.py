@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from il2.api import answers
 from il2.api.schemas import CoursePlan, JsonObject
 from il2.api.security import Il2Services
 from il2.services import documents
@@ -20,13 +21,13 @@ from il2.services.screening import screen_candidate
 router = APIRouter(prefix="/engine", tags=["engines"])
 
 
-@router.post("/screen")
+@router.post("/screen", response_model=answers.ScreeningDocument)
 async def screen(candidate: JsonObject, services: Il2Services) -> dict[str, Any]:
     """Screen a candidate: every eligibility criterion with its verdict, evidence and source."""
     return documents.screening_document(screen_candidate(services.rules, candidate))
 
 
-@router.post("/plan")
+@router.post("/plan", response_model=answers.PlanDocument)
 async def plan(body: CoursePlan, services: Il2Services) -> dict[str, Any]:
     """Plan a course: dose, preparation, vials and the time of every dose."""
     course = plan_course(
@@ -39,20 +40,20 @@ async def plan(body: CoursePlan, services: Il2Services) -> dict[str, Any]:
     return documents.plan_document(course, services.rules)
 
 
-@router.post("/bedside")
+@router.post("/bedside", response_model=answers.BedsideDocument)
 async def bedside(assessment: JsonObject, services: Il2Services) -> dict[str, Any]:
     """Before a dose: give, hold, stop the cycle or discontinue, with every rule that fired."""
     regimen, decision = assess_before_dose(services.rules, assessment)
     return documents.bedside_document(regimen, decision)
 
 
-@router.post("/grade")
+@router.post("/grade", response_model=answers.GradingDocument)
 async def grade(findings: JsonObject, services: Il2Services) -> dict[str, Any]:
     """Grade toxicities by CTCAE, naming the criterion met."""
     return grading_document(grade_document(services.rules.ctcae, findings))
 
 
-@router.post("/recist")
+@router.post("/recist", response_model=answers.RecistDocument)
 async def recist(measurements: JsonObject, services: Il2Services) -> dict[str, Any]:
     """RECIST 1.1 (and iRECIST) time points and the best overall response, with reasons."""
     return documents.recist_document(assess_response(services.rules, measurements))

@@ -9,7 +9,8 @@
      ├── RefusedError        409  {"reasons": [{"code", "message", "overridable"}]}
      ├── PermissionDeniedError 403
      └── RuleTableError      500  {"file", "field", "problem"}
-    BodyGuard (il2.api.guard) 413  a body over the size limit; 422 too deep or a lone surrogate
+    BodyGuard (il2.api.guard) 413  a body over the size limit; 422 too deep, a lone surrogate,
+                                  not UTF-8 or an integer of over 4,300 digits
     RequestValidationError   422  a body, path, query or header FastAPI could not parse,
                                   in the same {"field", "value", "allowed"} shape
     HTTPException            its own status (an unknown path, a method not allowed)
@@ -160,7 +161,8 @@ def _problem(detail: Mapping[str, Any]) -> dict[str, Any]:
         allowed = f"one of {context.get('expected', '')}"
     else:
         allowed = _ALLOWED.get(kind) or str(detail.get("msg", "a valid value"))
-    field = _field(detail.get("loc", ()))
+    # A body that is not JSON is refused as a whole: its location is a character offset.
+    field = "body" if kind == "json_invalid" else _field(detail.get("loc", ()))
     if field.rsplit(".", 1)[-1] in _SECRET:
         value = "(hidden)"
     return {"field": field, "value": _json(value), "allowed": allowed}

@@ -4,6 +4,8 @@ Before any route sees it, a body must
     - fit in MAX_API_BODY bytes                    413 {"field": "body", "limit": ...}
     - nest at most MAX_JSON_DEPTH levels           422 naming where it goes deeper
     - hold no lone UTF-16 surrogate ("\\ud800")    422 naming the field
+    - be UTF-8, with integers Python can read       422 {"field": "body"} (these were 400s
+      (at most 4,300 digits)                            outside the error contract)
 Each of these used to reach a reader that recursed, a driver that could not encode, or memory.
 Bodies that are not JSON are left to the route (FastAPI answers them); only /api paths are read.
 """
@@ -47,16 +49,26 @@ def _too_large(length: int) -> Any:
     )
 
 
+def _read(body: bytes) -> tuple[Any, Any]:
+    """The JSON document in `body` and None, or None and the answer refusing it."""
+    try:
+        return json.loads(body), None
+    except RecursionError:
+        deeper = f"JSON nested at most {MAX_JSON_DEPTH} levels deep (it nests far deeper)"
+        return None, invalid("body", None, deeper)
+    except json.JSONDecodeError:
+        return None, None  # not JSON: the route's own parser answers it (422, field "body")
+    except UnicodeDecodeError:
+        return None, invalid("body", None, "JSON text in UTF-8")
+    except ValueError as unreadable:  # e.g. an integer past Python's 4,300-digit limit
+        return None, invalid("body", None, f"readable JSON ({unreadable})")
+
+
 def refusal(body: bytes) -> Any:
     """The answer refusing this JSON body, or None when the route may read it."""
-    try:
-        document = json.loads(body)
-    except RecursionError:
-        return invalid(
-            "body", None, f"JSON nested at most {MAX_JSON_DEPTH} levels deep (it nests far deeper)"
-        )
-    except ValueError:
-        return None  # not JSON: the route's own parser answers it
+    document, unreadable = _read(body)
+    if unreadable is not None or document is None:
+        return unreadable
     deep = json_too_deep(document)
     if deep is not None:
         return invalid(_field(deep), None, f"JSON nested at most {MAX_JSON_DEPTH} levels deep")

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from il2.api import answers
 from il2.api.schemas import CoursePlan, JsonObject, NewPatient, RecordId
 from il2.api.security import Il2Services, SignedIn
 from il2.services.context import plain
@@ -15,21 +16,21 @@ from il2.services.patients import create_patient, read_patient_document, record_
 router = APIRouter(prefix="/patients", tags=["patients"])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=answers.Patient)
 async def register(body: NewPatient, actor: SignedIn, services: Il2Services) -> dict[str, Any]:
     """Register a referred patient."""
     patient = create_patient(services, actor, body.model_dump(mode="json", exclude_none=True))
     return dict(plain(patient))
 
 
-@router.get("/{patient_id}")
+@router.get("/{patient_id}", response_model=answers.PatientRecord)
 async def read(patient_id: RecordId, actor: SignedIn, services: Il2Services) -> dict[str, Any]:
     """The patient's record: screenings, courses, doses and entries (read is audited); for
     researchers de-identified, with dates as `day N` from the patient's day 0."""
     return read_patient_document(services, actor, patient_id)
 
 
-@router.post("/{patient_id}/screenings", status_code=201)
+@router.post("/{patient_id}/screenings", status_code=201, response_model=answers.Screening)
 async def screen(
     patient_id: RecordId, findings: JsonObject, actor: SignedIn, services: Il2Services
 ) -> dict[str, Any]:
@@ -37,7 +38,7 @@ async def screen(
     return dict(plain(record_screening(services, actor, patient_id, findings)))
 
 
-@router.post("/{patient_id}/courses", status_code=201)
+@router.post("/{patient_id}/courses", status_code=201, response_model=answers.Course)
 async def plan(
     patient_id: RecordId, body: CoursePlan, actor: SignedIn, services: Il2Services
 ) -> dict[str, Any]:

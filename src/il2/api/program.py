@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from il2.api import answers
 from il2.api.security import Il2Services, SignedIn
 from il2.domain.limits import MAX_ID
 from il2.services.outcomes import outcome_summary
@@ -22,7 +23,7 @@ WORKLIST_PAGE = 50
 WORKLIST_MOST = 200
 
 
-@router.get("/patients")
+@router.get("/patients", response_model=answers.Search)
 async def search(
     actor: SignedIn,
     services: Il2Services,
@@ -41,7 +42,7 @@ async def search(
     return {"query": q.strip(), "limit": SEARCH_LIMIT, "patients": found}
 
 
-@router.get("/worklist")
+@router.get("/worklist", response_model=answers.Worklist)
 async def patients_by_stage(
     actor: SignedIn,
     services: Il2Services,
@@ -83,7 +84,7 @@ async def patients_by_stage(
     }
 
 
-@router.get("/outcomes")
+@router.get("/outcomes", response_model=answers.OutcomeSummary)
 async def outcomes(
     actor: SignedIn,
     services: Il2Services,

@@ -208,9 +208,13 @@ def _declared(description: str) -> dict[str, Any]:
 
 
 _ANY_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: _declared("A body that is not JSON (or not UTF-8) could not be read"),
+    400: _declared("A refusal of no other kind (the error body says why)"),
     413: _declared(f"The body is over {limits.MAX_API_BODY} bytes"),
-    422: _declared("A field cannot be used: `field`, `value` and `allowed` say which and why"),
+    422: _declared(
+        "A field cannot be used: `field`, `value` and `allowed` say which and why. A body that "
+        "cannot be read (not JSON, not UTF-8, nested too deep, an integer of over 4,300 digits) "
+        'is refused as `field` "body"'
+    ),
 }
 
 SIGN_IN_ERRORS: dict[int | str, dict[str, Any]] = _ANY_ERRORS | {

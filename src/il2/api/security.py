@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from il2.api import answers
 from il2.api.errors import NotAuthenticatedError
 from il2.api.schemas import SignIn
 from il2.domain.errors import PermissionDeniedError, TooManyAttemptsError
@@ -55,7 +56,7 @@ SignedIn = Annotated[Actor, Depends(signed_in)]
 router = APIRouter(tags=["sign-in"])
 
 
-@router.post("/api/token")
+@router.post("/api/token", response_model=answers.Token)
 def token(body: SignIn, found: Il2Services, request: Request) -> dict[str, Any]:
     """Exchange a username and password for a session token.
 

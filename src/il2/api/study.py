@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
+from il2.api import answers
 from il2.api.security import Il2Services, SignedIn
 from il2.domain.deidentify import STUDY_LENGTH, STUDY_PREFIX
 from il2.services.patients import read_study_document
@@ -23,7 +24,7 @@ StudyNumber = Annotated[
 ]
 
 
-@router.get("/{number}")
+@router.get("/{number}", response_model=answers.StudyRecord)
 def read(number: StudyNumber, actor: SignedIn, services: Il2Services) -> dict[str, Any]:
     """A researcher's de-identified record: study number, dates as `day N` from the patient's
     day 0, free text withheld; courses and entries numbered within the record (`id`,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
 
+from il2.api import answers
 from il2.api.schemas import OWN_PASSWORD_ERRORS, PasswordChange, PasswordReset, RoleChange
 from il2.api.security import Il2Services, SignedIn
 from il2.domain import limits
@@ -32,13 +33,13 @@ def _shown(user: User) -> dict[str, Any]:
     return {"username": user.username, "role": user.role.value, "active": user.active}
 
 
-@router.get("")
+@router.get("", response_model=list[answers.Account])
 async def accounts(actor: SignedIn, services: Il2Services) -> list[dict[str, Any]]:
     """Every account with its role and status."""
     return [dict(plain(u)) for u in list_users(services, actor)]
 
 
-@router.post("/me/password", responses=OWN_PASSWORD_ERRORS)
+@router.post("/me/password", responses=OWN_PASSWORD_ERRORS, response_model=answers.PasswordChanged)
 def own_password(
     body: PasswordChange, request: Request, actor: SignedIn, services: Il2Services
 ) -> dict[str, Any]:
@@ -66,19 +67,19 @@ def own_password(
     return {"username": actor.username, "sessions_revoked": revoked}
 
 
-@router.post("/{username}/deactivate")
+@router.post("/{username}/deactivate", response_model=answers.AccountState)
 async def deactivate(username: Username, actor: SignedIn, services: Il2Services) -> dict[str, Any]:
     """Take the account's access away: sign-in refused, its sessions ended at once."""
     return _shown(deactivate_user(services, actor, username))
 
 
-@router.post("/{username}/reactivate")
+@router.post("/{username}/reactivate", response_model=answers.AccountState)
 async def reactivate(username: Username, actor: SignedIn, services: Il2Services) -> dict[str, Any]:
     """Let a deactivated account sign in again."""
     return _shown(reactivate_user(services, actor, username))
 
 
-@router.post("/{username}/role")
+@router.post("/{username}/role", response_model=answers.AccountState)
 async def change_role(
     username: Username, body: RoleChange, actor: SignedIn, services: Il2Services
 ) -> dict[str, Any]:
@@ -86,7 +87,7 @@ async def change_role(
     return _shown(set_role(services, actor, username, body.role))
 
 
-@router.post("/{username}/password")
+@router.post("/{username}/password", response_model=answers.AccountState)
 async def new_password(
     username: Username, body: PasswordReset, actor: SignedIn, services: Il2Services
 ) -> dict[str, Any]:

@@ -569,7 +569,7 @@ def submit_dose(
     submission of the same slot is a ConflictError carrying the record that was there first.
     """
     try:
-        return record_dose(
+        result = record_dose(
             services,
             actor,
             course_id,
@@ -584,9 +584,41 @@ def submit_dose(
                     submission.idempotency_key, course_id=course_id, recorded_by=actor.username
                 )
                 if first is not None:
+                    _audit_shown(uow, services, actor, first, action=REPLAY_READ)
                     return DoseResult(first, created=False)
             existing = uow.doses.by_slot(course_id, submission.cycle, submission.dose_number)
-        raise ConflictError(str(clash), existing=existing or clash.existing) from None
+            shown = existing if existing is not None else clash.existing
+            if isinstance(shown, DoseRecord):
+                _audit_shown(uow, services, actor, shown, action=CONFLICT_READ)
+        raise ConflictError(str(clash), existing=shown) from None
+    if not result.created:
+        with services.uow() as uow:
+            _audit_shown(uow, services, actor, result.record, action=REPLAY_READ)
+    return result
+
+
+REPLAY_READ = "read_dose_replay"
+"""The audit action of a retry answered with the first record (the whole record is shown)."""
+
+CONFLICT_READ = "read_dose_conflict"
+"""The audit action of a second submission answered 409 with the first record in `existing`."""
+
+
+def _audit_shown(
+    uow: UnitOfWork, services: Services, actor: Actor, record: DoseRecord, *, action: str
+) -> None:
+    """Audit, and commit, that `actor` was shown `record` in an answer (a replay or a 409)."""
+    course = uow.courses.get(record.course_id)
+    audit(
+        uow,
+        services,
+        actor,
+        action=action,
+        entity="dose",
+        entity_id=record.id,
+        patient_id=course.patient_id if course is not None else None,
+    )
+    uow.commit()
 
 
 def _read_course(

@@ -1,0 +1,375 @@
+"""What the API answers on success, as the OpenAPI document declares it.
+
+Each model names every field the services put in an answer (il2.services: `plain` of a record,
+or the dicts the routes build) and refuses any other (`additionalProperties: false`), so a
+field added to an answer without being declared here fails the tests, not a client. Only the
+clinical documents (findings, checklists, plans, assessments, decisions, entry content, the
+engines' answers and the outcome summary) are open objects: their fields follow the rule
+tables and the engines, documented with the engines and the CLI's --json.
+
+Date-times are ISO 8601 text as the services write them (read, never re-written, so an answer
+keeps its offsets). In a researcher's patient record every date is `day N`, so the record's
+dates are declared as text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Document = dict[str, Any]
+"""A clinical or engine document: a JSON object whose fields the rule tables define."""
+
+
+class Answer(BaseModel):
+    """An answer's object: exactly the fields declared."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpenAnswer(BaseModel):
+    """An engine's document: the fields declared, and more as the rule tables give them."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Health(Answer):
+    """The server is up."""
+
+    status: str = Field(description="ok")
+
+
+class Token(Answer):
+    """A session token for `Authorization: Bearer <token>`."""
+
+    access_token: str
+    token_type: str = Field(description="bearer")
+    role: str = Field(description="The signed-in account's role")
+
+
+class Patient(Answer):
+    """A patient as registered (identified readers only)."""
+
+    id: int
+    mrn: str
+    name: str
+    birth_date: str = Field(description="ISO 8601 date")
+    sex: str
+    diagnosis: str
+    referred_on: str = Field(description="ISO 8601 date")
+    created_at: str = Field(description="ISO 8601 date-time")
+
+
+class DeidentifiedPatient(Answer):
+    """A patient as a researcher reads them: a study number, no identifiers."""
+
+    id: int
+    study_id: str
+    age_at_referral_years: int | str = Field(description="Whole years, or `90 or older`")
+    sex: str
+    diagnosis: str
+    referral_year: int
+    day_zero: str = Field(description="What day 0 is: `first dose` or `referral`")
+
+
+class Screening(Answer):
+    """A screening: the findings as entered and the checklist il2 produced."""
+
+    id: int
+    patient_id: int
+    findings: Document
+    verdict: str
+    result: Document = Field(description="The checklist, as POST /api/engine/screen answers")
+    rules_version: str
+    recorded_by: str | None = Field(description="Who screened (withheld from researchers)")
+    recorded_at: str = Field(description="ISO 8601 date-time (researchers: `day N`)")
+
+
+class Course(Answer):
+    """A planned course: the regimen, the weight planned for and the plan with every dose."""
+
+    id: int
+    patient_id: int
+    number: int
+    regimen_id: str
+    weight_kg: str = Field(description="The weight planned for, as exact decimal text")
+    first_dose_at: str = Field(description="ISO 8601 date-time (researchers: `day N`)")
+    plan: Document = Field(description="The plan, as POST /api/engine/plan answers")
+    recorded_by: str
+    recorded_at: str
+
+
+class DoseRecord(Answer):
+    """One entry of the dose ledger: the assessment, the decision and what was done."""
+
+    id: int
+    course_id: int
+    cycle: int
+    dose_number: int
+    outcome: str = Field(description="given, held or stopped")
+    assessment: Document
+    decision: Document = Field(description="The bedside decision, as POST /api/engine/bedside")
+    decision_action: str
+    rules_version: str
+    given_at: str | None
+    verified_by: str | None
+    override_reason: str | None
+    override_by: str | None
+    idempotency_key: str | None
+    recorded_by: str
+    recorded_at: str
+
+
+class Entry(Answer):
+    """A toxicity, response, follow-up or discharge entry, or a correction of one."""
+
+    id: int
+    patient_id: int
+    kind: str
+    course_id: int | None
+    observed_on: str = Field(description="ISO 8601 date (researchers: `day N`)")
+    content: Document
+    summary: str
+    corrects_id: int | None = Field(description="The entry this one corrects")
+    reason: str | None = Field(description="Why the correction was made")
+    recorded_by: str
+    recorded_at: str
+
+
+class PatientRecord(Answer):
+    """A patient's whole record; for researchers de-identified, dates as `day N`."""
+
+    patient: Patient | DeidentifiedPatient
+    screenings: list[Screening]
+    courses: list[Course]
+    doses: list[DoseRecord]
+    entries: list[Entry]
+
+
+class StudyPatient(Answer):
+    """A patient in a researcher's record: the study number, no identifiers, no database id."""
+
+    study_id: str
+    age_at_referral_years: int | str = Field(description="Whole years, or `90 or older`")
+    sex: str
+    diagnosis: str
+    referral_year: int
+    day_zero: str = Field(description="What day 0 is: `first dose` or `referral`")
+
+
+class StudyScreening(Answer):
+    """A screening in a researcher's record (dates as `day N`, no database ids)."""
+
+    findings: Document
+    verdict: str
+    result: Document
+    rules_version: str
+    recorded_by: str | None
+    recorded_at: str = Field(description="`day N`")
+
+
+class StudyCourse(Answer):
+    """A course in a researcher's record: `id` is the course's number in the program."""
+
+    id: int = Field(description="The course's number (not a database id)")
+    number: int
+    regimen_id: str
+    weight_kg: str
+    first_dose_at: str = Field(description="`day N`")
+    plan: Document
+    recorded_by: str
+    recorded_at: str
+
+
+class StudyDose(Answer):
+    """A dose in a researcher's record: `course_id` is the course's number."""
+
+    course_id: int = Field(description="The course's number (not a database id)")
+    cycle: int
+    dose_number: int
+    outcome: str
+    assessment: Document
+    decision: Document
+    decision_action: str
+    rules_version: str
+    given_at: str | None
+    verified_by: str | None
+    override_reason: str | None
+    override_by: str | None
+    idempotency_key: str | None
+    recorded_by: str
+    recorded_at: str
+
+
+class StudyEntry(Answer):
+    """An entry in a researcher's record: `id` is its place in the record, `course_id` the
+    course's number, `corrects_id` the place of the entry it corrects."""
+
+    id: int = Field(description="The entry's place in the record (1, 2, ...)")
+    kind: str
+    course_id: int | None
+    observed_on: str = Field(description="`day N`")
+    content: Document
+    summary: str
+    corrects_id: int | None
+    reason: str | None
+    recorded_by: str
+    recorded_at: str
+
+
+class StudyRecord(Answer):
+    """A researcher's de-identified record, addressed by study number."""
+
+    patient: StudyPatient
+    screenings: list[StudyScreening]
+    courses: list[StudyCourse]
+    doses: list[StudyDose]
+    entries: list[StudyEntry]
+
+
+class PasswordChanged(Answer):
+    """The user's own password was changed; their other sessions ended."""
+
+    username: str
+    sessions_revoked: int
+
+
+class Ledger(Answer):
+    """A course and its dose ledger in dose order."""
+
+    course: Course
+    doses: list[DoseRecord]
+
+
+class FoundPatient(Answer):
+    """A patient found by a search."""
+
+    id: int
+    mrn: str
+    name: str
+    birth_date: str = Field(description="ISO 8601 date")
+    sex: str
+    diagnosis: str
+    referred_on: str = Field(description="ISO 8601 date")
+
+
+class Search(Answer):
+    """The patients a search found, by name."""
+
+    query: str
+    limit: int = Field(description="The most patients a search answers")
+    patients: list[FoundPatient]
+
+
+class WorklistPatient(Answer):
+    """A patient's stage and next action (researchers see a study number as the label)."""
+
+    patient_id: int | None = Field(description="None for researchers: the label addresses them")
+    label: str
+    diagnosis: str
+    stage: str
+    next_action: str
+    next_on: str | None = Field(description="ISO 8601 date")
+
+
+class DoseToday(Answer):
+    """A dose due on the ward today."""
+
+    patient_id: int
+    label: str
+    course_id: int
+    cycle: int
+    dose_number: int
+    due_at: str = Field(description="ISO 8601 date-time")
+    status: str
+
+
+class Worklist(Answer):
+    """A page of the worklist, the total, and today's doses."""
+
+    total: int
+    limit: int
+    offset: int
+    patients: list[WorklistPatient]
+    doses_today: list[DoseToday]
+
+
+class AuditEntry(Answer):
+    """Who did what, when, to which record. For a reader who may not read patient records,
+    `before` and `after` name the fields only, and `content` says the values are withheld."""
+
+    id: int
+    at: str = Field(description="ISO 8601 date-time")
+    username: str
+    action: str
+    entity: str
+    entity_id: str
+    patient_id: int | None
+    before: Document | None
+    after: Document | None
+    content: str | None = Field(default=None, description="Present when values are withheld")
+
+
+class AuditPage(Answer):
+    """Matching audit entries, newest first; pass `older` back as `before_id` for the next."""
+
+    entries: list[AuditEntry]
+    matching: int = Field(description="How many entries match the filters in all")
+    older: int | None = Field(description="The next page's `before_id`; null on the last page")
+
+
+class Account(Answer):
+    """An account as listed (never its password hash)."""
+
+    username: str
+    display_name: str
+    role: str
+    active: bool
+    at: str = Field(description="When the account was made (ISO 8601 date-time)")
+
+
+class AccountState(Answer):
+    """An account after a change."""
+
+    username: str
+    role: str
+    active: bool
+
+
+class ScreeningDocument(OpenAnswer):
+    """Every eligibility criterion with its verdict, evidence and source."""
+
+    verdict: str
+    criteria: list[Document]
+    not_applied: list[Document]
+    rules_version: str
+
+
+class PlanDocument(OpenAnswer):
+    """A course plan: dose, preparation, vials and the time of every dose."""
+
+    regimen: str
+    dose_iu: int
+    cycles: list[Document]
+    warnings: list[str]
+    rules_version: Document
+
+
+class BedsideDocument(OpenAnswer):
+    """A before-dose decision with every rule that fired."""
+
+
+class GradingDocument(OpenAnswer):
+    """CTCAE grades, each naming the criterion met."""
+
+
+class RecistDocument(OpenAnswer):
+    """RECIST 1.1 (and iRECIST) time points and the best overall response."""
+
+
+class OutcomeSummary(OpenAnswer):
+    """The program's de-identified outcome summary, as `il2 report --json`."""
+
+    as_of: str = Field(description="ISO 8601 date: the data cut-off")
+    data_quality: Document
