@@ -85,4 +85,4 @@ advisories: install  ## refresh security/advisories from the PyPA advisory datab
 	$(BIN)/python scripts/audit_lock.py audit
 
 clean:  ## remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis .il2-demo.sqlite3*
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* .hypothesis .il2-demo.sqlite3*
