@@ -8,6 +8,8 @@ STAMP  := $(VENV)/.installed-stamp
 IL2    := $(BIN)/il2
 EXAMPLE_FIRST_DOSE ?= 2026-12-07T08:00:00-08:00
 DEMO_DATABASE ?= sqlite:///$(CURDIR)/.il2-demo.sqlite3
+# pytest-xdist workers for `make unit`: one per core (CI has 2); `make unit TEST_WORKERS=0` runs in one process.
+TEST_WORKERS ?= auto
 
 .PHONY: help install system-deps run examples test lint typecheck imports unit bench lock audit advisories clean
 
@@ -55,8 +57,11 @@ imports: install  ## the layer contracts (import-linter)
 system-deps:  ## Debian packages the tests need (postgresql, chromium), installed if missing
 	scripts/system-deps
 
-unit: install system-deps  ## the test suite with branch coverage
-	$(BIN)/pytest --cov --cov-branch --cov-report=term
+# --dist loadgroup: tests spread one by one over the workers, except a module marked
+# xdist_group (an expensive module-scoped fixture, e.g. the 10-year demo) stays on one worker.
+# pytest-cov combines every worker's coverage, and that of the `il2` child processes.
+unit: install system-deps  ## the test suite with branch coverage, on every core
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --cov --cov-branch --cov-report=term
 
 test: lint typecheck imports audit unit  ## everything CI checks
 
@@ -80,4 +85,4 @@ advisories: install  ## refresh security/advisories from the PyPA advisory datab
 	$(BIN)/python scripts/audit_lock.py audit
 
 clean:  ## remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis .il2-demo.sqlite3*
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* .hypothesis .il2-demo.sqlite3*

@@ -20,6 +20,9 @@ LABEL = {  # Proleukin label pools: RCC 37/255 (17 CR), melanoma 43/270 (17 CR)
     "melanoma": {"orr": 43 / 270, "cr_rate": 17 / 270},
 }
 
+# Under pytest-xdist (`make unit`) the module stays on one worker, so the demo is built once.
+pytestmark = pytest.mark.xdist_group("outcomes-demo")
+
 
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
