@@ -19,7 +19,9 @@ from pydantic import (
 
 from il2.domain import limits
 from il2.domain.errors import InvalidInputError
-from il2.domain.records import DoseOutcome
+from il2.domain.records import DoseOutcome, Role
+from il2.services.clinical import FOLLOW_UP_STATUSES
+from il2.services.patients import DIAGNOSES, SEXES
 
 RecordId = Annotated[
     int, Path(ge=1, le=limits.MAX_ID, description="A record id (a 64-bit signed integer)")
@@ -46,6 +48,13 @@ Number = Annotated[
 ]
 
 
+def _one_of(values: tuple[str, ...]) -> dict[str, Any]:
+    """Declare a text field's values in the OpenAPI document. The service checks them (one
+    place for the rule, its 422 naming the field and what is allowed); the document says them
+    so that clients, and the fuzzer's valid requests, know them."""
+    return {"enum": list(values)}
+
+
 class Body(BaseModel):
     """A request body: unknown fields are refused, not ignored."""
 
@@ -68,10 +77,14 @@ class NewPatient(Body):
     diagnosis: str = Field(
         min_length=1,
         max_length=limits.MAX_IDENTIFIER,
-        description="melanoma or renal_cell_carcinoma",
+        description=" or ".join(DIAGNOSES),
+        json_schema_extra=_one_of(DIAGNOSES),
     )
     sex: str | None = Field(
-        default=None, max_length=limits.MAX_IDENTIFIER, description="female, male, other or unknown"
+        default=None,
+        max_length=limits.MAX_IDENTIFIER,
+        description=", ".join(SEXES) + " (left out or null: unknown)",
+        json_schema_extra={"enum": [*SEXES, None]},
     )
     referred_on: date | None = None
 
@@ -166,7 +179,8 @@ class FollowUp(Body):
     status: str = Field(
         min_length=1,
         max_length=limits.MAX_IDENTIFIER,
-        description="alive_no_progression, alive_progression, dead or lost_to_follow_up",
+        description=", ".join(FOLLOW_UP_STATUSES),
+        json_schema_extra=_one_of(FOLLOW_UP_STATUSES),
     )
     notes: str | None = Field(default=None, max_length=limits.MAX_FREE_TEXT)
 
@@ -238,7 +252,9 @@ ERRORS: dict[int | str, dict[str, Any]] = _ANY_ERRORS | {
 class RoleChange(Body):
     """An account's new role."""
 
-    role: str = Field(min_length=1, max_length=20)
+    role: str = Field(
+        min_length=1, max_length=20, json_schema_extra=_one_of(tuple(r.value for r in Role))
+    )
 
 
 class PasswordReset(Body):

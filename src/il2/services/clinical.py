@@ -24,7 +24,7 @@ from il2.services.documents import recist_document
 from il2.services.grading import grade_document, grading_document
 from il2.services.recist import assess_response
 
-_FOLLOW_UP_STATUS = ("alive_no_progression", "alive_progression", "dead", "lost_to_follow_up")
+FOLLOW_UP_STATUSES = ("alive_no_progression", "alive_progression", "dead", "lost_to_follow_up")
 # Who may record an entry of each kind may also correct one (with `entry.correct`).
 RECORDED_BY = {"toxicity": "toxicity.record", "response": "response.record",
                 "follow_up": "followup.record", "discharge": "discharge.record"}  # fmt: skip
@@ -335,9 +335,9 @@ def record_follow_up(
 
 def follow_up_entry(*, observed_on: object, status: object, notes: object = None) -> dict[str, Any]:
     """What a follow-up entry keeps: the status and any notes."""
-    if status not in _FOLLOW_UP_STATUS:
+    if status not in FOLLOW_UP_STATUSES:
         raise InvalidInputError(
-            field="status", value=status, allowed="one of " + ", ".join(_FOLLOW_UP_STATUS)
+            field="status", value=status, allowed="one of " + ", ".join(FOLLOW_UP_STATUSES)
         )
     return {
         "kind": "follow_up",
@@ -431,9 +431,9 @@ def _corrected(
         )
     body = as_json(content, "content")
     status = body.get("status")
-    if status not in _FOLLOW_UP_STATUS:
+    if status not in FOLLOW_UP_STATUSES:
         raise InvalidInputError(
-            field="content.status", value=status, allowed="one of " + ", ".join(_FOLLOW_UP_STATUS)
+            field="content.status", value=status, allowed="one of " + ", ".join(FOLLOW_UP_STATUSES)
         )
     return {
         "status": status,

@@ -32,8 +32,8 @@ from il2.services.documents import screening_document
 from il2.services.screening import screen_candidate
 
 _PATIENT_KEYS = ("mrn", "name", "birth_date", "sex", "diagnosis", "referred_on")
-_SEXES = ("female", "male", "other", "unknown")
-_DIAGNOSES = ("melanoma", "renal_cell_carcinoma")
+SEXES = ("female", "male", "other", "unknown")
+DIAGNOSES = ("melanoma", "renal_cell_carcinoma")
 
 
 def _fields(document: object) -> Mapping[str, Any]:
@@ -51,12 +51,12 @@ def patient_fields(services: Services, document: object) -> dict[str, Any]:
     """What registering the patient in `document` keeps (checked; nothing read or written)."""
     raw = _fields(document)
     sex = raw.get("sex", "unknown")
-    if sex not in _SEXES:
-        raise InvalidInputError(field="sex", value=sex, allowed="one of " + ", ".join(_SEXES))
+    if sex not in SEXES:
+        raise InvalidInputError(field="sex", value=sex, allowed="one of " + ", ".join(SEXES))
     diagnosis = raw.get("diagnosis")
-    if diagnosis not in _DIAGNOSES:
+    if diagnosis not in DIAGNOSES:
         raise InvalidInputError(
-            field="diagnosis", value=diagnosis, allowed="one of " + ", ".join(_DIAGNOSES)
+            field="diagnosis", value=diagnosis, allowed="one of " + ", ".join(DIAGNOSES)
         )
     now = services.clock()
     birth = iso_date(raw.get("birth_date"), "birth_date")

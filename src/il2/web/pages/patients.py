@@ -12,6 +12,7 @@ from il2.services.clinical import today
 from il2.services.context import require
 from il2.services.patient_pathway import next_for_record
 from il2.services.patients import (
+    SEXES,
     create_patient,
     read_patient,
     read_study_record,
@@ -23,7 +24,6 @@ from il2.web.labels import label_for
 from il2.web.session import signed_in
 
 _PATIENT_FIELDS = ("mrn", "name", "birth_date", "sex", "diagnosis", "referred_on")
-SEXES = ("female", "male", "other", "unknown")
 DIAGNOSES = ("melanoma", "renal_cell_carcinoma")
 
 
