@@ -205,6 +205,26 @@ def test_a_given_dose_needs_a_verifier_with_an_active_account(
     assert read_patient(app.services, people[Role.NURSE], patient_id)["doses"] == []
 
 
+def test_the_verifier_refusal_does_not_tell_whether_the_username_exists(
+    app: App, clock: FixedClock
+) -> None:
+    """Security review D13: an unknown verifier and a real one with a wrong password were told
+    apart by the refusal; now both get the same words, and a role is named only once the
+    verifier's password has been checked."""
+    people, _, course_id = _course(app)
+    answers = []
+    for name, password in (("nobody", PASSWORD), ("nurse2", "not-the-password"),
+                           ("researcher", "not-the-password")):  # fmt: skip
+        submission = replace(_given(1, clock), verified_by=name, verifier_password=password)
+        with pytest.raises(InvalidInputError) as refused:
+            submit_dose(app.services, people[Role.NURSE], course_id, submission)
+        answers.append((refused.value.field, refused.value.allowed))
+    assert len(set(answers)) == 1, answers
+    submission = replace(_given(1, clock), verified_by="researcher")
+    with pytest.raises(InvalidInputError, match="role may verify"):
+        submit_dose(app.services, people[Role.NURSE], course_id, submission)
+
+
 def test_researchers_see_no_identifiers_and_administrators_no_records(app: App) -> None:
     people, patient_id, _ = _course(app)
     view = read_patient(app.services, people[Role.RESEARCHER], patient_id)
