@@ -408,11 +408,3 @@ def test_the_audit_export_refuses_a_since_at_the_end_of_the_calendar(client: Tes
         headers=sign_in(client, "administrator"),
     )
     refused(answer, "since")
-
-
-def test_a_plot_carries_no_date_of_drawing() -> None:
-    """A page's plot is the same drawing whenever it is drawn, and carries no date of its own
-    (a de-identified page shows no calendar date, today's included)."""
-    drawn = plots.waterfall(("L1", "L2"), (-40.0, 10.0))
-    assert "dc:date" not in drawn
-    assert not re.search(r"\b20\d\d-\d\d-\d\d\b", drawn)
