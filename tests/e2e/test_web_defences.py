@@ -216,4 +216,5 @@ def test_the_site_can_force_secure_cookies_over_http(app: App) -> None:
         assert answer.status_code == 303
         session = [c for c in answer.headers.get_list("set-cookie") if "il2_session=" in c]
         assert len(session) == 1
+        assert session[0].startswith("__Host-il2_session="), session[0]
         assert "secure" in session[0].lower()

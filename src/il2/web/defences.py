@@ -49,6 +49,7 @@ from urllib.parse import urlsplit
 from fastapi import Request, Response
 
 SESSION_COOKIE = "il2_session"
+_SESSION_COOKIE_SECURE = "__Host-il2_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 _CSRF_COOKIE = "il2_csrf"
@@ -75,6 +76,13 @@ def secure_request(request: Request) -> bool:
     proxy's word counts only from a trusted address), or the site forces Secure cookies."""
     forced = bool(getattr(request.state, "secure_cookies", False))
     return forced or request.url.scheme == "https"
+
+
+def session_cookie(request: Request) -> str:
+    """The session cookie's name: `__Host-` prefixed when Secure, so that no other host of the
+    domain, and no page over plain http, can set or overwrite it (RFC 6265bis, cookie
+    prefixes)."""
+    return _SESSION_COOKIE_SECURE if secure_request(request) else SESSION_COOKIE
 
 
 def _cookie_name(request: Request) -> str:

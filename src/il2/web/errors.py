@@ -41,7 +41,7 @@ from il2.services.accounts import actor_for_token
 from il2.services.audit import audit_denial
 from il2.services.context import plain
 from il2.web.core import Web, is_htmx
-from il2.web.defences import SESSION_COOKIE, csrf_refusal, keep_csrf_cookie
+from il2.web.defences import csrf_refusal, keep_csrf_cookie, session_cookie
 from il2.web.labels import label_for
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -113,7 +113,7 @@ async def _redisplay(
 
 def refuse_forgery(web: Web, request: Request, reason: str) -> HTMLResponse:
     """403 for a request that may be forged, audited as a denial when a session is named."""
-    token = request.cookies.get(SESSION_COOKIE)
+    token = request.cookies.get(session_cookie(request))
     actor = actor_for_token(web.services, token) if token else None
     request.state.actor = actor
     if actor is not None:

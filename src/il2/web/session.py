@@ -10,15 +10,13 @@ from il2.domain.errors import NotFoundError
 from il2.domain.records import Actor
 from il2.services.accounts import SESSION_HOURS, actor_for_token
 from il2.web.core import Web
-from il2.web.defences import SESSION_COOKIE, secure_request
+from il2.web.defences import secure_request, session_cookie
 from il2.web.errors import SignInRequiredError
-
-COOKIE = SESSION_COOKIE
 
 
 def current_actor(web: Web, request: Request) -> Actor | None:
     """Who the request's session cookie belongs to, if anyone."""
-    token = request.cookies.get(COOKIE)
+    token = session_token(request)
     actor = actor_for_token(web.services, token) if token else None
     request.state.actor = actor
     return actor
@@ -44,7 +42,7 @@ def start_session(response: Response, request: Request, token: str) -> None:
     """Keep the token in a cookie scripts cannot read and other sites cannot send; Secure over
     https or when the site forces it (defences.secure_request)."""
     response.set_cookie(
-        COOKIE,
+        session_cookie(request),
         token,
         max_age=SESSION_HOURS * 3600,
         path="/",
@@ -54,6 +52,14 @@ def start_session(response: Response, request: Request, token: str) -> None:
     )
 
 
-def end_session(response: Response) -> None:
+def session_token(request: Request) -> str | None:
+    """The session token the request's cookie holds, if any."""
+    return request.cookies.get(session_cookie(request))
+
+
+def end_session(response: Response, request: Request) -> None:
     """Forget the token in this browser."""
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    secure = secure_request(request)
+    response.delete_cookie(
+        session_cookie(request), path="/", httponly=True, samesite="strict", secure=secure
+    )

@@ -17,7 +17,13 @@ from il2.services.accounts import change_password, sign_in, sign_out
 from il2.services.worklist import worklist
 from il2.web.core import Form, Web, see_other
 from il2.web.forms import text
-from il2.web.session import COOKIE, current_actor, end_session, signed_in, start_session
+from il2.web.session import (
+    current_actor,
+    end_session,
+    session_token,
+    signed_in,
+    start_session,
+)
 
 
 def safe_next(target: str) -> str:
@@ -87,11 +93,11 @@ def routes(web: Web) -> APIRouter:
     @router.post("/sign-out")
     def sign_out_submit(request: Request) -> RedirectResponse:
         """End the session: the token is revoked, not only forgotten by this browser."""
-        token = request.cookies.get(COOKIE)
+        token = session_token(request)
         if token:
             sign_out(web.services, token)
         response = see_other("/sign-in")
-        end_session(response)
+        end_session(response, request)
         return response
 
     def account_page(
@@ -121,7 +127,7 @@ def routes(web: Web) -> APIRouter:
                 current_password=str(form.get("current_password") or ""),
                 new_password=str(form.get("new_password") or ""),
                 confirm_password=str(form.get("confirm_password") or ""),
-                keep_token=request.cookies.get(COOKIE),
+                keep_token=session_token(request),
                 address=request.client.host if request.client else "",
             )
         except TooManyAttemptsError as locked:
