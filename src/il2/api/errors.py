@@ -39,6 +39,7 @@ from il2.domain.errors import (
     PermissionDeniedError,
     RefusedError,
     RuleTableError,
+    TooManyAttemptsError,
 )
 from il2.domain.limits import has_surrogate
 from il2.services.audit import audit_denial
@@ -107,6 +108,9 @@ def il2_error(error: Il2Error) -> JSONResponse:  # noqa: PLR0911 - one answer pe
     if isinstance(error, RefusedError):
         reasons = [plain(reason) for reason in error.reasons]
         return _answer(409, "refused", str(error), reasons=reasons)
+    if isinstance(error, TooManyAttemptsError):
+        headers = {"Retry-After": str(error.retry_after)}
+        return _answer(429, "too_many_attempts", str(error), headers)
     if isinstance(error, PermissionDeniedError):
         return _answer(403, "permission_denied", str(error))
     if isinstance(error, RuleTableError):
@@ -195,7 +199,8 @@ def install(api: FastAPI) -> None:
 
     @api.exception_handler(Il2Error)
     async def on_il2(request: Request, error: Il2Error) -> JSONResponse:
-        if isinstance(error, PermissionDeniedError):
+        # A throttled sign-in is audited as a failed sign-in by the service, not as a denial.
+        if isinstance(error, PermissionDeniedError) and not isinstance(error, TooManyAttemptsError):
             await run_in_threadpool(audit_denial, request.app.state.services, error)
         return il2_error(error)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from il2.api import answers
@@ -68,12 +68,8 @@ def token(body: SignIn, found: Il2Services, request: Request) -> dict[str, Any]:
         issued, user = sign_in(
             found, username=body.username, password=body.password, address=address
         )
-    except TooManyAttemptsError as locked:
-        raise HTTPException(
-            status_code=429,
-            detail=str(locked),
-            headers={"Retry-After": str(locked.retry_after)},
-        ) from None
+    except TooManyAttemptsError:
+        raise  # 429 with Retry-After (il2.api.errors)
     except PermissionDeniedError as refused:
         # A wrong password at sign-in is a failed authentication, not a forbidden action.
         raise NotAuthenticatedError(str(refused)) from None
