@@ -114,9 +114,7 @@ def preparation_list(services: Services, actor: Actor) -> PreparationList:
     since = now - services.rules.timeline.window_late
     product = services.rules.product
     with services.uow() as uow:
-        courses = uow.courses.starting_between(
-            now - timedelta(days=LOOKBACK_DAYS), now + HORIZON
-        )
+        courses = uow.courses.starting_between(now - timedelta(days=LOOKBACK_DAYS), now + HORIZON)
         ledgers = uow.doses.for_courses([c.id for c in courses])
         due = {c.id: _pending(c, ledgers.get(c.id, ()), now, since) for c in courses}
         running = [c for c in courses if due[c.id]]
@@ -133,9 +131,7 @@ def preparation_list(services: Services, actor: Actor) -> PreparationList:
             after={"patients": sorted(patients)},
         )
         uow.commit()
-    window = (
-        f"{product.concentration_min_ug_per_ml}-{product.concentration_max_ug_per_ml} ug/mL"
-    )
+    window = f"{product.concentration_min_ug_per_ml}-{product.concentration_max_ug_per_ml} ug/mL"
     rows = []
     for course in running:
         plan = course.plan
@@ -217,9 +213,7 @@ def _course_or_refuse(uow: UnitOfWork, course_id: int) -> CourseRecord:
     return course
 
 
-def plan_verification(
-    services: Services, actor: Actor, course_id: int
-) -> PlanVerification | None:
+def plan_verification(services: Services, actor: Actor, course_id: int) -> PlanVerification | None:
     """The course's plan verification, if any (the course page reads it with the course)."""
     require(services, actor, "patient.read")
     with services.uow() as uow:
