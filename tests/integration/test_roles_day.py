@@ -71,7 +71,8 @@ def test_the_preparation_list_shows_the_next_24_hours_with_the_plans_figures(
     assert dose.diluent_ml == 50  # the label's band for >25.4 to 60 MIU
     assert dose.concentration_in_window
     assert dose.prepare_from == dose.due_at + timedelta(minutes=15) - timedelta(hours=48)
-    assert dose.verified is None and found.unverified == 2
+    assert dose.verified is None
+    assert found.unverified == 2
     assert found.vials == 4
 
 
@@ -86,7 +87,8 @@ def test_a_verified_plan_says_who_and_when_once_and_is_audited(app: App, clock: 
     with pytest.raises(ConflictError):
         verify_plan(app.services, people[Role.PHARMACIST], course)
     listed = preparation_list(app.services, people[Role.PHARMACIST])
-    assert all(d.verified == done for d in listed.doses) and listed.unverified == 0
+    assert all(d.verified == done for d in listed.doses)
+    assert listed.unverified == 0
     trail = export_audit(app.services, people[Role.ADMINISTRATOR])
     verified = [e for e in trail if e["action"] == "verify_plan"]
     assert [(e["username"], e["patient_id"], e["entity_id"]) for e in verified] == [
@@ -172,7 +174,8 @@ def test_a_response_scan_due_is_a_pending_decision(app: App, clock: FixedClock) 
     clock.now += timedelta(days=60)
     found = schedule(app.services, people[Role.PHYSICIAN])
     kinds = {(d.patient, d.kind) for d in found.decisions}
-    assert kinds and all(patient == "A" for patient, _ in kinds)
+    assert kinds
+    assert all(patient == "A" for patient, _ in kinds)
     assert found.decisions[0].due_on is None or found.decisions[
         0
     ].due_on <= found.today + timedelta(days=14)
