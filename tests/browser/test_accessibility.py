@@ -45,7 +45,7 @@ def test_signing_in_and_opening_the_worklist_with_the_keyboard_alone(page: Page)
     page.keyboard.press("Tab")
     page.keyboard.type("correct horse battery staple")
     page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", name="Good to see you, coordinator")).to_be_visible()
+    expect(page.get_by_role("heading", name="Decisions and admissions")).to_be_visible()
     for _ in range(8):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.textContent") == "Worklist":

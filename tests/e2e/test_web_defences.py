@@ -130,7 +130,7 @@ def test_sign_in_and_sign_out_without_the_token_are_refused(web: FormClient) -> 
     assert "il2_session" not in refused.headers.get("set-cookie", "")
     signed_in(web)
     assert forged(web, "/sign-out", {}) == 403
-    assert web.get("/").status_code == 200  # still signed in
+    assert web.get("/worklist").status_code == 200  # still signed in
 
 
 def test_every_kind_of_answer_carries_the_security_headers(web: FormClient) -> None:
@@ -160,7 +160,7 @@ def test_every_kind_of_answer_carries_the_security_headers(web: FormClient) -> N
 
 def test_no_page_has_inline_script_and_htmx_adds_no_inline_style(web: FormClient) -> None:
     signed_in(web, "physician")
-    page = web.get("/").text
+    page = web.get("/worklist").text
     tags = re.findall(r"<script\b[^>]*>", page)
     assert tags
     assert all(" src=" in tag for tag in tags)

@@ -18,7 +18,7 @@ def test_upgrade_from_empty_matches_the_tables_and_downgrade_leaves_nothing(
 ) -> None:
     app = build_app(Settings(database_url=database_url))
     assert database_revision(app) is None
-    assert upgrade_database(app) == "0005"
+    assert upgrade_database(app) == "0006"
     engine = create_engine(database_url)
     tables = set(inspect(engine).get_table_names())
     assert set(Base.metadata.tables) <= tables
@@ -30,7 +30,7 @@ def test_upgrade_from_empty_matches_the_tables_and_downgrade_leaves_nothing(
     assert "ix_doses_given_untimed" in indexes
     assert downgrade_database(app) is None
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
-    assert upgrade_database(app) == "0005"
+    assert upgrade_database(app) == "0006"
     engine.dispose()
     app.engine.dispose()
 
@@ -56,7 +56,7 @@ def test_upgrading_counts_the_doses_already_recorded_and_new_doses_count_as_adde
     app = build_app(Settings(database_url=database_url))
     upgrade_database(app, "0001")
     build_demo(app.services, seed=5, years=1, until=date(2026, 11, 1))
-    assert upgrade_database(app) == "0005"
+    assert upgrade_database(app) == "0006"
     engine = create_engine(database_url)
     kept, counted = _tallies(engine)
     assert kept == counted

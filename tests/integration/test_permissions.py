@@ -35,6 +35,8 @@ from il2.services.patients import (
     read_patient,
     record_screening,
 )
+from il2.services.pharmacy import preparation_list, verify_plan
+from il2.services.schedule import schedule
 from tests.integration.builders import (
     PASSWORD,
     PATIENT,
@@ -231,6 +233,9 @@ ACTIONS: dict[str, Callable[[World, Actor], object]] = {
         first_dose="2027-02-15T08:00:00-08:00",
     ),
     "course.plan_override": World.early_course,
+    "course.verify": lambda w, a: verify_plan(w.app.services, a, w.course),
+    "pharmacy.read": lambda w, a: preparation_list(w.app.services, a),
+    "schedule.read": lambda w, a: schedule(w.app.services, a),
     "dose.record": World.held_dose,
     "dose.override": World.overridden_dose,
     "dose.verify": World.verified_dose,

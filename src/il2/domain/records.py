@@ -100,6 +100,15 @@ class CourseRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanVerification:
+    """A pharmacist's verification of a course's plan before its first dose."""
+
+    course_id: int
+    verified_by: str
+    verified_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class DoseRecord:
     """One entry of the dose ledger: one per (course, cycle, dose number)."""
 

@@ -75,6 +75,9 @@ class Product:
     above_window_remedy: str
     vial_order_note: str
     vial_order_source: str
+    reconstitution_diluent: str = ""
+    preparation_notes: tuple[str, ...] = ()
+    preparation_source: str = ""
 
     def mg_factor(self, factor_id: str) -> MgFactor:
         """The conversion factor with this id."""

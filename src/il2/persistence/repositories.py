@@ -39,6 +39,7 @@ from il2.domain.records import (
     LedgerLine,
     Patient,
     PatientLedgerLine,
+    PlanVerification,
     Referral,
     Role,
     ScreeningRecord,
@@ -52,6 +53,7 @@ from il2.persistence.tables import (
     DoseRow,
     EntryRow,
     PatientRow,
+    PlanVerificationRow,
     ScreeningRow,
     SessionRow,
     SignInFailureRow,
@@ -551,6 +553,22 @@ class SqlCourses:
             CourseRow.first_dose_at >= start, CourseRow.first_dose_at < end
         )
         return [_course(row) for row in self._session.scalars(query.order_by(CourseRow.id))]
+
+    def verify(self, course_id: int, *, by: str, at: datetime) -> PlanVerification:
+        """Keep a pharmacist's verification of the course's plan; a second one is a conflict."""
+        row = PlanVerificationRow(course_id=course_id, verified_by=by, verified_at=at)
+        _insert(self._session, row, f"the verification of course {course_id}'s plan")
+        return PlanVerification(course_id, by, at)
+
+    def verifications(self, course_ids: Sequence[int]) -> dict[int, PlanVerification]:
+        """The plan verifications of these courses, by course id (absent: not verified)."""
+        if not course_ids:
+            return {}
+        query = select(PlanVerificationRow).where(PlanVerificationRow.course_id.in_(course_ids))
+        return {
+            r.course_id: PlanVerification(r.course_id, r.verified_by, r.verified_at)
+            for r in self._session.scalars(query)
+        }
 
     def outlines(self) -> Sequence[CourseOutline]:
         """Every kept course outline, by patient and number."""

@@ -142,6 +142,15 @@ class CourseRow(Base):
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class PlanVerificationRow(Base):
+    """A pharmacist's verification of a course's plan: one per course, who and when."""
+
+    __tablename__ = "plan_verifications"
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), primary_key=True)
+    verified_by: Mapped[str] = mapped_column(String(80))
+    verified_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 UNTIMED_GIVEN = "outcome = 'given' AND given_at IS NULL"
 
 

@@ -197,8 +197,10 @@ def _product(node: Node, version: str) -> Product:
         "vial_iu", "reconstitution_ml", "reconstituted_iu_per_ml", "diluent",
         "concentration_min_ug_per_ml", "concentration_max_ug_per_ml", "stability_h",
         "source", "version", "dilution_bands", "mg_factors", "concentration_remedies",
-        "vial_order",
+        "vial_order", "preparation",
     )  # fmt: skip
+    preparation = node.table("preparation")
+    preparation.only("reconstitution_diluent", "handling", "never", "storage", "source")
     remedies = node.table("concentration_remedies")
     remedies.only("below_window", "above_window", "source")
     remedies.text("source")
@@ -245,6 +247,9 @@ def _product(node: Node, version: str) -> Product:
         above_window_remedy=remedies.text("above_window"),
         vial_order_note=order.text("note"),
         vial_order_source=order.text("source"),
+        reconstitution_diluent=preparation.text("reconstitution_diluent"),
+        preparation_notes=tuple(preparation.text(k) for k in ("handling", "never", "storage")),
+        preparation_source=preparation.text("source"),
     )
 
 

@@ -25,6 +25,7 @@ from il2.domain.records import (
     LedgerLine,
     Patient,
     PatientLedgerLine,
+    PlanVerification,
     Referral,
     Role,
     ScreeningRecord,
@@ -212,6 +213,14 @@ class Courses(Protocol):
 
     def starting_between(self, start: datetime, end: datetime) -> Sequence[CourseRecord]:
         """Courses whose first dose falls in [start, end)."""
+        ...
+
+    def verify(self, course_id: int, *, by: str, at: datetime) -> PlanVerification:
+        """Keep a pharmacist's verification of the course's plan; a second one is a conflict."""
+        ...
+
+    def verifications(self, course_ids: Sequence[int]) -> Mapping[int, PlanVerification]:
+        """The plan verifications of these courses, by course id (absent: not verified)."""
         ...
 
     def outlines(self) -> Sequence[CourseOutline]:

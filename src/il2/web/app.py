@@ -19,6 +19,7 @@ from il2.web.pages import (
     outcomes,
     patients,
     response,
+    roles,
     worklist,
 )
 
@@ -34,7 +35,7 @@ def web_router(app: App) -> APIRouter:
     router = APIRouter(route_class=web.route_class, include_in_schema=False)
     pages = (
         account, worklist, patients, courses, bedside, flowsheet, response, entries, admin,
-        outcomes,
+        outcomes, roles,
     )  # fmt: skip
     for module in pages:
         router.include_router(module.routes(web), include_in_schema=False)

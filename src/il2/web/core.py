@@ -93,6 +93,11 @@ class Web:
         links = [NavLink("/", "Home")]
         if self.can(actor, "patient.read") or self.can(actor, "patient.read_deidentified"):
             links.append(NavLink("/worklist", "Worklist"))
+        if self.can(actor, "pharmacy.read"):
+            links.append(NavLink("/pharmacy", "Preparation"))
+            links.append(NavLink("/pharmacy/vials", "Vial use"))
+        if self.can(actor, "schedule.read"):
+            links.append(NavLink("/schedule", "Decisions and admissions"))
         if self.can(actor, "patient.create"):
             links.append(NavLink("/patients/new", "Register patient"))
         if self.can(actor, "users.manage") or self.can(actor, "audit.read"):

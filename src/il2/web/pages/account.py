@@ -12,7 +12,7 @@ from il2.domain.errors import (
     PermissionDeniedError,
     TooManyAttemptsError,
 )
-from il2.domain.records import Actor
+from il2.domain.records import Actor, Role
 from il2.services.accounts import change_password, sign_in, sign_out
 from il2.services.worklist import worklist
 from il2.web.core import Form, Web, see_other
@@ -42,6 +42,17 @@ def field_errors(error: InvalidInputError) -> dict[str, InvalidInputError]:
         field: InvalidInputError(field=field, value="(hidden)", allowed=allowed)
         for field, allowed in problems.items()
     }
+
+
+# Where each role's day starts: its own page, if its role still has the permission the page
+# needs (a site may change the matrix); otherwise, and for the nurse, the home page with today's
+# doses.
+LANDING: dict[Role, tuple[str, str]] = {
+    Role.RESEARCHER: ("/outcomes", "outcomes.read"),
+    Role.PHARMACIST: ("/pharmacy", "pharmacy.read"),
+    Role.PHYSICIAN: ("/schedule", "schedule.read"),
+    Role.COORDINATOR: ("/schedule", "schedule.read"),
+}
 
 
 def routes(web: Web) -> APIRouter:
@@ -142,8 +153,11 @@ def routes(web: Web) -> APIRouter:
             return account_page(request, status=422, errors=field_errors(error))
         return see_other(f"/account?changed={revoked}")
 
-    @router.get("/", response_class=HTMLResponse)
-    def home(request: Request, actor: SignedIn) -> HTMLResponse:
+    @router.get("/", response_class=HTMLResponse, response_model=None)
+    def home(request: Request, actor: SignedIn) -> Response:
+        landing = LANDING.get(actor.role)
+        if landing is not None and web.can(actor, landing[1]):
+            return RedirectResponse(landing[0], status_code=303)
         reads = web.can(actor, "patient.read") or web.can(actor, "patient.read_deidentified")
         ward = worklist(web.services, actor, limit=1) if reads else None
         return web.page(request, "home.html", ward=ward)

@@ -12,6 +12,7 @@ from il2.services.context import require
 from il2.services.courses import plan_course
 from il2.services.documents import plan_document
 from il2.services.patients import read_patient
+from il2.services.pharmacy import plan_verification, verify_plan
 from il2.services.planning import plan
 from il2.web import forms, record
 from il2.web.core import Form, RecordId, Web, form_values, see_other
@@ -159,7 +160,12 @@ def routes(web: Web) -> APIRouter:
         return see_other(f"/patients/{patient_id}/courses/{course.id}")
 
     def course_view(
-        request: Request, patient_id: RecordId, course_id: RecordId, actor: Actor, template: str
+        request: Request,
+        patient_id: RecordId,
+        course_id: RecordId,
+        actor: Actor,
+        template: str,
+        **extra: Any,
     ) -> HTMLResponse:
         found = read_patient(web.services, actor, patient_id)
         course = record.course(found, course_id)
@@ -172,13 +178,30 @@ def routes(web: Web) -> APIRouter:
             plan=course.plan,
             cycles=[(c, record.days(c, zone)) for c in course.cycles],
             regimen=web.rules.regimens.get(course.regimen_id),
+            **extra,
         )
 
     @router.get("/patients/{patient_id}/courses/{course_id}", response_class=HTMLResponse)
     def course_page(
         request: Request, patient_id: RecordId, course_id: RecordId, actor: SignedIn
     ) -> HTMLResponse:
-        return course_view(request, patient_id, course_id, actor, "course.html")
+        verified = (  # shown once course_view has found the course among this patient's
+            plan_verification(web.services, actor, course_id)
+            if web.can(actor, "patient.read")
+            else None
+        )
+        return course_view(
+            request, patient_id, course_id, actor, "course.html", verification=verified
+        )
+
+    @router.post("/patients/{patient_id}/courses/{course_id}/verify", response_model=None)
+    def verify(
+        request: Request, patient_id: RecordId, course_id: RecordId, actor: SignedIn
+    ) -> RedirectResponse:
+        found = read_patient(web.services, actor, patient_id)
+        course = record.course(found, course_id)
+        verify_plan(web.services, actor, course.id)
+        return see_other(f"/patients/{patient_id}/courses/{course.id}")
 
     @router.get("/patients/{patient_id}/courses/{course_id}/schedule", response_class=HTMLResponse)
     def schedule(

@@ -1,0 +1,212 @@
+"""The physician's and coordinator's day: pending decisions, admissions by day and bed use.
+
+Pending decisions come from the records: held doses of the last 24 hours (a hold waits for a
+physician to decide whether to override it, resume or stop: il2 keeps no co-signature of
+overrides), and what the pathway engine (services/patient_pathway.py) says comes next after a
+course: a response scan, a next-course decision or follow-up, when its date falls due within
+the horizon. Admissions are each planned cycle's first dose day; a bed counts as used from that
+day to the cycle's last planned dose day (the plan has no admission or discharge date of its
+own, so both are the planned dose days).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from il2.domain.errors import Il2Error
+from il2.domain.records import Actor, DoseOutcome
+from il2.services.context import Services, audit, plain, require
+from il2.services.patient_pathway import next_for_record, next_in_words
+
+HORIZON_DAYS = 14
+HELD_WITHIN = timedelta(hours=24)
+COURSES_WITHIN_DAYS = 400  # courses started within this many days (a course every 6-12 weeks)
+
+_KINDS = {
+    "response_scan": "scan",
+    "another_course": "next_course",
+    "follow_up": "follow_up",
+    "incomplete": "records",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HeldDose:
+    """A dose held in the last 24 hours: a physician decides what follows."""
+
+    patient_id: int
+    patient: str
+    course_id: int
+    cycle: int
+    dose_number: int
+    recorded_at: datetime
+    recorded_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What comes next after a course, due on or before the end of the horizon."""
+
+    patient_id: int
+    patient: str
+    kind: str  # scan, next_course, follow_up or records (not enough recorded to decide)
+    words: str
+    due_on: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A cycle's first dose day: the patient comes in."""
+
+    patient_id: int
+    patient: str
+    course_id: int
+    course_number: int
+    cycle: int
+    day: date
+    last_day: date
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Pending decisions and the admissions of the next two weeks, with beds per day."""
+
+    today: date
+    held: tuple[HeldDose, ...]
+    decisions: tuple[Decision, ...]
+    admissions: tuple[Admission, ...]
+    beds: tuple[tuple[date, int, int], ...]  # day, admissions, beds in use
+
+    def of_kind(self, kind: str) -> tuple[Decision, ...]:
+        """The decisions of one kind."""
+        return tuple(d for d in self.decisions if d.kind == kind)
+
+
+def _due(document: dict[str, object]) -> date | None:
+    when = document.get("blocked_until") or document.get("earliest_on")
+    return date.fromisoformat(str(when)) if when else None
+
+
+def schedule(services: Services, actor: Actor) -> Schedule:
+    """Pending decisions, admissions and bed use over the next two weeks (the read audited,
+    naming every patient shown)."""
+    require(services, actor, "schedule.read")
+    require(services, actor, "patient.read")
+    now = services.clock()
+    zone = services.rules.site.time_zone
+    today = now.astimezone(zone).date()
+    end = today + timedelta(days=HORIZON_DAYS)
+    with services.uow() as uow:
+        recent = uow.courses.starting_between(
+            now - timedelta(days=COURSES_WITHIN_DAYS), now + timedelta(days=HORIZON_DAYS + 1)
+        )
+        ids = sorted({c.patient_id for c in recent})
+        courses = uow.courses.for_patients(ids)
+        ledgers = uow.doses.for_courses([c.id for cs in courses.values() for c in cs])
+        entries = uow.entries.for_patients(ids)
+        patients = {i: uow.patients.get(i) for i in ids}
+
+        def name(patient_id: int) -> str:
+            patient = patients.get(patient_id)
+            return patient.name if patient else f"patient {patient_id}"
+
+        held = [
+            HeldDose(
+                c.patient_id,
+                name(c.patient_id),
+                c.id,
+                r.cycle,
+                r.dose_number,
+                r.recorded_at,
+                r.recorded_by,
+            )
+            for cs in courses.values()
+            for c in cs
+            if not any(r.decision_action == "discontinue" for r in ledgers.get(c.id, ()))
+            for r in ledgers.get(c.id, ())
+            if r.outcome is DoseOutcome.HELD and now - r.recorded_at <= HELD_WITHIN
+        ]
+        decisions = []
+        for patient_id in ids:
+            mine = courses.get(patient_id, ())
+            record = {
+                "courses": [plain(c) for c in mine],
+                "doses": [plain(d) for c in mine for d in ledgers.get(c.id, ())],
+                "entries": [plain(e) for e in entries.get(patient_id, ())],
+            }
+            try:
+                document = next_for_record(services, record)
+            except Il2Error:
+                document = {"next": "incomplete"}
+            if document is None or document["next"] not in _KINDS:
+                continue
+            due = _due(document)
+            if due is not None and due > end:
+                continue
+            decisions.append(
+                Decision(
+                    patient_id,
+                    name(patient_id),
+                    _KINDS[str(document["next"])],
+                    next_in_words(document),
+                    due,
+                )
+            )
+        admissions = []
+        for cs in courses.values():
+            for course in cs:
+                for cycle in course.plan.get("cycles", []):
+                    doses = cycle.get("doses") or []
+                    if not doses:
+                        continue
+                    first = datetime.fromisoformat(doses[0]["due_at"]).astimezone(zone).date()
+                    last = datetime.fromisoformat(doses[-1]["due_at"]).astimezone(zone).date()
+                    if last >= today and first <= end:
+                        admissions.append(
+                            Admission(
+                                course.patient_id,
+                                name(course.patient_id),
+                                course.id,
+                                course.number,
+                                cycle["cycle"],
+                                first,
+                                last,
+                            )
+                        )
+        shown = sorted(
+            {h.patient_id for h in held}
+            | {d.patient_id for d in decisions}
+            | {a.patient_id for a in admissions}
+        )
+        audit(
+            uow,
+            services,
+            actor,
+            action="read_schedule",
+            entity="schedule",
+            entity_id=0,
+            patient_id=None,
+            after={"patients": shown},
+        )
+        uow.commit()
+    return Schedule(
+        today,
+        tuple(sorted(held, key=lambda h: h.recorded_at)),
+        tuple(sorted(decisions, key=lambda d: (d.due_on or today, d.patient))),
+        tuple(sorted(admissions, key=lambda a: (a.day, a.patient))),
+        _beds(admissions, today, end),
+    )
+
+
+def _beds(admissions: list[Admission], today: date, end: date) -> tuple[tuple[date, int, int], ...]:
+    """Each day from today to `end`: how many are admitted, how many beds are in use."""
+    arriving = Counter(a.day for a in admissions)
+    days = []
+    day = today
+    while day <= end:
+        in_use = sum(1 for a in admissions if a.day <= day <= a.last_day)
+        days.append((day, arriving[day], in_use))
+        day += timedelta(days=1)
+    return tuple(days)
