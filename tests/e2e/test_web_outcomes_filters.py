@@ -7,7 +7,9 @@ import csv
 import io
 import warnings
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -17,6 +19,7 @@ from tests.integration.odd_records import OddRecords, at
 from tests.web_client import FormClient
 
 from il2.bootstrap import App
+from il2.rules.loader import load_rules
 from il2.web.app import web_router
 
 with warnings.catch_warnings():
@@ -90,3 +93,22 @@ def test_every_table_is_exported_as_csv_with_the_filters(client: TestClient, pro
     assert found[("patients", "", "referred")] == "2"
     assert found[("label", "melanoma.program_itt.orr", "total")] == "2"
     assert {t for t, _r, _c, _v in rows[1:]} >= {"patients", "label", "toxicity"}
+
+
+def test_cost_is_shown_only_when_the_site_sets_a_price_per_vial(
+    app: App, client: TestClient, program: None, tmp_path: Path
+) -> None:
+    _signed_in(client, "researcher")
+    unpriced = client.get("/outcomes").text
+    assert "No price per vial given: cost omitted." in unpriced
+    assert "<th>Cost</th>" not in unpriced
+    policy = tmp_path / "site.toml"
+    policy.write_text('[policy]\nprice_per_vial = { value = 950, reason = "pharmacy contract" }\n')
+    services = replace(app.services, rules=load_rules(site_policy=policy))
+    asgi = FastAPI()
+    asgi.include_router(web_router(replace(app, services=services, rules=services.rules)))
+    with FormClient(asgi) as priced:
+        _signed_in(priced, "researcher")
+        page = priced.get("/outcomes").text
+    assert "Price per vial: 950.00." in page
+    assert "<th>Cost</th>" in page

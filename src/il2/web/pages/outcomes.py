@@ -2,6 +2,7 @@
 
 import csv
 import io
+from decimal import Decimal
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any
 
@@ -62,6 +63,15 @@ def _rows(summary: Mapping[str, Any]) -> Iterator[list[object]]:
             yield from walk([table], block)
 
 
+def price_per_vial(web: Web) -> Decimal | None:
+    """The site's price per vial, or None while the site has set none (the default, 0)."""
+    setting = next((p for p in web.rules.policies if p.name == "price_per_vial"), None)
+    if setting is None or isinstance(setting.value, bool):
+        return None
+    price = Decimal(str(setting.value))
+    return price if price > 0 else None
+
+
 def routes(web: Web) -> APIRouter:
     """The outcomes page and its CSV export."""
     router = APIRouter(route_class=web.route_class)
@@ -79,7 +89,11 @@ def routes(web: Web) -> APIRouter:
         except InvalidInputError as refused:
             error, chosen = refused, Filters()
         summary, body = report_section(
-            web.services, actor, as_of=web.services.clock().date(), filters=chosen
+            web.services,
+            actor,
+            as_of=web.services.clock().date(),
+            filters=chosen,
+            price_per_vial=price_per_vial(web),
         )
         return web.page(
             request,
@@ -99,7 +113,11 @@ def routes(web: Web) -> APIRouter:
         """Every table of the report as one CSV: table, row, column, value."""
         chosen = filters_of(dict(request.query_params), regimens)
         summary, _body = report_section(
-            web.services, actor, as_of=web.services.clock().date(), filters=chosen
+            web.services,
+            actor,
+            as_of=web.services.clock().date(),
+            filters=chosen,
+            price_per_vial=price_per_vial(web),
         )
         out = io.StringIO()
         writer = csv.writer(out)
