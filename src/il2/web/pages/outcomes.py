@@ -2,8 +2,8 @@
 
 import csv
 import io
-from decimal import Decimal
 from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
