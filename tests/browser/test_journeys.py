@@ -384,6 +384,8 @@ def test_two_scans_show_a_partial_response(page: Page, site: Site) -> None:
             "scan1.lesion1": "15",
         },
     )
+    page.get_by_label("Non-target lesions at baseline").select_option("absent")
+    page.get_by_label("Non-target lesions at scan 2").select_option("absent")
     page.get_by_label("A CR or PR needs confirmation by a later scan").uncheck()
     page.get_by_role("button", name="Assess and save").click()
     expect(

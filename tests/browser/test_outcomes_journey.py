@@ -21,7 +21,7 @@ def test_an_odd_dose_is_listed_and_the_outcomes_page_still_shows(page: Page, sit
     odd.dose(course, 2, 1, due_time(course, 1) + timedelta(hours=1, minutes=20))
 
     sign_in(page, "researcher", target="/outcomes")
-    expect(page.get_by_role("heading", name="il2 outcome report")).to_be_visible()
+    expect(page.get_by_role("heading", name="Outcomes", exact=True)).to_be_visible()
     section = page.locator("section", has=page.get_by_role("heading", name="Data quality"))
     expect(section).to_be_visible()
     row = section.locator("tr", has_text=study_number(patient, key=site.app.services.study_key))

@@ -155,10 +155,10 @@ def test_a_toxicity_is_corrected_from_the_chart_and_the_original_shows_as_replac
     ]
     assert kept[1]["reason"] == "thermometer misread"
     chart = web.get(f"/patients/{patient_id}")
-    assert "fever grade 2" in chart.text
+    assert "Fever grade 2" in chart.text
     assert "<strong>Correction</strong> by nurse" in chart.text
     assert "thermometer misread" in chart.text
-    assert "<del>fever grade 1</del>" in chart.text
+    assert "<del>Fever grade 1</del>" in chart.text
 
 
 def test_a_correction_without_a_reason_keeps_what_was_typed(
@@ -216,7 +216,8 @@ def test_a_response_is_corrected_on_the_response_page(
     assert "Correct the response assessed on" in page.text
     form = {"scans": "3", "lesions": "5", "corrects_id": str(first.id),
             "lesion0.id": "L1", "lesion0.organ": "lung", "scan0.date": "2026-10-01",
-            "scan0.lesion0": "40", "scan1.date": "2026-12-01", "scan1.lesion0": "50"}  # fmt: skip
+            "scan0.lesion0": "40", "scan1.date": "2026-12-01", "scan1.lesion0": "50",
+            "scan0.non_target": "absent", "scan1.non_target": "absent"}  # fmt: skip
     refused = web.post(f"/patients/{patient_id}/responses", data=form)
     assert refused.status_code == 422
     assert 'name="corrects_id" value="' in refused.text
@@ -236,7 +237,8 @@ def test_a_scan_dated_in_the_future_is_refused_beside_its_date(
     sign_in(web, "physician")
     form = {"scans": "3", "lesions": "5", "lesion0.id": "L1", "lesion0.organ": "lung",
             "scan0.date": "2026-10-01", "scan0.lesion0": "40",
-            "scan1.date": "2027-03-01", "scan1.lesion0": "20"}  # fmt: skip
+            "scan1.date": "2027-03-01", "scan1.lesion0": "20",
+            "scan0.non_target": "absent", "scan1.non_target": "absent"}  # fmt: skip
     refused = web.post(f"/patients/{patient_id}/responses", data=form)
     assert refused.status_code == 422
     assert "Scan 2 date" in refused.text

@@ -126,13 +126,32 @@ class Clause:
 
 @dataclass(frozen=True, slots=True)
 class Conversion:
-    """An accepted unit: multiply by `factor` to get `scale` (the canonical unit it maps to)."""
+    """An accepted unit: `(value + offset) x factor / divisor` is the value in `scale`.
+
+    Most units only scale (offset 0, divisor 1); a temperature in °F needs the offset too:
+    (°F - 32) x 5 / 9 is °C, exactly, with no rounded factor.
+    """
 
     unit: str
     label: str
     factor: Decimal
     scale: str
     source: str
+    offset: Decimal = Decimal(0)
+    divisor: Decimal = Decimal(1)
+
+    def convert(self, value: Decimal) -> Decimal:
+        """The value, given in this unit, in the scale's unit."""
+        return (value + self.offset) * self.factor / self.divisor
+
+    @property
+    def formula(self) -> str:
+        """How the conversion is computed, in words for the criterion."""
+        if self.offset == 0 and self.divisor == 1:
+            return f"x {plain(self.factor)}"
+        shifted = f"value {'-' if self.offset < 0 else '+'} {plain(abs(self.offset))}"
+        body = f"({shifted}) x {plain(self.factor)}" if self.offset else f"x {plain(self.factor)}"
+        return body if self.divisor == 1 else f"{body} / {plain(self.divisor)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +307,9 @@ def _positive(value: Decimal | None, name: str, *, zero_allowed: bool) -> Decima
 
 def _conversion(term: Term, unit: str | None) -> Conversion:
     if unit is None or unit not in term.units:
-        allowed = f"a unit for {term.name}: " + ", ".join(term.units)
+        allowed = f"a unit for {term.name}: " + ", ".join(
+            f"{c.label} ({unit})" for unit, c in term.units.items()
+        )
         raise InvalidInputError(field="unit", value=unit, allowed=allowed)
     return term.units[unit]
 
@@ -302,12 +323,12 @@ def _read(term: Term, finding: Finding, value: Decimal) -> tuple[_Reading, str]:
         "lln": _positive(finding.lln, "lln", zero_allowed=False),
         "baseline": _positive(finding.baseline, "baseline", zero_allowed=True),
     }
-    numbers = {name: v * conversion.factor for name, v in given.items() if v is not None}
+    numbers = {name: conversion.convert(v) for name, v in given.items() if v is not None}
     duration = _positive(finding.duration_h, "duration_h", zero_allowed=True)
     if duration is not None:
         numbers["duration_h"] = duration
     reading = _Reading(
-        value=value * conversion.factor,
+        value=conversion.convert(value),
         label=term.units[conversion.scale].label,
         scale=conversion.scale,
         numbers=numbers,
@@ -324,10 +345,10 @@ def _read(term: Term, finding: Finding, value: Decimal) -> tuple[_Reading, str]:
                 raise InvalidInputError(field=name, value=plain(number), allowed=allowed)
     said = _number(value, conversion.label)
     if conversion.unit != conversion.scale:
-        said = (
-            f"{said}, converted to {_number(reading.value, reading.label)} "
-            f"(x {plain(conversion.factor)})"
+        shown = (
+            reading.value.quantize(Decimal("0.01")) if conversion.divisor != 1 else reading.value
         )
+        said = f"{said}, converted to {_number(shown, reading.label)} ({conversion.formula})"
     return reading, said
 
 

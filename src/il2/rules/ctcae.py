@@ -27,6 +27,7 @@ from il2.domain.quantities import Comparison
 from il2.rules.reader import Node, read_bundled
 
 FILE = "ctcae_v5.toml"
+_ONE, _ZERO = Decimal(1), Decimal(0)
 _BASES = (
     "clinical", "abs", "uln_and_bl", "uln_or_bl", "bl", "abs_and_bl", "between_limbs", "bsa",
 )  # fmt: skip
@@ -60,20 +61,29 @@ def _units(node: Node, known: Mapping[str, str], canonical: str) -> dict[str, Co
     for unit, entry in node.children():
         if unit not in known:
             raise node.fail(unit, f"is not a known unit (known: {', '.join(known)})")
-        entry.only("factor", "scale", "source")
+        entry.only("factor", "offset", "divisor", "scale", "source")
         factor = entry.number("factor")
         if factor <= 0:
             raise entry.fail("factor", "must be above 0")
+        divisor = entry.number("divisor") if entry.has("divisor") else Decimal(1)
+        if divisor <= 0:
+            raise entry.fail("divisor", "must be above 0")
         conversions[unit] = Conversion(
             unit=unit,
             label=known[unit],
             factor=factor,
             scale=entry.text("scale", default=canonical),
             source=entry.text("source"),
+            offset=entry.number("offset") if entry.has("offset") else Decimal(0),
+            divisor=divisor,
         )
     for unit, conversion in conversions.items():
         target = conversions.get(conversion.scale)
-        if target is None or target.factor != 1 or target.scale != target.unit:
+        if (
+            target is None
+            or (target.factor, target.offset, target.divisor) != (_ONE, _ZERO, _ONE)
+            or target.scale != target.unit
+        ):
             raise node.table(unit).fail(
                 "scale", f"{conversion.scale!r} is not a unit of this term with factor 1"
             )

@@ -103,8 +103,9 @@ def _responses(summary: Mapping[str, Any]) -> str:
 
 
 def _label(summary: Mapping[str, Any]) -> str:
-    head = ["Diagnosis", "Program ORR", "Label ORR", "Program CR rate", "Label CR rate"]
-    head += ["Label source"]
+    head = ["Diagnosis", "Program ORR, of assessed", "Program ORR, of all treated (ITT)"]
+    head += ["Label ORR, of all treated", "Program CR rate, of all treated (ITT)"]
+    head += ["Label CR rate", "Label source"]
     rows = []
     for diagnosis in DIAGNOSES:
         label = summary["label"][diagnosis]
@@ -116,13 +117,19 @@ def _label(summary: Mapping[str, Any]) -> str:
             [
                 DIAGNOSIS_NAMES[diagnosis],
                 _rate(label["program"]["orr"]),
+                _rate(label["program_itt"]["orr"]),
                 _rate(label["orr"]) + cited,
-                _rate(label["program"]["cr_rate"]),
+                _rate(label["program_itt"]["cr_rate"]),
                 _rate(label["cr_rate"]) + f"; published {label['published_cr_pct']}%",
                 f"{label['population']}: {label['source']}",
             ]
         )
-    return _table(head, rows, text_columns=6)
+    note = (
+        "<p>The label pools count every treated patient; the program's intention-to-treat "
+        "rates use the same denominator (a treated patient with no response recorded counts as "
+        "not responding). Exact Clopper-Pearson 95% intervals.</p>"
+    )
+    return _table(head, rows, text_columns=7) + note
 
 
 def _median(block: Mapping[str, Any]) -> str:
@@ -274,8 +281,9 @@ def _figures(program: Program) -> str:
     )
 
 
-def render_report(program: Program, summary: Mapping[str, Any]) -> str:
-    """The whole report page for `program`, from its `summarize` document."""
+def report_body(program: Program, summary: Mapping[str, Any], *, heading: int = 2) -> str:
+    """The report's overview and sections, as HTML to place inside a page (no document, no
+    style): the web app shows it in its own layout, `render_report` in a standalone page."""
     patients = summary["patients"]
     overview = (
         f"Data as of {summary['as_of']}: {patients['referred']:,} patients referred, "
@@ -293,11 +301,20 @@ def render_report(program: Program, summary: Mapping[str, Any]) -> str:
         ("Figures", _figures(program)),
         ("Methods", _methods(summary)),
     )
-    body = "".join(f"<section><h2>{escape(title)}</h2>{html}</section>" for title, html in sections)
+    tag = f"h{heading}"
+    body = "".join(
+        f'<section class="card report-section"><{tag}>{escape(title)}</{tag}>{html}</section>'
+        for title, html in sections
+    )
+    return f'<p class="overview">{escape(overview)}</p>{body}'
+
+
+def render_report(program: Program, summary: Mapping[str, Any]) -> str:
+    """The whole report page for `program`, from its `summarize` document."""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>il2 outcome report, {escape(summary['as_of'])}</title>"
         f"<style>{_CSS}</style></head><body>"
-        f"<h1>il2 outcome report</h1><p>{escape(overview)}</p>{body}</body></html>\n"
+        f"<h1>il2 outcome report</h1>{report_body(program, summary)}</body></html>\n"
     )

@@ -131,6 +131,18 @@ def _label(label: LabelEfficacy, rates: ResponseRates) -> dict[str, Any]:
         if label.published_ci95_pct
         else None,
         "program": {"orr": _proportion(rates.orr), "cr_rate": _proportion(rates.cr_rate)},
+        "program_itt": _intention_to_treat(rates),
+    }
+
+
+def _intention_to_treat(rates: ResponseRates) -> dict[str, Any]:
+    """The program's rates on the label's denominator: every treated patient, assessed or not
+    (a treated patient with no response record counts as a non-responder)."""
+    complete = rates.best.get("CR", 0)
+    return {
+        "denominator": "treated",
+        "orr": _proportion(proportion(complete + rates.best.get("PR", 0), rates.treated)),
+        "cr_rate": _proportion(proportion(complete, rates.treated)),
     }
 
 

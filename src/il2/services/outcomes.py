@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, cast
 
 from il2.domain.errors import InvalidInputError
@@ -27,7 +28,7 @@ from il2.science.dataset import (
     Response,
     Toxicity,
 )
-from il2.science.html import render_report
+from il2.science.html import render_report, report_body
 from il2.science.report import summarize
 from il2.services import quality
 from il2.services.context import Services, audit, require
@@ -418,6 +419,48 @@ def examined(
         return records.program(as_of), records.problems
 
 
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Which patients an outcome analysis takes: referred in these years (inclusive), with this
+    diagnosis, given at least one course of this regimen; None takes every one."""
+
+    year_from: int | None = None
+    year_to: int | None = None
+    diagnosis: str | None = None
+    regimen_id: str | None = None
+
+    @property
+    def any(self) -> bool:
+        """Whether any filter is set."""
+        return any(v is not None for v in (self.year_from, self.year_to, self.diagnosis,
+                                            self.regimen_id))  # fmt: skip
+
+
+def filtered(data: Program, filters: Filters) -> Program:
+    """The program's records of the patients the filters take, and nothing else of anyone."""
+    with_regimen = {c.patient_id for c in data.courses if c.regimen_id == filters.regimen_id}
+    kept = {
+        p.patient_id
+        for p in data.patients
+        if (filters.year_from is None or p.referred_on.year >= filters.year_from)
+        and (filters.year_to is None or p.referred_on.year <= filters.year_to)
+        and (filters.diagnosis is None or p.diagnosis == filters.diagnosis)
+        and (filters.regimen_id is None or p.patient_id in with_regimen)
+    }
+    courses = tuple(c for c in data.courses if c.patient_id in kept)
+    course_ids = {c.course_id for c in courses}
+    return replace(
+        data,
+        patients=tuple(p for p in data.patients if p.patient_id in kept),
+        courses=courses,
+        cycles=tuple(c for c in data.cycles if c.course_id in course_ids),
+        toxicities=tuple(t for t in data.toxicities if t.patient_id in kept),
+        responses=tuple(r for r in data.responses if r.patient_id in kept),
+        unfollowed=data.unfollowed & kept,
+        unprogressed=data.unprogressed & kept,
+    )
+
+
 def program(services: Services, actor: Actor, *, as_of: date) -> Program:
     """Every patient's records, de-identified, as one Program for analysis (see `examined`)."""
     return examined(services, actor, as_of=as_of)[0]
@@ -435,11 +478,37 @@ def outcome_summary(
 
 
 def report(
-    services: Services, actor: Actor, *, as_of: date, price_per_vial: float | None = None
+    services: Services,
+    actor: Actor,
+    *,
+    as_of: date,
+    price_per_vial: float | None = None,
+    filters: Filters | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """The outcome summary document (with its `data_quality` block) and the HTML report."""
+    """The outcome summary document (with its `data_quality` block) and the HTML report, of
+    the patients the filters take (every one without)."""
     with cycle_collection_paused():
         data, problems = examined(services, actor, as_of=as_of)
+        if filters is not None:
+            data = filtered(data, filters)
         summary = summarize(data, price_per_vial=price_per_vial)
         summary["data_quality"] = quality.summary(problems, key=services.study_key)
         return summary, render_report(data, summary)
+
+
+def report_section(
+    services: Services,
+    actor: Actor,
+    *,
+    as_of: date,
+    filters: Filters,
+    price_per_vial: Decimal | None = None,
+) -> tuple[dict[str, Any], str]:
+    """The outcome summary and the report's sections as HTML to place in a page, of the
+    patients the filters take; cost figures only when a price per vial is given."""
+    with cycle_collection_paused():
+        data, problems = examined(services, actor, as_of=as_of)
+        data = filtered(data, filters)
+        summary = summarize(data, price_per_vial=price_per_vial)
+        summary["data_quality"] = quality.summary(problems, key=services.study_key)
+        return summary, report_body(data, summary, heading=2)

@@ -163,3 +163,49 @@ def discharges(entries: Sequence[Mapping[str, Any]]) -> dict[int, str]:
 def hours_between(earlier: str, later: datetime) -> float:
     """Hours from an ISO date-time to a moment, to two decimals (as the ledger counts them)."""
     return round((later - datetime.fromisoformat(earlier)).total_seconds() / 3600, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class TermGrades:
+    """One CTCAE term across a patient's toxicity entries: its worst grade and its latest."""
+
+    term: str
+    name: str
+    worst: int
+    worst_on: str
+    latest: int
+    latest_on: str
+    entries: int
+
+
+def worst_grades(
+    toxicities: Sequence[Mapping[str, Any]], names: Mapping[str, str]
+) -> list[TermGrades]:
+    """Each term's worst grade (first reached on), and its latest grade, worst first.
+
+    Every current entry counts, however many later entries there are: a grade 3 stays on the
+    chart behind any number of later grade 1s. `names` gives each term id its CTCAE name.
+    """
+    seen: dict[str, list[tuple[str, int, int]]] = {}
+    for order, entry in enumerate(toxicities):
+        for graded in entry["content"].get("grades", {}).get("grades", []):
+            day = str(entry["observed_on"])
+            seen.setdefault(str(graded["term"]), []).append((day, order, int(graded["grade"])))
+    rows = []
+    for term, found in seen.items():
+        ordered = sorted(found)
+        worst = max(grade for _, _, grade in ordered)
+        first_worst = next(day for day, _, grade in ordered if grade == worst)
+        latest_on, _, latest = ordered[-1]
+        rows.append(
+            TermGrades(
+                term=term,
+                name=names.get(term, term.replace("_", " ")),
+                worst=worst,
+                worst_on=first_worst,
+                latest=latest,
+                latest_on=latest_on,
+                entries=len(ordered),
+            )
+        )
+    return sorted(rows, key=lambda r: (-r.worst, r.name))

@@ -97,6 +97,18 @@ def _lesions(form: FormData, rows: int) -> list[tuple[int, dict[str, Any]]]:
     return found
 
 
+def _non_target(form: FormData, scan: int) -> str:
+    """The scan's non-target status as chosen: never assumed, since "absent" at a follow-up
+    scan after "present" at baseline reads as a complete response of the non-target disease."""
+    chosen = forms.text(form, f"scan{scan}.non_target")
+    if chosen not in NON_TARGET:
+        allowed = "a choice of " + ", ".join(v.replace("_", " ") for v in NON_TARGET)
+        raise InvalidInputError(
+            field=f"scan{scan}.non_target", value=chosen or None, allowed=allowed
+        )
+    return chosen
+
+
 def document(form: FormData, grid: Grid) -> tuple[dict[str, Any], dict[str, str]]:
     """The RECIST document of the grid (or the pasted JSON), and service paths to input names."""
     pasted = forms.text(form, "measurements_json")
@@ -129,7 +141,7 @@ def document(form: FormData, grid: Grid) -> tuple[dict[str, Any], dict[str, str]
             {
                 "date": when,
                 "target_lesions": targets,
-                "non_target": forms.text(form, f"scan{j}.non_target") or "absent",
+                "non_target": _non_target(form, j),
                 "new_lesions": forms.text(form, f"scan{j}.new_lesions") == "yes",
             }
         )

@@ -20,7 +20,7 @@ from il2.services.context import require
 from il2.services.patients import read_patient
 from il2.web import forms, record
 from il2.web.core import Form, RecordId, Web, form_values, see_other
-from il2.web.pages.flowsheet import finding
+from il2.web.pages.flowsheet import finding, unit_options
 from il2.web.session import signed_in
 
 _FINDING_FIELDS = (
@@ -77,7 +77,7 @@ def routes(web: Web) -> APIRouter:
     router = APIRouter(route_class=web.route_class)
     SignedIn = Annotated[Actor, Depends(signed_in(web))]  # noqa: N806 - a type alias
     terms = web.rules.ctcae.terms
-    units = sorted({unit for term in terms.values() for unit in term.units})
+    units = unit_options(terms)
 
     def follow_up_form(
         request: Request,
@@ -222,7 +222,7 @@ def routes(web: Web) -> APIRouter:
             count = _finding_count(form_values(form))
             content = {
                 "ctcae_version": web.rules.ctcae.version,
-                "findings": [finding(form, f"findings[{i}].") for i in range(count)],
+                "findings": [finding(form, f"findings[{i}].", terms) for i in range(count)],
             }
         correct_entry(
             web.services,

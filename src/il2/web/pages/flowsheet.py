@@ -1,11 +1,13 @@
 """The toxicity flowsheet: assessments and toxicity entries across an admission, with a trend."""
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
+from il2.domain.ctcae import Term
 from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor
 from il2.services.clinical import record_toxicity
@@ -30,8 +32,19 @@ def _limits(query: dict[str, str]) -> flowsheet.Limits:
     return flowsheet.Limits(**found)
 
 
-def finding(form: FormData, prefix: str = "") -> dict[str, Any]:
-    """One CTCAE finding from the toxicity form (its fields named `prefix` + name)."""
+def unit_options(terms: Mapping[str, Term]) -> list[tuple[str, str]]:
+    """Every accepted unit as (id, what a clinician reads), by what they read."""
+    found = {unit: c.label for term in terms.values() for unit, c in term.units.items()}
+    return sorted(found.items(), key=lambda item: (item[1].lower(), item[0]))
+
+
+def finding(
+    form: FormData, prefix: str = "", terms: Mapping[str, Term] | None = None
+) -> dict[str, Any]:
+    """One CTCAE finding from the toxicity form (its fields named `prefix` + name).
+
+    A value with no unit chosen ("the term's own unit") is in the term's CTCAE unit.
+    """
     finding: dict[str, Any] = {"term": forms.text(form, f"{prefix}term")}
     for name in _NUMBERS:
         raw = forms.text(form, f"{prefix}{name}")
@@ -39,6 +52,8 @@ def finding(form: FormData, prefix: str = "") -> dict[str, Any]:
             finding[name] = forms.number(raw, field=f"{prefix}{name}", allowed="a number")
     if forms.text(form, f"{prefix}unit"):
         finding["unit"] = forms.text(form, f"{prefix}unit")
+    elif "value" in finding and terms and finding["term"] in terms and terms[finding["term"]].unit:
+        finding["unit"] = terms[finding["term"]].unit
     symptomatic = forms.text(form, f"{prefix}symptomatic")
     if symptomatic:
         finding["symptomatic"] = symptomatic == "yes"
@@ -55,7 +70,7 @@ def routes(web: Web) -> APIRouter:
     router = APIRouter(route_class=web.route_class)
     SignedIn = Annotated[Actor, Depends(signed_in(web))]  # noqa: N806 - a type alias
     terms = web.rules.ctcae.terms
-    units = sorted({unit for term in terms.values() for unit in term.units})
+    units = unit_options(terms)
 
     def sheet(
         request: Request,
@@ -115,7 +130,10 @@ def routes(web: Web) -> APIRouter:
             patient_id,
             observed_on=forms.text(form, "observed_on"),
             course_id=int(course) if course.isdigit() else None,
-            findings={"ctcae_version": web.rules.ctcae.version, "findings": [finding(form)]},
+            findings={
+                "ctcae_version": web.rules.ctcae.version,
+                "findings": [finding(form, terms=terms)],
+            },
         )
         return see_other(f"/patients/{patient_id}/flowsheet#toxicities")
 

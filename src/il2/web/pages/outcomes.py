@@ -1,26 +1,132 @@
-"""Outcomes: the program's de-identified outcome report, as il2 report writes it."""
+"""Outcomes: the program's de-identified outcome report inside the app, with its filters."""
 
-from typing import Annotated
+import csv
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
+from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor
-from il2.services.outcomes import report
+from il2.services.outcomes import Filters, report_section
 from il2.web.core import Web
+from il2.web.pages.patients import DIAGNOSES
 from il2.web.session import signed_in
+
+_FILTERS = ("year_from", "year_to", "diagnosis", "regimen")
+
+
+def _year(query: Mapping[str, str], name: str) -> int | None:
+    raw = query.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1900 <= int(raw) <= 2999:
+        raise InvalidInputError(field=name, value=raw, allowed="a year such as 2024")
+    return int(raw)
+
+
+def filters_of(query: Mapping[str, str], regimens: Sequence[str]) -> Filters:
+    """The filters of the page's address, each checked (errors name the field)."""
+    diagnosis = query.get("diagnosis", "").strip() or None
+    if diagnosis is not None and diagnosis not in DIAGNOSES:
+        raise InvalidInputError(field="diagnosis", value=diagnosis, allowed=" or ".join(DIAGNOSES))
+    regimen = query.get("regimen", "").strip() or None
+    if regimen is not None and regimen not in regimens:
+        raise InvalidInputError(field="regimen", value=regimen, allowed=", ".join(regimens))
+    found = Filters(_year(query, "year_from"), _year(query, "year_to"), diagnosis, regimen)
+    if found.year_from and found.year_to and found.year_from > found.year_to:
+        raise InvalidInputError(
+            field="year_to", value=found.year_to, allowed=f"{found.year_from} or later"
+        )
+    return found
+
+
+def _rows(summary: Mapping[str, Any]) -> Iterator[list[object]]:
+    """Every figure of the summary as (table, row, column, value): one CSV of every table."""
+
+    def walk(path: list[str], node: object) -> Iterator[list[object]]:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                yield from walk([*path, str(key)], value)
+        elif isinstance(node, list) and node and all(isinstance(v, Mapping) for v in node):
+            for index, value in enumerate(node):
+                yield from walk([*path, str(index)], value)
+        else:
+            shown = ";".join(map(str, node)) if isinstance(node, list) else node
+            yield [path[0], ".".join(path[1:-1]), path[-1], "" if shown is None else shown]
+
+    for table, block in summary.items():
+        if table != "data_quality":
+            yield from walk([table], block)
+
+
+def price_per_vial(web: Web) -> Decimal | None:
+    """The site's price per vial, or None while the site has set none (the default, 0)."""
+    setting = next((p for p in web.rules.policies if p.name == "price_per_vial"), None)
+    if setting is None or isinstance(setting.value, bool):
+        return None
+    price = Decimal(str(setting.value))
+    return price if price > 0 else None
 
 
 def routes(web: Web) -> APIRouter:
-    """The outcomes page."""
+    """The outcomes page and its CSV export."""
     router = APIRouter(route_class=web.route_class)
     SignedIn = Annotated[Actor, Depends(signed_in(web))]  # noqa: N806 - a type alias
+    regimens = sorted(web.rules.regimens)
 
     @router.get("/outcomes", response_class=HTMLResponse)
     def outcomes(request: Request, actor: SignedIn) -> HTMLResponse:
-        """Response rates, survival, toxicity, doses, capacity and the four plots."""
-        _summary, html = report(web.services, actor, as_of=web.services.clock().date())
-        back = '<p><a href="/">Back to il2</a></p>'
-        return HTMLResponse(html.replace("<body>", "<body>" + back, 1))
+        """Response rates (beside the label's, on its denominator), survival, toxicity, doses,
+        capacity and the plots, of the patients the filters take, in the app's layout."""
+        query = dict(request.query_params)
+        error = None
+        try:
+            chosen = filters_of(query, regimens)
+        except InvalidInputError as refused:
+            error, chosen = refused, Filters()
+        summary, body = report_section(
+            web.services,
+            actor,
+            as_of=web.services.clock().date(),
+            filters=chosen,
+            price_per_vial=price_per_vial(web),
+        )
+        return web.page(
+            request,
+            "outcomes.html",
+            status=422 if error else 200,
+            report=body,
+            summary=summary,
+            values={k: query.get(k, "") for k in _FILTERS},
+            error=error,
+            diagnoses=DIAGNOSES,
+            regimens=[(r, web.rules.regimens[r].name) for r in regimens],
+            query=request.url.query,
+        )
+
+    @router.get("/outcomes.csv")
+    def outcomes_csv(request: Request, actor: SignedIn) -> Response:
+        """Every table of the report as one CSV: table, row, column, value."""
+        chosen = filters_of(dict(request.query_params), regimens)
+        summary, _body = report_section(
+            web.services,
+            actor,
+            as_of=web.services.clock().date(),
+            filters=chosen,
+            price_per_vial=price_per_vial(web),
+        )
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["table", "row", "column", "value"])
+        writer.writerows(_rows(summary))
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="il2-outcomes.csv"'},
+        )
 
     return router

@@ -31,6 +31,7 @@ def routes(web: Web) -> APIRouter:
     """Register, chart, screen."""
     router = APIRouter(route_class=web.route_class)
     SignedIn = Annotated[Actor, Depends(signed_in(web))]  # noqa: N806 - a type alias
+    term_names = {key: term.name for key, term in web.rules.ctcae.terms.items()}
 
     def register_form(
         request: Request, values: dict[str, Any], error: InvalidInputError | None
@@ -71,6 +72,7 @@ def routes(web: Web) -> APIRouter:
 
     def chart_page(request: Request, actor: Actor, found: dict[str, Any]) -> HTMLResponse:
         entries = found["entries"]
+        toxicities = record.current(entries, "toxicity")
         next_step, problem = None, None
         try:  # researchers: no next step (it is dated, and their record's dates are shifted)
             next_step = None if web.deidentified(actor) else next_for_record(web.services, found)
@@ -85,7 +87,9 @@ def routes(web: Web) -> APIRouter:
             label=record.label(found),
             courses=record.courses(found),
             screening=found["screenings"][-1] if found["screenings"] else None,
-            toxicities=record.current(entries, "toxicity"),
+            toxicities=toxicities,
+            worst_grades=record.worst_grades(toxicities, term_names),
+            term_names=term_names,
             responses=record.current(entries, "response"),
             follow_ups=record.current(entries, "follow_up"),
             discharge_entries=record.current(entries, "discharge"),
