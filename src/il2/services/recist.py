@@ -144,6 +144,21 @@ def _assessment(raw: object, index: int) -> Assessment:
     )
 
 
+def _non_target_stated(raw: list[object], assessments: list[Assessment]) -> None:
+    """A later scan must say what became of non-target lesions the baseline had: left out, it
+    would read as `absent` and could turn a partial response into a complete one."""
+    if not assessments or assessments[0].non_target is not NonTarget.PRESENT:
+        return
+    for index, item in enumerate(raw[1:], start=1):
+        if isinstance(item, Mapping) and "non_target" not in item:
+            raise InvalidInputError(
+                field=f"assessments[{index}].non_target",
+                value=None,
+                allowed="the non-target status at this scan (the baseline had non-target "
+                "lesions): " + ", ".join(repr(n.value) for n in NonTarget),
+            )
+
+
 def _options(rules: RuleSet, body: Mapping[str, object]) -> RecistOptions:
     policies = {p.name: p for p in rules.policies}
     drift = body.get("pr_drift", policies["recist_pr_drift"].value)
@@ -171,6 +186,7 @@ def assess_response(rules: RuleSet, document: object) -> ResponseAssessment:
             field="assessments", value=raw, allowed="a list of assessments, baseline first"
         )
     assessments = [_assessment(item, i) for i, item in enumerate(raw)]
+    _non_target_stated(raw, assessments)
     points = timepoints(assessments, rules.recist, options)
     result = best_overall_response(points, options, rules_version=rules.recist.version)
     immune = None
