@@ -7,9 +7,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from il2.domain.errors import InvalidInputError
 from il2.rules.loader import load_rules
 from il2.services.documents import recist_document
 from il2.services.recist import assess_response
@@ -157,3 +159,22 @@ def test_after_a_definitive_cr_any_reappearance_is_pd_and_nothing_else_is(
     else:
         assert last["overall"] == "CR", last["reasons"]
         assert output["progression_on"] is None
+
+
+def test_a_later_scan_must_state_non_target_when_the_baseline_had_them() -> None:
+    """Ward walkthrough: a follow-up's non-target status was defaulted to `absent`, which can
+    turn a partial response into a complete one. Stated, the answer is unchanged."""
+    lesion = {"id": "L1", "organ": "lung", "nodal": False}
+    document = {
+        "confirmation_required": False,
+        "assessments": [
+            {"date": "2026-01-05", "target_lesions": [lesion | {"diameter_mm": 30}],
+             "non_target": "present"},
+            {"date": "2026-03-05", "target_lesions": [lesion | {"diameter_mm": 0}]},
+        ],
+    }  # fmt: skip
+    with pytest.raises(InvalidInputError) as refused:
+        assess_response(RULES, document)
+    assert refused.value.field == "assessments[1].non_target"
+    document["assessments"][1]["non_target"] = "present"  # type: ignore[index]
+    assert assess_response(RULES, document).recist.best_overall_response.value == "PR"
