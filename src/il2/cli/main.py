@@ -39,11 +39,18 @@ from il2.services.accounts import (
 from il2.services.bedside import assess_before_dose
 from il2.services.bulk import BATCH_PATIENTS, BulkWriter
 from il2.services.context import Services
-from il2.services.demo import DEMO_PASSWORD, ServiceWriter, build_demo
+from il2.services.demo import (
+    DEMO_PASSWORD,
+    STAFF,
+    ServiceWriter,
+    add_ward,
+    build_demo,
+    demo_state,
+)
 from il2.services.grading import grade_document, grading_document
 from il2.services.outcomes import report as outcome_report
 from il2.services.pathway import next_step, pathway_document
-from il2.services.patients import lookup_study_number, patient_count
+from il2.services.patients import lookup_study_number
 from il2.services.planning import plan as plan_course
 from il2.services.recist import assess_response
 from il2.services.retreatment import judge_history
@@ -404,6 +411,16 @@ def demo(
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="Do nothing if there are patients.")
     ] = False,
+    today: Annotated[
+        bool,
+        typer.Option(
+            "--today",
+            help="Keep a demo alive (what `make run` does): write the demo if the database is "
+            "empty; if it holds only demo patients and nobody was admitted to the ward today, "
+            "admit today's ward patients (mid-cycle, doses due within hours); never write to a "
+            "database holding any other patient.",
+        ),
+    ] = False,
     patients: Annotated[
         int | None,
         typer.Option(
@@ -418,7 +435,18 @@ def demo(
 
     built = _app()
     upgrade_database(built)
-    if if_empty and patient_count(built.services) > 0:
+    state = demo_state(built.services)
+    if today and state == "not_demo":
+        typer.echo("the database holds patients that are not the demo's; nothing written")
+        return
+    if today and state in ("current", "stale"):
+        if state == "stale":
+            with reported():
+                ward = add_ward(built.services, seed=seed)
+            typer.echo(f"demo: today's ward patients admitted ({', '.join(ward.mrns)})")
+        _demo_accounts()
+        return
+    if if_empty and state != "empty":
         typer.echo("the database already holds patients; no demo written")
         return
     with reported():
@@ -438,9 +466,23 @@ def demo(
     typer.echo(
         f"demo: {summary.patients} patients referred, {summary.treated} treated, "
         f"{summary.courses} courses, "
-        f"{summary.doses} doses recorded (seed {seed}, {years} years to {last.isoformat()}); "
-        f"demo accounts demo-<role>, password {DEMO_PASSWORD!r}"
+        f"{summary.doses} doses recorded (seed {seed}, {years} years to {last.isoformat()})"
     )
+    if today:
+        with reported():
+            ward = add_ward(built.services, seed=seed)
+        typer.echo(f"demo: today's ward patients admitted ({', '.join(ward.mrns)})")
+        _demo_accounts()
+    else:
+        typer.echo(f"demo accounts demo-<role>, password {DEMO_PASSWORD!r}")
+
+
+def _demo_accounts() -> None:
+    """The demo's accounts, one a line with its role, and the password they share."""
+    typer.echo("demo accounts (demo only):")
+    for username, role in STAFF.items():
+        typer.echo(f"  {username:<20} {role}")
+    typer.echo(f"  password: {DEMO_PASSWORD}")
 
 
 @app.command()
