@@ -397,7 +397,7 @@ def users_seed_demo() -> None:
 
 
 @app.command()
-def demo(
+def demo(  # noqa: PLR0917 - typer takes each option as a parameter
     seed: Annotated[
         int, typer.Option(help="Random seed: the same seed gives the same program.")
     ] = 1,

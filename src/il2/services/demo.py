@@ -635,7 +635,11 @@ def _trending_limit(services: Services) -> LimitCheck:
     for rule in services.rules.bedside.rules:
         if rule.id == WARD_TRENDING_RULE and isinstance(rule.check, LimitCheck):
             return rule.check
-    raise RuleTableError(f"bedside rule {WARD_TRENDING_RULE!r} (a limit) is not in force")
+    raise RuleTableError(
+        file="bedside.toml",
+        field=f"rules.{WARD_TRENDING_RULE}",
+        problem="the demo's ward needs this limit rule in force",
+    )
 
 
 def _ward_assessment(
@@ -667,9 +671,13 @@ def add_ward(services: Services, *, seed: int = 1) -> WardSummary:
     zone = services.rules.site.time_zone
     interval = timedelta(hours=8)
     mrns: list[str] = []
-    for index, (given, due_in) in enumerate(zip(WARD_DOSES_GIVEN, WARD_NEXT_DUE_HOURS, strict=True)):
-        next_due = (now + timedelta(hours=due_in)).astimezone(zone).replace(
-            minute=0, second=0, microsecond=0
+    for index, (given, due_in) in enumerate(
+        zip(WARD_DOSES_GIVEN, WARD_NEXT_DUE_HOURS, strict=True)
+    ):
+        next_due = (
+            (now + timedelta(hours=due_in))
+            .astimezone(zone)
+            .replace(minute=0, second=0, microsecond=0)
         )
         first = next_due - given * interval
         diagnosis = ("renal_cell_carcinoma", "melanoma")[index % 2]
@@ -695,13 +703,17 @@ def add_ward(services: Services, *, seed: int = 1) -> WardSummary:
         run.at(first - timedelta(days=3))
         writer.screening(run.staff["demo-physician"], patient, candidate)
         weight = 60.0 + 8 * index
-        course_id, plan = writer.course(
+        # a first dose at any hour of the day: the cycle keeps to its days, a dose short if need be
+        course = plan_course(
+            simulated,
             run.staff["demo-physician"],
             patient,
             regimen="hd-label",
             weight_kg=weight,
             first_dose=first.isoformat(),
+            cycle_end_rule="whichever_first",
         )
+        course_id, plan = course.id, course.plan
         last = index == len(WARD_DOSES_GIVEN) - 1
         margins = WARD_TRENDING_MARGINS[-given:]
         for dose in plan["cycles"][0]["doses"][:given]:
