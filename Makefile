@@ -65,8 +65,9 @@ unit: install system-deps  ## the test suite with branch coverage, on every core
 
 test: lint typecheck imports audit unit  ## everything CI checks
 
-bench: install system-deps  ## benchmarks, printing figures (engines, API, pages, demo, report)
+bench: install system-deps  ## benchmarks, printing figures (engines, CLI start-up, API, pages, demo, report)
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/cli.py
 	$(BIN)/python benchmarks/api.py
 	$(BIN)/python benchmarks/write_cost.py --instructions
 	$(BIN)/python benchmarks/web.py

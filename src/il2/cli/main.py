@@ -9,18 +9,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from il2.bootstrap import (
-    App,
-    build_app,
-    database_revision,
-    downgrade_database,
-    upgrade_database,
-)
 from il2.cli import render
 from il2.cli.errors import EXIT_INPUT, reported
 from il2.cli.serving import serve_processes, shares_ports
@@ -48,13 +41,20 @@ from il2.services.demo import (
     demo_state,
 )
 from il2.services.grading import grade_document, grading_document
-from il2.services.outcomes import report as outcome_report
 from il2.services.pathway import next_step, pathway_document
 from il2.services.patients import lookup_study_number
 from il2.services.planning import plan as plan_course
 from il2.services.recist import assess_response
 from il2.services.retreatment import judge_history
 from il2.services.screening import screen_candidate
+
+if TYPE_CHECKING:
+    from il2.bootstrap import App
+    from il2.rules.loader import RuleSet
+
+# The engine commands and --help start without the database layer (SQLAlchemy, Alembic) or the
+# analytics stack (numpy, scipy, matplotlib, pandas, lifelines): the commands that need them
+# import them when they run (tests/unit/test_cli_imports.py keeps it so).
 
 app = typer.Typer(
     name="il2",
@@ -68,8 +68,19 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Write one JSON document 
 
 
 def _app() -> App:
+    from il2.bootstrap import build_app  # noqa: PLC0415 - the database layer, when needed
+
     with reported():
         return build_app()
+
+
+def _rules() -> RuleSet:
+    """The rule tables with the site's policy: all the engine commands need (no database)."""
+    from il2.config import Settings  # noqa: PLC0415 - small; kept beside the loader
+    from il2.rules.loader import load_rules  # noqa: PLC0415
+
+    with reported():
+        return load_rules(site_policy=Settings.from_environment().site_policy)
 
 
 def _emit(document: dict[str, Any], as_json: bool, show: Any) -> None:
@@ -100,7 +111,7 @@ def read_document(source: str) -> object:
 @app.command()
 def regimens(as_json: JsonFlag = False) -> None:
     """List the regimen library, each regimen with its source."""
-    rules = _app().rules
+    rules = _rules()
     _emit(documents.regimens_document(rules), as_json, render.regimens)
 
 
@@ -127,7 +138,7 @@ def plan(
     as_json: JsonFlag = False,
 ) -> None:
     """Plan a course: dose, preparation, vials and the time of every dose."""
-    rules = _app().rules
+    rules = _rules()
     with reported(), _option_named("cycle_end_rule", "--cycle-end"):
         course = plan_course(
             rules,
@@ -158,7 +169,7 @@ def screen(
     as_json: JsonFlag = False,
 ) -> None:
     """Screen a candidate: every eligibility criterion with its verdict, evidence and source."""
-    rules = _app().rules
+    rules = _rules()
     with reported():
         screening = screen_candidate(rules, read_document(file))
     _emit(
@@ -174,7 +185,7 @@ def bedside(
     as_json: JsonFlag = False,
 ) -> None:
     """Before a dose: give, hold, stop the cycle or discontinue, with every rule that fired."""
-    rules = _app().rules
+    rules = _rules()
     with reported():
         regimen, decision = assess_before_dose(rules, read_document(file))
     _emit(documents.bedside_document(regimen, decision), as_json, render.bedside)
@@ -186,7 +197,7 @@ def grade(
     as_json: JsonFlag = False,
 ) -> None:
     """Grade toxicities by CTCAE (version pinned and reported), naming the criterion met."""
-    rules = _app().rules
+    rules = _rules()
     with reported():
         result = grade_document(rules.ctcae, read_document(file))
     _emit(grading_document(result), as_json, render.grades)
@@ -198,7 +209,7 @@ def recist(
     as_json: JsonFlag = False,
 ) -> None:
     """RECIST 1.1 (and iRECIST) time points and best overall response, with reasons."""
-    rules = _app().rules
+    rules = _rules()
     with reported():
         response = assess_response(rules, read_document(file))
     _emit(documents.recist_document(response), as_json, render.recist)
@@ -213,7 +224,7 @@ def next_step_command(
 
     response.change_from_pre_course_pct: % change of the target sum since the pre-course scan.
     """
-    rules = _app().rules
+    rules = _rules()
     with reported():
         decision = next_step(rules, read_document(file), rules.pathway)
     _emit(pathway_document(decision), as_json, render.pathway)
@@ -225,7 +236,7 @@ def retreatment(
     as_json: JsonFlag = False,
 ) -> None:
     """Whether earlier toxicities forbid another course, with the source of each."""
-    rules = _app().rules
+    rules = _rules()
     with reported():
         decision = judge_history(rules, read_document(file))
     _emit(documents.retreatment_document(decision), as_json, render.retreatment)
@@ -234,7 +245,7 @@ def retreatment(
 @app.command()
 def policy(as_json: JsonFlag = False) -> None:
     """Show every site-configurable setting in force, its default and its source."""
-    rules = _app().rules
+    rules = _rules()
     _emit(documents.policy_document(rules), as_json, render.policy)
 
 
@@ -249,6 +260,8 @@ app.add_typer(study_app, name="study-id")
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply the schema migrations (IL2_DATABASE_URL, else the SQLite file)."""
+    from il2.bootstrap import upgrade_database  # noqa: PLC0415 - Alembic, when needed
+
     built = _app()
     reached = upgrade_database(built, revision)
     typer.echo(f"database at revision {reached} ({built.settings.database_url})")
@@ -257,6 +270,8 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]) -> None:
     """Undo schema migrations down to REVISION ('base' empties the schema)."""
+    from il2.bootstrap import downgrade_database  # noqa: PLC0415 - Alembic, when needed
+
     built = _app()
     reached = downgrade_database(built, revision)
     typer.echo(f"database at revision {reached or 'base'}")
@@ -265,6 +280,8 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision."
 @db_app.command("current")
 def db_current() -> None:
     """Show the schema revision the database is at."""
+    from il2.bootstrap import database_revision  # noqa: PLC0415 - Alembic, when needed
+
     typer.echo(database_revision(_app()) or "base (empty)")
 
 
@@ -433,6 +450,8 @@ def demo(  # noqa: PLR0917 - typer takes each option as a parameter
     """Write a synthetic program: every record valid and audited, as the services keep it."""
     from rich.progress import MofNCompleteColumn, Progress  # noqa: PLC0415 - only demo draws one
 
+    from il2.bootstrap import upgrade_database  # noqa: PLC0415 - Alembic, when needed
+
     built = _app()
     upgrade_database(built)
     state = demo_state(built.services)
@@ -500,6 +519,8 @@ def report(
     as_json: JsonFlag = False,
 ) -> None:
     """Outcome analysis of the whole program: a self-contained HTML report, or JSON."""
+    from il2.services.outcomes import report as outcome_report  # noqa: PLC0415 - analytics
+
     built = _app()
     with reported():
         cut = date.fromisoformat(as_of) if as_of else built.services.clock().date()
@@ -589,6 +610,8 @@ def serve(
 ) -> None:
     """Serve the web app and the JSON API (OpenAPI at /openapi.json) on the configured database."""
     import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    from il2.bootstrap import upgrade_database  # noqa: PLC0415 - Alembic, when needed
 
     built = _app()
     proxies = forwarded_allow_ips or built.settings.forwarded_allow_ips
