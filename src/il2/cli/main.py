@@ -42,7 +42,7 @@ from il2.services.demo import (
 )
 from il2.services.grading import grade_document, grading_document
 from il2.services.pathway import next_step, pathway_document
-from il2.services.patients import lookup_study_number
+from il2.services.patients import lookup_study_number, patient_count
 from il2.services.planning import plan as plan_course
 from il2.services.recist import assess_response
 from il2.services.retreatment import judge_history
@@ -454,18 +454,18 @@ def demo(  # noqa: PLR0917 - typer takes each option as a parameter
 
     built = _app()
     upgrade_database(built)
-    state = demo_state(built.services)
-    if today and state == "not_demo":
+    state = demo_state(built.services) if today else ""
+    if state == "not_demo":
         typer.echo("the database holds patients that are not the demo's; nothing written")
         return
-    if today and state in ("current", "stale"):
+    if state in ("current", "stale"):
         if state == "stale":
             with reported():
                 ward = add_ward(built.services, seed=seed)
             typer.echo(f"demo: today's ward patients admitted ({', '.join(ward.mrns)})")
         _demo_accounts()
         return
-    if if_empty and state != "empty":
+    if if_empty and patient_count(built.services) > 0:
         typer.echo("the database already holds patients; no demo written")
         return
     with reported():
