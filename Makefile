@@ -28,10 +28,10 @@ $(STAMP): pyproject.toml requirements/bootstrap.lock requirements/dev.lock
 install: $(STAMP)  ## create .venv with the pinned dependencies and il2 itself
 
 run: export IL2_DATABASE_URL ?= $(DEMO_DATABASE)
-run: examples  ## set up a demo database and serve the API on http://127.0.0.1:8000 (docs at /docs)
-	$(IL2) db upgrade
-	$(IL2) users seed-demo
-	$(IL2) demo --if-empty
+run: export IL2_DEMO := 1
+run: install  ## serve a demo alive today on http://127.0.0.1:8000 (docs at /docs); `make examples` shows the engines
+	@$(IL2) db upgrade
+	@$(IL2) demo --today
 	$(IL2) serve --host 127.0.0.1 --port 8000
 
 examples: install  ## show the regimens, a plan, and every bundled screening, bedside and response example
@@ -65,8 +65,9 @@ unit: install system-deps  ## the test suite with branch coverage, on every core
 
 test: lint typecheck imports audit unit  ## everything CI checks
 
-bench: install system-deps  ## benchmarks, printing figures (engines, API, pages, demo, report)
+bench: install system-deps  ## benchmarks, printing figures (engines, CLI start-up, API, pages, demo, report)
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/cli.py
 	$(BIN)/python benchmarks/api.py
 	$(BIN)/python benchmarks/write_cost.py --instructions
 	$(BIN)/python benchmarks/web.py

@@ -34,6 +34,8 @@ class Settings:
     is Secure when the request came over https.
     IL2_FORWARDED_ALLOW_IPS: the proxy addresses (comma-separated) whose X-Forwarded-Proto and
     X-Forwarded-For `il2 serve` believes; unset means 127.0.0.1 only.
+    IL2_DEMO: `1` (or `true`, `yes`) says the database is a demo (`make run` sets it): the
+    sign-in page then shows the demo accounts and their password. Never set it on real records.
     """
 
     database_url: str = "sqlite://"
@@ -42,6 +44,7 @@ class Settings:
     study_key_file: Path | None = None
     secure_cookies: bool = False
     forwarded_allow_ips: str = "127.0.0.1"
+    demo: bool = False
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,6 +59,7 @@ class Settings:
         proxies = env.get("IL2_FORWARDED_ALLOW_IPS", "").strip()
         return cls(
             secure_cookies=env.get("IL2_SECURE_COOKIES", "").strip().lower() in _YES,
+            demo=env.get("IL2_DEMO", "").strip().lower() in _YES,
             forwarded_allow_ips=proxies or "127.0.0.1",
             database_url=url,
             site_policy=Path(policy) if policy else None,

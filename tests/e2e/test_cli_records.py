@@ -17,6 +17,7 @@ from il2.bootstrap import build_app, upgrade_database
 from il2.config import Settings
 from il2.domain.deidentify import study_number
 from il2.domain.records import Role
+from il2.services.demo import DEMO_PASSWORD, STAFF, WARD_DOSES_GIVEN
 from il2.services.patients import create_patient
 
 IL2 = str(Path(sys.executable).parent / "il2")
@@ -179,3 +180,31 @@ def test_a_short_study_key_is_refused_without_showing_it(tmp_path: Path) -> None
     with pytest.raises(ValueError, match="IL2_STUDY_KEY has 7 bytes") as refused:
         build_app(short)
     assert "hunter2" not in str(refused.value)
+
+
+def test_demo_today_writes_the_ward_once_a_day_and_ends_with_the_accounts(database: Path) -> None:
+    done = run("demo", "--today", "--patients", "20", "--years", "1", database=database)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1] == f"  password: {DEMO_PASSWORD}"
+    for username, role in STAFF.items():
+        assert any(line.split() == [username, role] for line in lines)
+    ward = "SELECT COUNT(*) FROM patients WHERE mrn LIKE 'DEMO-WARD-%'"
+    assert _count(database, ward) == len(WARD_DOSES_GIVEN)
+    again = run("demo", "--today", database=database)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip().splitlines()[-1] == f"  password: {DEMO_PASSWORD}"
+    assert _count(database, "SELECT COUNT(*) FROM patients") == 20 + len(WARD_DOSES_GIVEN)
+
+
+def test_demo_today_never_writes_to_a_database_with_other_patients(database: Path) -> None:
+    app = build_app(Settings(database_url=f"sqlite:///{database}"))
+    upgrade_database(app)
+    create_patient(app.services, staff(app)[Role.COORDINATOR], PATIENT)
+    app.engine.dispose()
+    done = run("demo", "--today", database=database)
+    assert done.returncode == 0, done.stderr
+    assert "not the demo's; nothing written" in done.stdout
+    assert DEMO_PASSWORD not in done.stdout
+    assert _count(database, "SELECT COUNT(*) FROM patients") == 1
+    assert _count(database, "SELECT COUNT(*) FROM users WHERE username LIKE 'demo-%'") == 0

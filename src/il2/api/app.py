@@ -28,6 +28,7 @@ from il2.api import (
     study,
     users,
 )
+from il2.api.docs import install_docs
 from il2.api.guard import BodyGuard
 from il2.api.schemas import ERRORS, SIGN_IN_ERRORS
 from il2.api.turns import in_turn
@@ -44,7 +45,14 @@ _DESCRIPTION = (
 
 def create_api(app: App) -> FastAPI:
     """The API over `app`'s services; every /api path but sign-in needs a bearer token."""
-    api = FastAPI(title="il2", version=__version__, description=_DESCRIPTION)
+    api = FastAPI(
+        title="il2",
+        version=__version__,
+        description=_DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_docs(api)  # served from packaged files, no CDN
     api.state.services = app.services
     errors.install(api)
     api.add_middleware(BodyGuard)

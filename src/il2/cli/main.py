@@ -9,18 +9,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from il2.bootstrap import (
-    App,
-    build_app,
-    database_revision,
-    downgrade_database,
-    upgrade_database,
-)
 from il2.cli import render
 from il2.cli.errors import EXIT_INPUT, reported
 from il2.cli.serving import serve_processes, shares_ports
@@ -39,15 +32,29 @@ from il2.services.accounts import (
 from il2.services.bedside import assess_before_dose
 from il2.services.bulk import BATCH_PATIENTS, BulkWriter
 from il2.services.context import Services
-from il2.services.demo import DEMO_PASSWORD, ServiceWriter, build_demo
+from il2.services.demo import (
+    DEMO_PASSWORD,
+    STAFF,
+    ServiceWriter,
+    add_ward,
+    build_demo,
+    demo_state,
+)
 from il2.services.grading import grade_document, grading_document
-from il2.services.outcomes import report as outcome_report
 from il2.services.pathway import next_step, pathway_document
 from il2.services.patients import lookup_study_number, patient_count
 from il2.services.planning import plan as plan_course
 from il2.services.recist import assess_response
 from il2.services.retreatment import judge_history
 from il2.services.screening import screen_candidate
+
+if TYPE_CHECKING:
+    from il2.bootstrap import App
+    from il2.rules.loader import RuleSet
+
+# The engine commands and --help start without the database layer (SQLAlchemy, Alembic) or the
+# analytics stack (numpy, scipy, matplotlib, pandas, lifelines): the commands that need them
+# import them when they run (tests/unit/test_cli_imports.py keeps it so).
 
 app = typer.Typer(
     name="il2",
@@ -61,8 +68,19 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Write one JSON document 
 
 
 def _app() -> App:
+    from il2.bootstrap import build_app  # noqa: PLC0415 - the database layer, when needed
+
     with reported():
         return build_app()
+
+
+def _rules() -> RuleSet:
+    """The rule tables with the site's policy: all the engine commands need (no database)."""
+    from il2.config import Settings  # noqa: PLC0415 - small; kept beside the loader
+    from il2.rules.loader import load_rules  # noqa: PLC0415
+
+    with reported():
+        return load_rules(site_policy=Settings.from_environment().site_policy)
 
 
 def _emit(document: dict[str, Any], as_json: bool, show: Any) -> None:
@@ -93,7 +111,7 @@ def read_document(source: str) -> object:
 @app.command()
 def regimens(as_json: JsonFlag = False) -> None:
     """List the regimen library, each regimen with its source."""
-    rules = _app().rules
+    rules = _rules()
     _emit(documents.regimens_document(rules), as_json, render.regimens)
 
 
@@ -120,7 +138,7 @@ def plan(
     as_json: JsonFlag = False,
 ) -> None:
     """Plan a course: dose, preparation, vials and the time of every dose."""
-    rules = _app().rules
+    rules = _rules()
     with reported(), _option_named("cycle_end_rule", "--cycle-end"):
         course = plan_course(
             rules,
@@ -151,7 +169,7 @@ def screen(
     as_json: JsonFlag = False,
 ) -> None:
     """Screen a candidate: every eligibility criterion with its verdict, evidence and source."""
-    rules = _app().rules
+    rules = _rules()
     with reported():
         screening = screen_candidate(rules, read_document(file))
     _emit(
@@ -167,7 +185,7 @@ def bedside(
     as_json: JsonFlag = False,
 ) -> None:
     """Before a dose: give, hold, stop the cycle or discontinue, with every rule that fired."""
-    rules = _app().rules
+    rules = _rules()
     with reported():
         regimen, decision = assess_before_dose(rules, read_document(file))
     _emit(documents.bedside_document(regimen, decision), as_json, render.bedside)
@@ -179,7 +197,7 @@ def grade(
     as_json: JsonFlag = False,
 ) -> None:
     """Grade toxicities by CTCAE (version pinned and reported), naming the criterion met."""
-    rules = _app().rules
+    rules = _rules()
     with reported():
         result = grade_document(rules.ctcae, read_document(file))
     _emit(grading_document(result), as_json, render.grades)
@@ -191,7 +209,7 @@ def recist(
     as_json: JsonFlag = False,
 ) -> None:
     """RECIST 1.1 (and iRECIST) time points and best overall response, with reasons."""
-    rules = _app().rules
+    rules = _rules()
     with reported():
         response = assess_response(rules, read_document(file))
     _emit(documents.recist_document(response), as_json, render.recist)
@@ -206,7 +224,7 @@ def next_step_command(
 
     response.change_from_pre_course_pct: % change of the target sum since the pre-course scan.
     """
-    rules = _app().rules
+    rules = _rules()
     with reported():
         decision = next_step(rules, read_document(file), rules.pathway)
     _emit(pathway_document(decision), as_json, render.pathway)
@@ -218,7 +236,7 @@ def retreatment(
     as_json: JsonFlag = False,
 ) -> None:
     """Whether earlier toxicities forbid another course, with the source of each."""
-    rules = _app().rules
+    rules = _rules()
     with reported():
         decision = judge_history(rules, read_document(file))
     _emit(documents.retreatment_document(decision), as_json, render.retreatment)
@@ -227,7 +245,7 @@ def retreatment(
 @app.command()
 def policy(as_json: JsonFlag = False) -> None:
     """Show every site-configurable setting in force, its default and its source."""
-    rules = _app().rules
+    rules = _rules()
     _emit(documents.policy_document(rules), as_json, render.policy)
 
 
@@ -242,6 +260,8 @@ app.add_typer(study_app, name="study-id")
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply the schema migrations (IL2_DATABASE_URL, else the SQLite file)."""
+    from il2.bootstrap import upgrade_database  # noqa: PLC0415 - Alembic, when needed
+
     built = _app()
     reached = upgrade_database(built, revision)
     typer.echo(f"database at revision {reached} ({built.settings.database_url})")
@@ -250,6 +270,8 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]) -> None:
     """Undo schema migrations down to REVISION ('base' empties the schema)."""
+    from il2.bootstrap import downgrade_database  # noqa: PLC0415 - Alembic, when needed
+
     built = _app()
     reached = downgrade_database(built, revision)
     typer.echo(f"database at revision {reached or 'base'}")
@@ -258,6 +280,8 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision."
 @db_app.command("current")
 def db_current() -> None:
     """Show the schema revision the database is at."""
+    from il2.bootstrap import database_revision  # noqa: PLC0415 - Alembic, when needed
+
     typer.echo(database_revision(_app()) or "base (empty)")
 
 
@@ -390,7 +414,7 @@ def users_seed_demo() -> None:
 
 
 @app.command()
-def demo(
+def demo(  # noqa: PLR0917 - typer takes each option as a parameter
     seed: Annotated[
         int, typer.Option(help="Random seed: the same seed gives the same program.")
     ] = 1,
@@ -404,6 +428,16 @@ def demo(
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="Do nothing if there are patients.")
     ] = False,
+    today: Annotated[
+        bool,
+        typer.Option(
+            "--today",
+            help="Keep a demo alive (what `make run` does): write the demo if the database is "
+            "empty; if it holds only demo patients and nobody was admitted to the ward today, "
+            "admit today's ward patients (mid-cycle, doses due within hours); never write to a "
+            "database holding any other patient.",
+        ),
+    ] = False,
     patients: Annotated[
         int | None,
         typer.Option(
@@ -416,8 +450,21 @@ def demo(
     """Write a synthetic program: every record valid and audited, as the services keep it."""
     from rich.progress import MofNCompleteColumn, Progress  # noqa: PLC0415 - only demo draws one
 
+    from il2.bootstrap import upgrade_database  # noqa: PLC0415 - Alembic, when needed
+
     built = _app()
     upgrade_database(built)
+    state = demo_state(built.services) if today else ""
+    if state == "not_demo":
+        typer.echo("the database holds patients that are not the demo's; nothing written")
+        return
+    if state in ("current", "stale"):
+        if state == "stale":
+            with reported():
+                ward = add_ward(built.services, seed=seed)
+            typer.echo(f"demo: today's ward patients admitted ({', '.join(ward.mrns)})")
+        _demo_accounts()
+        return
     if if_empty and patient_count(built.services) > 0:
         typer.echo("the database already holds patients; no demo written")
         return
@@ -438,9 +485,23 @@ def demo(
     typer.echo(
         f"demo: {summary.patients} patients referred, {summary.treated} treated, "
         f"{summary.courses} courses, "
-        f"{summary.doses} doses recorded (seed {seed}, {years} years to {last.isoformat()}); "
-        f"demo accounts demo-<role>, password {DEMO_PASSWORD!r}"
+        f"{summary.doses} doses recorded (seed {seed}, {years} years to {last.isoformat()})"
     )
+    if today:
+        with reported():
+            ward = add_ward(built.services, seed=seed)
+        typer.echo(f"demo: today's ward patients admitted ({', '.join(ward.mrns)})")
+        _demo_accounts()
+    else:
+        typer.echo(f"demo accounts demo-<role>, password {DEMO_PASSWORD!r}")
+
+
+def _demo_accounts() -> None:
+    """The demo's accounts, one a line with its role, and the password they share."""
+    typer.echo("demo accounts (demo only):")
+    for username, role in STAFF.items():
+        typer.echo(f"  {username:<20} {role}")
+    typer.echo(f"  password: {DEMO_PASSWORD}")
 
 
 @app.command()
@@ -458,6 +519,8 @@ def report(
     as_json: JsonFlag = False,
 ) -> None:
     """Outcome analysis of the whole program: a self-contained HTML report, or JSON."""
+    from il2.services.outcomes import report as outcome_report  # noqa: PLC0415 - analytics
+
     built = _app()
     with reported():
         cut = date.fromisoformat(as_of) if as_of else built.services.clock().date()
@@ -547,6 +610,8 @@ def serve(
 ) -> None:
     """Serve the web app and the JSON API (OpenAPI at /openapi.json) on the configured database."""
     import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    from il2.bootstrap import upgrade_database  # noqa: PLC0415 - Alembic, when needed
 
     built = _app()
     proxies = forwarded_allow_ips or built.settings.forwarded_allow_ips

@@ -22,14 +22,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
-from il2.domain.errors import ConflictError, InvalidInputError, RefusedError
+from il2.domain.checks import LimitCheck
+from il2.domain.errors import ConflictError, InvalidInputError, RefusedError, RuleTableError
 from il2.domain.records import Actor, DoseOutcome, Json
 from il2.science.label import label_efficacy
 from il2.services.accounts import RunPasswordCheck, actor_for_username, add_user
 from il2.services.clinical import record_follow_up, record_response, record_toxicity
 from il2.services.context import Services
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
-from il2.services.patients import create_patient, record_screening
+from il2.services.patients import create_patient, patient_count, record_screening
 
 # (CR, PR) rates from the cited label pools (science/data/label_efficacy.toml).
 RESPONSE_RATES: dict[str, tuple[float, float]] = {
@@ -606,3 +607,148 @@ def build_demo(
     if progress:
         progress(written, referrals)
     return DemoSummary(patients=referrals, treated=treated, courses=run.courses, doses=run.doses)
+
+
+# The ward today: patients mid-cycle now, with their next dose due within hours.
+WARD_MRN = "DEMO-WARD-{day}-{number}"
+WARD_DOSES_GIVEN = (3, 5, 7)  # doses already given, one patient each
+WARD_NEXT_DUE_HOURS = (1, 3, 5)  # hours from now to each patient's next dose
+WARD_TRENDING_RULE = "label-sbp-low"  # the rule the last ward patient is drifting towards
+WARD_TRENDING_MARGINS = (22, 16, 11, 7, 5, 4, 3)  # mmHg above the rule's limit, dose by dose
+
+
+@dataclass(frozen=True, slots=True)
+class WardSummary:
+    """The patients on the ward today that the demo wrote, by MRN, and the rule one nears."""
+
+    mrns: tuple[str, ...]
+    trending_rule: str
+
+
+def ward_mrn(day: date, number: int) -> str:
+    """The MRN of the demo's ward patient `number` (1-based) admitted for `day`."""
+    return WARD_MRN.format(day=day.isoformat(), number=number)
+
+
+def _trending_limit(services: Services) -> LimitCheck:
+    """The limit check of the bedside rule the trending ward patient nears (from the table)."""
+    for rule in services.rules.bedside.rules:
+        if rule.id == WARD_TRENDING_RULE and isinstance(rule.check, LimitCheck):
+            return rule.check
+    raise RuleTableError(
+        file="bedside.toml",
+        field=f"rules.{WARD_TRENDING_RULE}",
+        problem="the demo's ward needs this limit rule in force",
+    )
+
+
+def _ward_assessment(
+    weight: float, number: int, sbp: float | None, rng: random.Random
+) -> dict[str, Any]:
+    """A quiet assessment before dose `number`, with systolic BP `sbp` when it is trending."""
+    assessment = _assessment(rng, 0.0, number, weight)
+    if sbp is not None:
+        assessment["vitals"]["sbp_mmhg"] = round(sbp)
+    return assessment
+
+
+def add_ward(services: Services, *, seed: int = 1) -> WardSummary:
+    """Admit the demo's ward patients for today (the services' clock), mid-cycle now.
+
+    Each is registered, screened and planned days ago, and given their first doses at the
+    times due, through the audited services (verifier signed, no dose too soon); their next
+    dose falls due within hours of now. The last one's systolic BP falls dose by dose towards
+    the limit of the bedside rule WARD_TRENDING_RULE, read from the rule table: still given,
+    but the next reading may well call for a hold.
+    """
+    now = services.clock()
+    rng = random.Random(seed)  # noqa: S311 - a reproducible simulation, not cryptography
+    clock = SimulatedClock(now)
+    simulated = replace(services, clock=clock)
+    writer = ServiceWriter(simulated)
+    run = _Run(simulated, writer, clock, rng, ensure_staff(simulated))
+    trending = _trending_limit(services)
+    zone = services.rules.site.time_zone
+    interval = timedelta(hours=8)
+    mrns: list[str] = []
+    for index, (given, due_in) in enumerate(
+        zip(WARD_DOSES_GIVEN, WARD_NEXT_DUE_HOURS, strict=True)
+    ):
+        next_due = (
+            (now + timedelta(hours=due_in))
+            .astimezone(zone)
+            .replace(minute=0, second=0, microsecond=0)
+        )
+        first = next_due - given * interval
+        diagnosis = ("renal_cell_carcinoma", "melanoma")[index % 2]
+        age = 45 + 7 * index
+        run.at(first - timedelta(days=5))
+        mrn = ward_mrn(now.astimezone(zone).date(), index + 1)
+        patient = writer.patient(
+            run.staff["demo-coordinator"],
+            {
+                "mrn": mrn,
+                "name": f"Ward Patient {index + 1}",
+                "birth_date": date(first.year - age, 3 + index, 10).isoformat(),
+                "sex": ("female", "male")[index % 2],
+                "diagnosis": diagnosis,
+                "referred_on": (first - timedelta(days=30)).date().isoformat(),
+            },
+        )
+        candidate = _candidate(random.Random(seed + index), diagnosis, age)  # noqa: S311
+        # the screening draws' failures undone: the ward's patients are eligible
+        candidate.update(ecog=0, brain_imaging="negative", medications=[])
+        candidate["labs"]["creatinine_mg_dl"] = 1.0
+        candidate["labs"].pop("creatinine_clearance_ml_min", None)
+        run.at(first - timedelta(days=3))
+        writer.screening(run.staff["demo-physician"], patient, candidate)
+        weight = 60.0 + 8 * index
+        # a first dose at any hour of the day: the cycle keeps to its days, a dose short if need be
+        course = plan_course(
+            simulated,
+            run.staff["demo-physician"],
+            patient,
+            regimen="hd-label",
+            weight_kg=weight,
+            first_dose=first.isoformat(),
+            cycle_end_rule="whichever_first",
+        )
+        course_id, plan = course.id, course.plan
+        last = index == len(WARD_DOSES_GIVEN) - 1
+        margins = WARD_TRENDING_MARGINS[-given:]
+        for dose in plan["cycles"][0]["doses"][:given]:
+            due = datetime.fromisoformat(dose["due_at"])
+            run.at(due)
+            sbp = float(trending.limit) + margins[dose["number"] - 1] if last else None
+            writer.dose(
+                run.staff["demo-nurse"],
+                course_id,
+                DoseSubmission(
+                    cycle=1,
+                    dose_number=dose["number"],
+                    assessment=_ward_assessment(weight, dose["number"], sbp, rng),
+                    given_at=due,
+                    verified_by="demo-nurse2",
+                    verifier_password=DEMO_PASSWORD,
+                ),
+            )
+        mrns.append(mrn)
+    return WardSummary(mrns=tuple(mrns), trending_rule=WARD_TRENDING_RULE)
+
+
+def demo_state(services: Services) -> str:
+    """Whether the database is `empty`, a demo `current` today, a demo `stale` (its ward was
+    admitted on an earlier day, or never), or `not_demo` (a patient whose MRN is not a demo's).
+
+    Reads only MRNs; `il2 demo --today` acts on the answer and never writes to a `not_demo`.
+    """
+    total = patient_count(services)
+    if total == 0:
+        return "empty"
+    today = services.clock().astimezone(services.rules.site.time_zone).date()
+    with services.uow() as uow:
+        demo = uow.patients.search("DEMO-", limit=total + 1)
+        if sum(1 for p in demo if p.mrn.startswith("DEMO-")) < total:
+            return "not_demo"
+        ward = uow.patients.search(ward_mrn(today, 1), limit=1)
+    return "current" if ward else "stale"

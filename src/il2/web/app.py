@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from il2.bootstrap import App
+from il2.services.demo import DEMO_PASSWORD, STAFF
 from il2.web.core import STATIC, Web, templates
 from il2.web.defences import SecurityHeaders
 from il2.web.errors import route_class
@@ -30,6 +31,8 @@ def web_router(app: App) -> APIRouter:
         services=app.services,
         templates=templates(app.rules),
         secure_cookies=app.settings.secure_cookies,
+        demo_accounts=tuple(STAFF.items()) if app.settings.demo else (),
+        demo_password=DEMO_PASSWORD if app.settings.demo else "",
     )
     web.route_class = route_class(web)
     router = APIRouter(route_class=web.route_class, include_in_schema=False)

@@ -72,6 +72,9 @@ class Web:
     redisplays: dict[Callable[..., Any], FormView] = field(default_factory=dict)
     route_class: type[APIRoute] = APIRoute  # set by web_router to the error-translating one
     secure_cookies: bool = False  # cookies Secure even over http (IL2_SECURE_COOKIES)
+    # a demo database (IL2_DEMO): the accounts (username, role) and password sign-in shows
+    demo_accounts: tuple[tuple[str, str], ...] = ()
+    demo_password: str = ""
 
     @property
     def rules(self) -> RuleSet:
@@ -130,6 +133,8 @@ class Web:
                 path=request.url.path,
                 can=lambda action: self.can(actor, action),
                 site=self.rules.site,
+                demo_accounts=self.demo_accounts,
+                demo_password=self.demo_password,
                 **context,
             )
         finally:
