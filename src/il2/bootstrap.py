@@ -7,17 +7,17 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from il2.config import Settings
-from il2.persistence import migrate
-from il2.persistence.bulk import SqlBulkRecordsFactory
-from il2.persistence.database import make_engine, make_sessions
-from il2.persistence.uow import SqlUnitOfWorkFactory
 from il2.rules.loader import RuleSet, load_rules
 from il2.services.context import Services
 from il2.services.ports import Clock
+
+# Storage (SQLAlchemy, Alembic) is imported where an app is built, not here: the engine
+# commands read only the rules (site_rules) and start without loading it.
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 def system_clock() -> datetime:
@@ -78,8 +78,18 @@ def _long_enough(key: bytes, where: str) -> bytes:
     return key
 
 
+def site_rules(settings: Settings | None = None) -> RuleSet:
+    """The rule tables with the site's policy: all the stateless engines need (no storage)."""
+    settings = settings or Settings.from_environment()
+    return load_rules(site_policy=settings.site_policy)
+
+
 def build_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> App:
     """Load settings and rule tables and connect storage; fails loudly on a bad rule file."""
+    from il2.persistence.bulk import SqlBulkRecordsFactory  # noqa: PLC0415 - storage, see top
+    from il2.persistence.database import make_engine, make_sessions  # noqa: PLC0415
+    from il2.persistence.uow import SqlUnitOfWorkFactory  # noqa: PLC0415
+
     settings = settings or Settings.from_environment()
     rules = load_rules(site_policy=settings.site_policy)
     if settings.database_url.startswith("sqlite:///"):
@@ -99,16 +109,22 @@ def build_app(settings: Settings | None = None, *, clock: Clock = system_clock) 
 
 def upgrade_database(app: App, revision: str = "head") -> str | None:
     """Apply migrations up to `revision`; returns the revision reached."""
+    from il2.persistence import migrate  # noqa: PLC0415 - Alembic, only when migrating
+
     migrate.upgrade(app.engine, revision)
     return migrate.current(app.engine)
 
 
 def downgrade_database(app: App, revision: str = "base") -> str | None:
     """Undo migrations down to `revision`; returns the revision reached."""
+    from il2.persistence import migrate  # noqa: PLC0415
+
     migrate.downgrade(app.engine, revision)
     return migrate.current(app.engine)
 
 
 def database_revision(app: App) -> str | None:
     """The schema revision the database is at."""
+    from il2.persistence import migrate  # noqa: PLC0415
+
     return migrate.current(app.engine)

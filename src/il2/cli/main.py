@@ -76,11 +76,10 @@ def _app() -> App:
 
 def _rules() -> RuleSet:
     """The rule tables with the site's policy: all the engine commands need (no database)."""
-    from il2.config import Settings  # noqa: PLC0415 - small; kept beside the loader
-    from il2.rules.loader import load_rules  # noqa: PLC0415
+    from il2.bootstrap import site_rules  # noqa: PLC0415 - the composition root, storage-free
 
     with reported():
-        return load_rules(site_policy=Settings.from_environment().site_policy)
+        return site_rules()
 
 
 def _emit(document: dict[str, Any], as_json: bool, show: Any) -> None:
