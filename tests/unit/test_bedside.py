@@ -262,3 +262,35 @@ def test_rule_ids_do_not_carry_thresholds() -> None:
     rules = load_rules()
     for rule in (*rules.bedside.rules, *rules.bedside.advice):
         assert not any(part.isdigit() for part in rule.id.split("-")), rule.id
+
+
+def test_a_give_lists_every_rule_checked_with_what_it_saw(rules: RuleSet) -> None:
+    _, decision = assess_before_dose(rules, stable())
+    assert decision.action is Action.GIVE
+    checked = {c.rule: c for c in decision.checked}
+    always = {r.id for r in rules.bedside.rules if r.regimens is None and r.guard is None}
+    assert always <= set(checked)
+    assert {c.outcome.value for c in decision.checked} == {"passed"}
+    sbp = checked["label-sbp-low"]
+    assert sbp.seen == "systolic BP 104 mmHg"
+    assert sbp.threshold == "below 90 mmHg"
+    assert sbp.inputs == {"vitals.sbp_mmhg": "104"}
+    assert sbp.source.startswith("Label-2024 Table 2")
+    assert checked["regimen-interval"].seen == "8 h since the last dose"
+
+
+def test_a_rule_that_fires_is_checked_as_fired_and_a_missing_input_as_unknown(
+    rules: RuleSet,
+) -> None:
+    document = stable()
+    vitals = dict(document["vitals"])  # type: ignore[call-overload]
+    vitals["sbp_mmhg"] = 85
+    del vitals["spo2_pct"]
+    document["vitals"] = vitals
+    _, decision = assess_before_dose(rules, document)
+    checked = {c.rule: c for c in decision.checked}
+    assert checked["label-sbp-low"].outcome.value == "fired"
+    assert checked["label-spo2-low"].outcome.value == "unknown"
+    assert checked["label-spo2-low"].inputs == {"vitals.spo2_pct": ""}
+    fired = {c.rule for c in decision.checked if c.outcome.value == "fired"}
+    assert fired == {r.rule for r in decision.reasons}

@@ -1,0 +1,129 @@
+"""The nurse's dose screen: what was checked, the findings by organ system, errors by field."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from tests.integration.builders import (
+    PASSWORD,
+    PATIENT,
+    eligible_findings,
+    stable_assessment,
+    staff,
+)
+from tests.web_client import FormClient
+
+from il2.api.app import create_api
+from il2.bootstrap import App
+from il2.web.app import web_router
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
+
+FIRST_DOSE = "2026-12-07T08:00:00-08:00"
+STABLE = {
+    "vitals.sbp_mmhg": "112",
+    "vitals.heart_rate_bpm": "96",
+    "vitals.spo2_pct": "95",
+    "vitals.temperature_c": "38.1",
+    "vitals.rhythm": "sinus",
+    "weight_kg": "72.5",
+    "urine_output_ml_last_8h": "300",
+    "labs.creatinine_mg_dl": "1.3",
+    "labs.bilirubin_mg_dl": "1.2",
+    "labs.platelets_per_ul": "90000",
+    "labs.bicarbonate_mmol_l": "21",
+    "labs.hours_since_drawn": "4",
+    "oxygen_l_min": "0",
+    "mental_status": "normal",
+    "coma_hours": "0",
+    "intubated_hours": "0",
+    "dialysis_hours": "0",
+    "baseline.weight_kg": "70",
+    "baseline.creatinine_mg_dl": "1.0",
+    "findings": "__none__",
+    "held_for": "__none__",
+    "vasopressors.none": "yes",
+    "assessed_at": "2026-12-07T07:30",
+}
+
+
+@pytest.fixture
+def api(app: App) -> Iterator[TestClient]:
+    """The API over a migrated database with one user of every role."""
+    staff(app)
+    with TestClient(create_api(app), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def _token(api: TestClient, username: str) -> dict[str, str]:
+    answer = api.post("/api/token", json={"username": username, "password": PASSWORD})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+@pytest.fixture
+def dose(api: TestClient) -> str:
+    """The screen of dose 1.1 of a planned course."""
+    physician = _token(api, "physician")
+    patient = api.post("/api/patients", json=PATIENT, headers=physician)
+    assert patient.status_code == 201, patient.text
+    patient_id = patient.json()["id"]
+    screened = api.post(
+        f"/api/patients/{patient_id}/screenings", json=eligible_findings(), headers=physician
+    )
+    assert screened.status_code == 201, screened.text
+    body = {"regimen": "hd-label", "weight_kg": 70, "first_dose": FIRST_DOSE}
+    course = api.post(f"/api/patients/{patient_id}/courses", json=body, headers=physician)
+    assert course.status_code == 201, course.text
+    return f"/patients/{patient_id}/courses/{course.json()['id']}/doses/1/1"
+
+
+@pytest.fixture
+def nurse(app: App, api: TestClient) -> Iterator[TestClient]:
+    """The web pages, signed in as the nurse."""
+    site = FastAPI()
+    site.include_router(web_router(app))
+    with FormClient(site, follow_redirects=False, raise_server_exceptions=False) as browser:
+        answer = browser.post("/sign-in", data={"username": "nurse", "password": PASSWORD})
+        assert answer.status_code == 303, answer.text
+        yield browser
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_a_give_shows_each_rule_checked_with_what_it_saw_and_its_threshold(
+    nurse: TestClient, dose: str
+) -> None:
+    answer = nurse.post(dose + "/preview", data=STABLE)
+    assert answer.status_code == 200, answer.text
+    shown = _text(answer.text)
+    assert "Decision: give" in shown
+    assert "Checked and passed" in shown
+    assert "systolic BP 112 mmHg — passed" in shown
+    assert "Hold when below 90 mmHg" in shown
+    assert "Label-2024 Table 2 (Cardiovascular)" in shown
+    assert "platelets 90,000 /uL — passed" in shown
+
+
+def test_the_api_bedside_document_lists_every_rule_checked(api: TestClient) -> None:
+    document = stable_assessment() | {
+        "regimen": "hd-label",
+        "cycle": 1,
+        "dose_number": 1,
+        "doses_given_this_cycle": 0,
+        "doses_held_this_cycle": 0,
+    }
+    answer = api.post("/api/engine/bedside", json=document, headers=_token(api, "nurse"))
+    assert answer.status_code == 200, answer.text
+    checked = {c["rule"]: c for c in answer.json()["checked"]}
+    assert checked["label-sbp-low"]["outcome"] == "passed"
+    assert checked["label-sbp-low"]["inputs"] == {"vitals.sbp_mmhg": "104"}
+    assert answer.json()["decision"] == "give"
