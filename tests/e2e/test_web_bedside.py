@@ -127,3 +127,16 @@ def test_the_api_bedside_document_lists_every_rule_checked(api: TestClient) -> N
     assert checked["label-sbp-low"]["outcome"] == "passed"
     assert checked["label-sbp-low"]["inputs"] == {"vitals.sbp_mmhg": "104"}
     assert answer.json()["decision"] == "give"
+
+
+def test_the_findings_are_grouped_by_organ_system_in_clinical_words(
+    nurse: TestClient, dose: str
+) -> None:
+    answer = nurse.get(dose)
+    assert answer.status_code == 200, answer.text
+    page = answer.text
+    systems = re.findall(r'<fieldset class="system"[^>]*>\s*<legend>([^<]+)</legend>', page)
+    assert systems[:3] == ["Cardiovascular", "Gastrointestinal", "Respiratory"]
+    assert "Musculoskeletal" in systems
+    assert 'for="f-findings-dyspnea_at_rest">Short of breath at rest</label>' in page
+    assert page.index("Diarrhea 1000 mL in a shift") < page.index("Bowel perforation")

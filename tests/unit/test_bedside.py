@@ -13,8 +13,11 @@ from il2.domain.checks import Fired, LimitCheck, RangeCheck, ReachedCheck, Unkno
 from il2.domain.errors import InvalidInputError, RuleTableError
 from il2.domain.pressors import pressor_document, running
 from il2.domain.quantities import Comparison
+from il2.rules.findings_display import load_findings_display
 from il2.rules.loader import RuleSet, load_rules
+from il2.rules.reader import read_bundled
 from il2.services.bedside import assess_before_dose
+from il2.web.forms import term_groups
 
 ROOT = Path(__file__).parents[2]
 AGENTS = {"phenylephrine": "ug_kg_min", "vasopressin": "units_min"}
@@ -294,3 +297,29 @@ def test_a_rule_that_fires_is_checked_as_fired_and_a_missing_input_as_unknown(
     assert checked["label-spo2-low"].inputs == {"vitals.spo2_pct": ""}
     fired = {c.rule for c in decision.checked if c.outcome.value == "fired"}
     assert fired == {r.rule for r in decision.reasons}
+
+
+def test_every_finding_the_rules_name_is_shown_in_a_system_once(rules: RuleSet) -> None:
+
+    systems = load_findings_display()
+    shown = [code for system in systems for code, _ in system.terms]
+    assert len(shown) == len(set(shown))
+    assert set(rules.bedside_fields["findings"].values) <= set(shown)
+    named = {
+        value
+        for rules_or_resumes in ("rules", "resume")
+        for rule in read_bundled("bedside.toml")[rules_or_resumes].values()
+        if rule.get("field") == "findings"
+        for value in rule["values"]
+    }
+    assert set(shown) <= named, "a code shown that no rule names is a typo"
+    assert all(words and words[0].isupper() for system in systems for _, words in system.terms)
+
+
+def test_findings_come_by_system_the_commonest_system_first(rules: RuleSet) -> None:
+
+    groups = term_groups(rules.bedside_fields["findings"], load_findings_display())
+    assert [g.title for g in groups[:3]] == ["Cardiovascular", "Gastrointestinal", "Respiratory"]
+    assert "Other" not in [g.title for g in groups]
+    gut = next(g for g in groups if g.title == "Gastrointestinal")
+    assert gut.terms[0] == ("diarrhea_1000ml_shift", "Diarrhea 1000 mL in a shift")

@@ -17,6 +17,7 @@ from starlette.datastructures import FormData
 
 from il2.domain.errors import InvalidInputError
 from il2.domain.findings import FieldSpec, FieldType
+from il2.rules.findings_display import FindingSystem
 
 NONE_OF_THESE = "__none__"  # a reviewed list with nothing ticked: [] rather than missing
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -75,6 +76,27 @@ def sections(
         title = (_BEDSIDE_SECTIONS if bedside else {}).get(path) or _SECTIONS.get(head, "Other")
         grouped.setdefault(title, []).append(spec)
     return [Section(title, tuple(fields)) for title, fields in grouped.items()]
+
+
+@dataclass(frozen=True, slots=True)
+class TermGroup:
+    """Terms of a list field shown together: an organ system's findings, in clinical words."""
+
+    title: str
+    terms: tuple[tuple[str, str], ...]
+
+
+def term_groups(spec: FieldSpec, systems: tuple[FindingSystem, ...]) -> list[TermGroup]:
+    """The spec's terms by system in the display file's order; any it does not word, last."""
+    accepted = set(spec.values)
+    groups = [
+        TermGroup(s.title, tuple((c, w) for c, w in s.terms if c in accepted)) for s in systems
+    ]
+    shown = {code for group in groups for code, _ in group.terms}
+    rest = tuple((code, code.replace("_", " ")) for code in spec.values if code not in shown)
+    if rest:
+        groups.append(TermGroup("Other", rest))
+    return [group for group in groups if group.terms]
 
 
 def number(raw: str, *, field: str, allowed: str) -> int | float:

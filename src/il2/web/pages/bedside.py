@@ -16,6 +16,7 @@ from starlette.datastructures import FormData
 
 from il2.domain.errors import InvalidInputError, PermissionDeniedError, RefusedError
 from il2.domain.records import Actor, DoseOutcome
+from il2.rules.findings_display import load_findings_display
 from il2.services.context import aware, require
 from il2.services.courses import DoseSubmission, preview_dose, submit_dose
 from il2.services.patients import read_patient
@@ -102,6 +103,7 @@ class Screen:
         self.agents = web.rules.pressor_agents
         self.pressor_fields = tuple(p for p in self.specs if p.startswith("vasopressor"))
         self.typed = (*SLOT_FIELDS, "vasopressor_agents")
+        self.finding_groups = forms.term_groups(self.specs["findings"], load_findings_display())
 
     def sections(self, regimen: str) -> list[forms.Section]:
         """The form's sections for a course of `regimen` (the TIL timing only after TIL)."""
@@ -188,6 +190,7 @@ class Screen:
             existing=slot.record,
             facts=facts,
             sections=self.sections(course.regimen_id),
+            finding_groups=self.finding_groups,
             values=values,
             error=error,
             decision=decision,
