@@ -140,3 +140,44 @@ def test_the_findings_are_grouped_by_organ_system_in_clinical_words(
     assert "Musculoskeletal" in systems
     assert 'for="f-findings-dyspnea_at_rest">Short of breath at rest</label>' in page
     assert page.index("Diarrhea 1000 mL in a shift") < page.index("Bowel perforation")
+
+
+def test_a_refused_form_shows_every_problem_beside_its_field_at_once(
+    nurse: TestClient, dose: str
+) -> None:
+    typed = STABLE | {
+        "vitals.sbp_mmhg": "abc",
+        "vitals.spo2_pct": "150",
+        "labs.platelets_per_ul": "-5",
+    }
+    for path in (dose, dose + "/preview"):
+        answer = nurse.post(path, data=typed | {"outcome": "held"})
+        assert answer.status_code == 422, answer.text
+        page = answer.text
+        summary = page[
+            page.index('id="error-summary"') : page.index("</ul>", page.index('id="error-summary"'))
+        ]
+        for field, label in (
+            ("vitals-sbp_mmhg", "Systolic blood pressure"),
+            ("vitals-spo2_pct", "SpO2"),
+            ("labs-platelets_per_ul", "Platelets"),
+        ):
+            assert f'href="#f-{field}">{label}</a>' in summary
+            tag = re.search(rf'<input id="f-{field}"[^>]*>', page)
+            assert tag is not None
+            assert 'aria-invalid="true"' in tag[0]
+            assert f"f-{field}-error" in tag[0]
+            assert f'id="f-{field}-error"' in page
+        assert "these 3 entries" in summary
+        assert "“abc” is not allowed" in summary
+        assert 'value="150"' in page  # what was typed is kept to correct
+
+
+def test_a_refused_htmx_preview_names_every_problem(nurse: TestClient, dose: str) -> None:
+    typed = STABLE | {"vitals.sbp_mmhg": "abc", "vitals.spo2_pct": "150"}
+    answer = nurse.post(dose + "/preview", data=typed, headers={"HX-Request": "true"})
+    assert answer.status_code == 422, answer.text
+    shown = _text(answer.text)
+    assert "Systolic blood pressure (vitals.sbp_mmhg)" in shown
+    assert "SpO2 (vitals.spo2_pct)" in shown
+    assert "No decision until these are corrected" in shown

@@ -15,8 +15,8 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
-from il2.domain.errors import InvalidInputError
-from il2.domain.findings import FieldSpec, FieldType
+from il2.domain.errors import InvalidInputError, InvalidInputsError
+from il2.domain.findings import FieldSpec, FieldType, read_value
 from il2.rules.findings_display import FindingSystem
 
 NONE_OF_THESE = "__none__"  # a reviewed list with nothing ticked: [] rather than missing
@@ -131,6 +131,36 @@ def _read(spec: FieldSpec, form: FormData) -> Any:
             raise InvalidInputError(field=spec.path, value=raw, allowed="yes or no")
         return raw == "yes"
     return raw
+
+
+def check_all(
+    form: FormData, specs: Mapping[str, FieldSpec], *, skip: Collection[str] = ()
+) -> None:
+    """Refuse the form naming every field it cannot use at once, not only the first."""
+    problems: dict[str, str] = {}
+    for path, spec in specs.items():
+        if path in skip:
+            continue
+        try:
+            value = _read(spec, form)
+            if value is not None:
+                read_value(spec, value)
+        except InvalidInputError as error:
+            problems[path] = error.allowed
+    if problems:
+        raise InvalidInputsError(problems)
+
+
+def each_field(error: InvalidInputError | None, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Each field's own error, with what was typed there, so each shows beside its field."""
+    if error is None:
+        return {}
+    if not isinstance(error, InvalidInputsError):
+        return {error.field: error}
+    return {
+        field: InvalidInputError(field=field, value=values.get(field, ""), allowed=allowed)
+        for field, allowed in error.problems.items()
+    }
 
 
 def put(document: dict[str, Any], path: str, value: Any) -> None:

@@ -119,7 +119,11 @@ class Screen:
         return self.web.services.clock().astimezone(zone).strftime("%Y-%m-%dT%H:%M")
 
     def assessment(self, form: FormData) -> dict[str, Any]:
-        """The findings typed into the form (no slot facts), vasopressors as a list."""
+        """The findings typed into the form (no slot facts), vasopressors as a list.
+
+        Every field is checked first, so a refusal names all the fields to correct at once.
+        """
+        forms.check_all(form, self.specs, skip=self.typed)
         document = forms.document(form, self.specs, skip=(*self.typed, *self.pressor_fields))
         listed = forms.pressor_list(form, self.agents)
         if listed is not None:
@@ -193,6 +197,7 @@ class Screen:
             finding_groups=self.finding_groups,
             values=values,
             error=error,
+            errors=forms.each_field(error, values),
             decision=decision,
             refused=refused,
             now=self.now_input(),
@@ -213,6 +218,7 @@ class Screen:
             status=422 if error else 200,
             decision=decision,
             preview_error=error,
+            preview_errors=forms.each_field(error, values),
             values=values,
             now=self.now_input(),
         )
@@ -254,7 +260,7 @@ class Screen:
         """A refused preview: the message where the decision would be."""
         if not is_htmx(request):
             return self.record_again(request, form, error)
-        return self.fragment(request, decision=None, values={}, error=error)
+        return self.fragment(request, decision=None, values=_kept(form), error=error)
 
     def submission(self, dose: Dose, form: FormData) -> DoseSubmission:
         """What the form asks the ledger to record."""
