@@ -37,6 +37,7 @@ _ORDER = (
 )  # fmt: skip
 _TIL_ONLY = ("hours_since_til_infusion",)
 _OUTCOMES = {o.value: o for o in DoseOutcome}
+CHECK_BUTTON = "check-decision"  # the button asking for the decision, by its id
 PATH = "/patients/{patient_id}/courses/{course_id}/doses/{cycle}/{number}"
 
 
@@ -257,10 +258,15 @@ class Screen:
     def preview_again(
         self, request: Request, form: FormData, error: InvalidInputError
     ) -> HTMLResponse:
-        """A refused preview: the message where the decision would be."""
-        if not is_htmx(request):
-            return self.record_again(request, form, error)
-        return self.fragment(request, decision=None, values=_kept(form), error=error)
+        """A refused preview: while typing, the problems where the decision would be; asked for
+        with the button (or without htmx), the whole screen with each problem beside its field."""
+        if is_htmx(request) and request.headers.get("HX-Trigger") != CHECK_BUTTON:
+            return self.fragment(request, decision=None, values=_kept(form), error=error)
+        page = self.record_again(request, form, error)
+        if is_htmx(request):
+            page.headers.update({"HX-Retarget": "main", "HX-Reselect": "main"})
+            page.headers["HX-Reswap"] = "outerHTML"
+        return page
 
     def submission(self, dose: Dose, form: FormData) -> DoseSubmission:
         """What the form asks the ledger to record."""
