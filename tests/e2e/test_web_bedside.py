@@ -47,7 +47,6 @@ STABLE = {
     "baseline.weight_kg": "70",
     "baseline.creatinine_mg_dl": "1.0",
     "findings": "__none__",
-    "held_for": "__none__",
     "vasopressors.none": "yes",
     "assessed_at": "2026-12-07T07:30",
 }
@@ -181,3 +180,16 @@ def test_a_refused_htmx_preview_names_every_problem(nurse: TestClient, dose: str
     assert "Systolic blood pressure (vitals.sbp_mmhg)" in shown
     assert "SpO2 (vitals.spo2_pct)" in shown
     assert "No decision until these are corrected" in shown
+
+
+def test_the_form_asks_no_holds_to_tick_and_names_those_the_ledger_left_open(
+    nurse: TestClient, dose: str
+) -> None:
+    page = nurse.get(dose).text
+    assert 'name="held_for"' not in page
+    assert 'id="open-holds"' not in page  # dose 1: nothing earlier
+    held = nurse.post(dose, data=STABLE | {"findings": "fobt_positive", "outcome": "held"})
+    assert held.status_code == 303, held.text
+    nxt = nurse.get(dose[: -len("1/1")] + "1/2").text
+    assert 'id="open-holds"' in nxt
+    assert "The last dose was held for: <strong>FOBT</strong>" in nxt

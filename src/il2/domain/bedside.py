@@ -11,7 +11,7 @@ assessment and rule versions always give the same decision.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -514,3 +514,24 @@ def decide_before_dose(
         advice=tuple(tally.advice),
         checked=tuple(tally.checked),
     )
+
+
+def holds_still_open(
+    earlier: Sequence[tuple[int, int, str, Mapping[str, object]]], cycle: int, dose_number: int
+) -> tuple[str, ...]:
+    """The holds still open before dose `cycle`.`dose_number`, read from the ledger.
+
+    `earlier` holds the course's recorded doses as (cycle, number, outcome, decision document).
+    A hold stays open from the dose it held until a dose is given: the last dose recorded before
+    this slot, if it was held, names them (each reason's `resume_key`; an open hold that was
+    still unresolved at that dose is among them again). A dose given, or none yet, leaves none.
+    """
+    before = [e for e in earlier if (e[0], e[1]) < (cycle, dose_number)]
+    if not before:
+        return ()
+    _, _, outcome, decision = max(before, key=lambda e: (e[0], e[1]))
+    reasons = decision.get("reasons")
+    if outcome != "held" or not isinstance(reasons, list):
+        return ()
+    keys = {r.get("resume_key") for r in reasons if isinstance(r, Mapping)}
+    return tuple(sorted(k for k in keys if isinstance(k, str) and k))

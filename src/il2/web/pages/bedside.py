@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
+from il2.domain.bedside import holds_still_open
 from il2.domain.errors import InvalidInputError, PermissionDeniedError, RefusedError
 from il2.domain.records import Actor, DoseOutcome
 from il2.rules.findings_display import load_findings_display
@@ -103,7 +104,8 @@ class Screen:
         self.specs = web.rules.bedside_fields
         self.agents = web.rules.pressor_agents
         self.pressor_fields = tuple(p for p in self.specs if p.startswith("vasopressor"))
-        self.typed = (*SLOT_FIELDS, "vasopressor_agents")
+        # held_for is the ledger's (the holds the last dose left open), never ticked by hand
+        self.typed = (*SLOT_FIELDS, "vasopressor_agents", "held_for")
         self.finding_groups = forms.term_groups(self.specs["findings"], load_findings_display())
 
     def sections(self, regimen: str) -> list[forms.Section]:
@@ -177,7 +179,12 @@ class Screen:
                 "baseline.creatinine_mg_dl": "" if creatinine is None else str(creatinine),
                 "given_at": self.now_input(),
             }
+        earlier = [
+            (d["cycle"], d["dose_number"], d["outcome"], d.get("decision") or {})
+            for d in course.doses
+        ]
         facts = {
+            "open_holds": holds_still_open(earlier, dose.cycle, dose.number),
             "regimen": course.regimen_id,
             "cycle": dose.cycle,
             "dose_number": dose.number,
