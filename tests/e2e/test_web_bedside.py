@@ -193,3 +193,18 @@ def test_the_form_asks_no_holds_to_tick_and_names_those_the_ledger_left_open(
     nxt = nurse.get(dose[: -len("1/1")] + "1/2").text
     assert 'id="open-holds"' in nxt
     assert "The last dose was held for: <strong>FOBT</strong>" in nxt
+
+
+def test_a_recheck_is_charted_and_the_dose_stays_open(nurse: TestClient, dose: str) -> None:
+    low = STABLE | {"vitals.sbp_mmhg": "86"}
+    kept = nurse.post(dose + "/recheck", data=low)
+    assert kept.status_code == 303, kept.text
+    page = nurse.get(dose).text
+    assert 'id="rechecks"' in page
+    assert "recheck before dose 1.1: hold" in page
+    assert 'id="bedside-form"' in page  # the dose is still open
+    patient = dose.split("/")[2]
+    sheet = nurse.get(f"/patients/{patient}/flowsheet").text
+    assert "recheck" in _text(sheet)
+    given = nurse.post(dose, data=STABLE | {"outcome": "held"})
+    assert given.status_code == 303, given.text

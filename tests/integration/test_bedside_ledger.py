@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from il2.bootstrap import App
+from il2.domain.errors import RefusedError
 from il2.domain.records import DoseOutcome, Role
+from il2.services.audit import export_audit
 from il2.services.courses import preview_dose
+from il2.services.doses import RECHECK, record_recheck
 from tests.integration.builders import stable_assessment
 from tests.integration.conftest import FixedClock
 from tests.integration.test_timeline import Ward
@@ -59,3 +63,35 @@ def test_a_hold_still_open_carries_on_and_a_dose_given_closes_it(ward: Ward) -> 
     untested = replace(ward.give(1, 4), assessment=_without_holds())
     nurse = ward.people[Role.NURSE]
     assert preview_dose(ward.app.services, nurse, ward.course, untested)["decision"] == "give"
+
+
+def test_a_recheck_is_kept_and_audited_and_the_dose_can_still_be_given(ward: Ward) -> None:
+    ward.clock.now = ward.due(1, 1)
+    nurse = ward.people[Role.NURSE]
+    low = stable_assessment()
+    low["vitals"] = {**low["vitals"], "sbp_mmhg": 86}
+    before_bolus = replace(ward.give(1, 1), assessment=low, outcome=None, given_at=None)
+    entry = record_recheck(ward.app.services, nurse, ward.course, before_bolus)
+    assert entry.kind == RECHECK
+    assert entry.content["decision"]["decision"] == "hold"
+    assert ward.doses() == []  # the slot is not used
+    ward.submit(ward.give(1, 1))  # after the bolus: given in the same slot
+    assert [(d["dose_number"], d["outcome"]) for d in ward.doses()] == [(1, "given")]
+    audited = export_audit(ward.app.services, ward.people[Role.ADMINISTRATOR])
+    assert [e["entity_id"] for e in audited if e["entity"] == RECHECK] == [str(entry.id)]
+    with pytest.raises(RefusedError) as refused:
+        record_recheck(ward.app.services, nurse, ward.course, before_bolus)
+    assert refused.value.reasons[0].code == "slot-recorded"
+
+
+def test_rechecks_never_let_a_dose_in_twice_or_too_soon(ward: Ward) -> None:
+    ward.clock.now = ward.due(1, 1)
+    nurse = ward.people[Role.NURSE]
+    ward.submit(ward.give(1, 1))
+    ward.clock.now = ward.due(1, 2) - timedelta(hours=2)
+    early = replace(ward.give(1, 2), outcome=None, given_at=None)
+    entry = record_recheck(ward.app.services, nurse, ward.course, early)
+    assert entry.content["decision"]["timeline"]["status"] == "not_due"
+    with pytest.raises(RefusedError):
+        ward.submit(ward.give(1, 2))  # still too soon: a recheck changes nothing of the timeline
+    assert [d["dose_number"] for d in ward.doses()] == [1]

@@ -34,6 +34,7 @@ from il2.domain.errors import (
 )
 from il2.domain.records import (
     Actor,
+    ClinicalEntry,
     CourseRecord,
     DoseOutcome,
     DoseRecord,
@@ -52,6 +53,7 @@ from il2.domain.timeline import (
 )
 from il2.services.accounts import password_matches
 from il2.services.bedside import assess_before_dose
+from il2.services.clinical import add_entry
 from il2.services.context import Services, audit, refusals_audited, require, text
 from il2.services.documents import bedside_document
 from il2.services.ports import UnitOfWork
@@ -677,3 +679,53 @@ def ledger(
     """A course and its dose ledger."""
     require(services, actor, "patient.read")
     return _read_course(services, actor, course_id, action="read")
+
+
+RECHECK = "recheck"
+"""The clinical entry kind of a before-dose assessment kept without recording the dose."""
+
+
+def record_recheck(
+    services: Services,
+    actor: Actor,
+    course_id: int,
+    submission: DoseSubmission,
+    *,
+    patient_id: int | None = None,
+) -> ClinicalEntry:
+    """Keep a new assessment for a dose slot (after a fluid bolus, say) without using the slot.
+
+    The assessment and the decision it gets are kept as a clinical entry (audited, shown in the
+    flowsheet); no dose is recorded, so the slot can still be given, held or stopped and the
+    timeline is unchanged. A slot already recorded takes no recheck.
+    """
+    decision = preview_dose(services, actor, course_id, submission)
+    with services.uow() as uow:
+        course = _course_or_404(uow, course_id)
+        recorded = uow.doses.by_slot(course_id, submission.cycle, submission.dose_number)
+    if patient_id is not None and course.patient_id != patient_id:
+        raise NotFoundError(kind="course of this patient", key=str(course_id))
+    slot = f"{submission.cycle}.{submission.dose_number}"
+    if recorded is not None:
+        raise RefusedError([Refusal(
+            "slot-recorded", f"dose {slot} is already recorded: a recheck is for an open dose",
+        )])  # fmt: skip
+    assessed_at = submission.assessed_at or services.clock()
+    zone = services.rules.site.time_zone
+    document = {
+        "cycle": submission.cycle,
+        "dose_number": submission.dose_number,
+        "assessed_at": assessed_at.isoformat(),
+        "assessment": dict(submission.assessment),
+        "decision": decision,
+    }
+    return add_entry(
+        services,
+        actor,
+        course.patient_id,
+        kind=RECHECK,
+        course_id=course_id,
+        observed_on=assessed_at.astimezone(zone).date(),
+        content=document,
+        summary=f"recheck before dose {slot}: {decision['decision'].replace('_', ' ')}",
+    )

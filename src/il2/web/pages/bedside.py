@@ -20,6 +20,7 @@ from il2.domain.records import Actor, DoseOutcome
 from il2.rules.findings_display import load_findings_display
 from il2.services.context import aware, require
 from il2.services.courses import DoseSubmission, preview_dose, submit_dose
+from il2.services.doses import RECHECK, record_recheck
 from il2.services.patients import read_patient
 from il2.web import forms, record
 from il2.web.core import Form, RecordId, SlotNumber, Web, form_values, is_htmx, see_other
@@ -183,7 +184,14 @@ class Screen:
             (d["cycle"], d["dose_number"], d["outcome"], d.get("decision") or {})
             for d in course.doses
         ]
+        rechecks = [
+            e
+            for e in record.current(found["entries"], RECHECK)
+            if e["course_id"] == dose.course_id
+            and (e["content"]["cycle"], e["content"]["dose_number"]) == (dose.cycle, dose.number)
+        ]
         facts = {
+            "rechecks": rechecks,
             "open_holds": holds_still_open(earlier, dose.cycle, dose.number),
             "regimen": course.regimen_id,
             "cycle": dose.cycle,
@@ -322,6 +330,25 @@ def routes(web: Web) -> APIRouter:
             values = _kept(form)
             return screen.page(request, dose, actor, values=values, decision=decision)
         return screen.fragment(request, decision=decision, values=_kept(form))
+
+    @router.post(PATH + "/recheck")
+    @web.redisplay(screen.record_again)
+    def recheck(request: Request, dose: DosePath, form: Form, actor: SignedIn) -> Response:
+        """Keep the assessment as a recheck: audited and charted, the dose still open."""
+        assessed = forms.text(form, "assessed_at")
+        submission = DoseSubmission(
+            cycle=dose.cycle,
+            dose_number=dose.number,
+            assessment=screen.assessment(form),
+            assessed_at=aware(assessed, "assessed_at", web.services) if assessed else None,
+        )
+        try:
+            record_recheck(
+                web.services, actor, dose.course_id, submission, patient_id=dose.patient_id
+            )
+        except RefusedError as refused:
+            return screen.refused_again(request, form, refused)
+        return see_other(dose.url + "#rechecks")
 
     @router.post(PATH)
     @web.redisplay(screen.record_again)
