@@ -62,7 +62,7 @@ def dose_url(patient_id: int, course_id: int, cycle: int, number: int) -> str:
 def assess(page: Page, values: dict[str, str]) -> None:
     """Enter a before-dose assessment and ask for the decision (nothing is saved)."""
     fill(page, values)
-    for reviewed in ("#f-findings-none", "#f-held_for-none", "#f-vasopressors-none"):
+    for reviewed in ("#f-findings-none", "#f-vasopressors-none"):
         page.locator(reviewed).check()
     page.get_by_role("button", name="Check the before-dose decision").click()
 

@@ -182,6 +182,9 @@ def _run_bedside(case: dict[str, Any], rules: RuleSet) -> None:
     assert decision.action.value == case["expect"], decision
     assert sorted(r.rule for r in decision.reasons) == sorted(case["expect_rules"])
     assert all(r.source and r.finding and r.threshold for r in decision.reasons)
+    fired = sorted(c.rule for c in decision.checked if c.outcome.value == "fired")
+    assert fired == sorted(r.rule for r in decision.reasons), "every reason is a rule checked"
+    assert all(c.seen and c.threshold and c.source for c in decision.checked)
     if "expect_missing" in case:
         assert list(decision.missing) == sorted(case["expect_missing"]), decision.missing
     assert (decision.action.value == "incomplete") <= bool(decision.missing), decision

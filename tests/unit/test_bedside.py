@@ -13,8 +13,11 @@ from il2.domain.checks import Fired, LimitCheck, RangeCheck, ReachedCheck, Unkno
 from il2.domain.errors import InvalidInputError, RuleTableError
 from il2.domain.pressors import pressor_document, running
 from il2.domain.quantities import Comparison
+from il2.rules.findings_display import load_findings_display
 from il2.rules.loader import RuleSet, load_rules
+from il2.rules.reader import read_bundled
 from il2.services.bedside import assess_before_dose
+from il2.web.forms import term_groups
 
 ROOT = Path(__file__).parents[2]
 AGENTS = {"phenylephrine": "ug_kg_min", "vasopressin": "units_min"}
@@ -262,3 +265,61 @@ def test_rule_ids_do_not_carry_thresholds() -> None:
     rules = load_rules()
     for rule in (*rules.bedside.rules, *rules.bedside.advice):
         assert not any(part.isdigit() for part in rule.id.split("-")), rule.id
+
+
+def test_a_give_lists_every_rule_checked_with_what_it_saw(rules: RuleSet) -> None:
+    _, decision = assess_before_dose(rules, stable())
+    assert decision.action is Action.GIVE
+    checked = {c.rule: c for c in decision.checked}
+    always = {r.id for r in rules.bedside.rules if r.regimens is None and r.guard is None}
+    assert always <= set(checked)
+    assert {c.outcome.value for c in decision.checked} == {"passed"}
+    sbp = checked["label-sbp-low"]
+    assert sbp.seen == "systolic BP 104 mmHg"
+    assert sbp.threshold == "below 90 mmHg"
+    assert sbp.inputs == {"vitals.sbp_mmhg": "104"}
+    assert sbp.source.startswith("Label-2024 Table 2")
+    assert checked["regimen-interval"].seen == "8 h since the last dose"
+
+
+def test_a_rule_that_fires_is_checked_as_fired_and_a_missing_input_as_unknown(
+    rules: RuleSet,
+) -> None:
+    document = stable()
+    vitals = dict(document["vitals"])  # type: ignore[call-overload]
+    vitals["sbp_mmhg"] = 85
+    del vitals["spo2_pct"]
+    document["vitals"] = vitals
+    _, decision = assess_before_dose(rules, document)
+    checked = {c.rule: c for c in decision.checked}
+    assert checked["label-sbp-low"].outcome.value == "fired"
+    assert checked["label-spo2-low"].outcome.value == "unknown"
+    assert checked["label-spo2-low"].inputs == {"vitals.spo2_pct": ""}
+    fired = {c.rule for c in decision.checked if c.outcome.value == "fired"}
+    assert fired == {r.rule for r in decision.reasons}
+
+
+def test_every_finding_the_rules_name_is_shown_in_a_system_once(rules: RuleSet) -> None:
+
+    systems = load_findings_display()
+    shown = [code for system in systems for code, _ in system.terms]
+    assert len(shown) == len(set(shown))
+    assert set(rules.bedside_fields["findings"].values) <= set(shown)
+    named = {
+        value
+        for rules_or_resumes in ("rules", "resume")
+        for rule in read_bundled("bedside.toml")[rules_or_resumes].values()
+        if rule.get("field") == "findings"
+        for value in rule["values"]
+    }
+    assert set(shown) <= named, "a code shown that no rule names is a typo"
+    assert all(words and words[0].isupper() for system in systems for _, words in system.terms)
+
+
+def test_findings_come_by_system_the_commonest_system_first(rules: RuleSet) -> None:
+
+    groups = term_groups(rules.bedside_fields["findings"], load_findings_display())
+    assert [g.title for g in groups[:3]] == ["Cardiovascular", "Gastrointestinal", "Respiratory"]
+    assert "Other" not in [g.title for g in groups]
+    gut = next(g for g in groups if g.title == "Gastrointestinal")
+    assert gut.terms[0] == ("diarrhea_1000ml_shift", "Diarrhea 1000 mL in a shift")

@@ -10,12 +10,24 @@ assessment and rule versions always give the same decision.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from il2.domain.checks import Check, Fired, Guard, LimitCheck, OneOfCheck, Unknown, fields_of
+from il2.domain.checks import (
+    Check,
+    Fired,
+    Guard,
+    LimitCheck,
+    OneOfCheck,
+    Unknown,
+    fields_of,
+    inputs,
+    seen,
+    threshold,
+)
 from il2.domain.findings import Findings
 from il2.domain.quantities import plain
 from il2.domain.regimen import Regimen
@@ -164,6 +176,31 @@ class Obtain:
     rules: tuple[str, ...]
 
 
+class RuleOutcome(StrEnum):
+    """What one rule made of the assessment."""
+
+    PASSED = "passed"
+    FIRED = "fired"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """One rule evaluated for this dose: what it read, its threshold, and what came of it.
+
+    Every rule in force is listed, the ones that passed as well as the ones that fired, so a
+    "give" shows what was checked and not only that nothing stopped the dose.
+    """
+
+    rule: str
+    action: Action
+    outcome: RuleOutcome
+    seen: str
+    threshold: str
+    source: str
+    inputs: Mapping[str, str]
+
+
 @dataclass(frozen=True, slots=True)
 class DoseDecision:
     """The decision before one dose, with every reason, what was missing and the advice."""
@@ -175,6 +212,7 @@ class DoseDecision:
     rules_version: str
     to_obtain: tuple[Obtain, ...] = ()
     advice: tuple[Advice, ...] = ()
+    checked: tuple[Checked, ...] = ()
 
 
 LABS = "labs."
@@ -184,6 +222,14 @@ LAB_AGE = "labs.hours_since_drawn"
 def _int(findings: Findings, field: str) -> int | None:
     value = findings.get(field)
     return int(value) if isinstance(value, Decimal) else None
+
+
+def _text(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def _outcome(*, fired: bool) -> RuleOutcome:
+    return RuleOutcome.FIRED if fired else RuleOutcome.PASSED
 
 
 def nothing_given_yet(findings: Findings) -> bool:
@@ -199,6 +245,18 @@ class _Tally:
     unknown: dict[str, list[str]]
     advice: list[Advice]
     relative: int = 0
+    checked: list[Checked] = dataclasses.field(default_factory=list)
+
+    def check(
+        self,
+        rule: str,
+        action: Action,
+        outcome: RuleOutcome,
+        words: tuple[str, str, str],
+        read: Mapping[str, str],
+    ) -> None:
+        """Note one rule evaluated: `words` are what it saw, its threshold and its source."""
+        self.checked.append(Checked(rule, action, outcome, *words, inputs=dict(read)))
 
     def waits(self, rule: str, fields: tuple[str, ...]) -> None:
         for field in fields:
@@ -208,23 +266,37 @@ class _Tally:
 def _regimen_rules(findings: Findings, regimen: Regimen, tally: _Tally) -> None:
     source = f"Regimen {regimen.id}: {regimen.source}"
     cycle = _int(findings, "cycle")
-    if cycle is not None and cycle > regimen.cycles_per_course:
+    most = f"at most {regimen.cycles_per_course} cycles a course"
+    fired = cycle is not None and cycle > regimen.cycles_per_course
+    if fired:
         tally.reasons.append(Reason(
-            "regimen-cycles-per-course", f"cycle {cycle}",
-            f"at most {regimen.cycles_per_course} cycles a course", Action.STOP_CYCLE, source,
+            "regimen-cycles-per-course", f"cycle {cycle}", most, Action.STOP_CYCLE, source,
         ))  # fmt: skip
+    if cycle is not None:
+        tally.check(
+            "regimen-cycles-per-course", Action.STOP_CYCLE, _outcome(fired=fired),
+            (f"cycle {cycle}", most, source), {"cycle": str(cycle)},
+        )  # fmt: skip
     number = _int(findings, "dose_number")
     given = _int(findings, "doses_given_this_cycle")
     limit = regimen.max_doses_per_cycle
-    if (number is not None and number > limit) or (given is not None and given >= limit):
-        shown = [
-            f"dose {number}" if number is not None else "",
-            f"{given} given" if given is not None else "",
-        ]
+    shown = [
+        f"dose {number}" if number is not None else "",
+        f"{given} given" if given is not None else "",
+    ]
+    words = ", ".join(part for part in shown if part)
+    fired = (number is not None and number > limit) or (given is not None and given >= limit)
+    if fired:
         tally.reasons.append(Reason(
-            "regimen-max-doses-per-cycle", ", ".join(part for part in shown if part),
+            "regimen-max-doses-per-cycle", words,
             f"at most {limit} doses a cycle", Action.STOP_CYCLE, source,
         ))  # fmt: skip
+    if words:
+        read = {"dose_number": _text(number), "doses_given_this_cycle": _text(given)}
+        tally.check(
+            "regimen-max-doses-per-cycle", Action.STOP_CYCLE, _outcome(fired=fired),
+            (words, f"at most {limit} doses a cycle", source), read,
+        )  # fmt: skip
     _interval(findings, regimen, source, tally)
 
 
@@ -234,11 +306,16 @@ def _interval(findings: Findings, regimen: Regimen, source: str, tally: _Tally) 
         if not nothing_given_yet(findings):
             tally.waits("regimen-interval", ("hours_since_last_dose",))
         return
+    since = f"{plain(hours)} h since the last dose"
+    least = f"not before {regimen.interval_h} h after the last dose"
     if hours < regimen.interval_h:
         tally.reasons.append(Reason(
-            "regimen-interval", f"{plain(hours)} h since the last dose",
-            f"not before {regimen.interval_h} h after the last dose", Action.HOLD, source,
+            "regimen-interval", since, least, Action.HOLD, source,
         ))  # fmt: skip
+    tally.check(
+        "regimen-interval", Action.HOLD, _outcome(fired=hours < regimen.interval_h),
+        (since, least, source), {"hours_since_last_dose": plain(hours)},
+    )  # fmt: skip
     longest = regimen.interval_max_h
     if longest is not None and hours > longest and not nothing_given_yet(findings):
         tally.advice.append(Advice(
@@ -255,18 +332,33 @@ def _policy_rules(findings: Findings, policy: BedsidePolicy, tally: _Tally) -> N
         held = _int(findings, "doses_held_this_cycle")
         if held is None:
             tally.waits("policy-held-doses", ("doses_held_this_cycle",))
-        elif held >= limit:
-            tally.reasons.append(Reason(
-                "policy-held-doses", f"{held} doses held this cycle",
-                f"stop the cycle after {limit} held doses", Action.STOP_CYCLE, policy.source,
-            ))  # fmt: skip
+        else:
+            words = (
+                f"{held} doses held this cycle", f"stop the cycle after {limit} held doses",
+                policy.source,
+            )  # fmt: skip
+            if held >= limit:
+                tally.reasons.append(
+                    Reason("policy-held-doses", *words[:2], Action.STOP_CYCLE, words[2])
+                )
+            tally.check(
+                "policy-held-doses", Action.STOP_CYCLE, _outcome(fired=held >= limit), words,
+                {"doses_held_this_cycle": str(held)},
+            )  # fmt: skip
     count = policy.stop_cycle_on_relative_criteria
-    if count and tally.relative >= count:
-        tally.reasons.append(Reason(
-            "policy-relative-criteria",
+    if count:
+        words = (
             f"{tally.relative} relative criteria met at this assessment",
-            f"stop the cycle at {count} or more", Action.STOP_CYCLE, policy.source,
-        ))  # fmt: skip
+            f"stop the cycle at {count} or more", policy.source,
+        )  # fmt: skip
+        if tally.relative >= count:
+            tally.reasons.append(Reason(
+                "policy-relative-criteria", *words[:2], Action.STOP_CYCLE, words[2],
+            ))  # fmt: skip
+        tally.check(
+            "policy-relative-criteria", Action.STOP_CYCLE, _outcome(fired=tally.relative >= count),
+            words, {},
+        )  # fmt: skip
 
 
 def _open_holds(findings: Findings, table: BedsideTable, tally: _Tally) -> None:
@@ -276,6 +368,13 @@ def _open_holds(findings: Findings, table: BedsideTable, tally: _Tally) -> None:
     for key in sorted(held_for):
         resume = table.resumes[key]
         outcome = resume.check.evaluate(findings)
+        words = (f"hold for {key} still open", f"resume only when {resume.words()}", resume.source)
+        tally.check(
+            f"open-hold-{key}", Action.HOLD,
+            _outcome(fired=not isinstance(outcome, Fired)),
+            (f"{seen(resume.check, findings)}; {words[0]}", *words[1:]),
+            {"held_for": key, **inputs(resume.check, findings)},
+        )  # fmt: skip
         if isinstance(outcome, Fired):
             continue
         if isinstance(outcome, Unknown):
@@ -333,9 +432,16 @@ def _run_rules(
         outcome = rule.check.evaluate(findings)
         if outcome is None and stale and _lab_fields(rule.check):
             outcome = Unknown(_lab_fields(rule.check))
+        source = f"{rule.source}; {rule.site_setting}" if rule.site_setting else rule.source
+        tally.check(
+            rule.id, rule.action,
+            RuleOutcome.FIRED if isinstance(outcome, Fired) else
+            RuleOutcome.UNKNOWN if isinstance(outcome, Unknown) else RuleOutcome.PASSED,
+            (seen(rule.check, findings), threshold(rule.check), source),
+            inputs(rule.check, findings),
+        )  # fmt: skip
         if isinstance(outcome, Fired):
             resume = rule.resume
-            source = f"{rule.source}; {rule.site_setting}" if rule.site_setting else rule.source
             tally.reasons.append(Reason(
                 rule.id, outcome.finding, outcome.threshold, rule.action, source,
                 rule.unconfirmed, resume.words() if resume else "",
@@ -406,4 +512,26 @@ def decide_before_dose(
         rules_version=table.version,
         to_obtain=_obtain(table, missing, tally),
         advice=tuple(tally.advice),
+        checked=tuple(tally.checked),
     )
+
+
+def holds_still_open(
+    earlier: Sequence[tuple[int, int, str, Mapping[str, object]]], cycle: int, dose_number: int
+) -> tuple[str, ...]:
+    """The holds still open before dose `cycle`.`dose_number`, read from the ledger.
+
+    `earlier` holds the course's recorded doses as (cycle, number, outcome, decision document).
+    A hold stays open from the dose it held until a dose is given: the last dose recorded before
+    this slot, if it was held, names them (each reason's `resume_key`; an open hold that was
+    still unresolved at that dose is among them again). A dose given, or none yet, leaves none.
+    """
+    before = [e for e in earlier if (e[0], e[1]) < (cycle, dose_number)]
+    if not before:
+        return ()
+    _, _, outcome, decision = max(before, key=lambda e: (e[0], e[1]))
+    reasons = decision.get("reasons")
+    if outcome != "held" or not isinstance(reasons, list):
+        return ()
+    keys = {r.get("resume_key") for r in reasons if isinstance(r, Mapping)}
+    return tuple(sorted(k for k in keys if isinstance(k, str) and k))

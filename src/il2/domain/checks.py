@@ -276,3 +276,60 @@ class Guard:
         if value is None:
             return self.if_absent
         return _matches(value, self.values)
+
+
+def _shown(value: Value | None, unit: str = "") -> str:
+    """A finding's value as a clinician reads it, or "not given"."""
+    if value is None:
+        return "not given"
+    if isinstance(value, Decimal):
+        return quantity(value, unit)
+    if isinstance(value, frozenset):
+        return ", ".join(sorted(value)) or "none"
+    return str(value).replace("_", " ")
+
+
+def seen(check: Check, findings: Findings) -> str:
+    """What a check read from the assessment, in words, whether or not it fired."""
+    if isinstance(check, ReachedCheck):
+        target = _shown(findings.get(check.target_field), "%")
+        return f"{seen(check.inner, findings)} ({check.target_label} {target})"
+    if isinstance(check, LimitCheck | RangeCheck):
+        return f"{check.label} {_shown(findings.get(check.field), check.unit)}"
+    if isinstance(check, OneOfCheck):
+        return f"{check.label}: {_shown(findings.get(check.field))}"
+    if isinstance(check, PercentChangeCheck):
+        value, baseline = findings.get(check.field), findings.get(check.baseline_field)
+        return f"{check.label}: {_shown(value)} against a baseline of {_shown(baseline)}"
+    if isinstance(check, PerKgCheck):
+        value, weight = findings.get(check.field), findings.get(check.weight_field)
+        return f"{check.label}: {_shown(value)} over {_shown(weight, 'kg')}"
+    return ", ".join(f"{f} {_shown(findings.get(f))}" for f in fields_of(check))
+
+
+def threshold(check: Check) -> str:
+    """When a check fires, in words: the rule table's own limit."""
+    if isinstance(check, LimitCheck | RangeCheck | ReachedCheck):
+        return check.describe()
+    if isinstance(check, OneOfCheck):
+        return "any of " + ", ".join(sorted(v.replace("_", " ") for v in check.values))
+    if isinstance(check, PercentChangeCheck):
+        return f"a change {check.comparison.words} {plain(check.limit)}%"
+    if isinstance(check, PerKgCheck):
+        return f"{check.comparison.words} {quantity(check.limit, check.unit)}"
+    return ""
+
+
+def inputs(check: Check, findings: Findings) -> dict[str, str]:
+    """The fields a check read, each with its value as given ("" when not given)."""
+    return {f: _raw(findings.get(f)) for f in fields_of(check)}
+
+
+def _raw(value: Value | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, frozenset):
+        return ",".join(sorted(value))
+    return str(value)

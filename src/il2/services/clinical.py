@@ -153,6 +153,10 @@ def _add(
     return entry
 
 
+add_entry = _add
+"""Store one entry of a kind another service checks (a bedside recheck), audited."""
+
+
 def _after_death(
     entries: Sequence[ClinicalEntry],
     *,

@@ -249,6 +249,18 @@ def bedside_document(regimen: Regimen, decision: DoseDecision) -> Document:
             }
             for a in decision.advice
         ],
+        "checked": [
+            {
+                "rule": c.rule,
+                "action": c.action.value,
+                "outcome": c.outcome.value,
+                "finding": c.seen,
+                "threshold": c.threshold,
+                "source": c.source,
+                "inputs": dict(c.inputs),
+            }
+            for c in decision.checked
+        ],
         "regimen": regimen.id,
         "rules_version": decision.rules_version,
     }

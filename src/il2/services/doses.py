@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from il2.domain import limits
-from il2.domain.bedside import Action, DoseDecision
+from il2.domain.bedside import Action, DoseDecision, holds_still_open
 from il2.domain.errors import (
     ConflictError,
     InvalidInputError,
@@ -34,6 +34,7 @@ from il2.domain.errors import (
 )
 from il2.domain.records import (
     Actor,
+    ClinicalEntry,
     CourseRecord,
     DoseOutcome,
     DoseRecord,
@@ -52,6 +53,7 @@ from il2.domain.timeline import (
 )
 from il2.services.accounts import password_matches
 from il2.services.bedside import assess_before_dose
+from il2.services.clinical import add_entry
 from il2.services.context import Services, audit, refusals_audited, require, text
 from il2.services.documents import bedside_document
 from il2.services.ports import UnitOfWork
@@ -179,17 +181,29 @@ def _ledger_facts(
 
 
 def _dose_document(
-    course: CourseRecord, lines: Sequence[TimelineLine], submission: DoseSubmission, at: datetime
+    course: CourseRecord,
+    lines: Sequence[TimelineLine],
+    submission: DoseSubmission,
+    at: datetime,
+    open_holds: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The before-dose document: what the nurse entered, with the slot and the ledger's counts.
 
-    The pre-treatment weight defaults to the course's planned weight when none is entered.
+    The pre-treatment weight defaults to the course's planned weight when none is entered. The
+    holds still open are the ledger's (`open_holds`), joined to any the document names.
     """
     entered = submission.assessment.get("baseline")
     planned = {"weight_kg": float(course.weight_kg)}
     baseline: object = {**planned, **entered} if isinstance(entered, Mapping) else entered
+    named = submission.assessment.get("held_for")
+    held: dict[str, Any] = {}
+    if named is None:
+        held = {"held_for": list(open_holds)}
+    elif isinstance(named, list) and open_holds:
+        held = {"held_for": sorted({*named, *open_holds}, key=str)}
     return {
         **submission.assessment,
+        **held,
         **_ledger_facts(course, lines, submission.cycle, at),
         "baseline": planned if baseline is None else baseline,
         "regimen": course.regimen_id,
@@ -325,6 +339,7 @@ def dose_fields(
     courses: Mapping[int, CourseRecord],
     ledger: Sequence[PatientLedgerLine],
     verify: Verifier,
+    open_holds: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The ledger entry `record_dose` keeps for a submission, all but the course id.
 
@@ -335,7 +350,8 @@ def dose_fields(
     now = services.clock()
     slot = dose_slot(services, course, submission.cycle, submission.dose_number)
     lines = timeline_lines(services, courses, ledger)
-    document = _dose_document(course, lines, submission, submission.given_at or now)
+    at = submission.given_at or now
+    document = _dose_document(course, lines, submission, at, open_holds)
     regimen, decision = assess_before_dose(services.rules, document)
     outcome = submission.outcome or _OUTCOME_FOR[decision.action]
     state = slot_state(slot, lines, policy=services.rules.timeline, now=now)
@@ -407,6 +423,20 @@ def _patient_timeline(
     return courses, uow.doses.lines_for_patient(patient_id)
 
 
+def _open_holds(uow: UnitOfWork, course_id: int, submission: DoseSubmission) -> tuple[str, ...]:
+    """The holds the ledger says are still open before the submission's slot."""
+    earlier = [
+        (
+            r.cycle,
+            r.dose_number,
+            r.outcome.value,
+            r.decision if isinstance(r.decision, Mapping) else {},
+        )
+        for r in uow.doses.for_course(course_id)
+    ]
+    return holds_still_open(earlier, submission.cycle, submission.dose_number)
+
+
 def preview_dose(
     services: Services, actor: Actor, course_id: int, submission: DoseSubmission
 ) -> dict[str, Any]:
@@ -419,6 +449,7 @@ def preview_dose(
     with services.uow() as uow:
         course = _course_or_404(uow, course_id)
         courses, ledger = _patient_timeline(uow, course.patient_id)
+        open_holds = _open_holds(uow, course_id, submission)
         audit(
             uow,
             services,
@@ -432,7 +463,7 @@ def preview_dose(
     now = services.clock()
     slot = dose_slot(services, course, submission.cycle, submission.dose_number)
     lines = timeline_lines(services, courses, ledger)
-    document = _dose_document(course, lines, submission, submission.given_at or now)
+    document = _dose_document(course, lines, submission, submission.given_at or now, open_holds)
     regimen, decision = assess_before_dose(services.rules, document)
     state = slot_state(slot, lines, policy=services.rules.timeline, now=now)
     holds, never = engine_reasons(decision)
@@ -538,6 +569,7 @@ def record_dose(
             courses=courses,
             ledger=ledger,
             verify=_verifier(uow, password_check),
+            open_holds=_open_holds(uow, course_id, submission),
         )
         record = uow.doses.add(course_id=course_id, **fields)
         audit(
@@ -647,3 +679,53 @@ def ledger(
     """A course and its dose ledger."""
     require(services, actor, "patient.read")
     return _read_course(services, actor, course_id, action="read")
+
+
+RECHECK = "recheck"
+"""The clinical entry kind of a before-dose assessment kept without recording the dose."""
+
+
+def record_recheck(
+    services: Services,
+    actor: Actor,
+    course_id: int,
+    submission: DoseSubmission,
+    *,
+    patient_id: int | None = None,
+) -> ClinicalEntry:
+    """Keep a new assessment for a dose slot (after a fluid bolus, say) without using the slot.
+
+    The assessment and the decision it gets are kept as a clinical entry (audited, shown in the
+    flowsheet); no dose is recorded, so the slot can still be given, held or stopped and the
+    timeline is unchanged. A slot already recorded takes no recheck.
+    """
+    decision = preview_dose(services, actor, course_id, submission)
+    with services.uow() as uow:
+        course = _course_or_404(uow, course_id)
+        recorded = uow.doses.by_slot(course_id, submission.cycle, submission.dose_number)
+    if patient_id is not None and course.patient_id != patient_id:
+        raise NotFoundError(kind="course of this patient", key=str(course_id))
+    slot = f"{submission.cycle}.{submission.dose_number}"
+    if recorded is not None:
+        raise RefusedError([Refusal(
+            "slot-recorded", f"dose {slot} is already recorded: a recheck is for an open dose",
+        )])  # fmt: skip
+    assessed_at = submission.assessed_at or services.clock()
+    zone = services.rules.site.time_zone
+    document = {
+        "cycle": submission.cycle,
+        "dose_number": submission.dose_number,
+        "assessed_at": assessed_at.isoformat(),
+        "assessment": dict(submission.assessment),
+        "decision": decision,
+    }
+    return add_entry(
+        services,
+        actor,
+        course.patient_id,
+        kind=RECHECK,
+        course_id=course_id,
+        observed_on=assessed_at.astimezone(zone).date(),
+        content=document,
+        summary=f"recheck before dose {slot}: {decision['decision'].replace('_', ' ')}",
+    )

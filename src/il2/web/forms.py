@@ -15,8 +15,9 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
-from il2.domain.errors import InvalidInputError
-from il2.domain.findings import FieldSpec, FieldType
+from il2.domain.errors import InvalidInputError, InvalidInputsError
+from il2.domain.findings import FieldSpec, FieldType, read_value
+from il2.rules.findings_display import FindingSystem
 
 NONE_OF_THESE = "__none__"  # a reviewed list with nothing ticked: [] rather than missing
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -77,6 +78,27 @@ def sections(
     return [Section(title, tuple(fields)) for title, fields in grouped.items()]
 
 
+@dataclass(frozen=True, slots=True)
+class TermGroup:
+    """Terms of a list field shown together: an organ system's findings, in clinical words."""
+
+    title: str
+    terms: tuple[tuple[str, str], ...]
+
+
+def term_groups(spec: FieldSpec, systems: tuple[FindingSystem, ...]) -> list[TermGroup]:
+    """The spec's terms by system in the display file's order; any it does not word, last."""
+    accepted = set(spec.values)
+    groups = [
+        TermGroup(s.title, tuple((c, w) for c, w in s.terms if c in accepted)) for s in systems
+    ]
+    shown = {code for group in groups for code, _ in group.terms}
+    rest = tuple((code, code.replace("_", " ")) for code in spec.values if code not in shown)
+    if rest:
+        groups.append(TermGroup("Other", rest))
+    return [group for group in groups if group.terms]
+
+
 def number(raw: str, *, field: str, allowed: str) -> int | float:
     """A number typed into a form, as a JSON number (the engines read it exactly)."""
     text = raw.strip().replace(" ", "")
@@ -109,6 +131,36 @@ def _read(spec: FieldSpec, form: FormData) -> Any:
             raise InvalidInputError(field=spec.path, value=raw, allowed="yes or no")
         return raw == "yes"
     return raw
+
+
+def check_all(
+    form: FormData, specs: Mapping[str, FieldSpec], *, skip: Collection[str] = ()
+) -> None:
+    """Refuse the form naming every field it cannot use at once, not only the first."""
+    problems: dict[str, str] = {}
+    for path, spec in specs.items():
+        if path in skip:
+            continue
+        try:
+            value = _read(spec, form)
+            if value is not None:
+                read_value(spec, value)
+        except InvalidInputError as error:
+            problems[path] = error.allowed
+    if problems:
+        raise InvalidInputsError(problems)
+
+
+def each_field(error: InvalidInputError | None, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Each field's own error, with what was typed there, so each shows beside its field."""
+    if error is None:
+        return {}
+    if not isinstance(error, InvalidInputsError):
+        return {error.field: error}
+    return {
+        field: InvalidInputError(field=field, value=values.get(field, ""), allowed=allowed)
+        for field, allowed in error.problems.items()
+    }
 
 
 def put(document: dict[str, Any], path: str, value: Any) -> None:

@@ -14,10 +14,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
+from il2.domain.bedside import holds_still_open
 from il2.domain.errors import InvalidInputError, PermissionDeniedError, RefusedError
 from il2.domain.records import Actor, DoseOutcome
+from il2.rules.findings_display import load_findings_display
 from il2.services.context import aware, require
 from il2.services.courses import DoseSubmission, preview_dose, submit_dose
+from il2.services.doses import RECHECK, record_recheck
 from il2.services.patients import read_patient
 from il2.web import forms, record
 from il2.web.core import Form, RecordId, SlotNumber, Web, form_values, is_htmx, see_other
@@ -36,6 +39,7 @@ _ORDER = (
 )  # fmt: skip
 _TIL_ONLY = ("hours_since_til_infusion",)
 _OUTCOMES = {o.value: o for o in DoseOutcome}
+CHECK_BUTTON = "check-decision"  # the button asking for the decision, by its id
 PATH = "/patients/{patient_id}/courses/{course_id}/doses/{cycle}/{number}"
 
 
@@ -101,7 +105,9 @@ class Screen:
         self.specs = web.rules.bedside_fields
         self.agents = web.rules.pressor_agents
         self.pressor_fields = tuple(p for p in self.specs if p.startswith("vasopressor"))
-        self.typed = (*SLOT_FIELDS, "vasopressor_agents")
+        # held_for is the ledger's (the holds the last dose left open), never ticked by hand
+        self.typed = (*SLOT_FIELDS, "vasopressor_agents", "held_for")
+        self.finding_groups = forms.term_groups(self.specs["findings"], load_findings_display())
 
     def sections(self, regimen: str) -> list[forms.Section]:
         """The form's sections for a course of `regimen` (the TIL timing only after TIL)."""
@@ -117,7 +123,11 @@ class Screen:
         return self.web.services.clock().astimezone(zone).strftime("%Y-%m-%dT%H:%M")
 
     def assessment(self, form: FormData) -> dict[str, Any]:
-        """The findings typed into the form (no slot facts), vasopressors as a list."""
+        """The findings typed into the form (no slot facts), vasopressors as a list.
+
+        Every field is checked first, so a refusal names all the fields to correct at once.
+        """
+        forms.check_all(form, self.specs, skip=self.typed)
         document = forms.document(form, self.specs, skip=(*self.typed, *self.pressor_fields))
         listed = forms.pressor_list(form, self.agents)
         if listed is not None:
@@ -170,7 +180,19 @@ class Screen:
                 "baseline.creatinine_mg_dl": "" if creatinine is None else str(creatinine),
                 "given_at": self.now_input(),
             }
+        earlier = [
+            (d["cycle"], d["dose_number"], d["outcome"], d.get("decision") or {})
+            for d in course.doses
+        ]
+        rechecks = [
+            e
+            for e in record.current(found["entries"], RECHECK)
+            if e["course_id"] == dose.course_id
+            and (e["content"]["cycle"], e["content"]["dose_number"]) == (dose.cycle, dose.number)
+        ]
         facts = {
+            "rechecks": rechecks,
+            "open_holds": holds_still_open(earlier, dose.cycle, dose.number),
             "regimen": course.regimen_id,
             "cycle": dose.cycle,
             "dose_number": dose.number,
@@ -188,8 +210,10 @@ class Screen:
             existing=slot.record,
             facts=facts,
             sections=self.sections(course.regimen_id),
+            finding_groups=self.finding_groups,
             values=values,
             error=error,
+            errors=forms.each_field(error, values),
             decision=decision,
             refused=refused,
             now=self.now_input(),
@@ -210,6 +234,7 @@ class Screen:
             status=422 if error else 200,
             decision=decision,
             preview_error=error,
+            preview_errors=forms.each_field(error, values),
             values=values,
             now=self.now_input(),
         )
@@ -248,10 +273,15 @@ class Screen:
     def preview_again(
         self, request: Request, form: FormData, error: InvalidInputError
     ) -> HTMLResponse:
-        """A refused preview: the message where the decision would be."""
-        if not is_htmx(request):
-            return self.record_again(request, form, error)
-        return self.fragment(request, decision=None, values={}, error=error)
+        """A refused preview: while typing, the problems where the decision would be; asked for
+        with the button (or without htmx), the whole screen with each problem beside its field."""
+        if is_htmx(request) and request.headers.get("HX-Trigger") != CHECK_BUTTON:
+            return self.fragment(request, decision=None, values=_kept(form), error=error)
+        page = self.record_again(request, form, error)
+        if is_htmx(request):
+            page.headers.update({"HX-Retarget": "main", "HX-Reselect": "main"})
+            page.headers["HX-Reswap"] = "outerHTML"
+        return page
 
     def submission(self, dose: Dose, form: FormData) -> DoseSubmission:
         """What the form asks the ledger to record."""
@@ -300,6 +330,25 @@ def routes(web: Web) -> APIRouter:
             values = _kept(form)
             return screen.page(request, dose, actor, values=values, decision=decision)
         return screen.fragment(request, decision=decision, values=_kept(form))
+
+    @router.post(PATH + "/recheck")
+    @web.redisplay(screen.record_again)
+    def recheck(request: Request, dose: DosePath, form: Form, actor: SignedIn) -> Response:
+        """Keep the assessment as a recheck: audited and charted, the dose still open."""
+        assessed = forms.text(form, "assessed_at")
+        submission = DoseSubmission(
+            cycle=dose.cycle,
+            dose_number=dose.number,
+            assessment=screen.assessment(form),
+            assessed_at=aware(assessed, "assessed_at", web.services) if assessed else None,
+        )
+        try:
+            record_recheck(
+                web.services, actor, dose.course_id, submission, patient_id=dose.patient_id
+            )
+        except RefusedError as refused:
+            return screen.refused_again(request, form, refused)
+        return see_other(dose.url + "#rechecks")
 
     @router.post(PATH)
     @web.redisplay(screen.record_again)

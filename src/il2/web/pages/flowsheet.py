@@ -11,6 +11,7 @@ from il2.domain.ctcae import Term
 from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor
 from il2.services.clinical import record_toxicity
+from il2.services.doses import RECHECK
 from il2.services.patients import read_patient, read_study_record
 from il2.web import flowsheet, forms, plots, record
 from il2.web.core import Form, RecordId, StudyNumber, Web, form_values, see_other
@@ -18,6 +19,29 @@ from il2.web.session import signed_in
 
 _LIMITS = ("creatinine_uln_mg_dl", "bilirubin_uln_mg_dl", "platelets_lln_per_ul")
 _NUMBERS = ("value", "uln", "lln", "baseline", "duration_h")
+
+
+def _with_rechecks(found: dict[str, Any], course: record.Course | None) -> list[Any]:
+    """The course's doses with the bedside rechecks, each before the dose it rechecked."""
+    if course is None:
+        return []
+    rechecks = [
+        {
+            "cycle": e["content"]["cycle"],
+            "dose_number": e["content"]["dose_number"],
+            "assessment": e["content"]["assessment"],
+            "given_at": None,
+            "recorded_at": e["content"]["assessed_at"],
+            "outcome": RECHECK,
+            "decision_action": e["content"]["decision"]["decision"],
+        }
+        for e in record.current(found["entries"], RECHECK)
+        if e["course_id"] == course.id
+    ]
+    ordered: list[tuple[int, Any, Any, Any, Mapping[str, Any]]]
+    ordered = [(0, r["cycle"], r["dose_number"], r["recorded_at"], r) for r in rechecks]
+    ordered += [(1, d["cycle"], d["dose_number"], "", d) for d in course.doses]
+    return [row for *_, row in sorted(ordered, key=lambda o: (o[1], o[2], o[0], o[3]))]
 
 
 def _limits(query: dict[str, str]) -> flowsheet.Limits:
@@ -83,7 +107,7 @@ def routes(web: Web) -> APIRouter:
         courses = record.courses(found)
         chosen = query.get("course", "")
         course = next((c for c in courses if str(c.id) == chosen), courses[-1] if courses else None)
-        table = flowsheet.rows(web.rules, course.doses if course else [], limits)
+        table = flowsheet.rows(web.rules, _with_rechecks(found, course), limits)
         return web.page(
             request,
             "flowsheet.html",
