@@ -6,8 +6,15 @@ import os
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from il2.rules.loader import RuleSet, load_rules
+
+# Property tests prove properties, not speed: hypothesis's per-example deadline (200 ms) is a
+# timed assertion that fails on a loaded two-core machine (a suite on both cores, with coverage).
+# Speed lives in benchmarks/. Every @settings inherits this profile unless it says otherwise.
+settings.register_profile("il2", deadline=None)
+settings.load_profile("il2")
 
 
 @pytest.fixture(scope="session")
