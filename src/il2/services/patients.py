@@ -151,8 +151,12 @@ def reads_identified(services: Services, actor: Actor) -> bool:
 
 def read_patient_document(services: Services, actor: Actor, patient_id: int) -> dict[str, Any]:
     """The patient's record as the API answers it, by database id: staff only. A researcher
-    is answered NotFoundError, as for a page that does not exist (read_study_document)."""
-    if not reads_identified(services, actor):
+    is answered NotFoundError, as for a page that does not exist (read_study_document); a
+    role that may read no record at all is refused (PermissionDeniedError, audited)."""
+    permissions = services.rules.permissions
+    if not reads_identified(services, actor) and permissions.allows(
+        actor.role, "patient.read_deidentified"
+    ):
         raise NotFoundError(kind="patient", key=str(patient_id))
     return read_patient(services, actor, patient_id)
 
