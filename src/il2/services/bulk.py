@@ -10,11 +10,12 @@ the outlines outcome analysis reads (services/outlines.py).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from il2.domain.bedside import holds_still_open
 from il2.domain.records import (
     Actor,
     AuditEntry,
@@ -60,6 +61,10 @@ class _Timeline:
 
     courses: dict[int, CourseRecord] = field(default_factory=dict)
     ledger: list[PatientLedgerLine] = field(default_factory=list)
+    decisions: dict[int, list[tuple[int, int, str, Mapping[str, object]]]] = field(
+        default_factory=dict
+    )
+    """Each course's doses as holds_still_open reads them: (cycle, number, outcome, decision)."""
 
 
 class BulkWriter:
@@ -177,8 +182,20 @@ class BulkWriter:
             courses=timeline.courses,
             ledger=timeline.ledger,
             verify=self._verify,
+            open_holds=holds_still_open(
+                timeline.decisions.get(course, []), submission.cycle, submission.dose_number
+            ),
         )
         outcome: DoseOutcome = fields["outcome"]
+        decision = fields["decision"]
+        timeline.decisions.setdefault(course, []).append(
+            (
+                submission.cycle,
+                submission.dose_number,
+                outcome.value,
+                decision if isinstance(decision, Mapping) else {},
+            )
+        )
         self._assessments.setdefault(record.patient_id, []).append(fields["assessment"])
         timeline.ledger.append(
             PatientLedgerLine(
