@@ -61,7 +61,7 @@ system-deps:  ## Debian packages the tests need (postgresql, chromium), installe
 # xdist_group (an expensive module-scoped fixture, e.g. the 10-year demo) stays on one worker.
 # pytest-cov combines every worker's coverage, and that of the `il2` child processes.
 unit: install system-deps  ## the test suite with branch coverage, on every core
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --cov --cov-branch --cov-report=term
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --cov --cov-branch --cov-report=term --durations=30
 
 test: lint typecheck imports audit unit  ## everything CI checks
 
