@@ -3,11 +3,25 @@ best practice). Each run's full report is kept as tests/browser/artifacts/axe-<l
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
+import pytest
 from playwright.sync_api import Page, expect
 
 from il2.domain.deidentify import study_number
+from il2.domain.records import DoseOutcome, Role
+from il2.services.clinical import record_toxicity
+from il2.services.courses import DoseSubmission, submit_dose
 from tests.browser.axe import assert_accessible, blocking, run_axe
 from tests.browser.conftest import Site, fill, sign_in
+from tests.integration.builders import PASSWORD, stable_assessment
+
+# Known failures, to show the check can fail: an image with no text alternative and a field
+# with no label (both critical), and pale grey text on white (serious).
+BROKEN = """<!doctype html><html lang="en"><head><title>broken</title></head><body><main>
+<h1>Broken</h1><img src="data:image/gif;base64,R0lGODlhAQABAAAAACw="><form><input name="x"></form>
+<p style="color:#ccc;background:#fff">pale</p></main></body></html>"""
 
 
 def _check_all(page: Page, role: str, paths: list[str]) -> None:
@@ -32,6 +46,15 @@ def _chart_pages(patient_id: int, course_id: int) -> list[str]:
         f"{base}/courses/{course_id}/schedule",
         f"{base}/courses/{course_id}/doses/1/1",
     ]
+
+
+def test_the_check_fails_naming_each_serious_or_critical_violation(page: Page) -> None:
+    page.set_content(BROKEN)
+    with pytest.raises(AssertionError) as failure:
+        assert_accessible(page, "known-broken")
+    for rule in ("image-alt (critical)", "label (critical)", "color-contrast (serious)"):
+        assert rule in str(failure.value)
+    assert re.search(r"label \(critical\): .* -> input", str(failure.value))
 
 
 def test_the_sign_in_page(page: Page) -> None:
@@ -109,3 +132,67 @@ def test_the_administrators_pages(page: Page) -> None:
     sign_in(page, "administrator")
     pages = ["/", "/admin", "/admin/audit", "/policy", "/account"]
     _check_all(page, "administrator", pages)
+
+
+def test_a_chart_with_a_dose_given_a_toxicity_and_its_correction_form(
+    page: Page, site: Site
+) -> None:
+    patient_id, course_id = site.with_course()
+    now = site.clock.now
+    site.clock.now = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    given = DoseSubmission(cycle=1, dose_number=1, assessment=stable_assessment(),
+                           outcome=DoseOutcome.GIVEN, given_at=site.clock.now,
+                           verified_by="nurse2", verifier_password=PASSWORD)  # fmt: skip
+    try:
+        submit_dose(site.app.services, site.actors[Role.NURSE], course_id, given)
+    finally:
+        site.clock.now = now
+    fever = {"ctcae_version": "5.0", "findings": [{"term": "fever", "value": 38.5, "unit": "c"}]}
+    record_toxicity(site.app.services, site.actors[Role.NURSE], patient_id,
+                    observed_on="2026-12-07", course_id=course_id, findings=fever)  # fmt: skip
+    sign_in(page, "nurse", target=f"/patients/{patient_id}")
+    page.get_by_text("Every toxicity entry (1)").click()
+    assert_accessible(page, "chart-with-entries")
+    page.get_by_role("link", name=re.compile("Correct the toxicity entry")).click()
+    expect(page.get_by_label("Reason for the correction")).to_be_visible()
+    assert_accessible(page, "entry-correct")
+    for path in ("flowsheet", f"courses/{course_id}", f"courses/{course_id}/doses/1/2"):
+        page.goto(f"/patients/{patient_id}/{path}")
+        assert_accessible(page, f"given-{path}")
+
+
+def test_forms_redisplayed_with_their_errors(page: Page, site: Site) -> None:
+    fresh = site.eligible()
+    sign_in(page, "physician", target="/patients/new")
+    fill(page, {"mrn": "AXE-0001", "name": "Axe Patient", "birth_date": "2030-01-01"})
+    page.get_by_role("button", name="Register patient").click()
+    expect(page.locator(".error-summary")).to_be_visible()
+    assert_accessible(page, "patient-new-errors")
+    page.goto(f"/patients/{fresh}/courses/new")
+    page.get_by_role("button", name="Show the plan").click()
+    expect(page.locator("#plan-preview")).not_to_be_empty()
+    assert_accessible(page, "plan-preview")
+    page.goto("/account")
+    fill(page, {"current_password": "not it at all", "new_password": "short"})
+    fill(page, {"confirm_password": "other"})
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator(".error-summary")).to_be_visible()
+    assert_accessible(page, "account-errors")
+
+
+def test_the_user_form_redisplayed_with_its_error(page: Page) -> None:
+    sign_in(page, "administrator", target="/admin")
+    form = page.locator("form", has=page.get_by_role("button", name="Add user"))
+    fill(form, {"username": "axe-user", "display_name": "Axe", "role": "nurse"})
+    fill(form, {"password": "short"})
+    page.get_by_role("button", name="Add user").click()
+    expect(page.locator(".error-summary")).to_be_visible()
+    assert_accessible(page, "admin-user-error")
+
+
+def test_the_pages_fixed_for_moderate_findings_have_none(page: Page, site: Site) -> None:
+    patient_id = site.patient()
+    sign_in(page, "physician", target=f"/patients/{patient_id}/follow-ups/new")
+    assert run_axe(page, "follow-up-all")["violations"] == []
+    page.goto("/policy")
+    assert run_axe(page, "policy-all")["violations"] == []
