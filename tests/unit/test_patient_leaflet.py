@@ -31,7 +31,8 @@ def test_every_statement_has_text_a_known_source_and_a_version() -> None:
     for section in leaflet.sections:
         assert section.statements, section.id
         for statement in section.statements:
-            assert statement.text.strip() and statement.version.strip()
+            assert statement.text.strip()
+            assert statement.version.strip()
             assert statement.source in known
     assert all(source.title.strip() for source in leaflet.sources)
 
@@ -94,7 +95,9 @@ def test_the_numbers_a_site_sets_come_with_their_labels_in_order(tmp_path: Path)
     ]
 
 
-@pytest.mark.parametrize("value", ['"call the ward"', "2079460123", '"12"', '"0" ', '"1-800-FLOWERS"'])
+@pytest.mark.parametrize(
+    "value", ['"call the ward"', "2079460123", '"12"', '"0" ', '"1-800-FLOWERS"']
+)
 def test_a_number_that_is_no_phone_number_is_refused(tmp_path: Path, value: str) -> None:
     rules = _site(tmp_path, f"[policy]\ncontact_ward_phone = {value}\n")
     with pytest.raises(RuleTableError) as refused:
