@@ -99,9 +99,8 @@ def test_the_numbers_a_site_sets_come_with_their_labels_in_order(tmp_path: Path)
     "value", ['"call the ward"', "2079460123", '"12"', '"0" ', '"1-800-FLOWERS"']
 )
 def test_a_number_that_is_no_phone_number_is_refused(tmp_path: Path, value: str) -> None:
-    rules = _site(tmp_path, f"[policy]\ncontact_ward_phone = {value}\n")
     with pytest.raises(RuleTableError) as refused:
-        site_contacts(load_patient_leaflet(), _policies(rules))
+        _site(tmp_path, f"[policy]\ncontact_ward_phone = {value}\n")
     assert refused.value.field == "policy.contact_ward_phone"
 
 
@@ -122,3 +121,15 @@ def test_a_phone_text_is_kept_exactly_when_it_has_three_digits(text: str) -> Non
     else:
         with pytest.raises(RuleTableError):
             site_contacts(load_patient_leaflet(), policies)
+
+
+def test_a_site_file_with_a_number_that_is_no_phone_number_stops_il2_at_load(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(RuleTableError) as refused:
+        _site(tmp_path, '[policy]\ncontact_out_of_hours_phone = "ask the porter"\n')
+    assert refused.value.field == "policy.contact_out_of_hours_phone"
+
+
+def test_the_leaflet_version_is_among_the_rule_versions(rules: RuleSet) -> None:
+    assert rules.versions["patient_leaflet"] == load_patient_leaflet().version
