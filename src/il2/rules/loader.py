@@ -47,6 +47,7 @@ from il2.rules.bedside import (
 from il2.rules.ctcae import load_ctcae
 from il2.rules.eligibility import criteria_table, thresholds
 from il2.rules.eligibility import terms_named as eligibility_terms
+from il2.rules.leaflet import load_patient_leaflet, site_contacts
 from il2.rules.pathway import load_pathway
 from il2.rules.permissions import Permissions, permissions_table
 from il2.rules.reader import Node, read_bundled
@@ -383,6 +384,9 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         retreatment_node.table("fields"), terms_named(retreatment_node.table("items"))
     )
     site = _site(Node(merged.site, merged.site_origin, "site"))
+    leaflet = load_patient_leaflet()
+    site_contacts(leaflet, policies)  # a contact number that is no phone number stops il2 here
+    versions["patient_leaflet"] = leaflet.version
     return RuleSet(
         site=site,
         regimens=regimens,

@@ -8,6 +8,7 @@ from starlette.datastructures import FormData
 
 from il2.domain.errors import InvalidInputError, RefusedError
 from il2.domain.records import Actor
+from il2.rules.leaflet import load_patient_leaflet, site_contacts
 from il2.services.context import require
 from il2.services.courses import plan_course
 from il2.services.documents import plan_document
@@ -52,6 +53,8 @@ def routes(web: Web) -> APIRouter:
     SignedIn = Annotated[Actor, Depends(signed_in(web))]  # noqa: N806 - a type alias
     zone = web.rules.site.time_zone
     site_rule = web.rules.plan_policy.cycle_end_rule.value
+    leaflet = load_patient_leaflet()
+    contacts = site_contacts(leaflet, {p.name: p for p in web.rules.policies})
 
     def plan_form(
         request: Request,
@@ -207,6 +210,18 @@ def routes(web: Web) -> APIRouter:
     def schedule(
         request: Request, patient_id: RecordId, course_id: RecordId, actor: SignedIn
     ) -> HTMLResponse:
-        return course_view(request, patient_id, course_id, actor, "schedule.html")
+        """The patient leaflet: the schedule in the site's time zone, what to expect, side
+        effects, when to call (each statement with its source) and the site's numbers."""
+        return course_view(
+            request,
+            patient_id,
+            course_id,
+            actor,
+            "schedule.html",
+            leaflet=leaflet,
+            footnotes=leaflet.footnotes(),
+            cited=leaflet.cited(),
+            contacts=contacts,
+        )
 
     return router
