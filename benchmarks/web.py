@@ -12,6 +12,8 @@ the cache.
 Target (printed beside the figures): every page under 200 ms. Prints figures; asserts nothing.
 
     .venv/bin/python benchmarks/web.py [--patients 10000] [--years 10] [--runs 15]
+
+`--database PATH` keeps the program there, and reuses it (no rebuild) when it already holds one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -171,12 +174,19 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--database", type=Path, help="keep (or reuse) the program here")
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder:
-        app = build_app(Settings(database_url=f"sqlite:///{folder}/web.sqlite3"), clock=lambda: NOW)
+        database = options.database or Path(folder) / "web.sqlite3"
+        reuse = database.exists()
+        app = build_app(Settings(database_url=f"sqlite:///{database}"), clock=lambda: NOW)
         upgrade_database(app)
-        _build(app, options.patients, options.years)
+        if reuse:
+            held = _one(app, "select count(*) from patients")
+            print(f"reusing {database}: {held:,} patients\n")
+        else:
+            _build(app, options.patients, options.years)
         server = _served(app)
         browsers = {role: _signed_in(server, role) for role in ROLES}
         print(f"{'page':<28}{'role':<15}{'median':>8}{'p95':>8}{'cached':>8}  status  target")
