@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from il2.domain.checks import LimitCheck
 from il2.domain.errors import ConflictError, InvalidInputError, RefusedError, RuleTableError
 from il2.domain.records import Actor, DoseOutcome, Json
+from il2.domain.worklist import slots
 from il2.science.label import label_efficacy
 from il2.services.accounts import RunPasswordCheck, actor_for_username, add_user
 from il2.services.clinical import record_follow_up, record_response, record_toxicity
@@ -610,7 +611,8 @@ def build_demo(
 
 
 # The ward today: patients mid-cycle now, with their next dose due within hours.
-WARD_MRN = "DEMO-WARD-{day}-{number}"
+WARD_MRN_PREFIX = "DEMO-WARD-"
+WARD_MRN = WARD_MRN_PREFIX + "{day}-{number}"
 WARD_DOSES_GIVEN = (3, 5, 7)  # doses already given, one patient each
 WARD_NEXT_DUE_HOURS = (1, 3, 5)  # hours from now to each patient's next dose
 WARD_TRENDING_RULE = "label-sbp-low"  # the rule the last ward patient is drifting towards
@@ -652,8 +654,51 @@ def _ward_assessment(
     return assessment
 
 
+def _catch_up_earlier_wards(run: _Run, now: datetime) -> int:
+    """Record every dose of an earlier day's ward patient now past due, as the demo would have.
+
+    A demo re-run on a later day (`make run` tomorrow on the same database) must not leave
+    yesterday's ward with doses nobody recorded: each slot due before `now` and not in the
+    ledger is assessed (quiet readings) and recorded at its due time through the audited
+    services, so those patients move on through their course as a ward would. A dose the
+    engine stops ends that course's catch-up. Returns how many doses were recorded.
+    """
+    services = run.services
+    with services.uow() as uow:
+        found = uow.patients.search(WARD_MRN_PREFIX, limit=patient_count(services) + 1)
+        ward = [p.id for p in found if p.mrn.startswith(WARD_MRN_PREFIX)]
+        courses = [c for cs in uow.courses.for_patients(ward).values() for c in cs]
+        ledgers = uow.doses.for_courses([c.id for c in courses])
+    recorded = 0
+    for course in courses:
+        due = [s for s in slots(course, ledgers.get(course.id, ()), now) if s.status == "overdue"]
+        for slot in due:
+            run.at(slot.due_at)
+            outcome = run.writer.dose(
+                run.staff["demo-nurse"],
+                course.id,
+                DoseSubmission(
+                    cycle=slot.cycle,
+                    dose_number=slot.dose_number,
+                    assessment=_ward_assessment(
+                        float(course.weight_kg), slot.dose_number, None, run.rng
+                    ),
+                    given_at=slot.due_at,
+                    verified_by="demo-nurse2",
+                    verifier_password=DEMO_PASSWORD,
+                ),
+            )
+            recorded += 1
+            if outcome is DoseOutcome.STOPPED:
+                break
+    return recorded
+
+
 def add_ward(services: Services, *, seed: int = 1) -> WardSummary:
     """Admit the demo's ward patients for today (the services' clock), mid-cycle now.
+
+    First, an earlier day's ward patients get their past-due doses recorded at the times due
+    (_catch_up_earlier_wards), so a re-run on a later day leaves no dose past due.
 
     Each is registered, screened and planned days ago, and given their first doses at the
     times due, through the audited services (verifier signed, no dose too soon); their next
@@ -670,6 +715,7 @@ def add_ward(services: Services, *, seed: int = 1) -> WardSummary:
     trending = _trending_limit(services)
     zone = services.rules.site.time_zone
     interval = timedelta(hours=8)
+    _catch_up_earlier_wards(run, now)
     mrns: list[str] = []
     for index, (given, due_in) in enumerate(
         zip(WARD_DOSES_GIVEN, WARD_NEXT_DUE_HOURS, strict=True)
