@@ -13,6 +13,7 @@ from il2.domain.checks import LimitCheck
 from il2.domain.worklist import slots
 from il2.services.demo import (
     WARD_DOSES_GIVEN,
+    WARD_NEXT_DUE_HOURS,
     WARD_TRENDING_RULE,
     add_ward,
     demo_state,
@@ -52,12 +53,15 @@ def test_the_ward_is_mid_cycle_now_with_doses_due_within_hours(app: App, clock: 
     doses = _doses(app)
     assert sorted(doses) == sorted(ward.mrns)
     assert len(ward.mrns) == len(WARD_DOSES_GIVEN) == 3
-    for mrn, given in zip(ward.mrns, WARD_DOSES_GIVEN, strict=True):
+    assert 0 in WARD_NEXT_DUE_HOURS  # a nurse signing in has a dose to give now
+    for mrn, given, due_in in zip(ward.mrns, WARD_DOSES_GIVEN, WARD_NEXT_DUE_HOURS, strict=True):
         recorded = doses[mrn]
         assert [outcome for outcome, *_ in recorded] == ["given"] * given
         plan = _json(recorded[0][3])
         upcoming = datetime.fromisoformat(plan["cycles"][0]["doses"][given]["due_at"])
-        assert clock.now < upcoming <= clock.now + timedelta(hours=8)
+        late = app.rules.timeline.window_late
+        assert clock.now - late < upcoming <= clock.now + timedelta(hours=8)
+        assert (upcoming <= clock.now) is (due_in == 0)  # due now: its window is open
     assert demo_state(app.services) == "current"
 
 
@@ -100,7 +104,8 @@ def test_a_demo_is_stale_the_next_day_and_a_real_patient_makes_it_no_demo(
 
 
 def _overdue(app: App, now: datetime) -> list[tuple[str, int, int]]:
-    """Every dose slot past due and not recorded, as (MRN, cycle, dose), over all patients."""
+    """Every dose slot not recorded whose window has passed, as (MRN, cycle, dose)."""
+    now = now - app.rules.timeline.window_late
     with app.services.uow() as uow:
         patients = uow.patients.search("DEMO-", limit=1000)
         courses = uow.courses.for_patients([p.id for p in patients])

@@ -614,7 +614,10 @@ def build_demo(
 WARD_MRN_PREFIX = "DEMO-WARD-"
 WARD_MRN = WARD_MRN_PREFIX + "{day}-{number}"
 WARD_DOSES_GIVEN = (3, 5, 7)  # doses already given, one patient each
-WARD_NEXT_DUE_HOURS = (1, 3, 5)  # hours from now to each patient's next dose
+# Hours from now to each patient's next dose: 0 is due now (its window open for most of an hour),
+# so a nurse signing in after `make run` has a dose to give and the trending patient's to hold.
+WARD_NEXT_DUE_HOURS = (0, 3, 0)
+WARD_DUE_NOW_STEP_MIN = 5  # a dose due now is due at the last 5 minutes' mark
 WARD_TRENDING_RULE = "label-sbp-low"  # the rule the last ward patient is drifting towards
 WARD_TRENDING_MARGINS = (22, 16, 11, 7, 5, 4, 3)  # mmHg above the rule's limit, dose by dose
 
@@ -694,6 +697,17 @@ def _catch_up_earlier_wards(run: _Run, now: datetime) -> int:
     return recorded
 
 
+def _next_due(services: Services, now: datetime, hours: int) -> datetime:
+    """When a ward patient's next dose is due: on the hour `hours` from now, or, for 0, now
+    (at the last WARD_DUE_NOW_STEP_MIN minutes' mark, never before the site's late window)."""
+    zone = services.rules.site.time_zone
+    local = now.astimezone(zone).replace(second=0, microsecond=0)
+    if hours:
+        return (local + timedelta(hours=hours)).replace(minute=0)
+    marked = local.replace(minute=local.minute - local.minute % WARD_DUE_NOW_STEP_MIN)
+    return max(marked, now - services.rules.timeline.window_late)
+
+
 def add_ward(services: Services, *, seed: int = 1) -> WardSummary:
     """Admit the demo's ward patients for today (the services' clock), mid-cycle now.
 
@@ -702,9 +716,9 @@ def add_ward(services: Services, *, seed: int = 1) -> WardSummary:
 
     Each is registered, screened and planned days ago, and given their first doses at the
     times due, through the audited services (verifier signed, no dose too soon); their next
-    dose falls due within hours of now. The last one's systolic BP falls dose by dose towards
-    the limit of the bedside rule WARD_TRENDING_RULE, read from the rule table: still given,
-    but the next reading may well call for a hold.
+    dose is due now or within hours (WARD_NEXT_DUE_HOURS). The last one's systolic BP falls
+    dose by dose towards the limit of the bedside rule WARD_TRENDING_RULE, read from the rule
+    table: still given, but the next reading, due now, may well call for a hold.
     """
     now = services.clock()
     rng = random.Random(seed)  # noqa: S311 - a reproducible simulation, not cryptography
@@ -720,11 +734,7 @@ def add_ward(services: Services, *, seed: int = 1) -> WardSummary:
     for index, (given, due_in) in enumerate(
         zip(WARD_DOSES_GIVEN, WARD_NEXT_DUE_HOURS, strict=True)
     ):
-        next_due = (
-            (now + timedelta(hours=due_in))
-            .astimezone(zone)
-            .replace(minute=0, second=0, microsecond=0)
-        )
+        next_due = _next_due(services, now, due_in)
         first = next_due - given * interval
         diagnosis = ("renal_cell_carcinoma", "melanoma")[index % 2]
         age = 45 + 7 * index
