@@ -241,7 +241,7 @@ def test_the_physician_opens_a_pending_decision_and_records_the_follow_up(
     shot(page, "demo-physician-2-follow-up")
     form.get_by_role("button", name="Record follow-up").click()
     expect(page.locator("main")).to_contain_text("Clinic visit: well, no new symptoms")
-    expect(page.locator("main")).to_contain_text("alive")
+    expect(page.locator("main")).to_contain_text("Alive, no progression: Clinic visit")
     shot(page, "demo-physician-3-recorded")
     page.get_by_role("link", name="Decisions and admissions").first.click()
     expect(page.get_by_role("heading", name="Pending decisions")).to_be_visible()
