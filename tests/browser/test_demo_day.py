@@ -191,8 +191,9 @@ def test_the_nurse_records_a_due_dose_within_five_clicks_and_holds_the_trending_
     sign_in_as(page, demo, "nurse")
     clicks = Clicks()
     shot(page, "demo-nurse-1-home")
-    due = page.locator("table tbody tr", has_text="Ward Patient 1")  # due now: its first
-    clicks.click(due.get_by_role("link", name=re.compile(r"^Assess dose")).first)
+    due = page.locator("table tbody tr.row-due_now", has_text="Ward Patient 1")
+    expect(due).to_contain_text("due now")  # inside its window, not "overdue"
+    clicks.click(due.get_by_role("link", name=re.compile(r"^Assess dose")))
     expect(page.get_by_role("heading", name=re.compile(r"^Before dose"))).to_contain_text(
         "Ward Patient 1"
     )
@@ -210,8 +211,8 @@ def test_the_nurse_records_a_due_dose_within_five_clicks_and_holds_the_trending_
 
     # the patient drifting towards the SBP limit: this reading crosses it
     page.get_by_role("link", name="Home").first.click()
-    trending = page.locator("table tbody tr", has_text="Ward Patient 3")
-    trending.get_by_role("link", name=re.compile(r"^Assess dose")).first.click()
+    trending = page.locator("table tbody tr.row-due_now", has_text="Ward Patient 3")
+    trending.get_by_role("link", name=re.compile(r"^Assess dose")).click()
     decision = _assess(page, Clicks(), {**QUIET, "vitals.sbp_mmhg": "86"})
     expect(decision.locator("#decision-h")).to_contain_text("hold")
     reasons = decision.locator(".reasons")
