@@ -83,9 +83,11 @@ def test_each_patient_is_shown_at_their_stage_with_the_next_action(
     assert [(d.label, d.dose_number, d.status) for d in page.doses_today] == [("C", 1, "given")]
     clock.now += timedelta(hours=8)
     today = [
-        (d.dose_number, d.status) for d in worklist(app.services, people[Role.NURSE]).doses_today
+        (d.dose_number, d.status, d.window)
+        for d in worklist(app.services, people[Role.NURSE]).doses_today
     ]
-    assert today == [(2, "overdue"), (3, "due"), (4, "due")]
+    # dose 2 is an hour past its planned time but inside its window: due now, not late
+    assert today == [(2, "overdue", "open"), (3, "due", "not_yet"), (4, "due", "not_yet")]
 
 
 def test_researchers_see_study_numbers_not_names(app: App) -> None:

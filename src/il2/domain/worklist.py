@@ -63,6 +63,21 @@ def slots(course: CourseRecord, ledger: Sequence[DoseRecord], now: datetime) -> 
     return result
 
 
+def dose_window(slot: Slot, now: datetime, early: timedelta, late: timedelta) -> str:
+    """Where an unrecorded slot stands against its dose window at `now`: `open` from `early`
+    before its due time to `late` after, `not_yet` before, `passed` after; "" once recorded.
+
+    A ward list reads this, not `due`/`overdue` (which only compare with the planned time):
+    a dose a few minutes past its planned time is still due now, one hours away is not yet.
+    The bedside still decides, with the interval since the last dose as well.
+    """
+    if slot.status not in ("due", "overdue"):
+        return ""
+    if now < slot.due_at - early:
+        return "not_yet"
+    return "open" if now <= slot.due_at + late else "passed"
+
+
 def _course_stage(course: CourseRecord, ledger: Sequence[DoseRecord], now: datetime) -> Where:
     cycles = course.plan.get("cycles", [])
     today = now.date()

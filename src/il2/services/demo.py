@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from il2.domain.checks import LimitCheck
 from il2.domain.errors import ConflictError, InvalidInputError, RefusedError, RuleTableError
 from il2.domain.records import Actor, DoseOutcome, Json
+from il2.domain.worklist import slots
 from il2.science.label import label_efficacy
 from il2.services.accounts import RunPasswordCheck, actor_for_username, add_user
 from il2.services.clinical import record_follow_up, record_response, record_toxicity
@@ -610,9 +611,13 @@ def build_demo(
 
 
 # The ward today: patients mid-cycle now, with their next dose due within hours.
-WARD_MRN = "DEMO-WARD-{day}-{number}"
+WARD_MRN_PREFIX = "DEMO-WARD-"
+WARD_MRN = WARD_MRN_PREFIX + "{day}-{number}"
 WARD_DOSES_GIVEN = (3, 5, 7)  # doses already given, one patient each
-WARD_NEXT_DUE_HOURS = (1, 3, 5)  # hours from now to each patient's next dose
+# Hours from now to each patient's next dose: 0 is due now (its window open for most of an hour),
+# so a nurse signing in after `make run` has a dose to give and the trending patient's to hold.
+WARD_NEXT_DUE_HOURS = (0, 3, 0)
+WARD_DUE_NOW_STEP_MIN = 5  # a dose due now is due at the last 5 minutes' mark
 WARD_TRENDING_RULE = "label-sbp-low"  # the rule the last ward patient is drifting towards
 WARD_TRENDING_MARGINS = (22, 16, 11, 7, 5, 4, 3)  # mmHg above the rule's limit, dose by dose
 
@@ -652,14 +657,68 @@ def _ward_assessment(
     return assessment
 
 
+def _catch_up_earlier_wards(run: _Run, now: datetime) -> int:
+    """Record every dose of an earlier day's ward patient now past due, as the demo would have.
+
+    A demo re-run on a later day (`make run` tomorrow on the same database) must not leave
+    yesterday's ward with doses nobody recorded: each slot due before `now` and not in the
+    ledger is assessed (quiet readings) and recorded at its due time through the audited
+    services, so those patients move on through their course as a ward would. A dose the
+    engine stops ends that course's catch-up. Returns how many doses were recorded.
+    """
+    services = run.services
+    with services.uow() as uow:
+        found = uow.patients.search(WARD_MRN_PREFIX, limit=patient_count(services) + 1)
+        ward = [p.id for p in found if p.mrn.startswith(WARD_MRN_PREFIX)]
+        courses = [c for cs in uow.courses.for_patients(ward).values() for c in cs]
+        ledgers = uow.doses.for_courses([c.id for c in courses])
+    recorded = 0
+    for course in courses:
+        due = [s for s in slots(course, ledgers.get(course.id, ()), now) if s.status == "overdue"]
+        for slot in due:
+            run.at(slot.due_at)
+            outcome = run.writer.dose(
+                run.staff["demo-nurse"],
+                course.id,
+                DoseSubmission(
+                    cycle=slot.cycle,
+                    dose_number=slot.dose_number,
+                    assessment=_ward_assessment(
+                        float(course.weight_kg), slot.dose_number, None, run.rng
+                    ),
+                    given_at=slot.due_at,
+                    verified_by="demo-nurse2",
+                    verifier_password=DEMO_PASSWORD,
+                ),
+            )
+            recorded += 1
+            if outcome is DoseOutcome.STOPPED:
+                break
+    return recorded
+
+
+def _next_due(services: Services, now: datetime, hours: int) -> datetime:
+    """When a ward patient's next dose is due: on the hour `hours` from now, or, for 0, now
+    (at the last WARD_DUE_NOW_STEP_MIN minutes' mark, never before the site's late window)."""
+    zone = services.rules.site.time_zone
+    local = now.astimezone(zone).replace(second=0, microsecond=0)
+    if hours:
+        return (local + timedelta(hours=hours)).replace(minute=0)
+    marked = local.replace(minute=local.minute - local.minute % WARD_DUE_NOW_STEP_MIN)
+    return max(marked, now - services.rules.timeline.window_late)
+
+
 def add_ward(services: Services, *, seed: int = 1) -> WardSummary:
     """Admit the demo's ward patients for today (the services' clock), mid-cycle now.
 
+    First, an earlier day's ward patients get their past-due doses recorded at the times due
+    (_catch_up_earlier_wards), so a re-run on a later day leaves no dose past due.
+
     Each is registered, screened and planned days ago, and given their first doses at the
     times due, through the audited services (verifier signed, no dose too soon); their next
-    dose falls due within hours of now. The last one's systolic BP falls dose by dose towards
-    the limit of the bedside rule WARD_TRENDING_RULE, read from the rule table: still given,
-    but the next reading may well call for a hold.
+    dose is due now or within hours (WARD_NEXT_DUE_HOURS). The last one's systolic BP falls
+    dose by dose towards the limit of the bedside rule WARD_TRENDING_RULE, read from the rule
+    table: still given, but the next reading, due now, may well call for a hold.
     """
     now = services.clock()
     rng = random.Random(seed)  # noqa: S311 - a reproducible simulation, not cryptography
@@ -670,15 +729,12 @@ def add_ward(services: Services, *, seed: int = 1) -> WardSummary:
     trending = _trending_limit(services)
     zone = services.rules.site.time_zone
     interval = timedelta(hours=8)
+    _catch_up_earlier_wards(run, now)
     mrns: list[str] = []
     for index, (given, due_in) in enumerate(
         zip(WARD_DOSES_GIVEN, WARD_NEXT_DUE_HOURS, strict=True)
     ):
-        next_due = (
-            (now + timedelta(hours=due_in))
-            .astimezone(zone)
-            .replace(minute=0, second=0, microsecond=0)
-        )
+        next_due = _next_due(services, now, due_in)
         first = next_due - given * interval
         diagnosis = ("renal_cell_carcinoma", "melanoma")[index % 2]
         age = 45 + 7 * index

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from il2.domain.deidentify import study_number
 from il2.domain.errors import PermissionDeniedError
 from il2.domain.records import Actor
-from il2.domain.worklist import Stage, slots, where
+from il2.domain.worklist import Stage, dose_window, slots, where
 from il2.services.context import Services, audit
 from il2.services.patient_pathway import next_from_records
 
@@ -40,6 +40,7 @@ class WardDose:
     dose_number: int
     due_at: datetime
     status: str
+    window: str = ""  # open, not_yet or passed for a dose not recorded (domain dose_window)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,7 @@ def worklist(services: Services, actor: Actor, *, limit: int = 50, offset: int =
                 else None,
             )
         )
+    timeline = services.rules.timeline
     ward = [
         WardDose(
             course.patient_id,
@@ -146,6 +148,7 @@ def worklist(services: Services, actor: Actor, *, limit: int = 50, offset: int =
             s.dose_number,
             s.due_at,
             s.status,
+            dose_window(s, now, timeline.window_early, timeline.window_late),
         )
         for course, s in due_today
     ]
