@@ -45,7 +45,7 @@ from il2.domain.records import (
     ScreeningRecord,
     User,
 )
-from il2.persistence import analysis
+from il2.persistence import analysis, stages
 from il2.persistence.tables import (
     AuditRow,
     Base,
@@ -372,14 +372,24 @@ class SqlPatients:
         row = self._session.scalars(query).first()
         return None if row is None else _patient(row)
 
-    def count(self) -> int:
-        """How many patients there are."""
-        return int(self._session.scalar(select(func.count()).select_from(PatientRow)) or 0)
+    def count(self, *, matching: str | None = None) -> int:
+        """How many patients there are (whose name or MRN contains `matching`, if given)."""
+        return stages.matching_count(self._session, matching)
 
-    def page(self, *, limit: int, offset: int) -> Sequence[Patient]:
-        """Patients, newest referral first."""
-        query = select(PatientRow).order_by(PatientRow.referred_on.desc(), PatientRow.id.desc())
-        return [_patient(row) for row in self._session.scalars(query.limit(limit).offset(offset))]
+    def page(self, *, limit: int, offset: int, matching: str | None = None) -> Sequence[Patient]:
+        """Patients, newest referral first (whose name or MRN contains `matching`, if given)."""
+        rows = stages.matching_page(self._session, matching, limit=limit, offset=offset)
+        return [_patient(row) for row in rows]
+
+    def stage_counts(
+        self, *, now: datetime, lookback_start: datetime, matching: str | None = None
+    ) -> tuple[Mapping[str, int], Sequence[int]]:
+        """How many patients (matching, if given) are at each worklist stage, counted in SQL;
+        and the ids of those whose latest course started since `lookback_start`, whose stage
+        (in hospital or between cycles) the caller places from their records."""
+        return stages.stage_counts(
+            self._session, now=now, lookback_start=lookback_start, text=matching
+        )
 
     def referrals(self) -> Sequence[Referral]:
         """Every patient's id, diagnosis and referral date, newest referral first."""

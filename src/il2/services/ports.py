@@ -128,12 +128,20 @@ class Patients(Protocol):
         whole timeline (a dose, a new course) take it first, so two never interleave."""
         ...
 
-    def count(self) -> int:
-        """How many patients there are."""
+    def count(self, *, matching: str | None = None) -> int:
+        """How many patients there are (whose name or MRN contains `matching`, if given)."""
         ...
 
-    def page(self, *, limit: int, offset: int) -> Sequence[Patient]:
-        """Patients, newest referral first."""
+    def page(self, *, limit: int, offset: int, matching: str | None = None) -> Sequence[Patient]:
+        """Patients, newest referral first (whose name or MRN contains `matching`, if given)."""
+        ...
+
+    def stage_counts(
+        self, *, now: datetime, lookback_start: datetime, matching: str | None = None
+    ) -> tuple[Mapping[str, int], Sequence[int]]:
+        """How many patients (matching, if given) are at each worklist stage, counted in SQL;
+        and the ids of those whose latest course started since `lookback_start`, whose stage
+        (in hospital or between cycles) the caller places from their records."""
         ...
 
     def search(self, text: str, *, limit: int) -> Sequence[Patient]:
