@@ -372,6 +372,11 @@ class SqlPatients:
         row = self._session.scalars(query).first()
         return None if row is None else _patient(row)
 
+    def named(self, patient_ids: Sequence[int]) -> Mapping[int, Patient]:
+        """Several patients by id, in one query (an unknown id is left out)."""
+        query = select(PatientRow).where(PatientRow.id.in_(patient_ids))
+        return {row.id: _patient(row) for row in self._session.scalars(query)}
+
     def count(self, *, matching: str | None = None) -> int:
         """How many patients there are (whose name or MRN contains `matching`, if given)."""
         return stages.matching_count(self._session, matching)
@@ -556,6 +561,11 @@ class SqlCourses:
             .order_by(CourseRow.number)
         )
         return _grouped((_course(r) for r in self._session.scalars(query)), lambda r: r.patient_id)
+
+    def open_patients(self, *, starting_before: datetime) -> Sequence[int]:
+        """The patients still on the pathway: a course whose first dose is before
+        `starting_before`, and no current death recorded; by id."""
+        return stages.open_patients(self._session, starting_before=starting_before)
 
     def starting_between(self, start: datetime, end: datetime) -> Sequence[CourseRecord]:
         """Courses whose first dose falls in [start, end)."""

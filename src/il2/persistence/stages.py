@@ -137,3 +137,22 @@ def matching_page(session: Session, text: str | None, *, limit: int, offset: int
         .order_by(PatientRow.referred_on.desc(), PatientRow.id.desc())
     )
     return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def open_patients(session: Session, *, starting_before: datetime) -> list[int]:
+    """The ids of patients with a course whose first dose is before `starting_before` and no
+    current (uncorrected) death recorded on follow-up: those the pathway may still ask about."""
+    corrected = aliased(EntryRow)
+    dead = exists().where(
+        EntryRow.patient_id == CourseRow.patient_id,
+        EntryRow.kind == "follow_up",
+        EntryRow.content["status"].as_string() == "dead",
+        ~exists().where(corrected.corrects_id == EntryRow.id),
+    )
+    query = (
+        select(CourseRow.patient_id)
+        .where(CourseRow.first_dose_at < starting_before, ~dead)
+        .group_by(CourseRow.patient_id)
+        .order_by(CourseRow.patient_id)
+    )
+    return list(session.scalars(query))

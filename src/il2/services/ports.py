@@ -128,6 +128,10 @@ class Patients(Protocol):
         whole timeline (a dose, a new course) take it first, so two never interleave."""
         ...
 
+    def named(self, patient_ids: Sequence[int]) -> Mapping[int, Patient]:
+        """Several patients by id, in one query (an unknown id is left out)."""
+        ...
+
     def count(self, *, matching: str | None = None) -> int:
         """How many patients there are (whose name or MRN contains `matching`, if given)."""
         ...
@@ -217,6 +221,11 @@ class Courses(Protocol):
 
     def for_patients(self, patient_ids: Sequence[int]) -> Mapping[int, Sequence[CourseRecord]]:
         """Several patients' courses, by number, in one query."""
+        ...
+
+    def open_patients(self, *, starting_before: datetime) -> Sequence[int]:
+        """The patients still on the pathway: a course whose first dose is before
+        `starting_before`, and no current death recorded; by id."""
         ...
 
     def starting_between(self, start: datetime, end: datetime) -> Sequence[CourseRecord]:
