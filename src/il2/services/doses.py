@@ -416,6 +416,37 @@ def dose_fields(
     }
 
 
+VERIFIED_PLAN_POLICY = "first_dose_needs_verified_plan"
+
+
+def needs_verified_plan(services: Services) -> bool:
+    """Whether the site records no dose as given before the plan is verified (default off)."""
+    setting = next((p for p in services.rules.policies if p.name == VERIFIED_PLAN_POLICY), None)
+    return setting is not None and setting.value == "on"
+
+
+def _verified_before_first_dose(
+    services: Services,
+    uow: UnitOfWork,
+    course: CourseRecord,
+    ledger: Sequence[PatientLedgerLine],
+) -> None:
+    """Refuse the course's first dose given while the site's policy asks for a pharmacist's
+    verification of the plan and there is none yet."""
+    if not needs_verified_plan(services):
+        return
+    if any(line.course_id == course.id and line.outcome is DoseOutcome.GIVEN for line in ledger):
+        return
+    if uow.courses.verifications([course.id]):
+        return
+    raise RefusedError([Refusal(
+        "plan-not-verified",
+        f"course {course.number}'s plan is not verified by a pharmacist yet, and this site's "
+        f"policy ({VERIFIED_PLAN_POLICY} = on) records no first dose before it; nothing was "
+        "recorded: ask the pharmacy to verify the plan, or record the dose as held",
+    )])  # fmt: skip
+
+
 def _patient_timeline(
     uow: UnitOfWork, patient_id: int
 ) -> tuple[dict[int, CourseRecord], Sequence[PatientLedgerLine]]:
@@ -561,6 +592,8 @@ def record_dose(
                 "is already recorded",
                 existing=uow.doses.by_slot(*slot),
             )
+        if submission.outcome is DoseOutcome.GIVEN:  # said before the assessment's checks
+            _verified_before_first_dose(services, uow, course, ledger)
         fields = dose_fields(
             services,
             actor,
@@ -571,6 +604,8 @@ def record_dose(
             verify=_verifier(uow, password_check),
             open_holds=_open_holds(uow, course_id, submission),
         )
+        if fields["outcome"] is DoseOutcome.GIVEN:
+            _verified_before_first_dose(services, uow, course, ledger)
         record = uow.doses.add(course_id=course_id, **fields)
         audit(
             uow,

@@ -26,8 +26,15 @@ from il2.domain.records import Actor, DoseOutcome
 from il2.rules.findings_display import load_findings_display
 from il2.services.context import aware, require
 from il2.services.courses import DoseSubmission, preview_dose, submit_dose
-from il2.services.doses import RECHECK, correct_recheck, record_recheck
+from il2.services.doses import (
+    RECHECK,
+    VERIFIED_PLAN_POLICY,
+    correct_recheck,
+    needs_verified_plan,
+    record_recheck,
+)
 from il2.services.patients import read_patient
+from il2.services.pharmacy import plan_verification
 from il2.web import forms, record
 from il2.web.core import Form, RecordId, SlotNumber, Web, form_values, is_htmx, see_other
 from il2.web.session import signed_in
@@ -223,7 +230,13 @@ class Screen:
             (d["cycle"], d["dose_number"], d["outcome"], d.get("decision") or {})
             for d in course.doses
         ]
+        unverified = (
+            needs_verified_plan(self.web.services)
+            and not any(d["outcome"] == "given" for d in course.doses)
+            and plan_verification(self.web.services, actor, course.id) is None
+        )
         facts = {
+            "plan_unverified": VERIFIED_PLAN_POLICY if unverified else None,
             "rechecks": rechecks,
             "correcting": correcting,
             "corrected": {
