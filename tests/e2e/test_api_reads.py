@@ -105,6 +105,7 @@ def test_the_worklist_lists_every_patient_with_stage_and_total(client: TestClien
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["total"] == len(PEOPLE)
+    assert body["stages"] == {"referred": len(PEOPLE)}  # every page, not the two shown
     assert len(body["patients"]) == 2
     assert all(row["stage"] == "referred" for row in body["patients"])
     assert body["doses_today"] == []

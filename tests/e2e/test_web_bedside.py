@@ -208,3 +208,32 @@ def test_a_recheck_is_charted_and_the_dose_stays_open(nurse: TestClient, dose: s
     assert "recheck" in _text(sheet)
     given = nurse.post(dose, data=STABLE | {"outcome": "held"})
     assert given.status_code == 303, given.text
+
+
+def test_a_recheck_is_corrected_from_the_dose_screen_with_a_reason(
+    nurse: TestClient, dose: str
+) -> None:
+    mistyped = STABLE | {"vitals.sbp_mmhg": "68"}
+    assert nurse.post(dose + "/recheck", data=mistyped).status_code == 303
+    page = nurse.get(dose).text
+    (entry,) = re.findall(r"\?correct=(\d+)#correcting", page)
+    form = nurse.get(f"{dose}?correct={entry}").text
+    assert 'id="correcting"' in form
+    assert 'value="68"' in form  # the form starts from the recheck's reading
+    unexplained = nurse.post(f"{dose}/rechecks/{entry}/corrections", data=STABLE | {"reason": ""})
+    assert unexplained.status_code == 422, unexplained.text
+    assert 'id="correcting"' in unexplained.text  # still correcting, the reason asked beside it
+    fixed = nurse.post(
+        f"{dose}/rechecks/{entry}/corrections", data=STABLE | {"reason": "86 typed as 68"}
+    )
+    assert fixed.status_code == 303, fixed.text
+    shown = _text(nurse.get(dose).text)
+    assert "recheck before dose 1.1: give" in shown
+    assert "kept in the record as corrected: 86 typed as 68" in shown
+    assert "recheck before dose 1.1: hold ·" not in shown  # the old reading is replaced
+    again = nurse.post(f"{dose}/rechecks/{entry}/corrections", data=STABLE | {"reason": "x"})
+    assert again.status_code == 404  # only the current recheck is corrected
+    assert nurse.get(f"{dose}?correct={entry}").status_code == 404
+    patient = dose.split("/")[2]
+    sheet = _text(nurse.get(f"/patients/{patient}/flowsheet").text)
+    assert sheet.count("recheck") == 1

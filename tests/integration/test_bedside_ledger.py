@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 
 from il2.bootstrap import App
-from il2.domain.errors import RefusedError
+from il2.domain.errors import InvalidInputError, NotFoundError, PermissionDeniedError, RefusedError
 from il2.domain.records import DoseOutcome, Role
 from il2.services.audit import export_audit
 from il2.services.courses import preview_dose
-from il2.services.doses import RECHECK, record_recheck
+from il2.services.doses import RECHECK, correct_any_entry, correct_recheck, record_recheck
+from il2.services.patients import read_patient
+from il2.web import record
 from tests.integration.builders import stable_assessment
 from tests.integration.conftest import FixedClock
 from tests.integration.test_timeline import Ward
@@ -95,3 +97,62 @@ def test_rechecks_never_let_a_dose_in_twice_or_too_soon(ward: Ward) -> None:
     with pytest.raises(RefusedError):
         ward.submit(ward.give(1, 2))  # still too soon: a recheck changes nothing of the timeline
     assert [d["dose_number"] for d in ward.doses()] == [1]
+
+
+def test_a_recheck_is_corrected_by_a_new_one_decided_again_the_old_kept(ward: Ward) -> None:
+    ward.clock.now = ward.due(1, 1)
+    nurse = ward.people[Role.NURSE]
+    mistyped = stable_assessment()
+    mistyped["vitals"] = {**mistyped["vitals"], "sbp_mmhg": 68}  # 86 typed as 68
+    first = record_recheck(
+        ward.app.services,
+        nurse,
+        ward.course,
+        replace(ward.give(1, 1), assessment=mistyped, outcome=None, given_at=None),
+    )
+    assert first.content["decision"]["decision"] == "hold"
+    with pytest.raises(InvalidInputError) as unexplained:
+        correct_recheck(
+            ward.app.services, nurse, ward.patient, first.id, assessment=mistyped, reason=" "
+        )
+    assert unexplained.value.field == "reason"
+    read = stable_assessment()
+    fixed = correct_recheck(
+        ward.app.services, nurse, ward.patient, first.id, assessment=read, reason="typo"
+    )
+    assert (fixed.kind, fixed.corrects_id, fixed.reason) == (RECHECK, first.id, "typo")
+    assert fixed.content["decision"]["decision"] == "give"
+    assert (fixed.content["cycle"], fixed.content["dose_number"]) == (1, 1)
+    assert fixed.content["assessed_at"] == first.content["assessed_at"]
+    entries = read_patient(ward.app.services, nurse, ward.patient)["entries"]
+    assert [e["id"] for e in entries if e["kind"] == RECHECK] == [first.id, fixed.id]  # kept
+    assert [e["id"] for e in record.current(entries, RECHECK)] == [fixed.id]
+    audited = export_audit(ward.app.services, ward.people[Role.ADMINISTRATOR])
+    (corrected,) = [e for e in audited if e["action"] == "correct" and e["entity"] == RECHECK]
+    assert corrected["entity_id"] == str(fixed.id)
+    assert corrected["before"]["id"] == first.id
+    with pytest.raises(RefusedError) as twice:
+        correct_recheck(
+            ward.app.services, nurse, ward.patient, first.id, assessment=read, reason="again"
+        )
+    assert twice.value.reasons[0].code == "already_corrected"
+    ward.submit(ward.give(1, 1))  # the slot is still open, then given; a correction still goes
+    again = correct_any_entry(
+        ward.app.services, nurse, ward.patient, fixed.id, content=read, reason="wrong time"
+    )
+    assert again.corrects_id == fixed.id
+
+
+def test_only_a_recheck_of_this_patient_is_corrected_as_one(ward: Ward) -> None:
+    nurse = ward.people[Role.NURSE]
+    with pytest.raises(NotFoundError):
+        correct_recheck(ward.app.services, nurse, ward.patient, 999, assessment={}, reason="typo")
+    with pytest.raises(PermissionDeniedError):
+        correct_recheck(
+            ward.app.services,
+            ward.people[Role.PHARMACIST],
+            ward.patient,
+            999,
+            assessment={},
+            reason="typo",
+        )

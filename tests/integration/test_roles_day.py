@@ -11,6 +11,7 @@ from il2.bootstrap import App
 from il2.domain.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from il2.domain.records import Actor, DoseOutcome, Role
 from il2.services.audit import export_audit
+from il2.services.clinical import record_follow_up
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
 from il2.services.patients import create_patient
 from il2.services.pharmacy import plan_verification, preparation_list, verify_plan, vial_use
@@ -179,3 +180,24 @@ def test_a_response_scan_due_is_a_pending_decision(app: App, clock: FixedClock) 
     assert found.decisions[0].due_on is None or found.decisions[
         0
     ].due_on <= found.today + timedelta(days=14)
+
+
+def test_a_patient_years_past_their_course_still_has_their_pending_decision(
+    app: App, clock: FixedClock
+) -> None:
+    people = staff(app)
+    doctor = people[Role.PHYSICIAN]
+    patient, course = _course(app, doctor, "Long ago", clock.now.isoformat())
+    _give(app, people[Role.NURSE], course, 1, clock)
+    dead, dead_course = _course(app, doctor, "Died", clock.now.isoformat())
+    _give(app, people[Role.NURSE], dead_course, 1, clock)
+    clock.now += timedelta(days=3 * 365)
+    record_follow_up(
+        app.services, doctor, dead, observed_on=clock.now.date().isoformat(), status="dead"
+    )
+    found = schedule(app.services, people[Role.PHYSICIAN])
+    mine = [d for d in found.decisions if d.patient_id == patient]
+    assert [d.patient for d in mine] == ["Long ago"]
+    assert mine[0].due_on is None or mine[0].due_on <= found.today + timedelta(days=14)
+    assert all(d.patient_id != dead for d in found.decisions)
+    assert _named(app, "read_schedule") == [[patient]]

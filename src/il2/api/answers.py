@@ -289,6 +289,9 @@ class Worklist(Answer):
     """A page of the worklist, the total, and today's doses."""
 
     total: int
+    stages: dict[str, int] = Field(
+        description="Patients at each stage, counting every page (a stage with none left out)"
+    )
     limit: int
     offset: int
     patients: list[WorklistPatient]

@@ -10,13 +10,13 @@ from il2.api import answers
 from il2.api.schemas import Correction, Discharge, FollowUp, RecordId, Response, Toxicity
 from il2.api.security import Il2Services, SignedIn
 from il2.services.clinical import (
-    correct_entry,
     record_discharge,
     record_follow_up,
     record_response,
     record_toxicity,
 )
 from il2.services.context import plain
+from il2.services.doses import correct_any_entry
 
 router = APIRouter(prefix="/patients/{patient_id}", tags=["clinical entries"])
 
@@ -91,8 +91,9 @@ async def correction(
     actor: SignedIn,
     services: Il2Services,
 ) -> dict[str, Any]:
-    """Correct an entry: a new entry pointing at the old, which is kept."""
-    entry = correct_entry(
+    """Correct an entry: a new entry pointing at the old, which is kept. A bedside recheck's
+    content is the corrected before-dose assessment (decided again)."""
+    entry = correct_any_entry(
         services,
         actor,
         patient_id,

@@ -52,10 +52,12 @@ async def patients_by_stage(
     offset: Annotated[int, Query(ge=0, le=MAX_ID, description="Patients to skip")] = 0,
 ) -> dict[str, Any]:
     """A page of patients (newest referral first) with their stage and next action, the
-    total, and today's doses on the ward; researchers see study numbers, not names."""
+    total, how many patients (every page) are at each stage, and today's doses on the ward;
+    researchers see study numbers, not names."""
     found = worklist(services, actor, limit=limit, offset=offset)
     return {
         "total": found.total,
+        "stages": {str(stage): n for stage, n in found.by_stage},
         "limit": limit,
         "offset": offset,
         "patients": [

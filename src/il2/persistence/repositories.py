@@ -45,7 +45,7 @@ from il2.domain.records import (
     ScreeningRecord,
     User,
 )
-from il2.persistence import analysis
+from il2.persistence import analysis, stages
 from il2.persistence.tables import (
     AuditRow,
     Base,
@@ -372,14 +372,29 @@ class SqlPatients:
         row = self._session.scalars(query).first()
         return None if row is None else _patient(row)
 
-    def count(self) -> int:
-        """How many patients there are."""
-        return int(self._session.scalar(select(func.count()).select_from(PatientRow)) or 0)
+    def named(self, patient_ids: Sequence[int]) -> Mapping[int, Patient]:
+        """Several patients by id, in one query (an unknown id is left out)."""
+        query = select(PatientRow).where(PatientRow.id.in_(patient_ids))
+        return {row.id: _patient(row) for row in self._session.scalars(query)}
 
-    def page(self, *, limit: int, offset: int) -> Sequence[Patient]:
-        """Patients, newest referral first."""
-        query = select(PatientRow).order_by(PatientRow.referred_on.desc(), PatientRow.id.desc())
-        return [_patient(row) for row in self._session.scalars(query.limit(limit).offset(offset))]
+    def count(self, *, matching: str | None = None) -> int:
+        """How many patients there are (whose name or MRN contains `matching`, if given)."""
+        return stages.matching_count(self._session, matching)
+
+    def page(self, *, limit: int, offset: int, matching: str | None = None) -> Sequence[Patient]:
+        """Patients, newest referral first (whose name or MRN contains `matching`, if given)."""
+        rows = stages.matching_page(self._session, matching, limit=limit, offset=offset)
+        return [_patient(row) for row in rows]
+
+    def stage_counts(
+        self, *, now: datetime, lookback_start: datetime, matching: str | None = None
+    ) -> tuple[Mapping[str, int], Sequence[int]]:
+        """How many patients (matching, if given) are at each worklist stage, counted in SQL;
+        and the ids of those whose latest course started since `lookback_start`, whose stage
+        (in hospital or between cycles) the caller places from their records."""
+        return stages.stage_counts(
+            self._session, now=now, lookback_start=lookback_start, text=matching
+        )
 
     def referrals(self) -> Sequence[Referral]:
         """Every patient's id, diagnosis and referral date, newest referral first."""
@@ -546,6 +561,11 @@ class SqlCourses:
             .order_by(CourseRow.number)
         )
         return _grouped((_course(r) for r in self._session.scalars(query)), lambda r: r.patient_id)
+
+    def open_patients(self, *, starting_before: datetime) -> Sequence[int]:
+        """The patients still on the pathway: a course whose first dose is before
+        `starting_before`, and no current death recorded; by id."""
+        return stages.open_patients(self._session, starting_before=starting_before)
 
     def starting_between(self, start: datetime, end: datetime) -> Sequence[CourseRecord]:
         """Courses whose first dose falls in [start, end)."""

@@ -53,7 +53,7 @@ from il2.domain.timeline import (
 )
 from il2.services.accounts import password_matches
 from il2.services.bedside import assess_before_dose
-from il2.services.clinical import add_entry
+from il2.services.clinical import add_entry, correct_entry
 from il2.services.context import Services, audit, refusals_audited, require, text
 from il2.services.documents import bedside_document
 from il2.services.ports import UnitOfWork
@@ -416,6 +416,37 @@ def dose_fields(
     }
 
 
+VERIFIED_PLAN_POLICY = "first_dose_needs_verified_plan"
+
+
+def needs_verified_plan(services: Services) -> bool:
+    """Whether the site records no dose as given before the plan is verified (default off)."""
+    setting = next((p for p in services.rules.policies if p.name == VERIFIED_PLAN_POLICY), None)
+    return setting is not None and setting.value == "on"
+
+
+def _verified_before_first_dose(
+    services: Services,
+    uow: UnitOfWork,
+    course: CourseRecord,
+    ledger: Sequence[PatientLedgerLine],
+) -> None:
+    """Refuse the course's first dose given while the site's policy asks for a pharmacist's
+    verification of the plan and there is none yet."""
+    if not needs_verified_plan(services):
+        return
+    if any(line.course_id == course.id and line.outcome is DoseOutcome.GIVEN for line in ledger):
+        return
+    if uow.courses.verifications([course.id]):
+        return
+    raise RefusedError([Refusal(
+        "plan-not-verified",
+        f"course {course.number}'s plan is not verified by a pharmacist yet, and this site's "
+        f"policy ({VERIFIED_PLAN_POLICY} = on) records no first dose before it; nothing was "
+        "recorded: ask the pharmacy to verify the plan, or record the dose as held",
+    )])  # fmt: skip
+
+
 def _patient_timeline(
     uow: UnitOfWork, patient_id: int
 ) -> tuple[dict[int, CourseRecord], Sequence[PatientLedgerLine]]:
@@ -561,6 +592,8 @@ def record_dose(
                 "is already recorded",
                 existing=uow.doses.by_slot(*slot),
             )
+        if submission.outcome is DoseOutcome.GIVEN:  # said before the assessment's checks
+            _verified_before_first_dose(services, uow, course, ledger)
         fields = dose_fields(
             services,
             actor,
@@ -571,6 +604,8 @@ def record_dose(
             verify=_verifier(uow, password_check),
             open_holds=_open_holds(uow, course_id, submission),
         )
+        if fields["outcome"] is DoseOutcome.GIVEN:
+            _verified_before_first_dose(services, uow, course, ledger)
         record = uow.doses.add(course_id=course_id, **fields)
         audit(
             uow,
@@ -692,12 +727,15 @@ def record_recheck(
     submission: DoseSubmission,
     *,
     patient_id: int | None = None,
+    corrects: tuple[int, str] | None = None,
 ) -> ClinicalEntry:
     """Keep a new assessment for a dose slot (after a fluid bolus, say) without using the slot.
 
     The assessment and the decision it gets are kept as a clinical entry (audited, shown in the
     flowsheet); no dose is recorded, so the slot can still be given, held or stopped and the
-    timeline is unchanged. A slot already recorded takes no recheck.
+    timeline is unchanged. A slot already recorded takes no recheck. `corrects` (the recheck's
+    id and the reason) keeps this one as a correction of an earlier recheck of the slot
+    (correct_recheck), which a recorded slot still takes: it corrects what was read then.
     """
     decision = preview_dose(services, actor, course_id, submission)
     with services.uow() as uow:
@@ -706,7 +744,7 @@ def record_recheck(
     if patient_id is not None and course.patient_id != patient_id:
         raise NotFoundError(kind="course of this patient", key=str(course_id))
     slot = f"{submission.cycle}.{submission.dose_number}"
-    if recorded is not None:
+    if recorded is not None and corrects is None:
         raise RefusedError([Refusal(
             "slot-recorded", f"dose {slot} is already recorded: a recheck is for an open dose",
         )])  # fmt: skip
@@ -727,5 +765,92 @@ def record_recheck(
         course_id=course_id,
         observed_on=assessed_at.astimezone(zone).date(),
         content=document,
-        summary=f"recheck before dose {slot}: {decision['decision'].replace('_', ' ')}",
+        summary=f"recheck before dose {slot}: {decision['decision'].replace('_', ' ')}"
+        + (f" (correction of entry {corrects[0]}: {corrects[1]})" if corrects else ""),
+        corrects_id=corrects[0] if corrects else None,
+        reason=corrects[1] if corrects else None,
+    )
+
+
+def correct_recheck(
+    services: Services,
+    actor: Actor,
+    patient_id: int,
+    entry_id: int,
+    *,
+    assessment: object,
+    reason: object,
+    assessed_at: datetime | None = None,
+) -> ClinicalEntry:
+    """Correct a bedside recheck: a new recheck of the same dose slot, decided again from the
+    corrected assessment and pointing at the old one, which is kept (shown as corrected).
+
+    Needs `entry.correct` and `dose.record`; a reason is required; a recheck already corrected
+    is refused (correct the newest instead). `assessed_at` defaults to the old one's time.
+    """
+    require(services, actor, "entry.correct")
+    with refusals_audited(
+        services, actor, action="correct", entity="entry", entity_id=entry_id, patient_id=patient_id
+    ):
+        why = text(reason, "reason", limit=limits.MAX_FREE_TEXT, multiline=True)
+        if not why:
+            raise InvalidInputError(
+                field="reason", value=reason, allowed="why the recheck is corrected"
+            )
+        with services.uow() as uow:
+            old = uow.entries.get(entry_id)
+        if (
+            old is None
+            or old.patient_id != patient_id
+            or old.kind != RECHECK
+            or old.course_id is None
+        ):
+            raise NotFoundError(kind="recheck of this patient", key=str(entry_id))
+        if not isinstance(assessment, Mapping):
+            raise InvalidInputError(
+                field="content", value=assessment, allowed="the corrected before-dose assessment"
+            )
+        submission = DoseSubmission(
+            cycle=int(old.content["cycle"]),
+            dose_number=int(old.content["dose_number"]),
+            assessment=dict(assessment),
+            assessed_at=assessed_at or datetime.fromisoformat(old.content["assessed_at"]),
+        )
+        return record_recheck(
+            services,
+            actor,
+            old.course_id,
+            submission,
+            patient_id=patient_id,
+            corrects=(entry_id, why),
+        )
+
+
+def correct_any_entry(
+    services: Services,
+    actor: Actor,
+    patient_id: int,
+    entry_id: int,
+    *,
+    content: object,
+    reason: object,
+    observed_on: object = None,
+) -> ClinicalEntry:
+    """Correct an entry of any kind: a recheck (its content the corrected assessment) as
+    correct_recheck does, any other kind as clinical.correct_entry does."""
+    require(services, actor, "entry.correct")
+    with services.uow() as uow:
+        old = uow.entries.get(entry_id)
+    if old is not None and old.patient_id == patient_id and old.kind == RECHECK:
+        return correct_recheck(
+            services, actor, patient_id, entry_id, assessment=content, reason=reason
+        )
+    return correct_entry(
+        services,
+        actor,
+        patient_id,
+        entry_id,
+        content=content,
+        reason=reason,
+        observed_on=observed_on,
     )

@@ -184,7 +184,8 @@ def verify_plan(services: Services, actor: Actor, course_id: int) -> PlanVerific
     """Record that a pharmacist verified the course's plan (who and when), audited.
 
     A plan is verified once; a second verification is refused as a conflict. Verification
-    does not gate the doses: the label sets no such step, and a site's pharmacy decides it.
+    does not gate the doses (the label sets no such step) unless the site's policy
+    first_dose_needs_verified_plan is on: then no dose of the course is given before it.
     """
     require(services, actor, "course.verify")
     with services.uow() as uow:

@@ -128,12 +128,24 @@ class Patients(Protocol):
         whole timeline (a dose, a new course) take it first, so two never interleave."""
         ...
 
-    def count(self) -> int:
-        """How many patients there are."""
+    def named(self, patient_ids: Sequence[int]) -> Mapping[int, Patient]:
+        """Several patients by id, in one query (an unknown id is left out)."""
         ...
 
-    def page(self, *, limit: int, offset: int) -> Sequence[Patient]:
-        """Patients, newest referral first."""
+    def count(self, *, matching: str | None = None) -> int:
+        """How many patients there are (whose name or MRN contains `matching`, if given)."""
+        ...
+
+    def page(self, *, limit: int, offset: int, matching: str | None = None) -> Sequence[Patient]:
+        """Patients, newest referral first (whose name or MRN contains `matching`, if given)."""
+        ...
+
+    def stage_counts(
+        self, *, now: datetime, lookback_start: datetime, matching: str | None = None
+    ) -> tuple[Mapping[str, int], Sequence[int]]:
+        """How many patients (matching, if given) are at each worklist stage, counted in SQL;
+        and the ids of those whose latest course started since `lookback_start`, whose stage
+        (in hospital or between cycles) the caller places from their records."""
         ...
 
     def search(self, text: str, *, limit: int) -> Sequence[Patient]:
@@ -209,6 +221,11 @@ class Courses(Protocol):
 
     def for_patients(self, patient_ids: Sequence[int]) -> Mapping[int, Sequence[CourseRecord]]:
         """Several patients' courses, by number, in one query."""
+        ...
+
+    def open_patients(self, *, starting_before: datetime) -> Sequence[int]:
+        """The patients still on the pathway: a course whose first dose is before
+        `starting_before`, and no current death recorded; by id."""
         ...
 
     def starting_between(self, start: datetime, end: datetime) -> Sequence[CourseRecord]:

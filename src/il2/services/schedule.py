@@ -4,7 +4,10 @@ Pending decisions come from the records: held doses of the last 24 hours (a hold
 physician to decide whether to override it, resume or stop: il2 keeps no co-signature of
 overrides), and what the pathway engine (services/patient_pathway.py) says comes next after a
 course: a response scan, a next-course decision or follow-up, when its date falls due within
-the horizon. Admissions are each planned cycle's first dose day; a bed counts as used from that
+the horizon. They are asked of every patient still on the pathway (a course begun, no death
+recorded), however long ago the last course was: a follow-up years out is as due as one this
+month. Their records are read `BATCH` patients at a time. Admissions are each planned cycle's
+first dose day; a bed counts as used from that
 day to the cycle's last planned dose day (the plan has no admission or discharge date of its
 own, so both are the planned dose days).
 """
@@ -22,7 +25,7 @@ from il2.services.patient_pathway import next_for_record, next_in_words
 
 HORIZON_DAYS = 14
 HELD_WITHIN = timedelta(hours=24)
-COURSES_WITHIN_DAYS = 400  # courses started within this many days (a course every 6-12 weeks)
+BATCH = 500  # patients whose records are read at a time: memory stays at one batch
 
 _KINDS = {
     "response_scan": "scan",
@@ -99,82 +102,82 @@ def schedule(services: Services, actor: Actor) -> Schedule:
     today = now.astimezone(zone).date()
     end = today + timedelta(days=HORIZON_DAYS)
     with services.uow() as uow:
-        recent = uow.courses.starting_between(
-            now - timedelta(days=COURSES_WITHIN_DAYS), now + timedelta(days=HORIZON_DAYS + 1)
-        )
-        ids = sorted({c.patient_id for c in recent})
-        courses = uow.courses.for_patients(ids)
-        ledgers = uow.doses.for_courses([c.id for cs in courses.values() for c in cs])
-        entries = uow.entries.for_patients(ids)
-        patients = {i: uow.patients.get(i) for i in ids}
+        open_ids = uow.courses.open_patients(starting_before=now + timedelta(days=HORIZON_DAYS + 1))
+        held: list[HeldDose] = []
+        decisions: list[Decision] = []
+        admissions: list[Admission] = []
+        for at in range(0, len(open_ids), BATCH):
+            ids = list(open_ids[at : at + BATCH])
+            courses = uow.courses.for_patients(ids)
+            ledgers = uow.doses.for_courses([c.id for cs in courses.values() for c in cs])
+            entries = uow.entries.for_patients(ids)
+            patients = uow.patients.named(ids)
 
-        def name(patient_id: int) -> str:
-            patient = patients.get(patient_id)
-            return patient.name if patient else f"patient {patient_id}"
+            def name(patient_id: int) -> str:
+                patient = patients.get(patient_id)  # noqa: B023 - read within the batch
+                return patient.name if patient else f"patient {patient_id}"
 
-        held = [
-            HeldDose(
-                c.patient_id,
-                name(c.patient_id),
-                c.id,
-                r.cycle,
-                r.dose_number,
-                r.recorded_at,
-                r.recorded_by,
-            )
-            for cs in courses.values()
-            for c in cs
-            if not any(r.decision_action == "discontinue" for r in ledgers.get(c.id, ()))
-            for r in ledgers.get(c.id, ())
-            if r.outcome is DoseOutcome.HELD and now - r.recorded_at <= HELD_WITHIN
-        ]
-        decisions = []
-        for patient_id in ids:
-            mine = courses.get(patient_id, ())
-            record = {
-                "courses": [plain(c) for c in mine],
-                "doses": [plain(d) for c in mine for d in ledgers.get(c.id, ())],
-                "entries": [plain(e) for e in entries.get(patient_id, ())],
-            }
-            try:
-                document = next_for_record(services, record)
-            except Il2Error:
-                document = {"next": "incomplete"}
-            if document is None or document["next"] not in _KINDS:
-                continue
-            due = _due(document)
-            if due is not None and due > end:
-                continue
-            decisions.append(
-                Decision(
-                    patient_id,
-                    name(patient_id),
-                    _KINDS[str(document["next"])],
-                    next_in_words(document),
-                    due,
+            held += [
+                HeldDose(
+                    c.patient_id,
+                    name(c.patient_id),
+                    c.id,
+                    r.cycle,
+                    r.dose_number,
+                    r.recorded_at,
+                    r.recorded_by,
                 )
-            )
-        admissions = []
-        for cs in courses.values():
-            for course in cs:
-                for cycle in course.plan.get("cycles", []):
-                    doses = cycle.get("doses") or []
-                    if not doses:
-                        continue
-                    first = datetime.fromisoformat(doses[0]["due_at"]).astimezone(zone).date()
-                    last = datetime.fromisoformat(doses[-1]["due_at"]).astimezone(zone).date()
-                    if last >= today and first <= end:
-                        admissions.append(
-                            Admission(
-                                course.patient_id,
-                                name(course.patient_id),
-                                course.id,
-                                course.number,
-                                cycle["cycle"],
-                                first,
-                                last,
+                for cs in courses.values()
+                for c in cs
+                if not any(r.decision_action == "discontinue" for r in ledgers.get(c.id, ()))
+                for r in ledgers.get(c.id, ())
+                if r.outcome is DoseOutcome.HELD and now - r.recorded_at <= HELD_WITHIN
+            ]
+            for patient_id in ids:
+                mine = courses.get(patient_id, ())
+                record = {
+                    "courses": [plain(c) for c in mine],
+                    "doses": [plain(d) for c in mine for d in ledgers.get(c.id, ())],
+                    "entries": [plain(e) for e in entries.get(patient_id, ())],
+                }
+                try:
+                    document = next_for_record(services, record)
+                except Il2Error:
+                    document = {"next": "incomplete"}
+                if document is None or document["next"] not in _KINDS:
+                    continue
+                due = _due(document)
+                if due is not None and due > end:
+                    continue
+                decisions.append(
+                    Decision(
+                        patient_id,
+                        name(patient_id),
+                        _KINDS[str(document["next"])],
+                        next_in_words(document),
+                        due,
+                    )
+                )
+            for cs in courses.values():
+                for course in cs:
+                    for cycle in course.plan.get("cycles", []):
+                        doses = cycle.get("doses") or []
+                        if not doses:
+                            continue
+                        first = datetime.fromisoformat(doses[0]["due_at"]).astimezone(zone).date()
+                        last = datetime.fromisoformat(doses[-1]["due_at"]).astimezone(zone).date()
+                        if last >= today and first <= end:
+                            admissions.append(
+                                Admission(
+                                    course.patient_id,
+                                    name(course.patient_id),
+                                    course.id,
+                                    course.number,
+                                    cycle["cycle"],
+                                    first,
+                                    last,
+                                )
                             )
-                        )
         shown = sorted(
             {h.patient_id for h in held}
             | {d.patient_id for d in decisions}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -11,6 +12,7 @@ from il2.domain.records import Actor
 from il2.domain.worklist import Stage, dose_window, slots, where
 from il2.services.context import Services, audit
 from il2.services.patient_pathway import next_from_records
+from il2.services.ports import UnitOfWork
 
 LOOKBACK_DAYS = 60  # a course's doses all fall within its first 20 days (days 1-5, 15-19)
 
@@ -50,10 +52,24 @@ class Worklist:
     rows: tuple[WorklistRow, ...]
     total: int
     doses_today: tuple[WardDose, ...]
+    by_stage: tuple[tuple[Stage, int], ...] = ()  # every matching patient, every page
+
+    def stage_total(self, stage: Stage) -> int:
+        """How many matching patients, on any page, are at this stage."""
+        return dict(self.by_stage).get(stage, 0)
 
 
-def worklist(services: Services, actor: Actor, *, limit: int = 50, offset: int = 0) -> Worklist:
-    """A page of the worklist (identified, or de-identified for researchers).
+def worklist(
+    services: Services,
+    actor: Actor,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    matching: str | None = None,
+) -> Worklist:
+    """A page of the worklist (identified, or de-identified for researchers), with how many
+    patients are at each stage across every page; `matching` (identified readers only: a name
+    or MRN would re-identify) keeps the patients whose name or MRN contains it.
 
     Researchers see study numbers, stages and next actions, with no date: not the next date
     nor today's doses on the ward (a dose due today is an exact date of the patient's care).
@@ -67,10 +83,16 @@ def worklist(services: Services, actor: Actor, *, limit: int = 50, offset: int =
             username=actor.username,
             action="patient.read",
         )
+    if matching is not None and not identified:
+        raise PermissionDeniedError(
+            f"{actor.username} ({actor.role.value}) may not search patients by name or MRN",
+            username=actor.username,
+            action="patient.read",
+        )
     now = services.clock()
     zone = services.rules.site.time_zone
     with services.uow() as uow:
-        patients = uow.patients.page(limit=limit, offset=offset)
+        patients = uow.patients.page(limit=limit, offset=offset, matching=matching)
         ids = [p.id for p in patients]
         courses = uow.courses.for_patients(ids)
         recent = uow.courses.starting_between(
@@ -82,7 +104,8 @@ def worklist(services: Services, actor: Actor, *, limit: int = 50, offset: int =
         screenings = uow.screenings.for_patients(ids)
         entries = uow.entries.for_patients(ids)
         ward_patients = {c.patient_id: uow.patients.get(c.patient_id) for c in recent}
-        total = uow.patients.count()
+        total = uow.patients.count(matching=matching)
+        by_stage = _stage_totals(uow, now, matching)
         today = now.astimezone(zone).date()
         due_today = [  # a dose due today is an exact date: never on a de-identified list
             (course, s)
@@ -99,7 +122,10 @@ def worklist(services: Services, actor: Actor, *, limit: int = 50, offset: int =
             entity="worklist",
             entity_id=offset,
             patient_id=None,
-            after={"patients": named},  # every patient the page names: the list and today's doses
+            after={
+                "patients": named,
+                **({"matching": matching} if matching else {}),
+            },  # every patient the page names: the list and today's doses
         )
         uow.commit()
 
@@ -152,4 +178,32 @@ def worklist(services: Services, actor: Actor, *, limit: int = 50, offset: int =
         )
         for course, s in due_today
     ]
-    return Worklist(tuple(rows), total, tuple(sorted(ward, key=lambda d: d.due_at)))
+    return Worklist(tuple(rows), total, tuple(sorted(ward, key=lambda d: d.due_at)), by_stage)
+
+
+def _stage_totals(
+    uow: UnitOfWork, now: datetime, matching: str | None
+) -> tuple[tuple[Stage, int], ...]:
+    """How many matching patients are at each stage: counted in SQL, except the few whose
+    latest course started within the lookback (in hospital, between cycles or past it), placed
+    from their records as the rows are."""
+    counted, active = uow.patients.stage_counts(
+        now=now, lookback_start=now - timedelta(days=LOOKBACK_DAYS), matching=matching
+    )
+    totals = Counter({Stage(name): n for name, n in counted.items()})
+    if active:
+        ids = list(active)
+        courses = uow.courses.for_patients(ids)
+        ledgers = uow.doses.for_courses([c.id for cs in courses.values() for c in cs])
+        screenings = uow.screenings.for_patients(ids)
+        entries = uow.entries.for_patients(ids)
+        for patient_id in ids:
+            here = where(
+                screenings.get(patient_id, ()),
+                courses.get(patient_id, ()),
+                ledgers,
+                entries.get(patient_id, ()),
+                now,
+            )
+            totals[here.stage] += 1
+    return tuple((stage, totals[stage]) for stage in Stage if totals[stage])

@@ -10,18 +10,31 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from il2.domain.bedside import holds_still_open
-from il2.domain.errors import InvalidInputError, PermissionDeniedError, RefusedError
+from il2.domain.errors import (
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    RefusedError,
+)
+from il2.domain.limits import MAX_ID
 from il2.domain.records import Actor, DoseOutcome
 from il2.rules.findings_display import load_findings_display
 from il2.services.context import aware, require
 from il2.services.courses import DoseSubmission, preview_dose, submit_dose
-from il2.services.doses import RECHECK, record_recheck
+from il2.services.doses import (
+    RECHECK,
+    VERIFIED_PLAN_POLICY,
+    correct_recheck,
+    needs_verified_plan,
+    record_recheck,
+)
 from il2.services.patients import read_patient
+from il2.services.pharmacy import plan_verification
 from il2.web import forms, record
 from il2.web.core import Form, RecordId, SlotNumber, Web, form_values, is_htmx, see_other
 from il2.web.session import signed_in
@@ -67,6 +80,12 @@ class Dose:
             cycle=self.cycle,
             number=self.number,
         )
+
+
+def _entry_id(value: object) -> int | None:
+    """The form's `correcting` entry id, or None when absent or not a number."""
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() and int(text) <= MAX_ID else None
 
 
 def dose_path(
@@ -156,8 +175,12 @@ class Screen:
         error: InvalidInputError | None = None,
         decision: Mapping[str, Any] | None = None,
         refused: RefusedError | None = None,
+        correct: int | None = None,
     ) -> HTMLResponse:
         """The dose screen: the form (with a decision if known), or the record once made.
+
+        `correct` (or the form's `correcting`) names a recheck of this slot to correct: the
+        form starts from its assessment and asks for the reason.
 
         A refused record comes back as the form with everything typed and each reason (409).
         A de-identified reader has no dose screen: it is dated to the minute (Safe Harbor).
@@ -172,6 +195,29 @@ class Screen:
         slot = course.slot(dose.cycle, dose.number)
         if slot.record is None:  # the form: only for who may record a dose
             require(self.web.services, actor, "dose.record")
+        rechecks = [
+            e
+            for e in record.current(found["entries"], RECHECK)
+            if e["course_id"] == dose.course_id
+            and (e["content"]["cycle"], e["content"]["dose_number"]) == (dose.cycle, dose.number)
+        ]
+        wanted = next(
+            (
+                found_id
+                for found_id in (
+                    correct,
+                    _entry_id(request.path_params.get("entry_id")),  # a correction redisplayed
+                    _entry_id((values or {}).get("correcting")),
+                )
+                if found_id is not None
+            ),
+            None,
+        )
+        correcting = next((e for e in rechecks if e["id"] == wanted), None)
+        if wanted is not None and correcting is None:
+            raise NotFoundError(kind="current recheck of this dose", key=str(wanted))
+        if values is None and correcting is not None:
+            values = self.recheck_values(correcting)
         if values is None:
             screening = found["screenings"][-1]["findings"] if found["screenings"] else {}
             creatinine = screening.get("labs", {}).get("creatinine_mg_dl")
@@ -184,14 +230,20 @@ class Screen:
             (d["cycle"], d["dose_number"], d["outcome"], d.get("decision") or {})
             for d in course.doses
         ]
-        rechecks = [
-            e
-            for e in record.current(found["entries"], RECHECK)
-            if e["course_id"] == dose.course_id
-            and (e["content"]["cycle"], e["content"]["dose_number"]) == (dose.cycle, dose.number)
-        ]
+        unverified = (
+            needs_verified_plan(self.web.services)
+            and not any(d["outcome"] == "given" for d in course.doses)
+            and plan_verification(self.web.services, actor, course.id) is None
+        )
         facts = {
+            "plan_unverified": VERIFIED_PLAN_POLICY if unverified else None,
             "rechecks": rechecks,
+            "correcting": correcting,
+            "corrected": {
+                e["id"]: e
+                for e in found["entries"]
+                if e["kind"] == RECHECK and e["id"] in {r.get("corrects_id") for r in rechecks}
+            },
             "open_holds": holds_still_open(earlier, dose.cycle, dose.number),
             "regimen": course.regimen_id,
             "cycle": dose.cycle,
@@ -218,6 +270,24 @@ class Screen:
             refused=refused,
             now=self.now_input(),
         )
+
+    def recheck_values(self, entry: Mapping[str, Any]) -> dict[str, Any]:
+        """A recheck's assessment as the dose form's values, to correct it."""
+        assessment = dict(entry["content"]["assessment"])
+        pressors = assessment.pop("vasopressors", None)
+        values = forms.flatten(assessment)
+        for item in pressors or ():
+            agent = item.get("agent")
+            values.update(
+                {f"vasopressors.{agent}.{k}": str(v) for k, v in item.items() if k != "agent"}
+            )
+        if pressors == []:
+            values[forms.PRESSORS_NONE] = "yes"
+        zone = self.web.rules.site.time_zone
+        assessed = datetime.fromisoformat(entry["content"]["assessed_at"]).astimezone(zone)
+        values["assessed_at"] = assessed.strftime("%Y-%m-%dT%H:%M")
+        values["correcting"] = str(entry["id"])
+        return values
 
     def fragment(
         self,
@@ -319,8 +389,13 @@ def routes(web: Web) -> APIRouter:
     screen = Screen(web)
 
     @router.get(PATH, response_class=HTMLResponse)
-    def dose_screen(request: Request, dose: DosePath, actor: SignedIn) -> HTMLResponse:
-        return screen.page(request, dose, actor)
+    def dose_screen(
+        request: Request,
+        dose: DosePath,
+        actor: SignedIn,
+        correct: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    ) -> HTMLResponse:
+        return screen.page(request, dose, actor, correct=correct)
 
     @router.post(PATH + "/preview", response_class=HTMLResponse)
     @web.redisplay(screen.preview_again)
@@ -345,6 +420,27 @@ def routes(web: Web) -> APIRouter:
         try:
             record_recheck(
                 web.services, actor, dose.course_id, submission, patient_id=dose.patient_id
+            )
+        except RefusedError as refused:
+            return screen.refused_again(request, form, refused)
+        return see_other(dose.url + "#rechecks")
+
+    @router.post(PATH + "/rechecks/{entry_id}/corrections")
+    @web.redisplay(screen.record_again)
+    def correct_a_recheck(
+        request: Request, dose: DosePath, entry_id: RecordId, form: Form, actor: SignedIn
+    ) -> Response:
+        """Correct a recheck of this dose: decided again, the old one kept and marked."""
+        assessed = forms.text(form, "assessed_at")
+        try:
+            correct_recheck(
+                web.services,
+                actor,
+                dose.patient_id,
+                entry_id,
+                assessment=screen.assessment(form),
+                reason=forms.text(form, "reason"),
+                assessed_at=aware(assessed, "assessed_at", web.services) if assessed else None,
             )
         except RefusedError as refused:
             return screen.refused_again(request, form, refused)

@@ -42,7 +42,8 @@ def routes(web: Web) -> APIRouter:
         q: Annotated[str, Query(max_length=200)] = "",
     ) -> HTMLResponse:
         search = _search(actor, q)
-        found = worklist(web.services, actor, limit=PAGE, offset=offset)
+        matching = search["query"].strip() if search and search["found"] is not None else None
+        found = worklist(web.services, actor, limit=PAGE, offset=offset, matching=matching)
         by_stage = {stage: [r for r in found.rows if r.stage is stage] for stage in Stage}
         return web.page(
             request,
@@ -52,6 +53,7 @@ def routes(web: Web) -> APIRouter:
             offset=offset,
             page=PAGE,
             search=search,
+            matching=matching,
         )
 
     return router
