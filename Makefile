@@ -11,7 +11,7 @@ DEMO_DATABASE ?= sqlite:///$(CURDIR)/.il2-demo.sqlite3
 # pytest-xdist workers for `make unit`: one per core (CI has 2); `make unit TEST_WORKERS=0` runs in one process.
 TEST_WORKERS ?= auto
 
-.PHONY: help install system-deps run examples test lint typecheck imports unit bench lock audit advisories clean
+.PHONY: help install system-deps run examples test lint typecheck imports unit fuzz bench lock audit advisories clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -64,6 +64,9 @@ unit: install system-deps  ## the test suite with branch coverage, on every core
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --cov --cov-branch --cov-report=term --durations=30
 
 test: lint typecheck imports audit unit  ## everything CI checks
+
+fuzz: install system-deps  ## the API fuzzed deeper than make test: 1,000 cases an operation (about an hour)
+	IL2_FUZZ_EXAMPLES=1000 $(BIN)/pytest -n $(TEST_WORKERS) tests/e2e/test_api_fuzz.py
 
 bench: install system-deps  ## benchmarks, printing figures (engines, CLI start-up, API, pages, demo, report)
 	$(BIN)/python benchmarks/run.py

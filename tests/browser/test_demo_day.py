@@ -92,7 +92,7 @@ def _wait_for_health(url: str, server: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(msg)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # a module fixture is rebuilt when the worker strays
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """`make run`'s three steps as subprocesses on a fresh SQLite file; stopped at the end."""
     folder = tmp_path_factory.mktemp("demo-day")

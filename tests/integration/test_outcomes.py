@@ -20,11 +20,13 @@ LABEL = {  # Proleukin label pools: RCC 37/255 (17 CR), melanoma 43/270 (17 CR)
     "melanoma": {"orr": 43 / 270, "cr_rate": 17 / 270},
 }
 
-# Under pytest-xdist (`make unit`) the module stays on one worker, so the demo is built once.
+# Under pytest-xdist (`make unit`) the module stays on one worker, and the fixture lives as long
+# as that worker's session: a module-scoped one is torn down whenever the worker runs a test of
+# another module between two of these, and the 10-year demo was built twice (220 s each in CI).
 pytestmark = pytest.mark.xdist_group("outcomes-demo")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def outcome(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
     path: Path = tmp_path_factory.mktemp("demo") / "il2.sqlite3"
     app = build_app(Settings(database_url=f"sqlite:///{path}"))

@@ -100,7 +100,7 @@ def recorded_retreatment(
 ) -> RetreatmentDecision:
     """The retreatment verdict on the patient's recorded courses."""
     courses = uow.courses.for_patient(patient_id)
-    ledgers = uow.doses.for_courses([c.id for c in courses]) if courses else {}
+    ledgers = uow.doses.for_courses([c.id for c in courses], decisions=False) if courses else {}
     doses = [dose for c in courses for dose in ledgers.get(c.id, ())]
     entries = [plain(e) for e in uow.entries.for_patient(patient_id)]
     grades = recorded_grades([plain(d) for d in doses], entries, services.rules.site.time_zone)

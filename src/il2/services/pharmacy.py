@@ -115,7 +115,7 @@ def preparation_list(services: Services, actor: Actor) -> PreparationList:
     product = services.rules.product
     with services.uow() as uow:
         courses = uow.courses.starting_between(now - timedelta(days=LOOKBACK_DAYS), now + HORIZON)
-        ledgers = uow.doses.for_courses([c.id for c in courses])
+        ledgers = uow.doses.for_courses([c.id for c in courses], decisions=False)
         due = {c.id: _pending(c, ledgers.get(c.id, ()), now, since) for c in courses}
         running = [c for c in courses if due[c.id]]
         patients = {c.patient_id: uow.patients.get(c.patient_id) for c in running}
@@ -260,7 +260,7 @@ def vial_use(services: Services, actor: Actor, *, start: date, end: date) -> Via
     per_course: dict[int, list[int]] = {}
     with services.uow() as uow:
         courses = uow.courses.starting_between(first - timedelta(days=LOOKBACK_DAYS), last)
-        ledgers = uow.doses.for_courses([c.id for c in courses])
+        ledgers = uow.doses.for_courses([c.id for c in courses], decisions=False)
         for course in courses:
             per_dose = int(course.plan.get("vials_per_dose", 0))
             for record in ledgers.get(course.id, ()):

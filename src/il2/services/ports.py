@@ -297,8 +297,11 @@ class Doses(Protocol):
         """A course's ledger without the documents (cheap), in dose order."""
         ...
 
-    def for_courses(self, course_ids: Sequence[int]) -> Mapping[int, Sequence[DoseRecord]]:
-        """Several courses' ledgers, in one query."""
+    def for_courses(
+        self, course_ids: Sequence[int], *, decisions: bool = True
+    ) -> Mapping[int, Sequence[DoseRecord]]:
+        """Several courses' ledgers, in one query; `decisions=False` leaves each record's
+        decision document unread (`{}`), for readers of outcomes, times and assessments."""
         ...
 
     def lines_for_patient(self, patient_id: int) -> Sequence[PatientLedgerLine]:

@@ -6,20 +6,23 @@ overrides), and what the pathway engine (services/patient_pathway.py) says comes
 course: a response scan, a next-course decision or follow-up, when its date falls due within
 the horizon. They are asked of every patient still on the pathway (a course begun, no death
 recorded), however long ago the last course was: a follow-up years out is as due as one this
-month. Their records are read `BATCH` patients at a time. Admissions are each planned cycle's
-first dose day; a bed counts as used from that
-day to the cycle's last planned dose day (the plan has no admission or discharge date of its
-own, so both are the planned dose days).
+month. A follow-up is due until one is recorded on or after the latest dose given and response
+assessment (no source sets an interval for later ones). Their records are read `BATCH`
+patients at a time, without the dose decision documents (most of a dose's bytes; the pathway
+reads outcomes, times and assessments). Admissions are each planned cycle's first dose day; a
+bed counts as used from that day to the cycle's last planned dose day (the plan has no
+admission or discharge date of its own, so both are the planned dose days).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from il2.domain.errors import Il2Error
-from il2.domain.records import Actor, DoseOutcome
+from il2.domain.records import Actor, ClinicalEntry, DoseOutcome
 from il2.services.context import Services, audit, plain, require
 from il2.services.patient_pathway import next_for_record, next_in_words
 
@@ -109,7 +112,9 @@ def schedule(services: Services, actor: Actor) -> Schedule:
         for at in range(0, len(open_ids), BATCH):
             ids = list(open_ids[at : at + BATCH])
             courses = uow.courses.for_patients(ids)
-            ledgers = uow.doses.for_courses([c.id for cs in courses.values() for c in cs])
+            ledgers = uow.doses.for_courses(
+                [c.id for cs in courses.values() for c in cs], decisions=False
+            )
             entries = uow.entries.for_patients(ids)
             patients = uow.patients.named(ids)
 
@@ -145,6 +150,16 @@ def schedule(services: Services, actor: Actor) -> Schedule:
                 except Il2Error:
                     document = {"next": "incomplete"}
                 if document is None or document["next"] not in _KINDS:
+                    continue
+                if document["next"] == "follow_up" and followed_up(
+                    [
+                        d.given_at.astimezone(zone).date()
+                        for c in mine
+                        for d in ledgers.get(c.id, ())
+                        if d.given_at
+                    ],
+                    entries.get(patient_id, ()),
+                ):
                     continue
                 due = _due(document)
                 if due is not None and due > end:
@@ -201,6 +216,22 @@ def schedule(services: Services, actor: Actor) -> Schedule:
         tuple(sorted(admissions, key=lambda a: (a.day, a.patient))),
         _beds(admissions, today, end),
     )
+
+
+def followed_up(given_on: Sequence[date], entries: Sequence[ClinicalEntry]) -> bool:
+    """Whether a current (uncorrected) follow-up was observed on or after the latest day a dose
+    was given (`given_on`) and the latest current response assessment: the follow-up the
+    pathway asks for is then done. The label and il2's references set no interval between later
+    follow-ups, so none is asked again until a later dose or scan (a site's follow-up visits
+    are its own schedule)."""
+    replaced = {e.corrects_id for e in entries if e.corrects_id is not None}
+    current = [e for e in entries if e.id not in replaced]
+    seen = [e.observed_on for e in current if e.kind == "follow_up"]
+    if not seen:
+        return False
+    scans = [e.observed_on for e in current if e.kind == "response"]
+    since = max([*given_on, *scans], default=None)
+    return since is None or max(seen) >= since
 
 
 def _beds(admissions: list[Admission], today: date, end: date) -> tuple[tuple[date, int, int], ...]:

@@ -99,7 +99,8 @@ def worklist(
             now - timedelta(days=LOOKBACK_DAYS), now + timedelta(days=1)
         )
         ledgers = uow.doses.for_courses(
-            [c.id for cs in courses.values() for c in cs] + [c.id for c in recent]
+            [c.id for cs in courses.values() for c in cs] + [c.id for c in recent],
+            decisions=False,
         )
         screenings = uow.screenings.for_patients(ids)
         entries = uow.entries.for_patients(ids)
@@ -194,7 +195,9 @@ def _stage_totals(
     if active:
         ids = list(active)
         courses = uow.courses.for_patients(ids)
-        ledgers = uow.doses.for_courses([c.id for cs in courses.values() for c in cs])
+        ledgers = uow.doses.for_courses(
+            [c.id for cs in courses.values() for c in cs], decisions=False
+        )
         screenings = uow.screenings.for_patients(ids)
         entries = uow.entries.for_patients(ids)
         for patient_id in ids:
