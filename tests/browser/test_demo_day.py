@@ -228,9 +228,10 @@ def test_the_nurse_records_a_due_dose_within_five_clicks_and_holds_the_trending_
 def test_the_physician_opens_a_pending_decision_and_records_the_follow_up(
     page: Page, demo: Demo
 ) -> None:
+    """A scan, next-course decision or follow-up due: the physician sees the patient in clinic."""
     sign_in_as(page, demo, "physician")
     expect(page.get_by_role("heading", name="Pending decisions")).to_be_visible()
-    due = page.locator("table.decisions-follow_up tbody tr").first
+    due = page.locator("table.decisions tbody tr").first
     name = due.get_by_role("link").inner_text()
     shot(page, "demo-physician-1-pending")
     due.get_by_role("link").click()
