@@ -23,7 +23,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from il2.domain.errors import ConflictError, NotFoundError
 from il2.domain.records import (
@@ -610,7 +610,9 @@ class SqlCourses:
         analysis.add_course_outlines(self._session.connection(), kept)
 
 
-def _dose(row: DoseRow, *, decision: bool = True) -> DoseRecord:
+def _dose(row: DoseRow | Any, *, decision: bool = True) -> DoseRecord:
+    """The record of a dose row (an ORM object, or a Core row without `decision` when
+    `decision` is False)."""
     return DoseRecord(
         row.id,
         row.course_id,
@@ -701,17 +703,22 @@ class SqlDoses:
         its source, is most of a dose's bytes; a worklist of 50 treated patients reads it in
         seconds.
         """
-        query = (
-            select(DoseRow)
+        if decisions:
+            query = (
+                select(DoseRow)
+                .where(DoseRow.course_id.in_(course_ids))
+                .order_by(DoseRow.cycle, DoseRow.dose_number)
+            )
+            return _grouped((_dose(r) for r in self._session.scalars(query)), lambda r: r.course_id)
+        # Core rows, not ORM objects: the lists read thousands of doses at 10,000 patients
+        columns = [c for c in DoseRow.__table__.columns if c.name != "decision"]
+        lean = (
+            select(*columns)
             .where(DoseRow.course_id.in_(course_ids))
             .order_by(DoseRow.cycle, DoseRow.dose_number)
         )
-        if not decisions:
-            query = query.options(defer(DoseRow.decision, raiseload=True))
-        return _grouped(
-            (_dose(r, decision=decisions) for r in self._session.scalars(query)),
-            lambda r: r.course_id,
-        )
+        rows = _core(self._session, lean)
+        return _grouped((_dose(r, decision=False) for r in rows), lambda r: r.course_id)
 
     def for_course(self, course_id: int) -> Sequence[DoseRecord]:
         """A course's ledger in dose order."""

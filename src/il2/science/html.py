@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from html import escape
 from typing import Any
 
@@ -251,7 +252,10 @@ def _figure(svg: str, *, prefix: str, caption: str) -> str:
     )
 
 
+@lru_cache(maxsize=4)
 def _figures(program: Program) -> str:
+    """The four figures of a program, drawn once per program (a program is a frozen value: the
+    same records give the same figures; drawing them is most of the outcomes page's time)."""
     return "".join(
         (
             _figure(
