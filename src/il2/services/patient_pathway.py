@@ -9,7 +9,7 @@ counts from the day of the last dose given, the day discharge can be no earlier 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -19,6 +19,23 @@ from il2.services.context import Services, plain
 from il2.services.history import history_document, recorded_grades
 from il2.services.pathway import next_step, pathway_document
 from il2.services.patients import read_patient
+
+
+def pathway_doses(doses: Iterable[DoseRecord]) -> list[Json]:
+    """The doses as the pathway reads them: course, slot, outcome, time given and the
+    before-dose assessment (by reference, read only); the lists that ask the pathway of
+    thousands of patients skip copying the rest of each record."""
+    return [
+        {
+            "course_id": d.course_id,
+            "cycle": d.cycle,
+            "dose_number": d.dose_number,
+            "outcome": d.outcome.value,
+            "given_at": d.given_at.isoformat() if d.given_at else None,
+            "assessment": d.assessment,
+        }
+        for d in doses
+    ]
 
 
 def _given(doses: Sequence[Json], course_id: int) -> list[Json]:
@@ -147,7 +164,7 @@ def next_from_records(
     the records cannot be judged: an odd record never takes a list down)."""
     record = {
         "courses": [plain(c) for c in courses],
-        "doses": [plain(d) for d in doses],
+        "doses": pathway_doses(doses),
         "entries": [plain(e) for e in entries],
     }
     try:

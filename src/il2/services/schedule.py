@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from il2.domain.errors import Il2Error
 from il2.domain.records import Actor, ClinicalEntry, DoseOutcome
 from il2.services.context import Services, audit, plain, require
-from il2.services.patient_pathway import next_for_record, next_in_words
+from il2.services.patient_pathway import next_for_record, next_in_words, pathway_doses
 
 HORIZON_DAYS = 14
 HELD_WITHIN = timedelta(hours=24)
@@ -142,7 +142,7 @@ def schedule(services: Services, actor: Actor) -> Schedule:
                 mine = courses.get(patient_id, ())
                 record = {
                     "courses": [plain(c) for c in mine],
-                    "doses": [plain(d) for c in mine for d in ledgers.get(c.id, ())],
+                    "doses": pathway_doses(d for c in mine for d in ledgers.get(c.id, ())),
                     "entries": [plain(e) for e in entries.get(patient_id, ())],
                 }
                 try:
