@@ -201,3 +201,34 @@ def test_a_patient_years_past_their_course_still_has_their_pending_decision(
     assert mine[0].due_on is None or mine[0].due_on <= found.today + timedelta(days=14)
     assert all(d.patient_id != dead for d in found.decisions)
     assert _named(app, "read_schedule") == [[patient]]
+
+
+def test_a_kept_pathway_answer_is_read_again_once_the_patients_records_change(
+    app: App, clock: FixedClock
+) -> None:
+    """The schedule keeps each patient's pathway answer with their records' marks: a second
+    view reads no records while none changed, and any new record (here a follow-up) or a new
+    day makes it work the answer out again."""
+    people = staff(app)
+    doctor = people[Role.PHYSICIAN]
+    patient, course = _course(app, doctor, "Kept", clock.now.isoformat())
+    _give(app, people[Role.NURSE], course, 1, clock)
+    clock.now += timedelta(days=60)
+    first = schedule(app.services, doctor)
+    (mine,) = [d for d in first.decisions if d.patient_id == patient]
+    key = ("schedule", patient)
+    marks, answer = app.services.answers[key]
+    assert isinstance(answer, tuple)
+    assert answer[0] == mine.kind
+    planted = ("records", "planted to show the kept answer is read", None)
+    app.services.answers[key] = (marks, planted)
+    assert [d.words for d in schedule(app.services, doctor).decisions] == [planted[1]]
+    record_follow_up(
+        app.services, doctor, patient, observed_on=clock.now.date().isoformat(),
+        status="alive_no_progression",
+    )  # fmt: skip
+    again = schedule(app.services, doctor)
+    assert [d.words for d in again.decisions] == [mine.words]
+    app.services.answers[key] = (app.services.answers[key][0], planted)
+    clock.now += timedelta(days=1)
+    assert [d.words for d in schedule(app.services, doctor).decisions] == [mine.words]

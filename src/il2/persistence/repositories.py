@@ -567,6 +567,34 @@ class SqlCourses:
         `starting_before`, and no current death recorded; by id."""
         return stages.open_patients(self._session, starting_before=starting_before)
 
+    def record_marks(self, patient_ids: Sequence[int]) -> Mapping[int, tuple[int, ...]]:
+        """Each patient's courses, doses and entries as (count, highest id) pairs, in two
+        grouped queries: records are only ever added, so equal marks mean the same records."""
+        courses = (
+            select(
+                CourseRow.patient_id,
+                func.count(func.distinct(CourseRow.id)),
+                func.max(CourseRow.id),
+                func.count(DoseRow.id),
+                func.coalesce(func.max(DoseRow.id), 0),
+            )
+            .outerjoin(DoseRow, DoseRow.course_id == CourseRow.id)
+            .where(CourseRow.patient_id.in_(patient_ids))
+            .group_by(CourseRow.patient_id)
+        )
+        entries = (
+            select(EntryRow.patient_id, func.count(EntryRow.id), func.max(EntryRow.id))
+            .where(EntryRow.patient_id.in_(patient_ids))
+            .group_by(EntryRow.patient_id)
+        )
+        written: dict[int, tuple[int, ...]] = {
+            patient: tuple(counts) for patient, *counts in self._session.execute(entries)
+        }
+        return {
+            patient: (*counts, *written.get(patient, (0, 0)))
+            for patient, *counts in self._session.execute(courses)
+        }
+
     def starting_between(self, start: datetime, end: datetime) -> Sequence[CourseRecord]:
         """Courses whose first dose falls in [start, end)."""
         query = select(CourseRow).where(
@@ -719,6 +747,21 @@ class SqlDoses:
         )
         rows = _core(self._session, lean)
         return _grouped((_dose(r, decision=False) for r in rows), lambda r: r.course_id)
+
+    def held_since(self, at: datetime, *, course_ids: Sequence[int]) -> Sequence[DoseRecord]:
+        """The doses of these courses recorded as held at or after `at`, oldest first
+        (decisions unread)."""
+        columns = [c for c in DoseRow.__table__.columns if c.name != "decision"]
+        query = (
+            select(*columns)
+            .where(
+                DoseRow.course_id.in_(course_ids),
+                DoseRow.outcome == DoseOutcome.HELD.value,
+                DoseRow.recorded_at >= at,
+            )
+            .order_by(DoseRow.recorded_at, DoseRow.id)
+        )
+        return [_dose(r, decision=False) for r in _core(self._session, query)]
 
     def for_course(self, course_id: int) -> Sequence[DoseRecord]:
         """A course's ledger in dose order."""

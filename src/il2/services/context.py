@@ -36,6 +36,13 @@ class Services:
     bulk: BulkRecordsFactory | None = None
     study_key: bytes = field(default=b"", repr=False)
     """The site's secret key for study numbers (domain/deidentify.py); never logged."""
+    answers: dict[tuple[str, int], tuple[object, Any]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """Answers worked out from one patient's records, by (use, patient id), each kept with the
+    marks of the records it was worked out from (services/schedule.py): records are only ever
+    added, so an answer whose marks still match is still the answer. Per app, so per database;
+    a copy made with `dataclasses.replace` shares it."""
 
 
 def require(services: Services, actor: Actor, action: str) -> None:

@@ -228,6 +228,11 @@ class Courses(Protocol):
         `starting_before`, and no current death recorded; by id."""
         ...
 
+    def record_marks(self, patient_ids: Sequence[int]) -> Mapping[int, tuple[int, ...]]:
+        """Each patient's courses, doses and entries as (count, highest id) pairs: records
+        are only ever added, so equal marks mean the same records."""
+        ...
+
     def starting_between(self, start: datetime, end: datetime) -> Sequence[CourseRecord]:
         """Courses whose first dose falls in [start, end)."""
         ...
@@ -295,6 +300,11 @@ class Doses(Protocol):
 
     def lines_for_course(self, course_id: int) -> Sequence[LedgerLine]:
         """A course's ledger without the documents (cheap), in dose order."""
+        ...
+
+    def held_since(self, at: datetime, *, course_ids: Sequence[int]) -> Sequence[DoseRecord]:
+        """The doses of these courses recorded as held at or after `at`, oldest first
+        (decisions unread)."""
         ...
 
     def for_courses(

@@ -7,11 +7,14 @@ course: a response scan, a next-course decision or follow-up, when its date fall
 the horizon. They are asked of every patient still on the pathway (a course begun, no death
 recorded), however long ago the last course was: a follow-up years out is as due as one this
 month. A follow-up is due until one is recorded on or after the latest dose given and response
-assessment (no source sets an interval for later ones). Their records are read `BATCH`
-patients at a time, without the dose decision documents (most of a dose's bytes; the pathway
-reads outcomes, times and assessments). Admissions are each planned cycle's first dose day; a
-bed counts as used from that day to the cycle's last planned dose day (the plan has no
-admission or discharge date of its own, so both are the planned dose days).
+assessment (no source sets an interval for later ones). The pathway's answer for each patient
+is kept (Services.answers) with the marks of the records it was worked out from (counts and
+highest ids of courses, doses and entries: records are only ever added) and the day; a patient
+whose marks and day are unchanged is not read again. Records are read `BATCH` patients at a
+time, without the dose decision documents (most of a dose's bytes). Admissions are each planned
+cycle's first dose day of a course begun within LOOKBACK_DAYS; a bed counts as used from that
+day to the cycle's last planned dose day (the plan has no admission or discharge date of its
+own, so both are the planned dose days).
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 
 from il2.domain.errors import Il2Error
-from il2.domain.records import Actor, ClinicalEntry, DoseOutcome
+from il2.domain.records import Actor, ClinicalEntry, CourseRecord, DoseRecord
 from il2.services.context import Services, audit, plain, require
 from il2.services.patient_pathway import next_for_record, next_in_words, pathway_doses
+from il2.services.worklist import LOOKBACK_DAYS
 
 HORIZON_DAYS = 14
 HELD_WITHIN = timedelta(hours=24)
@@ -95,9 +99,62 @@ def _due(document: dict[str, object]) -> date | None:
     return date.fromisoformat(str(when)) if when else None
 
 
+_USE = "schedule"
+_UNKNOWN = object()
+
+
+def _kept(services: Services, patient_id: int, marks: object) -> object:
+    """The pathway answer kept for the patient if their records' marks still match, else
+    _UNKNOWN."""
+    kept = services.answers.get((_USE, patient_id))
+    return kept[1] if kept is not None and kept[0] == marks else _UNKNOWN
+
+
+def _pending(
+    services: Services,
+    courses: Sequence[CourseRecord],
+    doses: Sequence[DoseRecord],
+    entries: Sequence[ClinicalEntry],
+) -> tuple[str, str, date | None] | None:
+    """What the pathway says is pending for a patient (kind, words, due day), or None."""
+    zone = services.rules.site.time_zone
+    record = {
+        "courses": [plain(c) for c in courses],
+        "doses": pathway_doses(doses),
+        "entries": [plain(e) for e in entries],
+    }
+    try:
+        document = next_for_record(services, record)
+    except Il2Error:
+        document = {"next": "incomplete"}
+    if document is None or document["next"] not in _KINDS:
+        return None
+    given_on = [d.given_at.astimezone(zone).date() for d in doses if d.given_at]
+    if document["next"] == "follow_up" and followed_up(given_on, entries):
+        return None
+    return _KINDS[str(document["next"])], next_in_words(document), _due(document)
+
+
+def _stays(course: CourseRecord, zone: tzinfo) -> list[tuple[int, date, date]]:
+    """Each planned cycle of the course as (cycle, first dose day, last dose day)."""
+    stays = []
+    for cycle in course.plan.get("cycles", []):
+        doses = cycle.get("doses") or []
+        if doses:
+            first = datetime.fromisoformat(doses[0]["due_at"]).astimezone(zone).date()
+            last = datetime.fromisoformat(doses[-1]["due_at"]).astimezone(zone).date()
+            stays.append((int(cycle["cycle"]), first, last))
+    return stays
+
+
 def schedule(services: Services, actor: Actor) -> Schedule:
     """Pending decisions, admissions and bed use over the next two weeks (the read audited,
-    naming every patient shown)."""
+    naming every patient shown).
+
+    The pathway's answer for each patient still on it is kept (Services.answers) with the
+    marks of the records it came from and the day: a patient whose records have not changed
+    since, on the same day, is not read again.
+    """
     require(services, actor, "schedule.read")
     require(services, actor, "patient.read")
     now = services.clock()
@@ -106,93 +163,100 @@ def schedule(services: Services, actor: Actor) -> Schedule:
     end = today + timedelta(days=HORIZON_DAYS)
     with services.uow() as uow:
         open_ids = uow.courses.open_patients(starting_before=now + timedelta(days=HORIZON_DAYS + 1))
-        held: list[HeldDose] = []
-        decisions: list[Decision] = []
-        admissions: list[Admission] = []
+        marks: dict[int, object] = {}
         for at in range(0, len(open_ids), BATCH):
-            ids = list(open_ids[at : at + BATCH])
+            found = uow.courses.record_marks(list(open_ids[at : at + BATCH]))
+            marks.update({p: (found.get(p), today) for p in open_ids[at : at + BATCH]})
+        stale = [p for p in open_ids if _kept(services, p, marks[p]) is _UNKNOWN]
+        for at in range(0, len(stale), BATCH):
+            ids = stale[at : at + BATCH]
             courses = uow.courses.for_patients(ids)
             ledgers = uow.doses.for_courses(
                 [c.id for cs in courses.values() for c in cs], decisions=False
             )
             entries = uow.entries.for_patients(ids)
-            patients = uow.patients.named(ids)
-
-            def name(patient_id: int) -> str:
-                patient = patients.get(patient_id)  # noqa: B023 - read within the batch
-                return patient.name if patient else f"patient {patient_id}"
-
-            held += [
-                HeldDose(
-                    c.patient_id,
-                    name(c.patient_id),
-                    c.id,
-                    r.cycle,
-                    r.dose_number,
-                    r.recorded_at,
-                    r.recorded_by,
-                )
-                for cs in courses.values()
-                for c in cs
-                if not any(r.decision_action == "discontinue" for r in ledgers.get(c.id, ()))
-                for r in ledgers.get(c.id, ())
-                if r.outcome is DoseOutcome.HELD and now - r.recorded_at <= HELD_WITHIN
-            ]
             for patient_id in ids:
                 mine = courses.get(patient_id, ())
-                record = {
-                    "courses": [plain(c) for c in mine],
-                    "doses": pathway_doses(d for c in mine for d in ledgers.get(c.id, ())),
-                    "entries": [plain(e) for e in entries.get(patient_id, ())],
-                }
-                try:
-                    document = next_for_record(services, record)
-                except Il2Error:
-                    document = {"next": "incomplete"}
-                if document is None or document["next"] not in _KINDS:
-                    continue
-                if document["next"] == "follow_up" and followed_up(
-                    [
-                        d.given_at.astimezone(zone).date()
-                        for c in mine
-                        for d in ledgers.get(c.id, ())
-                        if d.given_at
-                    ],
+                answer = _pending(
+                    services,
+                    mine,
+                    [d for c in mine for d in ledgers.get(c.id, ())],
                     entries.get(patient_id, ()),
-                ):
-                    continue
-                due = _due(document)
-                if due is not None and due > end:
-                    continue
-                decisions.append(
-                    Decision(
-                        patient_id,
-                        name(patient_id),
-                        _KINDS[str(document["next"])],
-                        next_in_words(document),
-                        due,
-                    )
                 )
-            for cs in courses.values():
-                for course in cs:
-                    for cycle in course.plan.get("cycles", []):
-                        doses = cycle.get("doses") or []
-                        if not doses:
-                            continue
-                        first = datetime.fromisoformat(doses[0]["due_at"]).astimezone(zone).date()
-                        last = datetime.fromisoformat(doses[-1]["due_at"]).astimezone(zone).date()
-                        if last >= today and first <= end:
-                            admissions.append(
-                                Admission(
-                                    course.patient_id,
-                                    name(course.patient_id),
-                                    course.id,
-                                    course.number,
-                                    cycle["cycle"],
-                                    first,
-                                    last,
-                                )
-                            )
+                services.answers[(_USE, patient_id)] = (marks[patient_id], answer)
+        due = {
+            patient_id: kept
+            for patient_id in open_ids
+            if isinstance(kept := _kept(services, patient_id, marks[patient_id]), tuple)
+            and (kept[2] is None or kept[2] <= end)
+        }
+        on_pathway = set(open_ids)
+        # a course's doses all fall within its first weeks: only recent courses hold any
+        recent = [
+            c
+            for c in uow.courses.starting_between(
+                now - timedelta(days=LOOKBACK_DAYS),
+                now + timedelta(days=HORIZON_DAYS + 1),
+            )
+            if c.patient_id in on_pathway
+        ]
+        held_doses = uow.doses.held_since(now - HELD_WITHIN, course_ids=[c.id for c in recent])
+        held_courses = {c.id: c for c in recent if any(d.course_id == c.id for d in held_doses)}
+        held_ledgers = uow.doses.for_courses(list(held_courses), decisions=False)
+        stopped = {
+            course_id
+            for course_id, ledger in held_ledgers.items()
+            if any(r.decision_action == "discontinue" for r in ledger)
+        }
+        kept_held = [
+            (held_courses[d.course_id], d)
+            for d in held_doses
+            if d.course_id in held_courses and d.course_id not in stopped
+        ]
+        stays = [
+            (course, cycle, first, last)
+            for course in recent
+            for cycle, first, last in _stays(course, zone)
+            if last >= today and first <= end
+        ]
+        patients = uow.patients.named(
+            sorted(
+                {*due, *(c.patient_id for c, _ in kept_held), *(c.patient_id for c, *_ in stays)}
+            )
+        )
+
+        def name(patient_id: int) -> str:
+            patient = patients.get(patient_id)
+            return patient.name if patient else f"patient {patient_id}"
+
+        held = [
+            HeldDose(
+                c.patient_id,
+                name(c.patient_id),
+                c.id,
+                r.cycle,
+                r.dose_number,
+                r.recorded_at,
+                r.recorded_by,
+            )
+            for c, r in kept_held
+        ]
+        decisions = [
+            Decision(patient_id, name(patient_id), kind, words, due_on)
+            for patient_id, (kind, words, due_on) in due.items()
+        ]
+        admissions = [
+            Admission(
+                course.patient_id,
+                name(course.patient_id),
+                course.id,
+                course.number,
+                cycle,
+                first,
+                last,
+            )
+            for course, cycle, first, last in stays
+        ]
         shown = sorted(
             {h.patient_id for h in held}
             | {d.patient_id for d in decisions}
