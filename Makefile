@@ -57,11 +57,13 @@ imports: install  ## the layer contracts (import-linter)
 system-deps:  ## Debian packages the tests need (postgresql, chromium), installed if missing
 	scripts/system-deps
 
-# --dist loadgroup: tests spread one by one over the workers, except a module marked
-# xdist_group (an expensive module-scoped fixture, e.g. the 10-year demo) stays on one worker.
+# --dist loadfile: each test file runs on one worker, so an expensive fixture a module shares
+# (the 10-year demo, the make-run demo) is built once. Not loadgroup: under pytest 9.2 its
+# xdist_group marks no longer reach the scheduler (xdist 3.8 renames item._nodeid, which pytest
+# 9.2 no longer reads), and both workers built each demo.
 # pytest-cov combines every worker's coverage, and that of the `il2` child processes.
 unit: install system-deps  ## the test suite with branch coverage, on every core
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --cov --cov-branch --cov-report=term --durations=30
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --cov --cov-branch --cov-report=term --durations=30
 
 test: lint typecheck imports audit unit  ## everything CI checks
 

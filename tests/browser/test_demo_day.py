@@ -28,8 +28,6 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from il2.services.demo import DEMO_PASSWORD, STAFF
 from tests.browser.conftest import fill, shot
 
-pytestmark = pytest.mark.xdist_group("demo_day")  # one demo, written once, for every journey
-
 IL2 = Path(sys.executable).parent / "il2"
 DEMO_SECONDS = 1200  # `il2 demo --today` writes ten years record by record: minutes, not seconds
 NURSE_CLICKS = 5  # the issue's bound: a dose recorded within five clicks of signing in
@@ -92,7 +90,7 @@ def _wait_for_health(url: str, server: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(msg)
 
 
-@pytest.fixture(scope="session")  # a module fixture is rebuilt when the worker strays
+@pytest.fixture(scope="session")  # one demo for every journey (make unit: --dist loadfile)
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """`make run`'s three steps as subprocesses on a fresh SQLite file; stopped at the end."""
     folder = tmp_path_factory.mktemp("demo-day")

@@ -20,10 +20,8 @@ LABEL = {  # Proleukin label pools: RCC 37/255 (17 CR), melanoma 43/270 (17 CR)
     "melanoma": {"orr": 43 / 270, "cr_rate": 17 / 270},
 }
 
-# Under pytest-xdist (`make unit`) the module stays on one worker, and the fixture lives as long
-# as that worker's session: a module-scoped one is torn down whenever the worker runs a test of
-# another module between two of these, and the 10-year demo was built twice (220 s each in CI).
-pytestmark = pytest.mark.xdist_group("outcomes-demo")
+# Under pytest-xdist (`make unit`, --dist loadfile) the module runs on one worker, which builds
+# the 10-year demo once for the session.
 
 
 @pytest.fixture(scope="session")
