@@ -28,13 +28,15 @@ from sqlalchemy import create_engine, text
 
 from il2.bootstrap import App, build_app, upgrade_database
 from il2.config import Settings
-from il2.science.html import render_report
+from il2.science.plots import Thresholds, report_figures
 from il2.science.report import summarize
 from il2.services.accounts import actor_for_username
 from il2.services.bulk import BulkWriter
 from il2.services.demo import build_demo
 from il2.services.outcomes import cycle_collection_paused, program
 from il2.services.patients import patient_count
+from il2.web.core import templates
+from il2.web.report import render_report
 
 UNTIL = date(2026, 11, 1)
 TARGET_S = 10.0
@@ -133,7 +135,12 @@ def report_on(app: App) -> None:
     with cycle_collection_paused():  # as outcomes.report runs these three steps
         data, load_s = _timed(lambda: program(app.services, researcher, as_of=UNTIL))
         summary, summarize_s = _timed(lambda: summarize(data))
-        page, render_s = _timed(lambda: render_report(data, summary))
+        lines = Thresholds.of(app.services.rules.recist)
+        page, render_s = _timed(
+            lambda: render_report(
+                templates(app.services.rules), summary, report_figures(data, lines)
+            )
+        )
     total = load_s + summarize_s + render_s
     verdict = "within" if total < TARGET_S else "OVER"
     print(f"report (outcomes.report):       {total:8.2f} s   target < {TARGET_S:.0f} s: {verdict}")

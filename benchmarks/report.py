@@ -16,19 +16,30 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
-from il2.science.html import render_report
+from il2.rules.loader import load_rules
+from il2.science.dataset import Program
+from il2.science.plots import Thresholds, report_figures
 from il2.science.report import summarize
 from il2.science.synthetic import synthetic_program
+from il2.web.core import templates
+from il2.web.report import render_report as render
 
 SEED = 20_250_630
 PATIENTS = 100_000
 PRICE_PER_VIAL = 1_500.0
 TARGET_S = 10.0
 T = TypeVar("T")
+RULES = load_rules()
+
+
+def render_report(program: Program, summary: dict[str, Any]) -> str:
+    """The page as `il2 report` writes it: the figures drawn, then the templates rendered."""
+    figures = report_figures(program, Thresholds.of(RULES.recist))
+    return render(templates(RULES), summary, figures)
 
 
 def _timed(label: str, run: Callable[[], T]) -> tuple[T, float]:

@@ -28,9 +28,9 @@ from il2.bootstrap import App
 from il2.domain.errors import NotFoundError
 from il2.domain.limits import MAX_API_BODY, MAX_ID, MAX_JSON_DEPTH
 from il2.domain.records import DoseOutcome
+from il2.science.plots import Bar, Frame, Line, Thresholds, spider, waterfall
 from il2.services.accounts import actor_for_username
 from il2.services.courses import DoseSubmission, submit_dose
-from il2.web import plots
 from il2.web.app import web_router
 
 with warnings.catch_warnings():
@@ -39,6 +39,8 @@ with warnings.catch_warnings():
 
 HUGE = MAX_ID + 1
 FIRST_DOSE = "2026-12-07T08:00:00-08:00"
+LINES = Thresholds(response_pct=-30.0, progression_pct=20.0)
+FRAME = Frame("Waterfall: best change from baseline")
 
 
 @pytest.fixture
@@ -256,15 +258,15 @@ def test_follow_up_notes_keep_line_breaks_but_are_bounded(client: TestClient) ->
 
 @pytest.mark.parametrize("lesion", ["$x^{$", "$", "$$", "a$b$c", "\\$x$"])
 def test_a_lesion_id_with_dollar_signs_draws_as_typed(lesion: str) -> None:
-    waterfall = plots.waterfall((lesion, "L2"), (-40.0, 10.0))
-    spider = plots.spider((0.0, 8.0), ((lesion, (0.0, -40.0)), ("sum", (0.0, -20.0))))
-    assert "<svg" in waterfall
-    assert "<svg" in spider
+    bars = waterfall((Bar(lesion, -40.0, "PR"), Bar("L2", 10.0, "PR")), LINES, FRAME)
+    lines = (Line(lesion, (0.0, 8.0), (0.0, -40.0)), Line("sum", (0.0, 8.0), (0.0, -20.0)))
+    assert "<svg" in bars
+    assert "<svg" in spider(lines, LINES, FRAME)
 
 
 def test_a_drawn_plot_carries_no_date_of_its_drawing() -> None:
     # On a researcher's page the day a chart is drawn can be the day of the patient's care.
-    drawn = plots.waterfall(("L1", "L2"), (-40.0, 10.0))
+    drawn = waterfall((Bar("L1", -40.0, "PR"), Bar("L2", 10.0, "PR")), LINES, FRAME)
     assert "<dc:date>" not in drawn
     assert not re.search(r"\d{4}-\d{2}-\d{2}", drawn)
 

@@ -3,6 +3,7 @@ renders for every role that reads outcomes, with a Data quality section naming t
 
 from __future__ import annotations
 
+import html
 import warnings
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -54,6 +55,6 @@ def test_the_outcomes_page_renders_with_the_data_quality_section(
     assert page.status_code == 200, page.text
     assert "<h2>Data quality</h2>" in page.text
     assert study_number(patient, key=app.services.study_key) in page.text
-    assert "before the cycle&#x27;s first planned day" in page.text
+    assert "before the cycle's first planned day" in html.unescape(page.text)
     assert "Odd D20" not in page.text
     assert "datetime.date" not in page.text

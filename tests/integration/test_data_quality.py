@@ -19,8 +19,11 @@ from il2.bootstrap import App
 from il2.domain.deidentify import study_number
 from il2.domain.records import Actor, Role
 from il2.science.dataset import Program
+from il2.science.plots import ReportFigures
 from il2.services import quality
 from il2.services.outcomes import examined, report
+from il2.web.core import templates
+from il2.web.report import render_report
 from tests.integration.builders import staff
 from tests.integration.odd_records import OddRecords, at, due_time
 
@@ -91,6 +94,12 @@ def program(app: App) -> Odd:
     return Odd(staff(app)[Role.RESEARCHER], ids, courses)
 
 
+def _rendered(app: App, found: tuple[dict[str, Any], ReportFigures]) -> tuple[dict[str, Any], str]:
+    """The summary and the report page as `il2 report` writes it."""
+    summary, figures = found
+    return summary, render_report(templates(app.services.rules), summary, figures)
+
+
 def _listed(summary: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     listed: dict[str, list[dict[str, Any]]] = {}
     for problem in summary["data_quality"]["problems"]:
@@ -99,7 +108,7 @@ def _listed(summary: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 
 def test_the_report_renders_and_lists_every_odd_record(app: App, program: Odd) -> None:
-    summary, html = report(app.services, program.researcher, as_of=AS_OF)
+    summary, html = _rendered(app, report(app.services, program.researcher, as_of=AS_OF))
     listed = _listed(summary)
     odd = {
         name: study_number(key, key=app.services.study_key)
@@ -186,7 +195,7 @@ def test_a_clean_program_says_every_record_fits(app: App) -> None:
     course = odd.course(patient, at(FIRST))
     odd.doses_as_planned(course, 1, 3)
     assert due_time(course, 1).date() == FIRST
-    summary, html = report(app.services, staff(app)[Role.RESEARCHER], as_of=AS_OF)
+    summary, html = _rendered(app, report(app.services, staff(app)[Role.RESEARCHER], as_of=AS_OF))
     assert summary["data_quality"]["problems"] == []
     assert "Every record fits the analysis" in html
 

@@ -13,6 +13,8 @@ from il2.config import Settings
 from il2.services.accounts import actor_for_username
 from il2.services.demo import build_demo
 from il2.services.outcomes import report
+from il2.web.core import templates
+from il2.web.report import render_report
 
 UNTIL = date(2026, 11, 1)
 LABEL = {  # Proleukin label pools: RCC 37/255 (17 CR), melanoma 43/270 (17 CR)
@@ -30,7 +32,9 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], s
     app = build_app(Settings(database_url=f"sqlite:///{path}"))
     upgrade_database(app)
     build_demo(app.services, seed=11, years=10, until=UNTIL)
-    return report(app.services, actor_for_username(app.services, "demo-researcher"), as_of=UNTIL)
+    researcher = actor_for_username(app.services, "demo-researcher")
+    summary, figures = report(app.services, researcher, as_of=UNTIL)
+    return summary, render_report(templates(app.services.rules), summary, figures)
 
 
 @pytest.mark.parametrize("diagnosis", list(LABEL))

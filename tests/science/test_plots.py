@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pytest
 
+from il2.rules.loader import load_rules
 from il2.science.dataset import Program
-from il2.science.plots import kaplan_meier_plot, spider_plot, swimmer_plot, waterfall_plot
+from il2.science.plots import (
+    Thresholds,
+    kaplan_meier_plot,
+    spider_plot,
+    swimmer_plot,
+    waterfall_plot,
+)
 from il2.science.series import evenly_spaced, spider, swimmer, waterfall
 from il2.science.synthetic import synthetic_program
 from tests.science.builders import FIRST_DOSE, clinic, course, cycle, patient, program
 
+LINES = Thresholds.of(load_rules().recist)
 PLOTS: list[Callable[[Program], str]] = [
-    waterfall_plot,
+    partial(waterfall_plot, thresholds=LINES),
     swimmer_plot,
-    spider_plot,
+    partial(spider_plot, thresholds=LINES),
     kaplan_meier_plot,
 ]
 
@@ -72,7 +81,7 @@ def test_a_large_program_is_thinned_and_says_so() -> None:
     records = synthetic_program(patients=3000, rng=np.random.default_rng(3))
     data = waterfall(records, limit=50)
     assert data.change_pct.size == 50 < data.total
-    assert "50 of" in waterfall_plot(records, limit=50)
+    assert "50 of" in waterfall_plot(records, LINES, limit=50)
 
 
 def test_survival_panels_say_follow_up_has_not_begun_rather_than_no_patients() -> None:

@@ -519,17 +519,20 @@ def report(
 ) -> None:
     """Outcome analysis of the whole program: a self-contained HTML report, or JSON."""
     from il2.services.outcomes import report as outcome_report  # noqa: PLC0415 - analytics
+    from il2.web.core import templates  # noqa: PLC0415 - the report's templates
+    from il2.web.report import render_report  # noqa: PLC0415
 
     built = _app()
     with reported():
         cut = date.fromisoformat(as_of) if as_of else built.services.clock().date()
         actor = actor_for_username(built.services, user)
-        summary, html = outcome_report(
+        summary, figures = outcome_report(
             built.services, actor, as_of=cut, price_per_vial=price_per_vial or None
         )
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n")
         return
+    html = render_report(templates(built.services.rules), summary, figures)
     Path(output).write_text(html, encoding="utf-8")
     typer.echo(f"report written to {output} ({len(html):,} bytes)")
     quality = summary["data_quality"]

@@ -28,7 +28,7 @@ from il2.science.dataset import (
     Response,
     Toxicity,
 )
-from il2.science.html import render_report, report_body
+from il2.science.plots import ReportFigures, Thresholds, report_figures
 from il2.science.report import summarize
 from il2.services import quality
 from il2.services.context import Services, audit, require
@@ -466,15 +466,39 @@ def program(services: Services, actor: Actor, *, as_of: date) -> Program:
     return examined(services, actor, as_of=as_of)[0]
 
 
+def _summarized(
+    services: Services,
+    actor: Actor,
+    *,
+    as_of: date,
+    price_per_vial: Decimal | float | None,
+    filters: Filters,
+) -> tuple[Program, dict[str, Any]]:
+    """The program of the patients the filters take and its summary, with the `data_quality`
+    block of the whole program (the collector paused by the caller)."""
+    data, problems = examined(services, actor, as_of=as_of)
+    if filters.any:
+        data = filtered(data, filters)
+    summary = summarize(data, price_per_vial=price_per_vial)
+    summary["data_quality"] = quality.summary(problems, key=services.study_key)
+    return data, summary
+
+
 def outcome_summary(
-    services: Services, actor: Actor, *, as_of: date, price_per_vial: float | None = None
+    services: Services,
+    actor: Actor,
+    *,
+    as_of: date,
+    price_per_vial: Decimal | float | None = None,
+    filters: Filters | None = None,
 ) -> dict[str, Any]:
-    """The outcome summary document, with its `data_quality` block (no HTML, no plots)."""
+    """The outcome summary document, with its `data_quality` block (no HTML, no plots), of the
+    patients the filters take (every one without)."""
     with cycle_collection_paused():
-        data, problems = examined(services, actor, as_of=as_of)
-        summary = summarize(data, price_per_vial=price_per_vial)
-        summary["data_quality"] = quality.summary(problems, key=services.study_key)
-        return summary
+        chosen = filters or Filters()
+        return _summarized(
+            services, actor, as_of=as_of, price_per_vial=price_per_vial, filters=chosen
+        )[1]
 
 
 def report(
@@ -482,33 +506,15 @@ def report(
     actor: Actor,
     *,
     as_of: date,
-    price_per_vial: float | None = None,
+    price_per_vial: Decimal | float | None = None,
     filters: Filters | None = None,
-) -> tuple[dict[str, Any], str]:
-    """The outcome summary document (with its `data_quality` block) and the HTML report, of
-    the patients the filters take (every one without)."""
+) -> tuple[dict[str, Any], ReportFigures]:
+    """The outcome summary document (with its `data_quality` block) and the report's figures,
+    of the patients the filters take (every one without); cost only with a price per vial.
+    The edges render them (`il2.web.report`); the RECIST lines are the loaded rules'."""
     with cycle_collection_paused():
-        data, problems = examined(services, actor, as_of=as_of)
-        if filters is not None:
-            data = filtered(data, filters)
-        summary = summarize(data, price_per_vial=price_per_vial)
-        summary["data_quality"] = quality.summary(problems, key=services.study_key)
-        return summary, render_report(data, summary)
-
-
-def report_section(
-    services: Services,
-    actor: Actor,
-    *,
-    as_of: date,
-    filters: Filters,
-    price_per_vial: Decimal | None = None,
-) -> tuple[dict[str, Any], str]:
-    """The outcome summary and the report's sections as HTML to place in a page, of the
-    patients the filters take; cost figures only when a price per vial is given."""
-    with cycle_collection_paused():
-        data, problems = examined(services, actor, as_of=as_of)
-        data = filtered(data, filters)
-        summary = summarize(data, price_per_vial=price_per_vial)
-        summary["data_quality"] = quality.summary(problems, key=services.study_key)
-        return summary, report_body(data, summary, heading=2)
+        chosen = filters or Filters()
+        data, summary = _summarized(
+            services, actor, as_of=as_of, price_per_vial=price_per_vial, filters=chosen
+        )
+        return summary, report_figures(data, Thresholds.of(services.rules.recist))

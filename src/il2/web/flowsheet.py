@@ -13,8 +13,8 @@ from typing import Any
 
 from il2.domain.errors import InvalidInputError
 from il2.rules.loader import RuleSet
+from il2.science.plots import Series
 from il2.services.grading import grade_document, grading_document
-from il2.web.plots import Series
 
 Finding = dict[str, Any]
 

@@ -10,10 +10,11 @@ from starlette.datastructures import FormData
 from il2.domain.ctcae import Term
 from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor
+from il2.science import plots
 from il2.services.clinical import record_toxicity
 from il2.services.doses import RECHECK
 from il2.services.patients import read_patient, read_study_record
-from il2.web import flowsheet, forms, plots, record
+from il2.web import flowsheet, forms, record
 from il2.web.core import Form, RecordId, StudyNumber, Web, form_values, see_other
 from il2.web.session import signed_in
 

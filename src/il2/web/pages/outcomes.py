@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor
-from il2.services.outcomes import Filters, report_section
+from il2.services.outcomes import Filters, outcome_summary, report
+from il2.web import report as rendered
 from il2.web.core import Web
 from il2.web.pages.patients import DIAGNOSES
 from il2.web.session import signed_in
@@ -88,7 +89,7 @@ def routes(web: Web) -> APIRouter:
             chosen = filters_of(query, regimens)
         except InvalidInputError as refused:
             error, chosen = refused, Filters()
-        summary, body = report_section(
+        summary, figures = report(
             web.services,
             actor,
             as_of=web.services.clock().date(),
@@ -99,8 +100,7 @@ def routes(web: Web) -> APIRouter:
             request,
             "outcomes.html",
             status=422 if error else 200,
-            report=body,
-            summary=summary,
+            **rendered.context(summary, figures),
             values={k: query.get(k, "") for k in _FILTERS},
             error=error,
             diagnoses=DIAGNOSES,
@@ -112,7 +112,7 @@ def routes(web: Web) -> APIRouter:
     def outcomes_csv(request: Request, actor: SignedIn) -> Response:
         """Every table of the report as one CSV: table, row, column, value."""
         chosen = filters_of(dict(request.query_params), regimens)
-        summary, _body = report_section(
+        summary = outcome_summary(
             web.services,
             actor,
             as_of=web.services.clock().date(),

@@ -9,9 +9,10 @@ from starlette.datastructures import FormData
 
 from il2.domain.errors import InvalidInputError, NotFoundError
 from il2.domain.records import Actor
+from il2.science.plots import Bar, Frame, Line, Thresholds, spider, waterfall
 from il2.services.clinical import correct_entry, record_response
 from il2.services.patients import read_patient, read_study_record
-from il2.web import plots, record, response
+from il2.web import record, response
 from il2.web.core import Form, RecordId, StudyNumber, Web, form_values, see_other
 from il2.web.session import signed_in
 
@@ -30,10 +31,52 @@ def _correcting(
     raise NotFoundError(kind="response entry of this patient", key=raw)
 
 
+_AXIS = "change from baseline (%)"
+
+
+def figures(
+    recist: Mapping[str, Any], shaped: response.Shape, thresholds: Thresholds
+) -> tuple[str, str]:
+    """The patient's waterfall and spider (SVG; empty when there is nothing to draw).
+
+    A bar shows one lesion's (or the sum's) best change from baseline; RECIST gives no category
+    to a single lesion nor to a best change, so every bar takes the patient's best overall
+    response, as each patient's bar does on the program's waterfall. Progression is marked on
+    the spider's sum at the assessments RECIST judged PD, which it measures from the nadir.
+    """
+    best = recist.get("best_overall_response")
+    bars = tuple(
+        Bar(lesion, change, best)
+        for lesion, change in zip(shaped.lesion_ids, shaped.best_changes, strict=True)
+    )
+    progressed = tuple(p.get("overall") == "PD" for p in recist.get("timepoints", []))
+    weeks = tuple(shaped.weeks)
+    lines = tuple(
+        Line(
+            name,
+            weeks,
+            tuple(values),
+            bold=name == "sum",
+            progressed=progressed if name == "sum" else (),
+        )
+        for name, values in shaped.lines
+    )
+    drawn_bars = waterfall(
+        bars, thresholds, Frame("Waterfall: best change from baseline", ylabel=_AXIS)
+    )
+    drawn_lines = spider(
+        lines,
+        thresholds,
+        Frame("Spider: change over time", xlabel="weeks from baseline", ylabel=_AXIS),
+    )
+    return (drawn_bars if bars else "", drawn_lines if len(weeks) >= 2 else "")
+
+
 def routes(web: Web) -> APIRouter:
     """The response page and its form."""
     router = APIRouter(route_class=web.route_class)
     SignedIn = Annotated[Actor, Depends(signed_in(web))]  # noqa: N806 - a type alias
+    thresholds = Thresholds.of(web.rules.recist)
 
     def page(
         request: Request,
@@ -54,6 +97,7 @@ def routes(web: Web) -> APIRouter:
         if correcting and not submitted:
             values["corrects_id"] = str(correcting["id"])
         shaped = response.shape(recist) if recist else None
+        drawn = figures(recist, shaped, thresholds) if recist and shaped else ("", "")
         return web.page(
             request,
             "response.html",
@@ -64,12 +108,8 @@ def routes(web: Web) -> APIRouter:
             latest=latest,
             recist=recist,
             earlier=entries[:-1],
-            waterfall=plots.waterfall(tuple(shaped.lesion_ids), tuple(shaped.best_changes))
-            if shaped
-            else "",
-            spider=plots.spider(tuple(shaped.weeks), tuple((n, tuple(v)) for n, v in shaped.lines))
-            if shaped
-            else "",
+            waterfall=drawn[0],
+            spider=drawn[1],
             shaped=shaped,
             grid=grid,
             non_target=response.NON_TARGET,

@@ -6,16 +6,25 @@ import re
 from collections import Counter
 
 import pytest
-
-from il2.science.html import inline_svg, render_report
-from il2.science.report import summarize
 from tests.science.builders import clinic, program, toxicity
+
+from il2.rules.loader import RuleSet
+from il2.science.dataset import Program
+from il2.science.plots import Thresholds, inline_svg, report_figures
+from il2.science.report import summarize
+from il2.web.core import templates
+from il2.web.report import render_report
+
+
+def _page(rules: RuleSet, records: Program, price_per_vial: float | None = None) -> str:
+    figures = report_figures(records, Thresholds.of(rules.recist))
+    summary = summarize(records, price_per_vial=price_per_vial)
+    return render_report(templates(rules), summary, figures)
 
 
 @pytest.fixture(scope="module")
-def page() -> str:
-    records = clinic()
-    return render_report(records, summarize(records, price_per_vial=1200))
+def page(rules: RuleSet) -> str:
+    return _page(rules, clinic(), price_per_vial=1200)
 
 
 def test_the_page_holds_the_four_figures_inline(page: str) -> None:
@@ -51,7 +60,7 @@ def test_the_tables_show_rates_the_label_use_and_methods(page: str) -> None:
     assert "Price per vial: 1,200.00." in page
 
 
-def test_text_from_the_records_is_escaped() -> None:
+def test_text_from_the_records_is_escaped(rules: RuleSet) -> None:
     records = clinic()
     hostile = program(
         patients=records.patients,
@@ -60,13 +69,13 @@ def test_text_from_the_records_is_escaped() -> None:
         toxicities=[toxicity('<script>alert("x")</script>', 2, course_id=11)],
         responses=records.responses,
     )
-    page = render_report(hostile, summarize(hostile))
+    page = _page(rules, hostile)
     assert "<script>" not in page
     assert "&lt;script&gt;" in page
 
 
-def test_an_empty_program_renders_a_page_with_its_four_figures() -> None:
-    page = render_report(program(), summarize(program()))
+def test_an_empty_program_renders_a_page_with_its_four_figures(rules: RuleSet) -> None:
+    page = _page(rules, program())
     assert page.count("<svg") == 4
     assert "No treated patients" in page
 

@@ -1,0 +1,115 @@
+"""The outcome report rendered: the context its templates need, and the standalone page.
+
+`services.outcomes.report` computes the summary and draws the figures; this module only says how
+each number is written (the `format_*` functions) and hands both to `_report.html`, which the
+app's /outcomes page places in its layout and `report.html` in a self-contained file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jinja2 import Environment
+
+from il2.science.dataset import BEST_RESPONSES, DIAGNOSES
+from il2.science.plots import DIAGNOSIS_NAMES, ReportFigures
+
+TOXICITY_ROWS = 25
+ENDPOINT_NAMES = {
+    "overall_survival": "Overall survival",
+    "progression_free_survival": "Progression-free survival",
+    "duration_of_response": "Duration of response",
+}
+LANDMARK_MONTHS = ("12", "24", "60")
+USE_TABLES = ("cycles_per_year", "inpatient_days_per_year", "doses_per_year", "vials_per_year")
+DASH = "\N{EN DASH}"
+
+
+def format_percent(value: float | None) -> str:
+    """A proportion (0 to 1) as a percentage with one decimal; a dash when there is none."""
+    return DASH if value is None else f"{100 * value:.1f}%"
+
+
+def format_rate(block: Mapping[str, Any] | None) -> str:
+    """A rate with its 95% interval and its counts: `50.0% (6.8-93.2) 2/4` (an en dash)."""
+    if not block:
+        return DASH
+    lower, upper = block["ci95"]
+    counts = f"{block['count']}/{block['total']}"
+    return f"{format_percent(block['value'])} ({100 * lower:.1f}{DASH}{100 * upper:.1f}) {counts}"
+
+
+def format_count(value: int) -> str:
+    """A count with thousands separated."""
+    return f"{value:,}"
+
+
+def format_money(value: float) -> str:
+    """An amount of money, thousands separated, two decimals."""
+    return f"{value:,.2f}"
+
+
+def format_cell(value: object) -> str:
+    """A table cell: text as it is, a count or an amount separated, a dash for nothing."""
+    if value is None:
+        return DASH
+    if isinstance(value, float):
+        return format_money(value)
+    if isinstance(value, int):
+        return format_count(value)
+    return str(value)
+
+
+def format_median(block: Mapping[str, Any]) -> str:
+    """A median in months with its 95% interval; "not reached" and NR where it is not."""
+    lower, upper = block["median_ci95_months"]
+    if block["median_months"] is None:
+        return "not reached"
+    shown = [f"{x:.1f}" if x is not None else "NR" for x in (lower, upper)]
+    return f"{block['median_months']:.1f} ({shown[0]}{DASH}{shown[1]})"
+
+
+def format_landmark(block: Mapping[str, Any], months: str) -> str:
+    """The survival estimate at a landmark with its 95% interval, or a dash past follow-up."""
+    point = block["at_months"].get(months)
+    if point is None:
+        return DASH
+    lower, upper = point["ci95"]
+    return f"{format_percent(point['survival'])} ({100 * lower:.0f}{DASH}{100 * upper:.0f})"
+
+
+def format_signed(value: float) -> str:
+    """A threshold as a caption writes it: `-30`, `+20`."""
+    return f"{value:+g}"
+
+
+def context(summary: Mapping[str, Any], figures: ReportFigures) -> dict[str, Any]:
+    """What `_report.html` needs: the summary, the figures and how to write each number."""
+    return {
+        "summary": summary,
+        "figures": figures,
+        "report_diagnoses": DIAGNOSES,
+        "diagnosis_names": DIAGNOSIS_NAMES,
+        "categories": BEST_RESPONSES,
+        "endpoint_names": ENDPOINT_NAMES,
+        "landmarks": LANDMARK_MONTHS,
+        "use_tables": USE_TABLES,
+        "toxicity_rows": TOXICITY_ROWS,
+        "dash": DASH,
+        "percent": format_percent,
+        "rate": format_rate,
+        "count": format_count,
+        "money": format_money,
+        "cell": format_cell,
+        "median": format_median,
+        "landmark": format_landmark,
+        "signed": format_signed,
+    }
+
+
+def render_report(
+    templates: Environment, summary: Mapping[str, Any], figures: ReportFigures
+) -> str:
+    """The whole report as one self-contained HTML page (inline style and figures)."""
+    return templates.get_template("report.html").render(context(summary, figures))
