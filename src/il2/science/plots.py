@@ -324,7 +324,7 @@ def spider(lines: tuple[Line, ...], thresholds: Thresholds, frame: Frame) -> str
     return _drawn(frame, draw if lines else None)
 
 
-def _number(value: float) -> str:
+def _format_number(value: float) -> str:
     """A value as a strip's label shows it: thousands separated, at most one decimal."""
     return f"{value:,.1f}".rstrip("0").rstrip(".") if value % 1 else f"{value:,.0f}"
 
@@ -356,7 +356,11 @@ def trend(labels: tuple[str, ...], series: tuple[Series, ...]) -> str:
                 scaled = [base + 0.15 + 0.7 * (y - low) / (high - low) for y in ys]
             ax.plot(xs, scaled, marker="o", ms=4, color=BLUE, lw=1.6)
             ax.axhline(base, color=GRID, lw=0.8)
-            extent = _number(low) if low == high else f"{_number(low)} to {_number(high)}"
+            extent = (
+                _format_number(low)
+                if low == high
+                else f"{_format_number(low)} to {_format_number(high)}"
+            )
             ax.text(
                 -0.04,
                 base + 0.5,

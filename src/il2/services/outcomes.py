@@ -312,7 +312,7 @@ class _Program:
         )
 
 
-def _assemble(
+def assemble(
     patients: Sequence[Referral],
     courses: Mapping[int, list[CourseOutline]],
     tallies: Mapping[int, Mapping[int, CycleTally]],
@@ -320,7 +320,10 @@ def _assemble(
     *,
     verdicts: Mapping[int, str],
     untimed: Mapping[tuple[int, int], int],
-) -> _Program:
+    as_of: date,
+) -> tuple[Program, list[quality.Problem]]:
+    """The Program from records already read, and the records left out of it (never fails on
+    a record: whatever does not fit is listed instead)."""
     records = _Program()
     for patient in patients:
         wrong = quality.diagnosis_problem(patient.id, patient.diagnosis)
@@ -341,22 +344,6 @@ def _assemble(
             del records.problems[listed:]
             records.problems.append(quality.unusable(patient.id, error))
     records.problems.sort(key=lambda p: p.patient_id)
-    return records
-
-
-def assemble(
-    patients: Sequence[Referral],
-    courses: Mapping[int, list[CourseOutline]],
-    tallies: Mapping[int, Mapping[int, CycleTally]],
-    entries: Mapping[int, list[EntryOutline]],
-    *,
-    verdicts: Mapping[int, str],
-    untimed: Mapping[tuple[int, int], int],
-    as_of: date,
-) -> tuple[Program, list[quality.Problem]]:
-    """The Program from records already read, and the records left out of it (never fails on
-    a record: whatever does not fit is listed instead)."""
-    records = _assemble(patients, courses, tallies, entries, verdicts=verdicts, untimed=untimed)
     return records.program(as_of), records.problems
 
 
@@ -383,16 +370,16 @@ def examined(
         entries = _current(uow.entries.outlines())
         verdicts = uow.screenings.latest_verdicts()
         untimed = uow.doses.untimed_given()
-        records = _assemble(patients, courses, tallies, entries, verdicts=verdicts, untimed=untimed)
+        data, problems = assemble(
+            patients, courses, tallies, entries, verdicts=verdicts, untimed=untimed, as_of=as_of
+        )
         zeros = {
             p.id: min((c.first_dose_on for c in courses.get(p.id, ())), default=p.referred_on)
             for p in patients
         }
-        records.problems[:] = [
-            replace(problem, day_zero=zeros.get(problem.patient_id)) for problem in records.problems
-        ]
+        problems = [replace(p, day_zero=zeros.get(p.patient_id)) for p in problems]
         left_out: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for problem in records.problems:
+        for problem in problems:
             left_out[problem.patient_id].append(problem.document(services.study_key))
         audit(
             uow,
@@ -404,7 +391,7 @@ def examined(
             patient_id=None,
             after={"patients": len(patients)},
         )
-        for patient_id, problems in left_out.items():
+        for patient_id, documents in left_out.items():
             audit(
                 uow,
                 services,
@@ -413,10 +400,10 @@ def examined(
                 entity="patient",
                 entity_id=patient_id,
                 patient_id=patient_id,
-                after={"problems": problems},
+                after={"problems": documents},
             )
         uow.commit()
-        return records.program(as_of), records.problems
+        return data, problems
 
 
 @dataclass(frozen=True, slots=True)
