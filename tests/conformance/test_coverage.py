@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from il2.domain.ctcae import Bound, Measure, Reference, Term
-from il2.domain.quantities import Comparison
+from il2.domain.ctcae import Bound, Measure, Term
 from il2.rules.loader import load_rules
+from tests.conformance.generate_ctcae_cases import holds, subject, threshold
 
 CASES = Path(__file__).parent / "cases"
 TABLE = load_rules().ctcae
@@ -87,26 +87,10 @@ def test_every_ctcae_term_is_graded_in_a_case(term: str) -> None:
         assert {case["expect_grade"] for case in graded} >= wanted, term
 
 
-# The derived measures: (the qualifier they are relative to, the threshold on the value).
-_DERIVED = {
-    Measure.X_ULN: ("uln", lambda uln, k: k * uln),
-    Measure.X_BASELINE: ("baseline", lambda baseline, k: k * baseline),
-    Measure.PCT_OVER_BASELINE: ("baseline", lambda baseline, pct: baseline * (100 + pct) / 100),
-    Measure.OVER_BASELINE: ("baseline", lambda baseline, k: baseline + k),
-    Measure.UNDER_BASELINE: ("baseline", lambda baseline, k: baseline - k),
-}
-_FLIPPED = {
-    Comparison.AT_LEAST: Comparison.AT_MOST,
-    Comparison.AT_MOST: Comparison.AT_LEAST,
-    Comparison.ABOVE: Comparison.BELOW,
-    Comparison.BELOW: Comparison.ABOVE,
-}
-
-
 def _reading(term: Term, finding: dict[str, Any]) -> tuple[str, dict[str, Decimal]]:
     """The finding's scale, and its value, limits, baseline and duration on that scale."""
     conversion = term.units[finding.get("unit", term.unit)]
-    numbers = {
+    numbers: dict[str, Decimal] = {
         name: conversion.convert(Decimal(str(finding[name])))
         for name in ("value", "uln", "lln", "baseline")
         if name in finding
@@ -114,21 +98,6 @@ def _reading(term: Term, finding: dict[str, Any]) -> tuple[str, dict[str, Decima
     if "duration_h" in finding:
         numbers["duration_h"] = Decimal(str(finding["duration_h"]))
     return conversion.scale, numbers
-
-
-def _threshold(bound: Bound, numbers: dict[str, Decimal]) -> tuple[Decimal, Decimal] | None:
-    """(the number the bound compares, its threshold) for this finding, if it can be judged."""
-    subject = numbers.get("duration_h" if bound.measure is Measure.DURATION_H else "value")
-    if subject is None:
-        return None
-    limit = bound.limit
-    if isinstance(limit, Reference):
-        reference = numbers.get(limit.value)
-        return None if reference is None else (subject, reference)
-    if bound.measure in (Measure.VALUE, Measure.DURATION_H):
-        return subject, limit
-    name, derive = _DERIVED[bound.measure]
-    return None if name not in numbers else (subject, derive(numbers[name], limit))
 
 
 def _boundaries() -> Iterator[tuple[str, int, Bound]]:
@@ -160,29 +129,17 @@ def test_every_grade_boundary_has_a_case_at_it_and_one_just_across(
 ) -> None:
     term = TABLE.terms[term_id]
     clause = term.clauses[index]
-    comparison = (
-        _FLIPPED[bound.comparison]
-        if bound.measure is Measure.UNDER_BASELINE
-        else (bound.comparison)
-    )
-    by_threshold: dict[Decimal, list[Decimal]] = {}
-    for case in GRADE_CASES:
-        if case["finding"]["term"] != term_id:
-            continue
+    by_threshold: dict[Decimal, list[tuple[Decimal, bool]]] = {}
+    for case in (c for c in GRADE_CASES if c["finding"]["term"] == term_id):
         scale, numbers = _reading(term, case["finding"])
-        judged = _threshold(bound, numbers) if scale == clause.scale else None
-        if judged is not None:
-            subject, threshold = judged
-            by_threshold.setdefault(threshold, []).append(subject)
+        if scale == clause.scale and {subject(bound), *bound.needs} <= set(numbers):
+            found = by_threshold.setdefault(threshold(bound, numbers), [])
+            found.append((numbers[subject(bound)], holds(bound, numbers)))
     covered = [
-        threshold
-        for threshold, subjects in by_threshold.items()
-        if threshold in subjects
-        and any(
-            comparison.holds(s, threshold) != comparison.holds(threshold, threshold)
-            and abs(s - threshold) <= _just(term, threshold)
-            for s in subjects
-        )
+        at
+        for at, readings in by_threshold.items()
+        for x, held in readings
+        if x == at and any(h != held and abs(y - at) <= _just(term, at) for y, h in readings)
     ]
     assert covered, f"{term_id} '{clause.text}': no case at {bound} with one just across it"
 
