@@ -34,7 +34,7 @@ from il2.domain.records import (
     PlanVerification,
     User,
 )
-from il2.services.ports import Audit, Courses, Doses, Entries, Patients, Screenings, Users
+from il2.services.ports import UnitOfWork
 
 
 class _OnlyWhatTheLedgerUses:
@@ -268,18 +268,10 @@ class _Unused(_OnlyWhatTheLedgerUses):
     """A repository the ledger never opens (screenings, clinical entries)."""
 
 
-class FakeUnitOfWork:
+class FakeUnitOfWork(UnitOfWork):
     """One transaction over the fake repositories: a copy of the committed records, kept by
-    `commit`, forgotten by `rollback` or on leaving the block."""
-
-    store: Store
-    users: Users
-    patients: Patients
-    screenings: Screenings
-    courses: Courses
-    doses: Doses
-    entries: Entries
-    audit: Audit
+    `commit`, forgotten by `rollback` or on leaving the block. (It names the port it implements
+    as its base, so its repositories are typed as the port's.)"""
 
     def __init__(self, database: FakeDatabase) -> None:
         self._database = database
