@@ -191,8 +191,8 @@ class SimulatedClock:
         return self.now
 
 
-def ensure_staff(services: Services) -> dict[str, Actor]:
-    """The demo accounts (created once; password printed by the command, demo only)."""
+def add_demo_accounts(services: Services) -> None:
+    """Add the demo accounts (STAFF) where they do not exist (password DEMO_PASSWORD, demo only)."""
     for username, role in STAFF.items():
         try:
             add_user(
@@ -205,6 +205,11 @@ def ensure_staff(services: Services) -> dict[str, Actor]:
             )
         except ConflictError:
             continue
+
+
+def ensure_staff(services: Services) -> dict[str, Actor]:
+    """The demo accounts (created once; password printed by the command, demo only)."""
+    add_demo_accounts(services)
     return {username: actor_for_username(services, username) for username in STAFF}
 
 
