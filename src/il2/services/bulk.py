@@ -3,9 +3,9 @@
 Each record is computed by the helper its use case uses (patient_fields, screening_fields,
 course_fields, dose_fields, toxicity_entry, response_entry, follow_up_entry) and each gets the
 audit entry the use case would append (audit_entry); a dose is refused by the same rules
-(holds_still_open, refuse_unverified_first_dose, dose_fields' own). Nothing is written until a batch of
-patients is complete; then the batch goes in one bulk transaction, ids reserved first, with
-the outlines outcome analysis reads (services/outlines.py).
+(holds_still_open, refuse_unverified_first_dose, dose_fields' own). Nothing is written until
+a batch of patients is complete; then the batch goes in one bulk transaction, ids reserved
+first, with the outlines outcome analysis reads (services/outlines.py).
 """
 
 from __future__ import annotations
