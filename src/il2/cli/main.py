@@ -17,7 +17,7 @@ from rich.console import Console
 from il2.cli import render
 from il2.cli.errors import EXIT_INPUT, reported
 from il2.cli.serving import serve_processes, shares_ports
-from il2.domain.errors import ConflictError, InvalidInputError
+from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor, User
 from il2.services import documents
 from il2.services.accounts import (
@@ -36,6 +36,7 @@ from il2.services.demo import (
     DEMO_PASSWORD,
     STAFF,
     ServiceWriter,
+    add_demo_accounts,
     add_ward,
     build_demo,
     demo_state,
@@ -393,20 +394,7 @@ def users_unlock(
 @users_app.command("seed-demo")
 def users_seed_demo() -> None:
     """Add demo accounts (one per role, password printed) where they do not exist. DEMO ONLY."""
-    built = _app()
-    for role in ("nurse", "physician", "pharmacist", "coordinator", "researcher", "administrator"):
-        for username in (f"demo-{role}", *(("demo-nurse2",) if role == "nurse" else ())):
-            try:
-                add_user(
-                    built.services,
-                    None,
-                    username=username,
-                    display_name=username,
-                    role=role,
-                    password=DEMO_PASSWORD,
-                )
-            except ConflictError:
-                continue
+    add_demo_accounts(_app().services)
     typer.echo(
         f"demo accounts demo-<role> (and demo-nurse2), password {DEMO_PASSWORD!r}: demo only"
     )

@@ -148,7 +148,7 @@ class RecistResult:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _pct(value: Decimal, reference: Decimal) -> Decimal | None:
+def _change_pct(value: Decimal, reference: Decimal) -> Decimal | None:
     if reference == 0:
         return None
     return (value - reference) * 100 / reference
@@ -270,7 +270,7 @@ def target_category(  # noqa: PLR0911 - one return per target category
         lesion.diameter_mm for lesion in assessment.targets if lesion.diameter_mm is not None
     ]
     measured_sum = sum(measured, Decimal(0))
-    growth_pct = _pct(measured_sum, nadir)
+    growth_pct = _change_pct(measured_sum, nadir)
     grew_enough = (
         measured_sum - nadir >= criteria.pd_increase_min_mm
         and growth_pct is not None
@@ -320,7 +320,7 @@ def target_category(  # noqa: PLR0911 - one return per target category
             total,
             total,
         )
-    change = _pct(total, baseline_sum)
+    change = _change_pct(total, baseline_sum)
     if change is not None and change <= criteria.pr_change_from_baseline_pct:
         return _Target(
             Category.PR,
@@ -395,7 +395,7 @@ def _lesion_changes(assessment: Assessment, baseline: Assessment) -> tuple[Lesio
             lesion.diameter_mm,
             None
             if lesion.diameter_mm is None or not start.get(lesion.id)
-            else _pct(lesion.diameter_mm, start[lesion.id] or Decimal(1)),
+            else _change_pct(lesion.diameter_mm, start[lesion.id] or Decimal(1)),
         )
         for lesion in assessment.targets
     )
@@ -573,8 +573,8 @@ def _follow_up(
         sum_mm=target.sum_mm,
         change_from_baseline_pct=None
         if target.sum_mm is None
-        else _pct(target.sum_mm, context.baseline_sum),
-        change_from_nadir_pct=None if target.sum_mm is None else _pct(target.sum_mm, nadir),
+        else _change_pct(target.sum_mm, context.baseline_sum),
+        change_from_nadir_pct=None if target.sum_mm is None else _change_pct(target.sum_mm, nadir),
         target=target.category,
         non_target=non_target,
         overall=category,

@@ -433,11 +433,26 @@ def _verified_before_first_dose(
 ) -> None:
     """Refuse the course's first dose given while the site's policy asks for a pharmacist's
     verification of the plan and there is none yet."""
+    refuse_unverified_first_dose(
+        services, course, ledger, verified=lambda: bool(uow.courses.verifications([course.id]))
+    )
+
+
+def refuse_unverified_first_dose(
+    services: Services,
+    course: CourseRecord,
+    ledger: Sequence[PatientLedgerLine],
+    *,
+    verified: Callable[[], bool],
+) -> None:
+    """RefusedError for a course's first given dose while the site's policy asks for a
+    pharmacist's verification of the plan and `verified` says there is none (asked last: it
+    may read the database). Every write path of doses applies this rule."""
     if not needs_verified_plan(services):
         return
     if any(line.course_id == course.id and line.outcome is DoseOutcome.GIVEN for line in ledger):
         return
-    if uow.courses.verifications([course.id]):
+    if verified():
         return
     raise RefusedError([Refusal(
         "plan-not-verified",

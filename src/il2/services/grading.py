@@ -29,7 +29,7 @@ class GradingResult:
     grades: tuple[GradeResult, ...]
 
 
-def _number(raw: object, field: str) -> Decimal | None:
+def _parse_number(raw: object, field: str) -> Decimal | None:
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int | float):
@@ -56,7 +56,7 @@ def _finding(raw: object, index: int) -> Finding:
         raise InvalidInputError(
             field=f"{where}.clinical_grade", value=grade, allowed="a whole-number grade"
         )
-    numbers = {name: _number(item.get(name), f"{where}.{name}") for name in _NUMBERS}
+    numbers = {name: _parse_number(item.get(name), f"{where}.{name}") for name in _NUMBERS}
     return Finding(term=term, unit=unit, symptomatic=symptomatic, clinical_grade=grade, **numbers)
 
 
