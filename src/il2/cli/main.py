@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -551,28 +550,6 @@ def study_id_lookup(
         typer.echo(f"{number.strip().upper()} is patient record {patient_id}")
 
 
-_SERVER_APP = "il2.cli.main:server_app"
-
-
-def server_app() -> Any:
-    """The web app and the JSON API over the configured database (uvicorn's factory).
-
-    Each server process builds its own; whatever start-up built (rule tables, templates,
-    routes) lives as long as the process, so it is moved out of the garbage collector's sight:
-    full collections stay short and no request waits long behind one.
-    """
-    from il2.api.app import create_api  # noqa: PLC0415 - keeps other commands fast
-    from il2.web.app import web_router, with_browser_defences  # noqa: PLC0415
-
-    built = _app()
-    server = create_api(built)
-    server.include_router(web_router(built))
-    with_browser_defences(server)
-    gc.collect()
-    gc.freeze()
-    return server
-
-
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -599,6 +576,7 @@ def serve(
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
     from il2.bootstrap import upgrade_database  # noqa: PLC0415 - Alembic, when needed
+    from il2.server import SERVER_APP  # noqa: PLC0415 - the API and pages, when serving
 
     built = _app()
     proxies = forwarded_allow_ips or built.settings.forwarded_allow_ips
@@ -613,10 +591,10 @@ def serve(
     built.engine.dispose()
     typer.echo(f"il2 on http://{host}:{port}/ (API documentation at /docs)")
     if workers > 1 and shares_ports():
-        serve_processes(host, port, workers, _SERVER_APP, proxies)
+        serve_processes(host, port, workers, SERVER_APP, proxies)
         return
     uvicorn.run(
-        _SERVER_APP,
+        SERVER_APP,
         factory=True,
         host=host,
         port=port,
