@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from il2.domain.recist import best_change
-from il2.web.response import shape
+from il2.web.recist_form import shape
 
 
 def _point(day: str, change: float | None, lesion: float | None) -> dict[str, object]:
