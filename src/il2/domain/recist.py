@@ -12,11 +12,12 @@ requires confirmation, and as assigned when it does not.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import TypeVar
 
 from il2.domain.errors import InvalidInputError
 from il2.domain.quantities import plain, round_to
@@ -603,6 +604,17 @@ def _first_confirmed(
     return None
 
 
+Change = TypeVar("Change", Decimal, float)
+
+
+def best_change(changes: Iterable[Change | None]) -> Change | None:
+    """The best percent change from baseline over the follow-up scans: the lowest of those that
+    have one (the deepest shrinkage, the waterfall's bar), or None when no follow-up scan has a
+    measurable change (never 0, which would claim a scan that showed no change)."""
+    measured = [c for c in changes if c is not None]
+    return min(measured) if measured else None
+
+
 def best_overall_response(
     points: Sequence[TimePoint], options: RecistOptions, *, rules_version: str
 ) -> RecistResult:
@@ -652,9 +664,6 @@ def best_overall_response(
     if best is None:
         best, why = _without_response(before_pd, progression, sd_from, options)
         reasons.append(why)
-    changes = [
-        p.change_from_baseline_pct for p in follow_ups if p.change_from_baseline_pct is not None
-    ]
     return RecistResult(
         timepoints=tuple(points),
         best_overall_response=best,
@@ -662,7 +671,7 @@ def best_overall_response(
         reasons=tuple(reasons),
         response_on=response.date if response else None,
         progression_on=progression.date if progression else None,
-        best_change_from_baseline_pct=min(changes) if changes else None,
+        best_change_from_baseline_pct=best_change(p.change_from_baseline_pct for p in follow_ups),
         rules_version=rules_version,
     )
 
