@@ -11,7 +11,7 @@ DEMO_DATABASE ?= sqlite:///$(CURDIR)/.il2-demo.sqlite3
 # pytest-xdist workers for `make unit`: one per core (CI has 2); `make unit TEST_WORKERS=0` runs in one process.
 TEST_WORKERS ?= auto
 
-.PHONY: help install system-deps run examples test lint typecheck imports unit fuzz bench lock audit advisories clean
+.PHONY: help install system-deps run examples test lint typecheck imports unit fast fuzz bench lock audit advisories clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -64,6 +64,10 @@ system-deps:  ## Debian packages the tests need (postgresql, chromium), installe
 # pytest-cov combines every worker's coverage, and that of the `il2` child processes.
 unit: install system-deps  ## the test suite with branch coverage, on every core
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --cov --cov-branch --cov-report=term --durations=30
+
+# The tiers that need only the Python packages: no PostgreSQL, no Chromium (no system-deps).
+fast: install  ## unit, conformance and science tests on every core: no database server, no browser
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile tests/unit tests/conformance tests/science
 
 test: lint typecheck imports audit unit  ## everything CI checks
 

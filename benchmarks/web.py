@@ -38,9 +38,9 @@ from il2.api.app import create_api
 from il2.bootstrap import App, build_app, upgrade_database
 from il2.config import Settings
 from il2.domain.deidentify import study_number
+from il2.science import plots
 from il2.services.bulk import BulkWriter
 from il2.services.demo import DEMO_PASSWORD, WARD_DOSES_GIVEN, add_ward, build_demo, ward_mrn
-from il2.web import plots
 from il2.web.app import web_router, with_browser_defences
 from il2.web.defences import CSRF_HEADER
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,29 @@ settings.load_profile("il2")
 def rules() -> RuleSet:
     """The bundled rule tables with no site policy file."""
     return load_rules()
+
+
+# Tier markers by directory: the tiers beyond `make fast` (unit, conformance, science).
+_TIERS = ("integration", "e2e", "browser")
+_TESTS = Path(__file__).parent
+
+
+def _needs_postgres(item: pytest.Item) -> bool:
+    """Whether the test asks for the PostgreSQL cluster, directly or as a "postgresql" param."""
+    if "postgres_url" in getattr(item, "fixturenames", ()):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and "postgresql" in callspec.params.values()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its tier (its directory) and `postgres` if it needs the server."""
+    for item in items:
+        parts = item.path.relative_to(_TESTS).parts if item.path.is_relative_to(_TESTS) else ()
+        if parts and parts[0] in _TIERS:
+            item.add_marker(parts[0])
+        if _needs_postgres(item):
+            item.add_marker("postgres")
 
 
 def _in_ci() -> bool:

@@ -15,13 +15,11 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from fastapi import FastAPI
 from tests.integration.builders import PASSWORD, PATIENT, staff
 from tests.web_client import FormClient
 
-from il2.api.app import create_api
 from il2.bootstrap import App
-from il2.web.app import web_router, with_browser_defences
+from il2.server import create_server
 from il2.web.defences import CONTENT_SECURITY_POLICY, CSRF_HEADER, DOCS_POLICY
 
 with warnings.catch_warnings():
@@ -37,17 +35,10 @@ HEADERS = {
 }
 
 
-def server(app: App) -> FastAPI:
-    """The server as `il2 serve` assembles it: the API, the pages, the defences."""
-    site = create_api(app)
-    site.include_router(web_router(app))
-    return with_browser_defences(site)
-
-
 @pytest.fixture
 def web(app: App) -> Iterator[FormClient]:
     staff(app)
-    with FormClient(server(app), follow_redirects=False) as client:
+    with FormClient(create_server(app), follow_redirects=False) as client:
         yield client
 
 
@@ -196,7 +187,9 @@ def test_the_api_takes_a_bearer_token_without_csrf_and_never_a_cookie(web: FormC
 
 def test_cookies_are_secure_over_https(app: App) -> None:
     staff(app)
-    with FormClient(server(app), base_url="https://il2.example", follow_redirects=False) as web:
+    with FormClient(
+        create_server(app), base_url="https://il2.example", follow_redirects=False
+    ) as web:
         page = web.get("/sign-in")
         assert "__Host-il2_csrf=" in page.headers["set-cookie"]
         assert "secure" in page.headers["set-cookie"].lower()
@@ -209,7 +202,7 @@ def test_the_site_can_force_secure_cookies_over_http(app: App) -> None:
     forced = dataclasses.replace(
         app, settings=dataclasses.replace(app.settings, secure_cookies=True)
     )
-    with FormClient(server(forced), follow_redirects=False) as web:
+    with FormClient(create_server(forced), follow_redirects=False) as web:
         page = web.get("/sign-in")
         assert re.search(r"__Host-il2_csrf=[^;]+;.*[Ss]ecure", page.headers["set-cookie"])
         token = re.search(r"__Host-il2_csrf=([^;]+)", page.headers["set-cookie"])

@@ -13,13 +13,15 @@ from sqlalchemy import Engine, func, insert, select
 
 from il2.bootstrap import App, build_app, upgrade_database
 from il2.config import Settings
-from il2.domain.errors import ConflictError, InvalidInputError
+from il2.domain.errors import ConflictError, InvalidInputError, RefusedError
 from il2.persistence.tables import Base, PatientRow
 from il2.services.accounts import actor_for_username
 from il2.services.bulk import BulkWriter
-from il2.services.demo import build_demo
+from il2.services.context import Services
+from il2.services.demo import DemoWriter, ServiceWriter, build_demo
 from il2.services.outcomes import program
 from tests.integration.conftest import fresh_postgres_database
+from tests.integration.test_plan_gate import GATE_ON
 
 UNTIL = date(2026, 11, 1)
 RECORDS = ("patients", "screenings", "courses", "doses", "entries")
@@ -252,3 +254,20 @@ def test_ids_are_reserved_ascending_and_never_twice(app: App) -> None:
     assert first == sorted(first)
     assert len(set(first + second)) == 5
     assert min(second) > max(first)
+
+
+@pytest.mark.parametrize("writer", [ServiceWriter, BulkWriter])
+def test_with_the_plan_gate_on_neither_writer_gives_a_first_dose_unverified(
+    tmp_path: Path, writer: Callable[[Services], DemoWriter]
+) -> None:
+    policy = tmp_path / "site.toml"
+    policy.write_text(GATE_ON)
+    app = build_app(
+        Settings(database_url=f"sqlite:///{tmp_path / 'd.sqlite3'}", site_policy=policy)
+    )
+    upgrade_database(app)
+    with pytest.raises(RefusedError) as refused:
+        build_demo(app.services, seed=2, years=1, until=UNTIL, patients=3, writer=writer)
+    assert [reason.code for reason in refused.value.reasons] == ["plan-not-verified"]
+    assert _rows(app.engine)["doses"] == []
+    app.engine.dispose()

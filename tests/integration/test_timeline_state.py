@@ -42,6 +42,7 @@ from il2.bootstrap import App, build_app, upgrade_database
 from il2.config import Settings
 from il2.domain.errors import Il2Error
 from il2.domain.records import Actor, CourseRecord, DoseOutcome, DoseRecord, Role
+from il2.rules.loader import load_rules
 from il2.services.clinical import correct_entry, record_toxicity
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
 from il2.services.patients import create_patient, record_screening
@@ -73,7 +74,7 @@ of them for every seed but took the suite past 30 minutes.
 
 STEPS = 50
 START = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
-REGIMENS = ("hd-label", "hd-nci-720", "post-til")
+REGIMENS = tuple(sorted(load_rules().regimens))  # every bundled regimen, read from the rule file
 
 
 def _document(name: str) -> dict[str, Any]:

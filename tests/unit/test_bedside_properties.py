@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from tests.strategies import put, value_of
 
 from il2.domain.bedside import Action
+from il2.domain.checks import OneOfCheck
 from il2.rules.loader import load_rules
 from il2.services.bedside import assess_before_dose
 
@@ -26,7 +27,14 @@ RULES = load_rules()
 SPECS = RULES.bedside_fields
 REQUIRED = RULES.bedside.required
 AGENTS = RULES.pressor_agents
-RESUME_ONLY = {"fobt_negative"}
+# Findings that only end a hold (a negative stool test), never withhold a dose: the values the
+# [resume] tests look for in `findings`.
+RESUME_ONLY = {
+    value
+    for resume in RULES.bedside.resumes.values()
+    if isinstance(resume.check, OneOfCheck) and resume.check.field == "findings"
+    for value in resume.check.values
+}
 # Fields whose absence is a statement, not an unknown (each with its reason):
 # - labs.hours_since_drawn: labs without a draw time are read as the day's labs (the decision
 #   says so); their age is checked when it is given;
@@ -80,7 +88,7 @@ def assessments(draw: st.DrawFn, regimen: str | None = None) -> dict[str, Any]:
     wrong "give".
     """
     document: dict[str, Any] = copy.deepcopy(STABLE)
-    document["regimen"] = regimen or draw(st.sampled_from(["hd-label", "hd-nci-720", "post-til"]))
+    document["regimen"] = regimen or draw(st.sampled_from(sorted(RULES.regimens)))
     if document["regimen"] == "post-til":
         document["vasopressors"] = []
     for path in draw(st.lists(st.sampled_from(_REDRAWN), unique=True, max_size=3)):
@@ -244,3 +252,9 @@ def test_labs_older_than_the_site_allows_never_give(
 @given(document=assessments())
 def test_the_same_assessment_always_gets_the_same_decision(document: dict[str, Any]) -> None:
     assert assess_before_dose(RULES, document) == assess_before_dose(RULES, copy.deepcopy(document))
+
+
+def test_the_findings_that_only_resume_are_read_from_the_resume_rules() -> None:
+    # Label-2024 Table 2: a hold for a positive FIT/FOBT ends when the test is negative.
+    assert "fobt_negative" in RESUME_ONLY
+    assert set(SPECS["findings"].values) >= RESUME_ONLY

@@ -16,7 +16,7 @@ from il2.science.plots import COLOURS, Thresholds
 from il2.services.documents import recist_document
 from il2.services.recist import assess_response
 from il2.web.pages.response import figures
-from il2.web.response import shape
+from il2.web.recist_form import shape
 
 PD = COLOURS["PD"]
 

@@ -48,8 +48,15 @@ class Token(Answer):
     role: str = Field(description="The signed-in account's role")
 
 
-class Patient(Answer):
-    """A patient as registered (identified readers only)."""
+class _Numbered(Answer):
+    """An answer's database id, declared first (pydantic puts a base's fields before a
+    subclass's, and the base named last before the others)."""
+
+    id: int
+
+
+class FoundPatient(Answer):
+    """A patient found by a search."""
 
     id: int
     mrn: str
@@ -58,19 +65,27 @@ class Patient(Answer):
     sex: str
     diagnosis: str
     referred_on: str = Field(description="ISO 8601 date")
+
+
+class Patient(FoundPatient):
+    """A patient as registered (identified readers only)."""
+
     created_at: str = Field(description="ISO 8601 date-time")
 
 
-class DeidentifiedPatient(Answer):
-    """A patient as a researcher reads them: a study number, no identifiers."""
+class StudyPatient(Answer):
+    """A patient in a researcher's record: the study number, no identifiers, no database id."""
 
-    id: int
     study_id: str
     age_at_referral_years: int | str = Field(description="Whole years, or `90 or older`")
     sex: str
     diagnosis: str
     referral_year: int
     day_zero: str = Field(description="What day 0 is: `first dose` or `referral`")
+
+
+class DeidentifiedPatient(StudyPatient, _Numbered):
+    """A patient as a researcher reads them: a study number, no identifiers."""
 
 
 class Screening(Answer):
@@ -100,10 +115,9 @@ class Course(Answer):
     recorded_at: str
 
 
-class DoseRecord(Answer):
-    """One entry of the dose ledger: the assessment, the decision and what was done."""
+class _Dose(Answer):
+    """A dose as both the ledger and a researcher's record give it (their course_id differs)."""
 
-    id: int
     course_id: int
     cycle: int
     dose_number: int
@@ -119,6 +133,10 @@ class DoseRecord(Answer):
     idempotency_key: str | None
     recorded_by: str
     recorded_at: str
+
+
+class DoseRecord(_Dose, _Numbered):
+    """One entry of the dose ledger: the assessment, the decision and what was done."""
 
 
 class Entry(Answer):
@@ -147,17 +165,6 @@ class PatientRecord(Answer):
     entries: list[Entry]
 
 
-class StudyPatient(Answer):
-    """A patient in a researcher's record: the study number, no identifiers, no database id."""
-
-    study_id: str
-    age_at_referral_years: int | str = Field(description="Whole years, or `90 or older`")
-    sex: str
-    diagnosis: str
-    referral_year: int
-    day_zero: str = Field(description="What day 0 is: `first dose` or `referral`")
-
-
 class StudyScreening(Answer):
     """A screening in a researcher's record (dates as `day N`, no database ids)."""
 
@@ -182,24 +189,10 @@ class StudyCourse(Answer):
     recorded_at: str
 
 
-class StudyDose(Answer):
+class StudyDose(_Dose):
     """A dose in a researcher's record: `course_id` is the course's number."""
 
     course_id: int = Field(description="The course's number (not a database id)")
-    cycle: int
-    dose_number: int
-    outcome: str
-    assessment: Document
-    decision: Document
-    decision_action: str
-    rules_version: str
-    given_at: str | None
-    verified_by: str | None
-    override_reason: str | None
-    override_by: str | None
-    idempotency_key: str | None
-    recorded_by: str
-    recorded_at: str
 
 
 class StudyEntry(Answer):
@@ -240,18 +233,6 @@ class Ledger(Answer):
 
     course: Course
     doses: list[DoseRecord]
-
-
-class FoundPatient(Answer):
-    """A patient found by a search."""
-
-    id: int
-    mrn: str
-    name: str
-    birth_date: str = Field(description="ISO 8601 date")
-    sex: str
-    diagnosis: str
-    referred_on: str = Field(description="ISO 8601 date")
 
 
 class Search(Answer):

@@ -1,5 +1,8 @@
 """The one place where errors become HTTP answers; every error body has the same shape.
 
+An error il2 raises on purpose is answered with its own `status` (il2.domain.errors), the
+status the web pages answer it with too:
+
     NotAuthenticatedError    401  no token, an unknown or expired one, or a failed sign-in;
                                   answered with `WWW-Authenticate: Bearer`
     Il2Error                      what the services raise on purpose:
@@ -84,7 +87,13 @@ def _answer(
 def _invalid(field: str, value: object, allowed: str, **extra: Any) -> JSONResponse:
     message = f"{field}: {value!r} is not allowed; expected {allowed}"
     return _answer(
-        422, "invalid_input", message, field=field, value=_json(value), allowed=allowed, **extra
+        InvalidInputError.status,
+        "invalid_input",
+        message,
+        field=field,
+        value=_json(value),
+        allowed=allowed,
+        **extra,
     )
 
 
@@ -96,28 +105,34 @@ invalid = _invalid
 
 
 def il2_error(error: Il2Error) -> JSONResponse:  # noqa: PLR0911 - one answer per kind
-    """The answer to an error a service raised on purpose."""
+    """The answer to an error a service raised on purpose, with the error's own status."""
+    status = error.status
     if isinstance(error, InvalidInputError):
         return _invalid(error.field, error.value, error.allowed)
     if isinstance(error, NotFoundError):
         return _answer(
-            404, "not_found", str(error), kind=error.kind, key=error.key, known=list(error.known)
+            status, "not_found", str(error), kind=error.kind, key=error.key, known=list(error.known)
         )
     if isinstance(error, ConflictError):
-        return _answer(409, "conflict", str(error), existing=_json(error.existing))
+        return _answer(status, "conflict", str(error), existing=_json(error.existing))
     if isinstance(error, RefusedError):
         reasons = [plain(reason) for reason in error.reasons]
-        return _answer(409, "refused", str(error), reasons=reasons)
+        return _answer(status, "refused", str(error), reasons=reasons)
     if isinstance(error, TooManyAttemptsError):
         headers = {"Retry-After": str(error.retry_after)}
-        return _answer(429, "too_many_attempts", str(error), headers)
+        return _answer(status, "too_many_attempts", str(error), headers)
     if isinstance(error, PermissionDeniedError):
-        return _answer(403, "permission_denied", str(error))
+        return _answer(status, "permission_denied", str(error))
     if isinstance(error, RuleTableError):
         return _answer(
-            500, "rule_table", str(error), file=error.file, field=error.field, problem=error.problem
+            status,
+            "rule_table",
+            str(error),
+            file=error.file,
+            field=error.field,
+            problem=error.problem,
         )
-    return _answer(400, "refused", str(error))
+    return _answer(status, "refused", str(error))
 
 
 def _field(location: Sequence[object]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -17,7 +16,7 @@ from rich.console import Console
 from il2.cli import render
 from il2.cli.errors import EXIT_INPUT, reported
 from il2.cli.serving import serve_processes, shares_ports
-from il2.domain.errors import ConflictError, InvalidInputError
+from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor, User
 from il2.services import documents
 from il2.services.accounts import (
@@ -36,6 +35,7 @@ from il2.services.demo import (
     DEMO_PASSWORD,
     STAFF,
     ServiceWriter,
+    add_demo_accounts,
     add_ward,
     build_demo,
     demo_state,
@@ -393,20 +393,7 @@ def users_unlock(
 @users_app.command("seed-demo")
 def users_seed_demo() -> None:
     """Add demo accounts (one per role, password printed) where they do not exist. DEMO ONLY."""
-    built = _app()
-    for role in ("nurse", "physician", "pharmacist", "coordinator", "researcher", "administrator"):
-        for username in (f"demo-{role}", *(("demo-nurse2",) if role == "nurse" else ())):
-            try:
-                add_user(
-                    built.services,
-                    None,
-                    username=username,
-                    display_name=username,
-                    role=role,
-                    password=DEMO_PASSWORD,
-                )
-            except ConflictError:
-                continue
+    add_demo_accounts(_app().services)
     typer.echo(
         f"demo accounts demo-<role> (and demo-nurse2), password {DEMO_PASSWORD!r}: demo only"
     )
@@ -566,28 +553,6 @@ def study_id_lookup(
         typer.echo(f"{number.strip().upper()} is patient record {patient_id}")
 
 
-_SERVER_APP = "il2.cli.main:server_app"
-
-
-def server_app() -> Any:
-    """The web app and the JSON API over the configured database (uvicorn's factory).
-
-    Each server process builds its own; whatever start-up built (rule tables, templates,
-    routes) lives as long as the process, so it is moved out of the garbage collector's sight:
-    full collections stay short and no request waits long behind one.
-    """
-    from il2.api.app import create_api  # noqa: PLC0415 - keeps other commands fast
-    from il2.web.app import web_router, with_browser_defences  # noqa: PLC0415
-
-    built = _app()
-    server = create_api(built)
-    server.include_router(web_router(built))
-    with_browser_defences(server)
-    gc.collect()
-    gc.freeze()
-    return server
-
-
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -614,6 +579,7 @@ def serve(
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
     from il2.bootstrap import upgrade_database  # noqa: PLC0415 - Alembic, when needed
+    from il2.server import SERVER_APP  # noqa: PLC0415 - the API and pages, when serving
 
     built = _app()
     proxies = forwarded_allow_ips or built.settings.forwarded_allow_ips
@@ -628,10 +594,10 @@ def serve(
     built.engine.dispose()
     typer.echo(f"il2 on http://{host}:{port}/ (API documentation at /docs)")
     if workers > 1 and shares_ports():
-        serve_processes(host, port, workers, _SERVER_APP, proxies)
+        serve_processes(host, port, workers, SERVER_APP, proxies)
         return
     uvicorn.run(
-        _SERVER_APP,
+        SERVER_APP,
         factory=True,
         host=host,
         port=port,

@@ -19,7 +19,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from il2.domain.errors import InvalidInputError
-from il2.domain.quantities import Comparison, plain
+from il2.domain.quantities import Comparison, plain, with_unit
 
 
 class Measure(StrEnum):
@@ -230,9 +230,9 @@ class _Outcome:
 # ---------------------------------------------------------------- clauses
 
 
-def _number(value: Decimal, label: str) -> str:
-    gap = "" if label.startswith(("%", "/", "°")) else " "
-    return f"{plain(value)}{gap}{label}"
+def _with_label(value: Decimal, label: str) -> str:
+    """A value and its unit label, glued as CTCAE writes `%`, `/` and `°` units."""
+    return with_unit(value, label, glued=("%", "/", "°"))
 
 
 def _check(bound: Bound, reading: _Reading) -> tuple[bool, str]:
@@ -247,7 +247,8 @@ def _check(bound: Bound, reading: _Reading) -> tuple[bool, str]:
     elif bound.measure is Measure.DURATION_H:
         subject, number, unit = "duration", reading.numbers["duration_h"], "h"
     holds = comparison.holds(number, threshold)
-    text = f"{subject} {_number(number, unit)} {comparison.value} {_number(threshold, unit)}{how}"
+    shown, limit = _with_label(number, unit), _with_label(threshold, unit)
+    text = f"{subject} {shown} {comparison.value} {limit}{how}"
     return holds, text
 
 
@@ -343,12 +344,12 @@ def _read(term: Term, finding: Finding, value: Decimal) -> tuple[_Reading, str]:
                     f"{term.name} ranges in whole units, with no grade between them"
                 )
                 raise InvalidInputError(field=name, value=plain(number), allowed=allowed)
-    said = _number(value, conversion.label)
+    said = _with_label(value, conversion.label)
     if conversion.unit != conversion.scale:
         shown = (
             reading.value.quantize(Decimal("0.01")) if conversion.divisor != 1 else reading.value
         )
-        said = f"{said}, converted to {_number(shown, reading.label)} ({conversion.formula})"
+        said = f"{said}, converted to {_with_label(shown, reading.label)} ({conversion.formula})"
     return reading, said
 
 

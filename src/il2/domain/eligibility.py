@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from il2.domain.findings import Findings
-from il2.domain.quantities import Comparison, plain
+from il2.domain.quantities import Comparison, plain, with_unit
 
 
 class Verdict(StrEnum):
@@ -51,11 +51,6 @@ class Test(Protocol):
         ...
 
 
-def _number(value: Decimal, unit: str) -> str:
-    gap = "" if unit.startswith("%") else " "
-    return f"{plain(value)}{gap}{unit}".rstrip()
-
-
 @dataclass(frozen=True, slots=True)
 class Limit:
     """A numeric field compared with a fixed limit (creatinine at most 1.5 mg/dL)."""
@@ -68,14 +63,14 @@ class Limit:
 
     def judge(self, findings: Findings) -> Judgement:
         """Met when the value satisfies the comparison."""
-        rule = f"{self.comparison.words} {_number(self.limit, self.unit)}"
+        rule = f"{self.comparison.words} {with_unit(self.limit, self.unit)}"
         value = findings.get(self.field)
         if not isinstance(value, Decimal):
             return Judgement(
                 Verdict.MISSING, f"{self.label}: not given ({self.field}); rule: {rule}"
             )
         verdict = Verdict.MET if self.comparison.holds(value, self.limit) else Verdict.NOT_MET
-        return Judgement(verdict, f"{self.label} {_number(value, self.unit)} (rule: {rule})")
+        return Judgement(verdict, f"{self.label} {with_unit(value, self.unit)} (rule: {rule})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +103,8 @@ class RelativeLimit:
         verdict = Verdict.MET if self.comparison.holds(value, limit) else Verdict.NOT_MET
         return Judgement(
             verdict,
-            f"{self.label} {_number(value, self.unit)} (rule: {rule}, {plain(self.factor)} x "
-            f"{_number(reference, self.unit)} = {_number(limit, self.unit)})",
+            f"{self.label} {with_unit(value, self.unit)} (rule: {rule}, {plain(self.factor)} x "
+            f"{with_unit(reference, self.unit)} = {with_unit(limit, self.unit)})",
         )
 
 

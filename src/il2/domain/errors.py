@@ -1,31 +1,42 @@
 """The one error tree of il2.
 
-    Il2Error                    root: catch this to catch everything il2 raises on purpose
-     ├── InvalidInputError      bad input; names the field, the value given and what is allowed
-     │    └── InvalidInputsError   several fields at once (a form shows each beside its field)
-     ├── NotFoundError          a named thing (a regimen, a patient) does not exist
-     ├── ConflictError          the write clashes with what is already recorded
-     ├── RefusedError           the action must not happen now (a dose too soon, a course that
-     │                          must not start); carries each reason, and whether a physician
-     │                          may act against it with a recorded reason
-     ├── PermissionDeniedError  the user's role does not allow the action
-     └── RuleTableError         a rule or policy file is malformed; names the file and the field
+    Il2Error                    400 root: catch this to catch everything il2 raises on purpose
+     ├── InvalidInputError      422 bad input; names the field, the value given and what is
+     │    │                         allowed
+     │    └── InvalidInputsError    several fields at once (a form shows each beside its field)
+     ├── NotFoundError          404 a named thing (a regimen, a patient) does not exist
+     ├── ConflictError          409 the write clashes with what is already recorded
+     ├── RefusedError           409 the action must not happen now (a dose too soon, a course
+     │                              that must not start); carries each reason, and whether a
+     │                              physician may act against it with a recorded reason
+     ├── PermissionDeniedError  403 the user's role does not allow the action
+     │    └── TooManyAttemptsError 429 sign-in refused for a while after too many failures
+     └── RuleTableError         500 a rule or policy file is malformed; names the file and the field
 
 Clinical outcomes ("ineligible", "hold") are never errors: they are values with reasons.
 These exceptions are for input that cannot be used and for broken invariants.
+
+The numbers are each error's `status`: the HTTP status both edges (the JSON API and the web
+pages) answer it with, kept here once so that the two cannot drift apart.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 class Il2Error(Exception):
     """Root of every error il2 raises on purpose."""
 
+    status: ClassVar[int] = 400
+    """The HTTP status the API and the pages answer this error with."""
+
 
 class InvalidInputError(Il2Error):
     """Input that cannot be used: says which field, what was given and what is allowed."""
+
+    status: ClassVar[int] = 422
 
     def __init__(self, *, field: str, value: object, allowed: str) -> None:
         self.field = field
@@ -47,6 +58,8 @@ class InvalidInputsError(InvalidInputError):
 class NotFoundError(Il2Error):
     """A named thing does not exist; `known` lists what does, when that helps."""
 
+    status: ClassVar[int] = 404
+
     def __init__(self, *, kind: str, key: str, known: tuple[str, ...] = ()) -> None:
         self.kind = kind
         self.key = key
@@ -57,6 +70,8 @@ class NotFoundError(Il2Error):
 
 class ConflictError(Il2Error):
     """The write clashes with what is already recorded; `existing` is what was there first."""
+
+    status: ClassVar[int] = 409
 
     def __init__(self, message: str, *, existing: object = None) -> None:
         self.existing = existing
@@ -76,6 +91,8 @@ class Refusal:
 class RefusedError(Il2Error):
     """The action must not happen now; nothing was recorded. `reasons` says why, each one."""
 
+    status: ClassVar[int] = 409
+
     def __init__(self, reasons: tuple[Refusal, ...] | list[Refusal]) -> None:
         self.reasons = tuple(reasons)
         super().__init__("; ".join(reason.message for reason in self.reasons) or "refused")
@@ -90,6 +107,8 @@ class PermissionDeniedError(Il2Error):
     """The user's role does not allow the action (`username` and `action` name the attempt,
     so the edge can audit it once the service's transaction has unwound)."""
 
+    status: ClassVar[int] = 403
+
     def __init__(
         self, message: str, *, username: str | None = None, action: str | None = None
     ) -> None:
@@ -101,6 +120,8 @@ class PermissionDeniedError(Il2Error):
 class TooManyAttemptsError(PermissionDeniedError):
     """Sign-in refused for a while after too many failures; `retry_after` seconds to wait."""
 
+    status: ClassVar[int] = 429
+
     def __init__(self, message: str, *, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__(message)
@@ -108,6 +129,8 @@ class TooManyAttemptsError(PermissionDeniedError):
 
 class RuleTableError(Il2Error):
     """A rule or policy file is malformed."""
+
+    status: ClassVar[int] = 500
 
     def __init__(self, *, file: str, field: str, problem: str) -> None:
         self.file = file

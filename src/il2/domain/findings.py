@@ -33,7 +33,11 @@ class FieldType(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
-    """What one field accepts. `minimum`/`maximum` are data-entry guards, not clinical limits."""
+    """What one field accepts. `minimum`/`maximum` are data-entry guards, not clinical limits.
+
+    `unit` is written as documents and refusals spell it ("C"); `shown_unit` is how a page
+    prints it ("°C"). `label` names the field for people, `short_label` as a column heading.
+    """
 
     path: str
     type: FieldType
@@ -41,6 +45,9 @@ class FieldSpec:
     minimum: Decimal | None = None
     maximum: Decimal | None = None
     values: tuple[str, ...] = ()
+    label: str = ""
+    short_label: str = ""
+    shown_unit: str = ""
 
     def describe(self) -> str:
         """What is allowed, in words."""

@@ -75,3 +75,12 @@ def plain(number: Decimal) -> str:
     if normal == normal.to_integral_value():
         return f"{int(normal):,}"
     return f"{normal:,f}"
+
+
+def with_unit(number: Decimal, unit: str, *, glued: tuple[str, ...] = ("%",)) -> str:
+    """A number and its unit as explanations print them: `1.5 mg/dL`, `20%`, `7` (no unit).
+
+    A unit starting with one of `glued` follows the number without a space (each table says
+    which: CTCAE writes `150,000/mm3` and `38.5°C`, eligibility `/uL` spaced)."""
+    gap = "" if not unit or unit.startswith(glued) else " "
+    return f"{plain(number)}{gap}{unit}"

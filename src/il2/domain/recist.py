@@ -12,11 +12,12 @@ requires confirmation, and as assigned when it does not.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import TypeVar
 
 from il2.domain.errors import InvalidInputError
 from il2.domain.quantities import plain, round_to
@@ -148,7 +149,7 @@ class RecistResult:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _pct(value: Decimal, reference: Decimal) -> Decimal | None:
+def _change_pct(value: Decimal, reference: Decimal) -> Decimal | None:
     if reference == 0:
         return None
     return (value - reference) * 100 / reference
@@ -270,7 +271,7 @@ def target_category(  # noqa: PLR0911 - one return per target category
         lesion.diameter_mm for lesion in assessment.targets if lesion.diameter_mm is not None
     ]
     measured_sum = sum(measured, Decimal(0))
-    growth_pct = _pct(measured_sum, nadir)
+    growth_pct = _change_pct(measured_sum, nadir)
     grew_enough = (
         measured_sum - nadir >= criteria.pd_increase_min_mm
         and growth_pct is not None
@@ -320,7 +321,7 @@ def target_category(  # noqa: PLR0911 - one return per target category
             total,
             total,
         )
-    change = _pct(total, baseline_sum)
+    change = _change_pct(total, baseline_sum)
     if change is not None and change <= criteria.pr_change_from_baseline_pct:
         return _Target(
             Category.PR,
@@ -395,7 +396,7 @@ def _lesion_changes(assessment: Assessment, baseline: Assessment) -> tuple[Lesio
             lesion.diameter_mm,
             None
             if lesion.diameter_mm is None or not start.get(lesion.id)
-            else _pct(lesion.diameter_mm, start[lesion.id] or Decimal(1)),
+            else _change_pct(lesion.diameter_mm, start[lesion.id] or Decimal(1)),
         )
         for lesion in assessment.targets
     )
@@ -573,8 +574,8 @@ def _follow_up(
         sum_mm=target.sum_mm,
         change_from_baseline_pct=None
         if target.sum_mm is None
-        else _pct(target.sum_mm, context.baseline_sum),
-        change_from_nadir_pct=None if target.sum_mm is None else _pct(target.sum_mm, nadir),
+        else _change_pct(target.sum_mm, context.baseline_sum),
+        change_from_nadir_pct=None if target.sum_mm is None else _change_pct(target.sum_mm, nadir),
         target=target.category,
         non_target=non_target,
         overall=category,
@@ -601,6 +602,17 @@ def _first_confirmed(
             if later.overall in wanted and later.date - first.date >= timedelta(weeks=weeks):
                 return first
     return None
+
+
+Change = TypeVar("Change", Decimal, float)
+
+
+def best_change(changes: Iterable[Change | None]) -> Change | None:
+    """The best percent change from baseline over the follow-up scans: the lowest of those that
+    have one (the deepest shrinkage, the waterfall's bar), or None when no follow-up scan has a
+    measurable change (never 0, which would claim a scan that showed no change)."""
+    measured = [c for c in changes if c is not None]
+    return min(measured) if measured else None
 
 
 def best_overall_response(
@@ -652,9 +664,6 @@ def best_overall_response(
     if best is None:
         best, why = _without_response(before_pd, progression, sd_from, options)
         reasons.append(why)
-    changes = [
-        p.change_from_baseline_pct for p in follow_ups if p.change_from_baseline_pct is not None
-    ]
     return RecistResult(
         timepoints=tuple(points),
         best_overall_response=best,
@@ -662,7 +671,7 @@ def best_overall_response(
         reasons=tuple(reasons),
         response_on=response.date if response else None,
         progression_on=progression.date if progression else None,
-        best_change_from_baseline_pct=min(changes) if changes else None,
+        best_change_from_baseline_pct=best_change(p.change_from_baseline_pct for p in follow_ups),
         rules_version=rules_version,
     )
 

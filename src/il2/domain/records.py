@@ -100,6 +100,17 @@ class CourseRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PlannedDose:
+    """A dose slot of a course's plan: which course, cycle and dose, and when it is due (the
+    timeline and the worklist each add what they know of it)."""
+
+    course_id: int
+    cycle: int
+    dose_number: int
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class PlanVerification:
     """A pharmacist's verification of a course's plan before its first dose."""
 
@@ -142,8 +153,9 @@ class LedgerLine:
 
 
 @dataclass(frozen=True, slots=True)
-class PatientLedgerLine:
-    """A line of the patient's whole ledger: which course it belongs to, and what was done."""
+class CourseDoseLine:
+    """A dose record without its documents, naming its course: what the rules that read the
+    patient's ledger across courses need (the timeline and the ledger's counts)."""
 
     course_id: int
     cycle: int
@@ -151,6 +163,13 @@ class PatientLedgerLine:
     outcome: DoseOutcome
     decision_action: str
     given_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PatientLedgerLine(CourseDoseLine):
+    """A line of the patient's whole ledger: which course it belongs to, what was done and
+    when it was recorded."""
+
     recorded_at: datetime
 
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from il2.domain.errors import Refusal
-from il2.domain.records import DoseOutcome
+from il2.domain.records import CourseDoseLine, DoseOutcome, PlannedDose
 
 DISCONTINUE = "discontinue"
 STOP_CYCLE = "stop_cycle"
@@ -45,26 +45,16 @@ class TimelinePolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class TimelineLine:
+class TimelineLine(CourseDoseLine):
     """One ledger line of the patient, with the minimum interval of its course's regimen."""
 
-    course_id: int
-    cycle: int
-    dose_number: int
-    outcome: DoseOutcome
-    decision_action: str
-    given_at: datetime | None
     interval_h: int
 
 
 @dataclass(frozen=True, slots=True)
-class Slot:
+class Slot(PlannedDose):
     """A scheduled dose: its course, cycle and number, when it is due, and its cycle's start."""
 
-    course_id: int
-    cycle: int
-    dose_number: int
-    due_at: datetime
     cycle_first_due_at: datetime
     interval_h: int
 

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from il2.domain.records import ClinicalEntry, CourseRecord, DoseRecord, ScreeningRecord
+from il2.domain.records import (
+    ClinicalEntry,
+    CourseRecord,
+    DoseRecord,
+    PlannedDose,
+    ScreeningRecord,
+)
 
 
 class Stage(StrEnum):
@@ -39,13 +45,9 @@ class Where:
 
 
 @dataclass(frozen=True, slots=True)
-class Slot:
+class Slot(PlannedDose):
     """One planned dose and what the ledger says of it."""
 
-    course_id: int
-    cycle: int
-    dose_number: int
-    due_at: datetime
     status: str
 
 

@@ -53,7 +53,7 @@ _ENTRY_OUTLINES = table_of(EntryOutlineRow)
 _CYCLE_TALLIES = table_of(CycleTallyRow)
 
 
-def _day(value: str | date) -> date:
+def _stored_day(value: str | date) -> date:
     """A stored date: SQLite gives ISO text, PostgreSQL a date (read without SQLAlchemy's
     per-value processing, which would cost more than the rest of the row)."""
     return date.fromisoformat(value) if isinstance(value, str) else value
@@ -82,7 +82,9 @@ def referrals(session: Session) -> list[Referral]:
     query = select(
         PatientRow.id, PatientRow.diagnosis, type_coerce(PatientRow.referred_on, String)
     ).order_by(PatientRow.referred_on.desc(), PatientRow.id.desc())
-    return [Referral(key, diagnosis, _day(day)) for key, diagnosis, day in session.execute(query)]
+    return [
+        Referral(key, diagnosis, _stored_day(day)) for key, diagnosis, day in session.execute(query)
+    ]
 
 
 def latest_verdicts(session: Session) -> dict[int, str]:
@@ -138,7 +140,7 @@ def course_outlines(session: Session) -> list[CourseOutline]:
             patient_id=patient_id,
             number=number,
             regimen_id=regimen_id,
-            first_dose_on=_day(first_dose_on),
+            first_dose_on=_stored_day(first_dose_on),
             vials_per_dose=vials_per_dose,
             cycle_starts=_pairs(starts),
         )
@@ -221,7 +223,7 @@ def _outline(row: Sequence[Any], facts: list[Any]) -> EntryOutline:
         patient_id,
         kind,
         course_id,
-        _day(observed_on),
+        _stored_day(observed_on),
         corrects_id,
         facts[0],
         _pairs(facts[2:graded]) if graded > 2 else (),

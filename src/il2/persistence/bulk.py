@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
-from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, Table, func, insert, literal_column, select
@@ -37,6 +36,7 @@ from il2.persistence.tables import (
     ScreeningRow,
     table_of,
 )
+from il2.persistence.uow import RolledBackOnExit
 from il2.services.ports import RecordTable
 
 SQLITE_CACHE_KIB = 256 * 1024
@@ -55,7 +55,7 @@ def _names(record_type: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(record_type))
 
 
-class SqlBulkRecords:
+class SqlBulkRecords(RolledBackOnExit):
     """One bulk transaction on its own connection; rolled back unless committed."""
 
     _connection: Connection
@@ -80,12 +80,7 @@ class SqlBulkRecords:
         self._next_id = {}
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def _end(self) -> None:
         """Roll back anything uncommitted and close the connection (its cache as it was)."""
         self._connection.rollback()
         if self._cache_size is not None:

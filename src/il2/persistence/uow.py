@@ -19,7 +19,25 @@ from il2.persistence.repositories import (
 from il2.services.ports import Audit, Courses, Doses, Entries, Patients, Screenings, Users
 
 
-class SqlUnitOfWork:
+class RolledBackOnExit:
+    """A transaction used as a `with` block: leaving the block ends it (`_end`), and whatever
+    was not committed is rolled back. The unit of work and the bulk writer share this exit."""
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        """Roll back anything uncommitted and let the connection go."""
+        self._end()
+
+    def _end(self) -> None:
+        """Roll back anything uncommitted and close (each transaction knows how)."""
+        raise NotImplementedError
+
+
+class SqlUnitOfWork(RolledBackOnExit):
     """A transaction; whatever is not committed is rolled back on leaving the block."""
 
     session: Session
@@ -46,12 +64,7 @@ class SqlUnitOfWork:
         self.audit = SqlAudit(self.session)
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def _end(self) -> None:
         """Roll back anything uncommitted and close the session."""
         self.session.rollback()
         self.session.close()

@@ -131,7 +131,7 @@ def load_patient_leaflet() -> PatientLeaflet:
     return parse_leaflet(read_bundled(FILE))
 
 
-def _number(setting: PolicySetting) -> str:
+def _phone_number(setting: PolicySetting) -> str:
     value = setting.value
     field = f"policy.{setting.name}"
     if not isinstance(value, str):
@@ -164,7 +164,7 @@ def site_contacts(
             raise RuleTableError(
                 file=FILE, field="contact.setting", problem=f"{slot.setting!r} is no site setting"
             )
-        number = _number(policies[slot.setting])
+        number = _phone_number(policies[slot.setting])
         if number:
             found.append(Contact(slot.label, number))
     return tuple(found)

@@ -20,7 +20,8 @@ from il2.domain.bedside import BedsidePolicy, BedsideTable
 from il2.domain.ctcae import CtcaeTable
 from il2.domain.eligibility import CriteriaTable
 from il2.domain.errors import RuleTableError
-from il2.domain.findings import FieldSpec, FieldType
+from il2.domain.field_grading import FieldGrading
+from il2.domain.findings import FieldSpec
 from il2.domain.irecist import IrecistCriteria
 from il2.domain.pathway import PathwayTable
 from il2.domain.recist import RecistCriteria
@@ -47,6 +48,7 @@ from il2.rules.bedside import (
 from il2.rules.ctcae import load_ctcae
 from il2.rules.eligibility import criteria_table, thresholds
 from il2.rules.eligibility import terms_named as eligibility_terms
+from il2.rules.fields import field_gradings, field_specs
 from il2.rules.leaflet import load_patient_leaflet, site_contacts
 from il2.rules.pathway import load_pathway
 from il2.rules.permissions import Permissions, permissions_table
@@ -88,6 +90,7 @@ class RuleSet:
     screening_fields: Mapping[str, FieldSpec]
     bedside: BedsideTable
     bedside_fields: Mapping[str, FieldSpec]
+    bedside_grading: Mapping[str, FieldGrading]
     bedside_policy: BedsidePolicy
     pressor_agents: Mapping[str, str]
     retreatment: RetreatmentTable
@@ -254,29 +257,6 @@ def _product(node: Node, version: str) -> Product:
     )
 
 
-# ---------------------------------------------------------------- input fields
-
-
-def _field_specs(node: Node, terms: Mapping[str, Sequence[str]]) -> dict[str, FieldSpec]:
-    """Input fields; a `terms` field accepts the terms the rules name plus its `extra_terms`."""
-    specs = {}
-    for path, spec in node.children():
-        spec.only("type", "unit", "minimum", "maximum", "values", "extra_terms")
-        kind = FieldType(spec.choice("type", tuple(t.value for t in FieldType)))
-        values = spec.texts("values", default=())
-        if kind is FieldType.TERMS:
-            values = tuple(sorted({*terms.get(path, []), *spec.texts("extra_terms", default=())}))
-        specs[path] = FieldSpec(
-            path=path,
-            type=kind,
-            unit=spec.data.get("unit", ""),
-            minimum=spec.optional_number("minimum"),
-            maximum=spec.optional_number("maximum"),
-            values=values,
-        )
-    return specs
-
-
 # ---------------------------------------------------------------- assembly
 
 
@@ -360,7 +340,7 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
     regimens = {key: _regimen(key, node) for key, node in regimens_node.children()}
     sources = {key: _regimen_sources(node) for key, node in regimens_node.children()}
     criteria_node = Node(merged.criteria, merged.criteria_origin, "criteria")
-    fields = _field_specs(
+    fields = field_specs(
         Node(files["screening_input"], "screening_input.toml").table("fields"),
         eligibility_terms(criteria_node),
     )
@@ -376,11 +356,11 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
     versions["ctcae"] = ctcae.version
     bedside_input = Node(files["bedside_input"], "bedside_input.toml")
     bedside_node = Node({**files["bedside"], **merged.bedside}, merged.bedside_origin)
-    bedside_fields = _field_specs(
+    bedside_fields = field_specs(
         bedside_input.table("fields"), bedside_terms(bedside_node, policies)
     )
     retreatment_node = Node(files["retreatment"], "retreatment.toml")
-    retreatment_fields = _field_specs(
+    retreatment_fields = field_specs(
         retreatment_node.table("fields"), terms_named(retreatment_node.table("items"))
     )
     site = _site(Node(merged.site, merged.site_origin, "site"))
@@ -406,6 +386,7 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
             notes=_site_notes(merged.changes, "bedside"),
         ),
         bedside_fields=bedside_fields,
+        bedside_grading=field_gradings(bedside_input.table("grading"), bedside_fields, ctcae),
         bedside_policy=bedside_policy(policies),
         pressor_agents=pressor_agents(bedside_input),
         retreatment=retreatment_table(

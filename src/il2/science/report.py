@@ -73,7 +73,7 @@ def _proportion(value: Proportion | None) -> dict[str, Any] | None:
     }
 
 
-def _months(days: float | None) -> float | None:
+def _days_in_months(days: float | None) -> float | None:
     return None if days is None else _r(days / DAYS_PER_MONTH, 2)
 
 
@@ -94,8 +94,11 @@ def _curve(estimate: KaplanMeier) -> dict[str, Any]:
     return {
         "patients": estimate.n_,
         "events": estimate.events_,
-        "median_months": _months(estimate.median_),
-        "median_ci95_months": [_months(estimate.median_ci_[0]), _months(estimate.median_ci_[1])],
+        "median_months": _days_in_months(estimate.median_),
+        "median_ci95_months": [
+            _days_in_months(estimate.median_ci_[0]),
+            _days_in_months(estimate.median_ci_[1]),
+        ],
         "at_months": landmarks,
     }
 

@@ -74,7 +74,7 @@ class Swimmer:
     total: int
 
 
-def _months(start: date, end: date | None) -> float | None:
+def _months_between(start: date, end: date | None) -> float | None:
     return None if end is None else (end - start).days / DAYS_PER_MONTH
 
 
@@ -110,8 +110,8 @@ def swimmer(program: Program, *, limit: int) -> Swimmer:
             Lane(
                 months=days / DAYS_PER_MONTH,
                 best=response.best_overall_response if response else None,
-                response_months=_months(start, response.response_on) if response else None,
-                progression_months=_months(start, _progressed(patient, response)),
+                response_months=_months_between(start, response.response_on) if response else None,
+                progression_months=_months_between(start, _progressed(patient, response)),
                 died=patient.death_on is not None and patient.death_on <= program.as_of,
             )
         )

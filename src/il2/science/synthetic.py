@@ -1,8 +1,9 @@
-"""A synthetic program with realistic proportions, for benchmarks, demos and tests.
+"""A synthetic program built in memory, for benchmarks and the science tests.
 
-Nothing here is a patient. The proportions follow the label and the high-dose IL-2 series:
-about 15% objective responses (CR 6-7%), two five-day cycles of up to 14 doses a course, 22 MIU
-vials at 600,000 IU/kg, and the label's commonest adverse reactions at roughly their incidence.
+Nothing here is a patient. The regimen (its cycles, doses and dose per kilogram) and the vial
+come from the rule set; the response and toxicity proportions are the simulation's
+(il2.science.simulation, read from cited data), the same the demo draws with: the label's
+complete and partial responses, and the label's commonest adverse reactions at their incidence.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from datetime import date, timedelta
 import numpy as np
 from numpy.typing import NDArray
 
+from il2.domain.regimen import Product, Regimen
+from il2.rules.loader import RuleSet, load_rules
 from il2.science.dataset import (
     BEST_RESPONSES,
     DIAGNOSES,
@@ -24,38 +27,7 @@ from il2.science.dataset import (
     Response,
     Toxicity,
 )
-
-MAX_DOSES_PER_CYCLE = 14
-VIAL_MIU = 22.0
-DOSE_MIU_PER_KG = 0.6
-REGIMEN_ID = "hd-label"
-
-# Best overall response probabilities (CR, PR, SD, PD, NE) by diagnosis, as in BEST_RESPONSES.
-BEST_RESPONSE_P = {
-    "renal_cell_carcinoma": (0.07, 0.08, 0.25, 0.55, 0.05),
-    "melanoma": (0.06, 0.10, 0.20, 0.58, 0.06),
-}
-# CTCAE term id: (incidence per course, P(grade 1..5 | event)).
-TOXICITY_P: dict[str, tuple[float, tuple[float, float, float, float, float]]] = {
-    "hypotension": (0.71, (0.25, 0.35, 0.35, 0.05, 0.0)),
-    "diarrhea": (0.67, (0.40, 0.35, 0.23, 0.02, 0.0)),
-    "acute_kidney_injury": (0.63, (0.45, 0.35, 0.17, 0.03, 0.0)),
-    "chills": (0.52, (0.60, 0.35, 0.05, 0.0, 0.0)),
-    "vomiting": (0.50, (0.50, 0.35, 0.15, 0.0, 0.0)),
-    "dyspnea": (0.43, (0.50, 0.30, 0.17, 0.03, 0.0)),
-    "rash_maculo_papular": (0.42, (0.60, 0.30, 0.10, 0.0, 0.0)),
-    "blood_bilirubin_increased": (0.40, (0.40, 0.35, 0.22, 0.03, 0.0)),
-    "platelet_count_decreased": (0.37, (0.50, 0.25, 0.20, 0.05, 0.0)),
-    "nausea": (0.35, (0.60, 0.30, 0.10, 0.0, 0.0)),
-    "confusion": (0.34, (0.45, 0.30, 0.22, 0.03, 0.0)),
-    "creatinine_increased": (0.33, (0.50, 0.30, 0.17, 0.03, 0.0)),
-    "fever": (0.29, (0.70, 0.25, 0.05, 0.0, 0.0)),
-    "anemia": (0.29, (0.40, 0.35, 0.25, 0.0, 0.0)),
-    "capillary_leak_syndrome": (0.12, (0.10, 0.40, 0.40, 0.08, 0.02)),
-}
-_TERMS = tuple(TOXICITY_P)
-_INCIDENCE = np.array([incidence for incidence, _ in TOXICITY_P.values()])
-_GRADE_CDF = np.cumsum([grades for _, grades in TOXICITY_P.values()], axis=1)
+from il2.science.simulation import SIMULATED_REGIMEN, proportions, response_proportions
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +53,23 @@ def _days(start: date, offset: float) -> date:
     return start + timedelta(days=int(offset))
 
 
-def _latent(rng: np.random.Generator, patients: int, as_of: date, years: int) -> list[_Patient]:
+def _latent(  # noqa: PLR0917 - one draw per argument the program needs
+    rng: np.random.Generator,
+    patients: int,
+    as_of: date,
+    years: int,
+    regimen: Regimen,
+    product: Product,
+) -> list[_Patient]:
     diagnosis = np.where(rng.random(patients) < 0.55, 0, 1)
     referred = rng.integers(0, years * 365 - 120, patients)
     eligible = rng.random(patients) < 0.6
     treated = eligible & (rng.random(patients) < 0.9)
     start = rng.integers(14, 61, patients)
-    cumulative = np.cumsum([BEST_RESPONSE_P[d] for d in DIAGNOSES], axis=1)
-    best = np.minimum((rng.random(patients)[:, None] > cumulative[diagnosis]).sum(axis=1), 4)
+    # CR, PR, SD or PD in the simulation's proportions; then a share is not evaluable (NE)
+    cumulative = np.cumsum([response_proportions(d) for d in DIAGNOSES], axis=1)
+    best = np.minimum((rng.random(patients)[:, None] > cumulative[diagnosis]).sum(axis=1), 3)
+    best = np.where(rng.random(patients) < proportions().not_evaluable, 4, best)
     change = np.select(
         [best == 0, best == 1, best == 2, best == 3],
         [
@@ -124,7 +105,7 @@ def _latent(rng: np.random.Generator, patients: int, as_of: date, years: int) ->
     death = np.maximum(death, start + 30)
     lost = np.where(rng.random(patients) < 0.05, start + rng.uniform(120, 3000, patients), np.inf)
     weight_kg = np.clip(rng.normal(80, 16, patients), 45, 150)
-    vials = np.ceil(DOSE_MIU_PER_KG * weight_kg / VIAL_MIU).astype(int)
+    vials = np.ceil(regimen.dose_iu_per_kg * weight_kg / product.vial_iu).astype(int)
     second = (best <= 2) & (rng.random(patients) < 0.7)
     origin = as_of - timedelta(days=years * 365)
     return [
@@ -150,9 +131,14 @@ def _latent(rng: np.random.Generator, patients: int, as_of: date, years: int) ->
 class _Builder:
     """Turns latent histories into the records a program would hold at `as_of`."""
 
-    def __init__(self, rng: np.random.Generator, as_of: date) -> None:
+    def __init__(self, rng: np.random.Generator, as_of: date, regimen: Regimen) -> None:
         self.rng = rng
         self.as_of = as_of
+        self.regimen = regimen
+        rates = proportions().toxicities
+        self.terms = tuple(rate.term for rate in rates)
+        self.incidence = np.array([rate.incidence for rate in rates])
+        self.grade_cdf = np.cumsum([rate.grades for rate in rates], axis=1)
         self.patients: list[Patient] = []
         self.courses: list[Course] = []
         self.cycles: list[Cycle] = []
@@ -194,28 +180,32 @@ class _Builder:
     ) -> None:
         course_id = len(self.courses) + 1
         first = _days(latent.referred_on, start)
-        admissions = (first, first + timedelta(days=14))
+        regimen = self.regimen
+        admissions = tuple(first + timedelta(days=day - 1) for day in regimen.cycle_start_days)
+        per_day = 24 // regimen.interval_h
         for cycle, (admitted, given) in enumerate(zip(admissions, doses, strict=True), start=1):
             self.cycles.append(
                 Cycle(
                     course_id=course_id,
                     cycle=cycle,
                     doses_given=int(given),
-                    doses_held=MAX_DOSES_PER_CYCLE - int(given),
+                    doses_held=regimen.max_doses_per_cycle - int(given),
                     admitted_on=admitted,
-                    discharged_on=admitted + timedelta(days=math.ceil(given / 3) + 1),
+                    discharged_on=admitted + timedelta(days=math.ceil(given / per_day) + 1),
                 )
             )
-        last = admissions[1] + timedelta(days=max(math.ceil(doses[1] / 3) - 1, 0))
+        last = admissions[-1] + timedelta(days=max(math.ceil(doses[-1] / per_day) - 1, 0))
         self.courses.append(
-            Course(patient_id, course_id, number, REGIMEN_ID, first, last, latent.vials_per_dose)
+            Course(patient_id, course_id, number, regimen.id, first, last, latent.vials_per_dose)
         )
         scale = 1.0 if number == 1 else 0.8
-        hits = self.rng.random(len(_TERMS)) < _INCIDENCE * scale
-        draws = self.rng.random(len(_TERMS))
+        hits = self.rng.random(len(self.terms)) < self.incidence * scale
+        draws = self.rng.random(len(self.terms))
         for index in np.flatnonzero(hits):
-            grade = int(np.searchsorted(_GRADE_CDF[index], draws[index], side="right")) + 1
-            self.toxicities.append(Toxicity(patient_id, course_id, _TERMS[index], min(grade, 5)))
+            grade = int(np.searchsorted(self.grade_cdf[index], draws[index], side="right")) + 1
+            self.toxicities.append(
+                Toxicity(patient_id, course_id, self.terms[index], min(grade, 5))
+            )
 
     def _response(self, patient_id: int, latent: _Patient, end: float) -> None:
         best = BEST_RESPONSES[latent.best]
@@ -254,12 +244,24 @@ class _Builder:
 
 
 def synthetic_program(
-    *, patients: int, rng: np.random.Generator, as_of: date = date(2025, 6, 30), years: int = 10
+    *,
+    patients: int,
+    rng: np.random.Generator,
+    rules: RuleSet | None = None,
+    as_of: date = date(2025, 6, 30),
+    years: int = 10,
 ) -> Program:
-    """A program of `patients` referrals over the `years` before `as_of`, drawn from `rng`."""
-    latent = _latent(rng, patients, as_of, years)
-    doses = np.clip(np.rint(rng.normal([9.5, 8.0, 9.0, 7.5], 2.5, (patients, 4))), 1, 14)
-    builder = _Builder(rng, as_of)
+    """A program of `patients` referrals over the `years` before `as_of`, drawn from `rng`.
+
+    The regimen and the vial are `rules`' (default: the bundled rule files).
+    """
+    rules = rules or load_rules()
+    regimen = rules.regimens[SIMULATED_REGIMEN]
+    latent = _latent(rng, patients, as_of, years, regimen, rules.product)
+    # doses given in each cycle of a first and a second course (most are held towards the end)
+    means = [9.5, 8.0, 9.0, 7.5]
+    doses = np.clip(np.rint(rng.normal(means, 2.5, (patients, 4))), 1, regimen.max_doses_per_cycle)
+    builder = _Builder(rng, as_of, regimen)
     for index, history in enumerate(latent):
         builder.add(index + 1, history, doses[index])
     return Program(

@@ -2,9 +2,10 @@
 
 Each record is computed by the helper its use case uses (patient_fields, screening_fields,
 course_fields, dose_fields, toxicity_entry, response_entry, follow_up_entry) and each gets the
-audit entry the use case would append (audit_entry). Nothing is written until a batch of
-patients is complete; then the batch goes in one bulk transaction, ids reserved first, with
-the outlines outcome analysis reads (services/outlines.py).
+audit entry the use case would append (audit_entry); a dose is refused by the same rules
+(holds_still_open, refuse_unverified_first_dose, dose_fields' own). Nothing is written until
+a batch of patients is complete; then the batch goes in one bulk transaction, ids reserved
+first, with the outlines outcome analysis reads (services/outlines.py).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from il2.services.admission import judge_admission, patient_records
 from il2.services.clinical import follow_up_entry, response_entry, toxicity_entry
 from il2.services.context import Services, audit_entry, require
 from il2.services.courses import DoseSubmission, course_fields, dose_fields, ledger_line
+from il2.services.doses import refuse_unverified_first_dose
 from il2.services.history import retreatment_on
 from il2.services.outlines import course_outline, entry_outline
 from il2.services.patients import patient_fields, screening_fields
@@ -187,6 +189,11 @@ class BulkWriter:
             ),
         )
         outcome: DoseOutcome = fields["outcome"]
+        if outcome is DoseOutcome.GIVEN:
+            # a plan planned in this run has had no pharmacist to verify it
+            refuse_unverified_first_dose(
+                self._services, record, timeline.ledger, verified=lambda: False
+            )
         decision = fields["decision"]
         timeline.decisions.setdefault(course, []).append(
             (

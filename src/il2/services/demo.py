@@ -6,12 +6,10 @@ records and audit entries in batches.
 
 Nothing here is a clinical threshold: the bedside engine decides every dose from simulated
 vitals and labs, the grading engine grades toxicities, RECIST computes every response from
-simulated lesion measurements. The simulation's own numbers (how often a value drifts, response
-rates, survival) are chosen to resemble the published program figures: response rates from the
-label pools as cited in science/data/label_efficacy.toml (kidney 17 CR and 20 PR of 255;
-melanoma 17 CR and 26 PR of 270),
-median overall survival from the PROCLAIM registry (41 and 19.6 months). The same seed always
-gives the same program.
+simulated lesion measurements. What is simulated (referrals' work-ups, the ward's readings,
+lesions, toxicities, responses and survival) is drawn by il2.science.simulation, with the
+proportions it reads from cited data; this module writes the draws and keeps the calendar.
+The same seed always gives the same program.
 """
 
 from __future__ import annotations
@@ -26,19 +24,22 @@ from il2.domain.checks import LimitCheck
 from il2.domain.errors import ConflictError, InvalidInputError, RefusedError, RuleTableError
 from il2.domain.records import Actor, DoseOutcome, Json
 from il2.domain.worklist import slots
-from il2.science.label import label_efficacy
+from il2.science.dataset import DIAGNOSES, Diagnosis
+from il2.science.simulation import (
+    SIMULATED_REGIMEN,
+    bedside_assessment,
+    death_on,
+    lesion_measurements,
+    response_category,
+    screening_findings,
+    toxicity_findings,
+)
 from il2.services.accounts import RunPasswordCheck, actor_for_username, add_user
 from il2.services.clinical import record_follow_up, record_response, record_toxicity
 from il2.services.context import Services
 from il2.services.courses import DoseSubmission, plan_course, submit_dose
 from il2.services.patients import create_patient, patient_count, record_screening
 
-# (CR, PR) rates from the cited label pools (science/data/label_efficacy.toml).
-RESPONSE_RATES: dict[str, tuple[float, float]] = {
-    diagnosis: (figures.complete / figures.patients, figures.partial / figures.patients)
-    for diagnosis, figures in label_efficacy().items()
-}
-MEDIAN_OS_MONTHS = {"renal_cell_carcinoma": 41.0, "melanoma": 19.6}  # PROCLAIM (Alva 2016)
 CYCLES_PER_YEAR = 65
 COURSE_DAYS = 21  # two cycles, days 1-5 and 15-19, with a day to spare
 # Measured on the simulation over 10 years: the share treated and the courses each receives.
@@ -190,8 +191,8 @@ class SimulatedClock:
         return self.now
 
 
-def ensure_staff(services: Services) -> dict[str, Actor]:
-    """The demo accounts (created once; password printed by the command, demo only)."""
+def add_demo_accounts(services: Services) -> None:
+    """Add the demo accounts (STAFF) where they do not exist (password DEMO_PASSWORD, demo only)."""
     for username, role in STAFF.items():
         try:
             add_user(
@@ -204,120 +205,12 @@ def ensure_staff(services: Services) -> dict[str, Actor]:
             )
         except ConflictError:
             continue
+
+
+def ensure_staff(services: Services) -> dict[str, Actor]:
+    """The demo accounts (created once; password printed by the command, demo only)."""
+    add_demo_accounts(services)
     return {username: actor_for_username(services, username) for username in STAFF}
-
-
-def _candidate(rng: random.Random, diagnosis: str, age: int) -> dict[str, Any]:
-    findings: dict[str, Any] = {
-        "age_years": age,
-        "diagnosis": diagnosis,
-        "metastatic": True,
-        "ecog": rng.choice([0, 0, 0, 1, 1]),
-        "labs": {
-            "creatinine_mg_dl": round(rng.uniform(0.7, 1.3), 1),
-            "bilirubin_mg_dl": round(rng.uniform(0.3, 1.1), 1),
-            "ast_u_l": rng.randint(15, 45),
-            "alt_u_l": rng.randint(12, 45),
-            "ast_uln_u_l": 40,
-            "alt_uln_u_l": 40,
-            "platelets_per_ul": rng.randint(150, 400) * 1000,
-            "wbc_per_ul": rng.randint(45, 100) * 100,
-            "hemoglobin_g_dl": round(rng.uniform(10.5, 15.0), 1),
-        },
-        # derived, not drawn: the draws (and so every demo database) stay as they were
-        "cardiac": {
-            "lvef_pct": 55 + age % 15,
-            "wall_motion": "normal",
-            "significant_cad": False,
-            "stress_test": "normal",
-            "cardiac_history": False,
-        },
-        "pulmonary": {
-            "fev1_l": round(rng.uniform(2.2, 3.8), 1),
-            "fev1_pct_predicted": rng.randint(78, 110),
-            "smoking_history": rng.random() < 0.4,
-            "lung_disease": False,
-        },
-        "brain_imaging": "negative",
-        "hypersensitivity_to_aldesleukin": False,
-        "conditions": [],
-        "medications": [],
-        "supplemental_oxygen": False,
-        "pregnant": False,
-    }
-    failure = rng.random()
-    if failure < 0.08:
-        findings["ecog"] = 2
-    elif failure < 0.14:
-        creatinine = round(rng.uniform(1.7, 2.4), 1)
-        findings["labs"]["creatinine_mg_dl"] = creatinine
-        findings["labs"]["creatinine_clearance_ml_min"] = round(75 / creatinine)
-    elif failure < 0.19:
-        findings["brain_imaging"] = "active_metastases"
-    elif failure < 0.22:
-        findings["medications"] = ["systemic_corticosteroids"]
-    return findings
-
-
-def _oxygen(rng: random.Random, strain: float) -> tuple[float, int]:
-    """Oxygen titrated to keep SpO2 at 95% or more, as the consensus grades it."""
-    need = 5 * strain * rng.random()
-    if need > 4.5:
-        return 5, round(91 + 3 * rng.random())  # the most the ward gives, short of the target
-    flow = round(need * 2) / 2
-    return flow, round(95 + 3 * rng.random())
-
-
-def _pressors(rng: random.Random, strain: float) -> list[dict[str, Any]]:
-    now = round(0.4 * strain * rng.random(), 2)
-    most = max(now, round(1.2 * strain * rng.random(), 2))
-    if most == 0:
-        return []
-    listed = [
-        {"agent": "phenylephrine", "now_ug_kg_min": now, "max_since_last_dose_ug_kg_min": most}
-    ]
-    if rng.random() < 0.04 * strain:
-        listed.append({"agent": "norepinephrine", "now_ug_kg_min": 0.03,
-                       "max_since_last_dose_ug_kg_min": 0.05})  # fmt: skip
-    return listed
-
-
-def _assessment(rng: random.Random, frailty: float, number: int, weight: float) -> dict[str, Any]:
-    """A complete assessment before dose `number`: toxicity builds as doses accumulate."""
-    strain = min(1.0, frailty * number / 16)
-    sbp = 118 - rng.random() * 45 * strain
-    oxygen, spo2 = _oxygen(rng, strain)
-    confused = rng.random() < 0.12 * strain
-    assessment: dict[str, Any] = {
-        "baseline": {"weight_kg": weight, "creatinine_mg_dl": 1.0},
-        "held_for": [],
-        "vitals": {
-            "sbp_mmhg": round(sbp),
-            "heart_rate_bpm": round(88 + 30 * strain * rng.random()),
-            "spo2_pct": spo2,
-            "temperature_c": round(37.5 + 1.5 * rng.random(), 1),
-            "rhythm": "sinus",
-        },
-        "weight_kg": round(weight * (1 + 0.12 * strain * rng.random()), 1),
-        "urine_output_ml_last_8h": round(420 - 330 * strain * rng.random()),
-        "labs": {
-            "creatinine_mg_dl": round(1.0 + 2.1 * strain * rng.random(), 1),
-            "bilirubin_mg_dl": round(0.8 + 2 * strain * rng.random(), 1),
-            "platelets_per_ul": round(220000 - 170000 * strain * rng.random()),
-            "bicarbonate_mmol_l": round(24 - 5 * strain * rng.random()),
-            "hours_since_drawn": (number - 1) % 3 * 8 + 2,
-        },
-        "vasopressors": _pressors(rng, strain),
-        "oxygen_l_min": oxygen,
-        "mental_status": "mild_confusion" if confused else "normal",
-        "coma_hours": 0,
-        "intubated_hours": 0,
-        "dialysis_hours": 0,
-        "findings": [],
-    }
-    if confused:
-        assessment["mental_status_change_hours"] = round(3 * rng.random(), 1)
-    return assessment
 
 
 @dataclass
@@ -334,69 +227,6 @@ class _Run:
         self.clock.now = moment
 
 
-def _lesions(rng: random.Random) -> list[dict[str, Any]]:
-    organs = rng.sample(
-        ["lung", "liver", "lymph_node", "adrenal", "soft_tissue"], rng.randint(1, 3)
-    )
-    return [
-        {
-            "id": f"L{i + 1}",
-            "organ": organ,
-            "nodal": organ == "lymph_node",
-            "diameter_mm": rng.randint(16, 45) if organ == "lymph_node" else rng.randint(11, 60),
-        }
-        for i, organ in enumerate(organs)
-    ]
-
-
-def _scan(
-    when: date, lesions: list[dict[str, Any]], factor: float, *, new: bool = False
-) -> dict[str, Any]:
-    measured = []
-    for lesion in lesions:
-        size = lesion["diameter_mm"] * factor
-        if factor == 0 and lesion["nodal"]:
-            size = 6
-        measured.append({**lesion, "diameter_mm": round(size, 1)})
-    return {
-        "date": when.isoformat(),
-        "target_lesions": measured,
-        "non_target": "absent",
-        "new_lesions": new,
-    }
-
-
-def _category(rng: random.Random, diagnosis: str) -> str:
-    cr, pr = RESPONSE_RATES[diagnosis]
-    draw = rng.random()
-    if draw < cr:
-        return "CR"
-    if draw < cr + pr:
-        return "PR"
-    return "SD" if draw < cr + pr + 0.25 else "PD"
-
-
-def _measurements(
-    rng: random.Random, baseline_on: date, first_scan: date, category: str
-) -> dict[str, Any]:
-    lesions = _lesions(rng)
-    later = first_scan + timedelta(weeks=8)
-    factors = {"CR": (0.0, 0.0), "PR": (0.55, 0.5), "SD": (0.92, 0.95), "PD": (1.35, 1.6)}[category]
-    return {
-        "confirmation_required": True,
-        "assessments": [
-            {
-                "date": baseline_on.isoformat(),
-                "target_lesions": lesions,
-                "non_target": "absent",
-                "new_lesions": False,
-            },
-            _scan(first_scan, lesions, factors[0]),
-            _scan(later, lesions, factors[1]),
-        ],
-    }
-
-
 def _cycle(run: _Run, course_id: int, cycle: dict[str, Any], frailty: float, weight: float) -> bool:
     """Assess and record a cycle's doses at their due times; True if any dose was given."""
     nurse, verifier = run.staff["demo-nurse"], "demo-nurse2"
@@ -410,7 +240,7 @@ def _cycle(run: _Run, course_id: int, cycle: dict[str, Any], frailty: float, wei
             DoseSubmission(
                 cycle=cycle["cycle"],
                 dose_number=dose["number"],
-                assessment=_assessment(run.rng, frailty, dose["number"], weight),
+                assessment=bedside_assessment(run.rng, frailty, dose["number"], weight),
                 given_at=due,
                 verified_by=verifier,
                 verifier_password=DEMO_PASSWORD,
@@ -424,31 +254,9 @@ def _cycle(run: _Run, course_id: int, cycle: dict[str, Any], frailty: float, wei
 
 
 def _toxicities(run: _Run, patient_id: int, course_id: int, on: date, frailty: float) -> None:
-    rng = run.rng
     # Recorded on the day observed at the earliest (a toxicity dated in the future is refused).
     run.at(max(run.clock.now, datetime.combine(on, time(18), tzinfo=UTC)))
-    findings = [
-        {"term": "hypotension", "clinical_grade": 3 if frailty > 1.2 else 2},
-        {
-            "term": "platelet_count_decreased",
-            "value": rng.randint(35, 140) * 1000,
-            "unit": "per_ul",
-            "lln": 150000,
-        },
-        {"term": "fever", "value": round(38.2 + rng.random() * 1.6, 1), "unit": "c"},
-    ]
-    if rng.random() < 0.35:
-        findings.append(
-            {
-                "term": "creatinine_increased",
-                "value": round(1.3 + rng.random() * 2.5, 1),
-                "unit": "mg_dl",
-                "uln": 1.2,
-                "baseline": 1.0,
-            }
-        )
-    if rng.random() < 0.3:
-        findings.append({"term": "confusion", "clinical_grade": rng.choice([1, 2])})
+    findings = toxicity_findings(run.rng, frailty)
     run.writer.toxicity(
         run.staff["demo-nurse"],
         patient_id,
@@ -462,7 +270,7 @@ def _treat(
     run: _Run,
     patient_id: int,
     *,
-    diagnosis: str,
+    diagnosis: Diagnosis,
     candidate: Json,
     start: date,
     until: date,
@@ -470,7 +278,7 @@ def _treat(
     """Give courses while the patient benefits; returns the last date a record was made for."""
     rng, doctor = run.rng, run.staff["demo-physician"]
     frailty, weight = rng.uniform(0.7, 1.6), round(rng.uniform(55, 110), 1)
-    category = _category(rng, diagnosis)
+    category = response_category(rng, diagnosis)
     course_start, baseline_on, last_on = start, start - timedelta(days=7), start
     gave = False
     for number in range(1, 4):
@@ -486,7 +294,7 @@ def _treat(
             course_id, plan = run.writer.course(
                 doctor,
                 patient_id,
-                regimen="hd-label",
+                regimen=SIMULATED_REGIMEN,
                 weight_kg=weight,
                 first_dose=first.isoformat(),
             )
@@ -512,17 +320,12 @@ def _treat(
             doctor,
             patient_id,
             course=course_id,
-            measurements=_measurements(rng, baseline_on, scan_on, category),
+            measurements=lesion_measurements(rng, baseline_on, scan_on, category),
         )
         if category in ("PD", "SD") or (category == "CR" and number >= 2):
             return last_on
         course_start = scan_on + timedelta(weeks=9)
     return last_on
-
-
-def _death_on(rng: random.Random, diagnosis: str, first_on: date, category_hint: float) -> date:
-    months = rng.expovariate(0.693 / MEDIAN_OS_MONTHS[diagnosis]) * category_hint
-    return first_on + timedelta(days=max(30, round(months * 30.44)))
 
 
 def _outcome(run: _Run, patient_id: int, died: date, last_on: date, until: date) -> None:
@@ -569,7 +372,7 @@ def build_demo(
     treated = 0
     for index in range(referrals):
         referred = start + timedelta(days=round(index * 365.25 * years / referrals))
-        diagnosis = rng.choice(list(RESPONSE_RATES))
+        diagnosis = rng.choice(DIAGNOSES)
         age = rng.randint(28, 72)
         run.at(datetime.combine(referred, time(9), tzinfo=UTC))
         patient = run.writer.patient(
@@ -585,13 +388,13 @@ def build_demo(
                 "referred_on": referred.isoformat(),
             },
         )
-        candidate = _candidate(rng, diagnosis, age)
+        candidate = screening_findings(rng, diagnosis, age)
         verdict = run.writer.screening(run.staff["demo-physician"], patient, candidate)
         if verdict == "eligible":
             first_on = referred + timedelta(days=rng.randint(21, 42))
             if first_on < until - timedelta(days=21):
                 treated += 1
-                died = _death_on(rng, diagnosis, first_on, rng.uniform(0.5, 1.5))
+                died = death_on(rng, diagnosis, first_on, rng.uniform(0.5, 1.5))
                 last_on = _treat(
                     run,
                     patient,
@@ -647,16 +450,6 @@ def _trending_limit(services: Services) -> LimitCheck:
     )
 
 
-def _ward_assessment(
-    weight: float, number: int, sbp: float | None, rng: random.Random
-) -> dict[str, Any]:
-    """A quiet assessment before dose `number`, with systolic BP `sbp` when it is trending."""
-    assessment = _assessment(rng, 0.0, number, weight)
-    if sbp is not None:
-        assessment["vitals"]["sbp_mmhg"] = round(sbp)
-    return assessment
-
-
 def _catch_up_earlier_wards(run: _Run, now: datetime) -> int:
     """Record every dose of an earlier day's ward patient now past due, as the demo would have.
 
@@ -683,8 +476,8 @@ def _catch_up_earlier_wards(run: _Run, now: datetime) -> int:
                 DoseSubmission(
                     cycle=slot.cycle,
                     dose_number=slot.dose_number,
-                    assessment=_ward_assessment(
-                        float(course.weight_kg), slot.dose_number, None, run.rng
+                    assessment=bedside_assessment(
+                        run.rng, 0.0, slot.dose_number, float(course.weight_kg)
                     ),
                     given_at=slot.due_at,
                     verified_by="demo-nurse2",
@@ -736,7 +529,7 @@ def add_ward(services: Services, *, seed: int = 1) -> WardSummary:
     ):
         next_due = _next_due(services, now, due_in)
         first = next_due - given * interval
-        diagnosis = ("renal_cell_carcinoma", "melanoma")[index % 2]
+        diagnosis = DIAGNOSES[index % 2]
         age = 45 + 7 * index
         run.at(first - timedelta(days=5))
         mrn = ward_mrn(now.astimezone(zone).date(), index + 1)
@@ -751,7 +544,7 @@ def add_ward(services: Services, *, seed: int = 1) -> WardSummary:
                 "referred_on": (first - timedelta(days=30)).date().isoformat(),
             },
         )
-        candidate = _candidate(random.Random(seed + index), diagnosis, age)  # noqa: S311
+        candidate = screening_findings(random.Random(seed + index), diagnosis, age)  # noqa: S311
         # the screening draws' failures undone: the ward's patients are eligible
         candidate.update(ecog=0, brain_imaging="negative", medications=[])
         candidate["labs"]["creatinine_mg_dl"] = 1.0
@@ -764,7 +557,7 @@ def add_ward(services: Services, *, seed: int = 1) -> WardSummary:
             simulated,
             run.staff["demo-physician"],
             patient,
-            regimen="hd-label",
+            regimen=SIMULATED_REGIMEN,
             weight_kg=weight,
             first_dose=first.isoformat(),
             cycle_end_rule="whichever_first",
@@ -782,7 +575,7 @@ def add_ward(services: Services, *, seed: int = 1) -> WardSummary:
                 DoseSubmission(
                     cycle=1,
                     dose_number=dose["number"],
-                    assessment=_ward_assessment(weight, dose["number"], sbp, rng),
+                    assessment=bedside_assessment(rng, 0.0, dose["number"], weight, sbp=sbp),
                     given_at=due,
                     verified_by="demo-nurse2",
                     verifier_password=DEMO_PASSWORD,

@@ -21,7 +21,7 @@ from il2.services.recist import ResponseAssessment
 Document = dict[str, Any]
 
 
-def _number(value: Decimal, places: int) -> int | float:
+def _json_number(value: Decimal, places: int) -> int | float:
     rounded = round_to(value, places)
     return int(rounded) if rounded == rounded.to_integral_value() else float(rounded)
 
@@ -77,7 +77,7 @@ def _vial_count(plan: CoursePlan, rules: RuleSet) -> Document:
     product = rules.product
     per_vial = Decimal(plan.vial_extractable_iu) / 1_000_000
     return {
-        "extractable_ml_per_vial": _number(plan.vial_extractable_ml, 2),
+        "extractable_ml_per_vial": _json_number(plan.vial_extractable_ml, 2),
         "extractable_iu_per_vial": plan.vial_extractable_iu,
         "vial_content_iu": product.vial_iu,
         "basis": (
@@ -120,7 +120,7 @@ def _dosing_weight(plan: CoursePlan, rules: RuleSet) -> Document:
     """The weight the dose is per kg of, on the site's basis (il2 does not convert)."""
     basis = plan.dosing_weight_basis
     return {
-        "weight_kg": _number(plan.weight_kg, 2),
+        "weight_kg": _json_number(plan.weight_kg, 2),
         "basis": basis.value,
         "basis_words": basis.words,
         "note": (
@@ -138,16 +138,16 @@ def plan_document(plan: CoursePlan, rules: RuleSet) -> Document:
     return {
         "regimen": plan.regimen.id,
         "regimen_name": plan.regimen.name,
-        "weight_kg": _number(plan.weight_kg, 2),
+        "weight_kg": _json_number(plan.weight_kg, 2),
         "dosing_weight_basis": plan.dosing_weight_basis.value,
         "dosing_weight": _dosing_weight(plan, rules),
         "dose_iu": plan.dose_iu,
-        "dose_mg": _number(plan.dose_mg, 2),
+        "dose_mg": _json_number(plan.dose_mg, 2),
         "mg_factor_note": plan.mg_factor_note,
-        "reconstituted_ml": _number(plan.reconstituted_ml, 2),
+        "reconstituted_ml": _json_number(plan.reconstituted_ml, 2),
         "diluent": plan.diluent,
         "diluent_ml": plan.diluent_ml,
-        "concentration_ug_per_ml": _number(plan.concentration_ug_per_ml, 1),
+        "concentration_ug_per_ml": _json_number(plan.concentration_ug_per_ml, 1),
         "concentration_in_window": plan.concentration_in_window,
         "vials_per_dose": plan.vials_per_dose,
         "vials_per_cycle": max(plan.vials_per_cycle),
@@ -177,7 +177,7 @@ def plan_document(plan: CoursePlan, rules: RuleSet) -> Document:
             "cycle_end_rule": policy.cycle_end_rule.value,
             "vial_pooling": policy.vial_pooling.value,
             "mg_factor": policy.mg_factor,
-            "vial_extractable_ml": _number(policy.vial_extractable_ml, 2),
+            "vial_extractable_ml": _json_number(policy.vial_extractable_ml, 2),
             "dosing_weight_basis": policy.dosing_weight_basis.value,
         },
         "source": plan.regimen.source,
@@ -283,12 +283,12 @@ def retreatment_document(decision: RetreatmentDecision) -> Document:
     }
 
 
-def _pct(value: Decimal | None) -> float | None:
+def _json_pct(value: Decimal | None) -> float | None:
     return None if value is None else float(round_to(value, 1))
 
 
 def _mm(value: Decimal | None) -> int | float | None:
-    return None if value is None else _number(value, 1)
+    return None if value is None else _json_number(value, 1)
 
 
 def recist_document(assessment: ResponseAssessment) -> Document:
@@ -299,8 +299,8 @@ def recist_document(assessment: ResponseAssessment) -> Document:
             {
                 "date": p.date.isoformat(),
                 "sum_mm": _mm(p.sum_mm),
-                "change_from_baseline_pct": _pct(p.change_from_baseline_pct),
-                "change_from_nadir_pct": _pct(p.change_from_nadir_pct),
+                "change_from_baseline_pct": _json_pct(p.change_from_baseline_pct),
+                "change_from_nadir_pct": _json_pct(p.change_from_nadir_pct),
                 "target": p.target.value if p.target else None,
                 "non_target": p.non_target.value if p.non_target else None,
                 "overall": p.overall.value if p.overall else None,
@@ -309,7 +309,7 @@ def recist_document(assessment: ResponseAssessment) -> Document:
                     {
                         "id": lesion.id,
                         "diameter_mm": _mm(lesion.diameter_mm),
-                        "change_from_baseline_pct": _pct(lesion.change_from_baseline_pct),
+                        "change_from_baseline_pct": _json_pct(lesion.change_from_baseline_pct),
                     }
                     for lesion in p.lesions
                 ],
@@ -321,7 +321,7 @@ def recist_document(assessment: ResponseAssessment) -> Document:
         "reasons": list(result.reasons),
         "response_on": result.response_on.isoformat() if result.response_on else None,
         "progression_on": result.progression_on.isoformat() if result.progression_on else None,
-        "best_change_from_baseline_pct": _pct(result.best_change_from_baseline_pct),
+        "best_change_from_baseline_pct": _json_pct(result.best_change_from_baseline_pct),
         "options": {
             "confirmation_required": options.confirmation_required,
             "confirmation_weeks": options.confirmation_weeks,

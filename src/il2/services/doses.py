@@ -163,21 +163,45 @@ def timeline_lines(
     ]
 
 
+def _cycle_counts(lines: Sequence[tuple[DoseOutcome, object]]) -> dict[str, int]:
+    """A cycle's given and held doses, from its ledger lines' (outcome, given at) pairs.
+
+    A dose counts as given only with the time it was given, as `record_dose` writes it.
+    """
+    return {
+        "doses_given_this_cycle": sum(
+            1 for outcome, at in lines if outcome is DoseOutcome.GIVEN and at
+        ),
+        "doses_held_this_cycle": sum(1 for outcome, _ in lines if outcome is DoseOutcome.HELD),
+    }
+
+
 def _ledger_facts(
     course: CourseRecord, lines: Sequence[TimelineLine], cycle: int, at: datetime
 ) -> dict[str, Any]:
     """The cycle's counts from its course's ledger, and hours since the patient's last dose."""
-    this_cycle = [r for r in lines if (r.course_id, r.cycle) == (course.id, cycle)]
-    facts: dict[str, Any] = {
-        "doses_given_this_cycle": sum(
-            1 for r in this_cycle if r.outcome is DoseOutcome.GIVEN and r.given_at
-        ),
-        "doses_held_this_cycle": sum(1 for r in this_cycle if r.outcome is DoseOutcome.HELD),
-    }
+    facts: dict[str, Any] = _cycle_counts(
+        [(r.outcome, r.given_at) for r in lines if (r.course_id, r.cycle) == (course.id, cycle)]
+    )
     hours = hours_since_last_given(lines, at)
     if hours is not None:
         facts["hours_since_last_dose"] = hours
     return facts
+
+
+def ledger_facts(doses: Sequence[Mapping[str, Any]], course_id: int, cycle: int) -> dict[str, Any]:
+    """What the dose screen shows of a cycle's ledger, from the doses of `read_patient`.
+
+    The counts are the ones the before-dose decision is given (counted as for `record_dose`),
+    with when the cycle's last dose was given ("" when none was).
+    """
+    lines = [
+        (DoseOutcome(d["outcome"]), d["given_at"])
+        for d in doses
+        if (d["course_id"], d["cycle"]) == (course_id, cycle)
+    ]
+    given = [at for outcome, at in lines if outcome is DoseOutcome.GIVEN and at]
+    return {**_cycle_counts(lines), "last_given_at": max(given, default="")}
 
 
 def _dose_document(
@@ -433,11 +457,26 @@ def _verified_before_first_dose(
 ) -> None:
     """Refuse the course's first dose given while the site's policy asks for a pharmacist's
     verification of the plan and there is none yet."""
+    refuse_unverified_first_dose(
+        services, course, ledger, verified=lambda: bool(uow.courses.verifications([course.id]))
+    )
+
+
+def refuse_unverified_first_dose(
+    services: Services,
+    course: CourseRecord,
+    ledger: Sequence[PatientLedgerLine],
+    *,
+    verified: Callable[[], bool],
+) -> None:
+    """RefusedError for a course's first given dose while the site's policy asks for a
+    pharmacist's verification of the plan and `verified` says there is none (asked last: it
+    may read the database). Every write path of doses applies this rule."""
     if not needs_verified_plan(services):
         return
     if any(line.course_id == course.id and line.outcome is DoseOutcome.GIVEN for line in ledger):
         return
-    if uow.courses.verifications([course.id]):
+    if verified():
         return
     raise RefusedError([Refusal(
         "plan-not-verified",

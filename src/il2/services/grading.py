@@ -7,12 +7,14 @@ refused rather than graded by the wrong table. Every unusable field is refused n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from il2.domain.ctcae import CtcaeTable, Finding, GradeResult, grade_findings
 from il2.domain.errors import InvalidInputError
+from il2.domain.field_grading import FieldGrading, finding_for
 from il2.domain.quantities import exact
 from il2.services.inputs import json_object
 
@@ -29,7 +31,7 @@ class GradingResult:
     grades: tuple[GradeResult, ...]
 
 
-def _number(raw: object, field: str) -> Decimal | None:
+def _parse_number(raw: object, field: str) -> Decimal | None:
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int | float):
@@ -56,7 +58,7 @@ def _finding(raw: object, index: int) -> Finding:
         raise InvalidInputError(
             field=f"{where}.clinical_grade", value=grade, allowed="a whole-number grade"
         )
-    numbers = {name: _number(item.get(name), f"{where}.{name}") for name in _NUMBERS}
+    numbers = {name: _parse_number(item.get(name), f"{where}.{name}") for name in _NUMBERS}
     return Finding(term=term, unit=unit, symptomatic=symptomatic, clinical_grade=grade, **numbers)
 
 
@@ -75,6 +77,23 @@ def grade_document(table: CtcaeTable, document: object) -> GradingResult:
         raise InvalidInputError(field="findings", value=findings, allowed="a list of findings")
     parsed = [_finding(raw, index) for index, raw in enumerate(findings)]
     return GradingResult(ctcae_version=table.version, grades=grade_findings(parsed, table))
+
+
+def grade_field(
+    table: CtcaeTable,
+    grading: FieldGrading,
+    assessment: Mapping[str, Any],
+    limits: Mapping[str, Any],
+) -> GradeResult:
+    """The CTCAE grade of one field of an assessment, by the field's term in the rule data.
+
+    `limits` holds the lab's reference limits by field path. The finding is graded as an
+    `il2 grade` document would grade it, so a missing limit or baseline is refused
+    (InvalidInputError naming it), never graded against a guessed range.
+    """
+    finding = {k: v for k, v in finding_for(grading, assessment, limits).items() if v is not None}
+    document = {"ctcae_version": table.version, "findings": [finding]}
+    return grade_document(table, document).grades[0]
 
 
 def grading_document(result: GradingResult) -> dict[str, Any]:

@@ -45,7 +45,7 @@ def recorded_grades(doses: Sequence[Json], entries: Sequence[Json], zone: tzinfo
     if not given:
         return []
     courses = {d["course_id"] for d in given}
-    first_day = min(_day(d["given_at"], zone) for d in given)
+    first_day = min(_local_day(d["given_at"], zone) for d in given)
     replaced = {e.get("corrects_id") for e in entries if e.get("corrects_id")}
     grades: list[Json] = []
     for entry in entries:
@@ -63,7 +63,7 @@ def recorded_grades(doses: Sequence[Json], entries: Sequence[Json], zone: tzinfo
     return grades
 
 
-def _day(moment: object, zone: tzinfo) -> str:
+def _local_day(moment: object, zone: tzinfo) -> str:
     at = moment if isinstance(moment, datetime) else datetime.fromisoformat(str(moment))
     return at.astimezone(zone).date().isoformat()
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -69,10 +69,6 @@ _DAY = timedelta(days=1)
 _NONE: Mapping[int, CycleTally] = {}
 
 
-def _day(iso: str) -> date:
-    return datetime.fromisoformat(iso).date()
-
-
 def _cycles(
     course: CourseOutline, tallies: Mapping[int, CycleTally], bad: set[int], out: list[Cycle]
 ) -> None:
@@ -80,7 +76,7 @@ def _cycles(
     for number, due_at in course.cycle_starts:
         tally = tallies.get(number)
         if tally is not None and number not in bad:
-            admitted = _day(due_at)
+            admitted = quality.iso_day(due_at)
             out.append(
                 Cycle(
                     course.id,

@@ -67,7 +67,7 @@ def _current(entries: Sequence[Json], kind: str) -> list[Json]:
     return [e for e in entries if e["kind"] == kind and e["id"] not in replaced]
 
 
-def _pct(value: Any) -> float | None:
+def _json_pct(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
@@ -94,7 +94,7 @@ def _response(entries: Sequence[Json], course: Json) -> Json | None:
     return {
         "assessed_on": last["date"],
         "overall": last["overall"],
-        "change_from_baseline_pct": _pct(last.get("change_from_baseline_pct")),
+        "change_from_baseline_pct": _json_pct(last.get("change_from_baseline_pct")),
         "change_from_pre_course_pct": pre_course,
     }
 

@@ -420,16 +420,8 @@ class Audit(Protocol):
         ...
 
 
-class UnitOfWork(Protocol):
-    """One transaction over every repository."""
-
-    users: Users
-    patients: Patients
-    screenings: Screenings
-    courses: Courses
-    doses: Doses
-    entries: Entries
-    audit: Audit
+class Transaction(Protocol):
+    """A `with` block that begins a transaction and rolls back what it did not commit."""
 
     def __enter__(self) -> Self:
         """Begin."""
@@ -447,6 +439,18 @@ class UnitOfWork(Protocol):
     def commit(self) -> None:
         """Make everything added so far permanent."""
         ...
+
+
+class UnitOfWork(Transaction, Protocol):
+    """One transaction over every repository."""
+
+    users: Users
+    patients: Patients
+    screenings: Screenings
+    courses: Courses
+    doses: Doses
+    entries: Entries
+    audit: Audit
 
     def rollback(self) -> None:
         """Forget everything added since the last commit."""
@@ -472,26 +476,13 @@ class Clock(Protocol):
 RecordTable = Literal["patients", "screenings", "courses", "doses", "entries", "audit"]
 
 
-class BulkRecords(Protocol):
+class BulkRecords(Transaction, Protocol):
     """New records written many rows a statement in one transaction (large synthetic programs).
 
     Ids are reserved first, so records and their audit entries can carry them; reserved ids
     are used only by this transaction. Add parents before the records that point at them. A
     record that clashes with one already kept (an MRN, a dose slot) is a ConflictError.
     """
-
-    def __enter__(self) -> Self:
-        """Begin."""
-        ...
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        """Roll back whatever was not committed."""
-        ...
 
     def reserve_ids(self, table: RecordTable, count: int) -> Sequence[int]:
         """`count` new ids for rows of `table`, ascending."""
@@ -527,10 +518,6 @@ class BulkRecords(Protocol):
 
     def add_audit(self, entries: Sequence[AuditEntry]) -> None:
         """Append audit entries."""
-        ...
-
-    def commit(self) -> None:
-        """Make everything added so far permanent."""
         ...
 
 

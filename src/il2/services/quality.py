@@ -72,7 +72,8 @@ def summary(problems: Sequence[Problem], *, key: bytes) -> dict[str, Any]:
     }
 
 
-def _day(iso: str) -> date:
+def iso_day(iso: str) -> date:
+    """The date of an ISO date-time text as it was written (no time-zone shift)."""
     return datetime.fromisoformat(iso).date()
 
 
@@ -142,7 +143,7 @@ def _response_issue(entry: EntryOutline, first_dose: date) -> str | None:
         return None
     if result.best_overall_response not in KNOWN_RESPONSES:
         return f"the best overall response “{result.best_overall_response}” is not a RECIST 1.1 one"
-    baseline = _day(result.timepoints[0][0]) if result.timepoints else None
+    baseline = iso_day(result.timepoints[0][0]) if result.timepoints else None
     for name, value in (("response", result.response_on), ("progression", result.progression_on)):
         if value is None:
             continue

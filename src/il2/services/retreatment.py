@@ -59,10 +59,12 @@ def _grade(rules: RuleSet, item: object, where: str) -> RecordedGrade:
     ):
         allowed = "0 or a grade " + term.name + " has: " + ", ".join(map(str, sorted(term.grades)))
         raise InvalidInputError(field=f"{where}.grade", value=grade, allowed=allowed)
-    return RecordedGrade(term.id, grade, _day(item.get("observed_on"), f"{where}.observed_on"))
+    return RecordedGrade(
+        term.id, grade, _parse_day(item.get("observed_on"), f"{where}.observed_on")
+    )
 
 
-def _day(raw: object, where: str) -> date | None:
+def _parse_day(raw: object, where: str) -> date | None:
     if raw is None:
         return None
     if isinstance(raw, str):

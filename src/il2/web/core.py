@@ -29,6 +29,7 @@ from starlette.datastructures import FormData
 from il2.domain.deidentify import day_label
 from il2.domain.errors import InvalidInputError
 from il2.domain.limits import MAX_ID
+from il2.domain.quantities import plain
 from il2.domain.records import Actor
 from il2.rules.loader import RuleSet
 from il2.services.context import Services
@@ -181,16 +182,14 @@ def _moment(value: object) -> datetime | None:
     return None
 
 
-def _number(value: object) -> str:
+def _shown_number(value: object) -> str:
+    """A value as a page shows it: a dash for nothing, yes/no, numbers as `plain` writes them."""
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int | float | Decimal):
-        number = Decimal(str(value)).normalize()
-        if number == number.to_integral_value():
-            return f"{int(number):,}"
-        return f"{number:,f}"
+        return plain(Decimal(str(value)))
     return str(value)
 
 
@@ -263,7 +262,7 @@ def templates(rules: RuleSet) -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        when=when, day=day, words=words, number=_number, label=label_for, brief=brief
+        when=when, day=day, words=words, number=_shown_number, label=label_for, brief=brief
     )
     env.globals.update(static=static, choices=choices, csrf_input=csrf_input, csrf_token=csrf_value)
     return env

@@ -1,4 +1,5 @@
-"""The one place where errors become pages.
+"""The one place where errors become pages; an error il2 raises on purpose is answered with
+its own `status` (il2.domain.errors), the status the JSON API answers it with too.
 
     CSRF refusal             403 a state-changing request from another origin or without the
                                  browser's CSRF token (defences.py), audited as a denial
@@ -32,10 +33,7 @@ from il2.domain.errors import (
     ConflictError,
     Il2Error,
     InvalidInputError,
-    NotFoundError,
     PermissionDeniedError,
-    RefusedError,
-    RuleTableError,
 )
 from il2.services.accounts import actor_for_token
 from il2.services.audit import audit_denial
@@ -78,23 +76,30 @@ def _page(web: Web, request: Request, status: int, title: str, message: str) -> 
     return web.page(request, template, status=status, title=title, message=message)
 
 
-def il2_page(web: Web, request: Request, error: Il2Error) -> HTMLResponse:  # noqa: PLR0911
-    """The page for an error a service raised on purpose (but a form's unusable input)."""
+_TITLES = {
+    400: "Refused",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Refused: nothing was recorded",
+    422: "Input not usable",
+    429: "Not allowed",
+    500: "A rule file is broken",
+}
+"""An error page's title by the error's status (il2.domain.errors sets the status)."""
+
+
+def il2_page(web: Web, request: Request, error: Il2Error) -> HTMLResponse:
+    """The page for an error a service raised on purpose (but a form's unusable input), with
+    the error's own status, as the API answers it."""
     if isinstance(error, ConflictError):
         existing = plain(error.existing) if error.existing is not None else None
-        return web.page(request, "conflict.html", status=409, message=str(error), existing=existing)
-    if isinstance(error, RefusedError):
-        return _page(web, request, 409, "Refused: nothing was recorded", str(error))
+        return web.page(
+            request, "conflict.html", status=error.status, message=str(error), existing=existing
+        )
     if isinstance(error, PermissionDeniedError):
         audit_denial(web.services, error)
-        return _page(web, request, 403, "Not allowed", str(error))
-    if isinstance(error, NotFoundError):
-        return _page(web, request, 404, "Not found", str(error))
-    if isinstance(error, InvalidInputError):
-        return _page(web, request, 422, "Input not usable", problem_text(error))
-    if isinstance(error, RuleTableError):
-        return _page(web, request, 500, "A rule file is broken", str(error))
-    return _page(web, request, 400, "Refused", str(error))
+    message = problem_text(error) if isinstance(error, InvalidInputError) else str(error)
+    return _page(web, request, error.status, _TITLES.get(error.status, "Refused"), message)
 
 
 async def _redisplay(

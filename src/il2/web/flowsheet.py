@@ -1,22 +1,24 @@
 """The toxicity flowsheet: before-dose assessments across an admission, graded by CTCAE.
 
-Grades come from the CTCAE engine. A lab graded against the upper or lower limit of normal is
-graded only when the user gives the lab's limit: the engine refuses to grade too low without
+Presentation only. Which CTCAE term grades a field, and how, is rule data (`[grading]` of
+bedside_input.toml) read by `services.grading.grade_field`; each column's heading and unit are
+the field's own (its input-file entry). A lab graded against the upper or lower limit of normal
+is graded only when the user gives the lab's limit: the engine refuses to grade too low without
 it, and the flowsheet says so rather than guessing a reference range.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from il2.domain.errors import InvalidInputError
+from il2.domain.field_grading import FieldGrading, value_at
+from il2.rules.fields import input_fields
 from il2.rules.loader import RuleSet
 from il2.science.plots import Series
-from il2.services.grading import grade_document, grading_document
-
-Finding = dict[str, Any]
+from il2.services.grading import grade_field
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,14 @@ class Limits:
     creatinine_uln_mg_dl: float | None = None
     bilirubin_uln_mg_dl: float | None = None
     platelets_lln_per_ul: float | None = None
+
+    def by_field(self) -> dict[str, float | None]:
+        """Each limit under the path of the field it is the reference limit of."""
+        return {
+            "labs.creatinine_mg_dl": self.creatinine_uln_mg_dl,
+            "labs.bilirubin_mg_dl": self.bilirubin_uln_mg_dl,
+            "labs.platelets_per_ul": self.platelets_lln_per_ul,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,80 +48,26 @@ class Column:
     plotted: bool = True
 
 
+def _column(path: str, *, plotted: bool = True) -> Column:
+    """The column of a field, headed and united as its input-file entry says."""
+    spec = input_fields()[path]
+    return Column(path, spec.short_label, spec.shown_unit, plotted)
+
+
 COLUMNS = (
-    Column("vitals.sbp_mmhg", "Systolic BP", "mmHg"),
-    Column("vitals.heart_rate_bpm", "Heart rate", "bpm"),
-    Column("vitals.spo2_pct", "SpO2", "%"),
-    Column("vitals.temperature_c", "Temperature", "°C"),
-    Column("vitals.rhythm", "Rhythm", "", plotted=False),
-    Column("weight_kg", "Weight", "kg"),
-    Column("urine_output_ml_last_8h", "Urine, 8 h", "mL"),
-    Column("labs.creatinine_mg_dl", "Creatinine", "mg/dL"),
-    Column("labs.bilirubin_mg_dl", "Bilirubin", "mg/dL"),
-    Column("labs.platelets_per_ul", "Platelets", "/µL"),
-    Column("labs.bicarbonate_mmol_l", "Bicarbonate", "mmol/L"),
-    Column("mental_status", "Mental status", "", plotted=False),
+    _column("vitals.sbp_mmhg"),
+    _column("vitals.heart_rate_bpm"),
+    _column("vitals.spo2_pct"),
+    _column("vitals.temperature_c"),
+    _column("vitals.rhythm", plotted=False),
+    _column("weight_kg"),
+    _column("urine_output_ml_last_8h"),
+    _column("labs.creatinine_mg_dl"),
+    _column("labs.bilirubin_mg_dl"),
+    _column("labs.platelets_per_ul"),
+    _column("labs.bicarbonate_mmol_l"),
+    _column("mental_status", plotted=False),
 )
-
-
-def value_at(document: Mapping[str, Any], path: str) -> Any:
-    """The value at a dotted path of a nested document, or None."""
-    node: Any = document
-    for key in path.split("."):
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
-
-
-def _fever(value: Any, _doc: Mapping[str, Any], _limits: Limits) -> Finding:
-    return {"term": "fever", "value": value, "unit": "c"}
-
-
-def _weight(value: Any, doc: Mapping[str, Any], _limits: Limits) -> Finding:
-    return {
-        "term": "weight_gain",
-        "value": value,
-        "unit": "kg",
-        "baseline": value_at(doc, "baseline.weight_kg"),
-    }
-
-
-def _creatinine(value: Any, doc: Mapping[str, Any], limits: Limits) -> Finding:
-    return {
-        "term": "creatinine_increased",
-        "value": value,
-        "unit": "mg_dl",
-        "uln": limits.creatinine_uln_mg_dl,
-        "baseline": value_at(doc, "baseline.creatinine_mg_dl"),
-    }
-
-
-def _bilirubin(value: Any, _doc: Mapping[str, Any], limits: Limits) -> Finding:
-    return {
-        "term": "blood_bilirubin_increased",
-        "value": value,
-        "unit": "mg_dl",
-        "uln": limits.bilirubin_uln_mg_dl,
-    }
-
-
-def _platelets(value: Any, _doc: Mapping[str, Any], limits: Limits) -> Finding:
-    return {
-        "term": "platelet_count_decreased",
-        "value": value,
-        "unit": "per_ul",
-        "lln": limits.platelets_lln_per_ul,
-    }
-
-
-_GRADED: Mapping[str, Callable[[Any, Mapping[str, Any], Limits], Finding]] = {
-    "vitals.temperature_c": _fever,
-    "weight_kg": _weight,
-    "labs.creatinine_mg_dl": _creatinine,
-    "labs.bilirubin_mg_dl": _bilirubin,
-    "labs.platelets_per_ul": _platelets,
-}
 _ADVISED = {
     "given": ("give",),
     "held": ("hold", "incomplete"),
@@ -151,16 +107,17 @@ class Row:
         return self.decision in _ADVISED.get(self.outcome, ())
 
 
-def grade(rules: RuleSet, finding: Finding) -> Cell:
-    """A finding's CTCAE grade, or the reason it cannot be graded."""
-    clean = {k: v for k, v in finding.items() if v is not None}
-    document = {"ctcae_version": rules.ctcae.version, "findings": [clean]}
+def grade(
+    rules: RuleSet, grading: FieldGrading, assessment: Mapping[str, Any], limits: Limits
+) -> Cell:
+    """A field's value with its CTCAE grade, or the reason it cannot be graded."""
+    value = value_at(assessment, grading.field)
     try:
-        result = grading_document(grade_document(rules.ctcae, document))["grades"][0]
+        result = grade_field(rules.ctcae, grading, assessment, limits.by_field())
     except InvalidInputError as refused:
         wanted = refused.field.rsplit(".", 1)[-1]
-        return Cell(finding["value"], None, _WANTS.get(wanted, refused.allowed))
-    return Cell(finding["value"], int(result["grade"]), str(result["criterion"]))
+        return Cell(value, None, _WANTS.get(wanted, refused.allowed))
+    return Cell(value, result.grade, result.criterion)
 
 
 def rows(rules: RuleSet, doses: Sequence[Mapping[str, Any]], limits: Limits) -> list[Row]:
@@ -171,11 +128,11 @@ def rows(rules: RuleSet, doses: Sequence[Mapping[str, Any]], limits: Limits) -> 
         cells = []
         for column in COLUMNS:
             value = value_at(assessment, column.path)
-            make = _GRADED.get(column.path)
-            if value is None or make is None:
+            grading = rules.bedside_grading.get(column.path)
+            if value is None or grading is None:
                 cells.append(Cell(value))
             else:
-                cells.append(grade(rules, make(value, assessment, limits)))
+                cells.append(grade(rules, grading, assessment, limits))
         result.append(
             Row(
                 label=f"{dose['cycle']}.{dose['dose_number']}",

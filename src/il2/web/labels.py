@@ -1,69 +1,25 @@
-"""Words for people: field paths and codes as a clinician reads them."""
+"""Words for people: field paths and codes as a clinician reads them.
+
+An input field's label is the field's own, in its input file (rules/data/*_input.toml and
+retreatment.toml); the names below are the other paths forms and refusals use.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
 
+from il2.rules.fields import field_labels
+
 _LABELS = {
-    "age_years": "Age",
-    "diagnosis": "Diagnosis",
-    "metastatic": "Metastatic disease",
-    "ecog": "ECOG performance status",
-    "weight_kg": "Weight",
-    "labs.creatinine_mg_dl": "Creatinine",
-    "labs.creatinine_clearance_ml_min": "Creatinine clearance",
-    "labs.bilirubin_mg_dl": "Bilirubin",
-    "labs.ast_u_l": "AST",
-    "labs.alt_u_l": "ALT",
-    "labs.ast_uln_u_l": "AST upper limit of normal",
-    "labs.alt_uln_u_l": "ALT upper limit of normal",
-    "labs.platelets_per_ul": "Platelets",
-    "labs.wbc_per_ul": "White cells",
-    "labs.hemoglobin_g_dl": "Hemoglobin",
-    "labs.bicarbonate_mmol_l": "Bicarbonate",
-    "cardiac.lvef_pct": "LV ejection fraction",
-    "cardiac.wall_motion": "Wall motion",
-    "cardiac.significant_cad": "Significant coronary artery disease",
-    "cardiac.stress_test": "Cardiac stress test",
-    "cardiac.cardiac_history": "Cardiac history",
-    "pulmonary.fev1_l": "FEV1",
-    "pulmonary.fev1_pct_predicted": "FEV1, % predicted",
-    "pulmonary.smoking_history": "Smoking history",
-    "pulmonary.lung_disease": "Lung disease",
-    "brain_imaging": "Brain imaging",
-    "hypersensitivity_to_aldesleukin": "Severe hypersensitivity to aldesleukin",
-    "conditions": "Conditions present",
-    "medications": "Current medications",
-    "supplemental_oxygen": "On supplemental oxygen",
-    "pregnant": "Pregnant",
-    "baseline.weight_kg": "Baseline weight",
-    "baseline.creatinine_mg_dl": "Baseline creatinine",
-    "held_for": "Earlier holds still open for",
-    "vitals.sbp_mmhg": "Systolic blood pressure",
-    "vitals.heart_rate_bpm": "Heart rate",
-    "vitals.spo2_pct": "SpO2",
-    "vitals.temperature_c": "Temperature",
-    "vitals.rhythm": "Rhythm",
-    "urine_output_ml_last_8h": "Urine output, last 8 h",
     "phenylephrine_ug_kg_min.now": "Phenylephrine now",
     "phenylephrine_ug_kg_min.max_since_last_dose": "Phenylephrine, most since last dose",
     "vasopressors": "Vasopressors",
-    "oxygen_l_min": "Oxygen by nasal cannula (0 on room air)",
-    "mental_status": "Mental status",
-    "mental_status_change_hours": "Hours since the mental status changed",
-    "coma_hours": "Hours in coma",
-    "intubated_hours": "Hours intubated",
-    "dialysis_hours": "Hours of dialysis this course",
-    "hours_since_til_infusion": "Hours since the TIL infusion ended",
-    "labs.hours_since_drawn": "Labs drawn (hours ago)",
-    "findings": "Findings",
     "verified_by": "Second nurse (username)",
     "given_at": "Given at",
     "override_reason": "Override reason",
     "first_dose": "First dose",
     "cycle_end_rule": "End of each cycle",
-    "regimen": "Regimen",
     "mrn": "Medical record number",
     "name": "Name",
     "birth_date": "Date of birth",
@@ -117,8 +73,8 @@ def _cell_label(cell: re.Match[str]) -> str:
 
 def label_for(path: str) -> str:
     """The label of a form field named by its path."""
-    if path in _LABELS:
-        return _LABELS[path]
+    if label := field_labels().get(path, _LABELS.get(path)):
+        return label
     if pressor := _PRESSOR.fullmatch(path):
         agent = words(pressor[1]).capitalize()
         return agent + (" now" if pressor[2] == "now" else ", most since the last dose")

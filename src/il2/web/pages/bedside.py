@@ -30,6 +30,7 @@ from il2.services.doses import (
     RECHECK,
     VERIFIED_PLAN_POLICY,
     correct_recheck,
+    ledger_facts,
     needs_verified_plan,
     record_recheck,
 )
@@ -96,17 +97,6 @@ def dose_path(
 
 
 DosePath = Annotated[Dose, Depends(dose_path)]
-
-
-def ledger_facts(course: record.Course, cycle: int) -> dict[str, Any]:
-    """What the bedside engine needs from the ledger, counted as `record_dose` counts it."""
-    this_cycle = [d for d in course.doses if d["cycle"] == cycle]
-    given = [d for d in this_cycle if d["outcome"] == "given" and d["given_at"]]
-    return {
-        "doses_given_this_cycle": len(given),
-        "doses_held_this_cycle": sum(1 for d in this_cycle if d["outcome"] == "held"),
-        "last_given_at": max((d["given_at"] for d in given), default=""),
-    }
 
 
 def _kept(form: FormData) -> dict[str, Any]:
@@ -248,7 +238,7 @@ class Screen:
             "regimen": course.regimen_id,
             "cycle": dose.cycle,
             "dose_number": dose.number,
-            **ledger_facts(course, dose.cycle),
+            **ledger_facts(found["doses"], course.id, dose.cycle),
             "idempotency_key": values.get("idempotency_key") or uuid.uuid4().hex,
         }
         return self.web.page(

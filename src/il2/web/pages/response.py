@@ -12,7 +12,7 @@ from il2.domain.records import Actor
 from il2.science.plots import Bar, Frame, Line, Thresholds, spider, waterfall
 from il2.services.clinical import correct_entry, record_response
 from il2.services.patients import read_patient, read_study_record
-from il2.web import record, response
+from il2.web import recist_form, record
 from il2.web.core import Form, RecordId, StudyNumber, Web, form_values, see_other
 from il2.web.session import signed_in
 
@@ -35,7 +35,7 @@ _AXIS = "change from baseline (%)"
 
 
 def figures(
-    recist: Mapping[str, Any], shaped: response.Shape, thresholds: Thresholds
+    recist: Mapping[str, Any], shaped: recist_form.Shape, thresholds: Thresholds
 ) -> tuple[str, str]:
     """The patient's waterfall and spider (SVG; empty when there is nothing to draw).
 
@@ -81,7 +81,7 @@ def routes(web: Web) -> APIRouter:
     def page(
         request: Request,
         found: dict[str, Any],
-        submitted: tuple[dict[str, Any], response.Grid] | None,
+        submitted: tuple[dict[str, Any], recist_form.Grid] | None,
         error: InvalidInputError | None,
     ) -> HTMLResponse:
         entries = record.current(found["entries"], "response")
@@ -91,12 +91,12 @@ def routes(web: Web) -> APIRouter:
         shown = correcting or latest
         measurements = shown["content"]["measurements"] if shown else None
         values, grid = submitted or (
-            response.values_for(measurements),
-            response.grid_for(measurements),
+            recist_form.values_for(measurements),
+            recist_form.grid_for(measurements),
         )
         if correcting and not submitted:
             values["corrects_id"] = str(correcting["id"])
-        shaped = response.shape(recist) if recist else None
+        shaped = recist_form.shape(recist) if recist else None
         drawn = figures(recist, shaped, thresholds) if recist and shaped else ("", "")
         return web.page(
             request,
@@ -112,16 +112,16 @@ def routes(web: Web) -> APIRouter:
             spider=drawn[1],
             shaped=shaped,
             grid=grid,
-            non_target=response.NON_TARGET,
+            non_target=recist_form.NON_TARGET,
             values=values,
             error=error,
             correcting=correcting,
         )
 
     def again(request: Request, form: FormData, error: InvalidInputError) -> HTMLResponse:
-        grid = response.grid_of_form(form)
+        grid = recist_form.grid_of_form(form)
         try:
-            _document, names = response.document(form, grid)
+            _document, names = recist_form.document(form, grid)
         except InvalidInputError:
             names = {}
         pasted = bool(str(form.get("measurements_json") or "").strip())
@@ -157,7 +157,7 @@ def routes(web: Web) -> APIRouter:
     @router.post("/patients/{patient_id}/responses")
     @web.redisplay(again)
     def add_response(patient_id: RecordId, form: Form, actor: SignedIn) -> RedirectResponse:
-        measurements, _names = response.document(form, response.grid_of_form(form))
+        measurements, _names = recist_form.document(form, recist_form.grid_of_form(form))
         course = str(form.get("course_id") or "")
         corrects = str(form.get("corrects_id") or "")
         if corrects.isdigit():

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from starlette.datastructures import FormData
 
 from il2.domain.errors import InvalidInputError
+from il2.domain.recist import best_change
 from il2.web import forms
 
 MIN_SCANS = 3
@@ -164,16 +165,26 @@ def grid_of_form(form: FormData) -> Grid:
 
 @dataclass(frozen=True, slots=True)
 class Shape:
-    """What the plots need from a RECIST result."""
+    """What the plots need from a RECIST result.
+
+    `lesion_ids` and `best_changes` are the waterfall's bars: each target lesion and the sum
+    with a best change from baseline; `not_measurable` names those no follow-up scan measured
+    (the page says so rather than drawing a bar at 0).
+    """
 
     lesion_ids: list[str]
     best_changes: list[float]
     weeks: list[float]
     lines: list[tuple[str, list[float | None]]]
+    not_measurable: list[str] = field(default_factory=list)
 
 
 def shape(recist: Mapping[str, Any]) -> Shape:
-    """Per-lesion and sum changes from baseline, for the waterfall and spider plots."""
+    """Per-lesion and sum changes from baseline, for the waterfall and spider plots.
+
+    The sum's best change is the RECIST result's own; a lesion's is its best over the
+    follow-up scans as the domain takes it (`best_change`).
+    """
     points: Sequence[Mapping[str, Any]] = recist.get("timepoints", [])
     if not points:
         return Shape([], [], [], [])
@@ -181,18 +192,22 @@ def shape(recist: Mapping[str, Any]) -> Shape:
     weeks = [(date.fromisoformat(p["date"]) - start).days / 7 for p in points]
     ids = [lesion["id"] for lesion in points[0].get("lesions", [])]
     lines: list[tuple[str, list[float | None]]] = []
-    best: list[float] = []
+    best: list[tuple[str, float | None]] = []
     for lesion_id in ids:
         changes: list[float | None] = [0.0]
         for p in points[1:]:
             match = next((x for x in p.get("lesions", []) if x["id"] == lesion_id), None)
             changes.append(match.get("change_from_baseline_pct") if match else None)
         lines.append((lesion_id, changes))
-        later = [c for c in changes[1:] if c is not None]
-        best.append(min(later) if later else 0.0)
+        best.append((lesion_id, best_change(changes[1:])))
     sums: list[float | None] = [0.0] + [p.get("change_from_baseline_pct") for p in points[1:]]
     lines.append(("sum", sums))
-    later_sums = [s for s in sums[1:] if s is not None]
-    ids_with_sum = [*ids, "sum"]
-    best.append(min(later_sums) if later_sums else 0.0)
-    return Shape(ids_with_sum, best, weeks, lines)
+    best.append(("sum", recist.get("best_change_from_baseline_pct")))
+    measured = [(name, change) for name, change in best if change is not None]
+    return Shape(
+        [name for name, _ in measured],
+        [float(change) for _, change in measured],
+        weeks,
+        lines,
+        [name for name, change in best if change is None],
+    )
