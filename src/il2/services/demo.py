@@ -30,7 +30,8 @@ from il2.science.label import label_efficacy
 from il2.services.accounts import RunPasswordCheck, actor_for_username, add_user
 from il2.services.clinical import record_follow_up, record_response, record_toxicity
 from il2.services.context import Services
-from il2.services.courses import DoseSubmission, plan_course, submit_dose
+from il2.services.courses import plan_course
+from il2.services.doses import DoseSubmission, submit_dose
 from il2.services.patients import create_patient, patient_count, record_screening
 
 # (CR, PR) rates from the cited label pools (science/data/label_efficacy.toml).
