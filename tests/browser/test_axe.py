@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from il2.domain.deidentify import study_number
 from il2.domain.records import DoseOutcome, Role
 from il2.services.clinical import record_toxicity
-from il2.services.courses import DoseSubmission, submit_dose
+from il2.services.doses import DoseSubmission, submit_dose
 from tests.browser.axe import assert_accessible, blocking, run_axe
 from tests.browser.conftest import Site, fill, sign_in
 from tests.integration.builders import PASSWORD, stable_assessment

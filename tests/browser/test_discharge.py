@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from il2.domain.records import DoseOutcome, Role
-from il2.services.courses import DoseSubmission, submit_dose
+from il2.services.doses import DoseSubmission, submit_dose
 from tests.browser.conftest import MovableClock, Site, sign_in
 from tests.integration.builders import PASSWORD, stable_assessment
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from il2.domain.records import DoseOutcome, Role
-from il2.services.courses import DoseSubmission, submit_dose
+from il2.services.doses import DoseSubmission, submit_dose
 from tests.browser.conftest import Site, shot, sign_in
 from tests.integration.builders import stable_assessment
 

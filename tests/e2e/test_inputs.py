@@ -30,7 +30,7 @@ from il2.domain.limits import MAX_API_BODY, MAX_ID, MAX_JSON_DEPTH
 from il2.domain.records import DoseOutcome
 from il2.science.plots import Bar, Frame, Line, Thresholds, spider, waterfall
 from il2.services.accounts import actor_for_username
-from il2.services.courses import DoseSubmission, submit_dose
+from il2.services.doses import DoseSubmission, submit_dose
 from il2.web.app import web_router
 
 with warnings.catch_warnings():

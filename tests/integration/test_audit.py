@@ -19,7 +19,8 @@ from il2.domain.records import Actor, AuditEntry, Role
 from il2.services.accounts import sign_in
 from il2.services.audit import audit_page, export_audit, shown, stream_audit
 from il2.services.clinical import record_follow_up, record_toxicity
-from il2.services.courses import DoseSubmission, plan_course, submit_dose
+from il2.services.courses import plan_course
+from il2.services.doses import DoseSubmission, submit_dose
 from il2.services.patients import create_patient
 from il2.services.ports import AuditQuery
 from il2.services.worklist import worklist

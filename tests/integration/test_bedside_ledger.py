@@ -12,8 +12,13 @@ from il2.bootstrap import App
 from il2.domain.errors import InvalidInputError, NotFoundError, PermissionDeniedError, RefusedError
 from il2.domain.records import DoseOutcome, Role
 from il2.services.audit import export_audit
-from il2.services.courses import preview_dose
-from il2.services.doses import RECHECK, correct_any_entry, correct_recheck, record_recheck
+from il2.services.doses import (
+    RECHECK,
+    correct_any_entry,
+    correct_recheck,
+    preview_dose,
+    record_recheck,
+)
 from il2.services.patients import read_patient
 from il2.web import record
 from tests.integration.builders import stable_assessment

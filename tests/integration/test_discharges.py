@@ -16,7 +16,8 @@ from il2.domain.errors import InvalidInputError, NotFoundError, RefusedError
 from il2.domain.records import Actor, DoseOutcome, Role
 from il2.services.audit import export_audit
 from il2.services.clinical import correct_entry, record_discharge, record_follow_up
-from il2.services.courses import DoseSubmission, plan_course, submit_dose
+from il2.services.courses import plan_course
+from il2.services.doses import DoseSubmission, submit_dose
 from il2.services.patients import create_patient, read_patient
 from tests.integration.builders import PASSWORD, PATIENT, screen_eligible, stable_assessment, staff
 from tests.integration.conftest import FixedClock

@@ -16,8 +16,9 @@ from il2.science.dataset import BestResponse, Course, Cycle, Patient, Program, R
 from il2.services.accounts import actor_for_username
 from il2.services.bulk import BulkWriter
 from il2.services.clinical import correct_entry
-from il2.services.courses import DoseSubmission, plan_course, submit_dose
+from il2.services.courses import plan_course
 from il2.services.demo import build_demo
+from il2.services.doses import DoseSubmission, submit_dose
 from il2.services.outcomes import cycle_collection_paused, program
 from il2.services.patients import create_patient
 from tests.integration.builders import screen_eligible, stable_assessment

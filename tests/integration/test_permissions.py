@@ -27,7 +27,8 @@ from il2.services.clinical import (
     record_toxicity,
     today,
 )
-from il2.services.courses import DoseSubmission, plan_course, submit_dose
+from il2.services.courses import plan_course
+from il2.services.doses import DoseSubmission, submit_dose
 from il2.services.outcomes import program
 from il2.services.patients import (
     create_patient,

@@ -23,7 +23,8 @@ from il2.services.clinical import (
     record_response,
     record_toxicity,
 )
-from il2.services.courses import DoseSubmission, plan_course, submit_dose
+from il2.services.courses import plan_course
+from il2.services.doses import DoseSubmission, submit_dose
 from il2.services.outcomes import program
 from il2.services.patient_pathway import next_for_patient
 from il2.services.patients import create_patient, record_screening

@@ -17,7 +17,8 @@ from il2.domain.records import Actor, DoseOutcome, Role
 from il2.persistence.tables import UserRow
 from il2.services.audit import export_audit
 from il2.services.clinical import correct_entry, record_toxicity
-from il2.services.courses import DoseSubmission, plan_course, submit_dose
+from il2.services.courses import plan_course
+from il2.services.doses import DoseSubmission, submit_dose
 from il2.services.patients import create_patient, read_patient, record_screening
 from tests.integration.builders import (
     PASSWORD,

@@ -12,7 +12,8 @@ from il2.domain.errors import ConflictError, InvalidInputError, PermissionDenied
 from il2.domain.records import Actor, DoseOutcome, Role
 from il2.services.audit import export_audit
 from il2.services.clinical import record_follow_up
-from il2.services.courses import DoseSubmission, plan_course, submit_dose
+from il2.services.courses import plan_course
+from il2.services.doses import DoseSubmission, submit_dose
 from il2.services.patients import create_patient
 from il2.services.pharmacy import plan_verification, preparation_list, verify_plan, vial_use
 from il2.services.schedule import schedule

@@ -17,7 +17,8 @@ from il2.bootstrap import App
 from il2.domain.errors import Il2Error, InvalidInputError, RefusedError
 from il2.domain.records import DoseOutcome, Role
 from il2.services.audit import export_audit
-from il2.services.courses import DoseSubmission, plan_course, preview_dose, submit_dose
+from il2.services.courses import plan_course
+from il2.services.doses import DoseSubmission, preview_dose, submit_dose
 from il2.services.patients import create_patient, read_patient
 from tests.integration.builders import (
     PASSWORD,

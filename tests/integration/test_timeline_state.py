@@ -44,7 +44,8 @@ from il2.domain.errors import Il2Error
 from il2.domain.records import Actor, CourseRecord, DoseOutcome, DoseRecord, Role
 from il2.rules.loader import load_rules
 from il2.services.clinical import correct_entry, record_toxicity
-from il2.services.courses import DoseSubmission, plan_course, submit_dose
+from il2.services.courses import plan_course
+from il2.services.doses import DoseSubmission, submit_dose
 from il2.services.patients import create_patient, record_screening
 from tests.integration.builders import PASSWORD, ROOT, stable_assessment, staff
 from tests.integration.conftest import FixedClock

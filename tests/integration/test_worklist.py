@@ -10,7 +10,8 @@ from il2.bootstrap import App
 from il2.domain.records import Actor, DoseOutcome, Role
 from il2.domain.worklist import Stage
 from il2.services.clinical import record_follow_up
-from il2.services.courses import DoseSubmission, plan_course, submit_dose
+from il2.services.courses import plan_course
+from il2.services.doses import DoseSubmission, submit_dose
 from il2.services.patients import create_patient, record_screening
 from il2.services.worklist import worklist
 from tests.integration.builders import (

@@ -15,8 +15,8 @@ from il2.services.clinical import (
     record_response,
     record_toxicity,
 )
-from il2.services.context import plain
 from il2.services.doses import correct_any_entry
+from il2.services.parsing import plain
 
 router = APIRouter(prefix="/patients/{patient_id}", tags=["clinical entries"])
 

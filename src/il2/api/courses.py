@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 from il2.api import answers
 from il2.api.schemas import Dose, RecordId
 from il2.api.security import Il2Services, SignedIn
-from il2.services.context import plain
-from il2.services.courses import DoseSubmission, ledger, submit_dose
+from il2.services.doses import DoseSubmission, ledger, submit_dose
+from il2.services.parsing import plain
 
 router = APIRouter(prefix="/courses", tags=["courses"])
 

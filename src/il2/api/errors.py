@@ -46,7 +46,7 @@ from il2.domain.errors import (
 )
 from il2.domain.limits import has_surrogate
 from il2.services.audit import audit_denial
-from il2.services.context import plain
+from il2.services.parsing import plain
 
 _LOCATIONS = frozenset({"body", "path", "query", "header", "cookie"})
 _SECRET = frozenset({"password", "Authorization"})  # never echoed back, even when refused

@@ -9,8 +9,8 @@ from fastapi import APIRouter
 from il2.api import answers
 from il2.api.schemas import CoursePlan, JsonObject, NewPatient, RecordId
 from il2.api.security import Il2Services, SignedIn
-from il2.services.context import plain
 from il2.services.courses import plan_course
+from il2.services.parsing import plain
 from il2.services.patients import create_patient, read_patient_document, record_screening
 
 router = APIRouter(prefix="/patients", tags=["patients"])

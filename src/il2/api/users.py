@@ -20,7 +20,7 @@ from il2.services.accounts import (
     reset_password,
     set_role,
 )
-from il2.services.context import plain
+from il2.services.parsing import plain
 
 router = APIRouter(prefix="/users", tags=["users"])
 

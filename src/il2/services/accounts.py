@@ -24,7 +24,10 @@ from il2.domain.errors import (
 from il2.domain.passwords import password_problem
 from il2.domain.records import Actor, Role, User
 from il2.rules.passwords import common_passwords
-from il2.services.context import Services, audit, require, text
+from il2.services.auditing import audit
+from il2.services.context import Services
+from il2.services.parsing import text
+from il2.services.permissions import require
 from il2.services.ports import UnitOfWork
 
 SESSION_HOURS = 12

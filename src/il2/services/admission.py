@@ -10,8 +10,9 @@ from il2.domain.errors import RefusedError
 from il2.domain.records import Actor, CourseRecord, Json, LedgerLine, ScreeningRecord
 from il2.domain.retreatment import RetreatmentDecision
 from il2.services.clinical import latest_discharges
-from il2.services.context import Services, require
+from il2.services.context import Services
 from il2.services.history import recorded_retreatment
+from il2.services.permissions import require
 from il2.services.ports import UnitOfWork
 
 

@@ -19,7 +19,10 @@ from typing import Any
 
 from il2.domain.errors import PermissionDeniedError
 from il2.domain.records import Actor, AuditEntry, Json
-from il2.services.context import Services, audit, plain, require
+from il2.services.auditing import audit
+from il2.services.context import Services
+from il2.services.parsing import plain
+from il2.services.permissions import reads_identified, require
 from il2.services.ports import AuditQuery
 
 # Entities about accounts and the trail itself: no patient data, shown whole.
@@ -42,7 +45,7 @@ class AuditPage:
 
 def may_see_content(services: Services, actor: Actor) -> bool:
     """Whether the actor's role may read patient records, and so the trail's content."""
-    return services.rules.permissions.allows(actor.role, "patient.read")
+    return reads_identified(services, actor)
 
 
 def _outline(document: Json | None, *, refusal: bool) -> Json | None:

@@ -33,13 +33,20 @@ from il2.domain.records import (
 )
 from il2.services.accounts import RunPasswordCheck
 from il2.services.admission import judge_admission, patient_records
+from il2.services.auditing import audit_entry
 from il2.services.clinical import follow_up_entry, response_entry, toxicity_entry
-from il2.services.context import Services, audit_entry, require
-from il2.services.courses import DoseSubmission, course_fields, dose_fields, ledger_line
-from il2.services.doses import refuse_unverified_first_dose
+from il2.services.context import Services
+from il2.services.courses import course_fields
+from il2.services.doses import (
+    DoseSubmission,
+    dose_fields,
+    ledger_line,
+    refuse_unverified_first_dose,
+)
 from il2.services.history import retreatment_on
 from il2.services.outlines import course_outline, entry_outline
 from il2.services.patients import patient_fields, screening_fields
+from il2.services.permissions import require
 from il2.services.ports import BulkRecords, RecordTable
 
 BATCH_PATIENTS = 500

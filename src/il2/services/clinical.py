@@ -5,23 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from il2.domain import limits
 from il2.domain.errors import InvalidInputError, NotFoundError, Refusal, RefusedError
 from il2.domain.records import Actor, ClinicalEntry, DoseOutcome, Json, LedgerLine, Patient
-from il2.services.context import (
-    Services,
-    as_json,
-    audit,
-    iso_date,
-    patient_or_404,
-    refusals_audited,
-    require,
-    text,
-)
+from il2.services.auditing import audit, refusals_audited, stamp
+from il2.services.context import Services, patient_or_404
 from il2.services.documents import recist_document
 from il2.services.grading import grade_document, grading_document
+from il2.services.parsing import as_json, iso_date, text
+from il2.services.permissions import require
 from il2.services.recist import assess_response
 
 FOLLOW_UP_STATUSES = ("alive_no_progression", "alive_progression", "dead", "lost_to_follow_up")
@@ -30,6 +24,14 @@ RECORDED_BY = {"toxicity": "toxicity.record", "response": "response.record",
                 "follow_up": "followup.record", "discharge": "discharge.record"}  # fmt: skip
 
 Dated = Sequence[tuple[str, date]]
+
+
+class Correction(TypedDict):
+    """What correct_entry takes besides whose entry: its content, why, and maybe its date."""
+
+    content: object
+    reason: object
+    observed_on: NotRequired[object]
 
 
 def latest_discharges(entries: Sequence[ClinicalEntry]) -> dict[int, date]:
@@ -135,8 +137,7 @@ def _add(
             summary=summary,
             corrects_id=corrects_id,
             reason=reason,
-            recorded_by=actor.username,
-            at=services.clock(),
+            **stamp(services, actor),
         )
         audit(
             uow,

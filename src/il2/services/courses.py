@@ -1,7 +1,7 @@
-"""Courses: plan a course and keep every dose slot.
+"""Courses: plan a course and keep it, every dose slot included.
 
-The dose ledger lives in services/doses.py; its use cases are re-exported here so callers keep
-importing them from one place.
+Laying out the plan from the rules is services/planning.py; recording doses against it (the
+dose ledger) is services/doses.py.
 """
 
 from __future__ import annotations
@@ -12,39 +12,12 @@ from typing import Any
 from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor, CourseRecord
 from il2.services.admission import admit
-from il2.services.context import (
-    Services,
-    audit,
-    aware,
-    patient_or_404,
-    refusals_audited,
-    require,
-)
+from il2.services.auditing import audit, refusals_audited, stamp
+from il2.services.context import Services, patient_or_404
 from il2.services.documents import plan_document
-from il2.services.doses import (
-    DoseResult,
-    DoseSubmission,
-    dose_fields,
-    ledger,
-    ledger_line,
-    preview_dose,
-    record_dose,
-    submit_dose,
-)
+from il2.services.parsing import aware
+from il2.services.permissions import require
 from il2.services.planning import plan as plan_one
-
-__all__ = [
-    "DoseResult",
-    "DoseSubmission",
-    "course_fields",
-    "dose_fields",
-    "ledger",
-    "ledger_line",
-    "plan_course",
-    "preview_dose",
-    "record_dose",
-    "submit_dose",
-]
 
 
 def plan_course(
@@ -99,8 +72,7 @@ def plan_course(
                 patient_id=patient_id,
                 number=number,
                 **fields,
-                recorded_by=actor.username,
-                at=services.clock(),
+                **stamp(services, actor),
             )
             audit(
                 uow,

@@ -37,7 +37,8 @@ from il2.science.simulation import (
 from il2.services.accounts import RunPasswordCheck, actor_for_username, add_user
 from il2.services.clinical import record_follow_up, record_response, record_toxicity
 from il2.services.context import Services
-from il2.services.courses import DoseSubmission, plan_course, submit_dose
+from il2.services.courses import plan_course
+from il2.services.doses import DoseSubmission, submit_dose
 from il2.services.patients import create_patient, patient_count, record_screening
 
 CYCLES_PER_YEAR = 65

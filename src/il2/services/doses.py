@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from il2.domain import limits
 from il2.domain.bedside import Action, DoseDecision, holds_still_open
@@ -39,7 +39,6 @@ from il2.domain.records import (
     DoseOutcome,
     DoseRecord,
     PatientLedgerLine,
-    Role,
     User,
 )
 from il2.domain.timeline import (
@@ -52,10 +51,13 @@ from il2.domain.timeline import (
     slot_state,
 )
 from il2.services.accounts import password_matches
+from il2.services.auditing import audit, refusals_audited
 from il2.services.bedside import assess_before_dose
-from il2.services.clinical import add_entry, correct_entry
-from il2.services.context import Services, audit, refusals_audited, require, text
+from il2.services.clinical import Correction, add_entry, correct_entry
+from il2.services.context import Services
 from il2.services.documents import bedside_document
+from il2.services.parsing import text
+from il2.services.permissions import may, require, require_verifier
 from il2.services.ports import UnitOfWork
 
 _OUTCOME_FOR = {
@@ -73,6 +75,14 @@ Verifier = Callable[[str, object], User | None]
 
 PasswordCheck = Callable[[User | None, object], bool]
 """Whether a password is the (active) account's own."""
+
+
+class DoseOptions(TypedDict, total=False):
+    """How submit_dose records a dose, as record_dose takes it: the check of the second
+    person's password, and the patient a page's path names."""
+
+    password_check: PasswordCheck
+    patient_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +286,7 @@ def _overridden(
             )
         return ()
     codes = [hold.code for hold in holds]
-    if not services.rules.permissions.allows(actor.role, "dose.override"):
+    if not may(services, actor, "dose.override"):
         raise RefusedError(
             [
                 Refusal(
@@ -330,15 +340,7 @@ def _check_verifier(
             value=name,
             allowed="another active user signing with their own password",
         )
-    permissions = services.rules.permissions
-    if not permissions.allows(account.role, "dose.verify"):
-        roles = [role.value for role in Role if permissions.allows(role, "dose.verify")]
-        raise InvalidInputError(
-            field="verified_by",
-            value=name,
-            allowed=f"a user whose role may verify doses ({', '.join(roles) or 'none'}), "
-            f"not a {account.role.value}",
-        )
+    require_verifier(services, account, name)
     return name
 
 
@@ -585,6 +587,17 @@ def _verifier(uow: UnitOfWork, check: PasswordCheck) -> Verifier:
     return verify
 
 
+def _first_submitted(
+    uow: UnitOfWork, actor: Actor, course_id: int, submission: DoseSubmission
+) -> DoseRecord | None:
+    """The dose this actor already recorded with the submission's idempotency key (a retry)."""
+    if not submission.idempotency_key:
+        return None
+    return uow.doses.by_idempotency_key(
+        submission.idempotency_key, course_id=course_id, recorded_by=actor.username
+    )
+
+
 def record_dose(
     services: Services,
     actor: Actor,
@@ -605,12 +618,9 @@ def record_dose(
         course = _course_or_404(uow, course_id)
         if patient_id is not None and course.patient_id != patient_id:
             raise NotFoundError(kind="course of this patient", key=str(course_id))
-        if submission.idempotency_key:
-            first = uow.doses.by_idempotency_key(
-                submission.idempotency_key, course_id=course_id, recorded_by=actor.username
-            )
-            if first is not None:
-                return DoseResult(first, created=False)
+        first = _first_submitted(uow, actor, course_id, submission)
+        if first is not None:
+            return DoseResult(first, created=False)
     with (
         refusals_audited(
             services,
@@ -665,33 +675,22 @@ def submit_dose(
     actor: Actor,
     course_id: int,
     submission: DoseSubmission,
-    *,
-    password_check: PasswordCheck = password_matches,
-    patient_id: int | None = None,
+    **options: Unpack[DoseOptions],
 ) -> DoseResult:
-    """Record a dose; when a concurrent submission won the race, answer with its record.
+    """Record a dose (`options` as record_dose takes them); when a concurrent submission won
+    the race, answer with its record.
 
     A retry with the same idempotency key gets the first result back; any other second
     submission of the same slot is a ConflictError carrying the record that was there first.
     """
     try:
-        result = record_dose(
-            services,
-            actor,
-            course_id,
-            submission,
-            password_check=password_check,
-            patient_id=patient_id,
-        )
+        result = record_dose(services, actor, course_id, submission, **options)
     except ConflictError as clash:
         with services.uow() as uow:
-            if submission.idempotency_key:
-                first = uow.doses.by_idempotency_key(
-                    submission.idempotency_key, course_id=course_id, recorded_by=actor.username
-                )
-                if first is not None:
-                    _audit_shown(uow, services, actor, first, action=REPLAY_READ)
-                    return DoseResult(first, created=False)
+            first = _first_submitted(uow, actor, course_id, submission)
+            if first is not None:
+                _audit_shown(uow, services, actor, first, action=REPLAY_READ)
+                return DoseResult(first, created=False)
             existing = uow.doses.by_slot(course_id, submission.cycle, submission.dose_number)
             shown = existing if existing is not None else clash.existing
             if isinstance(shown, DoseRecord):
@@ -870,10 +869,7 @@ def correct_any_entry(
     actor: Actor,
     patient_id: int,
     entry_id: int,
-    *,
-    content: object,
-    reason: object,
-    observed_on: object = None,
+    **correction: Unpack[Correction],
 ) -> ClinicalEntry:
     """Correct an entry of any kind: a recheck (its content the corrected assessment) as
     correct_recheck does, any other kind as clinical.correct_entry does."""
@@ -882,14 +878,11 @@ def correct_any_entry(
         old = uow.entries.get(entry_id)
     if old is not None and old.patient_id == patient_id and old.kind == RECHECK:
         return correct_recheck(
-            services, actor, patient_id, entry_id, assessment=content, reason=reason
+            services,
+            actor,
+            patient_id,
+            entry_id,
+            assessment=correction["content"],
+            reason=correction["reason"],
         )
-    return correct_entry(
-        services,
-        actor,
-        patient_id,
-        entry_id,
-        content=content,
-        reason=reason,
-        observed_on=observed_on,
-    )
+    return correct_entry(services, actor, patient_id, entry_id, **correction)

@@ -16,7 +16,7 @@ from il2.domain.ctcae import CtcaeTable, Finding, GradeResult, grade_findings
 from il2.domain.errors import InvalidInputError
 from il2.domain.field_grading import FieldGrading, finding_for
 from il2.domain.quantities import exact
-from il2.services.inputs import json_object
+from il2.services.parsing import json_object
 
 _DOCUMENT_KEYS = ("ctcae_version", "findings")
 _NUMBERS = ("value", "uln", "lln", "baseline", "duration_h")

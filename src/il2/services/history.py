@@ -18,7 +18,8 @@ from typing import Any
 
 from il2.domain.records import Json
 from il2.domain.retreatment import RetreatmentDecision
-from il2.services.context import Services, plain
+from il2.services.context import Services
+from il2.services.parsing import plain
 from il2.services.ports import UnitOfWork
 from il2.services.retreatment import judge_history
 

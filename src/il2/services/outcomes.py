@@ -31,8 +31,10 @@ from il2.science.dataset import (
 from il2.science.plots import ReportFigures, Thresholds, report_figures
 from il2.science.report import summarize
 from il2.services import quality
-from il2.services.context import Services, audit, require
+from il2.services.auditing import audit
+from il2.services.context import Services
 from il2.services.outlines import course_outline, entry_outline
+from il2.services.permissions import require
 
 _RANK = {"CR": 0, "PR": 1, "SD": 2, "non-CR/non-PD": 2, "PD": 3, "NE": 4}
 

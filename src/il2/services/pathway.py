@@ -31,7 +31,7 @@ from il2.domain.regimen import Regimen
 from il2.domain.retreatment import RecordedGrade, judge_retreatment
 from il2.rules.loader import RuleSet
 from il2.rules.site import PolicySetting
-from il2.services.inputs import json_object
+from il2.services.parsing import json_object
 from il2.services.retreatment import read_history
 
 _DOCUMENT_KEYS = ("regimen", "today", "courses", "history", "response")

@@ -15,8 +15,9 @@ from typing import Any
 
 from il2.domain.errors import Il2Error
 from il2.domain.records import Actor, ClinicalEntry, CourseRecord, DoseRecord, Json
-from il2.services.context import Services, plain
+from il2.services.context import Services
 from il2.services.history import history_document, recorded_grades
+from il2.services.parsing import plain
 from il2.services.pathway import next_step, pathway_document
 from il2.services.patients import read_patient
 
@@ -154,6 +155,22 @@ def next_in_words(document: Json) -> str:
     return f"{words} (not before {when})" if when else words
 
 
+def next_for_records(
+    services: Services,
+    courses: Sequence[CourseRecord],
+    doses: Sequence[DoseRecord],
+    entries: Sequence[ClinicalEntry],
+) -> Json | None:
+    """next_for_record from a patient's records already read, as a list reads them many at
+    once (Il2Error when the records cannot be judged)."""
+    record = {
+        "courses": [plain(c) for c in courses],
+        "doses": pathway_doses(doses),
+        "entries": [plain(e) for e in entries],
+    }
+    return next_for_record(services, record)
+
+
 def next_from_records(
     services: Services,
     courses: Sequence[CourseRecord],
@@ -162,13 +179,8 @@ def next_from_records(
 ) -> str | None:
     """The pathway answer in words from records already read (None before any dose, or when
     the records cannot be judged: an odd record never takes a list down)."""
-    record = {
-        "courses": [plain(c) for c in courses],
-        "doses": pathway_doses(doses),
-        "entries": [plain(e) for e in entries],
-    }
     try:
-        document = next_for_record(services, record)
+        document = next_for_records(services, courses, doses, entries)
     except Il2Error:
         return "not enough recorded to decide"
     return None if document is None else next_in_words(document)

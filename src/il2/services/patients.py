@@ -17,18 +17,18 @@ from il2.domain.deidentify import (
     study_number,
     withhold_free_text,
 )
-from il2.domain.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from il2.domain.errors import InvalidInputError, NotFoundError
 from il2.domain.records import Actor, CourseRecord, Json, Patient, ScreeningRecord
-from il2.services.context import (
-    Services,
-    audit,
-    iso_date,
-    patient_or_404,
-    plain,
-    require,
-    text,
-)
+from il2.services.auditing import audit, stamp
+from il2.services.context import Services, patient_or_404
 from il2.services.documents import screening_document
+from il2.services.parsing import iso_date, plain, text
+from il2.services.permissions import (
+    read_mode,
+    reads_deidentified_only,
+    reads_identified,
+    require,
+)
 from il2.services.screening import screen_candidate
 
 _PATIENT_KEYS = ("mrn", "name", "birth_date", "sex", "diagnosis", "referred_on")
@@ -144,19 +144,11 @@ def _deidentified_record(
     }
 
 
-def reads_identified(services: Services, actor: Actor) -> bool:
-    """Whether the actor reads identified records (else de-identified, or none at all)."""
-    return services.rules.permissions.allows(actor.role, "patient.read")
-
-
 def read_patient_document(services: Services, actor: Actor, patient_id: int) -> dict[str, Any]:
     """The patient's record as the API answers it, by database id: staff only. A researcher
     is answered NotFoundError, as for a page that does not exist (read_study_document); a
     role that may read no record at all is refused (PermissionDeniedError, audited)."""
-    permissions = services.rules.permissions
-    if not reads_identified(services, actor) and permissions.allows(
-        actor.role, "patient.read_deidentified"
-    ):
+    if reads_deidentified_only(services, actor):
         raise NotFoundError(kind="patient", key=str(patient_id))
     return read_patient(services, actor, patient_id)
 
@@ -223,15 +215,7 @@ def read_patient(services: Services, actor: Actor, patient_id: int) -> dict[str,
     A researcher's record has a study number for identifiers, free text withheld, and dates
     shifted so that the patient's day 0 is SHIFTED_DAY_ZERO (pages print them as `day N`).
     """
-    identified = reads_identified(services, actor)
-    if not identified and not services.rules.permissions.allows(
-        actor.role, "patient.read_deidentified"
-    ):
-        raise PermissionDeniedError(
-            f"{actor.username} ({actor.role.value}) may not read patient records",
-            username=actor.username,
-            action="patient.read",
-        )
+    identified = read_mode(services, actor) == "identified"
     with services.uow() as uow:
         patient = patient_or_404(uow, patient_id)
         courses = uow.courses.for_patient(patient_id)
@@ -276,9 +260,7 @@ def record_screening(
     fields = screening_fields(services, findings)
     with services.uow() as uow:
         patient_or_404(uow, patient_id)
-        record = uow.screenings.add(
-            patient_id=patient_id, **fields, recorded_by=actor.username, at=services.clock()
-        )
+        record = uow.screenings.add(patient_id=patient_id, **fields, **stamp(services, actor))
         audit(
             uow,
             services,

@@ -15,7 +15,9 @@ from datetime import date, datetime, timedelta
 from il2.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from il2.domain.records import Actor, CourseRecord, DoseOutcome, DoseRecord, PlanVerification
 from il2.domain.worklist import slots
-from il2.services.context import Services, audit, require
+from il2.services.auditing import audit
+from il2.services.context import Services
+from il2.services.permissions import require
 from il2.services.ports import UnitOfWork
 
 HORIZON = timedelta(hours=24)

@@ -24,7 +24,7 @@ from il2.domain.recist import (
     timepoints,
 )
 from il2.rules.loader import RuleSet
-from il2.services.inputs import json_object
+from il2.services.parsing import json_object
 
 _DOCUMENT_KEYS = (
     "confirmation_required", "min_sd_weeks", "confirmation_weeks", "pr_drift", "irecist",

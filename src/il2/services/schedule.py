@@ -26,8 +26,10 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from il2.domain.errors import Il2Error
 from il2.domain.records import Actor, ClinicalEntry, CourseRecord, DoseRecord
-from il2.services.context import Services, audit, plain, require
-from il2.services.patient_pathway import next_for_record, next_in_words, pathway_doses
+from il2.services.auditing import audit
+from il2.services.context import Services
+from il2.services.patient_pathway import next_for_records, next_in_words
+from il2.services.permissions import require
 from il2.services.worklist import LOOKBACK_DAYS
 
 HORIZON_DAYS = 14
@@ -118,13 +120,8 @@ def _pending(
 ) -> tuple[str, str, date | None] | None:
     """What the pathway says is pending for a patient (kind, words, due day), or None."""
     zone = services.rules.site.time_zone
-    record = {
-        "courses": [plain(c) for c in courses],
-        "doses": pathway_doses(doses),
-        "entries": [plain(e) for e in entries],
-    }
     try:
-        document = next_for_record(services, record)
+        document = next_for_records(services, courses, doses, entries)
     except Il2Error:
         document = {"next": "incomplete"}
     if document is None or document["next"] not in _KINDS:

@@ -10,8 +10,10 @@ from il2.domain.deidentify import study_number
 from il2.domain.errors import PermissionDeniedError
 from il2.domain.records import Actor
 from il2.domain.worklist import Stage, dose_window, slots, where
-from il2.services.context import Services, audit
+from il2.services.auditing import audit
+from il2.services.context import Services
 from il2.services.patient_pathway import next_from_records
+from il2.services.permissions import read_mode
 from il2.services.ports import UnitOfWork
 
 LOOKBACK_DAYS = 60  # a course's doses all fall within its first 20 days (days 1-5, 15-19)
@@ -74,15 +76,7 @@ def worklist(
     Researchers see study numbers, stages and next actions, with no date: not the next date
     nor today's doses on the ward (a dose due today is an exact date of the patient's care).
     """
-    identified = services.rules.permissions.allows(actor.role, "patient.read")
-    if not identified and not services.rules.permissions.allows(
-        actor.role, "patient.read_deidentified"
-    ):
-        raise PermissionDeniedError(
-            f"{actor.username} ({actor.role.value}) may not read patient records",
-            username=actor.username,
-            action="patient.read",
-        )
+    identified = read_mode(services, actor) == "identified"
     if matching is not None and not identified:
         raise PermissionDeniedError(
             f"{actor.username} ({actor.role.value}) may not search patients by name or MRN",

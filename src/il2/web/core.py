@@ -33,6 +33,7 @@ from il2.domain.quantities import plain
 from il2.domain.records import Actor
 from il2.rules.loader import RuleSet
 from il2.services.context import Services
+from il2.services.permissions import may
 from il2.web.defences import CSRF_FIELD, csrf_token
 from il2.web.labels import choices, label_for, words
 
@@ -84,7 +85,7 @@ class Web:
 
     def can(self, actor: Actor | None, action: str) -> bool:
         """Whether to offer an action; the services still check every one."""
-        return actor is not None and self.rules.permissions.allows(actor.role, action)
+        return actor is not None and may(self.services, actor, action)
 
     def deidentified(self, actor: Actor | None) -> bool:
         """Whether pages show this actor de-identified records (dates as `day N`)."""

@@ -37,7 +37,7 @@ from il2.domain.errors import (
 )
 from il2.services.accounts import actor_for_token
 from il2.services.audit import audit_denial
-from il2.services.context import plain
+from il2.services.parsing import plain
 from il2.web.core import Web, is_htmx
 from il2.web.defences import csrf_refusal, keep_csrf_cookie, session_cookie
 from il2.web.labels import label_for

@@ -20,8 +20,8 @@ from il2.services.accounts import (
     unlock_user,
 )
 from il2.services.audit import audit_page, may_see_content
-from il2.services.context import aware
 from il2.services.documents import policy_document
+from il2.services.parsing import aware
 from il2.services.ports import AuditQuery
 from il2.web import forms
 from il2.web.core import Form, Web, form_values, see_other

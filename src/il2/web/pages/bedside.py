@@ -24,17 +24,20 @@ from il2.domain.errors import (
 from il2.domain.limits import MAX_ID
 from il2.domain.records import Actor, DoseOutcome
 from il2.rules.findings_display import load_findings_display
-from il2.services.context import aware, require
-from il2.services.courses import DoseSubmission, preview_dose, submit_dose
 from il2.services.doses import (
     RECHECK,
     VERIFIED_PLAN_POLICY,
+    DoseSubmission,
     correct_recheck,
     ledger_facts,
     needs_verified_plan,
+    preview_dose,
     record_recheck,
+    submit_dose,
 )
+from il2.services.parsing import aware
 from il2.services.patients import read_patient
+from il2.services.permissions import require
 from il2.services.pharmacy import plan_verification
 from il2.web import forms, record
 from il2.web.core import Form, RecordId, SlotNumber, Web, form_values, is_htmx, see_other

@@ -9,10 +9,10 @@ from starlette.datastructures import FormData
 from il2.domain.errors import InvalidInputError, RefusedError
 from il2.domain.records import Actor
 from il2.rules.leaflet import load_patient_leaflet, site_contacts
-from il2.services.context import require
 from il2.services.courses import plan_course
 from il2.services.documents import plan_document
 from il2.services.patients import read_patient
+from il2.services.permissions import require
 from il2.services.pharmacy import plan_verification, verify_plan
 from il2.services.planning import plan
 from il2.web import forms, record

@@ -16,8 +16,8 @@ from il2.services.clinical import (
     record_follow_up,
     today,
 )
-from il2.services.context import require
 from il2.services.patients import read_patient
+from il2.services.permissions import require
 from il2.web import forms, record
 from il2.web.core import Form, RecordId, Web, form_values, see_other
 from il2.web.pages.flowsheet import finding, unit_options

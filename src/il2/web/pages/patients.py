@@ -9,7 +9,6 @@ from starlette.datastructures import FormData
 from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor
 from il2.services.clinical import today
-from il2.services.context import require
 from il2.services.patient_pathway import next_for_record
 from il2.services.patients import (
     SEXES,
@@ -18,6 +17,7 @@ from il2.services.patients import (
     read_study_record,
     record_screening,
 )
+from il2.services.permissions import require
 from il2.web import forms, record
 from il2.web.core import Form, RecordId, StudyNumber, Web, form_values, see_other
 from il2.web.labels import label_for

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from il2.domain.records import Actor
-from il2.services.context import iso_date
+from il2.services.parsing import iso_date
 from il2.services.pharmacy import preparation_list, vial_use
 from il2.services.schedule import schedule
 from il2.web.core import Web
