@@ -72,7 +72,7 @@ fast: install  ## unit, conformance and science tests on every core: no database
 test: lint typecheck imports audit unit  ## everything CI checks
 
 fuzz: install system-deps  ## the API fuzzed deeper than make test: 1,000 cases an operation (about an hour)
-	IL2_FUZZ_EXAMPLES=1000 $(BIN)/pytest -n $(TEST_WORKERS) tests/e2e/test_api_fuzz.py
+	IL2_FUZZ_EXAMPLES=1000 $(BIN)/pytest -n $(TEST_WORKERS) tests/e2e/test_api_fuzz_signed_in.py tests/e2e/test_api_fuzz_no_token.py
 
 bench: install system-deps  ## benchmarks, printing figures (engines, CLI start-up, API, pages, demo, report)
 	$(BIN)/python benchmarks/run.py
