@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import MovableClock, Site, fill, shot, sign_in
 from tests.integration.builders import PASSWORD
@@ -264,6 +266,38 @@ def test_an_evening_first_dose_asks_how_each_cycle_ends_before_it_plans(
 
     page.get_by_role("link", name=re.compile("What to expect")).click()
     expect(page.locator("article")).to_contain_text("actual body weight")
+
+
+def test_the_plan_preview_follows_the_last_change_while_an_earlier_one_is_still_answering(
+    page: Page, site: Site
+) -> None:
+    """A slow server must not lose the physician's latest choice: the preview asked for by an
+    earlier change is replaced by the newer one, not the newer one dropped."""
+    patient_id = site.eligible()
+    sign_in(page, "physician", target=f"/patients/{patient_id}/courses/new")
+    page.get_by_label("First dose").fill("2026-12-14T20:00")
+    page.get_by_role("button", name="Show the plan").click()
+    preview = page.locator("#plan-preview")
+    expect(preview.get_by_role("alert")).to_contain_text("fits 13 of 14 doses in days 1-5")
+
+    held: list[Route] = []
+
+    def hold_the_first(route: Route) -> None:
+        if not held:
+            held.append(route)  # left unanswered: this preview stays in flight
+        else:
+            route.continue_()
+
+    page.route("**/courses/preview", hold_the_first)
+    page.get_by_label("Weight").fill("71")
+    page.get_by_label("Weight").press("Tab")  # a change: the form asks for a preview
+    page.wait_for_timeout(1_000)  # past the form's 300 ms delay
+    assert len(held) == 1
+    page.get_by_label(re.compile("Give every dose")).check()
+    expect(preview).to_contain_text("dose 14 falls after day 5")
+    with contextlib.suppress(PlaywrightError):  # the browser has already given that request up
+        held[0].continue_()
+    page.unroute("**/courses/preview")
 
 
 def test_a_dose_given_a_hold_for_sbp_86_and_a_refused_double_entry(
