@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
 
 from il2.domain.errors import Il2Error
 from il2.domain.records import Actor, ClinicalEntry, CourseRecord, DoseRecord, Json
@@ -68,10 +67,6 @@ def _current(entries: Sequence[Json], kind: str) -> list[Json]:
     return [e for e in entries if e["kind"] == kind and e["id"] not in replaced]
 
 
-def _json_pct(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
 def _response(entries: Sequence[Json], course: Json) -> Json | None:
     """The latest time point of the course's latest response, with its change from the scan
     taken before the course started."""
@@ -95,7 +90,7 @@ def _response(entries: Sequence[Json], course: Json) -> Json | None:
     return {
         "assessed_on": last["date"],
         "overall": last["overall"],
-        "change_from_baseline_pct": _json_pct(last.get("change_from_baseline_pct")),
+        "change_from_baseline_pct": last.get("change_from_baseline_pct"),
         "change_from_pre_course_pct": pre_course,
     }
 

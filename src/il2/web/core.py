@@ -33,7 +33,7 @@ from il2.domain.quantities import plain
 from il2.domain.records import Actor
 from il2.rules.loader import RuleSet
 from il2.services.context import Services
-from il2.services.permissions import may
+from il2.services.permissions import may, reads_deidentified_only
 from il2.web.defences import CSRF_FIELD, csrf_token
 from il2.web.labels import choices, label_for, words
 
@@ -89,7 +89,7 @@ class Web:
 
     def deidentified(self, actor: Actor | None) -> bool:
         """Whether pages show this actor de-identified records (dates as `day N`)."""
-        return not self.can(actor, "patient.read") and self.can(actor, "patient.read_deidentified")
+        return actor is not None and reads_deidentified_only(self.services, actor)
 
     def nav(self, actor: Actor | None) -> list[NavLink]:
         """The links a role can use."""
