@@ -1,6 +1,6 @@
 """The grade-boundary cases of cases/ctcae_v5.toml, generated from the CTCAE rule file.
 
-Each scenario is a measured term with a patient's limits of normal, baseline, duration or
+Each scenario (cases/ctcae_scenarios.toml) is a measured term with a patient's limits of normal, baseline, duration or
 symptoms, and the measures whose boundaries it walks (x ULN for a baseline that is normal,
 x baseline for one that is not). For every boundary of the clauses that apply to it, three
 findings are made: a step below the threshold, at it, and a step above, named
@@ -21,9 +21,11 @@ printed here; cases written by hand (conversions, refusals, clinician's grades) 
 from __future__ import annotations
 
 import sys
+import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from il2.domain.ctcae import Bound, Clause, CtcaeTable, Direction, Measure, Reference, Term
@@ -47,44 +49,31 @@ class Scenario:
     """The baseline moves with the value, so that no criterion relative to it is met."""
 
 
-VALUE, X_ULN, X_BL = (Measure.VALUE,), (Measure.X_ULN,), (Measure.X_BASELINE,)
-ONE, TENTH, HUNDREDTH = D(1), D("0.1"), D("0.01")
-SCENARIOS = (
-    Scenario("platelet_count_decreased", "per_mm3", VALUE, ONE, {"lln": 150_000}),
-    Scenario("neutrophil_count_decreased", "per_mm3", VALUE, ONE, {"lln": 2000}),
-    Scenario("white_blood_cell_decreased", "per_mm3", VALUE, ONE, {"lln": 4000}),
-    Scenario("lymphocyte_count_decreased", "per_mm3", VALUE, ONE, {"lln": 1000}),
-    Scenario("anemia", "g_dl", VALUE, TENTH, {"lln": 12}),
-    Scenario("creatinine_increased", "umol_l", X_ULN, ONE, {"uln": 100}, "uln",
-             baseline_is_value=True),
-    Scenario("creatinine_increased", "mg_dl", X_BL, HUNDREDTH, {"uln": D("1.3"),
-             "baseline": D("0.4")}, "bl"),
-    Scenario("blood_bilirubin_increased", "umol_l", X_ULN, ONE, {"uln": 20, "baseline": 10},
-             "normal-bl"),
-    Scenario("blood_bilirubin_increased", "umol_l", X_BL, ONE, {"uln": 20, "baseline": 30},
-             "abnormal-bl"),
-    Scenario("alanine_aminotransferase_increased", "u_l", X_ULN, ONE, {"uln": 40, "baseline": 30},
-             "normal-bl"),
-    Scenario("alanine_aminotransferase_increased", "u_l", X_BL, ONE, {"uln": 40, "baseline": 60},
-             "abnormal-bl"),
-    Scenario("aspartate_aminotransferase_increased", "u_l", X_ULN, ONE,
-             {"uln": 35, "baseline": 20}, "normal-bl"),
-    Scenario("aspartate_aminotransferase_increased", "u_l", X_BL, ONE,
-             {"uln": 35, "baseline": 50}, "abnormal-bl"),
-    Scenario("fever", "c", VALUE, TENTH, {"duration_h": 12}),
-    Scenario("weight_gain", "kg", (Measure.PCT_OVER_BASELINE,), TENTH, {"baseline": 100}),
-    Scenario("edema_limbs", "pct", VALUE, TENTH),
-    Scenario("rash_maculo_papular", "pct_bsa", VALUE, TENTH),
-    Scenario("hypoalbuminemia", "g_dl", VALUE, TENTH, {"lln": D("3.5")}),
-    Scenario("hypokalemia", "mmol_l", VALUE, HUNDREDTH, {"lln": D("3.5"), "symptomatic": False}),
-    Scenario("hypomagnesemia", "mg_dl", VALUE, HUNDREDTH, {"lln": D("1.7")}),
-    Scenario("hypocalcemia", "mg_dl", VALUE, HUNDREDTH, {"lln": D("8.5"), "symptomatic": False}),
-    Scenario("hypocalcemia", "ionized_mmol_l", VALUE, HUNDREDTH,
-             {"lln": D("1.15"), "symptomatic": False}, "ionized"),
-    Scenario("hyperkalemia", "mmol_l", VALUE, HUNDREDTH, {"uln": 5}),
-    Scenario("acidosis", "ph", VALUE, HUNDREDTH, {"lln": D("7.35")}),
-    Scenario("ejection_fraction_decreased", "pct", VALUE, ONE, name="ef", baseline_is_value=True),
-)  # fmt: skip
+SCENARIO_FILE = Path(__file__).parent / "cases" / "ctcae_scenarios.toml"
+
+
+def _qualifier(value: object) -> object:
+    """A qualifier as the finding carries it: decimals are written as strings to stay exact."""
+    return D(value) if isinstance(value, str) else value
+
+
+def load_scenarios(path: Path = SCENARIO_FILE) -> tuple[Scenario, ...]:
+    """The walks of cases/ctcae_scenarios.toml, in the file's order."""
+    return tuple(
+        Scenario(
+            term=row["term"],
+            unit=row["unit"],
+            measures=tuple(Measure(m) for m in row["measures"]),
+            step=D(row["step"]),
+            qualifiers={k: _qualifier(v) for k, v in row.get("qualifiers", {}).items()},
+            name=row.get("name", ""),
+            baseline_is_value=row.get("baseline_is_value", False),
+        )
+        for row in tomllib.loads(path.read_text("utf-8"))["scenario"]
+    )
+
+
+SCENARIOS = load_scenarios()
 
 # A threshold on the value from a qualifier and the bound's limit (the table's notation).
 _DERIVED: Mapping[Measure, tuple[str, Callable[[Decimal, Decimal], Decimal]]] = {
