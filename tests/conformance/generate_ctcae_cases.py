@@ -1,6 +1,6 @@
 """The grade-boundary cases of cases/ctcae_v5.toml, generated from the CTCAE rule file.
 
-Each scenario (cases/ctcae_scenarios.toml) is a measured term with a patient's limits of normal, baseline, duration or
+Each scenario (ctcae_scenarios.toml, beside this file) is a measured term with a patient's limits of normal, baseline, duration or
 symptoms, and the measures whose boundaries it walks (x ULN for a baseline that is normal,
 x baseline for one that is not). For every boundary of the clauses that apply to it, three
 findings are made: a step below the threshold, at it, and a step above, named
@@ -49,7 +49,7 @@ class Scenario:
     """The baseline moves with the value, so that no criterion relative to it is met."""
 
 
-SCENARIO_FILE = Path(__file__).parent / "cases" / "ctcae_scenarios.toml"
+SCENARIO_FILE = Path(__file__).parent / "ctcae_scenarios.toml"
 
 
 def _qualifier(value: object) -> object:

@@ -214,6 +214,8 @@ def site(tmp_path: Path, text: str) -> Path:
         ("[bedside.consensus-tachycardia-relative]\nonly_if = { field = 'vitals.rhythm', values = ['sinus'] }",
          "rules.consensus-tachycardia-relative.only_if.if_absent", "missing"),
         ("[resume.mood]\nlimit = 3", "resume.mood", "not a resume test"),
+        ("[bedside.label-sbp-low]\nunit = 'kPa'", "rules.label-sbp-low.unit", "not the unit of 'vitals.sbp_mmhg', 'mmHg'"),
+        ("[bedside.til-urine-per-kg]\nunit = 'mL'", "rules.til-urine-per-kg.unit", "'mL/kg'"),
     ],
 )  # fmt: skip
 def test_a_bad_bedside_setting_stops_il2_naming_the_field(

@@ -74,6 +74,19 @@ def _field(node: Node, key: str, fields: Mapping[str, FieldSpec]) -> str:
     return name
 
 
+def _unit(node: Node, kind: str, spec: FieldSpec) -> str:
+    """The check's unit: the field's own (per kg of body weight for `per_kg`), never another.
+
+    A rule may write the unit beside its threshold, for the reader of the file; it must then be
+    the field's, so the rule file and the field definitions cannot disagree.
+    """
+    unit = f"{spec.unit}/kg" if kind == "per_kg" else spec.unit
+    written = node.data.get("unit")
+    if written is not None and written != unit:
+        raise node.fail("unit", f"{written!r} is not the unit of {spec.path!r}, {unit!r}")
+    return unit
+
+
 def _comparison(node: Node) -> Comparison:
     return Comparison(node.choice("comparison", _COMPARISONS))
 
@@ -99,7 +112,7 @@ def check_from(
     """Build one check (limit, range, one_of, percent_change, per_kg) from its table."""
     kind = node.choice("kind", _KINDS)
     field, label = _field(node, "field", fields), node.text("label")
-    unit = str(node.data.get("unit", ""))
+    unit = _unit(node, kind, fields[field])
     check: Check
     if kind == "limit":
         value = limit if limit is not None else node.number("limit")
