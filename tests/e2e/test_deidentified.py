@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -178,7 +178,11 @@ def web_paths(elder: Elder) -> list[str]:
     p, c = elder.id, elder.course
     return [
         "/",
+        "/sign-in",
         "/worklist",
+        "/patients/new",
+        "/admin",
+        "/admin/audit",
         "/outcomes",
         "/outcomes?diagnosis=melanoma&regimen=hd-label",
         "/outcomes.csv",
@@ -208,6 +212,10 @@ def web_posts(elder: Elder) -> list[str]:
     of what was typed; the answer shows none of the patient's data either way."""
     p, c, dose = elder.id, elder.course, f"/patients/{elder.id}/courses/{elder.course}/doses/1/2"
     return [
+        "/patients",
+        "/account/password",
+        "/admin/users",
+        "/admin/users/researcher",
         f"/patients/{p}/screening",
         f"/patients/{p}/courses/preview",
         f"/patients/{p}/courses",
@@ -217,7 +225,11 @@ def web_posts(elder: Elder) -> list[str]:
         f"/patients/{p}/entries/{elder.entry}/corrections",
         dose,
         f"{dose}/preview",
+        f"{dose}/recheck",
+        f"{dose}/rechecks/{elder.entry}/corrections",
         f"/patients/{p}/courses/{c}/doses/1/3",
+        f"/patients/{p}/courses/{c}/verify",
+        f"/patients/{p}/discharges",
     ]
 
 
@@ -233,7 +245,85 @@ def api_paths(elder: Elder) -> list[str]:
         "/api/outcomes?as_of=2027-06-01",
         "/api/patients?q=Quimby",
         "/api/audit",
+        "/api/audit/export",
+        "/api/users",
+        "/health",
     ]
+
+
+def api_posts(elder: Elder) -> list[str]:
+    """Every POST of the API routers but signing in and out: refused to a researcher, or an
+    engine's answer about what was sent; none shows the patient's data."""
+    p = elder.id
+    return [
+        "/api/patients",
+        f"/api/patients/{p}/screenings",
+        f"/api/patients/{p}/courses",
+        f"/api/patients/{p}/toxicities",
+        f"/api/patients/{p}/responses",
+        f"/api/patients/{p}/follow-ups",
+        f"/api/patients/{p}/discharges",
+        f"/api/patients/{p}/entries/{elder.entry}/corrections",
+        f"/api/courses/{elder.course}/doses",
+        "/api/engine/screen",
+        "/api/engine/plan",
+        "/api/engine/bedside",
+        "/api/engine/grade",
+        "/api/engine/recist",
+        "/api/users/me/password",
+        "/api/users/researcher/deactivate",
+        "/api/users/researcher/reactivate",
+        "/api/users/researcher/role",
+        "/api/users/researcher/password",
+    ]
+
+
+# Routes the walks leave out, each with why it cannot show a patient.
+NOT_WALKED = {
+    ("POST", "/sign-in"): "signs in: answers the sign-in form or a redirect, never a record",
+    ("POST", "/sign-out"): "signs out: would end the walk's session",
+    ("POST", "/api/token"): "signs in: answers a token or a refusal",
+    ("POST", "/api/sign-out"): "signs out: would end the walk's token",
+    **{
+        ("GET", path): "the API's documentation, the same for everyone and no record in it (its "
+        "examples carry dates that are no patient's)"
+        for path in ("/openapi.json", "/docs", "/redoc")
+    },
+}
+
+
+def _routes(routes: Sequence[Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(method, path template) of every route, through the routers included in routers."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _routes(inner.routes, prefix + route.include_context.prefix)
+        for method in getattr(route, "methods", None) or ():
+            if method != "HEAD":
+                yield method, prefix + route.path
+
+
+def _matches(template: str, path: str) -> bool:
+    pattern = re.sub(r"\{[^}]+\}", "[^/]+", template)
+    return re.fullmatch(pattern, path.split("?", maxsplit=1)[0]) is not None
+
+
+def test_the_walks_cover_every_route_of_the_pages_and_the_api(app: App, elder: Elder) -> None:
+    """A route added to the pages or the API is walked as a researcher, or named here with why
+    not: the walks are lists, and this keeps them whole."""
+    walked = (
+        [("GET", path) for path in web_paths(elder) + api_paths(elder)]
+        + [("POST", path) for path in web_posts(elder) + api_posts(elder)]
+    )  # fmt: skip
+    every = set(_routes(web_router(app).routes)) | set(_routes(create_api(app).routes))
+    assert len(every) > 60  # the enumeration reaches into the included routers
+    unwalked = sorted(
+        (method, template)
+        for method, template in every
+        if (method, template) not in NOT_WALKED
+        and not any(m == method and _matches(template, path) for m, path in walked)
+    )
+    assert unwalked == [], f"routes no researcher walk visits: {unwalked}"
 
 
 def test_no_researcher_page_shows_identifiers_exact_dates_free_text_or_age_over_89(
@@ -274,6 +364,11 @@ def test_no_researcher_api_answer_shows_identifiers_exact_dates_free_text_or_age
     for path in api_paths(elder):
         answer = client.get(path, headers=researcher)
         assert answer.status_code in (200, 403, 404), (path, answer.status_code)
+        leaks = elder.leaks(answer.text)
+        assert leaks == [], (path, around(answer.text, leaks))
+    for path in api_posts(elder):
+        answer = client.post(path, json={}, headers=researcher)
+        assert answer.status_code in (200, 403, 404, 422), (path, answer.status_code)
         leaks = elder.leaks(answer.text)
         assert leaks == [], (path, around(answer.text, leaks))
     assert client.get(f"/api/patients/{elder.id}", headers=researcher).status_code == 404

@@ -18,6 +18,7 @@ from tests.integration.builders import (
     PASSWORD,
     PATIENT,
     eligible_findings,
+    partial_response_so_far,
     stable_assessment,
     staff,
 )
@@ -264,6 +265,23 @@ def test_a_lesion_id_with_dollar_signs_draws_as_typed(lesion: str) -> None:
     assert "<svg" in spider(lines, LINES, FRAME)
 
 
+def test_a_recorded_lesion_id_with_dollar_signs_leaves_the_response_pages_readable(
+    client: TestClient, web: TestClient
+) -> None:
+    # The review's lesion id broke that patient's response page for good (a 500 on every view).
+    patient_id, course_id = a_course_of(client, "MRN-DOLLAR")
+    measurements = partial_response_so_far()
+    for scan in measurements["assessments"]:
+        scan["target_lesions"][0]["id"] = "$x^{$"
+    kept = client.post(f"/api/patients/{patient_id}/responses", headers=sign_in(client),
+                       json={"course_id": course_id, "measurements": measurements})  # fmt: skip
+    assert kept.status_code == 201, kept.text
+    page = web.get(f"/patients/{patient_id}/response")
+    assert page.status_code == 200, page.text[-2000:]
+    assert "<svg" in page.text
+    assert "$x^{$" in page.text
+
+
 def test_a_drawn_plot_carries_no_date_of_its_drawing() -> None:
     # On a researcher's page the day a chart is drawn can be the day of the patient's care.
     drawn = waterfall((Bar("L1", -40.0, "PR"), Bar("L2", 10.0, "PR")), LINES, FRAME)
@@ -271,14 +289,18 @@ def test_a_drawn_plot_carries_no_date_of_its_drawing() -> None:
     assert not re.search(r"\d{4}-\d{2}-\d{2}", drawn)
 
 
-def a_course(client: TestClient, mrn: str) -> int:
+def a_course_of(client: TestClient, mrn: str) -> tuple[int, int]:
+    """A screened patient with a planned course: (patient id, course id)."""
     physician = sign_in(client)
     patient_id = a_patient(client, physician, mrn)
     body = {"regimen": "hd-label", "weight_kg": 70, "first_dose": FIRST_DOSE}
     course = client.post(f"/api/patients/{patient_id}/courses", json=body, headers=physician)
     assert course.status_code == 201, course.text
-    course_id: int = course.json()["id"]
-    return course_id
+    return patient_id, course.json()["id"]
+
+
+def a_course(client: TestClient, mrn: str) -> int:
+    return a_course_of(client, mrn)[1]
 
 
 def a_dose(verifier: str) -> dict[str, Any]:

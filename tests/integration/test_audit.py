@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from fastapi import FastAPI
 
 from il2.api.app import create_api
 from il2.bootstrap import App
@@ -24,8 +25,10 @@ from il2.services.doses import DoseSubmission, submit_dose
 from il2.services.patients import create_patient
 from il2.services.ports import AuditQuery
 from il2.services.worklist import worklist
+from il2.web.app import web_router
 from tests.integration.builders import PASSWORD, PATIENT, screen_eligible, stable_assessment, staff
 from tests.integration.conftest import FixedClock
+from tests.web_client import FormClient
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -64,6 +67,27 @@ def test_an_administrator_reads_who_did_what_to_which_record_never_its_content(a
     paged = json.dumps(audit_page(app.services, admin, AuditQuery(patient_id=patient_id)).entries)
     assert "Zebulon" not in paged
     assert "MRN-SECRET-77" not in paged
+
+
+def test_the_administrators_pages_and_export_show_no_content_over_http(app: App) -> None:
+    """D1 where the review met it: /admin/audit in the browser and the API's export."""
+    _, patient_id = _recorded(app)
+    site = FastAPI()
+    site.include_router(web_router(app))
+    with FormClient(site, follow_redirects=False) as web:
+        signed = web.post("/sign-in", data={"username": "administrator", "password": PASSWORD})
+        assert signed.status_code == 303, signed.text
+        page = web.get(f"/admin/audit?patient={patient_id}")
+    with TestClient(create_api(app)) as api:
+        token = api.post("/api/token", json={"username": "administrator", "password": PASSWORD})
+        bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        exported = api.get("/api/audit/export", headers=bearer)
+    assert (page.status_code, exported.status_code) == (200, 200)
+    assert "content withheld" in page.text  # the patient's entries are listed, withheld
+    for text in (page.text, exported.text):
+        assert "physician" in text  # who did it is shown
+        for secret in ("Zebulon", "MRN-SECRET-77", "1951-03-17", "Secret Lane", "38.5"):
+            assert secret not in text
 
 
 def test_a_role_that_may_read_patients_sees_the_content() -> None:
