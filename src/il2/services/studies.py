@@ -278,6 +278,15 @@ def record_assignment(
     return record
 
 
+def recorded_assignment(
+    services: Services, actor: Actor, study_id: int, patient_id: int, **change: object
+) -> dict[str, Any]:
+    """`record_assignment`, answered as the record's document (the edges' answer)."""
+    record = record_assignment(services, actor, study_id, patient_id, **change)
+    with services.uow() as uow:
+        return assignment_document(_study(uow, study_id), record)
+
+
 def assignment_document(study: Study, record: Assignment) -> dict[str, Any]:
     """One record of a patient's chain, identified (staff): the arm by its short id."""
     arm = study.arm(record.arm_id) if record.arm_id is not None else None
