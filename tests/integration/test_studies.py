@@ -166,6 +166,7 @@ def test_a_study_name_or_registry_id_already_kept_is_a_conflict(
         ({"kind": "assigned", "arm": "chemo"}, "arm"),
         ({"kind": "assigned", "arm": "il2", "on": "2026-12-31"}, "on"),
         ({"kind": "assigned", "arm": "il2", "on": "yesterday"}, "on"),
+        ({"kind": "assigned", "arm": "il2", "on": "2026-11-01"}, "on"),  # before the referral
     ],
 )
 def test_a_bad_assignment_is_refused_naming_the_field(

@@ -246,7 +246,13 @@ def record_assignment(
         )
         with services.uow() as uow:
             study = _study(uow, study_id)
-            patient_or_404(uow, patient_id)
+            referred = patient_or_404(uow, patient_id).referred_on
+            if day < referred:
+                raise InvalidInputError(
+                    field="on",
+                    value=day.isoformat(),
+                    allowed=f"on or after the patient's referral ({referred.isoformat()})",
+                )
             uow.patients.lock(patient_id)
             arm_id = None if chosen is AssignmentKind.WITHDRAWN else _arm_id(study, arm)
             chain = uow.studies.assignments(study_id=study_id, patient_id=patient_id)
