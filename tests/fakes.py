@@ -285,6 +285,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.courses = FakeCourses(self.store)
         self.doses = FakeDoses(self.store)
         self.entries = _Unused()
+        self.studies = _Unused()
         self.audit = FakeAudit(self.store)
 
     def __enter__(self) -> Self:

@@ -43,6 +43,7 @@ from il2.services.clinical import (
 from il2.services.courses import plan_course
 from il2.services.doses import DoseSubmission, submit_dose
 from il2.services.patients import create_patient, read_patient
+from il2.services.studies import create_study, record_assignment
 from il2.web.app import web_router
 
 with warnings.catch_warnings():
@@ -89,8 +90,15 @@ class Elder:
                                             "notes": f"phoned {MARKER}"},
                                    reason=f"wrong day, said {MARKER}",
                                    observed_on="2026-12-04").id  # fmt: skip
+        self.study = create_study(app.services, physician, {
+            "name": "SBRT trial", "registry_id": "NCT01416831",
+            "arms": [{"id": "il2", "name": "HD IL-2 alone"},
+                     {"id": "sbrt-il2", "name": "SBRT then HD IL-2"}]}).id  # fmt: skip
+        record_assignment(app.services, physician, self.study, self.id, kind="assigned",
+                          arm="sbrt-il2", on="2026-11-20", reason=f"envelope {MARKER}")  # fmt: skip
         identified = json.dumps(read_patient(app.services, physician, self.id))
         self.dates = {date.fromisoformat(d) for d in re.findall(r"\d{4}-\d{2}-\d{2}", identified)}
+        self.dates.add(date(2026, 11, 20))  # the day the patient was assigned to an arm
         self.number = study_number(self.id, key=app.services.study_key)
 
     def leaks(self, text: str) -> list[str]:
@@ -186,6 +194,10 @@ def web_paths(elder: Elder) -> list[str]:
         "/outcomes",
         "/outcomes?diagnosis=melanoma&regimen=hd-label",
         "/outcomes.csv",
+        f"/outcomes?study={elder.study}",
+        f"/outcomes.csv?study={elder.study}",
+        "/studies",
+        f"/studies/{elder.study}",
         "/account",
         "/pharmacy",
         "/pharmacy/vials",
@@ -204,6 +216,7 @@ def web_paths(elder: Elder) -> list[str]:
         f"/patients/{p}/follow-ups/new",
         f"/patients/{p}/entries/{elder.entry}/correct",
         f"/patients/{p}/courses/{c}/doses/1/2",
+        f"/patients/{p}/studies/{elder.study}",
     ]
 
 
@@ -230,6 +243,8 @@ def web_posts(elder: Elder) -> list[str]:
         f"/patients/{p}/courses/{c}/doses/1/3",
         f"/patients/{p}/courses/{c}/verify",
         f"/patients/{p}/discharges",
+        f"/patients/{p}/studies/{elder.study}",
+        "/studies",
     ]
 
 
@@ -243,6 +258,9 @@ def api_paths(elder: Elder) -> list[str]:
         "/api/worklist?limit=200",
         "/api/outcomes",
         "/api/outcomes?as_of=2027-06-01",
+        f"/api/outcomes?study_id={elder.study}",
+        "/api/studies",
+        f"/api/studies/{elder.study}/assignments",
         "/api/patients?q=Quimby",
         "/api/audit",
         "/api/audit/export",
@@ -275,6 +293,9 @@ def api_posts(elder: Elder) -> list[str]:
         "/api/users/researcher/reactivate",
         "/api/users/researcher/role",
         "/api/users/researcher/password",
+        "/api/studies",
+        f"/api/studies/{elder.study}/assignments",
+        f"/api/studies/{elder.study}/withdrawals",
     ]
 
 
@@ -355,6 +376,9 @@ def test_no_researcher_page_shows_identifiers_exact_dates_free_text_or_age_over_
     assert f'href="/study/{elder.number}/flowsheet"' in chart
     assert f'href="/study/{elder.number}/response"' in chart
     assert shown >= 7
+    enrolment = web.get(f"/studies/{elder.study}").text
+    assert f'href="/study/{elder.number}"' in enrolment  # the arm's patient, by study number
+    assert "SBRT then HD IL-2" in web.get("/outcomes").text
 
 
 def test_no_researcher_api_answer_shows_identifiers_exact_dates_free_text_or_age_over_89(
@@ -389,6 +413,8 @@ def test_no_researcher_api_answer_shows_identifiers_exact_dates_free_text_or_age
         ("day -3", WITHHELD, WITHHELD),
     ]
     assert record["screenings"][0]["recorded_at"] == "day 0"
+    enrolled = client.get(f"/api/studies/{elder.study}/assignments", headers=researcher).json()
+    assert [a["study_number"] for a in enrolled["assignments"]] == [elder.number]
 
 
 def test_a_physician_still_sees_the_identified_record_as_a_positive_control(

@@ -25,7 +25,8 @@ from tests.integration.test_plan_gate import GATE_ON
 
 UNTIL = date(2026, 11, 1)
 RECORDS = ("patients", "screenings", "courses", "doses", "entries")
-TABLES = ("users", *RECORDS)
+STUDIES = ("studies", "study_arms", "arm_assignments")  # written by the services either way
+TABLES = ("users", *RECORDS, *STUDIES)
 OUTLINES = ("course_outlines", "entry_outlines")
 DERIVED = (*OUTLINES, "cycle_tallies")  # no ids of their own
 ENTITY_TABLE = {
@@ -37,12 +38,16 @@ ENTITY_TABLE = {
     "response": "entries",
     "follow_up": "entries",
     "user": "users",
+    "study": "studies",
+    "arm_assignment": "arm_assignments",
 }
 POINTERS = {
     "patient_id": "patients",
     "course_id": "courses",
     "corrects_id": "entries",
     "entry_id": "entries",
+    "study_id": "studies",
+    "arm_id": "study_arms",
 }
 
 
@@ -141,7 +146,8 @@ def test_the_bulk_writer_keeps_what_the_services_keep(new_app: Callable[[], App]
     for table in (*TABLES, "audit", "cycle_tallies"):
         assert written[table] == expected[table], table
     creations = [e for e in written["audit"] if e["action"] == "create" and e["entity"] != "user"]
-    assert len(creations) == sum(len(written[table]) for table in RECORDS)
+    assert len(creations) == sum(len(written[table]) for table in (*RECORDS, "studies"))
+    assert written["arm_assignments"]
 
 
 def test_the_bulk_writer_keeps_the_outlines_a_first_read_would_make(

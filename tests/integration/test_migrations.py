@@ -18,7 +18,7 @@ def test_upgrade_from_empty_matches_the_tables_and_downgrade_leaves_nothing(
 ) -> None:
     app = build_app(Settings(database_url=database_url))
     assert database_revision(app) is None
-    assert upgrade_database(app) == "0006"
+    assert upgrade_database(app) == "0007"
     engine = create_engine(database_url)
     tables = set(inspect(engine).get_table_names())
     assert set(Base.metadata.tables) <= tables
@@ -28,9 +28,13 @@ def test_upgrade_from_empty_matches_the_tables_and_downgrade_leaves_nothing(
     assert ("idempotency_key",) not in unique
     indexes = {index["name"] for index in inspect(engine).get_indexes("doses")}
     assert "ix_doses_given_untimed" in indexes
+    chains = {
+        tuple(c["column_names"]) for c in inspect(engine).get_unique_constraints("arm_assignments")
+    }
+    assert ("study_id", "patient_id", "sequence") in chains
     assert downgrade_database(app) is None
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
-    assert upgrade_database(app) == "0006"
+    assert upgrade_database(app) == "0007"
     engine.dispose()
     app.engine.dispose()
 
@@ -55,8 +59,9 @@ def test_upgrading_counts_the_doses_already_recorded_and_new_doses_count_as_adde
 ) -> None:
     app = build_app(Settings(database_url=database_url))
     upgrade_database(app, "0001")
-    build_demo(app.services, seed=5, years=1, until=date(2026, 11, 1))
-    assert upgrade_database(app) == "0006"
+    # no study at 0001: its tables come with 0007
+    build_demo(app.services, seed=5, years=1, until=date(2026, 11, 1), study=False)
+    assert upgrade_database(app) == "0007"
     engine = create_engine(database_url)
     kept, counted = _tallies(engine)
     assert kept == counted

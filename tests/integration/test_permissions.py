@@ -16,6 +16,7 @@ from il2.config import Settings
 from il2.domain.deidentify import study_number
 from il2.domain.errors import InvalidInputError, PermissionDeniedError, RefusedError
 from il2.domain.records import Actor, DoseOutcome, Role
+from il2.domain.studies import Study
 from il2.rules.loader import load_rules
 from il2.services.accounts import actor_for_username, add_user
 from il2.services.audit import export_audit
@@ -38,6 +39,7 @@ from il2.services.patients import (
 )
 from il2.services.pharmacy import preparation_list, verify_plan
 from il2.services.schedule import schedule
+from il2.services.studies import create_study, list_studies, record_assignment
 from tests.integration.builders import (
     PASSWORD,
     PATIENT,
@@ -85,6 +87,29 @@ class World:
             course_id=self.course,
             findings=TOXICITY,
         ).id
+
+    def study(self, actor: Actor) -> Study:
+        """Define a study of its own (names are unique)."""
+        number = next(_MRNS)
+        return create_study(
+            self.app.services,
+            actor,
+            {
+                "name": f"Study {number}",
+                "arms": [{"id": "a", "name": "A"}, {"id": "b", "name": "B"}],
+            },
+        )
+
+    def assignment(self, actor: Actor) -> object:
+        """Assign a fresh patient to an arm of a study the physician defined."""
+        physician = self.people[Role.PHYSICIAN]
+        study = self.study(physician)
+        patient = create_patient(
+            self.app.services, physician, {**PATIENT, "mrn": f"M{next(_MRNS)}"}
+        ).id
+        return record_assignment(
+            self.app.services, actor, study.id, patient, kind="assigned", arm="a"
+        )
 
     def corrected_entry(self, actor: Actor) -> object:
         """Correct a fresh toxicity entry (each entry may be corrected once; then its correction)."""
@@ -270,6 +295,9 @@ ACTIONS: dict[str, Callable[[World, Actor], object]] = {
         role="nurse",
         password=PASSWORD,
     ),
+    "study.define": World.study,
+    "study.assign": World.assignment,
+    "study.read": lambda w, a: list_studies(w.app.services, a),
     "study_id.lookup": lambda w, a: lookup_study_number(
         w.app.services, a, study_number(w.patient, key=w.app.services.study_key)
     ),

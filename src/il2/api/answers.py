@@ -352,8 +352,140 @@ class RecistDocument(OpenAnswer):
     """RECIST 1.1 (and iRECIST) time points and the best overall response."""
 
 
+class Rate(Answer):
+    """`count` of `total`, with its exact (Clopper-Pearson) 95% interval."""
+
+    count: int
+    total: int
+    value: float
+    ci95: list[float] = Field(description="[lower, upper]")
+
+
+class MedianSurvival(Answer):
+    """A Kaplan-Meier median from the first dose (treated patients of the group)."""
+
+    patients: int
+    events: int
+    median_months: float | None = Field(description="None while S(t) stays above 0.5")
+    median_ci95_months: list[float | None]
+
+
+class DosesReceived(Answer):
+    """IL-2 doses given to each patient of the group over every course: median and range."""
+
+    median: float | None
+    min: int | None
+    max: int | None
+
+
+class GroupOutcome(Answer):
+    """One arm's (intention to treat) or one regimen's outcomes."""
+
+    id: str = Field(description="The arm's short id, or the regimen id")
+    name: str
+    patients: int = Field(description="The group's patients analysed: the rates' denominator")
+    not_analysed: int = Field(description="Left out of the analysis for a data problem")
+    treated: int
+    best_overall_response: dict[str, int]
+    orr: Rate | None
+    cr_rate: Rate | None
+    overall_survival: MedianSurvival
+    progression_free_survival: MedianSurvival
+    grade_3_or_worse_toxicity: Rate | None
+    doses_received: DosesReceived
+
+
+class StudyName(Answer):
+    """A study by its id, name and registry id."""
+
+    id: int
+    name: str
+    registry_id: str | None
+
+
+class Comparison(Answer):
+    """The program's patients compared by arm of a study and by first regimen."""
+
+    study: StudyName | None = Field(description="The study whose arms are compared")
+    studies: list[StudyName]
+    by_arm: list[GroupOutcome]
+    by_regimen: list[GroupOutcome]
+    method: str
+
+
 class OutcomeSummary(OpenAnswer):
     """The program's de-identified outcome summary, as `il2 report --json`."""
 
     as_of: str = Field(description="ISO 8601 date: the data cut-off")
+    comparison: Comparison
     data_quality: Document
+
+
+class Arm(Answer):
+    """One arm of a study."""
+
+    id: str = Field(description="The arm's short id")
+    name: str
+    description: str
+
+
+class Study(Answer):
+    """A study the program runs, with its arms."""
+
+    id: int
+    name: str
+    registry_id: str | None = Field(description="e.g. NCT01416831")
+    description: str
+    arms: list[Arm]
+
+
+class ArmEnrolment(Arm):
+    """An arm and its patients."""
+
+    assigned: int = Field(description="Intention to treat: the last arm of each patient")
+    in_arm_now: int = Field(description="Assigned and not withdrawn")
+
+
+class EnrolledStudy(Study):
+    """A study with its enrolment by arm."""
+
+    arms: list[ArmEnrolment]  # type: ignore[assignment]
+
+
+class Studies(Answer):
+    """Every study of the program."""
+
+    studies: list[EnrolledStudy]
+
+
+class Assignment(Answer):
+    """One record of a patient's chain in a study (staff)."""
+
+    id: int
+    study_id: int
+    patient_id: int
+    sequence: int = Field(description="1, 2, ... in the patient's chain in the study")
+    kind: str = Field(description="assigned, corrected or withdrawn")
+    arm: str | None = Field(description="The arm's short id; None when withdrawn")
+    arm_name: str | None
+    on: str = Field(description="ISO 8601 date")
+    reason: str | None
+    recorded_by: str
+    recorded_at: str = Field(description="ISO 8601 date-time")
+
+
+class StudyAssignment(Answer):
+    """One record of a patient's chain, de-identified (researchers): no ids, dates or words."""
+
+    study_number: str
+    sequence: int
+    kind: str
+    arm: str | None
+    arm_name: str | None
+
+
+class StudyAssignments(EnrolledStudy):
+    """A study, its enrolment by arm, and every record of its patients' chains."""
+
+    identified: bool = Field(description="False: de-identified, by study number")
+    assignments: list[Assignment] | list[StudyAssignment]

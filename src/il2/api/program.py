@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from il2.api import answers
 from il2.api.security import Il2Services, SignedIn
 from il2.domain.limits import MAX_ID
-from il2.services.outcomes import outcome_summary
+from il2.services.outcomes import Filters, outcome_summary
 from il2.services.patients import SEARCH_LENGTH, SEARCH_LIMIT, search_patients
 from il2.services.worklist import worklist
 
@@ -91,8 +91,18 @@ async def outcomes(
     actor: SignedIn,
     services: Il2Services,
     as_of: Annotated[date | None, Query(description="Data cut-off; default today")] = None,
+    study_id: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_ID,
+            description="The study whose arms `comparison` compares; "
+            "default the newest study (an unknown study: 422, field study)",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """The program's de-identified outcome summary (as `il2 report --json`), with its
-    data-quality block; the read and each patient left out of a figure are audited."""
+    data-quality block and `comparison`: each arm of a study (intention to treat) and each
+    first regimen side by side; the read and each patient left out of a figure are audited."""
     cut = as_of or services.clock().date()
-    return outcome_summary(services, actor, as_of=cut)
+    return outcome_summary(services, actor, as_of=cut, filters=Filters(study_id=study_id))

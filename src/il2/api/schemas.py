@@ -20,6 +20,7 @@ from pydantic import (
 from il2.domain import limits
 from il2.domain.errors import InvalidInputError
 from il2.domain.records import DoseOutcome, Role
+from il2.domain.studies import ARM_CODE_WORDS, MAX_ARMS, MIN_ARMS, REGISTRY_FORMATS
 from il2.services.clinical import FOLLOW_UP_STATUSES
 from il2.services.patients import DIAGNOSES, SEXES
 
@@ -202,6 +203,53 @@ class Correction(Body):
         description="a toxicity's or follow-up's corrected date (a response's is its last scan's; "
         "a discharge's is content.discharged_on)",
     )
+
+
+class NewArm(Body):
+    """One arm of a new study."""
+
+    id: str = Field(
+        min_length=1, max_length=20, description="A short id: " + ARM_CODE_WORDS, examples=["il2"]
+    )
+    name: str = Field(min_length=1, max_length=limits.MAX_NAME)
+    description: str | None = Field(default=None, max_length=limits.MAX_FREE_TEXT)
+
+
+class NewStudy(Body):
+    """A study the program runs, and its two or more arms."""
+
+    name: str = Field(min_length=1, max_length=limits.MAX_NAME)
+    registry_id: str | None = Field(
+        default=None,
+        max_length=limits.MAX_IDENTIFIER,
+        description="A trial registry id: " + "; ".join(REGISTRY_FORMATS),
+    )
+    description: str | None = Field(default=None, max_length=limits.MAX_FREE_TEXT)
+    arms: list[NewArm] = Field(min_length=MIN_ARMS, max_length=MAX_ARMS)
+
+
+class NewAssignment(Body):
+    """A patient assigned to an arm, or a correction of their arm (with a reason)."""
+
+    patient_id: CourseId
+    arm: str = Field(min_length=1, max_length=20, description="The arm's short id")
+    kind: str = Field(
+        default="assigned",
+        max_length=20,
+        description="assigned (the patient is in no arm of the study now) or corrected "
+        "(replaces the arm the patient is in; needs a reason)",
+        json_schema_extra=_one_of(("assigned", "corrected")),
+    )
+    on: date | None = Field(default=None, description="Left out: today")
+    reason: str | None = Field(default=None, max_length=limits.MAX_FREE_TEXT)
+
+
+class Withdrawal(Body):
+    """A patient withdrawn from a study, with the reason."""
+
+    patient_id: CourseId
+    on: date | None = Field(default=None, description="Left out: today")
+    reason: str = Field(min_length=1, max_length=limits.MAX_FREE_TEXT)
 
 
 class ErrorBody(BaseModel):

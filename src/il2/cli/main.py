@@ -254,6 +254,11 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 study_app = typer.Typer(help="Study numbers (de-identified views).", no_args_is_help=True)
 app.add_typer(study_app, name="study-id")
+studies_app = typer.Typer(
+    help="Studies the program runs, their arms, and patients' arm assignments.",
+    no_args_is_help=True,
+)
+app.add_typer(studies_app, name="studies")
 
 
 @db_app.command("upgrade")
@@ -551,6 +556,85 @@ def study_id_lookup(
         raise typer.Exit(EXIT_INPUT)
     for patient_id in found:
         typer.echo(f"{number.strip().upper()} is patient record {patient_id}")
+
+
+StudiesUser = Annotated[
+    str,
+    typer.Option(
+        help="Run as this user (defining and assigning need a physician or a coordinator)."
+    ),
+]
+
+
+@studies_app.command("list")
+def studies_list(user: StudiesUser = "demo-coordinator", as_json: JsonFlag = False) -> None:
+    """Every study with its arms and how many patients each arm has."""
+    from il2.services.studies import list_studies  # noqa: PLC0415 - the database layer
+
+    built = _app()
+    with reported():
+        found = list_studies(built.services, actor_for_username(built.services, user))
+    _emit({"studies": found}, as_json, render.studies)
+
+
+@studies_app.command("create")
+def studies_create(
+    file: Annotated[str, typer.Argument(help="The study as a JSON document ('-' for stdin).")],
+    user: StudiesUser = "demo-coordinator",
+    as_json: JsonFlag = False,
+) -> None:
+    """Define a study: {"name", "registry_id" (e.g. NCT01416831), "description", "arms": [{"id",
+    "name", "description"}, ...]} (two or more arms)."""
+    from il2.services.studies import create_study, study_document  # noqa: PLC0415
+
+    built = _app()
+    with reported():
+        document = read_document(file)
+        study = create_study(built.services, actor_for_username(built.services, user), document)
+    _emit(study_document(study), as_json, render.study_created)
+
+
+def _assignment(user: str, study_id: int, patient_id: int, as_json: bool, **change: Any) -> None:
+    from il2.services.studies import recorded_assignment  # noqa: PLC0415 - the database layer
+
+    built = _app()
+    with reported():
+        actor = actor_for_username(built.services, user)
+        record = recorded_assignment(built.services, actor, study_id, patient_id, **change)
+    _emit(record, as_json, render.assignment)
+
+
+@studies_app.command("assign")
+def studies_assign(  # noqa: PLR0917 - typer takes each option as a parameter
+    study_id: Annotated[int, typer.Argument(help="The study's id (see il2 studies list).")],
+    patient_id: Annotated[int, typer.Argument(help="The patient's record id.")],
+    arm: Annotated[str, typer.Option(help="The arm's short id.")],
+    on: Annotated[str, typer.Option(help="Date of the assignment (ISO); default today.")] = "",
+    correct: Annotated[
+        bool,
+        typer.Option("--correct", help="Correct the arm the patient is in (needs --reason)."),
+    ] = False,
+    reason: Annotated[str, typer.Option(help="Why (needed with --correct).")] = "",
+    user: StudiesUser = "demo-coordinator",
+    as_json: JsonFlag = False,
+) -> None:
+    """Assign a patient to an arm of a study, or correct their arm (a new record, audited)."""
+    _assignment(user, study_id, patient_id, as_json, arm=arm, on=on or None,
+                kind="corrected" if correct else "assigned", reason=reason or None)  # fmt: skip
+
+
+@studies_app.command("withdraw")
+def studies_withdraw(  # noqa: PLR0917 - typer takes each option as a parameter
+    study_id: Annotated[int, typer.Argument(help="The study's id (see il2 studies list).")],
+    patient_id: Annotated[int, typer.Argument(help="The patient's record id.")],
+    reason: Annotated[str, typer.Option(help="Why the patient leaves the study.")],
+    on: Annotated[str, typer.Option(help="Date of the withdrawal (ISO); default today.")] = "",
+    user: StudiesUser = "demo-coordinator",
+    as_json: JsonFlag = False,
+) -> None:
+    """Withdraw a patient from a study (a new record, audited)."""
+    _assignment(user, study_id, patient_id, as_json, kind="withdrawn", on=on or None,
+                reason=reason or None)  # fmt: skip
 
 
 @app.command()

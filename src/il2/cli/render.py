@@ -272,3 +272,32 @@ def policy(console: Console, document: dict[str, Any]) -> None:
     console.print(thresholds)
     for change in document["site_changes"]:
         console.print(f"- {change}")
+
+
+def studies(console: Console, document: dict[str, Any]) -> None:
+    """The program's studies, each arm with its patients."""
+    if not document["studies"]:
+        console.print("no studies yet (il2 studies create)")
+    for study in document["studies"]:
+        registry = f" ({study['registry_id']})" if study["registry_id"] else ""
+        table = Table(title=f"Study {study['id']}: {study['name']}{registry}")
+        for column in ("arm", "name", "assigned (ITT)", "in arm now"):
+            table.add_column(column)
+        for arm in study["arms"]:
+            table.add_row(arm["id"], arm["name"], str(arm["assigned"]), str(arm["in_arm_now"]))
+        console.print(table)
+
+
+def study_created(console: Console, document: dict[str, Any]) -> None:
+    """A study just defined."""
+    arms = ", ".join(f"{a['id']} ({a['name']})" for a in document["arms"])
+    console.print(f"study {document['id']} defined: {document['name']}; arms {arms}")
+
+
+def assignment(console: Console, document: dict[str, Any]) -> None:
+    """One assignment record just kept."""
+    where = f"arm {document['arm']} ({document['arm_name']})" if document["arm"] else "no arm"
+    console.print(
+        f"patient {document['patient_id']} {document['kind']} in study {document['study_id']}: "
+        f"{where} from {document['on']} (record {document['sequence']} of the patient's chain)"
+    )

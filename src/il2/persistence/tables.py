@@ -246,3 +246,49 @@ class CycleTallyRow(Base):
     given: Mapped[int] = mapped_column(Integer)
     held: Mapped[int] = mapped_column(Integer)
     last_given_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class StudyRow(Base):
+    """A study the program runs (program data, migration 0007)."""
+
+    __tablename__ = "studies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    registry_id: Mapped[str | None] = mapped_column(String(40), unique=True, nullable=True)
+    description: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class StudyArmRow(Base):
+    """One arm of a study; its short id is unique in the study."""
+
+    __tablename__ = "study_arms"
+    __table_args__ = (UniqueConstraint("study_id", "code", name="uq_study_arms_study_code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    code: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+
+
+class ArmAssignmentRow(Base):
+    """One record of a patient's chain in a study: numbered 1, 2, ... and never overwritten;
+    the database keeps one record per (study, patient, number), so a chain never forks."""
+
+    __tablename__ = "arm_assignments"
+    __table_args__ = (
+        UniqueConstraint(
+            "study_id", "patient_id", "sequence", name="uq_arm_assignments_study_patient_sequence"
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    arm_id: Mapped[int | None] = mapped_column(ForeignKey("study_arms.id"), nullable=True)
+    on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -16,7 +16,17 @@ from il2.persistence.repositories import (
     SqlScreenings,
     SqlUsers,
 )
-from il2.services.ports import Audit, Courses, Doses, Entries, Patients, Screenings, Users
+from il2.persistence.studies import SqlStudies
+from il2.services.ports import (
+    Audit,
+    Courses,
+    Doses,
+    Entries,
+    Patients,
+    Screenings,
+    Studies,
+    Users,
+)
 
 
 class RolledBackOnExit:
@@ -47,6 +57,7 @@ class SqlUnitOfWork(RolledBackOnExit):
     courses: Courses
     doses: Doses
     entries: Entries
+    studies: Studies
     audit: Audit
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
@@ -61,6 +72,7 @@ class SqlUnitOfWork(RolledBackOnExit):
         self.courses = SqlCourses(self.session)
         self.doses = SqlDoses(self.session)
         self.entries = SqlEntries(self.session)
+        self.studies = SqlStudies(self.session)
         self.audit = SqlAudit(self.session)
         return self
 

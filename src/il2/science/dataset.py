@@ -10,7 +10,8 @@ hold, and follow-up that ends (death, else last contact) before a dose, response
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal, NoReturn, get_args
 
@@ -253,6 +254,22 @@ class Program:
             value=sorted(late)[:5],
             allowed="on or after every dose, response and progression of the patient",
         )
+
+
+def restricted(program: Program, kept: AbstractSet[int]) -> Program:
+    """The program's records of the patients in `kept`, and nothing else of anyone."""
+    courses = tuple(c for c in program.courses if c.patient_id in kept)
+    course_ids = {c.course_id for c in courses}
+    return replace(
+        program,
+        patients=tuple(p for p in program.patients if p.patient_id in kept),
+        courses=courses,
+        cycles=tuple(c for c in program.cycles if c.course_id in course_ids),
+        toxicities=tuple(t for t in program.toxicities if t.patient_id in kept),
+        responses=tuple(r for r in program.responses if r.patient_id in kept),
+        unfollowed=program.unfollowed & kept,
+        unprogressed=program.unprogressed & kept,
+    )
 
 
 def _known(field: str, ids: Iterable[int], known: set[int]) -> None:

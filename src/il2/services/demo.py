@@ -40,6 +40,7 @@ from il2.services.context import Services
 from il2.services.courses import plan_course
 from il2.services.doses import DoseSubmission, submit_dose
 from il2.services.patients import create_patient, patient_count, record_screening
+from il2.services.studies import create_study, list_studies, record_assignment
 
 CYCLES_PER_YEAR = 65
 COURSE_DAYS = 21  # two cycles, days 1-5 and 15-19, with a day to spare
@@ -352,12 +353,14 @@ def build_demo(
     patients: int | None = None,
     writer: Callable[[Services], DemoWriter] = ServiceWriter,
     progress: Callable[[int, int], None] | None = None,
+    study: bool = True,
 ) -> DemoSummary:
     """Write `years` of a synthetic program ending at `until`, about 65 cycles a year.
 
     `patients` sets the number of referrals (default: as many as give 65 cycles a year).
     `writer` makes the writer the records go to (default: the audited services, one
     transaction per record); `progress` hears (patients written, patients) as they are.
+    `study`: define the demo's study (DEMO_STUDY) and assign its patients (add_demo_study).
     """
     if years < 1:
         raise InvalidInputError(field="years", value=years, allowed="1 or more years")
@@ -371,6 +374,7 @@ def build_demo(
     referrals = patients or round(years * CYCLES_PER_YEAR / CYCLES_PER_REFERRAL)
     start = until - timedelta(days=round(365.25 * years))
     treated = 0
+    eligible: list[tuple[int, date]] = []
     for index in range(referrals):
         referred = start + timedelta(days=round(index * 365.25 * years / referrals))
         diagnosis = rng.choice(DIAGNOSES)
@@ -392,6 +396,7 @@ def build_demo(
         candidate = screening_findings(rng, diagnosis, age)
         verdict = run.writer.screening(run.staff["demo-physician"], patient, candidate)
         if verdict == "eligible":
+            eligible.append((patient, referred))
             first_on = referred + timedelta(days=rng.randint(21, 42))
             if first_on < until - timedelta(days=21):
                 treated += 1
@@ -411,6 +416,9 @@ def build_demo(
     written = run.writer.close()
     if progress:
         progress(written, referrals)
+    if study:
+        run.at(datetime.combine(until, time(17), tzinfo=UTC))
+        add_demo_study(run.services, run.staff["demo-coordinator"], eligible, rng=rng)
     return DemoSummary(patients=referrals, treated=treated, courses=run.courses, doses=run.doses)
 
 
@@ -424,6 +432,48 @@ WARD_NEXT_DUE_HOURS = (0, 3, 0)
 WARD_DUE_NOW_STEP_MIN = 5  # a dose due now is due at the last 5 minutes' mark
 WARD_TRENDING_RULE = "label-sbp-low"  # the rule the last ward patient is drifting towards
 WARD_TRENDING_MARGINS = (22, 16, 11, 7, 5, 4, 3)  # mmHg above the rule's limit, dose by dose
+
+
+DEMO_STUDY: Json = {
+    "name": "SBRT then high-dose IL-2 vs high-dose IL-2 alone",
+    "registry_id": "NCT01416831",
+    "description": "Stereotactic body radiation therapy (SBRT) followed by high-dose IL-2 vs "
+    "high-dose IL-2 alone in metastatic melanoma and renal cell carcinoma: a randomised phase 2 "
+    "trial (Curti et al., J Immunother Cancer 2020;8:e000773). Demo assignments only.",
+    "arms": [
+        {"id": "il2", "name": "HD IL-2 alone", "description": "High-dose IL-2 alone"},
+        {
+            "id": "sbrt-il2",
+            "name": "SBRT then HD IL-2",
+            "description": "SBRT to one to three metastases, then high-dose IL-2",
+        },
+    ],
+}
+DEMO_STUDY_PATIENTS = 48
+"""The demo's study randomises the program's last eligible referrals, at most this many (the
+trial itself randomised 44): those referred too late to be treated yet stay in their arm."""
+
+
+def add_demo_study(
+    services: Services, actor: Actor, eligible: list[tuple[int, date]], *, rng: random.Random
+) -> int:
+    """Define DEMO_STUDY (unless a demo written earlier did) and randomise the last eligible
+    referrals 1:1 to its arms, each on the day after referral, through the audited services;
+    returns the study's id. The arms are not tied to a regimen: the demo's courses are what the
+    simulation gives every patient."""
+    kept = [
+        s for s in list_studies(services, actor) if s["registry_id"] == DEMO_STUDY["registry_id"]
+    ]
+    study_id = kept[0]["id"] if kept else create_study(services, actor, DEMO_STUDY).id
+    chosen = eligible[-DEMO_STUDY_PATIENTS:]
+    arms = [arm["id"] for arm in DEMO_STUDY["arms"]] * (len(chosen) // 2 + 1)
+    rng.shuffle(arms)
+    today_on = services.clock().date()
+    for (patient, referred), arm in zip(chosen, arms, strict=False):
+        on = min(referred + timedelta(days=1), today_on)
+        record_assignment(services, actor, study_id, patient, kind="assigned", arm=arm,
+                          on=on.isoformat())  # fmt: skip
+    return study_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,8 @@ from typing import Any, cast
 
 from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor, CourseOutline, CycleTally, EntryOutline, Referral
+from il2.science.comparison import METHOD as COMPARISON_METHOD
+from il2.science.comparison import Group, compare, first_regimens
 from il2.science.dataset import (
     BestResponse,
     Course,
@@ -27,6 +29,7 @@ from il2.science.dataset import (
     Program,
     Response,
     Toxicity,
+    restricted,
 )
 from il2.science.plots import ReportFigures, Thresholds, report_figures
 from il2.science.report import summarize
@@ -35,6 +38,7 @@ from il2.services.auditing import audit
 from il2.services.context import Services
 from il2.services.outlines import course_outline, entry_outline
 from il2.services.permissions import require
+from il2.services.studies import arms_by_patient
 
 _RANK = {"CR": 0, "PR": 1, "SD": 2, "non-CR/non-PD": 2, "PD": 3, "NE": 4}
 
@@ -413,6 +417,8 @@ class Filters:
     year_to: int | None = None
     diagnosis: str | None = None
     regimen_id: str | None = None
+    study_id: int | None = None
+    """Not a filter: the study whose arms the analysis compares (None: the newest study)."""
 
     @property
     def any(self) -> bool:
@@ -432,18 +438,7 @@ def filtered(data: Program, filters: Filters) -> Program:
         and (filters.diagnosis is None or p.diagnosis == filters.diagnosis)
         and (filters.regimen_id is None or p.patient_id in with_regimen)
     }
-    courses = tuple(c for c in data.courses if c.patient_id in kept)
-    course_ids = {c.course_id for c in courses}
-    return replace(
-        data,
-        patients=tuple(p for p in data.patients if p.patient_id in kept),
-        courses=courses,
-        cycles=tuple(c for c in data.cycles if c.course_id in course_ids),
-        toxicities=tuple(t for t in data.toxicities if t.patient_id in kept),
-        responses=tuple(r for r in data.responses if r.patient_id in kept),
-        unfollowed=data.unfollowed & kept,
-        unprogressed=data.unprogressed & kept,
-    )
+    return restricted(data, kept)
 
 
 def program(services: Services, actor: Actor, *, as_of: date) -> Program:
@@ -465,8 +460,44 @@ def _summarized(
     if filters.any:
         data = filtered(data, filters)
     summary = summarize(data, price_per_vial=price_per_vial)
+    summary["comparison"] = comparison(services, data, filters.study_id)
     summary["data_quality"] = quality.summary(problems, key=services.study_key)
     return data, summary
+
+
+def comparison(services: Services, data: Program, study_id: int | None) -> dict[str, Any]:
+    """The program's patients compared by arm of a study (intention to treat; `study_id`, else
+    the newest study; none while the program has no study) and by first regimen."""
+    with services.uow() as uow:
+        studies = uow.studies.all()
+    known = {s.id: s for s in studies}
+    if study_id is not None and study_id not in known:
+        raise InvalidInputError(
+            field="study",
+            value=study_id,
+            allowed="a study of the program: " + (", ".join(map(str, known)) or "none yet"),
+        )
+    chosen = known.get(study_id) if study_id is not None else (studies[-1] if studies else None)
+    by_arm: list[dict[str, Any]] = []
+    if chosen is not None:
+        arm_of = arms_by_patient(services, chosen.id)[1]
+        by_arm = compare(
+            data,
+            [
+                Group(a.code, a.name, {p for p, code in arm_of.items() if code == a.code})
+                for a in chosen.arms
+            ],
+        )
+    by_regimen = compare(data, [Group(r, r, ids) for r, ids in first_regimens(data).items()])
+    return {
+        "study": None
+        if chosen is None
+        else {"id": chosen.id, "name": chosen.name, "registry_id": chosen.registry_id},
+        "studies": [{"id": s.id, "name": s.name, "registry_id": s.registry_id} for s in studies],
+        "by_arm": by_arm,
+        "by_regimen": by_regimen,
+        "method": COMPARISON_METHOD,
+    }
 
 
 def outcome_summary(

@@ -31,6 +31,7 @@ from il2.domain.records import (
     ScreeningRecord,
     User,
 )
+from il2.domain.studies import Assignment, AssignmentKind, Study
 
 
 class Users(Protocol):
@@ -372,6 +373,55 @@ class Entries(Protocol):
         ...
 
 
+class Studies(Protocol):
+    """Studies with their arms, and each patient's chain of arm assignments."""
+
+    def add(
+        self,
+        *,
+        name: str,
+        registry_id: str | None,
+        description: str,
+        arms: Sequence[tuple[str, str, str]],
+        recorded_by: str,
+        at: datetime,
+    ) -> Study:
+        """Keep a study and its arms (code, name, description); ConflictError if its name or
+        registry id is taken."""
+        ...
+
+    def all(self) -> Sequence[Study]:
+        """Every study with its arms, oldest first."""
+        ...
+
+    def get(self, study_id: int) -> Study | None:
+        """The study with this id."""
+        ...
+
+    def assign(
+        self,
+        *,
+        study_id: int,
+        patient_id: int,
+        sequence: int,
+        kind: AssignmentKind,
+        arm_id: int | None,
+        on: date,
+        reason: str | None,
+        recorded_by: str,
+        at: datetime,
+    ) -> Assignment:
+        """Add record number `sequence` of a patient's chain in a study; ConflictError if that
+        number is taken."""
+        ...
+
+    def assignments(
+        self, *, study_id: int | None = None, patient_id: int | None = None
+    ) -> Sequence[Assignment]:
+        """Assignment records of a study, of a patient, or both (oldest first)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class AuditQuery:
     """Which audit entries: each filter narrows (None = any), applied in SQL."""
@@ -450,6 +500,7 @@ class UnitOfWork(Transaction, Protocol):
     courses: Courses
     doses: Doses
     entries: Entries
+    studies: Studies
     audit: Audit
 
     def rollback(self) -> None:

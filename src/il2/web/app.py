@@ -21,6 +21,7 @@ from il2.web.pages import (
     patients,
     response,
     roles,
+    studies,
     worklist,
 )
 
@@ -38,7 +39,7 @@ def web_router(app: App) -> APIRouter:
     router = APIRouter(route_class=web.route_class, include_in_schema=False)
     pages = (
         account, worklist, patients, courses, bedside, flowsheet, response, entries, admin,
-        outcomes, roles,
+        outcomes, roles, studies,
     )  # fmt: skip
     for module in pages:
         router.include_router(module.routes(web), include_in_schema=False)

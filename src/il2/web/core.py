@@ -107,6 +107,8 @@ class Web:
             links.append(NavLink("/patients/new", "Register patient"))
         if self.can(actor, "users.manage") or self.can(actor, "audit.read"):
             links.append(NavLink("/admin", "Administration"))
+        if self.can(actor, "study.read"):
+            links.append(NavLink("/studies", "Studies"))
         if self.can(actor, "outcomes.read"):
             links.append(NavLink("/outcomes", "Outcomes"))
         links.append(NavLink("/policy", "Site policy"))

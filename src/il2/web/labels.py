@@ -50,6 +50,7 @@ _LABELS = {
 }
 _CELL = re.compile(r"scan(\d+)\.(date|non_target|new_lesions|lesion(\d+))")
 _LESION = re.compile(r"lesion(\d+)\.(id|organ|nodal)")
+_ARM = re.compile(r"arms\[(\d+)\]\.(id|name|description)")
 _UPPER = {"ecg", "fobt", "svt", "vt", "spo2", "sbp", "ast", "alt", "ecog", "pr", "cr", "sd", "pd"}
 
 
@@ -71,6 +72,15 @@ def _cell_label(cell: re.Match[str]) -> str:
     return f"{words(cell[2]).capitalize()} at {scan}"
 
 
+def _numbered(path: str) -> str | None:
+    """A lesion's or a study arm's field, by its place from 1 (None: neither)."""
+    if lesion := _LESION.fullmatch(path):
+        return f"Lesion {int(lesion[1]) + 1} {words(lesion[2])}"
+    if arm := _ARM.fullmatch(path):
+        return f"Arm {int(arm[1]) + 1} {'short id' if arm[2] == 'id' else arm[2]}"
+    return None
+
+
 def label_for(path: str) -> str:
     """The label of a form field named by its path."""
     if label := field_labels().get(path, _LABELS.get(path)):
@@ -80,8 +90,8 @@ def label_for(path: str) -> str:
         return agent + (" now" if pressor[2] == "now" else ", most since the last dose")
     if cell := _CELL.fullmatch(path):
         return _cell_label(cell)
-    if lesion := _LESION.fullmatch(path):
-        return f"Lesion {int(lesion[1]) + 1} {words(lesion[2])}"
+    if numbered := _numbered(path):
+        return numbered
     if path.startswith("assessments["):
         return "RECIST " + path
     return words(path.rsplit(".", 1)[-1]).capitalize()

@@ -79,6 +79,13 @@ def format_landmark(block: Mapping[str, Any], months: str) -> str:
     return f"{format_percent(point['survival'])} ({100 * lower:.0f}{DASH}{100 * upper:.0f})"
 
 
+def format_doses(block: Mapping[str, Any]) -> str:
+    """Doses received: the median and the range, `8 (0-12)`; a dash for a group of nobody."""
+    if block["median"] is None:
+        return DASH
+    return f"{block['median']:g} ({block['min']}{DASH}{block['max']})"
+
+
 def format_signed(value: float) -> str:
     """A threshold as a caption writes it: `-30`, `+20`."""
     return f"{value:+g}"
@@ -105,6 +112,7 @@ def context(summary: Mapping[str, Any], figures: ReportFigures) -> dict[str, Any
         "median": format_median,
         "landmark": format_landmark,
         "signed": format_signed,
+        "doses": format_doses,
     }
 
 

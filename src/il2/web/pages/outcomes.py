@@ -3,6 +3,7 @@
 import csv
 import io
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from il2.domain.errors import InvalidInputError
+from il2.domain.limits import MAX_ID
 from il2.domain.records import Actor
 from il2.services.outcomes import Filters, outcome_summary, report
 from il2.web import report as rendered
@@ -17,7 +19,7 @@ from il2.web.core import Web
 from il2.web.pages.patients import DIAGNOSES
 from il2.web.session import signed_in
 
-_FILTERS = ("year_from", "year_to", "diagnosis", "regimen")
+_FILTERS = ("year_from", "year_to", "diagnosis", "regimen", "study")
 
 
 def _year(query: Mapping[str, str], name: str) -> int | None:
@@ -37,7 +39,11 @@ def filters_of(query: Mapping[str, str], regimens: Sequence[str]) -> Filters:
     regimen = query.get("regimen", "").strip() or None
     if regimen is not None and regimen not in regimens:
         raise InvalidInputError(field="regimen", value=regimen, allowed=", ".join(regimens))
-    found = Filters(_year(query, "year_from"), _year(query, "year_to"), diagnosis, regimen)
+    study = query.get("study", "").strip()
+    if study and not (study.isdigit() and 1 <= int(study) <= MAX_ID):
+        raise InvalidInputError(field="study", value=study, allowed="a study of the program")
+    found = Filters(_year(query, "year_from"), _year(query, "year_to"), diagnosis, regimen,
+                    int(study) if study else None)  # fmt: skip
     if found.year_from and found.year_to and found.year_from > found.year_to:
         raise InvalidInputError(
             field="year_to", value=found.year_to, allowed=f"{found.year_from} or later"
@@ -89,13 +95,23 @@ def routes(web: Web) -> APIRouter:
             chosen = filters_of(query, regimens)
         except InvalidInputError as refused:
             error, chosen = refused, Filters()
-        summary, figures = report(
-            web.services,
-            actor,
-            as_of=web.services.clock().date(),
-            filters=chosen,
-            price_per_vial=price_per_vial(web),
-        )
+
+        def reported(chosen: Filters) -> tuple[dict[str, Any], Any]:
+            return report(
+                web.services,
+                actor,
+                as_of=web.services.clock().date(),
+                filters=chosen,
+                price_per_vial=price_per_vial(web),
+            )
+
+        try:
+            summary, figures = reported(chosen)
+        except InvalidInputError as refused:  # a study the program does not have
+            if refused.field != "study":
+                raise
+            error, chosen = refused, replace(chosen, study_id=None)
+            summary, figures = reported(chosen)
         return web.page(
             request,
             "outcomes.html",
@@ -105,6 +121,10 @@ def routes(web: Web) -> APIRouter:
             error=error,
             diagnoses=DIAGNOSES,
             regimens=[(r, web.rules.regimens[r].name) for r in regimens],
+            studies=[
+                (str(s["id"]), s["name"] + (f" ({s['registry_id']})" if s["registry_id"] else ""))
+                for s in summary["comparison"]["studies"]
+            ],
             query=request.url.query,
         )
 

@@ -18,6 +18,7 @@ from il2.services.patients import (
     record_screening,
 )
 from il2.services.permissions import require
+from il2.services.studies import patient_studies
 from il2.web import forms, record
 from il2.web.core import Form, RecordId, StudyNumber, Web, form_values, see_other
 from il2.web.labels import label_for
@@ -96,6 +97,11 @@ def routes(web: Web) -> APIRouter:
             discharges=record.discharges(entries),
             treated={d["course_id"] for d in found["doses"] if d["outcome"] == "given"},
             today=today(web.services).isoformat(),
+            studies=(
+                patient_studies(web.services, actor, found["patient"]["id"])
+                if web.can(actor, "study.read") and not web.deidentified(actor)
+                else []
+            ),
         )
 
     def screening_form(
