@@ -114,7 +114,7 @@ def test_the_coordinators_pages(page: Page, site: Site) -> None:
     patient_id, course_id = site.with_course()
     fresh = site.patient()
     sign_in(page, "coordinator")
-    pages = ["/", "/worklist", "/patients/new", "/schedule", "/policy", "/account"]
+    pages = ["/", "/worklist", "/patients/new", "/schedule", "/studies", "/policy", "/account"]
     forms = [f"/patients/{fresh}/screening"]
     _check_all(page, "coordinator", pages + forms + _chart_pages(patient_id, course_id)[:-1])
 
@@ -125,7 +125,7 @@ def test_the_researchers_pages(page: Page, site: Site) -> None:
     sign_in(page, "researcher")
     study = f"/study/{number}"
     pages = ["/", "/outcomes", "/worklist", study, f"{study}/flowsheet", f"{study}/response"]
-    _check_all(page, "researcher", [*pages, "/policy", "/account"])
+    _check_all(page, "researcher", [*pages, "/studies", "/policy", "/account"])
 
 
 def test_the_administrators_pages(page: Page) -> None:
