@@ -54,6 +54,40 @@ def _cycle_end(cycle_end: dict[str, Any] | None) -> str:
     return f"{cycle_end['rule']} ({by})"
 
 
+def _body_surface(document: dict[str, Any]) -> str:
+    body = document.get("body_surface")
+    if not body:
+        return "not used"
+    return f"{body['bsa_m2']} m² ({body['formula']}; {body['note']})"
+
+
+def _preparation(document: dict[str, Any]) -> list[tuple[str, str]]:
+    preparation = document.get("preparation")
+    if preparation:
+        return [("Preparation", preparation["note"])]
+    return [
+        ("Diluent", f"{document['diluent_ml']} mL {document['diluent']}"),
+        ("Final concentration", f"{document['concentration_ug_per_ml']} ug/mL"),
+    ]
+
+
+def _companion(companion: dict[str, Any]) -> Table:
+    unit = "IU" if "dose_iu" in companion else "mg"
+    amount = companion.get("dose_iu", companion.get("dose_mg"))
+    dose = companion["dose"]["words"] if companion["dose"] else "dose not given by the source"
+    table = Table(
+        title=f"{companion['agent']} ({companion['route']}): {dose}"
+        + (f" = {amount:,} {unit} an administration" if amount is not None else "")
+    )
+    for column in ("cycle", "day", "on", "administrations"):
+        table.add_column(column)
+    for given in companion["administrations"]:
+        table.add_row(str(given["cycle"]), str(given["day"]), given["on"], str(given["doses"]))
+    if not companion["administrations"]:
+        table.add_row("-", "-", "-", companion["notes"] or "days not given by the source")
+    return table
+
+
 def plan(console: Console, document: dict[str, Any]) -> None:
     """A course plan: the dose and its preparation, then the calendar."""
     summary = Table(title=f"Plan: {document['regimen_name']}", show_header=False)
@@ -65,9 +99,10 @@ def plan(console: Console, document: dict[str, Any]) -> None:
         ("Weight basis", weight.get("note", "not recorded")),
         ("Dose", f"{document['dose_iu']:,} IU"),
         ("Dose (derived)", f"{document['dose_mg']} mg - {document['mg_factor_note']}"),
+        ("Route", f"{document.get('route', 'iv_bolus')} ({document.get('setting', 'inpatient')})"),
+        ("Body surface", _body_surface(document)),
         ("Reconstituted volume", f"{document['reconstituted_ml']} mL"),
-        ("Diluent", f"{document['diluent_ml']} mL {document['diluent']}"),
-        ("Final concentration", f"{document['concentration_ug_per_ml']} ug/mL"),
+        *_preparation(document),
         ("Vials", (f"{document['vials_per_dose']} a dose; by cycle {document['vials_by_cycle']}; "
                    f"{document['vials_per_course']} a course")),
         ("Vials counted", _vial_basis(document.get("vial_count"))),
@@ -80,11 +115,19 @@ def plan(console: Console, document: dict[str, Any]) -> None:
     console.print(summary)
     for cycle in document["cycles"]:
         table = Table(title=f"Cycle {cycle['cycle']} (day 1 = {cycle['first_day']})")
-        for column in ("dose", "due at", "cycle day"):
+        for column in ("dose", "due at", "cycle day", "aldesleukin IU", "vials"):
             table.add_column(column)
         for dose in cycle["doses"]:
-            table.add_row(str(dose["number"]), _when(dose["due_at"]), str(dose["day"]))
+            table.add_row(
+                str(dose["number"]),
+                _when(dose["due_at"]),
+                str(dose["day"]),
+                f"{dose.get('dose_iu', document['dose_iu']):,}",
+                str(dose.get("vials", document["vials_per_dose"])),
+            )
         console.print(table)
+    for companion in document.get("companions", []):
+        console.print(_companion(companion))
     for warning in document["warnings"]:
         console.print(Text(f"! {warning}", style="yellow"))
 

@@ -201,7 +201,7 @@ def _dosing_weight(plan: CoursePlan, rules: RuleSet) -> Document:
     what = (
         f"The dose is {per_kg:,} IU per kg of the weight given"
         if per_kg is not None
-        else f"The weight given ({', '.join(d.words for d in plan.regimen.doses)})"
+        else f"The doses ({', '.join(d.words for d in plan.regimen.doses)}) use the weight given"
     )
     return {
         "weight_kg": _json_number(plan.weight_kg, 2),
