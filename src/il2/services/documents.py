@@ -279,7 +279,7 @@ def _regimen_plan(plan: CoursePlan, rules: RuleSet) -> Document:
         "body_surface": None
         if body is None or body.bsa_m2 is None or body.bsa_formula is None
         else {
-            "bsa_m2": _json_number(body.bsa_m2, 2),
+            "bsa_m2": _json_number(body.bsa_m2, 4),
             "formula": body.bsa_formula.value,
             "note": f"Body-surface area by the {body.bsa_formula.value} formula (site policy "
             f"bsa_formula) from {plain(body.height_cm or Decimal(0))} cm and "
