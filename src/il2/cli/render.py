@@ -21,16 +21,21 @@ def _when(iso: str) -> str:
 def regimens(console: Console, document: dict[str, Any]) -> None:
     """The regimen library."""
     table = Table(title="Regimens", show_lines=True)
-    for column in ("id", "name", "IU/kg", "every", "doses/cycle", "cycles", "source"):
+    columns = ("id", "name", "dose", "route, setting", "agents", "every", "doses/cycle", "cycles",
+               "source")  # fmt: skip
+    for column in columns:
         table.add_column(column)
     for r in document["regimens"]:
         interval = f"{r['interval_h']} h"
         if r["interval_max_h"]:
             interval = f"{r['interval_h']}-{r['interval_max_h']} h"
+        if r["steps"]:
+            interval = f"by cycle day (shortest {r['min_interval_h']} h)"
         name = r["name"] + (" [UNCONFIRMED values]" if r["unconfirmed"] else "")
         table.add_row(
-            r["id"], name, f"{r['dose_iu_per_kg']:,}", interval,
-            str(r["max_doses_per_cycle"]), str(r["cycles_per_course"]), r["source"],
+            r["id"], name, " then ".join(dict.fromkeys(s["dose"]["words"] for s in r["steps"]))
+            or r["dose"]["words"], f"{r['route']}, {r['setting']}", ", ".join(r["agents"]),
+            interval, str(r["max_doses_per_cycle"]), str(r["cycles_per_course"]), r["source"],
         )  # fmt: skip
     console.print(table)
 
