@@ -112,6 +112,8 @@ def plan(console: Console, document: dict[str, Any]) -> None:
                    f"{document['vials_per_course']} a course")),
         ("Vials counted", _vial_basis(document.get("vial_count"))),
         ("Cycle end", _cycle_end(document.get("cycle_end"))),
+        ("Cost a cycle", "; ".join(f"{agent} {c['per_cycle'][0]}" for agent, c in
+                                   document.get("cost", {}).items()) or "no site price set"),
         ("Response scan on", str(document["response_assessment_on"])),
         ("Earliest next course", str(document["earliest_next_course_on"])),
     ]  # fmt: skip

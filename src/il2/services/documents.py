@@ -262,6 +262,37 @@ def _companion_plan(companion: CompanionPlan) -> Document:
     }
 
 
+def _price(rules: RuleSet, name: str) -> Decimal | None:
+    """A site price, or None when the site has not set it (0, the default, means unset)."""
+    setting = next((p for p in rules.policies if p.name == name), None)
+    if setting is None or isinstance(setting.value, bool | str) or setting.value <= 0:
+        return None
+    return Decimal(str(setting.value))
+
+
+def _cost(plan: CoursePlan, rules: RuleSet) -> Document:
+    """Each agent's cost a cycle, only where the site sets its price (site policy price_per_*)."""
+    costs: Document = {}
+    vial = _price(rules, "price_per_vial")
+    if vial is not None:
+        costs["aldesleukin"] = {
+            "price_per_vial": _json_number(vial, 2),
+            "per_cycle": [_json_number(vial * v, 2) for v in plan.vials_per_cycle],
+            "per_course": _json_number(vial * plan.vials_per_course, 2),
+        }
+    for companion in plan.companions:
+        per = "miu" if companion.unit == "IU" else "mg"
+        price = _price(rules, f"price_per_{per}_{companion.agent.agent}")
+        if price is None or None in companion.per_cycle:
+            continue
+        scale = Decimal(1_000_000) if per == "miu" else Decimal(1)
+        costs[companion.agent.agent] = {
+            f"price_per_{per}": _json_number(price, 4),
+            "per_cycle": [_json_number(price * (v or 0) / scale, 2) for v in companion.per_cycle],
+        }
+    return costs
+
+
 def _regimen_plan(plan: CoursePlan, rules: RuleSet) -> Document:
     """What a plan adds for regimens beyond the IV bolus: route, doses by step, body measures,
     companion agents, events and preparation."""
@@ -306,6 +337,7 @@ def _regimen_plan(plan: CoursePlan, rules: RuleSet) -> Document:
         "course_every_weeks": regimen.course_every_weeks,
         "max_cycles_total": regimen.max_cycles_total,
         "unconfirmed": list(regimen.unconfirmed),
+        "cost": _cost(plan, rules),
     }
 
 
