@@ -238,3 +238,10 @@ def test_aldesleukin_is_not_given_by_a_companion_route(tmp_path: Path) -> None:
     )
     with pytest.raises(RuleTableError, match="companion agent's route"):
         load_rules(site_policy=_site(tmp_path, text))
+
+
+def test_an_event_the_regimen_is_not_anchored_to_is_kept_with_a_warning(rules: RuleSet) -> None:
+    start = datetime(2026, 12, 7, 8, tzinfo=UTC)
+    event = (Event("sbrt_fraction", date(2026, 12, 4)),)
+    (warning,) = anchor_warnings(rules.regimens["hd-label"], event, start)
+    assert "not checked: regimen hd-label is not anchored to it" in warning

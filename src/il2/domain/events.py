@@ -43,8 +43,20 @@ def anchor_warnings(
     A regimen whose anchor is required refuses a plan without the event (field `events`).
     """
     anchor = regimen.anchor
+    unused = sorted({e.kind for e in events if anchor is None or e.kind != anchor.event})
+    ignored = tuple(
+        f"The event {kind.replace('_', ' ')} is kept with the plan but not checked: regimen "
+        f"{regimen.id} is not anchored to it."
+        for kind in unused
+    )
     if anchor is None:
-        return ()
+        return ignored
+    return ignored + _anchored(regimen, anchor, events, first_dose)
+
+
+def _anchored(
+    regimen: Regimen, anchor: Anchor, events: Sequence[Event], first_dose: datetime
+) -> tuple[str, ...]:
     found = [event for event in events if event.kind == anchor.event]
     if not found:
         if anchor.required:
