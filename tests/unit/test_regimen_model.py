@@ -245,3 +245,22 @@ def test_an_event_the_regimen_is_not_anchored_to_is_kept_with_a_warning(rules: R
     event = (Event("sbrt_fraction", date(2026, 12, 4)),)
     (warning,) = anchor_warnings(rules.regimens["hd-label"], event, start)
     assert "not checked: regimen hd-label is not anchored to it" in warning
+
+
+def test_an_interval_schedule_is_for_the_iv_bolus_only(tmp_path: Path) -> None:
+    text = """
+[regimens.test-interval]
+name = "test"
+route = "subcutaneous"
+dose_iu_per_kg = 600000
+interval_h = 8
+infusion_min = 15
+max_doses_per_cycle = 14
+cycles_per_course = 1
+cycle_start_days = [1]
+indications = ["melanoma"]
+source = "test"
+version = "test"
+"""
+    with pytest.raises(RuleTableError, match="an interval schedule is an IV bolus's"):
+        load_rules(site_policy=_site(tmp_path, text))

@@ -10,6 +10,7 @@ reads one number. Every error names the file and the field.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from itertools import pairwise
 
@@ -165,7 +166,23 @@ def _check_sources(node: Node) -> None:
                 raise node.table("sources").fail(key, "names no regimen field")
 
 
-def _stepped(node: Node, starts: tuple[int, ...], route: Route) -> dict[str, object]:
+@dataclass(frozen=True, slots=True)
+class _Schedule:
+    """Aldesleukin's schedule as a Regimen holds it: stated (interval) or derived (steps)."""
+
+    dose: Dose
+    dose_iu_per_kg: int | None
+    interval_h: int
+    interval_max_h: int | None
+    infusion_min: int
+    max_doses_per_cycle: int
+    dosing_days_per_cycle: int | None
+    max_doses_per_course: int | None
+    first_dose_day: int
+    steps: tuple[Step, ...] = ()
+
+
+def _stepped(node: Node, starts: tuple[int, ...], route: Route) -> _Schedule:
     """What a stepped regimen's schedule gives: its steps and the numbers derived from them."""
     for key in _INTERVAL:
         if node.has(key):
@@ -185,35 +202,37 @@ def _stepped(node: Node, starts: tuple[int, ...], route: Route) -> dict[str, obj
             )
     per_cycle = len(offsets)
     duration = steps[0].duration_h
-    return {
-        "dose_iu_per_kg": None,
-        "interval_h": gap,
-        "interval_max_h": None,
-        "infusion_min": int(duration * 60) if duration is not None else 0,
-        "max_doses_per_cycle": per_cycle,
-        "dosing_days_per_cycle": None,
-        "max_doses_per_course": per_cycle * len(starts),
-        "steps": steps,
-        "first_dose_day": min(days),
-        "dose": steps[0].dose,
-    }
+    return _Schedule(
+        dose=steps[0].dose,
+        dose_iu_per_kg=None,
+        interval_h=gap,
+        interval_max_h=None,
+        infusion_min=int(duration * 60) if duration is not None else 0,
+        max_doses_per_cycle=per_cycle,
+        dosing_days_per_cycle=None,
+        max_doses_per_course=per_cycle * len(starts),
+        first_dose_day=min(days),
+        steps=steps,
+    )
 
 
-def _interval(node: Node) -> dict[str, object]:
+def _interval(node: Node, route: Route) -> _Schedule:
     """What an interval (high-dose bolus) regimen's schedule gives, as the file states it."""
+    if route is not Route.IV_BOLUS:
+        raise node.fail("route", "an interval schedule is an IV bolus's; give steps for another")
     interval = node.integer("interval_h", minimum=1)
     per_kg = node.integer("dose_iu_per_kg", minimum=1)
-    return {
-        "dose_iu_per_kg": per_kg,
-        "interval_h": interval,
-        "interval_max_h": node.optional_integer("interval_max_h", minimum=interval),
-        "infusion_min": node.integer("infusion_min", minimum=1),
-        "max_doses_per_cycle": node.integer("max_doses_per_cycle", minimum=1),
-        "dosing_days_per_cycle": node.optional_integer("dosing_days_per_cycle", minimum=1),
-        "max_doses_per_course": node.optional_integer("max_doses_per_course", minimum=1),
-        "first_dose_day": node.optional_integer("first_dose_day", minimum=1) or 1,
-        "dose": Dose(Decimal(per_kg), DoseUnit.IU, DoseBasis.PER_KG),
-    }
+    return _Schedule(
+        dose=Dose(Decimal(per_kg), DoseUnit.IU, DoseBasis.PER_KG),
+        dose_iu_per_kg=per_kg,
+        interval_h=interval,
+        interval_max_h=node.optional_integer("interval_max_h", minimum=interval),
+        infusion_min=node.integer("infusion_min", minimum=1),
+        max_doses_per_cycle=node.integer("max_doses_per_cycle", minimum=1),
+        dosing_days_per_cycle=node.optional_integer("dosing_days_per_cycle", minimum=1),
+        max_doses_per_course=node.optional_integer("max_doses_per_course", minimum=1),
+        first_dose_day=node.optional_integer("first_dose_day", minimum=1) or 1,
+    )
 
 
 def _check_cycle_length(node: Node, agents: tuple[CompanionAgent, ...]) -> None:
@@ -237,7 +256,7 @@ def regimen(regimen_id: str, node: Node) -> Regimen:
     if route not in {Route.IV_BOLUS, Route.CONTINUOUS_INFUSION, Route.SUBCUTANEOUS,
                      Route.INTRALESIONAL}:  # fmt: skip
         raise node.fail("route", f"{route.value!r} is a companion agent's route, not aldesleukin's")
-    schedule = _stepped(node, starts, route) if stepped else _interval(node)
+    schedule = _stepped(node, starts, route) if stepped else _interval(node, route)
     agents = tuple(_agent(item) for item in node.tables("agents")) if node.has("agents") else ()
     _check_cycle_length(node, agents)
     return Regimen(
@@ -265,7 +284,16 @@ def regimen(regimen_id: str, node: Node) -> Regimen:
         course_every_weeks=node.optional_integer("course_every_weeks", minimum=1),
         cycle_length_days=node.optional_integer("cycle_length_days", minimum=1),
         max_cycles_total=node.optional_integer("max_cycles_total", minimum=1),
-        **schedule,  # type: ignore[arg-type]
+        dose=schedule.dose,
+        dose_iu_per_kg=schedule.dose_iu_per_kg,
+        interval_h=schedule.interval_h,
+        interval_max_h=schedule.interval_max_h,
+        infusion_min=schedule.infusion_min,
+        max_doses_per_cycle=schedule.max_doses_per_cycle,
+        dosing_days_per_cycle=schedule.dosing_days_per_cycle,
+        max_doses_per_course=schedule.max_doses_per_course,
+        first_dose_day=schedule.first_dose_day,
+        steps=schedule.steps,
     )
 
 
