@@ -62,11 +62,6 @@ def plan_course(
             lesions=lesions,
             events=events,
         )
-        unchecked = route_refusal(
-            find_regimen(services.rules, regimen), services.rules.before_dose_routes
-        )
-        if unchecked is not None:
-            raise RefusedError([unchecked])
         with services.uow() as uow:
             patient_or_404(uow, patient_id)
             uow.patients.lock(patient_id)
@@ -126,7 +121,16 @@ def course_fields(
     events: object = None,
 ) -> dict[str, Any]:
     """What planning a course keeps: regimen, weight, first dose and the plan document (which
-    keeps the height, lesions and events the plan was made with)."""
+    keeps the height, lesions and events the plan was made with).
+
+    A regimen whose aldesleukin route has no before-dose checks in il2 is refused here, never
+    overridably, whichever path keeps the course.
+    """
+    unchecked = route_refusal(
+        find_regimen(services.rules, regimen), services.rules.before_dose_routes
+    )
+    if unchecked is not None:
+        raise RefusedError([unchecked])
     planned = plan_one(
         services.rules,
         regimen_id=regimen,
