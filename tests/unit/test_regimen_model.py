@@ -1,6 +1,7 @@
 """The regimen model beyond the IV bolus: body-surface area, dose bases, steps, companion
 agents, anchors, and the rule file's checks on them."""
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,7 @@ from il2.domain.errors import InvalidInputError, RuleTableError
 from il2.domain.events import Event, anchor_warnings
 from il2.domain.regimen import BsaFormula, Dose, DoseBasis, DoseUnit, Route
 from il2.rules.loader import RuleSet, load_rules
+from il2.services.bedside import assess_before_dose
 
 SEVENTY = Decimal(70)
 
@@ -264,3 +266,15 @@ version = "test"
 """
     with pytest.raises(RuleTableError, match="an interval schedule is an IV bolus's"):
         load_rules(site_policy=_site(tmp_path, text))
+
+
+def test_the_bedside_engine_refuses_a_regimen_whose_route_it_cannot_check(
+    rules: RuleSet,
+) -> None:
+    root = Path(__file__).parents[2]
+    stable = json.loads((root / "examples/bedside/stable-give.json").read_text("utf-8"))
+    assert assess_before_dose(rules, stable)[1].action.value == "give"
+    with pytest.raises(InvalidInputError) as refused:
+        assess_before_dose(rules, stable | {"regimen": "ld-sc-nci"})
+    assert refused.value.field == "regimen"
+    assert "before-dose checks for subcutaneous are not in il2 yet" in refused.value.allowed
