@@ -229,7 +229,7 @@ def test_the_readable_table_shows_every_criterion_and_the_verdict() -> None:
         (["plan", "--regimen", "hd-label", "--weight-kg", "heavy", "--first-dose", "2026-12-07T08:00"],
          None, "field 'weight_kg': 'heavy'"),
         (["plan", "--regimen", "hd-lable", "--weight-kg", "70", "--first-dose", "2026-12-07T08:00"],
-         None, "no regimen 'hd-lable' (known: hd-label, hd-nci-720, post-til)"),
+         None, "no regimen 'hd-lable' (known: hd-label, hd-nci-720, post-til, ld-iv-nci,"),
         (["plan", "--regimen", "hd-label", "--weight-kg", "70", "--first-dose", "tomorrow"],
          None, "field 'first_dose'"),
         (["screen", "-"], "{not json", "valid JSON"),
