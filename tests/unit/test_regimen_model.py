@@ -56,7 +56,7 @@ def test_a_height_outside_the_guard_is_refused_naming_the_field_and_range() -> N
 @pytest.mark.parametrize("lesions", [0, -1, True, 1.5, "3"])
 def test_lesions_must_be_a_whole_number_from_1(lesions: object) -> None:
     with pytest.raises(InvalidInputError) as refused:
-        check_lesions(lesions)
+        check_lesions(lesions, maximum=100)
     assert refused.value.field == "lesions"
 
 

@@ -46,10 +46,12 @@ def check_height_cm(height_cm: Decimal, *, minimum: Decimal, maximum: Decimal) -
     return height_cm
 
 
-def check_lesions(lesions: object) -> int:
-    """A number of lesions: a whole number of at least 1."""
-    if isinstance(lesions, bool) or not isinstance(lesions, int) or lesions < 1:
+def check_lesions(lesions: object, *, maximum: int) -> int:
+    """A number of lesions: a whole number from 1 to the site's guard `maximum`."""
+    if isinstance(lesions, bool) or not isinstance(lesions, int) or not 1 <= lesions <= maximum:
         raise InvalidInputError(
-            field="lesions", value=lesions, allowed="a whole number of lesions, at least 1"
+            field="lesions",
+            value=lesions,
+            allowed=f"a whole number of lesions, at least 1 and at most {maximum}",
         )
     return lesions

@@ -262,7 +262,7 @@ def measure_body(
         height_cm=height_cm,
         bsa_m2=area,
         bsa_formula=policy.bsa_formula if area is not None else None,
-        lesions=check_lesions(lesions) if lesions is not None else None,
+        lesions=check_lesions(lesions, maximum=policy.lesions_max) if lesions is not None else None,
     )
 
 

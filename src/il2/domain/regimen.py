@@ -346,3 +346,4 @@ class PlanPolicy:
     bsa_formula: BsaFormula
     height_min_cm: Decimal
     height_max_cm: Decimal
+    lesions_max: int

@@ -254,7 +254,20 @@ def _plan_policy(policies: Mapping[str, PolicySetting], product: Product) -> Pla
         bsa_formula=BsaFormula(str(policies["bsa_formula"].value)),
         height_min_cm=Decimal(str(policies["height_min_cm"].value)),
         height_max_cm=Decimal(str(policies["height_max_cm"].value)),
+        lesions_max=_lesions_max(policies["lesions_max"]),
     )
+
+
+def _lesions_max(setting: PolicySetting) -> int:
+    """The lesions guard: a whole number from 1."""
+    value = setting.value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RuleTableError(
+            file=setting.origin,
+            field=f"policy.{setting.name}",
+            problem=f"must be a whole number of at least 1, not {value!r}",
+        )
+    return value
 
 
 def _site(node: Node) -> Site:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from il2.domain.errors import InvalidInputError, NotFoundError
@@ -65,7 +65,8 @@ def read_height_cm(rules: RuleSet, value: object) -> Decimal | None:
 
 
 def read_lesions(value: object) -> int | None:
-    """A number of lesions (a whole number from 1), or None when not given."""
+    """A number of lesions (a whole number from 1), or None when not given (its upper guard is
+    the plan's to check)."""
     if value is None or value == "":
         return None
     allowed = "a whole number of lesions, at least 1"
@@ -103,7 +104,9 @@ def _event(rules: RuleSet, item: object, index: int) -> Event:
         )
     try:
         if len(on.strip()) <= len("2026-12-07"):
-            return Event(kind=kind, on=date.fromisoformat(on.strip()))
+            day = date.fromisoformat(on.strip())
+            checked_moment(datetime.combine(day, time(12)), f"{field}.on")
+            return Event(kind=kind, on=day)
         moment = datetime.fromisoformat(on.strip())
     except ValueError:
         raise InvalidInputError(
@@ -111,6 +114,7 @@ def _event(rules: RuleSet, item: object, index: int) -> Event:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=rules.site.time_zone)
+    checked_moment(moment, f"{field}.on")
     return Event(kind=kind, on=moment.date(), at=moment)
 
 
