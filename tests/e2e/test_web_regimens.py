@@ -67,7 +67,8 @@ def test_a_missing_height_is_named_beside_its_field_and_nothing_typed_is_lost(
     client: TestClient, web: TestClient
 ) -> None:
     patient_id = a_patient(client, sign_in(client), "REG-4")
-    form = _form(regimen="civ-eu", height_cm="1.75", lesions="3")
+    # tmz-hd is kept as a course (IV bolus) and needs a height for temozolomide's dose per m²
+    form = _form(regimen="tmz-hd", height_cm="1.75", lesions="3")
     answer = web.post(f"/patients/{patient_id}/courses", data=form)
     assert answer.status_code == 422, answer.text
     page = answer.text
