@@ -100,6 +100,45 @@ def _derived(document: dict[str, Any]) -> dict[str, Any]:
         "cycle_end_conflict": document["cycle_end"]["conflict"],
         "extractable_iu_per_vial": document["vial_count"]["extractable_iu_per_vial"],
         "dosing_weight_basis_shown": document["dosing_weight"]["basis"],
+        **_derived_agents(document),
+    }
+
+
+def _derived_agents(document: dict[str, Any]) -> dict[str, Any]:
+    """What the regimen cases compare: each agent's days and amounts, doses by step."""
+    cycles = document["cycles"]
+    first = cycles[0]["doses"]
+    surface = document["body_surface"]
+    return {
+        "cycle_first_days": [c["first_day"] for c in cycles],
+        "aldesleukin_days": sorted({d["day"] for d in first}),
+        "aldesleukin_due_at": [d["due_at"] for d in first],
+        "aldesleukin_dose_iu": [d["dose_iu"] for d in first],
+        "aldesleukin_routes": sorted({d["route"] for c in cycles for d in c["doses"]}),
+        "aldesleukin_duration_h": sorted({d.get("duration_h", 0) for d in first}),
+        "dose_iu_by_step": [d["dose_iu"] for d in document["aldesleukin_doses"]],
+        "vials_by_step": [d["vials"] for d in document["aldesleukin_doses"]],
+        "bsa_m2_4dp": surface["bsa_m2"] if surface else "none",
+        "bsa_formula": surface["formula"] if surface else "none",
+        "has_bag": document["diluent_ml"] is not None,
+        "preparation_note": (document["preparation"] or {}).get("note", "none"),
+        "agent_days": {
+            c["agent"]: [a["day"] for a in c["administrations"] if a["cycle"] == 1]
+            for c in document["companions"]
+        },
+        "agent_dates": {
+            c["agent"]: [a["on"] for a in c["administrations"] if a["cycle"] == 1]
+            for c in document["companions"]
+        },
+        "agent_amount": {
+            c["agent"]: c.get("dose_iu", c.get("dose_mg", "none")) or "none"
+            for c in document["companions"]
+        },
+        "agent_per_cycle": {
+            c["agent"]: (c.get("per_cycle_iu") or c.get("per_cycle_mg") or ["none"])[0] or "none"
+            for c in document["companions"]
+        },
+        "agent_routes": {c["agent"]: c["route"] for c in document["companions"]},
     }
 
 
@@ -109,6 +148,9 @@ def _run_plan(case: dict[str, Any], rules: RuleSet) -> None:
         "weight_kg": case["weight_kg"],
         "first_dose": case["first_dose"],
         "cycle_end_rule": case.get("cycle_end_rule"),
+        "height_cm": case.get("height_cm"),
+        "lesions": case.get("lesions"),
+        "events": case.get("events"),
     }
     if "error_field" in case:
         with pytest.raises(InvalidInputError) as caught:

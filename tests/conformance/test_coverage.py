@@ -148,3 +148,44 @@ def test_every_numerically_graded_term_has_boundaries() -> None:
     measured = {t.id for t in TABLE.terms.values() if t.clauses}
     assert {term for term, _, _ in BOUNDARIES} == measured
     assert len(measured) >= 22  # a floor: the 22 measured terms of section 8 when written
+
+
+# ---------------------------------------------------------------- regimens
+
+REGIMENS = _bundled("regimens.toml")["regimens"]
+PLAN_CASES = [
+    case
+    for name in ("schedule.toml", "plan_preparation.toml", "regimens.toml")
+    for case in _cases(name)
+]
+
+
+@pytest.mark.parametrize("regimen", sorted(REGIMENS))
+def test_every_regimen_is_planned_in_a_case(regimen: str) -> None:
+    planned = [c for c in PLAN_CASES if c["regimen"] == regimen and "expect" in c]
+    assert planned, f"no plan case (schedule, plan_preparation or regimens.toml) plans {regimen}"
+    measured = {key for case in planned for key in case["expect"]}
+    assert measured & {"dose_iu", "dose_iu_by_step"}, f"no case checks the dose of {regimen}"
+    assert measured & {"doses_by_cycle", "aldesleukin_days"}, f"no case checks {regimen}'s days"
+
+
+@pytest.mark.parametrize(
+    ("regimen", "agent"),
+    [(r, a["agent"]) for r, entry in sorted(REGIMENS.items()) for a in entry.get("agents", [])],
+)
+def test_every_companion_agent_has_its_days_and_amount_checked(regimen: str, agent: str) -> None:
+    checked = [
+        case["expect"]
+        for case in PLAN_CASES
+        if case["regimen"] == regimen and agent in case.get("expect", {}).get("agent_days", {})
+    ]
+    assert checked, f"no case in cases/regimens.toml checks the days of {agent} in {regimen}"
+    assert any(agent in expect.get("agent_amount", {}) for expect in checked), (regimen, agent)
+
+
+def test_every_anchored_regimen_has_a_missing_and_an_early_event_case() -> None:
+    required = [r for r, entry in REGIMENS.items() if entry.get("anchor", {}).get("required")]
+    assert required  # a floor: sbrt-hd when written
+    for regimen in required:
+        fields = {c.get("error_field") for c in PLAN_CASES if c["regimen"] == regimen}
+        assert {"events", "first_dose"} <= fields, regimen

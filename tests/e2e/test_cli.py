@@ -130,7 +130,78 @@ def test_regimens_lists_the_three_contract_regimens_with_sources() -> None:
     assert listed["hd-label"]["dose_iu_per_kg"] == 600_000
     assert listed["hd-nci-720"]["max_doses_per_cycle"] == 15
     assert listed["post-til"]["unconfirmed"]
-    assert all(r["source"] and r["interval_h"] == 8 for r in listed.values())
+    assert all(listed[r]["interval_h"] == 8 for r in ("hd-label", "hd-nci-720", "post-til"))
+    assert all(r["source"] for r in listed.values())
+
+
+def test_regimens_lists_every_contract_regimen_with_route_setting_and_agents() -> None:
+    listed = {r["id"]: r for r in il2_json("regimens")["regimens"]}
+    assert {"ld-iv-nci", "ld-sc-nci", "ld-sc-ifn", "civ-eu", "intralesional", "biochemo-cvd",
+            "tmz-hd", "sbrt-hd"} <= set(listed)  # fmt: skip
+    assert listed["hd-label"]["route"] == "iv_bolus"
+    assert listed["hd-label"]["setting"] == "inpatient"
+    assert listed["hd-label"]["agents"] == ["aldesleukin"]
+    assert listed["ld-sc-ifn"]["route"] == "subcutaneous"
+    assert listed["ld-sc-ifn"]["setting"] == "outpatient"
+    assert listed["ld-sc-ifn"]["agents"] == ["aldesleukin", "interferon_alfa"]
+    assert listed["civ-eu"]["route"] == "continuous_infusion"
+    assert listed["civ-eu"]["needs"] == ["height_cm"]
+    assert listed["intralesional"]["needs"] == ["lesions"]
+    assert listed["sbrt-hd"]["needs"] == ["events.sbrt_fraction"]
+    assert "cisplatin" in listed["biochemo-cvd"]["agents"]
+    assert listed["ld-sc-nci"]["before_dose_checks"] is False
+    assert listed["tmz-hd"]["before_dose_checks"] is True
+
+
+def test_plan_per_m2_with_height_lists_each_agent_and_each_dose_carries_its_route() -> None:
+    plan = il2_json("plan", "--regimen", "biochemo-cvd", "--weight-kg", "70",
+                    "--height-cm", "175", "--first-dose", "2026-12-07T08:00:00+00:00")  # fmt: skip
+    dose = plan["cycles"][0]["doses"][0]
+    assert dose["agent"] == "aldesleukin"
+    assert dose["route"] == "continuous_infusion"
+    assert dose["dose_iu"] == 16_601_958
+    assert dose["duration_h"] == 24
+    agents = {c["agent"]: c for c in plan["companions"]}
+    assert agents["cisplatin"]["dose_mg"] == 36.89
+    assert [a["on"] for a in agents["dacarbazine"]["administrations"]] == ["2026-12-07"]
+    assert plan["bsa_m2"] == 1.84
+
+
+def test_plan_with_lesions_and_with_an_event() -> None:
+    lesions = il2_json("plan", "--regimen", "intralesional", "--weight-kg", "70",
+                       "--lesions", "4", "--first-dose", "2026-12-07T08:00:00+00:00")  # fmt: skip
+    assert lesions["dose_iu"] == 12_000_000
+    assert lesions["lesions"] == 4
+    anchored = il2_json("plan", "--regimen", "sbrt-hd", "--weight-kg", "70",
+                        "--event", "sbrt_fraction=2026-12-02", "--event",
+                        "sbrt_fraction=2026-12-04",
+                        "--first-dose", "2026-12-07T08:00:00+00:00")  # fmt: skip
+    assert anchored["events"] == [
+        {"kind": "sbrt_fraction", "on": "2026-12-02"},
+        {"kind": "sbrt_fraction", "on": "2026-12-04"},
+    ]
+    assert not any("after the sbrt fraction" in w for w in anchored["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--regimen", "civ-eu"], "height_cm"),
+        (["--regimen", "civ-eu", "--height-cm", "17.5"], "height_cm"),
+        (["--regimen", "intralesional", "--lesions", "0"], "lesions"),
+        (["--regimen", "sbrt-hd"], "events"),
+        (["--regimen", "sbrt-hd", "--event", "sbrt_fraction"], "events[0]"),
+        (["--regimen", "sbrt-hd", "--event", "sbrt_fraction=2026-12-09"], "first_dose"),
+    ],
+)
+def test_plan_refuses_a_missing_or_bad_measure_naming_the_field_and_option(
+    args: list[str], named: str
+) -> None:
+    done = il2("plan", *args, "--weight-kg", "70", "--first-dose", "2026-12-07T08:00:00+00:00")
+    assert done.returncode == 2
+    assert f"'{named}'" in done.stderr
+    if named != "first_dose":
+        assert "--" in done.stderr  # the option that gives it
 
 
 def test_screen_reads_standard_input_and_reports_what_to_obtain() -> None:
@@ -158,7 +229,7 @@ def test_the_readable_table_shows_every_criterion_and_the_verdict() -> None:
         (["plan", "--regimen", "hd-label", "--weight-kg", "heavy", "--first-dose", "2026-12-07T08:00"],
          None, "field 'weight_kg': 'heavy'"),
         (["plan", "--regimen", "hd-lable", "--weight-kg", "70", "--first-dose", "2026-12-07T08:00"],
-         None, "no regimen 'hd-lable' (known: hd-label, hd-nci-720, post-til)"),
+         None, "no regimen 'hd-lable' (known: hd-label, hd-nci-720, post-til, ld-iv-nci,"),
         (["plan", "--regimen", "hd-label", "--weight-kg", "70", "--first-dose", "tomorrow"],
          None, "field 'first_dose'"),
         (["screen", "-"], "{not json", "valid JSON"),

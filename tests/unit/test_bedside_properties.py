@@ -76,6 +76,11 @@ def pressors(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 STABLE = json.loads((Path(__file__).parents[2] / "examples/bedside/stable-give.json").read_text())
+# The before-dose rules are for the routes listed in regimens.toml [before_dose] (the IV bolus);
+# il2 bedside refuses a regimen given by any other route.
+CHECKED_REGIMENS = sorted(
+    key for key, r in RULES.regimens.items() if r.route.value in RULES.before_dose_routes
+)
 _REDRAWN = sorted(p for p in SPECS if p not in _PRESSOR_FIELDS and p != "regimen")
 
 
@@ -88,7 +93,7 @@ def assessments(draw: st.DrawFn, regimen: str | None = None) -> dict[str, Any]:
     wrong "give".
     """
     document: dict[str, Any] = copy.deepcopy(STABLE)
-    document["regimen"] = regimen or draw(st.sampled_from(sorted(RULES.regimens)))
+    document["regimen"] = regimen or draw(st.sampled_from(CHECKED_REGIMENS))
     if document["regimen"] == "post-til":
         document["vasopressors"] = []
     for path in draw(st.lists(st.sampled_from(_REDRAWN), unique=True, max_size=3)):

@@ -12,12 +12,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.strategies import documents
 
-from il2.domain.dosing import dose_iu, extractable_iu_per_vial, vials_for_doses, vials_per_dose
+from il2.domain.body import bsa_m2
+from il2.domain.dosing import (
+    dose_amount,
+    dose_iu,
+    extractable_iu_per_vial,
+    vials_for_doses,
+    vials_per_dose,
+)
 from il2.domain.eligibility import Limit, RelativeLimit, Verdict
 from il2.domain.errors import InvalidInputError
 from il2.domain.findings import FieldType
 from il2.domain.quantities import Comparison
-from il2.domain.regimen import CycleEndRule, Regimen, VialPooling
+from il2.domain.regimen import BsaFormula, CycleEndRule, Dose, Regimen, VialPooling
 from il2.domain.schedule import Calendar, plan_calendar
 from il2.rules.loader import load_rules
 from il2.services.screening import screen_candidate
@@ -63,10 +70,18 @@ def _worsen(document: dict[str, Any], test: Limit | RelativeLimit, step: Decimal
 @given(low=weights, high=weights)
 def test_the_dose_never_falls_as_weight_rises(low: Decimal, high: Decimal) -> None:
     low, high = sorted((low, high))
+
+    def amount(dose: Dose, weight_kg: Decimal) -> Decimal:
+        area = bsa_m2(height_cm=Decimal(170), weight_kg=weight_kg, formula=BsaFormula.MOSTELLER)
+        return dose_amount(dose, weight_kg=weight_kg, bsa_m2=area, lesions=3)
+
     for regimen in RULES.regimens.values():
-        assert dose_iu(weight_kg=low, iu_per_kg=regimen.dose_iu_per_kg) <= dose_iu(
-            weight_kg=high, iu_per_kg=regimen.dose_iu_per_kg
-        )
+        if regimen.dose_iu_per_kg is not None:
+            assert dose_iu(weight_kg=low, iu_per_kg=regimen.dose_iu_per_kg) <= dose_iu(
+                weight_kg=high, iu_per_kg=regimen.dose_iu_per_kg
+            )
+        for dose in regimen.doses:
+            assert amount(dose, low) <= amount(dose, high), (regimen.id, dose.words)
 
 
 @settings(max_examples=200)
@@ -125,14 +140,25 @@ def test_every_calendar_keeps_interval_and_dose_limits(
         assert regimen.dosing_days_per_cycle is not None
         return
     total = 0
+    every = [d.due_at.astimezone(UTC) for cycle in calendar.cycles for d in cycle.doses]
+    # Every aldesleukin slot of the course in time order, never closer than the regimen's
+    # minimum interval (the one later before-dose checks read), across cycles too.
+    assert all(b - a >= timedelta(hours=regimen.min_interval_h) for a, b in pairwise(every))
     for cycle in calendar.cycles:
         times = [d.due_at.astimezone(UTC) for d in cycle.doses]
         gaps = {b - a for a, b in pairwise(times)}
-        assert gaps <= {timedelta(hours=regimen.interval_h)}
+        if not regimen.steps:
+            assert gaps <= {timedelta(hours=regimen.interval_h)}
+        else:
+            assert min(gaps, default=timedelta(hours=regimen.min_interval_h)) == timedelta(
+                hours=regimen.min_interval_h
+            )
         assert 1 <= len(times) <= regimen.max_doses_per_cycle
         assert [d.number for d in cycle.doses] == list(range(1, len(times) + 1))
         if rule is not CycleEndRule.DOSE_COUNT and regimen.dosing_days_per_cycle:
-            assert all(d.day <= regimen.dosing_days_per_cycle for d in cycle.doses)
+            # dosing days count from the first aldesleukin day (tmz-hd: cycle day 22)
+            first_day = regimen.first_dose_day
+            assert all(d.day - first_day < regimen.dosing_days_per_cycle for d in cycle.doses)
         if rule is CycleEndRule.ASK:
             # Never silently shortened: asked and not refused means every allowed dose fits.
             assert not calendar.shortfalls

@@ -36,6 +36,9 @@ async def plan(body: CoursePlan, services: Il2Services) -> dict[str, Any]:
         weight_kg=body.weight_kg,
         first_dose=body.first_dose,
         cycle_end_rule=body.cycle_end_rule,
+        height_cm=body.height_cm,
+        lesions=body.lesions,
+        events=[event.model_dump() for event in body.events] if body.events else None,
     )
     return documents.plan_document(course, services.rules)
 

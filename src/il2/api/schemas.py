@@ -90,6 +90,19 @@ class NewPatient(Body):
     referred_on: date | None = None
 
 
+class PlanEvent(Body):
+    """An outside event a regimen is anchored to: its kind and its date (or date-time)."""
+
+    kind: str = Field(
+        min_length=1, max_length=limits.MAX_IDENTIFIER, description="e.g. sbrt_fraction"
+    )
+    on: str = Field(
+        min_length=1,
+        max_length=limits.MAX_IDENTIFIER,
+        description="ISO 8601 date (2026-12-04) or date-time",
+    )
+
+
 class CoursePlan(Body):
     """A course to plan: the regimen, the patient's weight and the first dose."""
 
@@ -109,6 +122,18 @@ class CoursePlan(Body):
         "doses (hd-label: a first dose at 16:00 or later fits 13 of 14 in days 1-5): "
         "'whichever_first' ends the cycle within the days, 'dose_count' gives every dose. "
         "Needed only then, unless the site policy decides; left out otherwise.",
+    )
+    height_cm: Number | None = Field(
+        default=None, description="Height in cm, for a regimen dosed per m² (il2 regimens)"
+    )
+    lesions: StrictInt | None = Field(
+        default=None, description="Number of lesions (at least 1), for a regimen dosed per lesion"
+    )
+    events: list[PlanEvent] | None = Field(
+        default=None,
+        max_length=10,
+        description="Outside events the regimen is anchored to, e.g. "
+        '[{"kind": "sbrt_fraction", "on": "2026-12-04"}]',
     )
     override_reason: str | None = Field(
         default=None,

@@ -115,7 +115,7 @@ def regimens(as_json: JsonFlag = False) -> None:
 
 
 @app.command()
-def plan(
+def plan(  # noqa: PLR0917 - typer takes each option as a parameter
     regimen: Annotated[str, typer.Option(help="Regimen id, e.g. hd-label (see il2 regimens).")],
     weight_kg: Annotated[str, typer.Option(help="Body weight in kg (20-350).")],
     first_dose: Annotated[
@@ -134,19 +134,59 @@ def plan(
             "site policy decides.",
         ),
     ] = None,
+    height_cm: Annotated[
+        str | None,
+        typer.Option(help="Height in cm, for a regimen dosed per m² (see il2 regimens)."),
+    ] = None,
+    lesions: Annotated[
+        str | None,
+        typer.Option(help="Number of lesions (at least 1), for a regimen dosed per lesion."),
+    ] = None,
+    event: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--event",
+            help="An outside event the regimen is anchored to, KIND=DATE (repeatable), e.g. "
+            "sbrt_fraction=2026-12-04 or til_infusion_end=2026-12-07T02:00:00-08:00.",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Plan a course: dose, preparation, vials and the time of every dose."""
+    """Plan a course: doses of every agent, preparation, vials and the time of every dose."""
     rules = _rules()
-    with reported(), _option_named("cycle_end_rule", "--cycle-end"):
+    with (
+        reported(),
+        _option_named("cycle_end_rule", "--cycle-end"),
+        _option_named("height_cm", "--height-cm"),
+        _option_named("lesions", "--lesions"),
+        _option_named("events", "--event KIND=DATE"),
+    ):
         course = plan_course(
             rules,
             regimen_id=regimen,
             weight_kg=weight_kg,
             first_dose=first_dose,
             cycle_end_rule=cycle_end,
+            height_cm=height_cm,
+            lesions=lesions,
+            events=_events(event or []),
         )
     _emit(documents.plan_document(course, rules), as_json, render.plan)
+
+
+def _events(given: list[str]) -> list[dict[str, str]]:
+    """`--event KIND=DATE` options as plan events; one without '=' is refused, naming it."""
+    events = []
+    for index, text in enumerate(given):
+        kind, sign, on = text.partition("=")
+        if not sign or not kind.strip() or not on.strip():
+            raise InvalidInputError(
+                field=f"events[{index}]",
+                value=text,
+                allowed="KIND=DATE, such as sbrt_fraction=2026-12-04 (give it with --event)",
+            )
+        events.append({"kind": kind.strip(), "on": on.strip()})
+    return events
 
 
 @contextmanager

@@ -21,16 +21,21 @@ def _when(iso: str) -> str:
 def regimens(console: Console, document: dict[str, Any]) -> None:
     """The regimen library."""
     table = Table(title="Regimens", show_lines=True)
-    for column in ("id", "name", "IU/kg", "every", "doses/cycle", "cycles", "source"):
+    columns = ("id", "name", "dose", "route, setting", "agents", "every", "doses/cycle", "cycles",
+               "source")  # fmt: skip
+    for column in columns:
         table.add_column(column)
     for r in document["regimens"]:
         interval = f"{r['interval_h']} h"
         if r["interval_max_h"]:
             interval = f"{r['interval_h']}-{r['interval_max_h']} h"
+        if r["steps"]:
+            interval = f"by cycle day (shortest {r['min_interval_h']} h)"
         name = r["name"] + (" [UNCONFIRMED values]" if r["unconfirmed"] else "")
         table.add_row(
-            r["id"], name, f"{r['dose_iu_per_kg']:,}", interval,
-            str(r["max_doses_per_cycle"]), str(r["cycles_per_course"]), r["source"],
+            r["id"], name, " then ".join(dict.fromkeys(s["dose"]["words"] for s in r["steps"]))
+            or r["dose"]["words"], f"{r['route']}, {r['setting']}", ", ".join(r["agents"]),
+            interval, str(r["max_doses_per_cycle"]), str(r["cycles_per_course"]), r["source"],
         )  # fmt: skip
     console.print(table)
 
@@ -54,6 +59,40 @@ def _cycle_end(cycle_end: dict[str, Any] | None) -> str:
     return f"{cycle_end['rule']} ({by})"
 
 
+def _body_surface(document: dict[str, Any]) -> str:
+    body = document.get("body_surface")
+    if not body:
+        return "not used"
+    return f"{body['bsa_m2']} m² ({body['formula']}; {body['note']})"
+
+
+def _preparation(document: dict[str, Any]) -> list[tuple[str, str]]:
+    preparation = document.get("preparation")
+    if preparation:
+        return [("Preparation", preparation["note"])]
+    return [
+        ("Diluent", f"{document['diluent_ml']} mL {document['diluent']}"),
+        ("Final concentration", f"{document['concentration_ug_per_ml']} ug/mL"),
+    ]
+
+
+def _companion(companion: dict[str, Any]) -> Table:
+    unit = "IU" if "dose_iu" in companion else "mg"
+    amount = companion.get("dose_iu", companion.get("dose_mg"))
+    dose = companion["dose"]["words"] if companion["dose"] else "dose not given by the source"
+    table = Table(
+        title=f"{companion['agent']} ({companion['route']}): {dose}"
+        + (f" = {amount:,} {unit} an administration" if amount is not None else "")
+    )
+    for column in ("cycle", "day", "on", "administrations"):
+        table.add_column(column)
+    for given in companion["administrations"]:
+        table.add_row(str(given["cycle"]), str(given["day"]), given["on"], str(given["doses"]))
+    if not companion["administrations"]:
+        table.add_row("-", "-", "-", companion["notes"] or "days not given by the source")
+    return table
+
+
 def plan(console: Console, document: dict[str, Any]) -> None:
     """A course plan: the dose and its preparation, then the calendar."""
     summary = Table(title=f"Plan: {document['regimen_name']}", show_header=False)
@@ -65,13 +104,16 @@ def plan(console: Console, document: dict[str, Any]) -> None:
         ("Weight basis", weight.get("note", "not recorded")),
         ("Dose", f"{document['dose_iu']:,} IU"),
         ("Dose (derived)", f"{document['dose_mg']} mg - {document['mg_factor_note']}"),
+        ("Route", f"{document.get('route', 'iv_bolus')} ({document.get('setting', 'inpatient')})"),
+        ("Body surface", _body_surface(document)),
         ("Reconstituted volume", f"{document['reconstituted_ml']} mL"),
-        ("Diluent", f"{document['diluent_ml']} mL {document['diluent']}"),
-        ("Final concentration", f"{document['concentration_ug_per_ml']} ug/mL"),
+        *_preparation(document),
         ("Vials", (f"{document['vials_per_dose']} a dose; by cycle {document['vials_by_cycle']}; "
                    f"{document['vials_per_course']} a course")),
         ("Vials counted", _vial_basis(document.get("vial_count"))),
         ("Cycle end", _cycle_end(document.get("cycle_end"))),
+        ("Cost a cycle", "; ".join(f"{agent} {c['per_cycle'][0]}" for agent, c in
+                                   document.get("cost", {}).items()) or "no site price set"),
         ("Response scan on", str(document["response_assessment_on"])),
         ("Earliest next course", str(document["earliest_next_course_on"])),
     ]  # fmt: skip
@@ -80,11 +122,19 @@ def plan(console: Console, document: dict[str, Any]) -> None:
     console.print(summary)
     for cycle in document["cycles"]:
         table = Table(title=f"Cycle {cycle['cycle']} (day 1 = {cycle['first_day']})")
-        for column in ("dose", "due at", "cycle day"):
+        for column in ("dose", "due at", "cycle day", "aldesleukin IU", "vials"):
             table.add_column(column)
         for dose in cycle["doses"]:
-            table.add_row(str(dose["number"]), _when(dose["due_at"]), str(dose["day"]))
+            table.add_row(
+                str(dose["number"]),
+                _when(dose["due_at"]),
+                str(dose["day"]),
+                f"{dose.get('dose_iu', document['dose_iu']):,}",
+                str(dose.get("vials", document["vials_per_dose"])),
+            )
         console.print(table)
+    for companion in document.get("companions", []):
+        console.print(_companion(companion))
     for warning in document["warnings"]:
         console.print(Text(f"! {warning}", style="yellow"))
 

@@ -34,6 +34,21 @@ class AdmissionPolicy:
     source: str = ""
 
 
+def route_refusal(regimen: Regimen, checked_routes: Sequence[str]) -> Refusal | None:
+    """Refuse, never overridably, a course whose aldesleukin route has no before-dose checks
+    in il2 (`checked_routes`, from the regimen file): its doses would go unchecked."""
+    if regimen.route.value in checked_routes:
+        return None
+    route = regimen.route.value.replace("_", " ")
+    return Refusal(
+        "route-without-before-dose-checks",
+        f"Regimen {regimen.id} gives aldesleukin by {route}: il2's before-dose checks are for "
+        f"the {' and '.join(r.replace('_', ' ') for r in checked_routes)} route only, and the "
+        f"before-dose checks for {route} are not in il2 yet. The plan can be previewed, not "
+        "planned as a course.",
+    )
+
+
 def check_first_dose(first_dose: datetime, *, now: datetime, policy: AdmissionPolicy) -> None:
     """Refuse a first dose in the past (beyond a small tolerance) or too far ahead."""
     earliest = now - timedelta(hours=policy.first_dose_past_tolerance_hours)

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from il2.domain.errors import InvalidInputError
 from il2.domain.quantities import plain, round_to, whole
-from il2.domain.regimen import DilutionBand, MgFactor, VialPooling
+from il2.domain.regimen import DilutionBand, Dose, DoseBasis, MgFactor, VialPooling
 
 
 def check_weight_kg(weight_kg: Decimal, *, minimum: Decimal, maximum: Decimal) -> Decimal:
@@ -32,6 +32,26 @@ def check_weight_kg(weight_kg: Decimal, *, minimum: Decimal, maximum: Decimal) -
 def dose_iu(*, weight_kg: Decimal, iu_per_kg: int) -> int:
     """The dose in whole international units."""
     return whole(weight_kg * iu_per_kg)
+
+
+def dose_amount(
+    dose: Dose, *, weight_kg: Decimal, bsa_m2: Decimal | None, lesions: int | None
+) -> Decimal:
+    """One administration of `dose`, exact: in IU for an IU or MIU dose, in mg for a mg dose.
+
+    The measure the basis needs (the area for per m², the lesions for per lesion) must be
+    given; the planner asks for it first.
+    """
+    amount = dose.per_unit_iu if dose.unit.is_units else dose.amount
+    if dose.basis is DoseBasis.PER_KG:
+        return amount * weight_kg
+    if dose.basis is DoseBasis.PER_M2:
+        assert bsa_m2 is not None  # noqa: S101 - the planner refuses a plan without a height
+        return amount * bsa_m2
+    if dose.basis is DoseBasis.PER_LESION:
+        assert lesions is not None  # noqa: S101 - the planner refuses a plan without lesions
+        return amount * lesions
+    return amount
 
 
 def dose_mg(*, dose_iu: int, factor: MgFactor) -> Decimal:
@@ -140,10 +160,30 @@ def vials_for_doses(
     later dose whose infusion ends within `stability_h` of the vial's reconstitution (taken
     as the start of the dose that opened it).
     """
-    if pooling is VialPooling.NONE:
-        return len(due_at) * vials_per_dose(dose_iu=dose_iu, iu_per_vial=iu_per_vial)
-    stock = _VialStock(iu_per_vial=iu_per_vial, stability=timedelta(hours=stability_h))
     infusion = timedelta(minutes=infusion_min)
-    for start in due_at:
-        stock.draw(dose_iu=dose_iu, start=start, end=start + infusion)
+    return vials_for_amounts(
+        doses=[(start, start + infusion, dose_iu) for start in due_at],
+        iu_per_vial=iu_per_vial,
+        pooling=pooling,
+        stability_h=stability_h,
+    )
+
+
+def vials_for_amounts(
+    *,
+    doses: Sequence[tuple[datetime, datetime, int]],
+    iu_per_vial: int,
+    pooling: VialPooling,
+    stability_h: int,
+) -> int:
+    """Vials used by `doses`, each (start, end, IU), each vial yielding `iu_per_vial`.
+
+    Without pooling each dose opens fresh vials; with pooling, drug left in a vial serves a
+    later dose that ends within `stability_h` of the start of the dose that opened it.
+    """
+    if pooling is VialPooling.NONE:
+        return sum(vials_per_dose(dose_iu=iu, iu_per_vial=iu_per_vial) for _, _, iu in doses)
+    stock = _VialStock(iu_per_vial=iu_per_vial, stability=timedelta(hours=stability_h))
+    for start, end, iu in doses:
+        stock.draw(dose_iu=iu, start=start, end=end)
     return stock.opened

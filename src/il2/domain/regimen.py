@@ -1,4 +1,11 @@
-"""Regimens and the aldesleukin product, as frozen values built from the rule files."""
+"""Regimens and the aldesleukin product, as frozen values built from the rule files.
+
+A regimen's aldesleukin is given either every `interval_h` hours from the first dose (the
+interval schedule of the high-dose bolus regimens) or by `steps`: doses on listed cycle days,
+a set number a day, each step with its own dose. Companion agents (interferon, chemotherapy,
+G-CSF) each have their own dose, route and days; a regimen may be anchored to an outside event
+(the last SBRT fraction, the end of a TIL infusion).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +13,126 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+from il2.domain.quantities import plain
+
+ALDESLEUKIN = "aldesleukin"
+
+
+class Route(StrEnum):
+    """How an agent is given."""
+
+    IV_BOLUS = "iv_bolus"
+    CONTINUOUS_INFUSION = "continuous_infusion"
+    SUBCUTANEOUS = "subcutaneous"
+    INTRALESIONAL = "intralesional"
+    INTRAVENOUS = "intravenous"
+    ORAL = "oral"
+    INTRAMUSCULAR = "intramuscular"
+
+
+class CareSetting(StrEnum):
+    """Where a regimen is given."""
+
+    INPATIENT = "inpatient"
+    OUTPATIENT = "outpatient"
+
+
+class DoseBasis(StrEnum):
+    """What a dose is counted per: kg of body weight, m² of body surface, a lesion, or flat."""
+
+    PER_KG = "per_kg"
+    PER_M2 = "per_m2"
+    FLAT = "flat"
+    PER_LESION = "per_lesion"
+
+
+class DoseUnit(StrEnum):
+    """The unit a dose is written in: IU and MIU for aldesleukin and interferon, mg else."""
+
+    IU = "IU"
+    MIU = "MIU"
+    MG = "mg"
+
+    @property
+    def is_units(self) -> bool:
+        """Whether the unit counts international units (IU or MIU)."""
+        return self is not DoseUnit.MG
+
+
+_BASIS_SUFFIX = {
+    DoseBasis.PER_KG: "/kg",
+    DoseBasis.PER_M2: "/m²",
+    DoseBasis.FLAT: "",
+    DoseBasis.PER_LESION: " per lesion",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Dose:
+    """A dose as its source writes it: an amount in a unit, per a basis."""
+
+    amount: Decimal
+    unit: DoseUnit
+    basis: DoseBasis
+
+    @property
+    def words(self) -> str:
+        """The dose as written: '600,000 IU/kg', '18 MIU/m²', '3 MIU per lesion'."""
+        return f"{plain(self.amount)} {self.unit.value}{_BASIS_SUFFIX[self.basis]}"
+
+    @property
+    def per_unit_iu(self) -> Decimal:
+        """The amount in IU (an IU or MIU dose only)."""
+        return self.amount * 1_000_000 if self.unit is DoseUnit.MIU else self.amount
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """Aldesleukin on some cycle days: `doses_per_day` doses a day, `every_h` hours apart."""
+
+    days: tuple[int, ...]
+    doses_per_day: int
+    every_h: int | None
+    dose: Dose
+    duration_h: Decimal | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CompanionAgent:
+    """An agent given with aldesleukin: its own dose (None where no source gives one), route
+    and cycle days."""
+
+    agent: str
+    route: Route
+    dose: Dose | None
+    days: tuple[int, ...]
+    doses_per_day: int
+    source: str
+    duration_h: Decimal | None = None
+    unconfirmed: tuple[str, ...] = ()
+    notes: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """An outside event the first aldesleukin dose follows, `min_h` to `max_h` hours after
+    the latest event of that kind (an event given as a day is compared by days)."""
+
+    event: str
+    min_h: int
+    max_h: int
+    required: bool
+    source: str
+
 
 @dataclass(frozen=True, slots=True)
 class Regimen:
-    """One IL-2 regimen: the dose per kilogram, its rhythm and its limits."""
+    """One IL-2 regimen: the aldesleukin dose and its rhythm, companion agents, its limits."""
 
     id: str
     name: str
-    dose_iu_per_kg: int
+    dose_iu_per_kg: int | None
     interval_h: int
     interval_max_h: int | None
     infusion_min: int
@@ -29,6 +148,62 @@ class Regimen:
     version: str
     unconfirmed: tuple[str, ...] = ()
     notes: str = ""
+    route: Route = Route.IV_BOLUS
+    setting: CareSetting = CareSetting.INPATIENT
+    dose: Dose | None = None
+    steps: tuple[Step, ...] = ()
+    first_dose_day: int = 1
+    agents: tuple[CompanionAgent, ...] = ()
+    anchor: Anchor | None = None
+    course_every_weeks: int | None = None
+    cycle_length_days: int | None = None
+    max_cycles_total: int | None = None
+
+    @property
+    def aldesleukin_dose(self) -> Dose:
+        """The first aldesleukin dose as written (a stepped regimen's first step)."""
+        if self.steps:
+            return self.steps[0].dose
+        if self.dose is not None:
+            return self.dose
+        return Dose(Decimal(self.dose_iu_per_kg or 0), DoseUnit.IU, DoseBasis.PER_KG)
+
+    @property
+    def doses(self) -> tuple[Dose, ...]:
+        """Every dose a regimen gives, aldesleukin first, then each companion's."""
+        found = [step.dose for step in self.steps] or [self.aldesleukin_dose]
+        found += [agent.dose for agent in self.agents if agent.dose is not None]
+        return tuple(found)
+
+    def needs(self, basis: DoseBasis) -> bool:
+        """Whether any dose of the regimen is counted per `basis`."""
+        return any(dose.basis is basis for dose in self.doses)
+
+    @property
+    def agent_ids(self) -> tuple[str, ...]:
+        """Aldesleukin, then each companion agent once, in the file's order."""
+        return tuple(dict.fromkeys((ALDESLEUKIN, *(a.agent for a in self.agents))))
+
+    @property
+    def min_interval_h(self) -> int:
+        """The shortest time between two aldesleukin dose starts the schedule plans."""
+        return self.interval_h
+
+    @property
+    def summary(self) -> str:
+        """The aldesleukin schedule in one line, as the plan form shows it."""
+        route = self.route.value.replace("_", " ")
+        if not self.steps:
+            return (
+                f"{self.aldesleukin_dose.words} {route} every {self.interval_h} h, up to "
+                f"{self.max_doses_per_cycle} doses a cycle, {self.cycles_per_course} "
+                f"cycle{'s' if self.cycles_per_course > 1 else ''} a course"
+            )
+        doses = " then ".join(dict.fromkeys(step.dose.words for step in self.steps))
+        return (
+            f"{doses} {route}, up to {self.max_doses_per_cycle} doses a cycle, "
+            f"{self.cycles_per_course} cycle{'s' if self.cycles_per_course > 1 else ''} a course"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +253,7 @@ class Product:
     reconstitution_diluent: str = ""
     preparation_notes: tuple[str, ...] = ()
     preparation_source: str = ""
+    route_preparation: tuple[RoutePreparation, ...] = ()
 
     def mg_factor(self, factor_id: str) -> MgFactor:
         """The conversion factor with this id."""
@@ -85,6 +261,19 @@ class Product:
             if factor.id == factor_id:
                 return factor
         raise KeyError(factor_id)
+
+    def preparation_for(self, route: Route) -> RoutePreparation | None:
+        """How a dose given by `route` is prepared, where the file says (None: the IV bag)."""
+        return next((p for p in self.route_preparation if p.route is route), None)
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePreparation:
+    """How a dose by one route is prepared, with its source (or that local protocol rules)."""
+
+    route: Route
+    note: str
+    source: str
 
 
 class CycleEndRule(StrEnum):
@@ -136,6 +325,13 @@ class VialPooling(StrEnum):
     WITHIN_STABILITY = "within_stability"
 
 
+class BsaFormula(StrEnum):
+    """How body-surface area is computed from height and weight."""
+
+    MOSTELLER = "mosteller"
+    DUBOIS = "dubois"
+
+
 @dataclass(frozen=True, slots=True)
 class PlanPolicy:
     """Site choices that shape a dose plan."""
@@ -147,3 +343,7 @@ class PlanPolicy:
     weight_max_kg: Decimal
     vial_extractable_ml: Decimal
     dosing_weight_basis: DosingWeightBasis
+    bsa_formula: BsaFormula
+    height_min_cm: Decimal
+    height_max_cm: Decimal
+    lesions_max: int

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from itertools import pairwise
 
 from il2.domain.errors import InvalidInputError
-from il2.domain.regimen import ChosenBy, CycleEndRule, Regimen
+from il2.domain.regimen import ChosenBy, CycleEndRule, Regimen, Step
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,7 @@ class PlannedDose:
     number: int
     due_at: datetime
     day: int
+    step: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +189,11 @@ def plan_calendar(
     """Lay out every dose slot of one course of `regimen` from an aware first dose.
 
     Where a cycle's dosing days hold fewer slots than it allows doses, `rule` decides; under
-    `ask` such a plan is refused, naming `cycle_end_rule` and the choices.
+    `ask` such a plan is refused, naming `cycle_end_rule` and the choices. A stepped regimen's
+    slots follow its steps (`plan_step_calendar`); its cycles have no such bounds to reconcile.
     """
+    if regimen.steps:
+        return plan_step_calendar(regimen=regimen, first_dose=first_dose)
     require_aware(first_dose, field="first_dose")
     slots_by_cycle: list[list[datetime]] = []
     for index, start_day in enumerate(regimen.cycle_start_days):
@@ -209,12 +214,63 @@ def plan_calendar(
         for s in shortfalls
     )
     cycles = []
+    before = timedelta(days=regimen.first_dose_day - 1)
     for index, slots in enumerate(slots_by_cycle):
         short = next((s for s in shortfalls if s.cycle == index + 1), None)
         kept = slots[: short.fitted] if short and rule is CycleEndRule.WHICHEVER_FIRST else slots
+        first_day = slots[0].date() - before
         doses = tuple(
-            PlannedDose(number=n, due_at=moment, day=_cycle_day(moment, slots[0].date()))
+            PlannedDose(number=n, due_at=moment, day=_cycle_day(moment, first_day))
             for n, moment in enumerate(kept, start=1)
         )
-        cycles.append(PlannedCycle(cycle=index + 1, first_day=slots[0].date(), doses=doses))
+        cycles.append(PlannedCycle(cycle=index + 1, first_day=first_day, doses=doses))
     return Calendar(cycles=tuple(cycles), warnings=warnings, shortfalls=shortfalls)
+
+
+def step_offsets_h(steps: tuple[Step, ...]) -> list[tuple[int, int]]:
+    """Every aldesleukin slot of one cycle as (hours after day 1 at the first-dose time, step
+    index), in time order."""
+    return sorted(
+        ((day - 1) * 24 + k * (step.every_h or 0), index)
+        for index, step in enumerate(steps)
+        for day in step.days
+        for k in range(step.doses_per_day)
+    )
+
+
+def shortest_gap_h(steps: tuple[Step, ...]) -> int | None:
+    """The shortest time between two slot starts of one cycle (None for a single slot)."""
+    offsets = [hours for hours, _ in step_offsets_h(steps)]
+    gaps = [later - earlier for earlier, later in pairwise(offsets)]
+    return min(gaps) if gaps else None
+
+
+def plan_step_calendar(*, regimen: Regimen, first_dose: datetime) -> Calendar:
+    """Lay out every aldesleukin slot of a stepped regimen's course from an aware first dose.
+
+    Within a cycle the slots are spaced in elapsed time from the cycle's first dose (a daily
+    dose is 24 real hours after the last); each later cycle starts at the first dose's
+    wall-clock time on its start day.
+    """
+    require_aware(first_dose, field="first_dose")
+    offsets = step_offsets_h(regimen.steps)
+    first_offset = offsets[0][0]
+    before = timedelta(days=regimen.first_dose_day - 1)
+    cycles = []
+    for index, start_day in enumerate(regimen.cycle_start_days):
+        allowed = _dose_allowance(regimen, index)
+        if allowed == 0:
+            break
+        start = _cycle_start(first_dose, start_day)
+        first_day = start.date() - before
+        doses = tuple(
+            PlannedDose(
+                number=n,
+                due_at=(moment := _after(start, hours - first_offset)),
+                day=_cycle_day(moment, first_day),
+                step=step,
+            )
+            for n, (hours, step) in enumerate(offsets[:allowed], start=1)
+        )
+        cycles.append(PlannedCycle(cycle=index + 1, first_day=first_day, doses=doses))
+    return Calendar(cycles=tuple(cycles), warnings=())

@@ -26,6 +26,7 @@ from il2.domain.irecist import IrecistCriteria
 from il2.domain.pathway import PathwayTable
 from il2.domain.recist import RecistCriteria
 from il2.domain.regimen import (
+    BsaFormula,
     CycleEndRule,
     DilutionBand,
     DosingWeightBasis,
@@ -33,6 +34,8 @@ from il2.domain.regimen import (
     PlanPolicy,
     Product,
     Regimen,
+    Route,
+    RoutePreparation,
     VialPooling,
 )
 from il2.domain.retreatment import RetreatmentTable
@@ -54,17 +57,10 @@ from il2.rules.pathway import load_pathway
 from il2.rules.permissions import Permissions, permissions_table
 from il2.rules.reader import Node, read_bundled
 from il2.rules.recist import irecist_criteria, recist_criteria
+from il2.rules.regimens import before_dose_routes, regimen, regimen_sources
 from il2.rules.retreatment import retreatment_table
 from il2.rules.site import PolicySetting, SiteChange, ThresholdSetting, apply_site_file
 from il2.rules.timeline import timeline_policy
-
-_REGIMEN_FIELDS = (
-    "name", "dose_iu_per_kg", "interval_h", "interval_max_h", "infusion_min",
-    "max_doses_per_cycle", "cycles_per_course", "cycle_start_days", "dosing_days_per_cycle",
-    "max_doses_per_course", "response_assessment_weeks_after_course",
-    "rest_between_courses_weeks", "indications", "source", "version", "unconfirmed", "notes",
-    "sources",
-)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +78,8 @@ class RuleSet:
     site: Site
     regimens: Mapping[str, Regimen]
     regimen_sources: Mapping[str, Mapping[str, str]]
+    before_dose_routes: tuple[str, ...]
+    before_dose_routes_source: str
     product: Product
     plan_policy: PlanPolicy
     policies: tuple[PolicySetting, ...]
@@ -146,53 +144,6 @@ def _site_notes(changes: Sequence[SiteChange], section: str) -> dict[str, str]:
     return {key: "; ".join(lines) for key, lines in notes.items()}
 
 
-# ---------------------------------------------------------------- regimens
-
-
-def _regimen(regimen_id: str, node: Node) -> Regimen:
-    node.only(*_REGIMEN_FIELDS)
-    starts = node.integers("cycle_start_days", minimum=1)
-    if list(starts) != sorted(set(starts)) or starts[0] != 1:
-        raise node.fail("cycle_start_days", f"must start at 1 and increase, not {list(starts)}")
-    if len(starts) != node.integer("cycles_per_course", minimum=1):
-        raise node.fail("cycles_per_course", "must equal the number of cycle_start_days")
-    interval = node.integer("interval_h", minimum=1)
-    interval_max = node.optional_integer("interval_max_h", minimum=interval)
-    if node.has("sources"):
-        for key in node.table("sources").data:
-            if key not in _REGIMEN_FIELDS:
-                raise node.table("sources").fail(key, "names no regimen field")
-    return Regimen(
-        id=regimen_id,
-        name=node.text("name"),
-        dose_iu_per_kg=node.integer("dose_iu_per_kg", minimum=1),
-        interval_h=interval,
-        interval_max_h=interval_max,
-        infusion_min=node.integer("infusion_min", minimum=1),
-        max_doses_per_cycle=node.integer("max_doses_per_cycle", minimum=1),
-        cycles_per_course=len(starts),
-        cycle_start_days=starts,
-        dosing_days_per_cycle=node.optional_integer("dosing_days_per_cycle", minimum=1),
-        max_doses_per_course=node.optional_integer("max_doses_per_course", minimum=1),
-        response_assessment_weeks_after_course=node.optional_integer(
-            "response_assessment_weeks_after_course", minimum=1
-        ),
-        rest_between_courses_weeks=node.optional_integer("rest_between_courses_weeks", minimum=1),
-        indications=node.texts("indications"),
-        source=node.text("source"),
-        version=node.text("version"),
-        unconfirmed=node.texts("unconfirmed", default=()),
-        notes=node.text("notes", default=""),
-    )
-
-
-def _regimen_sources(node: Node) -> dict[str, str]:
-    if not node.has("sources"):
-        return {}
-    sources = node.table("sources")
-    return {key: sources.text(key) for key in sources.data}
-
-
 # ---------------------------------------------------------------- product
 
 
@@ -201,7 +152,7 @@ def _product(node: Node, version: str) -> Product:
         "vial_iu", "reconstitution_ml", "reconstituted_iu_per_ml", "diluent",
         "concentration_min_ug_per_ml", "concentration_max_ug_per_ml", "stability_h",
         "source", "version", "dilution_bands", "mg_factors", "concentration_remedies",
-        "vial_order", "preparation",
+        "vial_order", "preparation", "route_preparation",
     )  # fmt: skip
     preparation = node.table("preparation")
     preparation.only("reconstitution_diluent", "handling", "never", "storage", "source")
@@ -254,7 +205,20 @@ def _product(node: Node, version: str) -> Product:
         reconstitution_diluent=preparation.text("reconstitution_diluent"),
         preparation_notes=tuple(preparation.text(k) for k in ("handling", "never", "storage")),
         preparation_source=preparation.text("source"),
+        route_preparation=_route_preparation(node),
     )
+
+
+def _route_preparation(node: Node) -> tuple[RoutePreparation, ...]:
+    if not node.has("route_preparation"):
+        return ()
+    found = []
+    for key, entry in node.table("route_preparation").children():
+        entry.only("note", "source")
+        if key not in {r.value for r in Route} or key == Route.IV_BOLUS.value:
+            raise entry.fail("note", f"{key!r} is not a route other than iv_bolus")
+        found.append(RoutePreparation(Route(key), entry.text("note"), entry.text("source")))
+    return tuple(found)
 
 
 # ---------------------------------------------------------------- assembly
@@ -287,7 +251,23 @@ def _plan_policy(policies: Mapping[str, PolicySetting], product: Product) -> Pla
         weight_max_kg=Decimal(str(policies["weight_max_kg"].value)),
         vial_extractable_ml=_extractable_ml(policies["vial_extractable_ml"], product),
         dosing_weight_basis=DosingWeightBasis(str(policies["dosing_weight_basis"].value)),
+        bsa_formula=BsaFormula(str(policies["bsa_formula"].value)),
+        height_min_cm=Decimal(str(policies["height_min_cm"].value)),
+        height_max_cm=Decimal(str(policies["height_max_cm"].value)),
+        lesions_max=_lesions_max(policies["lesions_max"]),
     )
+
+
+def _lesions_max(setting: PolicySetting) -> int:
+    """The lesions guard: a whole number from 1."""
+    value = setting.value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RuleTableError(
+            file=setting.origin,
+            field=f"policy.{setting.name}",
+            problem=f"must be a whole number of at least 1, not {value!r}",
+        )
+    return value
 
 
 def _site(node: Node) -> Site:
@@ -337,8 +317,9 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
     policies = merged.policies
     product = _product(Node(files["product"], "product.toml").table("product"), versions["product"])
     regimens_node = Node(merged.regimens, merged.regimens_origin, "regimens")
-    regimens = {key: _regimen(key, node) for key, node in regimens_node.children()}
-    sources = {key: _regimen_sources(node) for key, node in regimens_node.children()}
+    regimens = {key: regimen(key, node) for key, node in regimens_node.children()}
+    sources = {key: regimen_sources(node) for key, node in regimens_node.children()}
+    routes, routes_source = before_dose_routes(Node(files["regimens"], "regimens.toml"))
     criteria_node = Node(merged.criteria, merged.criteria_origin, "criteria")
     fields = field_specs(
         Node(files["screening_input"], "screening_input.toml").table("fields"),
@@ -371,6 +352,8 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         site=site,
         regimens=regimens,
         regimen_sources=sources,
+        before_dose_routes=routes,
+        before_dose_routes_source=routes_source,
         product=product,
         plan_policy=_plan_policy(policies, product),
         policies=tuple(policies.values()),

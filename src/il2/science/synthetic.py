@@ -105,7 +105,10 @@ def _latent(  # noqa: PLR0917 - one draw per argument the program needs
     death = np.maximum(death, start + 30)
     lost = np.where(rng.random(patients) < 0.05, start + rng.uniform(120, 3000, patients), np.inf)
     weight_kg = np.clip(rng.normal(80, 16, patients), 45, 150)
-    vials = np.ceil(regimen.dose_iu_per_kg * weight_kg / product.vial_iu).astype(int)
+    per_kg = regimen.dose_iu_per_kg
+    if per_kg is None:  # the synthetic program is of interval, per-kg (high-dose) regimens
+        raise ValueError(f"regimen {regimen.id} is not dosed in IU per kg every few hours")
+    vials = np.ceil(per_kg * weight_kg / product.vial_iu).astype(int)
     second = (best <= 2) & (rng.random(patients) < 0.7)
     origin = as_of - timedelta(days=years * 365)
     return [

@@ -29,6 +29,16 @@ def assess_before_dose(rules: RuleSet, document: object) -> tuple[Regimen, DoseD
             field="regimen", value=None, allowed="a regimen id: " + ", ".join(rules.regimens)
         )
     regimen = find_regimen(rules, regimen_id)
+    if regimen.route.value not in rules.before_dose_routes:
+        checked = [r for r in rules.regimens.values() if r.route.value in rules.before_dose_routes]
+        raise InvalidInputError(
+            field="regimen",
+            value=regimen_id,
+            allowed="a regimen whose aldesleukin route has before-dose checks in il2 ("
+            + ", ".join(r.id for r in checked)
+            + f"): the before-dose checks for {regimen.route.value.replace('_', ' ')} "
+            "are not in il2 yet",
+        )
     decision = decide_before_dose(
         findings, regimen=regimen, table=rules.bedside, policy=rules.bedside_policy
     )

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from il2.domain.errors import InvalidInputError
+from il2.domain.admission import route_refusal
+from il2.domain.errors import InvalidInputError, RefusedError
 from il2.domain.records import Actor, CourseRecord
 from il2.services.admission import admit
 from il2.services.auditing import audit, refusals_audited, stamp
@@ -17,6 +18,7 @@ from il2.services.context import Services, patient_or_404
 from il2.services.documents import plan_document
 from il2.services.parsing import aware
 from il2.services.permissions import require
+from il2.services.planning import find_regimen
 from il2.services.planning import plan as plan_one
 
 
@@ -30,6 +32,9 @@ def plan_course(
     first_dose: object,
     cycle_end_rule: object = None,
     override_reason: str | None = None,
+    height_cm: object = None,
+    lesions: object = None,
+    events: object = None,
 ) -> CourseRecord:
     """Plan the patient's next course and keep the plan, every dose slot included.
 
@@ -53,6 +58,9 @@ def plan_course(
             weight_kg=weight_kg,
             first_dose=first_dose,
             cycle_end_rule=cycle_end_rule,
+            height_cm=height_cm,
+            lesions=lesions,
+            events=events,
         )
         with services.uow() as uow:
             patient_or_404(uow, patient_id)
@@ -108,14 +116,30 @@ def course_fields(
     weight_kg: object,
     first_dose: object,
     cycle_end_rule: object = None,
+    height_cm: object = None,
+    lesions: object = None,
+    events: object = None,
 ) -> dict[str, Any]:
-    """What planning a course keeps: regimen, weight, first dose and the plan document."""
+    """What planning a course keeps: regimen, weight, first dose and the plan document (which
+    keeps the height, lesions and events the plan was made with).
+
+    A regimen whose aldesleukin route has no before-dose checks in il2 is refused here, never
+    overridably, whichever path keeps the course.
+    """
+    unchecked = route_refusal(
+        find_regimen(services.rules, regimen), services.rules.before_dose_routes
+    )
+    if unchecked is not None:
+        raise RefusedError([unchecked])
     planned = plan_one(
         services.rules,
         regimen_id=regimen,
         weight_kg=weight_kg,
         first_dose=_first_dose(first_dose, services),
         cycle_end_rule=cycle_end_rule,
+        height_cm=height_cm,
+        lesions=lesions,
+        events=events,
     )
     return {
         "regimen_id": regimen,

@@ -11,9 +11,9 @@ from typing import Any
 
 from il2.domain.bedside import DoseDecision
 from il2.domain.eligibility import Screening, Verdict
-from il2.domain.plan import CoursePlan
+from il2.domain.plan import AldesleukinDose, CompanionPlan, CoursePlan
 from il2.domain.quantities import plain, round_to
-from il2.domain.regimen import Regimen
+from il2.domain.regimen import ALDESLEUKIN, CompanionAgent, Dose, DoseBasis, Regimen, Route
 from il2.domain.retreatment import RetreatmentDecision
 from il2.rules.loader import RuleSet
 from il2.services.recist import ResponseAssessment
@@ -24,6 +24,78 @@ Document = dict[str, Any]
 def _json_number(value: Decimal, places: int) -> int | float:
     rounded = round_to(value, places)
     return int(rounded) if rounded == rounded.to_integral_value() else float(rounded)
+
+
+def _optional_number(value: Decimal | None, places: int) -> int | float | None:
+    return None if value is None else _json_number(value, places)
+
+
+def dose_document(dose: Dose) -> Document:
+    """A dose as its source writes it."""
+    return {
+        "amount": _json_number(dose.amount, 6),
+        "unit": dose.unit.value,
+        "basis": dose.basis.value,
+        "words": dose.words,
+    }
+
+
+def _companion_agent(agent: CompanionAgent) -> Document:
+    return {
+        "agent": agent.agent,
+        "route": agent.route.value,
+        "dose": dose_document(agent.dose) if agent.dose else None,
+        "days": list(agent.days),
+        "doses_per_day": agent.doses_per_day,
+        "duration_h": _optional_number(agent.duration_h, 2),
+        "source": agent.source,
+        "unconfirmed": list(agent.unconfirmed),
+        "notes": agent.notes,
+    }
+
+
+def _schedule(regimen: Regimen) -> Document:
+    """Aldesleukin's schedule, companion agents, anchor and course limits."""
+    anchor = regimen.anchor
+    return {
+        "route": regimen.route.value,
+        "setting": regimen.setting.value,
+        "agents": list(regimen.agent_ids),
+        "dose": dose_document(regimen.aldesleukin_dose),
+        "schedule": regimen.summary,
+        "steps": [
+            {
+                "days": list(step.days),
+                "doses_per_day": step.doses_per_day,
+                "every_h": step.every_h,
+                "dose": dose_document(step.dose),
+                "duration_h": _optional_number(step.duration_h, 2),
+                "source": step.source,
+            }
+            for step in regimen.steps
+        ],
+        "min_interval_h": regimen.min_interval_h,
+        "first_dose_day": regimen.first_dose_day,
+        "companions": [_companion_agent(agent) for agent in regimen.agents],
+        "anchor": None
+        if anchor is None
+        else {
+            "event": anchor.event,
+            "min_h_after": anchor.min_h,
+            "max_h_after": anchor.max_h,
+            "required": anchor.required,
+            "source": anchor.source,
+        },
+        "course_every_weeks": regimen.course_every_weeks,
+        "cycle_length_days": regimen.cycle_length_days,
+        "max_cycles_total": regimen.max_cycles_total,
+        "needs": [
+            field
+            for basis, field in ((DoseBasis.PER_M2, "height_cm"), (DoseBasis.PER_LESION, "lesions"))
+            if regimen.needs(basis)
+        ]
+        + ([f"events.{anchor.event}"] if anchor is not None and anchor.required else []),
+    }
 
 
 def regimen_document(regimen: Regimen, sources: dict[str, str] | None = None) -> Document:
@@ -46,6 +118,7 @@ def regimen_document(regimen: Regimen, sources: dict[str, str] | None = None) ->
         "field_sources": dict(sources or {}),
         "unconfirmed": list(regimen.unconfirmed),
         "notes": regimen.notes,
+        **_schedule(regimen),
     }
 
 
@@ -53,9 +126,14 @@ def regimens_document(rules: RuleSet) -> Document:
     """`il2 regimens --json`."""
     return {
         "regimens": [
-            regimen_document(regimen, dict(rules.regimen_sources.get(key, {})))
+            {
+                **regimen_document(regimen, dict(rules.regimen_sources.get(key, {}))),
+                "before_dose_checks": regimen.route.value in rules.before_dose_routes,
+            }
             for key, regimen in rules.regimens.items()
         ],
+        "before_dose_routes": list(rules.before_dose_routes),
+        "before_dose_routes_source": rules.before_dose_routes_source,
         "rules_version": rules.versions["regimens"],
     }
 
@@ -119,16 +197,147 @@ def _cycle_end(plan: CoursePlan, rules: RuleSet) -> Document:
 def _dosing_weight(plan: CoursePlan, rules: RuleSet) -> Document:
     """The weight the dose is per kg of, on the site's basis (il2 does not convert)."""
     basis = plan.dosing_weight_basis
+    per_kg = plan.regimen.dose_iu_per_kg
+    what = (
+        f"The dose is {per_kg:,} IU per kg of the weight given"
+        if per_kg is not None
+        else f"The doses ({', '.join(d.words for d in plan.regimen.doses)}) use the weight given"
+    )
     return {
         "weight_kg": _json_number(plan.weight_kg, 2),
         "basis": basis.value,
         "basis_words": basis.words,
         "note": (
-            f"The dose is {plan.regimen.dose_iu_per_kg:,} IU per kg of the weight given, "
-            f"{plain(plan.weight_kg)} kg, taken as the {basis.words} (site policy "
+            f"{what}, {plain(plan.weight_kg)} kg, taken as the {basis.words} (site policy "
             f"dosing_weight_basis); il2 does not convert between weights."
         ),
         "setting": _setting(rules, "dosing_weight_basis"),
+    }
+
+
+def _dose_line(dose: AldesleukinDose) -> Document:
+    """What each planned aldesleukin dose carries: agent, route, amount, vials, duration."""
+    line: Document = {
+        "agent": ALDESLEUKIN,
+        "route": dose.route.value,
+        "dose_iu": dose.dose_iu,
+        "dose_mg": _json_number(dose.dose_mg, 2),
+        "vials": dose.vials,
+        "step": dose.step + 1,
+    }
+    if dose.route is Route.CONTINUOUS_INFUSION and dose.duration_h is not None:
+        line["duration_h"] = _json_number(dose.duration_h, 2)
+    return line
+
+
+def _companion_plan(companion: CompanionPlan) -> Document:
+    agent = companion.agent
+    in_iu = companion.unit == "IU"
+
+    def amount(value: Decimal | None) -> int | float | None:
+        if value is None:
+            return None
+        return int(round_to(value, 0)) if in_iu else _json_number(value, 2)
+
+    key = "dose_iu" if in_iu else "dose_mg"
+    return {
+        "agent": agent.agent,
+        "route": agent.route.value,
+        "dose": dose_document(agent.dose) if agent.dose else None,
+        key: amount(companion.amount),
+        f"per_cycle_{key.removeprefix('dose_')}": [amount(v) for v in companion.per_cycle],
+        "administrations": [
+            {
+                "cycle": a.cycle,
+                "day": a.day,
+                "on": a.on.isoformat(),
+                "doses": a.doses,
+                key: amount(companion.amount),
+            }
+            for a in companion.administrations
+        ],
+        "source": agent.source,
+        "unconfirmed": list(agent.unconfirmed),
+        "notes": agent.notes,
+    }
+
+
+def _price(rules: RuleSet, name: str) -> Decimal | None:
+    """A site price, or None when the site has not set it (0, the default, means unset)."""
+    setting = next((p for p in rules.policies if p.name == name), None)
+    if setting is None or isinstance(setting.value, bool | str) or setting.value <= 0:
+        return None
+    return Decimal(str(setting.value))
+
+
+def _cost(plan: CoursePlan, rules: RuleSet) -> Document:
+    """Each agent's cost a cycle, only where the site sets its price (site policy price_per_*)."""
+    costs: Document = {}
+    vial = _price(rules, "price_per_vial")
+    if vial is not None:
+        costs["aldesleukin"] = {
+            "price_per_vial": _json_number(vial, 2),
+            "per_cycle": [_json_number(vial * v, 2) for v in plan.vials_per_cycle],
+            "per_course": _json_number(vial * plan.vials_per_course, 2),
+        }
+    for companion in plan.companions:
+        per = "miu" if companion.unit == "IU" else "mg"
+        price = _price(rules, f"price_per_{per}_{companion.agent.agent}")
+        if price is None or None in companion.per_cycle:
+            continue
+        scale = Decimal(1_000_000) if per == "miu" else Decimal(1)
+        costs[companion.agent.agent] = {
+            f"price_per_{per}": _json_number(price, 4),
+            "per_cycle": [_json_number(price * (v or 0) / scale, 2) for v in companion.per_cycle],
+        }
+    return costs
+
+
+def _regimen_plan(plan: CoursePlan, rules: RuleSet) -> Document:
+    """What a plan adds for regimens beyond the IV bolus: route, doses by step, body measures,
+    companion agents, events and preparation."""
+    body = plan.body
+    regimen = plan.regimen
+    policy = next(p for p in rules.policies if p.name == "bsa_formula")
+    return {
+        "route": regimen.route.value,
+        "setting": regimen.setting.value,
+        "agents": list(regimen.agent_ids),
+        "min_interval_h": regimen.min_interval_h,
+        "height_cm": _optional_number(body.height_cm, 1) if body else None,
+        "bsa_m2": _optional_number(body.bsa_m2, 2) if body else None,
+        "lesions": body.lesions if body else None,
+        "body_surface": None
+        if body is None or body.bsa_m2 is None or body.bsa_formula is None
+        else {
+            "bsa_m2": _json_number(body.bsa_m2, 4),
+            "formula": body.bsa_formula.value,
+            "note": f"Body-surface area by the {body.bsa_formula.value} formula (site policy "
+            f"bsa_formula) from {plain(body.height_cm or Decimal(0))} cm and "
+            f"{plain(body.weight_kg)} kg; the doses use the unrounded area.",
+            "source": policy.source,
+        },
+        "aldesleukin_doses": [
+            {
+                **dose_document(d.dose),
+                **_dose_line(d),
+                "reconstituted_ml": _json_number(d.reconstituted_ml, 2),
+            }
+            for d in plan.aldesleukin_doses
+        ],
+        "companions": [_companion_plan(c) for c in plan.companions],
+        "events": [{"kind": e.kind, "on": e.when} for e in plan.events],
+        "preparation": {
+            "route": regimen.route.value,
+            "note": plan.preparation_note,
+            "source": plan.preparation_source,
+        }
+        if plan.preparation_note
+        else None,
+        "course_every_weeks": regimen.course_every_weeks,
+        "max_cycles_total": regimen.max_cycles_total,
+        "unconfirmed": list(regimen.unconfirmed),
+        "cost": _cost(plan, rules),
     }
 
 
@@ -147,7 +356,7 @@ def plan_document(plan: CoursePlan, rules: RuleSet) -> Document:
         "reconstituted_ml": _json_number(plan.reconstituted_ml, 2),
         "diluent": plan.diluent,
         "diluent_ml": plan.diluent_ml,
-        "concentration_ug_per_ml": _json_number(plan.concentration_ug_per_ml, 1),
+        "concentration_ug_per_ml": _optional_number(plan.concentration_ug_per_ml, 1),
         "concentration_in_window": plan.concentration_in_window,
         "vials_per_dose": plan.vials_per_dose,
         "vials_per_cycle": max(plan.vials_per_cycle),
@@ -160,12 +369,18 @@ def plan_document(plan: CoursePlan, rules: RuleSet) -> Document:
                 "cycle": cycle.cycle,
                 "first_day": cycle.first_day.isoformat(),
                 "doses": [
-                    {"number": d.number, "due_at": d.due_at.isoformat(), "day": d.day}
+                    {
+                        "number": d.number,
+                        "due_at": d.due_at.isoformat(),
+                        "day": d.day,
+                        **_dose_line(plan.aldesleukin_doses[d.step]),
+                    }
                     for d in cycle.doses
                 ],
             }
             for cycle in plan.cycles
         ],
+        **_regimen_plan(plan, rules),
         "response_assessment_on": (
             plan.response_assessment_on.isoformat() if plan.response_assessment_on else None
         ),

@@ -1,5 +1,7 @@
 """Plan a course (with a preview from the planning engine), the course, and its schedule."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -8,24 +10,64 @@ from starlette.datastructures import FormData
 
 from il2.domain.errors import InvalidInputError, RefusedError
 from il2.domain.records import Actor
+from il2.domain.regimen import DoseBasis
 from il2.rules.leaflet import load_patient_leaflet, site_contacts
+from il2.rules.loader import RuleSet
 from il2.services.courses import plan_course
 from il2.services.documents import plan_document
 from il2.services.patients import read_patient
 from il2.services.permissions import require
 from il2.services.pharmacy import plan_verification, verify_plan
-from il2.services.planning import plan
+from il2.services.planning import event_kinds, plan
 from il2.web import forms, record
 from il2.web.core import Form, RecordId, Web, form_values, see_other
 from il2.web.session import signed_in
 
 _WEIGHT = "a body weight in kg, such as 70.5"
+_HEIGHT = "a height in cm, such as 172"
 _CYCLE_END = "cycle_end_rule"
 
 
 def _weight(form: FormData) -> int | float | str:
     raw = forms.text(form, "weight_kg")
     return forms.number(raw, field="weight_kg", allowed=_WEIGHT) if raw else ""
+
+
+def event_field(kind: str) -> str:
+    """The plan form's field for an outside event of `kind` (its date, or date and time)."""
+    return f"event_{kind}"
+
+
+def _regimen_inputs(rules: RuleSet, form: FormData) -> dict[str, Any]:
+    """Height, lesions and the anchoring event, read only where the chosen regimen needs
+    them: a value left in a field the regimen does not use is not planned with."""
+    chosen = rules.regimens.get(forms.text(form, "regimen"))
+    if chosen is None:
+        return {}
+    inputs: dict[str, Any] = {}
+    height = forms.text(form, "height_cm")
+    if chosen.needs(DoseBasis.PER_M2) and height:
+        inputs["height_cm"] = forms.number(height, field="height_cm", allowed=_HEIGHT)
+    if chosen.needs(DoseBasis.PER_LESION):
+        inputs["lesions"] = forms.text(form, "lesions") or None
+    if chosen.anchor is not None:
+        on = forms.text(form, event_field(chosen.anchor.event))
+        inputs["events"] = [{"kind": chosen.anchor.event, "on": on}] if on else []
+    return inputs
+
+
+@contextmanager
+def _event_named(rules: RuleSet, form: FormData) -> Iterator[None]:
+    """A refused event is shown beside the form's field for it."""
+    try:
+        yield
+    except InvalidInputError as error:
+        chosen = rules.regimens.get(forms.text(form, "regimen"))
+        if not error.field.startswith("events") or chosen is None or chosen.anchor is None:
+            raise
+        raise InvalidInputError(
+            field=event_field(chosen.anchor.event), value=error.value, allowed=error.allowed
+        ) from None
 
 
 def _asked(error: InvalidInputError | None) -> bool:
@@ -79,6 +121,13 @@ def routes(web: Web) -> APIRouter:
             record=found,
             label=record.label(found),
             regimens=web.rules.regimens.values(),
+            event_kinds=event_kinds(web.rules),
+            event_field=event_field,
+            regimens_by_id=web.rules.regimens,
+            per_m2=DoseBasis.PER_M2,
+            per_lesion=DoseBasis.PER_LESION,
+            before_dose_routes=web.rules.before_dose_routes,
+            bsa_formula=web.rules.plan_policy.bsa_formula.value,
             diagnosis=found["patient"].get("diagnosis"),
             values=values,
             error=error,
@@ -119,13 +168,15 @@ def routes(web: Web) -> APIRouter:
     def preview(
         request: Request, patient_id: RecordId, form: Form, _actor: SignedIn
     ) -> HTMLResponse:
-        planned = plan(
-            web.rules,
-            regimen_id=forms.text(form, "regimen"),
-            weight_kg=_weight(form),
-            first_dose=forms.text(form, "first_dose"),
-            cycle_end_rule=forms.text(form, _CYCLE_END),
-        )
+        with _event_named(web.rules, form):
+            planned = plan(
+                web.rules,
+                regimen_id=forms.text(form, "regimen"),
+                weight_kg=_weight(form),
+                first_dose=forms.text(form, "first_dose"),
+                cycle_end_rule=forms.text(form, _CYCLE_END),
+                **_regimen_inputs(web.rules, form),
+            )
         document = plan_document(planned, web.rules)
         return web.page(
             request,
@@ -148,16 +199,18 @@ def routes(web: Web) -> APIRouter:
         request: Request, patient_id: RecordId, form: Form, actor: SignedIn
     ) -> RedirectResponse | HTMLResponse:
         try:
-            course = plan_course(
-                web.services,
-                actor,
-                patient_id,
-                regimen=forms.text(form, "regimen"),
-                weight_kg=_weight(form),
-                first_dose=forms.text(form, "first_dose"),
-                cycle_end_rule=forms.text(form, _CYCLE_END),
-                override_reason=forms.text(form, "override_reason") or None,
-            )
+            with _event_named(web.rules, form):
+                course = plan_course(
+                    web.services,
+                    actor,
+                    patient_id,
+                    regimen=forms.text(form, "regimen"),
+                    weight_kg=_weight(form),
+                    first_dose=forms.text(form, "first_dose"),
+                    cycle_end_rule=forms.text(form, _CYCLE_END),
+                    override_reason=forms.text(form, "override_reason") or None,
+                    **_regimen_inputs(web.rules, form),
+                )
         except RefusedError as refused:
             return plan_form(request, patient_id, actor, form_values(form), None, refused=refused)
         return see_other(f"/patients/{patient_id}/courses/{course.id}")
