@@ -66,9 +66,8 @@ def _token(api: TestClient, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
-@pytest.fixture
-def dose(api: TestClient) -> str:
-    """The screen of dose 1.1 of a planned course."""
+def _first_dose_screen(api: TestClient, regimen: str) -> str:
+    """The screen of dose 1.1 of a newly planned course of `regimen`."""
     physician = _token(api, "physician")
     patient = api.post("/api/patients", json=PATIENT, headers=physician)
     assert patient.status_code == 201, patient.text
@@ -77,10 +76,16 @@ def dose(api: TestClient) -> str:
         f"/api/patients/{patient_id}/screenings", json=eligible_findings(), headers=physician
     )
     assert screened.status_code == 201, screened.text
-    body = {"regimen": "hd-label", "weight_kg": 70, "first_dose": FIRST_DOSE}
+    body = {"regimen": regimen, "weight_kg": 70, "first_dose": FIRST_DOSE}
     course = api.post(f"/api/patients/{patient_id}/courses", json=body, headers=physician)
     assert course.status_code == 201, course.text
     return f"/patients/{patient_id}/courses/{course.json()['id']}/doses/1/1"
+
+
+@pytest.fixture
+def dose(api: TestClient) -> str:
+    """The screen of dose 1.1 of a planned course."""
+    return _first_dose_screen(api, "hd-label")
 
 
 @pytest.fixture
@@ -242,18 +247,7 @@ def test_a_recheck_is_corrected_from_the_dose_screen_with_a_reason(
 @pytest.fixture
 def injection(api: TestClient) -> str:
     """The screen of injection 1.1 of a planned low-dose subcutaneous course."""
-    physician = _token(api, "physician")
-    patient = api.post("/api/patients", json=PATIENT, headers=physician)
-    assert patient.status_code == 201, patient.text
-    patient_id = patient.json()["id"]
-    screened = api.post(
-        f"/api/patients/{patient_id}/screenings", json=eligible_findings(), headers=physician
-    )
-    assert screened.status_code == 201, screened.text
-    body = {"regimen": "ld-sc-nci", "weight_kg": 70, "first_dose": FIRST_DOSE}
-    course = api.post(f"/api/patients/{patient_id}/courses", json=body, headers=physician)
-    assert course.status_code == 201, course.text
-    return f"/patients/{patient_id}/courses/{course.json()['id']}/doses/1/1"
+    return _first_dose_screen(api, "ld-sc-nci")
 
 
 def test_a_subcutaneous_injection_asks_only_what_its_own_checks_read(

@@ -112,11 +112,7 @@ class BeforeDoseRule:
 
     def applies(self, findings: Findings, regimen: Regimen) -> bool:
         """Whether the rule is in force for this regimen, its route and the assessment."""
-        if regimen.route.value not in self.routes:
-            return False
-        if self.regimens is not None and regimen.id not in self.regimens:
-            return False
-        return self.guard is None or self.guard.allows(findings)
+        return _in_force(self, findings, regimen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,11 +130,15 @@ class AdviceRule:
 
     def applies(self, findings: Findings, regimen: Regimen) -> bool:
         """Whether the advice is in force for this regimen, its route and the assessment."""
-        if regimen.route.value not in self.routes:
-            return False
-        if self.regimens is not None and regimen.id not in self.regimens:
-            return False
-        return self.guard is None or self.guard.allows(findings)
+        return _in_force(self, findings, regimen)
+
+
+def _in_force(rule: BeforeDoseRule | AdviceRule, findings: Findings, regimen: Regimen) -> bool:
+    if regimen.route.value not in rule.routes:
+        return False
+    if rule.regimens is not None and regimen.id not in rule.regimens:
+        return False
+    return rule.guard is None or rule.guard.allows(findings)
 
 
 @dataclass(frozen=True, slots=True)
