@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.test_api import FIRST_DOSE, TestClient, client, screen_eligible, sign_in
+from tests.e2e.test_api import (
+    FIRST_DOSE,
+    TestClient,
+    client,
+    first_dose,
+    screen_eligible,
+    sign_in,
+)
 from tests.integration.builders import PATIENT
 
 __all__ = ["client"]  # the fixture, shared with test_api.py
@@ -64,28 +71,40 @@ def _patient(client: TestClient) -> tuple[int, dict[str, str]]:
     return patient.json()["id"], physician
 
 
-def test_a_subcutaneous_course_is_refused_not_overridably_and_nothing_is_kept(
+def test_a_subcutaneous_course_is_kept_and_its_injections_meet_the_subcutaneous_checks(
     client: TestClient,
 ) -> None:
     patient_id, physician = _patient(client)
-    answer = client.post(
+    course = client.post(
         f"/api/patients/{patient_id}/courses",
-        json={
-            "regimen": "ld-sc-nci",
-            "weight_kg": 70,
-            "first_dose": FIRST_DOSE,
-            "override_reason": "we know",
-        },
+        json={"regimen": "ld-sc-nci", "weight_kg": 70, "first_dose": FIRST_DOSE},
         headers=physician,
     )
+    assert course.status_code == 201, course.text
+    nurse = sign_in(client, "nurse")
+    # An injection with no blood pressure cannot be cleared: the subcutaneous rules read it.
+    unmeasured = {"cycle": 1, "dose_number": 1, "doses_given_this_cycle": 0,
+                  "vitals": {"spo2_pct": 97}, "mental_status": "normal", "findings": [],
+                  "held_for": []}  # fmt: skip
+    body = first_dose(assessment=unmeasured)
+    answer = client.post(f"/api/courses/{course.json()['id']}/doses", json=body, headers=nurse)
     assert answer.status_code == 409, answer.text
-    reasons = answer.json()["reasons"]
-    assert [(r["code"], r["overridable"]) for r in reasons] == [
-        ("route-without-before-dose-checks", False)
-    ]
-    assert "before-dose checks for subcutaneous are not in il2 yet" in reasons[0]["message"]
-    record = client.get(f"/api/patients/{patient_id}", headers=physician).json()
-    assert record["courses"] == []
+    assert "the assessment is incomplete" in answer.text
+    assert client.get(f"/api/courses/{course.json()['id']}", headers=nurse).json()["doses"] == []
+    measured = unmeasured | {"vitals": {"sbp_mmhg": 112, "spo2_pct": 97}}
+    body = first_dose(assessment=measured)
+    answer = client.post(f"/api/courses/{course.json()['id']}/doses", json=body, headers=nurse)
+    assert answer.status_code == 201, answer.text
+    record = answer.json()
+    assert record["outcome"] == "given"
+    decision = record["decision"]
+    assert decision["route"] == "subcutaneous"
+    assert {c["rule"] for c in decision["checked"]} >= {"label-sbp-low", "cls-organ-perfusion"}
+    assert "consensus-urine-absolute" not in {c["rule"] for c in decision["checked"]}
+    assert (
+        "No source read gives numeric thresholds"
+        in (decision["route_checks"]["not_in_the_sources"])
+    )
 
 
 def test_an_iv_bolus_course_anchored_to_sbrt_is_kept_with_its_event(client: TestClient) -> None:

@@ -66,9 +66,8 @@ def _token(api: TestClient, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
-@pytest.fixture
-def dose(api: TestClient) -> str:
-    """The screen of dose 1.1 of a planned course."""
+def _first_dose_screen(api: TestClient, regimen: str) -> str:
+    """The screen of dose 1.1 of a newly planned course of `regimen`."""
     physician = _token(api, "physician")
     patient = api.post("/api/patients", json=PATIENT, headers=physician)
     assert patient.status_code == 201, patient.text
@@ -77,10 +76,16 @@ def dose(api: TestClient) -> str:
         f"/api/patients/{patient_id}/screenings", json=eligible_findings(), headers=physician
     )
     assert screened.status_code == 201, screened.text
-    body = {"regimen": "hd-label", "weight_kg": 70, "first_dose": FIRST_DOSE}
+    body = {"regimen": regimen, "weight_kg": 70, "first_dose": FIRST_DOSE}
     course = api.post(f"/api/patients/{patient_id}/courses", json=body, headers=physician)
     assert course.status_code == 201, course.text
     return f"/patients/{patient_id}/courses/{course.json()['id']}/doses/1/1"
+
+
+@pytest.fixture
+def dose(api: TestClient) -> str:
+    """The screen of dose 1.1 of a planned course."""
+    return _first_dose_screen(api, "hd-label")
 
 
 @pytest.fixture
@@ -237,3 +242,37 @@ def test_a_recheck_is_corrected_from_the_dose_screen_with_a_reason(
     patient = dose.split("/")[2]
     sheet = _text(nurse.get(f"/patients/{patient}/flowsheet").text)
     assert sheet.count("recheck") == 1
+
+
+@pytest.fixture
+def injection(api: TestClient) -> str:
+    """The screen of injection 1.1 of a planned low-dose subcutaneous course."""
+    return _first_dose_screen(api, "ld-sc-nci")
+
+
+def test_a_subcutaneous_injection_asks_only_what_its_own_checks_read(
+    nurse: TestClient, injection: str
+) -> None:
+    page = nurse.get(injection)
+    assert page.status_code == 200, page.text
+    assert 'id="route-checks"' in page.text
+    assert "No source read gives numeric thresholds" in _text(page.text)
+    for asked in ("vitals.sbp_mmhg", "vitals.spo2_pct", "mental_status", "injection_site_reaction"):
+        assert f'"{asked}"' in page.text, asked
+    for bolus_only in ("urine_output_ml_last_8h", "labs.platelets_per_ul", "diarrhea_1000ml_shift"):
+        assert f'"{bolus_only}"' not in page.text, bolus_only
+    form = {
+        "vitals.sbp_mmhg": "86",
+        "vitals.spo2_pct": "97",
+        "mental_status": "normal",
+        "findings": "injection_site_reaction",
+        "assessed_at": "2026-12-07T07:30",
+    }
+    answer = nurse.post(injection + "/preview", data=form)
+    assert answer.status_code == 200, answer.text
+    shown = _text(answer.text)
+    assert "Decision: hold" in shown
+    assert "systolic BP 86 mmHg" in shown
+    assert "Change the injection site" in shown
+    answer = nurse.post(injection + "/preview", data=form | {"vitals.sbp_mmhg": "104"})
+    assert "Decision: give" in _text(answer.text)

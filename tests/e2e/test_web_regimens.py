@@ -31,7 +31,7 @@ def test_the_form_offers_every_regimen_and_marks_which_need_height_lesions_or_an
     assert 'class="needs needs-height"' in page
     assert 'name="height_cm"' in page
     assert 'name="event_sbrt_fraction"' in page
-    assert "preview only: the before-dose checks for subcutaneous are not in il2 yet" in page
+    assert "preview only" not in page  # every bundled regimen's route has before-dose checks
 
 
 def test_the_preview_of_a_per_m2_regimen_shows_each_agent_with_its_doses_and_days(
@@ -91,14 +91,12 @@ def test_the_preview_of_an_anchored_regimen_names_an_event_after_the_first_dose(
     assert "sbrt_fraction" in missing.text
 
 
-def test_keeping_a_subcutaneous_course_is_refused_and_the_form_says_why(
-    client: TestClient, web: TestClient
-) -> None:
+def test_a_subcutaneous_course_is_kept_from_the_form(client: TestClient, web: TestClient) -> None:
     headers = sign_in(client)
     patient_id = a_patient(client, headers, "REG-6")
-    answer = web.post(f"/patients/{patient_id}/courses", data=_form(regimen="ld-sc-nci"))
-    assert answer.status_code == 409, answer.text
-    assert 'data-code="route-without-before-dose-checks"' in answer.text
-    assert "At least one reason cannot be overridden." in answer.text
+    # the site's time zone is UTC: the first dose at 16:00 is the API tests' 08:00 -08:00
+    form = _form(regimen="ld-sc-nci", first_dose="2026-12-07T16:00")
+    answer = web.post(f"/patients/{patient_id}/courses", data=form)
+    assert answer.status_code == 303, answer.text
     record = client.get(f"/api/patients/{patient_id}", headers=headers).json()
-    assert record["courses"] == []
+    assert [c["regimen_id"] for c in record["courses"]] == ["ld-sc-nci"]

@@ -21,11 +21,13 @@ from tests.integration.builders import PASSWORD, PATIENT, screen_eligible, stabl
 from tests.integration.conftest import FixedClock
 
 
-def _course(app: App, doctor: Actor, mrn: str, first_dose: str) -> tuple[int, int]:
+def _course(
+    app: App, doctor: Actor, mrn: str, first_dose: str, regimen: str = "hd-label"
+) -> tuple[int, int]:
     patient = create_patient(app.services, doctor, {**PATIENT, "mrn": mrn, "name": mrn}).id
     screen_eligible(app.services, doctor, patient)
     course = plan_course(
-        app.services, doctor, patient, regimen="hd-label", weight_kg=70,
+        app.services, doctor, patient, regimen=regimen, weight_kg=70,
         first_dose=first_dose, cycle_end_rule="dose_count",
     )  # fmt: skip
     return patient, course.id
@@ -76,6 +78,23 @@ def test_the_preparation_list_shows_the_next_24_hours_with_the_plans_figures(
     assert dose.verified is None
     assert found.unverified == 2
     assert found.vials == 4
+
+
+def test_a_subcutaneous_injection_is_listed_at_its_own_dose_undiluted(
+    app: App, clock: FixedClock
+) -> None:
+    people = staff(app)
+    # sc-eu: 18 MIU on days 1-5, then 18 MIU on days 8-9 and 9 MIU on days 10-12
+    _course(app, people[Role.PHYSICIAN], "SC", clock.now.isoformat(), regimen="sc-eu")
+    clock.now += timedelta(days=9, hours=-2)  # dose 8, day 10, is due in 2 h
+    found = preparation_list(app.services, people[Role.PHARMACIST])
+    due = [d for d in found.doses if d.due_at > clock.now]
+    assert [(d.dose_number, d.dose_iu, d.vials) for d in due] == [(8, 9_000_000, 1)]
+    dose = due[0]
+    assert dose.drug_ml == "0.5"  # 9 MIU at 18 MIU/mL
+    assert (dose.diluent, dose.diluent_ml, dose.concentration_in_window) == (None, None, None)
+    assert dose.route == "subcutaneous"
+    assert "no diluent" in dose.preparation_note
 
 
 def test_a_verified_plan_says_who_and_when_once_and_is_audited(app: App, clock: FixedClock) -> None:

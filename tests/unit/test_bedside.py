@@ -13,9 +13,10 @@ from il2.domain.checks import Fired, LimitCheck, RangeCheck, ReachedCheck, Unkno
 from il2.domain.errors import InvalidInputError, RuleTableError
 from il2.domain.pressors import pressor_document, running
 from il2.domain.quantities import Comparison
+from il2.rules.bedside import route_checks
 from il2.rules.findings_display import load_findings_display
-from il2.rules.loader import RuleSet, load_rules
-from il2.rules.reader import read_bundled
+from il2.rules.loader import RuleSet, _routes_checked, load_rules
+from il2.rules.reader import Node, read_bundled
 from il2.services.bedside import assess_before_dose
 from il2.web.forms import term_groups
 
@@ -216,6 +217,10 @@ def site(tmp_path: Path, text: str) -> Path:
         ("[resume.mood]\nlimit = 3", "resume.mood", "not a resume test"),
         ("[bedside.label-sbp-low]\nunit = 'kPa'", "rules.label-sbp-low.unit", "not the unit of 'vitals.sbp_mmhg', 'mmHg'"),
         ("[bedside.til-urine-per-kg]\nunit = 'mL'", "rules.til-urine-per-kg.unit", "'mL/kg'"),
+        ("[bedside.label-sbp-low]\nroutes = ['iv_bolus', 'oral']", "rules.label-sbp-low.routes", "no [routes.oral] table"),
+        ("[bedside.cls-organ-perfusion]\nroutes = []", "rules.cls-organ-perfusion.routes", "names no route"),
+        ("[bedside.cls-organ-perfusion]\nroutes = ['iv_bolus', 'subcutaneous']", "rules.cls-organ-perfusion.routes_source", "says why"),
+        ("[bedside.cls-organ-perfusion]\nroutes_source = 'because'", "rules.cls-organ-perfusion.routes_source", "only for a rule for the IV bolus and other routes"),
     ],
 )  # fmt: skip
 def test_a_bad_bedside_setting_stops_il2_naming_the_field(
@@ -273,7 +278,11 @@ def test_a_give_lists_every_rule_checked_with_what_it_saw(rules: RuleSet) -> Non
     _, decision = assess_before_dose(rules, stable())
     assert decision.action is Action.GIVE
     checked = {c.rule: c for c in decision.checked}
-    always = {r.id for r in rules.bedside.rules if r.regimens is None and r.guard is None}
+    always = {
+        r.id
+        for r in rules.bedside.rules
+        if r.regimens is None and r.guard is None and "iv_bolus" in r.routes
+    }
     assert always <= set(checked)
     assert {c.outcome.value for c in decision.checked} == {"passed"}
     sbp = checked["label-sbp-low"]
@@ -309,7 +318,7 @@ def test_every_finding_the_rules_name_is_shown_in_a_system_once(rules: RuleSet) 
     assert set(rules.bedside_fields["findings"].values) <= set(shown)
     named = {
         value
-        for rules_or_resumes in ("rules", "resume")
+        for rules_or_resumes in ("rules", "resume", "advice")
         for rule in read_bundled("bedside.toml")[rules_or_resumes].values()
         if rule.get("field") == "findings"
         for value in rule["values"]
@@ -325,3 +334,35 @@ def test_findings_come_by_system_the_commonest_system_first(rules: RuleSet) -> N
     assert "Other" not in [g.title for g in groups]
     gut = next(g for g in groups if g.title == "Gastrointestinal")
     assert gut.terms[0] == ("diarrhea_1000ml_shift", "Diarrhea 1000 mL in a shift")
+
+
+def test_a_route_table_for_no_route_or_with_an_unknown_field_stops_il2() -> None:
+    fields = load_rules().bedside_fields
+    bad_route = Node({"routes": {"oral": {"required": [], "required_source": "x"}}}, "in.toml")
+    with pytest.raises(RuleTableError) as caught:
+        route_checks(bad_route, fields)
+    assert "'oral' is not one of continuous_infusion" in caught.value.problem
+    table = {"required": ["vitals.mood"], "required_source": "x", "assessed": "", "limits": ""}
+    with pytest.raises(RuleTableError) as caught:
+        route_checks(Node({"routes": {"subcutaneous": table}}, "in.toml"), fields)
+    assert caught.value.field == "routes.subcutaneous.required"
+
+
+def test_regimens_and_route_tables_must_agree_on_the_routes_checked() -> None:
+    with pytest.raises(RuleTableError) as caught:
+        _routes_checked(("iv_bolus", "subcutaneous"), ("iv_bolus",))
+    assert (caught.value.file, caught.value.field) == ("regimens.toml", "before_dose.routes")
+
+
+def test_a_bolus_rule_applied_to_another_route_says_why_and_is_flagged(rules: RuleSet) -> None:
+    sbp = next(r for r in rules.bedside.rules if r.id == "label-sbp-low")
+    assert sbp.sourced_for("iv_bolus") == (sbp.source, False)
+    source, flagged = sbp.sourced_for("subcutaneous")
+    assert source.startswith(sbp.source)
+    assert "capillary leak" in source
+    assert flagged
+
+
+def test_a_route_with_no_checks_is_an_error_of_the_caller(rules: RuleSet) -> None:
+    with pytest.raises(ValueError, match="no before-dose checks for the route 'oral'"):
+        rules.bedside.for_route("oral")

@@ -25,7 +25,6 @@ from il2.services.bedside import assess_before_dose
 
 RULES = load_rules()
 SPECS = RULES.bedside_fields
-REQUIRED = RULES.bedside.required
 AGENTS = RULES.pressor_agents
 # Findings that only end a hold (a negative stool test), never withhold a dose: the values the
 # [resume] tests look for in `findings`.
@@ -76,16 +75,22 @@ def pressors(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 STABLE = json.loads((Path(__file__).parents[2] / "examples/bedside/stable-give.json").read_text())
-# The before-dose rules are for the routes listed in regimens.toml [before_dose] (the IV bolus);
-# il2 bedside refuses a regimen given by any other route.
+# Every route listed in regimens.toml [before_dose] has its own before-dose checks; il2 bedside
+# refuses a regimen given by any other route. The stable patient is an IV bolus assessment, a
+# superset of what the other routes ask for, so it serves every regimen.
 CHECKED_REGIMENS = sorted(
     key for key, r in RULES.regimens.items() if r.route.value in RULES.before_dose_routes
 )
+ROUTE_OF = {key: r.route.value for key, r in RULES.regimens.items()}
+# Pressors and lab ages are read by IV bolus rules only.
+BOLUS_REGIMENS = [key for key in CHECKED_REGIMENS if ROUTE_OF[key] == "iv_bolus"]
 _REDRAWN = sorted(p for p in SPECS if p not in _PRESSOR_FIELDS and p != "regimen")
 
 
 @st.composite
-def assessments(draw: st.DrawFn, regimen: str | None = None) -> dict[str, Any]:
+def assessments(
+    draw: st.DrawFn, regimen: str | None = None, among: list[str] = CHECKED_REGIMENS
+) -> dict[str, Any]:
     """A complete assessment: the stable patient with a few inputs drawn anew.
 
     Starting from a patient who gets the dose keeps each example close to the edge, so that a
@@ -93,7 +98,7 @@ def assessments(draw: st.DrawFn, regimen: str | None = None) -> dict[str, Any]:
     wrong "give".
     """
     document: dict[str, Any] = copy.deepcopy(STABLE)
-    document["regimen"] = regimen or draw(st.sampled_from(CHECKED_REGIMENS))
+    document["regimen"] = regimen or draw(st.sampled_from(among))
     if document["regimen"] == "post-til":
         document["vasopressors"] = []
     for path in draw(st.lists(st.sampled_from(_REDRAWN), unique=True, max_size=3)):
@@ -166,15 +171,17 @@ def test_removing_any_input_never_turns_a_decision_into_give(document: dict[str,
             assert _decide(_without(document, removed)) is not Action.GIVE, removed
 
 
-@given(document=assessments(), drop=st.sampled_from(REQUIRED))
-def test_a_missing_required_item_never_gives(document: dict[str, Any], drop: str) -> None:
+@given(document=assessments(), data=st.data())
+def test_a_missing_required_item_never_gives(document: dict[str, Any], data: st.DataObject) -> None:
+    required = RULES.bedside.for_route(ROUTE_OF[document["regimen"]]).required
+    drop = data.draw(st.sampled_from(required))
     changed = _without(document, drop)
     _, decision = assess_before_dose(RULES, changed)
     assert decision.action is not Action.GIVE
     assert drop in decision.missing or decision.action.strength > Action.INCOMPLETE.strength
 
 
-@given(document=assessments())
+@given(document=assessments(among=BOLUS_REGIMENS))
 def test_no_statement_about_pressors_never_gives(document: dict[str, Any]) -> None:
     del document["vasopressors"]
     assert _decide(document) is not Action.GIVE
@@ -244,7 +251,10 @@ def test_a_new_finding_never_makes_the_decision_milder(document: dict[str, Any],
     assert _decide(changed).strength >= _decide(base).strength
 
 
-@given(document=assessments(), extra=st.decimals(min_value="0.01", max_value=600, places=2))
+@given(
+    document=assessments(among=BOLUS_REGIMENS),
+    extra=st.decimals(min_value="0.01", max_value=600, places=2),
+)
 def test_labs_older_than_the_site_allows_never_give(
     document: dict[str, Any], extra: Decimal
 ) -> None:
@@ -263,3 +273,13 @@ def test_the_findings_that_only_resume_are_read_from_the_resume_rules() -> None:
     # Label-2024 Table 2: a hold for a positive FIT/FOBT ends when the test is negative.
     assert "fobt_negative" in RESUME_ONLY
     assert set(SPECS["findings"].values) >= RESUME_ONLY
+
+
+@given(document=assessments())
+def test_only_the_rules_for_the_regimens_route_are_checked(document: dict[str, Any]) -> None:
+    route = ROUTE_OF[document["regimen"]]
+    _, decision = assess_before_dose(RULES, document)
+    for_route = {r.id for r in RULES.bedside.rules if route in r.routes}
+    from_table = {c.rule for c in decision.checked} & {r.id for r in RULES.bedside.rules}
+    assert from_table <= for_route
+    assert {r.rule for r in decision.reasons} & {r.id for r in RULES.bedside.rules} <= for_route

@@ -1,6 +1,7 @@
 """The regimen model beyond the IV bolus: body-surface area, dose bases, steps, companion
 agents, anchors, and the rule file's checks on them."""
 
+import dataclasses
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -108,10 +109,13 @@ def test_the_contract_regimens_are_all_there_with_route_setting_and_agents(
     assert rules.regimens["ld-sc-nci"].setting.value == "outpatient"
 
 
-def test_only_iv_bolus_courses_may_be_kept(rules: RuleSet) -> None:
-    assert rules.before_dose_routes == ("iv_bolus",)
-    assert route_refusal(rules.regimens["sbrt-hd"], rules.before_dose_routes) is None
-    refusal = route_refusal(rules.regimens["ld-sc-nci"], rules.before_dose_routes)
+def test_every_route_of_the_bundled_regimens_has_before_dose_checks(rules: RuleSet) -> None:
+    assert {r.route.value for r in rules.regimens.values()} == set(rules.before_dose_routes)
+    assert all(route_refusal(r, rules.before_dose_routes) is None for r in rules.regimens.values())
+
+
+def test_a_route_without_before_dose_checks_cannot_be_kept(rules: RuleSet) -> None:
+    refusal = route_refusal(rules.regimens["ld-sc-nci"], ("iv_bolus",))
     assert refusal is not None
     assert not refusal.overridable
     assert "before-dose checks for subcutaneous are not in il2 yet" in refusal.message
@@ -274,7 +278,8 @@ def test_the_bedside_engine_refuses_a_regimen_whose_route_it_cannot_check(
     root = Path(__file__).parents[2]
     stable = json.loads((root / "examples/bedside/stable-give.json").read_text("utf-8"))
     assert assess_before_dose(rules, stable)[1].action.value == "give"
+    bolus_only = dataclasses.replace(rules, before_dose_routes=("iv_bolus",))
     with pytest.raises(InvalidInputError) as refused:
-        assess_before_dose(rules, stable | {"regimen": "ld-sc-nci"})
+        assess_before_dose(bolus_only, stable | {"regimen": "ld-sc-nci"})
     assert refused.value.field == "regimen"
     assert "before-dose checks for subcutaneous are not in il2 yet" in refused.value.allowed

@@ -201,6 +201,11 @@ def bedside(console: Console, document: dict[str, Any]) -> None:
     if document["not_evaluated"]:
         skipped = ", ".join(document["not_evaluated"])
         console.print(Text(f"Waiting for input: {skipped}", style="dim"))
+    route = document.get("route_checks")
+    if route:
+        words = document["route"].replace("_", " ")
+        console.print(f"Checks for the {words} route, assessed: {route['assessed']}")
+        console.print(Text(f"Not in the sources: {route['not_in_the_sources']}", style="dim"))
 
 
 def grades(console: Console, document: dict[str, Any]) -> None:

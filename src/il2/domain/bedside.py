@@ -32,6 +32,9 @@ from il2.domain.findings import Findings
 from il2.domain.quantities import plain
 from il2.domain.regimen import Regimen
 
+BOLUS = "iv_bolus"
+BOLUS_ONLY = frozenset({BOLUS})
+
 
 class Action(StrEnum):
     """What to do with the scheduled dose."""
@@ -95,12 +98,21 @@ class BeforeDoseRule:
     resume: ResumeRule | None = None
     quiet_if_unknown: bool = False
     site_setting: str = ""
+    routes: frozenset[str] = BOLUS_ONLY
+    routes_source: str = ""
+    routes_unconfirmed: bool = False
+
+    def sourced_for(self, route: str) -> tuple[str, bool]:
+        """The rule's source and whether it is unconfirmed, for a dose given by `route`: a rule
+        written for the IV bolus and applied to another route says why, and may be flagged."""
+        source = f"{self.source}; {self.site_setting}" if self.site_setting else self.source
+        if route == BOLUS or not self.routes_source:
+            return source, self.unconfirmed
+        return f"{source}. {self.routes_source}", self.unconfirmed or self.routes_unconfirmed
 
     def applies(self, findings: Findings, regimen: Regimen) -> bool:
-        """Whether the rule is in force for this regimen and assessment."""
-        if self.regimens is not None and regimen.id not in self.regimens:
-            return False
-        return self.guard is None or self.guard.allows(findings)
+        """Whether the rule is in force for this regimen, its route and the assessment."""
+        return _in_force(self, findings, regimen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,11 +126,39 @@ class AdviceRule:
     guard: Guard | None = None
     regimens: frozenset[str] | None = None
     site_setting: str = ""
+    routes: frozenset[str] = BOLUS_ONLY
+
+    def applies(self, findings: Findings, regimen: Regimen) -> bool:
+        """Whether the advice is in force for this regimen, its route and the assessment."""
+        return _in_force(self, findings, regimen)
+
+
+def _in_force(rule: BeforeDoseRule | AdviceRule, findings: Findings, regimen: Regimen) -> bool:
+    if regimen.route.value not in rule.routes:
+        return False
+    if rule.regimens is not None and regimen.id not in rule.regimens:
+        return False
+    return rule.guard is None or rule.guard.allows(findings)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteChecks:
+    """What a route's before-dose assessment must carry, when it is made, and what its sources
+    leave out (`limits`: the published rules not found, said so that nobody assumes them)."""
+
+    required: tuple[str, ...]
+    required_source: str
+    assessed: str = ""
+    limits: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class BedsideTable:
-    """Every before-dose rule in force, with the version of the rules and site policy."""
+    """Every before-dose rule in force, with the version of the rules and site policy.
+
+    `required` is the high-dose IV bolus assessment's; `routes` holds the other routes' own
+    (a route not in it has no before-dose checks in il2).
+    """
 
     rules: tuple[BeforeDoseRule, ...]
     resumes: Mapping[str, ResumeRule]
@@ -128,6 +168,38 @@ class BedsideTable:
     advice: tuple[AdviceRule, ...] = ()
     obtain: Mapping[str, str] | None = None
     groups: Mapping[str, str] | None = None
+    routes: Mapping[str, RouteChecks] | None = None
+
+    def for_route(self, route: str) -> RouteChecks:
+        """The assessment a route needs; the IV bolus's when the route is `iv_bolus`."""
+        if route == BOLUS:
+            return RouteChecks(self.required, self.required_source)
+        checks = (self.routes or {}).get(route)
+        if checks is None:
+            raise ValueError(f"no before-dose checks for the route {route!r}")
+        return checks
+
+    def checked_routes(self) -> tuple[str, ...]:
+        """The routes whose doses have before-dose checks."""
+        return (BOLUS, *sorted(self.routes or {}))
+
+    def _for(self, route: str) -> list[BeforeDoseRule | AdviceRule]:
+        every: list[BeforeDoseRule | AdviceRule] = [*self.rules, *self.advice]
+        return [rule for rule in every if route in rule.routes]
+
+    def read_for(self, route: str) -> frozenset[str]:
+        """Every field an assessment for `route` needs or some rule for it reads."""
+        read = {f for rule in self._for(route) for f in fields_of(rule.check)}
+        read |= {rule.guard.field for rule in self._for(route) if rule.guard is not None}
+        return frozenset({*self.for_route(route).required, *read})
+
+    def terms_for(self, route: str, field: str) -> frozenset[str]:
+        """The values of a list field (`findings`) that some rule or advice for `route` names,
+        with the ones that end its holds."""
+        checks: list[Check] = [rule.check for rule in self._for(route)]
+        checks += [r.resume.check for r in self.rules if route in r.routes and r.resume]
+        named = (c.values for c in checks if isinstance(c, OneOfCheck) and c.field == field)
+        return frozenset(value for values in named for value in values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +285,8 @@ class DoseDecision:
     to_obtain: tuple[Obtain, ...] = ()
     advice: tuple[Advice, ...] = ()
     checked: tuple[Checked, ...] = ()
+    route: str = BOLUS
+    route_checks: RouteChecks | None = None
 
 
 LABS = "labs."
@@ -432,7 +506,7 @@ def _run_rules(
         outcome = rule.check.evaluate(findings)
         if outcome is None and stale and _lab_fields(rule.check):
             outcome = Unknown(_lab_fields(rule.check))
-        source = f"{rule.source}; {rule.site_setting}" if rule.site_setting else rule.source
+        source, unconfirmed = rule.sourced_for(regimen.route.value)
         tally.check(
             rule.id, rule.action,
             RuleOutcome.FIRED if isinstance(outcome, Fired) else
@@ -444,7 +518,7 @@ def _run_rules(
             resume = rule.resume
             tally.reasons.append(Reason(
                 rule.id, outcome.finding, outcome.threshold, rule.action, source,
-                rule.unconfirmed, resume.words() if resume else "",
+                unconfirmed, resume.words() if resume else "",
                 resume.key if resume else "", rule.site_setting,
             ))  # fmt: skip
             tally.relative += rule.relative
@@ -454,9 +528,7 @@ def _run_rules(
 
 def _run_advice(findings: Findings, regimen: Regimen, table: BedsideTable, tally: _Tally) -> None:
     for rule in table.advice:
-        if rule.regimens is not None and regimen.id not in rule.regimens:
-            continue
-        if rule.guard is not None and not rule.guard.allows(findings):
+        if not rule.applies(findings, regimen):
             continue
         outcome = rule.check.evaluate(findings)
         if isinstance(outcome, Fired):
@@ -474,9 +546,10 @@ def _obtain(table: BedsideTable, missing: list[str], tally: _Tally) -> tuple[Obt
     )
 
 
-def _missing(findings: Findings, table: BedsideTable, tally: _Tally) -> list[str]:
+def _missing(findings: Findings, table: BedsideTable, regimen: Regimen, tally: _Tally) -> list[str]:
     """Required items absent and inputs a rule waits for, pressor fields named as one group."""
-    fields = {f for f in table.required if f not in findings} | set(tally.unknown)
+    required = table.for_route(regimen.route.value).required
+    fields = {f for f in required if f not in findings} | set(tally.unknown)
     named = set()
     for field in fields:
         group = next((g for p, g in (table.groups or {}).items() if field.startswith(p)), None)
@@ -499,7 +572,7 @@ def decide_before_dose(
     _run_advice(findings, regimen, table, tally)
     undated = _undated_labs(findings, policy)
     tally.advice.extend(note for note in (stale, undated) if note is not None)
-    missing = _missing(findings, table, tally)
+    missing = _missing(findings, table, regimen, tally)
     action = max((r.action for r in tally.reasons), key=lambda a: a.strength, default=Action.GIVE)
     if missing and action.strength < Action.INCOMPLETE.strength:
         action = Action.INCOMPLETE
@@ -513,6 +586,8 @@ def decide_before_dose(
         to_obtain=_obtain(table, missing, tally),
         advice=tuple(tally.advice),
         checked=tuple(tally.checked),
+        route=regimen.route.value,
+        route_checks=None if regimen.route.value == BOLUS else table.for_route(regimen.route.value),
     )
 
 

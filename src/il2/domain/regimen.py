@@ -30,6 +30,12 @@ class Route(StrEnum):
     INTRAMUSCULAR = "intramuscular"
 
 
+# The routes aldesleukin itself is given by (the others are companion agents').
+ALDESLEUKIN_ROUTES = (
+    Route.IV_BOLUS, Route.CONTINUOUS_INFUSION, Route.SUBCUTANEOUS, Route.INTRALESIONAL,
+)  # fmt: skip
+
+
 class CareSetting(StrEnum):
     """Where a regimen is given."""
 

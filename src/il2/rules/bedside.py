@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from decimal import Decimal, InvalidOperation
 
 from il2.domain.bedside import (
+    BOLUS,
+    BOLUS_ONLY,
     Action,
     AdviceRule,
     BedsidePolicy,
     BedsideTable,
     BeforeDoseRule,
     ResumeRule,
+    RouteChecks,
 )
 from il2.domain.checks import (
     Check,
@@ -26,6 +29,7 @@ from il2.domain.checks import (
 from il2.domain.errors import RuleTableError
 from il2.domain.findings import FieldSpec, FieldType
 from il2.domain.quantities import Comparison
+from il2.domain.regimen import ALDESLEUKIN_ROUTES
 from il2.rules.reader import Node
 from il2.rules.site import PolicySetting
 
@@ -37,9 +41,10 @@ _CHECK_KEYS = (
 )  # fmt: skip
 _RULE_KEYS = (
     *_CHECK_KEYS, "action", "only_if", "regimens", "relative", "unconfirmed", "source", "resume",
-    "if_unknown", "when_policy", "enabled",
+    "if_unknown", "when_policy", "enabled", "routes", "routes_source", "routes_unconfirmed",
 )  # fmt: skip
-_ADVICE_KEYS = (*_CHECK_KEYS, "only_if", "regimens", "advice", "source", "enabled")
+_ADVICE_KEYS = (*_CHECK_KEYS, "only_if", "regimens", "advice", "source", "enabled", "routes")
+_ROUTE_KEYS = ("required", "required_source", "assessed", "limits")
 _RESUME_KEYS = (*_CHECK_KEYS, "limit_from", "source", "unconfirmed")
 _UNKNOWN = ("incomplete", "quiet")
 
@@ -55,14 +60,15 @@ def terms_named(*tables: Node) -> dict[str, list[str]]:
 
 
 def bedside_terms(data: Node, policies: Mapping[str, PolicySetting]) -> dict[str, list[str]]:
-    """The vocabulary of the list fields: findings the rules in force name, holds they resume."""
-    rules = data.table("rules")
-    in_force = Node(
-        {key: node.data for key, node in rules.children() if _in_force(node, policies)},
-        rules.file,
-        rules.path,
-    )
-    terms = terms_named(in_force, data.table("resume"))
+    """The vocabulary of the list fields: findings the rules and advice in force name, holds
+    they resume."""
+
+    def kept(table: Node) -> Node:
+        data = {key: node.data for key, node in table.children() if _in_force(node, policies)}
+        return Node(data, table.file, table.path)
+
+    in_force = kept(data.table("rules"))
+    terms = terms_named(in_force, kept(data.table("advice")), data.table("resume"))
     resumes = {str(node.data["resume"]) for _, node in in_force.children() if node.has("resume")}
     return {"findings": terms.get("findings", []), "held_for": sorted(resumes)}
 
@@ -167,12 +173,52 @@ def _in_force(node: Node, policies: Mapping[str, PolicySetting]) -> bool:
     return all(policies[name].value == value for name, value in wanted.data.items())
 
 
-def _rule(
+def _routes(node: Node, known: Collection[str]) -> frozenset[str]:
+    """The routes a rule is in force for: the high-dose IV bolus unless it names others."""
+    if not node.has("routes"):
+        return BOLUS_ONLY
+    named = node.texts("routes")
+    for route in named:
+        if route != BOLUS and route not in known:
+            raise node.fail(
+                "routes", f"{route!r} has no [routes.{route}] table in bedside_input.toml"
+            )
+    if not named:
+        raise node.fail("routes", "names no route")
+    return frozenset(named)
+
+
+def route_checks(inputs: Node, fields: Mapping[str, FieldSpec]) -> dict[str, RouteChecks]:
+    """The routes other than the IV bolus that have before-dose checks, with their assessment."""
+    if not inputs.has("routes"):
+        return {}
+    checks = {}
+    for route, node in inputs.table("routes").children():
+        node.only(*_ROUTE_KEYS)
+        others = [r.value for r in ALDESLEUKIN_ROUTES if r.value != BOLUS]
+        if route not in others:
+            allowed = ", ".join(others)
+            raise node.fail("route", f"{route!r} is not one of {allowed}")
+        required = node.texts("required")
+        for name in required:
+            if name not in fields:
+                raise node.fail("required", f"{name!r} is not a before-dose assessment field")
+        checks[route] = RouteChecks(
+            required=required,
+            required_source=node.text("required_source"),
+            assessed=node.text("assessed"),
+            limits=node.text("limits"),
+        )
+    return checks
+
+
+def _rule(  # noqa: PLR0917 (the loader's one call site names each piece in order)
     rule_id: str,
     node: Node,
     fields: Mapping[str, FieldSpec],
     resumes: Mapping[str, ResumeRule],
     notes: Mapping[str, str],
+    routes: Collection[str],
 ) -> BeforeDoseRule:
     node.only(*_RULE_KEYS)
     action = Action(node.choice("action", ("hold", "stop_cycle", "discontinue")))
@@ -197,11 +243,32 @@ def _rule(
         resume=resume,
         quiet_if_unknown=quiet,
         site_setting=notes.get(rule_id, ""),
+        routes=_routes(node, routes),
+        routes_source=_routes_source(node),
+        routes_unconfirmed=node.flag("routes_unconfirmed", default=False),
     )
 
 
+def _routes_source(node: Node) -> str:
+    """Why a rule written for the IV bolus holds for the other routes it names (required)."""
+    named = set(node.texts("routes")) if node.has("routes") else set(BOLUS_ONLY)
+    if BOLUS in named and len(named) > 1:
+        if not node.has("routes_source"):
+            raise node.fail(
+                "routes_source", "a rule for the IV bolus and other routes says why it holds there"
+            )
+        return node.text("routes_source")
+    if node.has("routes_source") or node.has("routes_unconfirmed"):
+        raise node.fail("routes_source", "only for a rule for the IV bolus and other routes")
+    return ""
+
+
 def _advice(
-    rule_id: str, node: Node, fields: Mapping[str, FieldSpec], notes: Mapping[str, str]
+    rule_id: str,
+    node: Node,
+    fields: Mapping[str, FieldSpec],
+    notes: Mapping[str, str],
+    routes: Collection[str],
 ) -> AdviceRule:
     node.only(*_ADVICE_KEYS)
     return AdviceRule(
@@ -212,6 +279,7 @@ def _advice(
         guard=_guard(node, fields),
         regimens=frozenset(node.texts("regimens")) if node.has("regimens") else None,
         site_setting=notes.get(rule_id, ""),
+        routes=_routes(node, routes),
     )
 
 
@@ -250,15 +318,16 @@ def bedside_table(
         if name not in fields:
             raise meta.fail("required", f"{name!r} is not a before-dose assessment field")
     notes = notes or {}
+    routes = route_checks(inputs, fields)
     rules_node = data.table("rules")
     resumes = _resumes(data, fields, rules_node)
     rules = tuple(
-        _rule(key, node, fields, resumes, notes)
+        _rule(key, node, fields, resumes, notes, routes)
         for key, node in rules_node.children()
         if _in_force(node, policies)
     )
     advice = tuple(
-        _advice(key, node, fields, notes)
+        _advice(key, node, fields, notes, routes)
         for key, node in data.table("advice").children()
         if _in_force(node, policies)
     )
@@ -275,6 +344,7 @@ def bedside_table(
         advice=advice,
         obtain={name: obtain.text(name) for name in obtain.data},
         groups={"vasopressors.": "vasopressors", "vasopressor_agents": "vasopressors"},
+        routes=routes,
     )
 
 

@@ -293,6 +293,18 @@ def _pathway(regimens: Mapping[str, Regimen]) -> PathwayTable:
     return table
 
 
+def _routes_checked(listed: tuple[str, ...], checked: tuple[str, ...]) -> None:
+    """A route is planned only with both locks: listed in regimens.toml and with its own
+    before-dose assessment in bedside_input.toml; the two must agree."""
+    if set(listed) != set(checked):
+        raise RuleTableError(
+            file="regimens.toml",
+            field="before_dose.routes",
+            problem=f"lists {', '.join(listed)}; the routes with a before-dose assessment in "
+            f"bedside_input.toml are {', '.join(checked)}: the two must agree",
+        )
+
+
 def load_rules(*, site_policy: Path | None = None) -> RuleSet:
     """Load the bundled rule files, apply the site's policy file if any, and validate all."""
     files = {
@@ -348,6 +360,15 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
     leaflet = load_patient_leaflet()
     site_contacts(leaflet, policies)  # a contact number that is no phone number stops il2 here
     versions["patient_leaflet"] = leaflet.version
+    bedside = bedside_table(
+        bedside_node,
+        bedside_fields,
+        with_site(versions["bedside"], versions),
+        bedside_input,
+        policies=policies,
+        notes=_site_notes(merged.changes, "bedside"),
+    )
+    _routes_checked(routes, bedside.checked_routes())
     return RuleSet(
         site=site,
         regimens=regimens,
@@ -360,14 +381,7 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         criteria=criteria,
         thresholds=thresholds(criteria_node, files["eligibility"]["criteria"]),
         screening_fields=fields,
-        bedside=bedside_table(
-            bedside_node,
-            bedside_fields,
-            with_site(versions["bedside"], versions),
-            bedside_input,
-            policies=policies,
-            notes=_site_notes(merged.changes, "bedside"),
-        ),
+        bedside=bedside,
         bedside_fields=bedside_fields,
         bedside_grading=field_gradings(bedside_input.table("grading"), bedside_fields, ctcae),
         bedside_policy=bedside_policy(policies),

@@ -15,6 +15,7 @@ from decimal import Decimal
 from itertools import pairwise
 
 from il2.domain.regimen import (
+    ALDESLEUKIN_ROUTES,
     Anchor,
     CareSetting,
     CompanionAgent,
@@ -253,8 +254,7 @@ def regimen(regimen_id: str, node: Node) -> Regimen:
         route = Route.IV_BOLUS  # the interval schedule of the high-dose bolus regimens
     else:
         route = Route(node.choice("route", tuple(r.value for r in Route)))
-    if route not in {Route.IV_BOLUS, Route.CONTINUOUS_INFUSION, Route.SUBCUTANEOUS,
-                     Route.INTRALESIONAL}:  # fmt: skip
+    if route not in ALDESLEUKIN_ROUTES:
         raise node.fail("route", f"{route.value!r} is a companion agent's route, not aldesleukin's")
     schedule = _stepped(node, starts, route) if stepped else _interval(node, route)
     agents = tuple(_agent(item) for item in node.tables("agents")) if node.has("agents") else ()

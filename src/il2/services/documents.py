@@ -477,7 +477,24 @@ def bedside_document(regimen: Regimen, decision: DoseDecision) -> Document:
             for c in decision.checked
         ],
         "regimen": regimen.id,
+        "route": decision.route,
+        **_route_checks(decision),
         "rules_version": decision.rules_version,
+    }
+
+
+def _route_checks(decision: DoseDecision) -> Document:
+    """For a route other than the IV bolus: when it is assessed and what its sources leave out."""
+    checks = decision.route_checks
+    if checks is None:
+        return {}
+    return {
+        "route_checks": {
+            "assessed": checks.assessed,
+            "required": list(checks.required),
+            "required_source": checks.required_source,
+            "not_in_the_sources": checks.limits,
+        }
     }
 
 

@@ -8,9 +8,10 @@ rule table (rules/data/product.toml), or from that table itself; none is written
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from il2.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from il2.domain.records import Actor, CourseRecord, DoseOutcome, DoseRecord, PlanVerification
@@ -45,13 +46,15 @@ class Preparation:
     vials: int
     reconstitution_ml: str
     reconstitution_diluent: str
-    diluent: str
-    diluent_ml: int
-    concentration_ug_per_ml: str
-    concentration_in_window: bool
+    diluent: str | None
+    diluent_ml: int | None
+    concentration_ug_per_ml: str | None
+    concentration_in_window: bool | None
     concentration_window: str
     prepare_from: datetime
     verified: PlanVerification | None
+    route: str = "iv_bolus"
+    preparation_note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +141,9 @@ def preparation_list(services: Services, actor: Actor) -> PreparationList:
     for course in running:
         plan = course.plan
         patient = patients[course.patient_id]
+        diluted = plan.get("diluent_ml") is not None
         for cycle, number, due_at in due[course.id]:
+            dose = _planned(plan, cycle, number)
             rows.append(
                 Preparation(
                     patient_id=course.patient_id,
@@ -149,17 +154,23 @@ def preparation_list(services: Services, actor: Actor) -> PreparationList:
                     cycle=cycle,
                     dose_number=number,
                     due_at=due_at,
-                    dose_iu=int(plan["dose_iu"]),
-                    dose_mg=str(plan["dose_mg"]),
-                    drug_ml=str(plan["reconstituted_ml"]),
-                    vials=int(plan["vials_per_dose"]),
+                    dose_iu=int(dose.get("dose_iu", plan["dose_iu"])),
+                    dose_mg=str(dose.get("dose_mg", plan["dose_mg"])),
+                    drug_ml=str(_drug_ml(plan, dose)),
+                    vials=int(dose.get("vials", plan["vials_per_dose"])),
                     reconstitution_ml=str(product.reconstitution_ml),
                     reconstitution_diluent=product.reconstitution_diluent,
-                    diluent=str(plan["diluent"]),
-                    diluent_ml=int(plan["diluent_ml"]),
-                    concentration_ug_per_ml=str(plan["concentration_ug_per_ml"]),
-                    concentration_in_window=bool(plan["concentration_in_window"]),
+                    diluent=str(plan["diluent"]) if diluted else None,
+                    diluent_ml=int(plan["diluent_ml"]) if diluted else None,
+                    concentration_ug_per_ml=str(plan["concentration_ug_per_ml"])
+                    if diluted
+                    else None,
+                    concentration_in_window=bool(plan["concentration_in_window"])
+                    if diluted
+                    else None,
                     concentration_window=window,
+                    route=str(plan.get("route", "iv_bolus")),
+                    preparation_note=str((plan.get("preparation") or {}).get("note", "")),
                     prepare_from=due_at
                     + timedelta(minutes=_infusion_min(services, course))
                     - timedelta(hours=product.stability_h),
@@ -173,6 +184,23 @@ def preparation_list(services: Services, actor: Actor) -> PreparationList:
         stability_h=product.stability_h,
         notes=product.preparation_notes,
         source=f"{product.version}: {product.source} {product.preparation_source}",
+    )
+
+
+def _planned(plan: Mapping[str, Any], cycle: int, number: int) -> Mapping[str, Any]:
+    """The planned dose `cycle`.`number` (a stepped regimen's doses differ), else {}."""
+    for planned in plan.get("cycles", []):
+        if planned.get("cycle") == cycle:
+            return next((d for d in planned.get("doses", []) if d.get("number") == number), {})
+    return {}
+
+
+def _drug_ml(plan: Mapping[str, Any], dose: Mapping[str, Any]) -> object:
+    """The reconstituted drug a dose draws: its step's, else the plan's."""
+    steps = {d.get("step"): d for d in plan.get("aldesleukin_doses", [])}
+    step = steps.get(dose.get("step"))
+    return (
+        step.get("reconstituted_ml", plan["reconstituted_ml"]) if step else plan["reconstituted_ml"]
     )
 
 

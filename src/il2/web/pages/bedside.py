@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
-from il2.domain.bedside import holds_still_open
+from il2.domain.bedside import BOLUS, holds_still_open
 from il2.domain.errors import (
     InvalidInputError,
     NotFoundError,
@@ -121,9 +121,29 @@ class Screen:
         self.typed = (*SLOT_FIELDS, "vasopressor_agents", "held_for")
         self.finding_groups = forms.term_groups(self.specs["findings"], load_findings_display())
 
+    def groups(self, regimen: str) -> list[forms.TermGroup]:
+        """The findings offered for a course of `regimen`: those its route's checks name."""
+        route = self.route(regimen)
+        if route == BOLUS:
+            return self.finding_groups
+        named = self.web.rules.bedside.terms_for(route, "findings")
+        kept = [forms.TermGroup(g.title, tuple(t for t in g.terms if t[0] in named))
+                for g in self.finding_groups]  # fmt: skip
+        return [g for g in kept if g.terms]
+
+    def route(self, regimen: str) -> str:
+        """The route of the regimen's aldesleukin (the IV bolus for one il2 no longer knows)."""
+        known = self.web.rules.regimens.get(regimen)
+        return known.route.value if known is not None else BOLUS
+
     def sections(self, regimen: str) -> list[forms.Section]:
-        """The form's sections for a course of `regimen` (the TIL timing only after TIL)."""
-        skip = (*self.typed, *(() if regimen == "post-til" else _TIL_ONLY))
+        """The form's sections for a course of `regimen` (the TIL timing only after TIL; for a
+        route other than the IV bolus, only what its own checks read)."""
+        skip = [*self.typed, *(() if regimen == "post-til" else _TIL_ONLY)]
+        route = self.route(regimen)
+        if route != BOLUS:
+            read = self.web.rules.bedside.read_for(route)
+            skip += [path for path in self.specs if path not in read]
         return sorted(
             forms.sections(self.specs, skip=skip, bedside=True),
             key=lambda s: _ORDER.index(s.title) if s.title in _ORDER else len(_ORDER),
@@ -255,7 +275,10 @@ class Screen:
             existing=slot.record,
             facts=facts,
             sections=self.sections(course.regimen_id),
-            finding_groups=self.finding_groups,
+            finding_groups=self.groups(course.regimen_id),
+            route_checks=self.web.rules.bedside.routes.get(self.route(course.regimen_id))
+            if self.web.rules.bedside.routes
+            else None,
             values=values,
             error=error,
             errors=forms.each_field(error, values),
