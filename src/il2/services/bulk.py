@@ -47,6 +47,7 @@ from il2.services.history import retreatment_on
 from il2.services.outlines import course_outline, entry_outline
 from il2.services.patients import patient_fields, screening_fields
 from il2.services.permissions import require
+from il2.services.planning import find_regimen
 from il2.services.ports import BulkRecords, RecordTable
 
 BATCH_PATIENTS = 500
@@ -161,6 +162,7 @@ class BulkWriter:
             actor,
             records,
             retreatment_on(self._services, self._assessments.get(patient, [])),
+            regimen=find_regimen(self._services.rules, regimen),
             first_dose=planned["first_dose_at"],
             override_reason=None,
         )
