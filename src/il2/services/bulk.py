@@ -135,12 +135,23 @@ class BulkWriter:
         return str(fields["verdict"])
 
     def course(
-        self, actor: Actor, patient: int, *, regimen: str, weight_kg: float, first_dose: str
+        self,
+        actor: Actor,
+        patient: int,
+        *,
+        regimen: str,
+        weight_kg: float,
+        first_dose: str,
+        events: Sequence[Json] = (),
     ) -> tuple[int, Json]:
         """As plan_course (a patient's records are all in one batch, so are their courses)."""
         require(self._services, actor, "course.plan")
         planned = course_fields(
-            self._services, regimen=regimen, weight_kg=weight_kg, first_dose=first_dose
+            self._services,
+            regimen=regimen,
+            weight_kg=weight_kg,
+            first_dose=first_dose,
+            events=list(events),
         )
         timeline = self._timelines.get(patient, _Timeline())
         ledgers = {
