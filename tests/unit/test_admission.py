@@ -183,7 +183,7 @@ def test_a_course_planned_ahead_counts_its_planned_cycles_against_the_regimens_l
     refusals = admission_refusals(
         patient, first_dose=later, now=NOW, policy=POLICY, retreatment=None, regimen=sbrt
     )
-    assert [(r.code, r.overridable) for r in refusals] == [("regimen-cycle-limit", False)]
+    assert [(r.code, r.overridable) for r in refusals] == [("regimen-cycle-limit", True)]
     assert "6 cycles of aldesleukin given or planned" in refusals[0].message
     without = admission_refusals(
         records([screening(1)], given, ledgers),
@@ -199,7 +199,7 @@ def test_the_spacing_counts_from_a_course_planned_ahead_before_any_dose_is_given
     refusals = admission_refusals(
         patient, first_dose=just_short, now=NOW, policy=POLICY, retreatment=None
     )
-    assert [(r.code, r.overridable) for r in refusals] == [("course-spacing-too-short", False)]
+    assert [(r.code, r.overridable) for r in refusals] == [("course-spacing-too-short", True)]
     assert "earliest first dose 2027-03-02" in refusals[0].message
     assert codes(patient, just_short + timedelta(days=1)) == []
 

@@ -2,10 +2,10 @@
 
 A course must not start without a current `eligible` screening, while another course is
 running, after a permanent discontinue, or against a retreatment contraindication: these
-refusals are never overridable. Nor are the regimen's own limits: a course that starts
+refusals are never overridable. Too short a rest since the last course, a course that starts
 earlier than the latest course's regimen's `course_every_weeks` after that course's first dose
-day, or one that would take the cycles over all courses past the new regimen's
-`max_cycles_total`. Too short a rest since the last course, or a retreatment judgement that
+day, one that would take the cycles over all courses past the new regimen's
+`max_cycles_total` (protocol limits, not facts about time), or a retreatment judgement that
 needs review, may be planned against by a physician with a recorded reason. The rest counts
 from the recorded discharge after the latest treated course (the label counts it from the date
 of hospital discharge), or from its last dose given when none is recorded.
@@ -265,6 +265,7 @@ def _spacing_refusal(
         f"{course.number} started {first_day:%Y-%m-%d}, so the next course may start on "
         f"{earliest:%Y-%m-%d} at the earliest (earliest first dose {earliest:%Y-%m-%d}; "
         f"course_every_weeks of regimen {regimen.id}: {cited}).",
+        overridable=True,
     )
 
 
@@ -301,6 +302,7 @@ def _cap_refusals(records: PatientRecords, *, regimen: Regimen, now: datetime) -
             f"{after}: more than the regimen's limit of {most} cycles in all "
             f"(max_cycles_total of regimen {regimen.id}: "
             f"{records.cite(regimen, 'max_cycles_total')}).",
+            overridable=True,
         )
     ]
 
