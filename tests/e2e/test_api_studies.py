@@ -104,6 +104,9 @@ def test_the_outcome_summary_compares_the_arms_of_the_study(client: TestClient) 
     arms = {a["id"]: a for a in compared["by_arm"]}
     assert (arms["sbrt-il2"]["patients"], arms["sbrt-il2"]["treated"]) == (1, 0)
     assert arms["sbrt-il2"]["orr"]["total"] == 1  # intention to treat: never treated, counted
+    survival = arms["sbrt-il2"]["overall_survival"]
+    assert (survival["time_origin"], survival["patients"]) == ("assignment", 1)
+    assert all(g["overall_survival"]["time_origin"] == "first_dose" for g in compared["by_regimen"])
     assert arms["il2"]["patients"] == 0
     unknown = client.get("/api/outcomes?study_id=99", headers=sign_in(client, "researcher"))
     assert unknown.status_code == 422

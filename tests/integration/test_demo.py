@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import json
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -65,3 +66,27 @@ def test_every_demo_record_is_audited_and_doses_follow_the_engine(tmp_path: Path
     engine.dispose()
     assert audited == doses
     assert mismatched == 0
+
+
+def test_the_sbrt_arms_first_courses_follow_their_fractions_on_sbrt_hd(tmp_path: Path) -> None:
+    app = _demo(tmp_path / "s.sqlite3", seed=6)
+    engine = create_engine(app.settings.database_url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT arm.code, course.number, course.regimen_id, course.first_dose_at, "
+                "course.plan FROM arm_assignments AS a JOIN study_arms AS arm ON arm.id = a.arm_id "
+                "JOIN courses AS course ON course.patient_id = a.patient_id"
+            )
+        ).all()
+    engine.dispose()
+    first = {(code, regimen) for code, number, regimen, _, _ in rows if number == 1}
+    assert first == {("sbrt-il2", "sbrt-hd"), ("il2", "hd-label")}
+    assert all(regimen == "hd-label" for _, number, regimen, _, _ in rows if number > 1)
+    for _, _, regimen, first_dose_at, plan in rows:
+        if regimen != "sbrt-hd":
+            continue
+        fractions = [e for e in json.loads(plan)["events"] if e["kind"] == "sbrt_fraction"]
+        assert 1 <= len(fractions) <= 2
+        last = max(date.fromisoformat(e["on"]) for e in fractions)
+        assert (datetime.fromisoformat(str(first_dose_at)).date() - last).days == 3

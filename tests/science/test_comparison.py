@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from il2.science.comparison import Group, compare, first_regimens, group_outcome
 from il2.science.stats import clopper_pearson
-from tests.science.builders import clinic, course
+from il2.science.survival import DAYS_PER_MONTH, from_assignment, overall_survival
+from tests.science.builders import FIRST_DOSE, clinic, course, patient, program
 
 
 def test_a_patient_assigned_and_never_treated_stays_in_the_arms_denominator() -> None:
@@ -80,3 +81,42 @@ def test_groups_of_a_comparison_are_each_computed_on_their_own_patients(ids: set
     [alone] = compare(clinic(), [Group("x", "X", ids)])
     together = compare(clinic(), [Group("y", "Y", {1, 2, 3, 4, 5} - ids), Group("x", "X", ids)])
     assert together[1] == alone
+
+
+ASSIGNED = date(2024, 1, 20)
+
+
+def test_by_arm_a_patient_assigned_and_never_dosed_counts_in_the_arms_survival() -> None:
+    dates = {1: ASSIGNED, 2: ASSIGNED, 5: ASSIGNED}
+    arm = group_outcome(clinic(), Group("a", "Arm A", {1, 2, 5}, assigned_on=dates))
+    assert arm["overall_survival"]["time_origin"] == "assignment"
+    assert (arm["overall_survival"]["patients"], arm["overall_survival"]["events"]) == (3, 1)
+    assert arm["progression_free_survival"]["patients"] == 3
+    by_regimen = group_outcome(clinic(), Group("hd-label", "hd-label", {1, 2, 5}))
+    assert by_regimen["overall_survival"]["time_origin"] == "first_dose"
+    assert by_regimen["overall_survival"]["patients"] == 2
+
+
+def test_survival_from_the_assignment_moves_the_median_by_the_wait_for_the_first_dose() -> None:
+    deaths = {1: 100, 2: 200, 3: 300}
+    data = program(
+        patients=[
+            patient(i, death_on=FIRST_DOSE + timedelta(days=d),
+                    last_contact_on=FIRST_DOSE + timedelta(days=d))
+            for i, d in deaths.items()
+        ],
+        courses=[course(10 + i, patient_id=i) for i in deaths],
+    )  # fmt: skip
+    wait = timedelta(days=61)
+    dates = dict.fromkeys(deaths, FIRST_DOSE - wait)
+    from_dose = group_outcome(data, Group("x", "X", set(deaths)))["overall_survival"]
+    from_arm = group_outcome(data, Group("x", "X", set(deaths), assigned_on=dates))
+    median = from_arm["overall_survival"]["median_months"]
+    assert from_dose["median_months"] == round(200 / DAYS_PER_MONTH, 2)
+    assert median == round(261 / DAYS_PER_MONTH, 2)
+
+
+def test_an_assignment_after_the_data_cut_off_is_not_followed_yet() -> None:
+    late = {5: date(2025, 7, 1)}
+    durations = overall_survival(clinic(), origin=from_assignment(late))
+    assert sum(d.days.size for d in durations.values()) == 0

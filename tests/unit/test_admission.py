@@ -172,6 +172,38 @@ def test_a_discontinue_bars_every_later_course() -> None:
     assert [(r.code, r.overridable) for r in refusals] == [("earlier-discontinue", False)]
 
 
+def test_a_course_planned_ahead_counts_its_planned_cycles_against_the_regimens_limit() -> None:
+    sbrt = RULES.regimens["sbrt-hd"]
+    given = [course(n, NOW - timedelta(days=100 * n), regimen="sbrt-hd") for n in (1, 2)]
+    ledgers = {c.id: [line(1, 1, c.first_dose_at), line(2, 1, c.first_dose_at + timedelta(days=14))]
+               for c in given}  # fmt: skip
+    ahead = course(3, NOW + timedelta(days=2), regimen="sbrt-hd")
+    patient = records([screening(1)], [*given, ahead], ledgers)
+    later = NOW + timedelta(days=40)
+    refusals = admission_refusals(
+        patient, first_dose=later, now=NOW, policy=POLICY, retreatment=None, regimen=sbrt
+    )
+    assert [(r.code, r.overridable) for r in refusals] == [("regimen-cycle-limit", True)]
+    assert "6 cycles of aldesleukin given or planned" in refusals[0].message
+    without = admission_refusals(
+        records([screening(1)], given, ledgers),
+        first_dose=later, now=NOW, policy=POLICY, retreatment=None, regimen=sbrt,
+    )  # fmt: skip
+    assert without == []
+
+
+def test_the_spacing_counts_from_a_course_planned_ahead_before_any_dose_is_given() -> None:
+    ahead = course(1, NOW + timedelta(days=1), regimen="hd-cwg-q12w")
+    patient = records([screening(1)], [ahead])
+    just_short = NOW + timedelta(days=1, weeks=12) - timedelta(days=1)
+    refusals = admission_refusals(
+        patient, first_dose=just_short, now=NOW, policy=POLICY, retreatment=None
+    )
+    assert [(r.code, r.overridable) for r in refusals] == [("course-spacing-too-short", True)]
+    assert "earliest first dose 2027-03-02" in refusals[0].message
+    assert codes(patient, just_short + timedelta(days=1)) == []
+
+
 def _decision(verdict: Retreatment) -> RetreatmentDecision:
     reasons = (
         (RetreatmentReason("cardiac", "myocardial_infarction", "one of ...", "label"),)

@@ -171,6 +171,81 @@ def test_without_field_sources_the_weeks_are_cited_to_the_regimen() -> None:
     assert LABEL.source in rest.source
 
 
+def test_a_regimen_repeating_every_12_weeks_has_another_course_from_its_first_dose_day() -> None:
+    cwg = RULES.regimens["hd-cwg-q12w"]
+    decision = decide(
+        regimen=cwg,
+        courses=[course(first_dose_on=date(2026, 12, 7))],
+        regimen_sources=RULES.regimen_sources["hd-cwg-q12w"],
+    )
+    assert (decision.next, decision.earliest_on) == (Next.ANOTHER_COURSE, date(2027, 3, 1))
+    assert decision.blocked_until == date(2027, 3, 1)
+    (spacing,) = [r for r in decision.reasons if r.rule == "course-spacing"]
+    assert "repeat every 12 weeks from the first dose day" in spacing.threshold
+    assert "course_every_weeks from regimen hd-cwg-q12w" in spacing.source
+    assert "every 12 weeks" in spacing.source
+    assert not [r for r in decision.reasons if r.rule == "rest-after-discharge"]
+
+
+def test_a_regimen_without_a_rest_or_a_spacing_still_has_no_further_course() -> None:
+    decision = decide(
+        regimen=RULES.regimens["post-til"], courses=[course(cycles_given=1, doses_given=6)]
+    )
+    assert decision.next is Next.FOLLOW_UP
+    assert [r.rule for r in decision.reasons] == ["further-courses"]
+
+
+def test_a_regimen_with_both_a_rest_and_a_spacing_waits_for_the_later_date() -> None:
+    both = replace(LABEL, course_every_weeks=12)
+    decision = decide(regimen=both, courses=[course(first_dose_on=date(2026, 12, 7))])
+    assert decision.earliest_on == date(2027, 3, 1)
+    rules = [r.rule for r in decision.reasons]
+    assert rules.index("rest-after-discharge") < rules.index("course-spacing")
+    shorter = decide(
+        regimen=replace(LABEL, course_every_weeks=3),
+        courses=[course(first_dose_on=date(2026, 12, 7))],
+    )
+    assert shorter.earliest_on == date(2027, 2, 14)
+
+
+def test_the_regimens_own_stricter_cycle_limit_applies_and_says_so() -> None:
+    cvd = RULES.regimens["biochemo-cvd"]
+    courses = [
+        course(number=n, cycles_given=1, doses_given=4, first_dose_on=first,
+               last_dose_on=first + timedelta(days=3), discharged_on=first + timedelta(days=4))
+        for n, first in enumerate((date(2026, 11, 2), date(2026, 11, 23), date(2026, 12, 14), date(2027, 1, 4)), 1)
+    ]  # fmt: skip
+    decision = decide(
+        regimen=cvd,
+        courses=courses,
+        response=scan(on=date(2027, 1, 20)),
+        today=date(2027, 2, 1),
+        regimen_sources=RULES.regimen_sources["biochemo-cvd"],
+    )
+    assert decision.next is Next.FOLLOW_UP
+    assert (decision.max_cycles_total, decision.max_cycles_total_from) == (4, "regimen")
+    (limit,) = decision.reasons
+    assert (
+        limit.threshold
+        == "at most 4 cycles in all (regimen biochemo-cvd's own limit, stricter than the site's 6)"
+    )
+    assert "'for a maximum of four cycles'" in limit.source
+    assert "test limit" not in limit.source
+    output = pathway_document(decision)
+    assert (output["max_cycles_total"], output["max_cycles_total_from"]) == (4, "regimen")
+
+
+def test_a_site_limit_stricter_than_the_regimens_applies_and_says_so() -> None:
+    cvd = RULES.regimens["biochemo-cvd"]
+    decision = decide(
+        regimen=cvd,
+        courses=[course(cycles_given=1, doses_given=4, first_dose_on=date(2026, 12, 22))],
+        cycle_limit=CycleLimit(1, "site policy max_cycles_total = 1"),
+    )
+    assert (decision.max_cycles_total, decision.max_cycles_total_from) == (1, "site")
+    assert decision.reasons[0].threshold == "at most 1 cycle in all (the site's limit)"
+
+
 def test_a_forbidding_history_stops_and_cites_each_item() -> None:
     forbidden = judge({"intubated_hours_max": 96, "earlier_toxicities": ["seizures"]})
     decision = decide(retreatment=forbidden)
@@ -548,6 +623,8 @@ def situations(draw: st.DrawFn, *, measured_scan: bool = False) -> dict[str, Any
             "number": number, "cycles_given": cycles, "doses_given": draw(st.integers(cycles, most)),
             "last_dose_on": last.isoformat(), "discharged_on": home.isoformat(),
         })  # fmt: skip
+        if draw(st.booleans()):
+            courses[-1]["first_dose_on"] = day.isoformat()
         day = home + timedelta(days=draw(st.integers(1, 90)))
     latest = last
     response = None
@@ -674,3 +751,51 @@ def test_a_higher_site_minimum_never_turns_no_course_into_another_course(
 
     if answer(lower + more) is Next.ANOTHER_COURSE:
         assert answer(lower) is Next.ANOTHER_COURSE
+
+
+@st.composite
+def capped_courses(draw: st.DrawFn) -> dict[str, Any]:
+    """A regimen whose courses repeat, with its own cycle limit drawn, a site limit drawn, and
+    1-8 courses given, the latest answered by a complete response long ago."""
+    base = RULES.regimens[draw(st.sampled_from(("biochemo-cvd", "hd-cwg-q12w", "hd-label")))]
+    regimen = replace(base, max_cycles_total=draw(st.none() | st.integers(1, 10)))
+    courses, day = [], START
+    for number in range(1, draw(st.integers(1, 8)) + 1):
+        cycles = draw(st.integers(1, regimen.cycles_per_course))
+        last = day + timedelta(days=draw(st.integers(0, 20)))
+        courses.append(
+            course(
+                number=number,
+                cycles_given=cycles,
+                doses_given=cycles,
+                first_dose_on=day,
+                last_dose_on=last,
+                discharged_on=last + timedelta(days=draw(st.integers(0, 5))),
+            )
+        )
+        day = courses[-1].discharged_on + timedelta(days=draw(st.integers(1, 120)))
+    latest = courses[-1].discharged_on
+    return {
+        "regimen": regimen,
+        "courses": courses,
+        "response": scan("CR", None, on=latest + timedelta(days=28)),
+        "cycle_limit": CycleLimit(draw(st.integers(0, 10)), "site limit"),
+        "today": latest + timedelta(days=draw(st.integers(28, 400))),
+        "regimen_sources": {},
+    }
+
+
+@settings(max_examples=300)
+@given(situation=capped_courses())
+def test_next_never_recommends_a_course_past_the_regimens_own_cycle_limit(
+    situation: dict[str, Any],
+) -> None:
+    decision = decide(**situation)
+    regimen = situation["regimen"]
+    given_total = sum(c.cycles_given for c in situation["courses"])
+    if decision.next is Next.ANOTHER_COURSE:
+        after = given_total + regimen.cycles_per_course
+        assert after <= situation["cycle_limit"].max_cycles_total
+        assert regimen.max_cycles_total is None or after <= regimen.max_cycles_total
+    if regimen.max_cycles_total is not None:
+        assert decision.max_cycles_total <= regimen.max_cycles_total

@@ -13,6 +13,7 @@ from il2.domain.studies import (
     current,
     current_arms,
     intention_to_treat_arms,
+    intention_to_treat_assigned_on,
     registry_format,
 )
 
@@ -60,6 +61,16 @@ def test_each_patient_has_their_own_chain_whatever_the_order_of_the_records() ->
     records = [record(2, 2, CORRECTED, A), record(1, 1, ASSIGNED, A), record(2, 1, ASSIGNED, B)]
     assert intention_to_treat_arms(records) == {1: A, 2: A}
     assert intention_to_treat_arms(list(reversed(records))) == {1: A, 2: A}
+
+
+def test_the_time_zero_of_intention_to_treat_is_the_assignment_a_correction_keeps() -> None:
+    corrected = [record(1, 1, ASSIGNED, A), record(1, 2, CORRECTED, B)]
+    assert intention_to_treat_assigned_on(corrected) == {1: date(2026, 1, 1)}
+    withdrawn = [record(2, 1, ASSIGNED, A), record(2, 2, WITHDRAWN, None)]
+    assert intention_to_treat_assigned_on(withdrawn) == {2: date(2026, 1, 1)}
+    again = [record(3, 1, ASSIGNED, A), record(3, 2, WITHDRAWN, None), record(3, 3, ASSIGNED, B)]
+    assert intention_to_treat_assigned_on(list(reversed(again))) == {3: date(2026, 1, 3)}
+    assert intention_to_treat_assigned_on([]) == {}
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ dates are declared as text.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -362,8 +362,12 @@ class Rate(Answer):
 
 
 class MedianSurvival(Answer):
-    """A Kaplan-Meier median from the first dose (treated patients of the group)."""
+    """A Kaplan-Meier median: by arm from the arm assignment (every patient of the arm), by
+    regimen from the first dose (treated patients of the group)."""
 
+    time_origin: Literal["assignment", "first_dose"] = Field(
+        description="Where time counts from: the arm assignment (randomisation) or the first dose"
+    )
     patients: int
     events: int
     median_months: float | None = Field(description="None while S(t) stays above 0.5")

@@ -2,10 +2,13 @@
 
 A course must not start without a current `eligible` screening, while another course is
 running, after a permanent discontinue, or against a retreatment contraindication: these
-refusals are never overridable. Too short a rest since the last course, or a retreatment
-judgement that needs review, may be planned against by a physician with a recorded reason.
-The rest counts from the recorded discharge after the latest treated course (the label counts
-it from the date of hospital discharge), or from its last dose given when none is recorded.
+refusals are never overridable. Too short a rest since the last course, a course that starts
+earlier than the latest course's regimen's `course_every_weeks` after that course's first dose
+day, one that would take the cycles over all courses past the new regimen's
+`max_cycles_total` (protocol limits, not facts about time), or a retreatment judgement that
+needs review, may be planned against by a physician with a recorded reason. The rest counts
+from the recorded discharge after the latest treated course (the label counts it from the date
+of hospital discharge), or from its last dose given when none is recorded.
 """
 
 from __future__ import annotations
@@ -93,7 +96,11 @@ def course_ended(course: CourseRecord, ledger: Sequence[LedgerLine]) -> bool:
 @dataclass(frozen=True, slots=True)
 class PatientRecords:
     """What admission reads: screenings, courses with their ledgers, the regimens in force, and
-    the latest current discharge date of each course that has one (by course id)."""
+    the latest current discharge date of each course that has one (by course id).
+
+    `rest_sources` cites each regimen's rest; `field_sources` cites any other field by regimen
+    id and field name (a field without one is cited to the regimen's own source).
+    """
 
     screenings: Sequence[ScreeningRecord]
     courses: Sequence[CourseRecord]
@@ -101,6 +108,11 @@ class PatientRecords:
     regimens: Mapping[str, Regimen]
     rest_sources: Mapping[str, str] = field(default_factory=dict)
     discharges: Mapping[int, date] = field(default_factory=dict)
+    field_sources: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def cite(self, regimen: Regimen, name: str) -> str:
+        """Where the regimen's field `name` comes from."""
+        return self.field_sources.get(regimen.id, {}).get(name) or regimen.source
 
 
 def admission_refusals(
@@ -110,10 +122,14 @@ def admission_refusals(
     now: datetime,
     policy: AdmissionPolicy,
     retreatment: RetreatmentDecision | None,
+    regimen: Regimen | None = None,
 ) -> list[Refusal]:
-    """Every reason a course starting at `first_dose` must not be planned now."""
+    """Every reason a course of `regimen` starting at `first_dose` must not be planned now
+    (without `regimen`, its own cycle limit is not checked)."""
     refusals = _screening_refusals(records.screenings, now=now, policy=policy)
     refusals += _course_refusals(records, first_dose=first_dose, now=now)
+    if regimen is not None:
+        refusals += _cap_refusals(records, regimen=regimen, now=now)
     if _treated_before(records) and retreatment is not None:
         refusals += _retreatment_refusals(retreatment)
     return refusals
@@ -194,10 +210,101 @@ def _course_refusals(
         )
         for c in running
     ]
-    rest = _rest_refusal(records, first_dose=first_dose, now=now)
-    if rest is not None and not running:
-        refusals.append(rest)
+    if not running:
+        for timing in (
+            _rest_refusal(records, first_dose=first_dose, now=now),
+            _spacing_refusal(records, first_dose=first_dose, now=now),
+        ):
+            refusals += [timing] if timing is not None else []
     return refusals
+
+
+def _ahead(course: CourseRecord, records: PatientRecords, now: datetime) -> bool:
+    """A course that has not ended and whose last planned dose still lies ahead."""
+    return course_last_due(course) > now and not course_ended(
+        course, records.ledgers.get(course.id, ())
+    )
+
+
+def _started(records: PatientRecords, now: datetime) -> tuple[CourseRecord, datetime] | None:
+    """The course that started last (its first dose given, or planned for one still ahead)."""
+    starts = []
+    for course in records.courses:
+        given = _given(records.ledgers.get(course.id, ()))
+        if given:
+            starts.append((min(given), course.number, course))
+        elif _ahead(course, records, now):
+            starts.append((course.first_dose_at, course.number, course))
+    if not starts:
+        return None
+    start, _, course = max(starts, key=lambda s: (s[0], s[1]))
+    return course, start
+
+
+def _spacing_refusal(
+    records: PatientRecords, *, first_dose: datetime, now: datetime
+) -> Refusal | None:
+    """The regimen's course spacing, counted from the first dose day of the course that
+    started last, in the new first dose's time zone."""
+    started = _started(records, now)
+    if started is None:
+        return None
+    course, start = started
+    regimen = records.regimens.get(course.regimen_id)
+    if regimen is None or regimen.course_every_weeks is None:
+        return None
+    weeks = regimen.course_every_weeks
+    first_day = start.astimezone(first_dose.tzinfo).date()
+    earliest = first_day + timedelta(weeks=weeks)
+    if first_dose.date() >= earliest:
+        return None
+    cited = records.cite(regimen, "course_every_weeks")
+    return Refusal(
+        "course-spacing-too-short",
+        f"Courses of {regimen.name} repeat every {weeks} weeks from the first dose day: course "
+        f"{course.number} started {first_day:%Y-%m-%d}, so the next course may start on "
+        f"{earliest:%Y-%m-%d} at the earliest (earliest first dose {earliest:%Y-%m-%d}; "
+        f"course_every_weeks of regimen {regimen.id}: {cited}).",
+        overridable=True,
+    )
+
+
+def _cycles_counted(records: PatientRecords, now: datetime) -> int:
+    """Cycles over all courses: each cycle with a dose given, and every planned cycle of a
+    course that has not ended and still lies ahead."""
+    total = 0
+    for course in records.courses:
+        given = {
+            line.cycle
+            for line in records.ledgers.get(course.id, ())
+            if line.outcome is DoseOutcome.GIVEN and line.given_at is not None
+        }
+        if _ahead(course, records, now):
+            given |= {int(cycle["cycle"]) for cycle in course.plan.get("cycles", [])}
+        total += len(given)
+    return total
+
+
+def _cap_refusals(records: PatientRecords, *, regimen: Regimen, now: datetime) -> list[Refusal]:
+    """The new course's regimen's own limit on cycles over all courses."""
+    most = regimen.max_cycles_total
+    if most is None:
+        return []
+    counted = _cycles_counted(records, now)
+    after = counted + regimen.cycles_per_course
+    if after <= most:
+        return []
+    return [
+        Refusal(
+            "regimen-cycle-limit",
+            f"{counted} cycle{'s' if counted != 1 else ''} of aldesleukin given or planned over "
+            f"all courses; a course of {regimen.name} adds {regimen.cycles_per_course}, making "
+            f"{after}: more than the regimen's limit of {most} cycles in all "
+            f"(max_cycles_total of regimen {regimen.id}: "
+            f"{records.cite(regimen, 'max_cycles_total')}).",
+            overridable=True,
+        )
+    ]
 
 
 def _rest_refusal(

@@ -2,15 +2,19 @@
 
 Another course needs every condition at once: a response scan after the latest course that
 meets the regimen's condition and shows no progression, retreatment not forbidden by the earlier
-toxicities, room under the site's cycle limit, and a regimen that has further courses. The
+toxicities, room under the cycle limit (the site's, or the regimen's own `max_cycles_total`
+where that is stricter), and a regimen that has further courses (one that sets a rest between
+courses or a course spacing, `course_every_weeks`). The
 label's condition is "some tumor shrinkage following the last course": the RECIST target sum
 must have fallen by at least the site's minimum since the scan taken just before the latest
 course started (for course 1, the baseline), or the response must be CR. Each condition that
 fails is a reason with its own outcome, and the strongest outcome wins:
 stop > response_scan > follow_up > incomplete > another_course. An item that cannot be checked
 (a missing history field, a missing change since the pre-course scan) never yields another
-course. The rest after discharge never blocks another course: it sets the date it may start
-("not before"). `today` comes in as an argument; the engine reads no clock.
+course. The rest after discharge and the regimen's course spacing (counted from the latest
+course's first dose day) never block another course: they set the date it may start ("not
+before"), the later of the two where a regimen sets both. `today` comes in as an argument; the
+engine reads no clock.
 """
 
 from __future__ import annotations
@@ -54,13 +58,18 @@ BLOCKING = tuple(n for n in Next if n is not Next.ANOTHER_COURSE)
 
 @dataclass(frozen=True, slots=True)
 class Course:
-    """One course as given: what was received and when the patient went home."""
+    """One course as given: what was received, when it started and when the patient went home.
+
+    `first_dose_on` is needed only for a regimen whose courses repeat every `course_every_weeks`
+    from the first dose day (None when not given).
+    """
 
     number: int
     cycles_given: int
     doses_given: int
     last_dose_on: date
     discharged_on: date
+    first_dose_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +160,7 @@ class PathwayTable:
     cycle_limit_policy: str
     rest_after_discharge: Rule
     rescan_before_course: Rule
+    course_spacing: Rule
     version: str
 
     def condition_for(self, regimen_id: str) -> Condition:
@@ -185,6 +195,7 @@ class PathwayDecision:
     retreatment_rules_version: str
     condition: str = ""
     min_shrinkage_pct: Decimal | None = None
+    max_cycles_total_from: str = "site"
 
 
 # ---------------------------------------------------------------- input invariants
@@ -213,6 +224,12 @@ def _check_course(index: int, course: Course, regimen: Regimen, today: date) -> 
             course.doses_given,
             f"from {course.cycles_given} (a dose in every cycle given) to {most} doses "
             f"(regimen {regimen.id}: at most {regimen.max_doses_per_cycle} a cycle)",
+        )
+    if course.first_dose_on is not None and course.first_dose_on > course.last_dose_on:
+        raise _refuse(
+            f"{where}.first_dose_on",
+            course.first_dose_on.isoformat(),
+            f"a date on or before the last dose ({course.last_dose_on.isoformat()})",
         )
     if course.discharged_on < course.last_dose_on:
         raise _refuse(
@@ -249,14 +266,20 @@ def check_courses(courses: Sequence[Course], *, regimen: Regimen, today: date) -
                 f"(course {expected} is missing)",
             )
         if expected > 1:
-            before = courses[by_number[expected - 2]]
-            if courses[index].last_dose_on <= before.discharged_on:
-                raise _refuse(
-                    f"courses[{index}].last_dose_on",
-                    courses[index].last_dose_on.isoformat(),
-                    f"a date after course {before.number}'s discharge "
-                    f"({before.discharged_on.isoformat()})",
-                )
+            _check_after(courses[by_number[expected - 2]], courses[index], index)
+
+
+def _check_after(before: Course, course: Course, index: int) -> None:
+    """A course's dates come after the discharge of the course before it."""
+    for name in ("first_dose_on", "last_dose_on"):
+        day = getattr(course, name)
+        if day is not None and day <= before.discharged_on:
+            raise _refuse(
+                f"courses[{index}].{name}",
+                day.isoformat(),
+                f"a date after course {before.number}'s discharge "
+                f"({before.discharged_on.isoformat()})",
+            )
 
 
 def check_response(response: ResponseSummary | None, *, table: PathwayTable, today: date) -> None:
@@ -442,15 +465,45 @@ def _retreatment_reasons(
     return [], []
 
 
-def _course_reasons(
-    regimen: Regimen, total: int, limit: CycleLimit, table: PathwayTable
-) -> PathwayReason:
-    """Whether the regimen and the site's cycle limit leave room for another course."""
-    if regimen.rest_between_courses_weeks is None:
+@dataclass(frozen=True, slots=True)
+class _Cap:
+    """The cycle limit in force: the number, which limit it is, its words and its source."""
+
+    most: int
+    origin: str
+    words: str
+    source: str
+
+
+def _cycle_cap(regimen: Regimen, limit: CycleLimit, sources: Mapping[str, str]) -> _Cap:
+    """The stricter of the site's cycle limit and the regimen's own `max_cycles_total`."""
+    site = limit.max_cycles_total
+    own = regimen.max_cycles_total
+    if own is None or own > site:
+        return _Cap(site, "site", "the site's limit", limit.source)
+    cited = (
+        f"max_cycles_total from regimen {regimen.id}: "
+        f"{sources.get('max_cycles_total', regimen.source)}"
+    )
+    if own == site:
+        words = f"the site's limit and regimen {regimen.id}'s own"
+        return _Cap(own, "site_and_regimen", words, f"{limit.source}; {cited}")
+    words = f"regimen {regimen.id}'s own limit, stricter than the site's {site}"
+    return _Cap(own, "regimen", words, cited)
+
+
+def _repeats(regimen: Regimen) -> bool:
+    """Whether the regimen has further courses: a rest between them or a course spacing."""
+    return regimen.rest_between_courses_weeks is not None or regimen.course_every_weeks is not None
+
+
+def _course_reasons(regimen: Regimen, total: int, cap: _Cap, table: PathwayTable) -> PathwayReason:
+    """Whether the regimen and the cycle limit in force leave room for another course."""
+    if not _repeats(regimen):
         rule = table.further_courses
         return PathwayReason(
             rule.id,
-            f"regimen {regimen.id} sets no rest between courses",
+            f"regimen {regimen.id} sets no rest between courses and no course spacing",
             "a further course needs a regimen whose courses repeat",
             rule.source,
             rule.outcome,
@@ -460,9 +513,22 @@ def _course_reasons(
     return PathwayReason(
         rule.id,
         f"{total} cycles given; another course of {regimen.cycles_per_course} makes {after}",
-        f"at most {limit.max_cycles_total} cycles in all",
-        f"{rule.source}; {limit.source}",
-        rule.outcome if after > limit.max_cycles_total else Next.ANOTHER_COURSE,
+        f"at most {_count(cap.most, 'cycle')} in all ({cap.words})",
+        f"{rule.source}; {cap.source}",
+        rule.outcome if after > cap.most else Next.ANOTHER_COURSE,
+    )
+
+
+def _spacing_unknown(latest: Course, where: str, table: PathwayTable) -> PathwayReason:
+    """The regimen's spacing counts from a first dose day the document does not give."""
+    incomplete = table.incomplete
+    return PathwayReason(
+        incomplete.id,
+        f"course {latest.number}'s first dose day not given ({where}): obtain the day of its "
+        "first dose",
+        "the next course's earliest day counts from the latest course's first dose day",
+        f"{table.course_spacing.source}; {incomplete.source}",
+        incomplete.outcome,
     )
 
 
@@ -494,6 +560,64 @@ def _rest_reason(
     source = _weeks_source(rule.source, regimen, "rest_between_courses_weeks", sources)
     threshold = f"not before {earliest}: at least {weeks} weeks after discharge"
     return PathwayReason(rule.id, finding, threshold, source, Next.ANOTHER_COURSE), earliest
+
+
+def _spacing_reason(
+    latest: Course,
+    *,
+    first_day: date,
+    weeks: int,
+    regimen: Regimen,
+    today: date,
+    table: PathwayTable,
+    sources: Mapping[str, str],
+) -> tuple[PathwayReason, date]:
+    earliest = first_day + timedelta(weeks=weeks)
+    days = (today - first_day).days
+    finding = (
+        f"course {latest.number}'s first dose {first_day}; today {today} is "
+        f"{_count(days // 7, 'week')} {_count(days % 7, 'day')} after it"
+    )
+    rule = table.course_spacing
+    source = _weeks_source(rule.source, regimen, "course_every_weeks", sources)
+    threshold = (
+        f"not before {earliest}: courses of regimen {regimen.id} repeat every {weeks} weeks "
+        "from the first dose day"
+    )
+    return PathwayReason(rule.id, finding, threshold, source, Next.ANOTHER_COURSE), earliest
+
+
+def _timing(
+    latest: Course,
+    *,
+    regimen: Regimen,
+    today: date,
+    table: PathwayTable,
+    sources: Mapping[str, str],
+) -> tuple[list[PathwayReason], date]:
+    """The rest after discharge and the course spacing the regimen sets, and the later date."""
+    timed: list[tuple[PathwayReason, date]] = []
+    rest = regimen.rest_between_courses_weeks
+    if rest is not None:
+        timed.append(
+            _rest_reason(
+                latest, weeks=rest, regimen=regimen, today=today, table=table, sources=sources
+            )
+        )
+    every = regimen.course_every_weeks
+    if every is not None and latest.first_dose_on is not None:
+        timed.append(
+            _spacing_reason(
+                latest,
+                first_day=latest.first_dose_on,
+                weeks=every,
+                regimen=regimen,
+                today=today,
+                table=table,
+                sources=sources,
+            )
+        )
+    return [reason for reason, _ in timed], max(day for _, day in timed)
 
 
 def decide_next(
@@ -536,9 +660,14 @@ def decide_next(
         blocks.extend(found)
         missing.extend(unknown)
         supports.extend([support] if support else [])
-    room = _course_reasons(regimen, total, cycle_limit, table)
+    cap = _cycle_cap(regimen, cycle_limit, sources)
+    room = _course_reasons(regimen, total, cap, table)
     if room.outcome is Next.ANOTHER_COURSE:
         supports.append(room)
+        if regimen.course_every_weeks is not None and latest.first_dose_on is None:
+            where = f"courses[{list(courses).index(latest)}].first_dose_on"
+            blocks.append(_spacing_unknown(latest, where, table))
+            missing.append(where)
     else:
         blocks.append(room)
 
@@ -552,21 +681,19 @@ def decide_next(
             missing=tuple(missing),
             regimen=regimen.id,
             cycles_given_total=total,
-            max_cycles_total=cycle_limit.max_cycles_total,
+            max_cycles_total=cap.most,
             rules_version=table.version,
             retreatment_rules_version=retreatment.rules_version,
             condition=condition.id,
             min_shrinkage_pct=minimum.pct if minimum else None,
+            max_cycles_total_from=cap.origin,
         )
 
-    weeks = regimen.rest_between_courses_weeks
-    if blocks or scan is None or weeks is None:
+    if blocks or scan is None:
         outcome = max((r.outcome for r in blocks), key=lambda n: n.strength)
         ordered = sorted(blocks, key=lambda r: -r.outcome.strength)
         return decision(outcome, scan_due if outcome is Next.RESPONSE_SCAN else None, None, ordered)
-    rest, earliest = _rest_reason(
-        latest, weeks=weeks, regimen=regimen, today=today, table=table, sources=sources
-    )
+    timing, earliest = _timing(latest, regimen=regimen, today=today, table=table, sources=sources)
     allowed = table.retreatment
     supports += [
         PathwayReason(
@@ -576,7 +703,7 @@ def decide_next(
             allowed.source,
             Next.ANOTHER_COURSE,
         ),
-        rest,
+        *timing,
         PathwayReason(
             table.rescan_before_course.id,
             f"latest scan {scan.assessed_on}",

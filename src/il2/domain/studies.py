@@ -128,3 +128,23 @@ def intention_to_treat_arms(assignments: Iterable[Assignment]) -> dict[int, int]
     return {
         p: a.arm_id for p, a in _last(assignments, with_arm=True).items() if a.arm_id is not None
     }
+
+
+def intention_to_treat_assigned_on(assignments: Iterable[Assignment]) -> dict[int, date]:
+    """Each patient's time zero for an intention-to-treat analysis, by patient id: the date of
+    the assignment that put them in their intention-to-treat arm (randomisation). A correction
+    keeps the date of the assignment it corrects; an assignment after a withdrawal has its own.
+    """
+    chains: dict[int, list[Assignment]] = {}
+    for record in assignments:
+        chains.setdefault(record.patient_id, []).append(record)
+    dates: dict[int, date] = {}
+    for patient, chain in chains.items():
+        in_arm = _last(chain, with_arm=True).get(patient)
+        if in_arm is None:
+            continue
+        assigned = [
+            r for r in chain if r.kind is AssignmentKind.ASSIGNED and r.sequence <= in_arm.sequence
+        ]
+        dates[patient] = max(assigned, key=lambda r: r.sequence, default=in_arm).on
+    return dates

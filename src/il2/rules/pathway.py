@@ -9,7 +9,7 @@ _BLOCKS = (
     "response-scan", "progression", "retreatment", "incomplete", "further-courses", "cycle-limit",
 )  # fmt: skip
 _CONDITIONS = ("shrinkage", "stable-or-responding")
-_NOTES = ("rest-after-discharge", "rescan-before-course")
+_NOTES = ("rest-after-discharge", "rescan-before-course", "course-spacing")
 _EXTRA_KEYS = {
     "progression": ("categories",),
     "cycle-limit": ("policy",),
@@ -110,6 +110,7 @@ def pathway_table(data: Node) -> PathwayTable:
         cycle_limit_policy=rules.table("cycle-limit").text("policy"),
         rest_after_discharge=_note(rules, "rest-after-discharge"),
         rescan_before_course=_note(rules, "rescan-before-course"),
+        course_spacing=_note(rules, "course-spacing"),
         version=data.table("meta").text("version"),
     )
 

@@ -2,7 +2,9 @@
 
 Every figure is one the report already computes (science/stats.py, science/survival.py),
 taken over the group's patients: no statistics of its own. Arms are intention to treat: a
-patient assigned and never treated counts in their arm's denominator.
+patient assigned and never treated counts in their arm's denominator, and in its survival,
+which counts from the arm assignment (randomisation) as trials do; a regimen's survival counts
+from the first dose.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -19,8 +22,11 @@ from il2.science.dataset import Program, restricted
 from il2.science.stats import ANY_TERM, proportion, toxicity_incidence
 from il2.science.survival import (
     DAYS_PER_MONTH,
+    FIRST_DOSE,
     Durations,
+    TimeOrigin,
     fit,
+    from_assignment,
     overall_survival,
     progression_free_survival,
 )
@@ -32,8 +38,12 @@ METHOD = (
     "treated or later withdrawn); by regimen, every treated patient, by the regimen of their "
     "first course. ORR and CR rate = (CR + PR) and CR / every patient of the group (a patient "
     "never treated, or treated and never assessed, counts as a non-responder); exact "
-    "Clopper-Pearson 95% CIs. Median overall and progression-free survival: Kaplan-Meier from "
-    "the first dose, so over the group's treated patients, as in the report. Grade >= 3 "
+    "Clopper-Pearson 95% CIs. Median overall and progression-free survival: Kaplan-Meier; by "
+    "arm from the date the patient was assigned to the arm (randomisation; a correction keeps "
+    "the date of the assignment it corrects), over every patient of the arm, treated or not "
+    "(time_origin 'assignment'; a patient never treated is followed to death, a progression a "
+    "follow-up recorded, or the last contact); by regimen from the first dose, over the "
+    "group's treated patients, as in the report (time_origin 'first_dose'). Grade >= 3 "
     "toxicity: treated patients of the group with an event of any term at CTCAE grade 3 or "
     "worse / treated patients of the group. Doses received: IL-2 doses given to each patient of "
     "the group over every course (0 for a patient never treated), median and range. A patient "
@@ -43,11 +53,21 @@ METHOD = (
 
 @dataclass(frozen=True, slots=True)
 class Group:
-    """A named group of patients to compare: an arm (`key` its short id) or a regimen."""
+    """A named group of patients to compare: an arm (`key` its short id) or a regimen.
+
+    `assigned_on` is each patient's arm assignment date (an arm's survival counts from it);
+    None for a regimen, whose survival counts from the first dose.
+    """
 
     key: str
     name: str
     patient_ids: AbstractSet[int]
+    assigned_on: Mapping[int, date] | None = None
+
+    @property
+    def time_origin(self) -> TimeOrigin:
+        """Where the group's survival counts from."""
+        return FIRST_DOSE if self.assigned_on is None else from_assignment(self.assigned_on)
 
 
 def first_regimens(program: Program) -> dict[str, set[int]]:
@@ -77,7 +97,7 @@ def _json(value: object) -> Any:
     }
 
 
-def _median(durations: Mapping[Any, Durations]) -> dict[str, Any]:
+def _median(durations: Mapping[Any, Durations], origin: TimeOrigin) -> dict[str, Any]:
     days = np.concatenate([d.days for d in durations.values()])
     events = np.concatenate([d.events for d in durations.values()])
     estimate = fit(Durations(days, events))
@@ -86,6 +106,7 @@ def _median(durations: Mapping[Any, Durations]) -> dict[str, Any]:
         return None if value is None else round(value / DAYS_PER_MONTH, 2)
 
     return {
+        "time_origin": origin.name,
         "patients": estimate.n_,
         "events": estimate.events_,
         "median_months": _m(estimate.median_),
@@ -96,6 +117,7 @@ def _median(durations: Mapping[Any, Durations]) -> dict[str, Any]:
 def group_outcome(program: Program, group: Group) -> dict[str, Any]:
     """One group's outcomes, as a JSON-ready document (see METHOD)."""
     mine = restricted(program, group.patient_ids)
+    origin = group.time_origin
     analysed = len(mine.patients)
     treated_ids = {p.patient_id for p in mine.patients if p.treated}
     treated = len(treated_ids)
@@ -115,8 +137,10 @@ def group_outcome(program: Program, group: Group) -> dict[str, Any]:
         "best_overall_response": {k: best[k] for k in ("CR", "PR", "SD", "PD", "NE")},
         "orr": _json(proportion(best["CR"] + best["PR"], analysed)),
         "cr_rate": _json(proportion(best["CR"], analysed)),
-        "overall_survival": _median(overall_survival(mine)),
-        "progression_free_survival": _median(progression_free_survival(mine)),
+        "overall_survival": _median(overall_survival(mine, origin=origin), origin),
+        "progression_free_survival": _median(
+            progression_free_survival(mine, origin=origin), origin
+        ),
         "grade_3_or_worse_toxicity": _json(
             proportion(severe.patients_at_least(SEVERE_GRADE) if severe else 0, treated)
         ),

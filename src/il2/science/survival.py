@@ -2,11 +2,14 @@
 
 Times are in days from the endpoint's origin; the report shows months of 365.25 / 12 days.
 Follow-up ends at the program's data cut-off (`as_of`): an event after it is censored there.
+Overall and progression-free survival count from the first dose by default (treated patients
+only); a comparison of trial arms counts from each patient's arm assignment instead
+(`TimeOrigin`), so a patient assigned and never dosed counts too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Self
@@ -108,6 +111,24 @@ class Durations:
     events: NDArray[np.bool_]
 
 
+@dataclass(frozen=True, slots=True)
+class TimeOrigin:
+    """Where survival time starts: `name` as the output says it, and `dates`, each patient's
+    time zero (None: the first dose, so treated patients only; given: every patient with a
+    date, treated or not, as a trial counts from randomisation)."""
+
+    name: str
+    dates: Mapping[int, date] | None = None
+
+
+FIRST_DOSE = TimeOrigin("first_dose")
+
+
+def from_assignment(assigned_on: Mapping[int, date]) -> TimeOrigin:
+    """Time zero at each patient's arm assignment (randomisation), by patient id."""
+    return TimeOrigin("assignment", dict(assigned_on))
+
+
 def first_doses(program: Program) -> dict[int, date]:
     """Each treated patient's first IL-2 dose: the earliest course, else the response record."""
     first: dict[int, date] = {}
@@ -130,7 +151,12 @@ _Event = Callable[[Patient, Response | None], date | None]
 
 
 def _endpoint(
-    program: Program, origin: _Origin, event: _Event, *, needs_progression: bool
+    program: Program,
+    origin: _Origin,
+    event: _Event,
+    *,
+    needs_progression: bool,
+    untreated: bool = False,
 ) -> dict[Diagnosis, Durations]:
     left_out = program.unfollowed | (program.unprogressed if needs_progression else frozenset())
     responses = {r.patient_id: r for r in program.responses}
@@ -138,7 +164,7 @@ def _endpoint(
     as_of = program.as_of
     rows: dict[Diagnosis, tuple[list[int], list[bool]]] = {d: ([], []) for d in DIAGNOSES}
     for patient in program.patients:
-        if not patient.treated or patient.patient_id in left_out:
+        if not (patient.treated or untreated) or patient.patient_id in left_out:
             continue
         response = responses.get(patient.patient_id)
         start = origin(patient, response, first)
@@ -189,15 +215,41 @@ def _progression_or_death_after_response(
     return _earliest(patient.death_on, response.progression_on if response else None, clinical)
 
 
-def overall_survival(program: Program) -> dict[Diagnosis, Durations]:
-    """Overall survival: first dose to death, censored at last contact; treated patients."""
-    return _endpoint(program, _from_first_dose, _death, needs_progression=False)
+def _from_dates(dates: Mapping[int, date]) -> _Origin:
+    def origin(patient: Patient, _: Response | None, __: dict[int, date]) -> date | None:
+        return dates.get(patient.patient_id)
+
+    return origin
 
 
-def progression_free_survival(program: Program) -> dict[Diagnosis, Durations]:
-    """Progression-free survival: first dose to progression (RECIST, or recorded at a follow-up
-    contact) or death, censored at last contact."""
-    return _endpoint(program, _from_first_dose, _progression_or_death, needs_progression=True)
+def _survival(
+    program: Program, event: _Event, *, origin: TimeOrigin, needs_progression: bool
+) -> dict[Diagnosis, Durations]:
+    if origin.dates is None:
+        return _endpoint(program, _from_first_dose, event, needs_progression=needs_progression)
+    return _endpoint(
+        program,
+        _from_dates(origin.dates),
+        event,
+        needs_progression=needs_progression,
+        untreated=True,
+    )
+
+
+def overall_survival(
+    program: Program, *, origin: TimeOrigin = FIRST_DOSE
+) -> dict[Diagnosis, Durations]:
+    """Overall survival: `origin` (the first dose, treated patients) to death, censored at last
+    contact."""
+    return _survival(program, _death, origin=origin, needs_progression=False)
+
+
+def progression_free_survival(
+    program: Program, *, origin: TimeOrigin = FIRST_DOSE
+) -> dict[Diagnosis, Durations]:
+    """Progression-free survival: `origin` (the first dose, treated patients) to progression
+    (RECIST, or recorded at a follow-up contact) or death, censored at last contact."""
+    return _survival(program, _progression_or_death, origin=origin, needs_progression=True)
 
 
 def duration_of_response(program: Program) -> dict[Diagnosis, Durations]:

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from il2.domain.admission import PatientRecords, admission_refusals, check_first_dose
 from il2.domain.errors import RefusedError
 from il2.domain.records import Actor, CourseRecord, Json, LedgerLine, ScreeningRecord
+from il2.domain.regimen import Regimen
 from il2.domain.retreatment import RetreatmentDecision
 from il2.services.clinical import latest_discharges
 from il2.services.context import Services
@@ -35,6 +36,7 @@ def patient_records(
             key: sources.get("rest_between_courses_weeks", "")
             for key, sources in services.rules.regimen_sources.items()
         },
+        field_sources=services.rules.regimen_sources,
     )
 
 
@@ -44,11 +46,12 @@ def judge_admission(
     records: PatientRecords,
     retreatment: RetreatmentDecision,
     *,
+    regimen: Regimen,
     first_dose: datetime,
     override_reason: str | None,
 ) -> Json | None:
-    """Refuse a course that must not start; the override kept when a physician plans against
-    relative reasons only (None when nothing was overridden)."""
+    """Refuse a course of `regimen` that must not start; the override kept when a physician
+    plans against relative reasons only (None when nothing was overridden)."""
     now = services.clock()
     check_first_dose(first_dose, now=now, policy=services.rules.admission)
     refusals = admission_refusals(
@@ -57,6 +60,7 @@ def judge_admission(
         now=now,
         policy=services.rules.admission,
         retreatment=retreatment,
+        regimen=regimen,
     )
     if not refusals:
         return None
@@ -78,6 +82,7 @@ def admit(
     actor: Actor,
     patient_id: int,
     *,
+    regimen: Regimen,
     first_dose: datetime,
     override_reason: str | None,
 ) -> Json | None:
@@ -95,6 +100,7 @@ def admit(
         actor,
         records,
         recorded_retreatment(services, uow, patient_id),
+        regimen=regimen,
         first_dose=first_dose,
         override_reason=override_reason,
     )

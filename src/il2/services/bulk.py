@@ -47,6 +47,7 @@ from il2.services.history import retreatment_on
 from il2.services.outlines import course_outline, entry_outline
 from il2.services.patients import patient_fields, screening_fields
 from il2.services.permissions import require
+from il2.services.planning import find_regimen
 from il2.services.ports import BulkRecords, RecordTable
 
 BATCH_PATIENTS = 500
@@ -134,12 +135,23 @@ class BulkWriter:
         return str(fields["verdict"])
 
     def course(
-        self, actor: Actor, patient: int, *, regimen: str, weight_kg: float, first_dose: str
+        self,
+        actor: Actor,
+        patient: int,
+        *,
+        regimen: str,
+        weight_kg: float,
+        first_dose: str,
+        events: Sequence[Json] = (),
     ) -> tuple[int, Json]:
         """As plan_course (a patient's records are all in one batch, so are their courses)."""
         require(self._services, actor, "course.plan")
         planned = course_fields(
-            self._services, regimen=regimen, weight_kg=weight_kg, first_dose=first_dose
+            self._services,
+            regimen=regimen,
+            weight_kg=weight_kg,
+            first_dose=first_dose,
+            events=list(events),
         )
         timeline = self._timelines.get(patient, _Timeline())
         ledgers = {
@@ -161,6 +173,7 @@ class BulkWriter:
             actor,
             records,
             retreatment_on(self._services, self._assessments.get(patient, [])),
+            regimen=find_regimen(self._services.rules, regimen),
             first_dose=planned["first_dose_at"],
             override_reason=None,
         )

@@ -70,6 +70,7 @@ def plan_course(
                 uow,
                 actor,
                 patient_id,
+                regimen=find_regimen(services.rules, regimen),
                 first_dose=fields["first_dose_at"],
                 override_reason=override_reason,
             )

@@ -14,8 +14,9 @@ The same seed always gives the same program.
 
 from __future__ import annotations
 
+import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 from il2.domain.checks import LimitCheck
 from il2.domain.errors import ConflictError, InvalidInputError, RefusedError, RuleTableError
 from il2.domain.records import Actor, DoseOutcome, Json
+from il2.domain.regimen import Anchor, Regimen
 from il2.domain.worklist import slots
 from il2.science.dataset import DIAGNOSES, Diagnosis
 from il2.science.simulation import (
@@ -43,7 +45,8 @@ from il2.services.patients import create_patient, patient_count, record_screenin
 from il2.services.studies import create_study, list_studies, record_assignment
 
 CYCLES_PER_YEAR = 65
-COURSE_DAYS = 21  # two cycles, days 1-5 and 15-19, with a day to spare
+SBRT_ARM = "sbrt-il2"  # the demo study's arm whose first course follows SBRT (DEMO_STUDY)
+SBRT_REGIMEN = "sbrt-hd"
 # Measured on the simulation over 10 years: the share treated and the courses each receives.
 CYCLES_PER_REFERRAL = 1.85
 DEMO_PASSWORD = "il2-demo-only-password"  # noqa: S105 - printed demo accounts, never for real use
@@ -84,9 +87,17 @@ class DemoWriter(Protocol):
         ...
 
     def course(
-        self, actor: Actor, patient: int, *, regimen: str, weight_kg: float, first_dose: str
+        self,
+        actor: Actor,
+        patient: int,
+        *,
+        regimen: str,
+        weight_kg: float,
+        first_dose: str,
+        events: Sequence[Json] = (),
     ) -> tuple[int, Json]:
-        """Plan a course (plan_course); returns its key and its plan document."""
+        """Plan a course (plan_course, with its outside `events`); returns its key and its plan
+        document."""
         ...
 
     def dose(self, actor: Actor, course: int, submission: DoseSubmission) -> DoseOutcome:
@@ -133,7 +144,14 @@ class ServiceWriter:
         return record_screening(self._services, actor, patient, findings).verdict
 
     def course(
-        self, actor: Actor, patient: int, *, regimen: str, weight_kg: float, first_dose: str
+        self,
+        actor: Actor,
+        patient: int,
+        *,
+        regimen: str,
+        weight_kg: float,
+        first_dose: str,
+        events: Sequence[Json] = (),
     ) -> tuple[int, Json]:
         """plan_course."""
         course = plan_course(
@@ -143,6 +161,7 @@ class ServiceWriter:
             regimen=regimen,
             weight_kg=weight_kg,
             first_dose=first_dose,
+            events=list(events),
         )
         return course.id, course.plan
 
@@ -268,6 +287,32 @@ def _toxicities(run: _Run, patient_id: int, course_id: int, on: date, frailty: f
     )
 
 
+def _course_days(regimen: Regimen) -> int:
+    """Days from an interval regimen's first day to a day after its last dose, with a day to
+    spare (21 for hd-label: cycles on days 1 and 15, 14 doses 8 h apart)."""
+    last_cycle_day = regimen.cycle_start_days[-1] - 1
+    return last_cycle_day + math.ceil(regimen.max_doses_per_cycle * regimen.interval_h / 24) + 2
+
+
+def _sbrt_fractions(rng: random.Random, anchor: Anchor, first_day: date) -> list[Json]:
+    """One or two SBRT fractions (20 Gy each: Seung 2012, Curti 2020, 'one or two doses' in
+    NCT01416831), the last the anchor's days before the first dose, an earlier one on the day
+    before it (the sources do not say how far apart: the demo's choice)."""
+    last = first_day - timedelta(days=anchor.min_h // 24)
+    count = rng.choice((1, 2))
+    return [
+        {"kind": anchor.event, "on": (last - timedelta(days=back)).isoformat()}
+        for back in reversed(range(count))
+    ]
+
+
+def _course_regimen(arm: str | None, number: int) -> str:
+    """The regimen of a patient's course `number`: the SBRT arm's first course on sbrt-hd
+    (SBRT comes before the first IL-2 cycle only, and responders go on to further IL-2 alone:
+    Seung 2012, Curti 2020), every other on SIMULATED_REGIMEN."""
+    return SBRT_REGIMEN if arm == SBRT_ARM and number == 1 else SIMULATED_REGIMEN
+
+
 def _treat(
     run: _Run,
     patient_id: int,
@@ -276,6 +321,7 @@ def _treat(
     candidate: Json,
     start: date,
     until: date,
+    arm: str | None = None,
 ) -> date:
     """Give courses while the patient benefits; returns the last date a record was made for."""
     rng, doctor = run.rng, run.staff["demo-physician"]
@@ -284,7 +330,8 @@ def _treat(
     course_start, baseline_on, last_on = start, start - timedelta(days=7), start
     gave = False
     for number in range(1, 4):
-        if course_start + timedelta(days=COURSE_DAYS) >= until:
+        regimen = run.services.rules.regimens[_course_regimen(arm, number)]
+        if course_start + timedelta(days=_course_days(regimen)) >= until:
             return last_on
         run.at(datetime.combine(course_start - timedelta(days=3), time(10), tzinfo=UTC))
         # planning needs a current eligible screening: the work-up is repeated before each course
@@ -292,13 +339,16 @@ def _treat(
             return last_on
         zone = run.services.rules.site.time_zone
         first = datetime.combine(course_start, time(8), tzinfo=zone)
+        anchor = regimen.anchor
+        events = _sbrt_fractions(rng, anchor, course_start) if anchor is not None else []
         try:
             course_id, plan = run.writer.course(
                 doctor,
                 patient_id,
-                regimen=SIMULATED_REGIMEN,
+                regimen=regimen.id,
                 weight_kg=weight,
                 first_dose=first.isoformat(),
+                events=events,
             )
         except RefusedError:  # the records forbid another course (a discontinue, say)
             return last_on
@@ -360,7 +410,9 @@ def build_demo(
     `patients` sets the number of referrals (default: as many as give 65 cycles a year).
     `writer` makes the writer the records go to (default: the audited services, one
     transaction per record); `progress` hears (patients written, patients) as they are.
-    `study`: define the demo's study (DEMO_STUDY) and assign its patients (add_demo_study).
+    `study`: define the demo's study (DEMO_STUDY) and randomise its patients as they are
+    found eligible (DEMO_STUDY_PATIENTS), the SBRT arm's first course planned on sbrt-hd after
+    its fractions (add_demo_study records the assignments).
     """
     if years < 1:
         raise InvalidInputError(field="years", value=years, allowed="1 or more years")
@@ -374,7 +426,8 @@ def build_demo(
     referrals = patients or round(years * CYCLES_PER_YEAR / CYCLES_PER_REFERRAL)
     start = until - timedelta(days=round(365.25 * years))
     treated = 0
-    eligible: list[tuple[int, date]] = []
+    arms = _study_arms(seed) if study else []
+    randomised: list[tuple[int, date, str]] = []
     for index in range(referrals):
         referred = start + timedelta(days=round(index * 365.25 * years / referrals))
         diagnosis = rng.choice(DIAGNOSES)
@@ -396,7 +449,10 @@ def build_demo(
         candidate = screening_findings(rng, diagnosis, age)
         verdict = run.writer.screening(run.staff["demo-physician"], patient, candidate)
         if verdict == "eligible":
-            eligible.append((patient, referred))
+            arm = None
+            if index >= referrals - DEMO_STUDY_REFERRALS and len(randomised) < len(arms):
+                arm = arms[len(randomised)]
+                randomised.append((patient, referred, arm))
             first_on = referred + timedelta(days=rng.randint(21, 42))
             if first_on < until - timedelta(days=21):
                 treated += 1
@@ -408,6 +464,7 @@ def build_demo(
                     candidate=candidate,
                     start=first_on,
                     until=min(until, died),
+                    arm=arm,
                 )
                 _outcome(run, patient, died, last_on, until)
         written = run.writer.end_patient()
@@ -418,7 +475,7 @@ def build_demo(
         progress(written, referrals)
     if study:
         run.at(datetime.combine(until, time(17), tzinfo=UTC))
-        add_demo_study(run.services, run.staff["demo-coordinator"], eligible, rng=rng)
+        add_demo_study(run.services, run.staff["demo-coordinator"], randomised)
     return DemoSummary(patients=referrals, treated=treated, courses=run.courses, doses=run.doses)
 
 
@@ -450,26 +507,34 @@ DEMO_STUDY: Json = {
     ],
 }
 DEMO_STUDY_PATIENTS = 48
-"""The demo's study randomises the program's last eligible referrals, at most this many (the
-trial itself randomised 44): those referred too late to be treated yet stay in their arm."""
+"""The demo's study randomises at most this many patients (the trial itself randomised 44)."""
+DEMO_STUDY_REFERRALS = 63
+"""The study randomises the eligible referrals among the program's last this many referrals,
+as each is found eligible (about 77% are: about 48 in all), so that those referred too late to
+be treated yet are randomised and stay in their arm."""
+
+
+def _study_arms(seed: int) -> list[str]:
+    """The arms in the order the study randomises its patients: 1:1 in one shuffled block, from
+    a generator of its own so the study leaves the program's other draws as they were."""
+    block = [arm["id"] for arm in DEMO_STUDY["arms"]] * (DEMO_STUDY_PATIENTS // 2)
+    random.Random(f"{seed}-arms").shuffle(block)  # noqa: S311 - a reproducible simulation
+    return block
 
 
 def add_demo_study(
-    services: Services, actor: Actor, eligible: list[tuple[int, date]], *, rng: random.Random
+    services: Services, actor: Actor, randomised: Sequence[tuple[int, date, str]]
 ) -> int:
-    """Define DEMO_STUDY (unless a demo written earlier did) and randomise the last eligible
-    referrals 1:1 to its arms, each on the day after referral, through the audited services;
-    returns the study's id. The arms are not tied to a regimen: the demo's courses are what the
-    simulation gives every patient."""
+    """Define DEMO_STUDY (unless a demo written earlier did) and record each randomised
+    patient's arm (patient, referral day, arm), on the day after referral, through the audited
+    services; returns the study's id. The SBRT arm's patients had their first course planned
+    on sbrt-hd, the others on SIMULATED_REGIMEN."""
     kept = [
         s for s in list_studies(services, actor) if s["registry_id"] == DEMO_STUDY["registry_id"]
     ]
     study_id = kept[0]["id"] if kept else create_study(services, actor, DEMO_STUDY).id
-    chosen = eligible[-DEMO_STUDY_PATIENTS:]
-    arms = [arm["id"] for arm in DEMO_STUDY["arms"]] * (len(chosen) // 2 + 1)
-    rng.shuffle(arms)
     today_on = services.clock().date()
-    for (patient, referred), arm in zip(chosen, arms, strict=False):
+    for patient, referred, arm in randomised:
         on = min(referred + timedelta(days=1), today_on)
         record_assignment(services, actor, study_id, patient, kind="assigned", arm=arm,
                           on=on.isoformat())  # fmt: skip

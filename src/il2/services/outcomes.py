@@ -480,14 +480,13 @@ def comparison(services: Services, data: Program, study_id: int | None) -> dict[
     chosen = known.get(study_id) if study_id is not None else (studies[-1] if studies else None)
     by_arm: list[dict[str, Any]] = []
     if chosen is not None:
-        arm_of = arms_by_patient(services, chosen.id)[1]
-        by_arm = compare(
-            data,
-            [
-                Group(a.code, a.name, {p for p, code in arm_of.items() if code == a.code})
-                for a in chosen.arms
-            ],
-        )
+        _, arm_of, assigned_on = arms_by_patient(services, chosen.id)
+        groups = []
+        for arm in chosen.arms:
+            members = {p for p, code in arm_of.items() if code == arm.code}
+            dates = {p: assigned_on[p] for p in members}
+            groups.append(Group(arm.code, arm.name, members, assigned_on=dates))
+        by_arm = compare(data, groups)
     by_regimen = compare(data, [Group(r, r, ids) for r, ids in first_regimens(data).items()])
     return {
         "study": None

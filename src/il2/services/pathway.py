@@ -2,9 +2,11 @@
 
 Every unusable field is refused naming its path (`courses[1].discharged_on`,
 `history.coma_hours_max`), the value given and what is allowed. Dates are ISO 8601 calendar
-dates (`2027-02-20`). `response.change_from_pre_course_pct` is the percent change of the RECIST
-target sum from the scan taken just before the latest course started (for course 1, the
-baseline) to the response scan; `response.change_from_baseline_pct` is accepted and shown.
+dates (`2027-02-20`); a course's `first_dose_on` is optional, needed only for a regimen whose
+courses repeat every `course_every_weeks` from the first dose day.
+`response.change_from_pre_course_pct` is the percent change of the RECIST target sum from the
+scan taken just before the latest course started (for course 1, the baseline) to the response
+scan; `response.change_from_baseline_pct` is accepted and shown.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ from il2.services.parsing import json_object
 from il2.services.retreatment import read_history
 
 _DOCUMENT_KEYS = ("regimen", "today", "courses", "history", "response")
-_COURSE_KEYS = ("number", "cycles_given", "doses_given", "last_dose_on", "discharged_on")
+_COURSE_KEYS = (
+    "number", "cycles_given", "doses_given", "first_dose_on", "last_dose_on", "discharged_on",
+)  # fmt: skip
 _RESPONSE_KEYS = (
     "assessed_on", "overall", "change_from_baseline_pct", "change_from_pre_course_pct",
 )  # fmt: skip
@@ -77,6 +81,9 @@ def _course(raw: object, index: int) -> Course:
         doses_given=_whole(item.get("doses_given"), f"{where}.doses_given"),
         last_dose_on=_date(item.get("last_dose_on"), f"{where}.last_dose_on"),
         discharged_on=_date(item.get("discharged_on"), f"{where}.discharged_on"),
+        first_dose_on=None
+        if item.get("first_dose_on") is None
+        else _date(item.get("first_dose_on"), f"{where}.first_dose_on"),
     )
 
 
@@ -210,6 +217,7 @@ def pathway_document(decision: PathwayDecision) -> dict[str, Any]:
         "regimen": decision.regimen,
         "cycles_given_total": decision.cycles_given_total,
         "max_cycles_total": decision.max_cycles_total,
+        "max_cycles_total_from": decision.max_cycles_total_from,
         "rules_version": decision.rules_version,
         "retreatment_rules_version": decision.retreatment_rules_version,
         "condition": decision.condition,

@@ -1,10 +1,10 @@
 """What comes next for a patient, from the patient's own records (the engine `il2 next` runs).
 
 The pathway document is built from the record: each treated course (cycles and doses given,
-the last dose's date), the retreatment history (services/history.py) and the latest current
-response assessment of the latest treated course. A course's discharge date is its latest
-current discharge entry when that is on or after the last dose given; without one the rest
-counts from the day of the last dose given, the day discharge can be no earlier than.
+the first and the last dose's dates), the retreatment history (services/history.py) and the
+latest current response assessment of the latest treated course. A course's discharge date is
+its latest current discharge entry when that is on or after the last dose given; without one
+the rest counts from the day of the last dose given, the day discharge can be no earlier than.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def _given(doses: Sequence[Json], course_id: int) -> list[Json]:
 
 
 def _course(course: Json, given: list[Json], entries: Sequence[Json]) -> Json:
-    last = max(datetime.fromisoformat(d["given_at"]) for d in given).date().isoformat()
+    moments = [datetime.fromisoformat(d["given_at"]) for d in given]
+    last = max(moments).date().isoformat()
     discharges = [
         str(e["observed_on"])
         for e in _current(entries, "discharge")
@@ -57,6 +58,7 @@ def _course(course: Json, given: list[Json], entries: Sequence[Json]) -> Json:
         "number": course["number"],
         "cycles_given": len({d["cycle"] for d in given}),
         "doses_given": len(given),
+        "first_dose_on": min(moments).date().isoformat(),
         "last_dose_on": last,
         "discharged_on": max(discharges, default=last),
     }

@@ -28,6 +28,7 @@ from il2.domain.studies import (
     current,
     current_arms,
     intention_to_treat_arms,
+    intention_to_treat_assigned_on,
     registry_format,
 )
 from il2.services.auditing import audit, refusals_audited
@@ -377,11 +378,15 @@ def patient_studies(services: Services, actor: Actor, patient_id: int) -> list[d
     return answer
 
 
-def arms_by_patient(services: Services, study_id: int) -> tuple[Study, Mapping[int, str]]:
-    """The study and each patient's arm for an intention-to-treat analysis (by arm short id):
-    for outcome analysis, which checks its own permission and audit."""
+def arms_by_patient(
+    services: Services, study_id: int
+) -> tuple[Study, Mapping[int, str], Mapping[int, date]]:
+    """The study, each patient's arm for an intention-to-treat analysis (by arm short id) and
+    the date they were assigned to it (the time zero of the arm's survival): for outcome
+    analysis, which checks its own permission and audit."""
     with services.uow() as uow:
         study = _study(uow, study_id)
         records = uow.studies.assignments(study_id=study_id)
     codes = {a.id: a.code for a in study.arms}
-    return study, {p: codes[a] for p, a in intention_to_treat_arms(records).items()}
+    arms = {p: codes[a] for p, a in intention_to_treat_arms(records).items()}
+    return study, arms, intention_to_treat_assigned_on(records)
