@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, NoReturn, Self
 
+from il2.domain.diary import DiaryEntry
 from il2.domain.errors import ConflictError
 from il2.domain.records import (
     AuditEntry,
@@ -65,6 +66,7 @@ class Store:
     courses: dict[int, CourseRecord] = field(default_factory=dict)
     verifications: dict[int, PlanVerification] = field(default_factory=dict)
     doses: dict[int, DoseRecord] = field(default_factory=dict)
+    diary: dict[int, DiaryEntry] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
     last_ids: dict[str, int] = field(default_factory=dict)
 
@@ -252,6 +254,38 @@ def _without_decision(record: DoseRecord) -> DoseRecord:
     return replace(record, decision={})
 
 
+class FakeDiary(_Repository):
+    """The self-injection diary (services.ports.Diary), with the database's chain rules: one
+    first entry per injection, each entry corrected once and only by an entry of its injection
+    (ConflictError, as uq_diary_entries_first and uq_diary_entries_corrects_id)."""
+
+    def add(self, **fields: Any) -> DiaryEntry:
+        """Keep an entry; ConflictError where the database's constraints would refuse it."""
+        slot = (fields["course_id"], fields["cycle"], fields["dose_number"])
+        corrects = fields["corrects_id"]
+        kept = self._store.diary.values()
+        if corrects is None:
+            clash = any((e.course_id, e.cycle, e.dose_number) == slot for e in kept)
+        else:
+            old = self._store.diary.get(corrects)
+            mismatch = old is None or (old.course_id, old.cycle, old.dose_number) != slot
+            clash = mismatch or any(e.corrects_id == corrects for e in kept)
+        if clash:
+            raise ConflictError(f"injection {slot[1]}.{slot[2]} of course {slot[0]}: refused")
+        at = fields.pop("at")
+        entry = DiaryEntry(id=self._store.next_id("diary"), recorded_at=at, **fields)
+        self._store.diary[entry.id] = entry
+        return entry
+
+    def get(self, entry_id: int) -> DiaryEntry | None:
+        """The entry with this id."""
+        return self._store.diary.get(entry_id)
+
+    def for_course(self, course_id: int) -> Sequence[DiaryEntry]:
+        """A course's entries, oldest first."""
+        return [e for _, e in sorted(self._store.diary.items()) if e.course_id == course_id]
+
+
 class FakeAudit(_Repository):
     """The audit trail (services.ports.Audit): appended to, read oldest first."""
 
@@ -286,6 +320,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.doses = FakeDoses(self.store)
         self.entries = _Unused()
         self.studies = _Unused()
+        self.diary = FakeDiary(self.store)
         self.audit = FakeAudit(self.store)
 
     def __enter__(self) -> Self:

@@ -22,10 +22,13 @@ import pytest
 from fastapi import FastAPI
 from tests.integration.builders import (
     PASSWORD,
+    keep_course,
+    outpatient_app,
     partial_response_so_far,
     screen_eligible,
     stable_assessment,
     staff,
+    taken_report,
 )
 from tests.integration.conftest import FixedClock
 from tests.web_client import FormClient
@@ -41,6 +44,7 @@ from il2.services.clinical import (
     record_toxicity,
 )
 from il2.services.courses import plan_course
+from il2.services.diary import correct_diary_entry, record_entry
 from il2.services.doses import DoseSubmission, submit_dose
 from il2.services.patients import create_patient, read_patient
 from il2.services.studies import create_study, record_assignment
@@ -96,6 +100,21 @@ class Elder:
                      {"id": "sbrt-il2", "name": "SBRT then HD IL-2"}]}).id  # fmt: skip
         record_assignment(app.services, physician, self.study, self.id, kind="assigned",
                           arm="sbrt-il2", on="2026-11-20", reason=f"envelope {MARKER}")  # fmt: skip
+        # An outpatient course (its first injection today, so day 0 stays) with a diary whose
+        # note, missed reason and correction reason carry the marker.
+        outpatient = outpatient_app(app).services
+        self.diary = keep_course(outpatient, self.id, number=2,
+                                 first_dose="2026-12-07T10:00:00+00:00")  # fmt: skip
+        taken = record_entry(outpatient, people[Role.NURSE], self.diary, taken_report(
+            taken_at="2026-12-07T10:05:00+00:00", note=f"left thigh {MARKER}"))  # fmt: skip
+        self.diary_entry = correct_diary_entry(
+            outpatient,
+            people[Role.COORDINATOR],
+            self.diary,
+            taken.id,
+            {"status": "missed", "reported_by": "caregiver", "missed_reason": f"away {MARKER}"},
+            reason=f"his daughter {MARKER} called",
+        ).id
         identified = json.dumps(read_patient(app.services, physician, self.id))
         self.dates = {date.fromisoformat(d) for d in re.findall(r"\d{4}-\d{2}-\d{2}", identified)}
         self.dates.add(date(2026, 11, 20))  # the day the patient was assigned to an arm
@@ -217,6 +236,8 @@ def web_paths(elder: Elder) -> list[str]:
         f"/patients/{p}/entries/{elder.entry}/correct",
         f"/patients/{p}/courses/{c}/doses/1/2",
         f"/patients/{p}/studies/{elder.study}",
+        f"/patients/{p}/courses/{elder.diary}",
+        f"/patients/{p}/courses/{elder.diary}/diary/{elder.diary_entry}/correct",
     ]
 
 
@@ -245,6 +266,8 @@ def web_posts(elder: Elder) -> list[str]:
         f"/patients/{p}/discharges",
         f"/patients/{p}/studies/{elder.study}",
         "/studies",
+        f"/patients/{p}/courses/{elder.diary}/diary",
+        f"/patients/{p}/courses/{elder.diary}/diary/{elder.diary_entry}/corrections",
     ]
 
 
@@ -254,6 +277,7 @@ def api_paths(elder: Elder) -> list[str]:
         f"/api/study/{elder.number}",
         f"/api/patients/{elder.id}",
         f"/api/courses/{elder.course}",
+        f"/api/courses/{elder.diary}/diary",
         "/api/worklist",
         "/api/worklist?limit=200",
         "/api/outcomes",
@@ -283,6 +307,8 @@ def api_posts(elder: Elder) -> list[str]:
         f"/api/patients/{p}/discharges",
         f"/api/patients/{p}/entries/{elder.entry}/corrections",
         f"/api/courses/{elder.course}/doses",
+        f"/api/courses/{elder.diary}/diary",
+        f"/api/courses/{elder.diary}/diary/{elder.diary_entry}/corrections",
         "/api/engine/screen",
         "/api/engine/plan",
         "/api/engine/bedside",
@@ -399,11 +425,11 @@ def test_no_researcher_api_answer_shows_identifiers_exact_dates_free_text_or_age
     record: dict[str, Any] = client.get(f"/api/study/{elder.number}", headers=researcher).json()
     assert record["patient"]["study_id"] == elder.number
     assert "id" not in record["patient"]
-    assert [(c["id"], c["number"]) for c in record["courses"]] == [(1, 1)]
+    assert [(c["id"], c["number"]) for c in record["courses"]] == [(1, 1), (2, 2)]
     assert [d["course_id"] for d in record["doses"]] == [1]
     assert [e["id"] for e in record["entries"]] == list(range(1, len(record["entries"]) + 1))
     assert record["patient"]["age_at_referral_years"] == "90 or older"
-    (course,) = record["courses"]
+    course, _ = record["courses"]
     assert course["first_dose_at"] == "day 0"
     (dose,) = record["doses"]
     assert (dose["given_at"], dose["idempotency_key"]) == ("day 0", WITHHELD)
@@ -413,6 +439,15 @@ def test_no_researcher_api_answer_shows_identifiers_exact_dates_free_text_or_age
         ("day -3", WITHHELD, WITHHELD),
     ]
     assert record["screenings"][0]["recorded_at"] == "day 0"
+    diary = [(d["id"], d["course_id"], d["corrects_id"], d["current"]) for d in record["diary"]]
+    assert diary == [(1, 2, None, False), (2, 2, 1, True)]
+    first, fixed = record["diary"]
+    assert (first["taken_at"], first["note"], first["recorded_at"]) == ("day 0", WITHHELD, "day 0")
+    assert (fixed["missed_reason"], fixed["reason"], fixed["taken_at"]) == (
+        WITHHELD,
+        WITHHELD,
+        None,
+    )
     enrolled = client.get(f"/api/studies/{elder.study}/assignments", headers=researcher).json()
     assert [a["study_number"] for a in enrolled["assignments"]] == [elder.number]
 

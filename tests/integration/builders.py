@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from il2.bootstrap import App
 from il2.domain.records import Actor, Role, ScreeningRecord
 from il2.services.accounts import actor_for_username, add_user
 from il2.services.context import Services
+from il2.services.courses import course_fields
 from il2.services.patients import record_screening
 
 ROOT = Path(__file__).parents[2]
@@ -81,3 +83,50 @@ def partial_response_so_far() -> Any:
     baseline, first = document["assessments"][:2]
     document["assessments"] = [baseline, {**first, "date": "2026-12-07"}]
     return document
+
+
+# --- the self-injection diary: an outpatient subcutaneous course ------------------------------
+
+OUTPATIENT_FIRST_DOSE = "2026-12-01T09:00:00+00:00"
+"""An sc-eu course's first injection: by the test clock (2026-12-07 16:00 UTC) days 1-5 are
+past, day 8 (injection 6) is tomorrow."""
+
+
+def outpatient_app(app: App) -> App:
+    """`app` with subcutaneous courses kept, as once their before-dose checks are in il2 (that
+    refusal is lifted in another branch; the diary's tests do not wait for it)."""
+    rules = replace(app.rules, before_dose_routes=(*app.rules.before_dose_routes, "subcutaneous"))
+    return replace(app, rules=rules, services=replace(app.services, rules=rules))
+
+
+def keep_course(
+    services: Services,
+    patient_id: int,
+    *,
+    regimen: str = "sc-eu",
+    number: int = 1,
+    first_dose: str = OUTPATIENT_FIRST_DOSE,
+) -> int:
+    """Keep a course of `regimen` for the patient through the repository (no admission)."""
+    fields = course_fields(services, regimen=regimen, weight_kg=70, first_dose=first_dose)
+    with services.uow() as uow:
+        course = uow.courses.add(
+            patient_id=patient_id, number=number, **fields, recorded_by="physician",
+            at=services.clock(),
+        )  # fmt: skip
+        uow.commit()
+    return course.id
+
+
+def taken_report(dose_number: int = 1, **changes: Any) -> dict[str, Any]:
+    """A diary entry: injection 1.`dose_number` taken on its day, with a site reaction."""
+    document: dict[str, Any] = {
+        "cycle": 1,
+        "dose_number": dose_number,
+        "status": "taken",
+        "taken_at": f"2026-12-0{dose_number}T09:10:00+00:00",
+        "reported_by": "patient",
+        "side_effects": [{"term": "injection_site_reaction", "grade": 1}],
+        "note": "left thigh",
+    }
+    return document | changes

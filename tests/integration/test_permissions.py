@@ -29,6 +29,7 @@ from il2.services.clinical import (
     today,
 )
 from il2.services.courses import plan_course
+from il2.services.diary import record_entry
 from il2.services.doses import DoseSubmission, submit_dose
 from il2.services.outcomes import program
 from il2.services.patients import (
@@ -44,10 +45,13 @@ from tests.integration.builders import (
     PASSWORD,
     PATIENT,
     ROOT,
+    keep_course,
+    outpatient_app,
     partial_response_so_far,
     screen_eligible,
     stable_assessment,
     staff,
+    taken_report,
 )
 from tests.integration.conftest import FixedClock
 
@@ -110,6 +114,17 @@ class World:
         return record_assignment(
             self.app.services, actor, study.id, patient, kind="assigned", arm="a"
         )
+
+    def diary_entry(self, actor: Actor) -> object:
+        """Enter injection 1.1 of a fresh patient's sc-eu course (kept through the repository:
+        keeping a subcutaneous course waits for its before-dose checks). The course lies in
+        the past, so none of its injections joins the other cells' lists of doses due."""
+        outpatient = outpatient_app(self.app).services
+        patient = create_patient(
+            outpatient, self.people[Role.PHYSICIAN], {**PATIENT, "mrn": f"M{next(_MRNS)}"}
+        ).id
+        course = keep_course(outpatient, patient, first_dose="2026-10-01T09:00:00+00:00")
+        return record_entry(outpatient, actor, course, taken_report())
 
     def corrected_entry(self, actor: Actor) -> object:
         """Correct a fresh toxicity entry (each entry may be corrected once; then its correction)."""
@@ -285,6 +300,7 @@ ACTIONS: dict[str, Callable[[World, Actor], object]] = {
     ),
     "discharge.record": World.discharge,
     "entry.correct": World.corrected_entry,
+    "diary.record": World.diary_entry,
     "audit.read": lambda w, a: export_audit(w.app.services, a),
     "outcomes.read": lambda w, a: program(w.app.services, a, as_of=date(2027, 6, 1)),
     "users.manage": lambda w, a: add_user(

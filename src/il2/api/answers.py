@@ -163,6 +163,7 @@ class PatientRecord(Answer):
     courses: list[Course]
     doses: list[DoseRecord]
     entries: list[Entry]
+    diary: list[DiaryEntry] = Field(description="Outpatient courses' self-injection diaries")
 
 
 class StudyScreening(Answer):
@@ -219,6 +220,7 @@ class StudyRecord(Answer):
     courses: list[StudyCourse]
     doses: list[StudyDose]
     entries: list[StudyEntry]
+    diary: list[StudyDiaryEntry]
 
 
 class PasswordChanged(Answer):
@@ -493,3 +495,81 @@ class StudyAssignments(EnrolledStudy):
 
     identified: bool = Field(description="False: de-identified, by study number")
     assignments: list[Assignment] | list[StudyAssignment]
+
+
+class DiarySideEffect(Answer):
+    """A side effect an entry reports."""
+
+    term: str = Field(description="CTCAE v5.0 term id")
+    name: str
+    grade: int
+
+
+class DiaryEntry(Answer):
+    """One entry of a course's self-injection diary (staff)."""
+
+    id: int
+    course_id: int
+    cycle: int
+    dose_number: int
+    status: str = Field(description="taken or missed")
+    taken_at: str | None = Field(description="ISO 8601 date-time; None when missed")
+    missed_reason: str | None
+    side_effects: list[DiarySideEffect]
+    reported_by: str = Field(description="patient or caregiver")
+    note: str | None
+    corrects_id: int | None = Field(description="The entry this one corrects")
+    reason: str | None = Field(description="Why it was corrected")
+    current: bool = Field(description="False: a later entry corrects it")
+    recorded_by: str
+    recorded_at: str = Field(description="ISO 8601 date-time")
+
+
+class DiarySideEffectSummary(Answer):
+    """A term reported in the diary: its highest grade and how many current entries report it."""
+
+    term: str
+    name: str
+    highest_grade: int
+    entries: int
+
+
+class DiarySummary(Answer):
+    """The diary counted up to `as_of` (injections whose day has come)."""
+
+    as_of: str = Field(description="ISO 8601 date-time")
+    planned: int = Field(description="Injections in the course's plan")
+    planned_to_date: int
+    taken: int
+    missed: int
+    not_reported: int
+    adherence: str | None = Field(description="taken / planned_to_date, exact (e.g. 3/7)")
+    adherence_percent: str | None = Field(description="The same as a percentage, one decimal")
+    taken_iu: int = Field(description="IU taken: each taken injection at its planned dose")
+    side_effects: list[DiarySideEffectSummary]
+
+
+class PlannedInjection(Answer):
+    """One planned injection of the course."""
+
+    cycle: int
+    dose_number: int
+    due_at: str = Field(description="ISO 8601 date-time")
+    dose_iu: int
+
+
+class Diary(Answer):
+    """A course's diary: every entry, oldest first, its summary and the planned injections."""
+
+    course_id: int
+    patient_id: int
+    regimen: str
+    entries: list[DiaryEntry]
+    summary: DiarySummary
+    injections: list[PlannedInjection]
+
+
+class StudyDiaryEntry(DiaryEntry):
+    """A diary entry in a researcher's record: `id` is its place in the record's diary,
+    `course_id` the course's number, `corrects_id` the place of the entry it corrects; dates
+    as `day N`, the note and reasons withheld."""

@@ -20,6 +20,7 @@ from il2.api import (
     audit,
     clinical,
     courses,
+    diary,
     engines,
     errors,
     patients,
@@ -67,6 +68,17 @@ def create_api(app: App) -> FastAPI:
     # Included one level deep: each level of nesting costs every request a round of matching.
     # Each route runs in its turn, first come first served (il2.api.turns), then signs in.
     served = [Depends(in_turn, scope="function"), Depends(security.signed_in)]
-    for module in (courses, patients, clinical, audit, engines, program, users, study, studies):
+    for module in (
+        courses,
+        diary,
+        patients,
+        clinical,
+        audit,
+        engines,
+        program,
+        users,
+        study,
+        studies,
+    ):
         api.include_router(module.router, prefix="/api", dependencies=served, responses=ERRORS)
     return api

@@ -277,6 +277,45 @@ class Withdrawal(Body):
     reason: str = Field(min_length=1, max_length=limits.MAX_FREE_TEXT)
 
 
+class DiarySideEffect(Body):
+    """A side effect the patient reports: a CTCAE v5.0 term id and a grade that term has."""
+
+    term: str = Field(min_length=1, max_length=80, description="e.g. injection_site_reaction")
+    grade: StrictInt = Field(ge=0, le=5)
+
+
+class DiaryReport(Body):
+    """What the patient (or a caregiver) reports of one planned injection."""
+
+    status: str = Field(
+        max_length=10,
+        description="taken (give taken_at) or missed (a missed_reason if one was given)",
+        json_schema_extra=_one_of(("taken", "missed")),
+    )
+    taken_at: Moment | None = Field(default=None, description="When it was taken")
+    missed_reason: str | None = Field(default=None, max_length=limits.MAX_FREE_TEXT)
+    side_effects: list[DiarySideEffect] = Field(default_factory=list, max_length=20)
+    reported_by: str = Field(
+        max_length=20,
+        description="Who reported it",
+        json_schema_extra=_one_of(("patient", "caregiver")),
+    )
+    note: str | None = Field(default=None, max_length=limits.MAX_FREE_TEXT)
+
+
+class DiaryEntry(DiaryReport):
+    """A diary entry for one planned injection of the course, as the dose ledger names it."""
+
+    cycle: CourseId
+    dose_number: CourseId
+
+
+class DiaryCorrection(DiaryReport):
+    """The corrected report for the injection of the entry corrected, and why."""
+
+    reason: str = Field(min_length=1, max_length=limits.MAX_FREE_TEXT)
+
+
 class ErrorBody(BaseModel):
     """Every error answer: a stable code and a sentence; a 422 names the field, the value given
     and what is allowed; other fields as the error kind carries them (see il2.api.errors)."""

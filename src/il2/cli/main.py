@@ -299,6 +299,12 @@ studies_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(studies_app, name="studies")
+diary_app = typer.Typer(
+    help="The self-injection diary of an outpatient course: what the patient reports of each "
+    "planned injection.",
+    no_args_is_help=True,
+)
+app.add_typer(diary_app, name="diary")
 
 
 @db_app.command("upgrade")
@@ -675,6 +681,73 @@ def studies_withdraw(  # noqa: PLR0917 - typer takes each option as a parameter
     """Withdraw a patient from a study (a new record, audited)."""
     _assignment(user, study_id, patient_id, as_json, kind="withdrawn", on=on or None,
                 reason=reason or None)  # fmt: skip
+
+
+DiaryUser = Annotated[
+    str,
+    typer.Option(help="Run as this user (entering and correcting need a nurse or a coordinator)."),
+]
+CourseArgument = Annotated[int, typer.Argument(help="The course's record id.")]
+
+
+@diary_app.command("add")
+def diary_add(
+    course_id: CourseArgument,
+    file: Annotated[str, typer.Argument(help="The entry as a JSON document ('-' for stdin).")],
+    user: DiaryUser = "demo-nurse",
+    as_json: JsonFlag = False,
+) -> None:
+    """Enter what the patient reports of one planned injection: {"cycle", "dose_number",
+    "status": "taken" | "missed", "taken_at" (taken), "missed_reason", "side_effects": [{"term":
+    a CTCAE v5.0 term id, "grade"}], "reported_by": "patient" | "caregiver", "note"}."""
+    from il2.services.diary import record_entry, recorded_entry  # noqa: PLC0415 - the database layer
+
+    built = _app()
+    with reported():
+        document = read_document(file)
+        actor = actor_for_username(built.services, user)
+        entry = record_entry(built.services, actor, course_id, document)
+    _emit(recorded_entry(built.services, entry), as_json, render.diary_entry)
+
+
+@diary_app.command("correct")
+def diary_correct(  # noqa: PLR0917 - typer takes each option as a parameter
+    course_id: CourseArgument,
+    entry_id: Annotated[int, typer.Argument(help="The entry corrected (see il2 diary list).")],
+    file: Annotated[str, typer.Argument(help="The corrected report as JSON ('-' for stdin).")],
+    reason: Annotated[str, typer.Option(help="Why the entry is corrected.")],
+    user: DiaryUser = "demo-nurse",
+    as_json: JsonFlag = False,
+) -> None:
+    """Correct an injection's current entry: a new entry pointing at it (the old one is kept);
+    the document is the report as for add, without cycle and dose number."""
+    from il2.services.diary import correct_diary_entry, recorded_entry  # noqa: PLC0415
+
+    built = _app()
+    with reported():
+        document = read_document(file)
+        actor = actor_for_username(built.services, user)
+        entry = correct_diary_entry(
+            built.services, actor, course_id, entry_id, document, reason=reason
+        )
+    _emit(recorded_entry(built.services, entry), as_json, render.diary_entry)
+
+
+@diary_app.command("list")
+def diary_list(
+    course_id: CourseArgument,
+    user: Annotated[str, typer.Option(help="Run as this user (staff who read records).")] = (
+        "demo-nurse"
+    ),
+    as_json: JsonFlag = False,
+) -> None:
+    """The course's diary: every entry, oldest first, and the summary up to now (audited)."""
+    from il2.services.diary import course_diary  # noqa: PLC0415 - the database layer
+
+    built = _app()
+    with reported():
+        found = course_diary(built.services, actor_for_username(built.services, user), course_id)
+    _emit(found, as_json, render.diary)
 
 
 @app.command()

@@ -356,3 +356,45 @@ def assignment(console: Console, document: dict[str, Any]) -> None:
         f"patient {document['patient_id']} {document['kind']} in study {document['study_id']}: "
         f"{where} from {document['on']} (record {document['sequence']} of the patient's chain)"
     )
+
+
+def _effects(effects: list[dict[str, Any]], grade: str = "grade") -> str:
+    return ", ".join(f"{e['name']} grade {e[grade]}" for e in effects) or "none"
+
+
+def diary_entry(console: Console, document: dict[str, Any]) -> None:
+    """One diary entry just kept."""
+    status = document["status"]
+    when = f" at {_when(document['taken_at'])}" if document["taken_at"] else ""
+    fixed = f", correcting entry {document['corrects_id']}" if document["corrects_id"] else ""
+    console.print(
+        f"entry {document['id']}: injection {document['cycle']}.{document['dose_number']} "
+        f"{status}{when}, reported by the {document['reported_by']}; side effects: "
+        f"{_effects(document['side_effects'])}{fixed}"
+    )
+
+
+def diary(console: Console, document: dict[str, Any]) -> None:
+    """A course's diary: the entries and the summary."""
+    table = Table(title=f"Diary of course {document['course_id']} ({document['regimen']})")
+    for column in ("entry", "injection", "status", "taken at", "side effects", "reported by",
+                   "current"):  # fmt: skip
+        table.add_column(column)
+    for e in document["entries"]:
+        table.add_row(
+            str(e["id"]),
+            f"{e['cycle']}.{e['dose_number']}",
+            e["status"],
+            _when(e["taken_at"]) if e["taken_at"] else "",
+            _effects(e["side_effects"]),
+            e["reported_by"],
+            "yes" if e["current"] else "no (corrected)",
+        )
+    console.print(table)
+    s = document["summary"]
+    adherence = f"{s['adherence']} ({s['adherence_percent']}%)" if s["adherence"] else "none due"
+    console.print(
+        f"Planned to date {s['planned_to_date']} of {s['planned']}: taken {s['taken']}, missed "
+        f"{s['missed']}, not reported {s['not_reported']}; adherence {adherence}; "
+        f"{s['taken_iu']:,} IU taken; side effects: {_effects(s['side_effects'], 'highest_grade')}"
+    )

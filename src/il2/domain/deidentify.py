@@ -25,7 +25,8 @@ How il2 applies it, the same way on every page, API answer and export a research
   years). Inside the service layer a researcher's record is *shifted*: every date moved by the
   same whole number of days, so that day 0 falls on `SHIFTED_DAY_ZERO`; pages compute on the
   shifted dates as on real ones and print only the offset, never the shifted date.
-- **Free text** (follow-up notes, correction reasons, dose and plan override reasons, any
+- **Free text** (follow-up notes, correction reasons, dose and plan override reasons, the
+  diary's notes and reasons for a missed injection, any
   `notes`, `reason` or `comment` field, and client-chosen keys) is replaced by `WITHHELD`: a
   clinician may type an identifier into any of them.
 - **Ages** over 89 are the single category `90 or older`.
@@ -52,6 +53,7 @@ FREE_TEXT_KEYS = frozenset(
         "notes",
         "note",
         "reason",
+        "missed_reason",
         "override_reason",
         "comment",
         "comments",

@@ -14,9 +14,11 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -289,6 +291,65 @@ class ArmAssignmentRow(Base):
     kind: Mapped[str] = mapped_column(String(20))
     arm_id: Mapped[int | None] = mapped_column(ForeignKey("study_arms.id"), nullable=True)
     on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+DIARY_FIRST = "corrects_id IS NULL"
+DIARY_TAKEN_AT = (
+    "(status = 'taken' AND taken_at IS NOT NULL) OR (status = 'missed' AND taken_at IS NULL)"
+)
+
+
+class DiaryEntryRow(Base):
+    """One entry of an outpatient's self-injection diary (migration 0008), never overwritten.
+
+    One current entry per (course, cycle, dose number), kept by the database: one first entry
+    per injection (a partial unique index), each entry corrected at most once (unique
+    corrects_id), and a correction of the same injection only (a foreign key on the slot), so
+    each injection's entries form one chain whose last entry is the current one.
+    """
+
+    __tablename__ = "diary_entries"
+    __table_args__ = (
+        Index(
+            "uq_diary_entries_first",
+            "course_id",
+            "cycle",
+            "dose_number",
+            unique=True,
+            sqlite_where=text(DIARY_FIRST),
+            postgresql_where=text(DIARY_FIRST),
+        ),
+        UniqueConstraint("corrects_id", name="uq_diary_entries_corrects_id"),
+        UniqueConstraint(
+            "id", "course_id", "cycle", "dose_number", name="uq_diary_entries_slot_key"
+        ),
+        ForeignKeyConstraint(
+            ["corrects_id", "course_id", "cycle", "dose_number"],
+            [
+                "diary_entries.id",
+                "diary_entries.course_id",
+                "diary_entries.cycle",
+                "diary_entries.dose_number",
+            ],
+            name="fk_diary_entries_corrects_same_injection",
+        ),
+        CheckConstraint("status IN ('taken', 'missed')", name="ck_diary_entries_status"),
+        CheckConstraint(DIARY_TAKEN_AT, name="ck_diary_entries_taken_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    cycle: Mapped[int] = mapped_column(Integer)
+    dose_number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10))
+    taken_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    missed_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    side_effects: Mapped[list[Any]] = mapped_column(JsonType)
+    reported_by: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    corrects_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     recorded_by: Mapped[str] = mapped_column(String(80))
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)

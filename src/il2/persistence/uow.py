@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from il2.persistence.diary import SqlDiary
 from il2.persistence.repositories import (
     SqlAudit,
     SqlCourses,
@@ -20,6 +21,7 @@ from il2.persistence.studies import SqlStudies
 from il2.services.ports import (
     Audit,
     Courses,
+    Diary,
     Doses,
     Entries,
     Patients,
@@ -58,6 +60,7 @@ class SqlUnitOfWork(RolledBackOnExit):
     doses: Doses
     entries: Entries
     studies: Studies
+    diary: Diary
     audit: Audit
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
@@ -73,6 +76,7 @@ class SqlUnitOfWork(RolledBackOnExit):
         self.doses = SqlDoses(self.session)
         self.entries = SqlEntries(self.session)
         self.studies = SqlStudies(self.session)
+        self.diary = SqlDiary(self.session)
         self.audit = SqlAudit(self.session)
         return self
 

@@ -21,6 +21,7 @@ from il2.domain.errors import InvalidInputError, NotFoundError
 from il2.domain.records import Actor, CourseRecord, Json, Patient, ScreeningRecord
 from il2.services.auditing import audit, stamp
 from il2.services.context import Services, patient_or_404
+from il2.services.diary import diary_lines
 from il2.services.documents import screening_document
 from il2.services.parsing import iso_date, plain, text
 from il2.services.permissions import (
@@ -178,8 +179,9 @@ def _study_patient_id(services: Services, number: str) -> int:
 
 def _renumbered(record: dict[str, Any]) -> dict[str, Any]:
     """A researcher's record without database ids: a course goes by its number in the
-    patient's program, an entry by its place in the patient's record (1, 2, ...), and what
-    points at them (a dose's or entry's course, a correction's original) follows suit."""
+    patient's program, an entry (and a diary entry) by its place in the patient's record
+    (1, 2, ...), and what points at them (a dose's or entry's course, a correction's original)
+    follows suit."""
     courses = {c["id"]: c["number"] for c in record["courses"]}
     entries = {e["id"]: place for place, e in enumerate(record["entries"], start=1)}
     record["patient"].pop("id", None)
@@ -192,6 +194,11 @@ def _renumbered(record: dict[str, Any]) -> dict[str, Any]:
     for dose in record["doses"]:
         dose.pop("id", None)
         dose["course_id"] = courses.get(dose["course_id"])
+    diary = {e["id"]: place for place, e in enumerate(record["diary"], start=1)}
+    for line in record["diary"]:
+        line["id"] = diary[line["id"]]
+        line["course_id"] = courses.get(line["course_id"])
+        line["corrects_id"] = diary.get(line["corrects_id"])
     for entry in record["entries"]:
         entry["id"] = entries[entry["id"]]
         entry.pop("patient_id", None)
@@ -210,7 +217,8 @@ def read_study_record(services: Services, actor: Actor, number: str) -> dict[str
 
 
 def read_patient(services: Services, actor: Actor, patient_id: int) -> dict[str, Any]:
-    """A patient's record with screenings, courses and entries; de-identified for researchers.
+    """A patient's record with screenings, courses, doses, entries and the self-injection
+    diary of outpatient courses; de-identified for researchers.
 
     A researcher's record has a study number for identifiers, free text withheld, and dates
     shifted so that the patient's day 0 is SHIFTED_DAY_ZERO (pages print them as `day N`).
@@ -225,6 +233,9 @@ def read_patient(services: Services, actor: Actor, patient_id: int) -> dict[str,
             "courses": [plain(c) for c in courses],
             "doses": [plain(d) for c in courses for d in uow.doses.for_course(c.id)],
             "entries": [plain(e) for e in uow.entries.for_patient(patient_id)],
+            "diary": [
+                line for c in courses for line in diary_lines(services, uow.diary.for_course(c.id))
+            ],
         }
         if not identified:
             record = _deidentified_record(services, patient, courses, record)

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Literal, Protocol, Self
 
+from il2.domain.diary import DiaryEntry, Report
 from il2.domain.records import (
     AuditEntry,
     ClinicalEntry,
@@ -422,6 +423,34 @@ class Studies(Protocol):
         ...
 
 
+class Diary(Protocol):
+    """Outpatients' self-injection diary entries (domain/diary.py), chained by corrections."""
+
+    def add(
+        self,
+        *,
+        course_id: int,
+        cycle: int,
+        dose_number: int,
+        report: Report,
+        corrects_id: int | None,
+        reason: str | None,
+        recorded_by: str,
+        at: datetime,
+    ) -> DiaryEntry:
+        """Keep an entry; ConflictError if the injection has a first entry already (and this
+        one corrects none) or the entry it corrects is corrected already."""
+        ...
+
+    def get(self, entry_id: int) -> DiaryEntry | None:
+        """The entry with this id."""
+        ...
+
+    def for_course(self, course_id: int) -> Sequence[DiaryEntry]:
+        """A course's entries, oldest first (corrected ones included)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class AuditQuery:
     """Which audit entries: each filter narrows (None = any), applied in SQL."""
@@ -501,6 +530,7 @@ class UnitOfWork(Transaction, Protocol):
     doses: Doses
     entries: Entries
     studies: Studies
+    diary: Diary
     audit: Audit
 
     def rollback(self) -> None:

@@ -15,6 +15,7 @@ from il2.web.pages import (
     admin,
     bedside,
     courses,
+    diary,
     entries,
     flowsheet,
     outcomes,
@@ -38,7 +39,7 @@ def web_router(app: App) -> APIRouter:
     web.route_class = route_class(web)
     router = APIRouter(route_class=web.route_class, include_in_schema=False)
     pages = (
-        account, worklist, patients, courses, bedside, flowsheet, response, entries, admin,
+        account, worklist, patients, courses, diary, bedside, flowsheet, response, entries, admin,
         outcomes, roles, studies,
     )  # fmt: skip
     for module in pages:

@@ -21,6 +21,7 @@ from il2.services.pharmacy import plan_verification, verify_plan
 from il2.services.planning import event_kinds, plan
 from il2.web import forms, record
 from il2.web.core import Form, RecordId, Web, form_values, see_other
+from il2.web.pages.diary import diary_context
 from il2.web.session import signed_in
 
 _WEIGHT = "a body weight in kg, such as 70.5"
@@ -221,10 +222,14 @@ def routes(web: Web) -> APIRouter:
         course_id: RecordId,
         actor: Actor,
         template: str,
+        *,
+        with_diary: bool = False,
         **extra: Any,
     ) -> HTMLResponse:
         found = read_patient(web.services, actor, patient_id)
         course = record.course(found, course_id)
+        if with_diary:  # an outpatient course's diary, for staff who read records
+            extra |= diary_context(web, actor, course)
         return web.page(
             request,
             template,
@@ -247,8 +252,9 @@ def routes(web: Web) -> APIRouter:
             else None
         )
         return course_view(
-            request, patient_id, course_id, actor, "course.html", verification=verified
-        )
+            request, patient_id, course_id, actor, "course.html", verification=verified,
+            with_diary=True,
+        )  # fmt: skip
 
     @router.post("/patients/{patient_id}/courses/{course_id}/verify", response_model=None)
     def verify(
