@@ -263,6 +263,13 @@ def record_entry(services: Services, actor: Actor, course_id: int, document: obj
             course = _course(uow, course_id)
             _checked(services, course, slot, report)
             uow.patients.lock(course.patient_id)
+            kept = uow.doses.by_slot(course_id, *slot)
+            if kept is not None:
+                raise ConflictError(
+                    f"injection {slot[0]}.{slot[1]} is already in the dose ledger "
+                    f"({kept.outcome.value}, recorded by {kept.recorded_by}): the diary is for "
+                    "injections the patient gives at home; nothing was recorded",
+                )
             first = current_entries(uow.diary.for_course(course_id)).get(slot)
             if first is not None:
                 raise ConflictError(

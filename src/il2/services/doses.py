@@ -25,6 +25,7 @@ from typing import Any, TypedDict, Unpack
 
 from il2.domain import limits
 from il2.domain.bedside import Action, DoseDecision, holds_still_open
+from il2.domain.diary import Taken, current_entries
 from il2.domain.errors import (
     ConflictError,
     InvalidInputError,
@@ -491,8 +492,39 @@ def refuse_unverified_first_dose(
 def _patient_timeline(
     uow: UnitOfWork, patient_id: int
 ) -> tuple[dict[int, CourseRecord], Sequence[PatientLedgerLine]]:
+    """The patient's courses, and every dose the patient was given or held: the ledger's, and
+    the injections the patient's diary reports taken at home (so the interval, the counts and
+    every check that reads the timeline see them too)."""
     courses = {c.id: c for c in uow.courses.for_patient(patient_id)}
-    return courses, uow.doses.lines_for_patient(patient_id)
+    return courses, [*uow.doses.lines_for_patient(patient_id), *_diary_lines(uow, courses)]
+
+
+def _diary_lines(uow: UnitOfWork, courses: Mapping[int, CourseRecord]) -> list[PatientLedgerLine]:
+    """Injections reported taken in each course's diary (its current entries), as given doses."""
+    lines = []
+    for course_id in courses:
+        for (cycle, number), entry in current_entries(uow.diary.for_course(course_id)).items():
+            taken_at = entry.report.taken_at
+            if entry.report.status is Taken.TAKEN and taken_at is not None:
+                lines.append(PatientLedgerLine(
+                    course_id, cycle, number, DoseOutcome.GIVEN, Action.GIVE.value, taken_at,
+                    recorded_at=entry.recorded_at,
+                ))  # fmt: skip
+    return lines
+
+
+def _reported_in_diary(uow: UnitOfWork, course_id: int, cycle: int, number: int) -> None:
+    """Refuse a ledger record for an injection the diary already reports, taken or missed."""
+    entry = current_entries(uow.diary.for_course(course_id)).get((cycle, number))
+    if entry is None:
+        return
+    when = entry.report.taken_at
+    said = f"taken at {when.isoformat()}" if when is not None else entry.report.status.value
+    raise ConflictError(
+        f"injection {cycle}.{number} of course {course_id} is already reported in the patient's "
+        f"diary ({said}, entered by {entry.recorded_by}): nothing was recorded; correct the "
+        "diary entry if it is wrong"
+    )
 
 
 def _open_holds(uow: UnitOfWork, course_id: int, submission: DoseSubmission) -> tuple[str, ...]:
@@ -633,6 +665,7 @@ def record_dose(
         services.uow() as uow,
     ):
         uow.patients.lock(course.patient_id)
+        _reported_in_diary(uow, course_id, submission.cycle, submission.dose_number)
         courses, ledger = _patient_timeline(uow, course.patient_id)
         slot = (course_id, submission.cycle, submission.dose_number)
         if any((line.course_id, line.cycle, line.dose_number) == slot for line in ledger):
