@@ -543,6 +543,7 @@ class DiarySummary(Answer):
     taken: int
     missed: int
     not_reported: int
+    in_clinic: int = Field(description="Injections the dose ledger holds (given or held in clinic)")
     adherence: str | None = Field(description="taken / planned_to_date, exact (e.g. 3/7)")
     adherence_percent: str | None = Field(description="The same as a percentage, one decimal")
     taken_iu: int = Field(description="IU taken: each taken injection at its planned dose")

@@ -36,6 +36,7 @@ from il2.services.demo import (
     STAFF,
     ServiceWriter,
     add_demo_accounts,
+    add_outpatients,
     add_ward,
     build_demo,
     demo_state,
@@ -527,7 +528,12 @@ def demo(  # noqa: PLR0917 - typer takes each option as a parameter
     if today:
         with reported():
             ward = add_ward(built.services, seed=seed)
+            clinic = add_outpatients(built.services, seed=seed)
         typer.echo(f"demo: today's ward patients admitted ({', '.join(ward.mrns)})")
+        typer.echo(
+            f"demo: outpatients injecting at home ({', '.join(clinic.mrns)}), "
+            f"{clinic.diary_entries} diary entries"
+        )
         _demo_accounts()
     else:
         typer.echo(f"demo accounts demo-<role>, password {DEMO_PASSWORD!r}")

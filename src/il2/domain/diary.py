@@ -22,7 +22,7 @@ Pure: `now`, the time zone and the CTCAE table come in as arguments.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from enum import StrEnum
@@ -120,6 +120,7 @@ class DiarySummary:
     adherence: Fraction | None
     taken_iu: int
     side_effects: tuple[SideEffectSummary, ...]
+    in_clinic: int = 0
 
 
 def is_self_injected(regimen: Regimen) -> bool:
@@ -303,11 +304,21 @@ def summarize(
     now: datetime,
     zone: tzinfo,
     table: CtcaeTable,
+    in_clinic: Collection[tuple[int, int]] = (),
 ) -> DiarySummary:
     """The diary counted up to `now`: the injections whose day has come and what became of
-    them, adherence (taken / planned to date, exact), side effects and the IU taken."""
+    them, adherence (taken / planned to date, exact), side effects and the IU taken.
+
+    `in_clinic` are the (cycle, dose number) slots the dose ledger holds: given or held in
+    clinic, they are not the patient's to report and are counted apart.
+    """
     today = _day(now, zone)
-    due = {(p.cycle, p.dose_number): p for p in planned if _day(p.due_at, zone) <= today}
+    clinic = set(in_clinic)
+    due = {
+        (p.cycle, p.dose_number): p
+        for p in planned
+        if _day(p.due_at, zone) <= today and (p.cycle, p.dose_number) not in clinic
+    }
     current = [e for slot, e in current_entries(entries).items() if slot in due]
     taken = [e for e in current if e.report.status is Taken.TAKEN]
     missed = sum(1 for e in current if e.report.status is Taken.MISSED)
@@ -336,6 +347,7 @@ def summarize(
         adherence=Fraction(len(taken), len(due)) if due else None,
         taken_iu=sum(due[(e.cycle, e.dose_number)].dose_iu for e in taken),
         side_effects=effects,
+        in_clinic=len(clinic & {(p.cycle, p.dose_number) for p in planned}),
     )
 
 

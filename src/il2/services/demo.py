@@ -717,3 +717,126 @@ def demo_state(services: Services) -> str:
             return "not_demo"
         ward = uow.patients.search(ward_mrn(today, 1), limit=1)
     return "current" if ward else "stale"
+
+
+OUTPATIENT_MRN = "DEMO-CLINIC-{day}-{number}"
+# (regimen, days since the first injection, height cm): low-dose subcutaneous courses that the
+# patients inject at home after a first day in clinic (the diary holds the injections since).
+OUTPATIENT_COURSES = (("ld-sc-ifn", 9, 172), ("sc-eu", 3, 181), ("ld-sc-nci", 12, 165))
+# Every fifth home injection is reported missed; the others taken, a few minutes late.
+OUTPATIENT_MISSED_EVERY = 5
+# Side effects the patients report (CTCAE v5.0 term, grade), drawn for about a third of them.
+OUTPATIENT_SIDE_EFFECTS = (("injection_site_reaction", 1), ("chills", 1), ("nausea", 1),
+                           ("injection_site_reaction", 2))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicSummary:
+    """The outpatients the demo wrote, by MRN, with their injections reported in the diary."""
+
+    mrns: tuple[str, ...]
+    diary_entries: int
+
+
+def _injection_assessment(rng: random.Random, number: int, given: int) -> dict[str, Any]:
+    """What the subcutaneous before-dose checks read, drawn within the usual range."""
+    return {
+        "cycle": 1, "dose_number": number, "doses_given_this_cycle": given,
+        "vitals": {"sbp_mmhg": round(112 + 14 * rng.random()),
+                   "spo2_pct": round(95 + 4 * rng.random())},
+        "mental_status": "normal", "findings": [], "held_for": [],
+    }  # fmt: skip
+
+
+def add_outpatients(services: Services, *, seed: int = 1) -> ClinicSummary:
+    """Patients on low-dose subcutaneous regimens, injecting at home now (the services' clock).
+
+    Each is registered, screened and planned days ago; the first day's injections are given in
+    clinic through the dose ledger (subcutaneous before-dose checks, verifier signed), and every
+    injection since, up to yesterday, is reported in the patient's diary by the nurse: taken
+    (a few minutes after the time planned) or, one in OUTPATIENT_MISSED_EVERY, missed, some
+    with side effects. Today's injection is left to be reported.
+    """
+    from il2.services.diary import record_entry  # noqa: PLC0415 - only the demo writes both
+
+    now = services.clock()
+    rng = random.Random(seed + 100)  # noqa: S311 - a reproducible simulation, not cryptography
+    clock = SimulatedClock(now)
+    simulated = replace(services, clock=clock)
+    writer = ServiceWriter(simulated)
+    run = _Run(simulated, writer, clock, rng, ensure_staff(simulated))
+    zone = services.rules.site.time_zone
+    today = now.astimezone(zone).date()
+    mrns: list[str] = []
+    entries = 0
+    for index, (regimen, days_ago, height) in enumerate(OUTPATIENT_COURSES):
+        first = datetime.combine(today - timedelta(days=days_ago), time(9), tzinfo=zone)
+        diagnosis = DIAGNOSES[(index + 1) % 2]
+        age = 52 + 6 * index
+        run.at(first - timedelta(days=6))
+        mrn = OUTPATIENT_MRN.format(day=today.isoformat(), number=index + 1)
+        patient = writer.patient(
+            run.staff["demo-coordinator"],
+            {
+                "mrn": mrn,
+                "name": f"Clinic Patient {index + 1}",
+                "birth_date": date(first.year - age, 5 + index, 14).isoformat(),
+                "sex": ("male", "female")[index % 2],
+                "diagnosis": diagnosis,
+                "referred_on": (first - timedelta(days=40)).date().isoformat(),
+            },
+        )
+        candidate = screening_findings(random.Random(seed + 50 + index), diagnosis, age)  # noqa: S311
+        candidate.update(ecog=0, brain_imaging="negative", medications=[])
+        candidate["labs"]["creatinine_mg_dl"] = 1.0
+        candidate["labs"].pop("creatinine_clearance_ml_min", None)
+        run.at(first - timedelta(days=4))
+        writer.screening(run.staff["demo-physician"], patient, candidate)
+        course = plan_course(
+            simulated, run.staff["demo-physician"], patient, regimen=regimen,
+            weight_kg=64.0 + 7 * index, height_cm=height, first_dose=first.isoformat(),
+        )  # fmt: skip
+        doses = course.plan["cycles"][0]["doses"]
+        in_clinic = [d for d in doses if d["day"] == 1]
+        for given, dose in enumerate(in_clinic):
+            due = datetime.fromisoformat(dose["due_at"])
+            run.at(due)
+            writer.dose(
+                run.staff["demo-nurse"],
+                course.id,
+                DoseSubmission(
+                    cycle=1,
+                    dose_number=dose["number"],
+                    assessment=_injection_assessment(rng, dose["number"], given),
+                    given_at=due,
+                    verified_by="demo-nurse2",
+                    verifier_password=DEMO_PASSWORD,
+                ),
+            )
+        at_home = [
+            d for d in doses
+            if d["day"] > 1 and datetime.fromisoformat(d["due_at"]).astimezone(zone).date() < today
+        ]  # fmt: skip
+        for count, dose in enumerate(at_home, start=1):
+            due = datetime.fromisoformat(dose["due_at"])
+            missed = count % OUTPATIENT_MISSED_EVERY == 0
+            felt = [OUTPATIENT_SIDE_EFFECTS[rng.randrange(len(OUTPATIENT_SIDE_EFFECTS))]]
+            report: dict[str, Any] = {
+                "cycle": 1,
+                "dose_number": dose["number"],
+                "reported_by": "patient",
+                "side_effects": [
+                    {"term": term, "grade": grade}
+                    for term, grade in (felt if rng.random() < 0.35 else [])
+                ],
+            }
+            if missed:
+                report |= {"status": "missed", "missed_reason": "felt unwell that evening"}
+            else:
+                taken = due + timedelta(minutes=rng.randrange(5, 50))
+                report |= {"status": "taken", "taken_at": taken.isoformat()}
+            run.at(due + timedelta(hours=10))
+            record_entry(simulated, run.staff["demo-nurse"], course.id, report)
+            entries += 1
+        mrns.append(mrn)
+    return ClinicSummary(mrns=tuple(mrns), diary_entries=entries)

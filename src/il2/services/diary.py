@@ -182,6 +182,7 @@ def summary_document(summary: DiarySummary) -> dict[str, Any]:
         "taken": summary.taken,
         "missed": summary.missed,
         "not_reported": summary.not_reported,
+        "in_clinic": summary.in_clinic,
         "adherence": None if adherence is None else f"{summary.taken}/{summary.planned_to_date}",
         "adherence_percent": percent(adherence),
         "taken_iu": summary.taken_iu,
@@ -355,12 +356,14 @@ def course_diary(
         course = _course(uow, course_id)
         planned = _planned(services, course)
         entries = uow.diary.for_course(course_id)
+        in_clinic = [(r.cycle, r.dose_number) for r in uow.doses.for_course(course_id)]
         summary = summarize(
             planned,
             entries,
             now=as_of or services.clock(),
             zone=services.rules.site.time_zone,
             table=services.rules.ctcae,
+            in_clinic=in_clinic,
         )
         audit(
             uow,

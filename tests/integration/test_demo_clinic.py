@@ -1,0 +1,40 @@
+"""The demo's outpatients: low-dose subcutaneous courses injected at home, with their diaries."""
+
+from __future__ import annotations
+
+from il2.bootstrap import App
+from il2.domain.records import Role
+from il2.services.demo import OUTPATIENT_COURSES, add_outpatients
+from il2.services.diary import course_diary
+from tests.integration.builders import staff
+from tests.integration.conftest import FixedClock
+
+
+def test_the_outpatients_had_their_first_day_in_clinic_and_report_the_rest_in_a_diary(
+    app: App, clock: FixedClock
+) -> None:
+    clinic = add_outpatients(app.services)
+    assert len(clinic.mrns) == len(OUTPATIENT_COURSES)
+    physician = staff(app)[Role.PHYSICIAN]
+    with app.services.uow() as uow:
+        found = [p for mrn in clinic.mrns for p in uow.patients.search(mrn, limit=5)]
+        courses = [c for p in found for c in uow.courses.for_patient(p.id)]
+        ledgers = {c.id: uow.doses.for_course(c.id) for c in courses}
+    assert sorted(c.regimen_id for c in courses) == sorted(r for r, _, _ in OUTPATIENT_COURSES)
+    reported = 0
+    for course in courses:
+        in_clinic = [d for d in course.plan["cycles"][0]["doses"] if d["day"] == 1]
+        assert [(r.dose_number, r.outcome.value) for r in ledgers[course.id]] == [
+            (d["number"], "given") for d in in_clinic
+        ]
+        diary = course_diary(app.services, physician, course.id)
+        summary = diary["summary"]
+        assert (
+            summary["taken"] + summary["missed"] + summary["not_reported"]
+            == (summary["planned_to_date"])
+        )
+        assert summary["in_clinic"] == len(in_clinic)
+        assert summary["not_reported"] <= 3  # today's injections only: ld-sc-ifn gives 1 a day
+        assert summary["missed"] >= 1 or len(diary["entries"]) < 5
+        reported += len(diary["entries"])
+    assert reported == clinic.diary_entries > 10
