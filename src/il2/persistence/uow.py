@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from il2.persistence.infusions import SqlInfusions
 from il2.persistence.repositories import (
     SqlAudit,
     SqlCourses,
@@ -22,6 +23,7 @@ from il2.services.ports import (
     Courses,
     Doses,
     Entries,
+    Infusions,
     Patients,
     Screenings,
     Studies,
@@ -58,6 +60,7 @@ class SqlUnitOfWork(RolledBackOnExit):
     doses: Doses
     entries: Entries
     studies: Studies
+    infusions: Infusions
     audit: Audit
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
@@ -73,6 +76,7 @@ class SqlUnitOfWork(RolledBackOnExit):
         self.doses = SqlDoses(self.session)
         self.entries = SqlEntries(self.session)
         self.studies = SqlStudies(self.session)
+        self.infusions = SqlInfusions(self.session)
         self.audit = SqlAudit(self.session)
         return self
 

@@ -42,6 +42,8 @@ from il2.domain.records import (
     User,
 )
 from il2.domain.timeline import (
+    DISCONTINUE,
+    STOP_CYCLE,
     Slot,
     SlotState,
     SlotStatus,
@@ -244,6 +246,18 @@ def _dose_document(
         "cycle": submission.cycle,
         "dose_number": submission.dose_number,
     }
+
+
+def slot_document(
+    course: CourseRecord,
+    lines: Sequence[TimelineLine],
+    submission: DoseSubmission,
+    at: datetime,
+    open_holds: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The before-dose document of a slot as `record_dose` builds it, the ledger's facts at
+    `at` (services/infusions.py assesses a running infusion with it)."""
+    return _dose_document(course, lines, submission, at, open_holds)
 
 
 def _words(action: Action) -> str:
@@ -491,8 +505,28 @@ def refuse_unverified_first_dose(
 def _patient_timeline(
     uow: UnitOfWork, patient_id: int
 ) -> tuple[dict[int, CourseRecord], Sequence[PatientLedgerLine]]:
+    """The patient's courses, and the ledger with the infusion stops that close a cycle or
+    the drug (read as a stopped line with their decision, as the timeline reads a ledger's)."""
     courses = {c.id: c for c in uow.courses.for_patient(patient_id)}
-    return courses, uow.doses.lines_for_patient(patient_id)
+    return courses, [*uow.doses.lines_for_patient(patient_id), *infusion_stops(uow, patient_id)]
+
+
+def infusion_stops(uow: UnitOfWork, patient_id: int) -> list[PatientLedgerLine]:
+    """The patient's infusion stops whose decision stops the cycle or discontinues, as lines
+    of the ledger (services/infusions.py records them)."""
+    return [
+        PatientLedgerLine(
+            e.course_id,
+            e.cycle,
+            e.dose_number,
+            DoseOutcome.STOPPED,
+            e.decision_action,
+            None,
+            e.recorded_at,
+        )
+        for e in uow.infusions.stops_for_patient(patient_id)
+        if e.decision_action in (DISCONTINUE, STOP_CYCLE)
+    ]
 
 
 def _open_holds(uow: UnitOfWork, course_id: int, submission: DoseSubmission) -> tuple[str, ...]:
