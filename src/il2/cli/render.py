@@ -356,3 +356,23 @@ def assignment(console: Console, document: dict[str, Any]) -> None:
         f"patient {document['patient_id']} {document['kind']} in study {document['study_id']}: "
         f"{where} from {document['on']} (record {document['sequence']} of the patient's chain)"
     )
+
+
+def infusion(console: Console, document: dict[str, Any]) -> None:
+    """A day's continuous infusion: its state, hours and IU, then each event."""
+    console.print(
+        f"infusion {document['status']} (as of {document['as_of']}): "
+        f"{document['running_h']} h run, {document['paused_h']} h paused of "
+        f"{document['planned_h']} h planned; {document['delivered_iu']:,} of "
+        f"{document['planned_iu']:,} IU delivered"
+    )
+    for event in document["events"]:
+        why = event["decision_action"] or ""
+        if event["reason"]:
+            why = f"{why}; {event['reason']}" if why else event["reason"]
+        note = " (corrected)" if event["corrected"] else ""
+        note += f" (corrects {event['corrects']})" if event["corrects"] else ""
+        console.print(
+            f"  {event['seq']}. {event['kind']} at {event['event_at']}: {why}{note} "
+            f"[{event['recorded_by']}]"
+        )
