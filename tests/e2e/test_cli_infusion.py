@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.e2e.test_cli_records import run
 from tests.e2e.test_api_infusion import infusion_assessment
+from tests.e2e.test_cli_records import run
 from tests.integration.builders import PASSWORD, PATIENT, screen_eligible, staff
 
 from il2.bootstrap import build_app, upgrade_database
