@@ -240,6 +240,7 @@ def web_posts(elder: Elder) -> list[str]:
         f"{dose}/preview",
         f"{dose}/recheck",
         f"{dose}/rechecks/{elder.entry}/corrections",
+        f"{dose}/infusion",
         f"/patients/{p}/courses/{c}/doses/1/3",
         f"/patients/{p}/courses/{c}/verify",
         f"/patients/{p}/discharges",
