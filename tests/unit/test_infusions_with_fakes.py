@@ -242,3 +242,29 @@ def test_a_bolus_course_is_refused_with_the_infusion_regimens_named() -> None:
     assert refused.value.field == "course"
     assert "civ-eu" in refused.value.allowed
     assert "biochemo-cvd" in refused.value.allowed
+
+
+def test_an_infusion_left_paused_leaves_its_holds_open_for_the_next_days(ward: Ward) -> None:
+    ward.clock.now = ward.at(20)
+    pause(ward.services, ward.nurse, ward.course, 1, 1, assessment=infusion_assessment(sbp=84))
+    ward.clock.now = ward.at(24)
+    assert read_infusion(ward.services, ward.nurse, ward.course, 1, 1)["status"] == "ended"
+    ward.give(2, 24)
+    with ward.database() as uow:
+        day2 = uow.doses.by_slot(ward.course, 1, 2)
+        (paused,) = uow.infusions.for_dose(ward.course, 1, 1)
+    assert day2 is not None
+    keys = {r["resume_key"] for r in (paused.decision or {})["reasons"] if "resume_key" in r}
+    assert keys
+    assert set(day2.assessment["held_for"]) == keys
+
+
+def test_a_correction_replaces_the_last_pause_and_is_kept_beside_it(ward: Ward) -> None:
+    ward.clock.now = ward.at(6)
+    pause(ward.services, ward.nurse, ward.course, 1, 1, reason="line occluded")
+    corrected = record_infusion_event(
+        ward.services, ward.nurse, ward.course,
+        InfusionSubmission(1, 1, "pause", ward.at(5), reason="line occluded at 13:00", corrects=1),
+    )  # fmt: skip
+    assert [(e["seq"], e["corrected"]) for e in corrected["events"]] == [(1, True), (2, False)]
+    assert corrected["paused_h"] == 1.0

@@ -32,12 +32,14 @@ from il2.domain.errors import (
     Refusal,
     RefusedError,
 )
+from il2.domain.infusion import EventKind, InfusionEvent, in_force
 from il2.domain.records import (
     Actor,
     ClinicalEntry,
     CourseRecord,
     DoseOutcome,
     DoseRecord,
+    InfusionEventRecord,
     PatientLedgerLine,
     User,
 )
@@ -530,7 +532,9 @@ def infusion_stops(uow: UnitOfWork, patient_id: int) -> list[PatientLedgerLine]:
 
 
 def _open_holds(uow: UnitOfWork, course_id: int, submission: DoseSubmission) -> tuple[str, ...]:
-    """The holds the ledger says are still open before the submission's slot."""
+    """The holds the ledger says are still open before the submission's slot: a held last
+    dose's, or those of the pause a day's infusion (the last dose, given) was left in."""
+    records = uow.doses.for_course(course_id)
     earlier = [
         (
             r.cycle,
@@ -538,9 +542,36 @@ def _open_holds(uow: UnitOfWork, course_id: int, submission: DoseSubmission) -> 
             r.outcome.value,
             r.decision if isinstance(r.decision, Mapping) else {},
         )
-        for r in uow.doses.for_course(course_id)
+        for r in records
     ]
-    return holds_still_open(earlier, submission.cycle, submission.dose_number)
+    held = holds_still_open(earlier, submission.cycle, submission.dose_number)
+    slot = (submission.cycle, submission.dose_number)
+    before = [r for r in records if (r.cycle, r.dose_number) < slot]
+    last = max(before, key=lambda r: (r.cycle, r.dose_number), default=None)
+    if last is None or last.outcome is not DoseOutcome.GIVEN:
+        return held
+    paused = pause_holds(uow.infusions.for_dose(course_id, last.cycle, last.dose_number))
+    return tuple(sorted({*held, *paused}))
+
+
+def pause_holds(kept: Sequence[InfusionEventRecord]) -> list[str]:
+    """The resume keys of the pause a day's infusion stands in (none unless its last event in
+    force is a pause decided on an assessment): the holds a resume, or the next day's
+    infusion, must see end."""
+    events = in_force(
+        tuple(
+            InfusionEvent(
+                e.seq, EventKind(e.kind), e.event_at, e.decision_action, e.reason, e.corrects
+            )
+            for e in kept
+        )
+    )
+    if not events or events[-1].kind is not EventKind.PAUSE:
+        return []
+    pause = next(e for e in kept if e.seq == events[-1].seq)
+    reasons = (pause.decision or {}).get("reasons")
+    keys = {r.get("resume_key") for r in reasons or () if isinstance(r, Mapping)}
+    return sorted(k for k in keys if isinstance(k, str) and k)
 
 
 def preview_dose(

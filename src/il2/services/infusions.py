@@ -32,7 +32,6 @@ from il2.domain.infusion import (
     Infusion,
     InfusionState,
     accept,
-    in_force,
     state_at,
 )
 from il2.domain.infusion import (
@@ -49,7 +48,13 @@ from il2.services.auditing import audit, refusals_audited
 from il2.services.bedside import assess_before_dose
 from il2.services.context import Services
 from il2.services.documents import bedside_document
-from il2.services.doses import DoseSubmission, dose_slot, slot_document, timeline_lines
+from il2.services.doses import (
+    DoseSubmission,
+    dose_slot,
+    pause_holds,
+    slot_document,
+    timeline_lines,
+)
 from il2.services.parsing import plain, text
 from il2.services.permissions import require
 from il2.services.ports import UnitOfWork
@@ -133,17 +138,6 @@ def _infusion(
             for e in kept
         ),
     )
-
-
-def _held_for(kept: Sequence[InfusionEventRecord], infusion: Infusion) -> list[str]:
-    """The resume keys of the reasons the pause in force was decided on."""
-    events = in_force(infusion.events)
-    if not events or events[-1].kind is not EventKind.PAUSE:
-        return []
-    pause = next(e for e in kept if e.seq == events[-1].seq)
-    reasons = (pause.decision or {}).get("reasons")
-    keys = {r.get("resume_key") for r in reasons or () if isinstance(r, Mapping)}
-    return sorted(k for k in keys if isinstance(k, str) and k)
 
 
 def _assessed(
@@ -239,7 +233,7 @@ def record_infusion_event(
                 course,
                 dose,
                 assessment=submission.assessment,
-                held_for=_held_for(kept, infusion),
+                held_for=pause_holds(kept),
             )
         elif kind is EventKind.RESUME:
             raise InvalidInputError(
