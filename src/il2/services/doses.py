@@ -510,7 +510,16 @@ def _patient_timeline(
     """The patient's courses, and the ledger with the infusion stops that close a cycle or
     the drug (read as a stopped line with their decision, as the timeline reads a ledger's)."""
     courses = {c.id: c for c in uow.courses.for_patient(patient_id)}
-    return courses, [*uow.doses.lines_for_patient(patient_id), *infusion_stops(uow, patient_id)]
+    lines = uow.doses.lines_for_patient(patient_id)
+    if not any(infused(c) for c in courses.values()):  # no infusion: nothing more to read
+        return courses, lines
+    return courses, [*lines, *infusion_stops(uow, patient_id)]
+
+
+def infused(course: CourseRecord) -> bool:
+    """Whether the course's plan gives aldesleukin by continuous infusion (its days can be
+    paused, resumed and stopped while they run)."""
+    return course.plan.get("route") == "continuous_infusion"
 
 
 def infusion_stops(uow: UnitOfWork, patient_id: int) -> list[PatientLedgerLine]:
@@ -531,10 +540,12 @@ def infusion_stops(uow: UnitOfWork, patient_id: int) -> list[PatientLedgerLine]:
     ]
 
 
-def _open_holds(uow: UnitOfWork, course_id: int, submission: DoseSubmission) -> tuple[str, ...]:
+def _open_holds(
+    uow: UnitOfWork, course: CourseRecord, submission: DoseSubmission
+) -> tuple[str, ...]:
     """The holds the ledger says are still open before the submission's slot: a held last
     dose's, or those of the pause a day's infusion (the last dose, given) was left in."""
-    records = uow.doses.for_course(course_id)
+    records = uow.doses.for_course(course.id)
     earlier = [
         (
             r.cycle,
@@ -548,9 +559,9 @@ def _open_holds(uow: UnitOfWork, course_id: int, submission: DoseSubmission) -> 
     slot = (submission.cycle, submission.dose_number)
     before = [r for r in records if (r.cycle, r.dose_number) < slot]
     last = max(before, key=lambda r: (r.cycle, r.dose_number), default=None)
-    if last is None or last.outcome is not DoseOutcome.GIVEN:
+    if last is None or last.outcome is not DoseOutcome.GIVEN or not infused(course):
         return held
-    paused = pause_holds(uow.infusions.for_dose(course_id, last.cycle, last.dose_number))
+    paused = pause_holds(uow.infusions.for_dose(course.id, last.cycle, last.dose_number))
     return tuple(sorted({*held, *paused}))
 
 
@@ -586,7 +597,7 @@ def preview_dose(
     with services.uow() as uow:
         course = _course_or_404(uow, course_id)
         courses, ledger = _patient_timeline(uow, course.patient_id)
-        open_holds = _open_holds(uow, course_id, submission)
+        open_holds = _open_holds(uow, course, submission)
         audit(
             uow,
             services,
@@ -716,7 +727,7 @@ def record_dose(
             courses=courses,
             ledger=ledger,
             verify=_verifier(uow, password_check),
-            open_holds=_open_holds(uow, course_id, submission),
+            open_holds=_open_holds(uow, course, submission),
         )
         if fields["outcome"] is DoseOutcome.GIVEN:
             _verified_before_first_dose(services, uow, course, ledger)
