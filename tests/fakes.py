@@ -29,6 +29,7 @@ from il2.domain.records import (
     AuditEntry,
     CourseRecord,
     DoseRecord,
+    InfusionEventRecord,
     LedgerLine,
     Patient,
     PatientLedgerLine,
@@ -67,6 +68,8 @@ class Store:
     verifications: dict[int, PlanVerification] = field(default_factory=dict)
     doses: dict[int, DoseRecord] = field(default_factory=dict)
     diary: dict[int, DiaryEntry] = field(default_factory=dict)
+
+    infusions: dict[int, InfusionEventRecord] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
     last_ids: dict[str, int] = field(default_factory=dict)
 
@@ -286,6 +289,42 @@ class FakeDiary(_Repository):
         return [e for _, e in sorted(self._store.diary.items()) if e.course_id == course_id]
 
 
+class FakeInfusions(_Repository):
+    """Infusion events (services.ports.Infusions): one per slot and number, as the unique
+    constraint uq_infusion_events_slot_seq keeps them."""
+
+    def add(self, **fields: Any) -> InfusionEventRecord:
+        """Keep an event; ConflictError if its number is taken in its slot."""
+        slot = (fields["course_id"], fields["cycle"], fields["dose_number"])
+        if any(e.seq == fields["seq"] for e in self.for_dose(*slot)):
+            raise ConflictError(f"event {fields['seq']} of infusion {slot} is already recorded")
+        at = fields.pop("at")
+        event = InfusionEventRecord(id=self._store.next_id("infusions"), recorded_at=at, **fields)
+        self._store.infusions[event.id] = event
+        return event
+
+    def for_dose(
+        self, course_id: int, cycle: int, dose_number: int
+    ) -> Sequence[InfusionEventRecord]:
+        """A dose slot's events, in order."""
+        slot = (course_id, cycle, dose_number)
+        mine = [
+            e
+            for e in self._store.infusions.values()
+            if (e.course_id, e.cycle, e.dose_number) == slot
+        ]
+        return sorted(mine, key=lambda e: e.seq)
+
+    def stops_for_patient(self, patient_id: int) -> Sequence[InfusionEventRecord]:
+        """The patient's infusion stops, in recording order."""
+        courses = {c.id for c in self._store.courses.values() if c.patient_id == patient_id}
+        return [
+            e
+            for e in sorted(self._store.infusions.values(), key=lambda e: e.id)
+            if e.course_id in courses and e.kind == "stop"
+        ]
+
+
 class FakeAudit(_Repository):
     """The audit trail (services.ports.Audit): appended to, read oldest first."""
 
@@ -321,6 +360,8 @@ class FakeUnitOfWork(UnitOfWork):
         self.entries = _Unused()
         self.studies = _Unused()
         self.diary = FakeDiary(self.store)
+
+        self.infusions = FakeInfusions(self.store)
         self.audit = FakeAudit(self.store)
 
     def __enter__(self) -> Self:

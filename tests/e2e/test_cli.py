@@ -149,7 +149,7 @@ def test_regimens_lists_every_contract_regimen_with_route_setting_and_agents() -
     assert listed["intralesional"]["needs"] == ["lesions"]
     assert listed["sbrt-hd"]["needs"] == ["events.sbrt_fraction"]
     assert "cisplatin" in listed["biochemo-cvd"]["agents"]
-    assert listed["ld-sc-nci"]["before_dose_checks"] is False
+    assert listed["ld-sc-nci"]["before_dose_checks"] is True  # every route is checked (routes)
     assert listed["tmz-hd"]["before_dose_checks"] is True
 
 

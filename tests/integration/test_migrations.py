@@ -18,7 +18,7 @@ def test_upgrade_from_empty_matches_the_tables_and_downgrade_leaves_nothing(
 ) -> None:
     app = build_app(Settings(database_url=database_url))
     assert database_revision(app) is None
-    assert upgrade_database(app) == "0008"
+    assert upgrade_database(app) == "0009"
     engine = create_engine(database_url)
     tables = set(inspect(engine).get_table_names())
     assert set(Base.metadata.tables) <= tables
@@ -32,15 +32,13 @@ def test_upgrade_from_empty_matches_the_tables_and_downgrade_leaves_nothing(
         tuple(c["column_names"]) for c in inspect(engine).get_unique_constraints("arm_assignments")
     }
     assert ("study_id", "patient_id", "sequence") in chains
-    diary = {
-        tuple(c["column_names"]) for c in inspect(engine).get_unique_constraints("diary_entries")
+    order = {
+        tuple(c["column_names"]) for c in inspect(engine).get_unique_constraints("infusion_events")
     }
-    assert ("corrects_id",) in diary
-    first = {i["name"]: i for i in inspect(engine).get_indexes("diary_entries")}
-    assert first["uq_diary_entries_first"]["unique"]
+    assert ("course_id", "cycle", "dose_number", "seq") in order
     assert downgrade_database(app) is None
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
-    assert upgrade_database(app) == "0008"
+    assert upgrade_database(app) == "0009"
     engine.dispose()
     app.engine.dispose()
 
@@ -67,7 +65,7 @@ def test_upgrading_counts_the_doses_already_recorded_and_new_doses_count_as_adde
     upgrade_database(app, "0001")
     # no study at 0001: its tables come with 0007
     build_demo(app.services, seed=5, years=1, until=date(2026, 11, 1), study=False)
-    assert upgrade_database(app) == "0008"
+    assert upgrade_database(app) == "0009"
     engine = create_engine(database_url)
     kept, counted = _tallies(engine)
     assert kept == counted

@@ -139,6 +139,39 @@ class DoseRecord(_Dose, _Numbered):
     """One entry of the dose ledger: the assessment, the decision and what was done."""
 
 
+class InfusionEventLine(_Numbered):
+    """One event of a running infusion, as kept (the assessment stays in the record)."""
+
+    course_id: int
+    cycle: int
+    dose_number: int
+    seq: int = Field(description="Its place in the infusion's order, from 1")
+    kind: str = Field(description="pause, resume or stop")
+    event_at: str = Field(description="ISO 8601 date-time")
+    decision_action: str | None = Field(description="The assessment's decision (None: a reason)")
+    reason: str | None
+    corrects: int | None = Field(description="The seq of the event this one replaces")
+    decision: Document | None = Field(description="As POST /api/engine/bedside answers")
+    recorded_by: str
+    recorded_at: str
+    corrected: bool = Field(description="A later event replaces this one")
+
+
+class Infusion(Answer):
+    """A day's continuous infusion now: its events, the hours run and paused, the IU given."""
+
+    status: str = Field(description="running, paused, stopped, completed or ended")
+    as_of: str = Field(description="ISO 8601 date-time")
+    started_at: str
+    planned_end: str = Field(description="started_at + the plan's duration_h")
+    planned_h: float
+    running_h: float
+    paused_h: float
+    planned_iu: int
+    delivered_iu: int = Field(description="planned IU x hours run / planned hours, rounded down")
+    events: list[InfusionEventLine]
+
+
 class Entry(Answer):
     """A toxicity, response, follow-up or discharge entry, or a correction of one."""
 

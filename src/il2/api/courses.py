@@ -9,9 +9,10 @@ from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
 from il2.api import answers
-from il2.api.schemas import Dose, RecordId
+from il2.api.schemas import Dose, InfusionEvent, RecordId, SlotNumber
 from il2.api.security import Il2Services, SignedIn
 from il2.services.doses import DoseSubmission, ledger, submit_dose
+from il2.services.infusions import InfusionSubmission, read_infusion, record_infusion_event
 from il2.services.parsing import plain
 
 router = APIRouter(prefix="/courses", tags=["courses"])
@@ -84,3 +85,41 @@ async def record(
     result = submit_dose(services, actor, course_id, submission)
     # Skip FastAPI's generic encoder: the record is dataclasses, enums, dates and JSON documents.
     return _Json(result.record, status_code=201 if result.created else 200)
+
+
+INFUSION = "/{course_id}/doses/{cycle}/{number}/infusion"
+
+
+@router.post(INFUSION, status_code=201, response_model=answers.Infusion)
+async def infusion_event(
+    course_id: RecordId,
+    cycle: SlotNumber,
+    number: SlotNumber,
+    *,
+    body: InfusionEvent,
+    actor: SignedIn,
+    services: Il2Services,
+) -> dict[str, Any]:
+    """Pause, resume or stop a running continuous infusion; its state after the event."""
+    submission = InfusionSubmission(
+        cycle=cycle,
+        dose_number=number,
+        event=body.event,
+        at=body.at,
+        assessment=body.assessment,
+        reason=body.reason,
+        corrects=body.corrects,
+    )
+    return record_infusion_event(services, actor, course_id, submission)
+
+
+@router.get(INFUSION, response_model=answers.Infusion)
+async def infusion(
+    course_id: RecordId,
+    cycle: SlotNumber,
+    number: SlotNumber,
+    actor: SignedIn,
+    services: Il2Services,
+) -> dict[str, Any]:
+    """A day's continuous infusion now: events, hours run and paused, IU delivered (audited)."""
+    return read_infusion(services, actor, course_id, cycle, number)

@@ -183,6 +183,38 @@ class Dose(Body):
     )
 
 
+SlotNumber = Annotated[int, Path(ge=1, le=1000, description="A cycle or dose number")]
+"""A cycle or dose number in a path."""
+
+
+class InfusionEvent(Body):
+    """An event of a running continuous infusion (a day's infusion recorded given)."""
+
+    event: str = Field(
+        description="pause (a decision that holds, or a clinician's reason), resume (only an "
+        "assessment whose decision is give) or stop (a decision to stop the cycle or "
+        "discontinue, or a clinician's reason)",
+        json_schema_extra=_one_of(("pause", "resume", "stop")),
+    )
+    at: Moment | None = Field(
+        default=None,
+        description="When (left out: now): not before the infusion's start or its last event, "
+        "not in the future, not past its planned end",
+    )
+    assessment: JsonObject | None = Field(
+        default=None,
+        description="The assessment made now (il2 bedside input without the slot's facts, "
+        "which the ledger gives); required to resume",
+    )
+    reason: str | None = Field(default=None, max_length=limits.MAX_FREE_TEXT)
+    corrects: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="The number (seq) of the last event, a pause or resume, this one replaces",
+    )
+
+
 class Toxicity(Body):
     """CTCAE findings observed on a day (il2 grade input)."""
 

@@ -308,6 +308,13 @@ diary_app = typer.Typer(
 app.add_typer(diary_app, name="diary")
 
 
+infusion_app = typer.Typer(
+    help="A running continuous infusion (civ-eu, biochemo-cvd): pause, resume, stop, show.",
+    no_args_is_help=True,
+)
+app.add_typer(infusion_app, name="infusion")
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply the schema migrations (IL2_DATABASE_URL, else the SQLite file)."""
@@ -754,6 +761,125 @@ def diary_list(
     with reported():
         found = course_diary(built.services, actor_for_username(built.services, user), course_id)
     _emit(found, as_json, render.diary)
+
+
+Course = Annotated[int, typer.Argument(help="The course's id.")]
+Cycle = Annotated[int, typer.Argument(help="The cycle.")]
+DoseNumber = Annotated[int, typer.Argument(help="The dose (the day's infusion) number.")]
+InfusionUser = Annotated[str, typer.Option(help="Run as this user (a nurse or physician).")]
+Assessment = Annotated[
+    str,
+    typer.Option(
+        help="The assessment made now, a JSON file ('-' for stdin): il2 bedside input without "
+        "the slot's facts, which the ledger gives."
+    ),
+]
+At = Annotated[str, typer.Option(help="When (ISO 8601; no offset: the site's zone); default now.")]
+Reason = Annotated[str, typer.Option(help="A clinician's reason.")]
+Corrects = Annotated[
+    int, typer.Option(help="The number of the last event (a pause or resume) this one replaces.")
+]
+
+
+def _infusion_event(  # noqa: PLR0917 - one argument an option
+    event: str,
+    course: int,
+    cycle: int,
+    number: int,
+    assessment: str,
+    at: str,
+    reason: str,
+    corrects: int,
+    user: str,
+    as_json: bool,
+) -> None:
+    from il2.services.infusions import (  # noqa: PLC0415 - the database layer
+        InfusionSubmission,
+        record_infusion_event,
+    )
+    from il2.services.parsing import aware  # noqa: PLC0415
+
+    built = _app()
+    with reported():
+        document = read_document(assessment) if assessment else None
+        if document is not None and not isinstance(document, dict):
+            raise InvalidInputError(field="assessment", value=assessment, allowed="a JSON object")
+        submission = InfusionSubmission(
+            cycle=cycle,
+            dose_number=number,
+            event=event,
+            at=aware(at, "at", built.services) if at else None,
+            assessment=document,
+            reason=reason or None,
+            corrects=corrects or None,
+        )
+        actor = actor_for_username(built.services, user)
+        state = record_infusion_event(built.services, actor, course, submission)
+    _emit(state, as_json, render.infusion)
+
+
+@infusion_app.command("pause")
+def infusion_pause(  # noqa: PLR0917 - typer takes each option as a parameter
+    course: Course,
+    cycle: Cycle,
+    number: DoseNumber,
+    assessment: Assessment = "",
+    at: At = "",
+    reason: Reason = "",
+    corrects: Corrects = 0,
+    user: InfusionUser = "demo-nurse",
+    as_json: JsonFlag = False,
+) -> None:
+    """Pause a running infusion: an assessment whose decision holds, or a reason."""
+    _infusion_event("pause", course, cycle, number, assessment, at, reason, corrects, user, as_json)
+
+
+@infusion_app.command("resume")
+def infusion_resume(  # noqa: PLR0917 - typer takes each option as a parameter
+    course: Course,
+    cycle: Cycle,
+    number: DoseNumber,
+    assessment: Assessment,
+    at: At = "",
+    corrects: Corrects = 0,
+    user: InfusionUser = "demo-nurse",
+    as_json: JsonFlag = False,
+) -> None:
+    """Resume a paused infusion: only an assessment whose decision is give."""
+    _infusion_event("resume", course, cycle, number, assessment, at, "", corrects, user, as_json)
+
+
+@infusion_app.command("stop")
+def infusion_stop(  # noqa: PLR0917 - typer takes each option as a parameter
+    course: Course,
+    cycle: Cycle,
+    number: DoseNumber,
+    assessment: Assessment = "",
+    at: At = "",
+    reason: Reason = "",
+    user: InfusionUser = "demo-nurse",
+    as_json: JsonFlag = False,
+) -> None:
+    """End an infusion early: a decision to stop the cycle or discontinue, or a reason."""
+    _infusion_event("stop", course, cycle, number, assessment, at, reason, 0, user, as_json)
+
+
+@infusion_app.command("show")
+def infusion_show(
+    course: Course,
+    cycle: Cycle,
+    number: DoseNumber,
+    user: InfusionUser = "demo-nurse",
+    as_json: JsonFlag = False,
+) -> None:
+    """A day's infusion now: its events, hours run and paused, IU delivered (audited)."""
+    from il2.services.infusions import read_infusion  # noqa: PLC0415 - the database layer
+
+    built = _app()
+    with reported():
+        actor = actor_for_username(built.services, user)
+        state = read_infusion(built.services, actor, course, cycle, number)
+    _emit(state, as_json, render.infusion)
 
 
 @app.command()

@@ -398,3 +398,23 @@ def diary(console: Console, document: dict[str, Any]) -> None:
         f"{s['missed']}, not reported {s['not_reported']}; adherence {adherence}; "
         f"{s['taken_iu']:,} IU taken; side effects: {_effects(s['side_effects'], 'highest_grade')}"
     )
+
+
+def infusion(console: Console, document: dict[str, Any]) -> None:
+    """A day's continuous infusion: its state, hours and IU, then each event."""
+    console.print(
+        f"infusion {document['status']} (as of {document['as_of']}): "
+        f"{document['running_h']} h run, {document['paused_h']} h paused of "
+        f"{document['planned_h']} h planned; {document['delivered_iu']:,} of "
+        f"{document['planned_iu']:,} IU delivered"
+    )
+    for event in document["events"]:
+        why = event["decision_action"] or ""
+        if event["reason"]:
+            why = f"{why}; {event['reason']}" if why else event["reason"]
+        note = " (corrected)" if event["corrected"] else ""
+        note += f" (corrects {event['corrects']})" if event["corrects"] else ""
+        console.print(
+            f"  {event['seq']}. {event['kind']} at {event['event_at']}: {why}{note} "
+            f"[{event['recorded_by']}]"
+        )

@@ -142,6 +142,32 @@ class DoseRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class InfusionEventRecord:
+    """One event of a running continuous infusion (domain/infusion.py), as kept: numbered in
+    the dose slot's order (`seq`, unique per slot), with the assessment and decision behind it.
+
+    `kind` is pause, resume or stop; `event_at` when it happened; `decision_action` the
+    assessment's before-dose decision (None: a clinician's reason alone); `corrects` the
+    number of the event it replaces.
+    """
+
+    id: int
+    course_id: int
+    cycle: int
+    dose_number: int
+    seq: int
+    kind: str
+    event_at: datetime
+    decision_action: str | None
+    reason: str | None
+    corrects: int | None
+    assessment: Json | None
+    decision: Json | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class LedgerLine:
     """A dose record without its documents: what the ledger's rules need to read."""
 

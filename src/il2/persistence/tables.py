@@ -191,6 +191,33 @@ class DoseRow(Base):
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class InfusionEventRow(Base):
+    """An event of a running continuous infusion (migration 0009): the database keeps one
+    per (course, cycle, dose number, seq), so two events never take the same place in its
+    order; never updated or deleted (a correction is a new event naming the old)."""
+
+    __tablename__ = "infusion_events"
+    __table_args__ = (
+        UniqueConstraint(
+            "course_id", "cycle", "dose_number", "seq", name="uq_infusion_events_slot_seq"
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    cycle: Mapped[int] = mapped_column(Integer)
+    dose_number: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))
+    event_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    decision_action: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    corrects: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    assessment: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    decision: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class EntryRow(Base):
     __tablename__ = "entries"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

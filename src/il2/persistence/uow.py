@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy.orm import Session, sessionmaker
 
 from il2.persistence.diary import SqlDiary
+from il2.persistence.infusions import SqlInfusions
 from il2.persistence.repositories import (
     SqlAudit,
     SqlCourses,
@@ -24,6 +25,7 @@ from il2.services.ports import (
     Diary,
     Doses,
     Entries,
+    Infusions,
     Patients,
     Screenings,
     Studies,
@@ -61,6 +63,7 @@ class SqlUnitOfWork(RolledBackOnExit):
     entries: Entries
     studies: Studies
     diary: Diary
+    infusions: Infusions
     audit: Audit
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
@@ -77,6 +80,7 @@ class SqlUnitOfWork(RolledBackOnExit):
         self.entries = SqlEntries(self.session)
         self.studies = SqlStudies(self.session)
         self.diary = SqlDiary(self.session)
+        self.infusions = SqlInfusions(self.session)
         self.audit = SqlAudit(self.session)
         return self
 

@@ -33,16 +33,20 @@ from il2.domain.errors import (
     Refusal,
     RefusedError,
 )
+from il2.domain.infusion import EventKind, InfusionEvent, in_force
 from il2.domain.records import (
     Actor,
     ClinicalEntry,
     CourseRecord,
     DoseOutcome,
     DoseRecord,
+    InfusionEventRecord,
     PatientLedgerLine,
     User,
 )
 from il2.domain.timeline import (
+    DISCONTINUE,
+    STOP_CYCLE,
     Slot,
     SlotState,
     SlotStatus,
@@ -245,6 +249,18 @@ def _dose_document(
         "cycle": submission.cycle,
         "dose_number": submission.dose_number,
     }
+
+
+def slot_document(
+    course: CourseRecord,
+    lines: Sequence[TimelineLine],
+    submission: DoseSubmission,
+    at: datetime,
+    open_holds: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The before-dose document of a slot as `record_dose` builds it, the ledger's facts at
+    `at` (services/infusions.py assesses a running infusion with it)."""
+    return _dose_document(course, lines, submission, at, open_holds)
 
 
 def _words(action: Action) -> str:
@@ -492,17 +508,32 @@ def refuse_unverified_first_dose(
 def _patient_timeline(
     uow: UnitOfWork, patient_id: int
 ) -> tuple[dict[int, CourseRecord], Sequence[PatientLedgerLine]]:
-    """The patient's courses, and every dose the patient was given or held: the ledger's, and
-    the injections the patient's diary reports taken at home (so the interval, the counts and
-    every check that reads the timeline see them too)."""
+    """The patient's courses, and every dose the patient was given, held or stopped: the
+    ledger's; the injections the patient's diary reports taken at home (so the interval, the
+    counts and every check that reads the timeline see them too); and the infusion stops that
+    close a cycle or the drug (read as a stopped line with their decision). The diary and the
+    infusion events are read only for patients with such a course."""
     courses = {c.id: c for c in uow.courses.for_patient(patient_id)}
-    return courses, [*uow.doses.lines_for_patient(patient_id), *_diary_lines(uow, courses)]
+    lines = [*uow.doses.lines_for_patient(patient_id)]
+    if any(self_injected(c) for c in courses.values()):
+        lines += _diary_lines(uow, courses)
+    if any(infused(c) for c in courses.values()):
+        lines += infusion_stops(uow, patient_id)
+    return courses, lines
+
+
+def self_injected(course: CourseRecord) -> bool:
+    """Whether the course's plan is one the patient injects at home (outpatient,
+    subcutaneous): its injections may be reported in the diary."""
+    return course.plan.get("route") == "subcutaneous" and course.plan.get("setting") == "outpatient"
 
 
 def _diary_lines(uow: UnitOfWork, courses: Mapping[int, CourseRecord]) -> list[PatientLedgerLine]:
     """Injections reported taken in each course's diary (its current entries), as given doses."""
     lines = []
-    for course_id in courses:
+    for course_id, course in courses.items():
+        if not self_injected(course):
+            continue
         for (cycle, number), entry in current_entries(uow.diary.for_course(course_id)).items():
             taken_at = entry.report.taken_at
             if entry.report.status is Taken.TAKEN and taken_at is not None:
@@ -513,22 +544,52 @@ def _diary_lines(uow: UnitOfWork, courses: Mapping[int, CourseRecord]) -> list[P
     return lines
 
 
-def _reported_in_diary(uow: UnitOfWork, course_id: int, cycle: int, number: int) -> None:
+def _reported_in_diary(uow: UnitOfWork, course: CourseRecord, cycle: int, number: int) -> None:
     """Refuse a ledger record for an injection the diary already reports, taken or missed."""
-    entry = current_entries(uow.diary.for_course(course_id)).get((cycle, number))
+    if not self_injected(course):
+        return
+    entry = current_entries(uow.diary.for_course(course.id)).get((cycle, number))
     if entry is None:
         return
     when = entry.report.taken_at
     said = f"taken at {when.isoformat()}" if when is not None else entry.report.status.value
     raise ConflictError(
-        f"injection {cycle}.{number} of course {course_id} is already reported in the patient's "
+        f"injection {cycle}.{number} of course {course.id} is already reported in the patient's "
         f"diary ({said}, entered by {entry.recorded_by}): nothing was recorded; correct the "
         "diary entry if it is wrong"
     )
 
 
-def _open_holds(uow: UnitOfWork, course_id: int, submission: DoseSubmission) -> tuple[str, ...]:
-    """The holds the ledger says are still open before the submission's slot."""
+def infused(course: CourseRecord) -> bool:
+    """Whether the course's plan gives aldesleukin by continuous infusion (its days can be
+    paused, resumed and stopped while they run)."""
+    return course.plan.get("route") == "continuous_infusion"
+
+
+def infusion_stops(uow: UnitOfWork, patient_id: int) -> list[PatientLedgerLine]:
+    """The patient's infusion stops whose decision stops the cycle or discontinues, as lines
+    of the ledger (services/infusions.py records them)."""
+    return [
+        PatientLedgerLine(
+            e.course_id,
+            e.cycle,
+            e.dose_number,
+            DoseOutcome.STOPPED,
+            e.decision_action,
+            None,
+            e.recorded_at,
+        )
+        for e in uow.infusions.stops_for_patient(patient_id)
+        if e.decision_action in (DISCONTINUE, STOP_CYCLE)
+    ]
+
+
+def _open_holds(
+    uow: UnitOfWork, course: CourseRecord, submission: DoseSubmission
+) -> tuple[str, ...]:
+    """The holds the ledger says are still open before the submission's slot: a held last
+    dose's, or those of the pause a day's infusion (the last dose, given) was left in."""
+    records = uow.doses.for_course(course.id)
     earlier = [
         (
             r.cycle,
@@ -536,9 +597,36 @@ def _open_holds(uow: UnitOfWork, course_id: int, submission: DoseSubmission) -> 
             r.outcome.value,
             r.decision if isinstance(r.decision, Mapping) else {},
         )
-        for r in uow.doses.for_course(course_id)
+        for r in records
     ]
-    return holds_still_open(earlier, submission.cycle, submission.dose_number)
+    held = holds_still_open(earlier, submission.cycle, submission.dose_number)
+    slot = (submission.cycle, submission.dose_number)
+    before = [r for r in records if (r.cycle, r.dose_number) < slot]
+    last = max(before, key=lambda r: (r.cycle, r.dose_number), default=None)
+    if last is None or last.outcome is not DoseOutcome.GIVEN or not infused(course):
+        return held
+    paused = pause_holds(uow.infusions.for_dose(course.id, last.cycle, last.dose_number))
+    return tuple(sorted({*held, *paused}))
+
+
+def pause_holds(kept: Sequence[InfusionEventRecord]) -> list[str]:
+    """The resume keys of the pause a day's infusion stands in (none unless its last event in
+    force is a pause decided on an assessment): the holds a resume, or the next day's
+    infusion, must see end."""
+    events = in_force(
+        tuple(
+            InfusionEvent(
+                e.seq, EventKind(e.kind), e.event_at, e.decision_action, e.reason, e.corrects
+            )
+            for e in kept
+        )
+    )
+    if not events or events[-1].kind is not EventKind.PAUSE:
+        return []
+    pause = next(e for e in kept if e.seq == events[-1].seq)
+    reasons = (pause.decision or {}).get("reasons")
+    keys = {r.get("resume_key") for r in reasons or () if isinstance(r, Mapping)}
+    return sorted(k for k in keys if isinstance(k, str) and k)
 
 
 def preview_dose(
@@ -553,7 +641,7 @@ def preview_dose(
     with services.uow() as uow:
         course = _course_or_404(uow, course_id)
         courses, ledger = _patient_timeline(uow, course.patient_id)
-        open_holds = _open_holds(uow, course_id, submission)
+        open_holds = _open_holds(uow, course, submission)
         audit(
             uow,
             services,
@@ -665,7 +753,7 @@ def record_dose(
         services.uow() as uow,
     ):
         uow.patients.lock(course.patient_id)
-        _reported_in_diary(uow, course_id, submission.cycle, submission.dose_number)
+        _reported_in_diary(uow, course, submission.cycle, submission.dose_number)
         courses, ledger = _patient_timeline(uow, course.patient_id)
         slot = (course_id, submission.cycle, submission.dose_number)
         if any((line.course_id, line.cycle, line.dose_number) == slot for line in ledger):
@@ -684,7 +772,7 @@ def record_dose(
             courses=courses,
             ledger=ledger,
             verify=_verifier(uow, password_check),
-            open_holds=_open_holds(uow, course_id, submission),
+            open_holds=_open_holds(uow, course, submission),
         )
         if fields["outcome"] is DoseOutcome.GIVEN:
             _verified_before_first_dose(services, uow, course, ledger)

@@ -22,6 +22,7 @@ from il2.domain.records import (
     DoseOutcome,
     DoseRecord,
     EntryOutline,
+    InfusionEventRecord,
     Json,
     LedgerLine,
     Patient,
@@ -329,6 +330,41 @@ class Doses(Protocol):
         ...
 
 
+class Infusions(Protocol):
+    """The events of running continuous infusions: only ever added, numbered per dose slot."""
+
+    def add(
+        self,
+        *,
+        course_id: int,
+        cycle: int,
+        dose_number: int,
+        seq: int,
+        kind: str,
+        event_at: datetime,
+        decision_action: str | None,
+        reason: str | None,
+        corrects: int | None,
+        assessment: Json | None,
+        decision: Json | None,
+        recorded_by: str,
+        at: datetime,
+    ) -> InfusionEventRecord:
+        """Keep event `seq` of a dose slot; ConflictError if that number is taken (another
+        event was recorded meanwhile)."""
+        ...
+
+    def for_dose(
+        self, course_id: int, cycle: int, dose_number: int
+    ) -> Sequence[InfusionEventRecord]:
+        """A dose slot's events, in order."""
+        ...
+
+    def stops_for_patient(self, patient_id: int) -> Sequence[InfusionEventRecord]:
+        """The patient's infusion stops, every course, in recording order."""
+        ...
+
+
 class Entries(Protocol):
     """Toxicities, responses, follow-ups and corrections."""
 
@@ -531,6 +567,7 @@ class UnitOfWork(Transaction, Protocol):
     entries: Entries
     studies: Studies
     diary: Diary
+    infusions: Infusions
     audit: Audit
 
     def rollback(self) -> None:

@@ -35,6 +35,14 @@ from il2.services.doses import (
     record_recheck,
     submit_dose,
 )
+from il2.services.infusions import (
+    ROUTE as INFUSION_ROUTE,
+)
+from il2.services.infusions import (
+    InfusionSubmission,
+    read_infusion,
+    record_infusion_event,
+)
 from il2.services.parsing import aware
 from il2.services.patients import read_patient
 from il2.services.permissions import require
@@ -264,10 +272,25 @@ class Screen:
             **ledger_facts(found["doses"], course.id, dose.cycle),
             "idempotency_key": values.get("idempotency_key") or uuid.uuid4().hex,
         }
+        infusion = None
+        existing = slot.record
+        if (
+            existing is not None
+            and existing["outcome"] == DoseOutcome.GIVEN.value
+            and existing.get("given_at")
+            and self.route(course.regimen_id) == INFUSION_ROUTE
+        ):
+            infusion = read_infusion(
+                self.web.services, actor, dose.course_id, dose.cycle, dose.number,
+                patient_id=dose.patient_id,
+            )  # fmt: skip
+            if error is None:
+                values = {"at": self.now_input()}
         return self.web.page(
             request,
             "bedside.html",
             status=422 if error else 409 if refused else 200,
+            infusion=infusion,
             record=found,
             label=record.label(found),
             course=course,
@@ -369,6 +392,36 @@ class Screen:
             page.headers["HX-Reswap"] = "outerHTML"
         return page
 
+    def entered(self, form: FormData) -> bool:
+        """Whether the form carries an assessment (any of its fields filled in)."""
+        names = [p for p in self.specs if p not in self.typed]
+        return any(
+            str(v).strip()
+            for key in form
+            if key in names or key.startswith("vasopressors.")
+            for v in form.getlist(key)
+        )
+
+    def infusion_submission(self, dose: Dose, form: FormData) -> InfusionSubmission:
+        """What the running infusion's form asks to record: the event, when, and why."""
+        at = forms.text(form, "at")
+        return InfusionSubmission(
+            cycle=dose.cycle,
+            dose_number=dose.number,
+            event=forms.text(form, "event"),
+            at=aware(at, "at", self.web.services) if at else None,
+            assessment=self.assessment(form) if self.entered(form) else None,
+            reason=forms.text(form, "reason") or None,
+        )
+
+    def infusion_again(
+        self, request: Request, form: FormData, error: InvalidInputError
+    ) -> HTMLResponse:
+        """The dose screen again after a refused infusion event: what was typed, the problem
+        beside its field; nothing was recorded."""
+        return self.page(request, Dose.of(request), request.state.actor, values=_kept(form),
+                         error=error)  # fmt: skip
+
     def submission(self, dose: Dose, form: FormData) -> DoseSubmission:
         """What the form asks the ledger to record."""
         outcome = _OUTCOMES.get(forms.text(form, "outcome"))
@@ -461,6 +514,19 @@ def routes(web: Web) -> APIRouter:
         except RefusedError as refused:
             return screen.refused_again(request, form, refused)
         return see_other(dose.url + "#rechecks")
+
+    @router.post(PATH + "/infusion")
+    @web.redisplay(screen.infusion_again)
+    def infusion_event(request: Request, dose: DosePath, form: Form, actor: SignedIn) -> Response:
+        """Pause, resume or stop the running infusion of a given continuous-infusion dose."""
+        record_infusion_event(
+            web.services,
+            actor,
+            dose.course_id,
+            screen.infusion_submission(dose, form),
+            patient_id=dose.patient_id,
+        )
+        return see_other(dose.url + "#infusion")
 
     @router.post(PATH)
     @web.redisplay(screen.record_again)
