@@ -17,7 +17,7 @@ from il2.bootstrap import build_app, upgrade_database
 from il2.config import Settings
 from il2.domain.deidentify import study_number
 from il2.domain.records import Role
-from il2.services.demo import DEMO_PASSWORD, STAFF, WARD_DOSES_GIVEN
+from il2.services.demo import DEMO_PASSWORD, OUTPATIENT_COURSES, STAFF, WARD_DOSES_GIVEN
 from il2.services.patients import create_patient
 
 IL2 = str(Path(sys.executable).parent / "il2")
@@ -191,10 +191,14 @@ def test_demo_today_writes_the_ward_once_a_day_and_ends_with_the_accounts(databa
         assert any(line.split() == [username, role] for line in lines)
     ward = "SELECT COUNT(*) FROM patients WHERE mrn LIKE 'DEMO-WARD-%'"
     assert _count(database, ward) == len(WARD_DOSES_GIVEN)
+    clinic = "SELECT COUNT(*) FROM patients WHERE mrn LIKE 'DEMO-CLINIC-%'"
+    assert _count(database, clinic) == len(OUTPATIENT_COURSES)
+    assert _count(database, "SELECT COUNT(*) FROM diary_entries") > 10
     again = run("demo", "--today", database=database)
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip().splitlines()[-1] == f"  password: {DEMO_PASSWORD}"
-    assert _count(database, "SELECT COUNT(*) FROM patients") == 20 + len(WARD_DOSES_GIVEN)
+    written = 20 + len(WARD_DOSES_GIVEN) + len(OUTPATIENT_COURSES)
+    assert _count(database, "SELECT COUNT(*) FROM patients") == written
 
 
 def test_demo_today_never_writes_to_a_database_with_other_patients(database: Path) -> None:
