@@ -113,20 +113,25 @@ def _needs_postgres(item: pytest.Item) -> bool:
 
 
 LONGEST_FIRST = (
-    "integration/test_timeline_state.py",
-    "integration/test_outcomes.py",
     "browser/test_demo_day.py",
+    "integration/test_outcomes.py",
+    "integration/test_timeline_state.py",
     "e2e/test_api_fuzz_signed_in.py",
     "e2e/test_api_fuzz_no_token.py",
     "integration/test_demo_bulk.py",
     "integration/test_crash.py",
     "integration/test_demo.py",
     "integration/test_serving.py",
+    "integration/test_migrations.py",
+    "integration/test_data_quality.py",
+    "e2e/test_cli_records.py",
+    "integration/test_outcomes_reader.py",
 )
-"""The test files that take a minute or more under `make unit`, longest first (from its
+"""The test files that take a minute or so or more under `make unit`, longest first (from its
 `--durations` list). They are run first: pytest-xdist hands whole files to the workers in
-collection order, and a long file handed out last keeps one worker busy while the other idles
-(in CI about a quarter of the two cores' time went that way)."""
+collection order (`--dist loadfile --no-loadscope-reorder` in the Makefile: without the second
+option xdist sorts the files by their number of tests, and these few-test files, handed out
+last, kept one worker busy for minutes while the other idled)."""
 
 
 def _longest_first(item: pytest.Item) -> int:
