@@ -15,6 +15,14 @@ import il2.bootstrap
 from il2.rules.loader import RuleSet, load_rules
 from il2.services import accounts
 
+# The `il2` child processes the tests start (the CLI, `il2 serve`, `il2 demo`) run this
+# checkout's code, as the tests do (pyproject's pythonpath): the console script's editable
+# install may point at another checkout of the project sharing the virtualenv.
+_SRC = Path(__file__).resolve().parents[1] / "src"
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(_SRC), *([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])]
+)
+
 # Property tests prove properties, not speed: hypothesis's per-example deadline (200 ms) is a
 # timed assertion that fails on a loaded two-core machine (a suite on both cores, with coverage).
 # Speed lives in benchmarks/. Every @settings inherits this profile unless it says otherwise.
