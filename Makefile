@@ -61,13 +61,16 @@ system-deps:  ## Debian packages the tests need (postgresql, chromium), installe
 # (the 10-year demo, the make-run demo) is built once. Not loadgroup: under pytest 9.2 its
 # xdist_group marks no longer reach the scheduler (xdist 3.8 renames item._nodeid, which pytest
 # 9.2 no longer reads), and both workers built each demo.
+# --no-loadscope-reorder: xdist otherwise hands out the files by their number of tests, most
+# first, ignoring the order tests/conftest.py sets (LONGEST_FIRST); the longest files then
+# started last and one worker ran on alone for minutes after the other had finished.
 # pytest-cov combines every worker's coverage, and that of the `il2` child processes.
 unit: install system-deps  ## the test suite with branch coverage, on every core
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --cov --cov-branch --cov-report=term --durations=30
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --cov --cov-branch --cov-report=term --durations=30
 
 # The tiers that need only the Python packages: no PostgreSQL, no Chromium (no system-deps).
 fast: install  ## unit, conformance and science tests on every core: no database server, no browser
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile tests/unit tests/conformance tests/science
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder tests/unit tests/conformance tests/science
 
 test: lint typecheck imports audit unit  ## everything CI checks
 

@@ -38,6 +38,7 @@ from il2.services.accounts import (
 )
 from il2.services.audit import audit_page
 from il2.services.ports import AuditQuery
+from tests.conftest import PRODUCTION_HASHER
 from tests.integration.builders import PASSWORD, staff
 from tests.integration.conftest import FixedClock
 
@@ -188,8 +189,10 @@ def test_unknown_and_inactive_users_cost_an_argon2_check(
     assert counting.verified == 5
 
 
+@pytest.mark.usefixtures("production_argon2")
 def test_an_old_argon2_hash_is_upgraded_at_sign_in(app: App) -> None:
     staff(app)
+    assert accounts._HASHER is PRODUCTION_HASHER
     weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
     with app.services.uow() as uow:
         nurse = uow.users.by_username("nurse")

@@ -24,7 +24,7 @@ import itertools
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -41,7 +41,14 @@ from hypothesis.stateful import (
 from il2.bootstrap import App, build_app, upgrade_database
 from il2.config import Settings
 from il2.domain.errors import Il2Error
-from il2.domain.records import Actor, CourseRecord, DoseOutcome, DoseRecord, Role
+from il2.domain.records import (
+    Actor,
+    CourseRecord,
+    DoseOutcome,
+    DoseRecord,
+    Role,
+    ScreeningRecord,
+)
 from il2.rules.loader import load_rules
 from il2.services.clinical import correct_entry, record_toxicity
 from il2.services.courses import plan_course
@@ -128,6 +135,15 @@ def _window(app: App) -> tuple[timedelta, timedelta, timedelta]:
         timedelta(minutes=_policy(app, "dose_window_late_min", 60)),
         timedelta(minutes=_policy(app, "dose_clock_tolerance_min", 5)),
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Snapshot:
+    """What the invariants judge: each patient of the example with their courses and doses, and
+    their screenings, read in one unit of work."""
+
+    records: list[tuple[int, list[CourseRecord], list[DoseRecord]]]
+    screenings: dict[int, list[ScreeningRecord]]
 
 
 class TimelineMachine(RuleBasedStateMachine):
@@ -331,13 +347,35 @@ class TimelineMachine(RuleBasedStateMachine):
 
     # --- what must always hold -------------------------------------------------------------
 
-    def _records(self) -> Iterator[tuple[int, list[CourseRecord], list[DoseRecord]]]:
-        with self.services.uow() as uow:
+    checks: ClassVar[int] = 0
+    """Invariant passes run (by every example of the test): proves the snapshot below is read
+    afresh for each pass, hypothesis calling check_invariants after every step."""
+
+    def check_invariants(self, *args: Any, **kwargs: Any) -> None:
+        """Judge the invariants on one snapshot of the stored records, read once for the pass:
+        the invariants only read, so each would otherwise read the very same rows again."""
+        type(self).checks += 1
+        self._snapshot: _Snapshot | None = None
+        super().check_invariants(*args, **kwargs)
+
+    def _read(self) -> _Snapshot:
+        if getattr(self, "_snapshot", None) is None:
+            with self.services.uow() as uow:
+                courses = uow.courses.for_patients(self.mine)  # each patient's, by number
+                ledgers = uow.doses.for_courses([c.id for cs in courses.values() for c in cs])
+                screenings = uow.screenings.for_patients(self.mine)  # oldest first
+            records = []
             for patient in self.mine:
-                courses = list(uow.courses.for_patient(patient))
-                ledgers = uow.doses.for_courses([c.id for c in courses])
-                doses = [d for c in courses for d in ledgers.get(c.id, ())]
-                yield patient, courses, doses
+                theirs = courses.get(patient, [])
+                doses = [d for c in theirs for d in ledgers.get(c.id, ())]
+                records.append((patient, theirs, doses))
+            self._snapshot = _Snapshot(records, {p: screenings.get(p, []) for p in self.mine})
+        assert self._snapshot is not None
+        return self._snapshot
+
+    def _records(self) -> Iterator[tuple[int, list[CourseRecord], list[DoseRecord]]]:
+        """Each of this example's patients with their courses and their doses, as stored."""
+        yield from self._read().records
 
     @invariant()
     def doses_keep_their_interval(self) -> None:
@@ -391,25 +429,23 @@ class TimelineMachine(RuleBasedStateMachine):
         valid = timedelta(days=_policy(self.world.app, "screening_valid_days", 28))
         past = timedelta(hours=_policy(self.world.app, "first_dose_past_tolerance_hours", 1))
         ahead = timedelta(days=_policy(self.world.app, "first_dose_max_days_ahead", 90))
-        with self.services.uow() as uow:
-            for patient in self.mine:
-                screenings = uow.screenings.for_patient(patient)
-                for course in uow.courses.for_patient(patient):
-                    before = [s for s in screenings if s.recorded_at <= course.recorded_at]
-                    latest = max(before, key=lambda s: (s.recorded_at, s.id), default=None)
-                    where = f"patient {patient}: course {course.number}"
-                    assert latest is not None, f"{where} planned before any screening"
-                    assert latest.verdict == "eligible", (
-                        f"{where} planned on a {latest.verdict} screening"
-                    )
-                    assert course.recorded_at - latest.recorded_at <= valid, (
-                        f"{where} planned on a screening from {latest.recorded_at}"
-                    )
-                    assert (
-                        course.recorded_at - past
-                        <= course.first_dose_at
-                        <= course.recorded_at + ahead
-                    ), f"{where} planned to start {course.first_dose_at}"
+        snapshot = self._read()
+        for patient, courses, _ in snapshot.records:
+            screenings = snapshot.screenings[patient]
+            for course in courses:
+                before = [s for s in screenings if s.recorded_at <= course.recorded_at]
+                latest = max(before, key=lambda s: (s.recorded_at, s.id), default=None)
+                where = f"patient {patient}: course {course.number}"
+                assert latest is not None, f"{where} planned before any screening"
+                assert latest.verdict == "eligible", (
+                    f"{where} planned on a {latest.verdict} screening"
+                )
+                assert course.recorded_at - latest.recorded_at <= valid, (
+                    f"{where} planned on a screening from {latest.recorded_at}"
+                )
+                assert (
+                    course.recorded_at - past <= course.first_dose_at <= course.recorded_at + ahead
+                ), f"{where} planned to start {course.first_dose_at}"
 
     @invariant()
     def courses_do_not_overlap(self) -> None:
@@ -463,4 +499,7 @@ def test_the_timeline_keeps_its_invariants(world: _World) -> None:
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )
+    before = TimelineMachine.checks
     run().runTest()
+    steps = TimelineMachine.checks - before
+    assert steps >= EXAMPLES[world.kind], f"the invariants were judged {steps} times"
