@@ -38,3 +38,17 @@ def test_the_outpatients_had_their_first_day_in_clinic_and_report_the_rest_in_a_
         assert summary["missed"] >= 1 or len(diary["entries"]) < 5
         reported += len(diary["entries"])
     assert reported == clinic.diary_entries > 10
+
+
+def test_doses_received_count_the_injections_taken_at_home(app: App, clock: FixedClock) -> None:
+    clinic = add_outpatients(app.services)
+    physician = staff(app)[Role.PHYSICIAN]
+    with app.services.uow() as uow:
+        found = [p for mrn in clinic.mrns for p in uow.patients.search(mrn, limit=5)]
+        courses = [c for p in found for c in uow.courses.for_patient(p.id)]
+        tallies = {(t.course_id, t.cycle): t for t in uow.doses.cycle_tallies()}
+    for course in courses:
+        summary = course_diary(app.services, physician, course.id)["summary"]
+        tally = tallies[course.id, 1]
+        assert tally.given == summary["in_clinic"] + summary["taken"]
+        assert tally.last_given_on is not None

@@ -40,6 +40,7 @@ from il2.persistence.tables import (
     CourseOutlineRow,
     CourseRow,
     CycleTallyRow,
+    DiaryEntryRow,
     DoseRow,
     EntryOutlineRow,
     EntryRow,
@@ -96,7 +97,8 @@ def latest_verdicts(session: Session) -> dict[int, str]:
 
 
 def cycle_tallies(session: Session) -> list[CycleTally]:
-    """Every cycle with recorded doses: given, held, and the last given (kept by a trigger)."""
+    """Every cycle with recorded doses: given, held, and the last given (the ledger's, kept by
+    a trigger), with the injections a self-injection diary reports taken counted as given."""
     table = _CYCLE_TALLIES.c
     query = select(
         table.course_id,
@@ -105,10 +107,33 @@ def cycle_tallies(session: Session) -> list[CycleTally]:
         table.held,
         type_coerce(table.last_given_at, String),
     )
-    return [
-        CycleTally(course_id, cycle, given, held, _utc_day(last))
+    tallies = {
+        (course_id, cycle): CycleTally(course_id, cycle, given, held, _utc_day(last))
         for course_id, cycle, given, held, last in session.execute(query)
-    ]
+    }
+    for (course_id, cycle), (taken, last_day) in _diary_taken(session).items():
+        kept = tallies.get((course_id, cycle), CycleTally(course_id, cycle, 0, 0, None))
+        days = [d for d in (kept.last_given_on, last_day) if d is not None]
+        tallies[course_id, cycle] = kept._replace(
+            given=kept.given + taken, last_given_on=max(days) if days else None
+        )
+    return list(tallies.values())
+
+
+def _diary_taken(session: Session) -> dict[tuple[int, int], tuple[int, date | None]]:
+    """Each cycle's injections the diary reports taken (current entries: those no entry
+    corrects), with the day of the last one."""
+    row = DiaryEntryRow
+    corrected = select(row.corrects_id).where(row.corrects_id.is_not(None))
+    query = (
+        select(row.course_id, row.cycle, func.count(), type_coerce(func.max(row.taken_at), String))
+        .where(row.status == "taken", row.id.not_in(corrected))
+        .group_by(row.course_id, row.cycle)
+    )
+    return {
+        (course_id, cycle): (count, _utc_day(last))
+        for course_id, cycle, count, last in session.execute(query)
+    }
 
 
 def untimed_given_doses(session: Session) -> dict[tuple[int, int], int]:
