@@ -5,7 +5,9 @@ from __future__ import annotations
 from il2.bootstrap import App
 from il2.domain.records import Role
 from il2.services.demo import OUTPATIENT_COURSES, add_outpatients
-from il2.services.diary import course_diary
+from il2.services.diary import course_diary, record_entry
+from il2.services.pharmacy import preparation_list
+from il2.services.worklist import worklist
 from tests.integration.builders import staff
 from tests.integration.conftest import FixedClock
 
@@ -52,3 +54,34 @@ def test_doses_received_count_the_injections_taken_at_home(app: App, clock: Fixe
         tally = tallies[course.id, 1]
         assert tally.given == summary["in_clinic"] + summary["taken"]
         assert tally.last_given_on is not None
+
+
+def test_an_injection_reported_in_the_diary_leaves_the_ward_list_and_the_pharmacy_list(
+    app: App, clock: FixedClock
+) -> None:
+    clinic = add_outpatients(app.services)
+    team = staff(app)
+    with app.services.uow() as uow:
+        found = [p for mrn in clinic.mrns for p in uow.patients.search(mrn, limit=5)]
+        courses = [c for p in found for c in uow.courses.for_patient(p.id)]
+    sc_eu = next(c for c in courses if c.regimen_id == "sc-eu")
+    today = next(  # sc-eu's injection today, due at 09:00 (the demo's first dose 3 days ago)
+        d for d in sc_eu.plan["cycles"][0]["doses"] if d["due_at"].startswith("2026-12-07")
+    )
+
+    def listed() -> tuple[bool, bool]:
+        ward = worklist(app.services, team[Role.NURSE], limit=100).doses_today
+        on_ward = any((d.course_id, d.dose_number) == (sc_eu.id, today["number"]) for d in ward)
+        clock.now = clock.now.replace(hour=9, minute=30)  # inside the dose's late window
+        prepared = preparation_list(app.services, team[Role.PHARMACIST]).doses
+        clock.now = clock.now.replace(hour=16, minute=0)
+        in_pharmacy = any((d.course_id, d.dose_number) == (sc_eu.id, today["number"])
+                          for d in prepared)  # fmt: skip
+        return on_ward, in_pharmacy
+
+    assert listed() == (True, True)
+    record_entry(app.services, team[Role.NURSE], sc_eu.id, {
+        "cycle": 1, "dose_number": today["number"], "status": "taken",
+        "taken_at": "2026-12-07T09:20:00+00:00", "reported_by": "patient", "side_effects": [],
+    })  # fmt: skip
+    assert listed() == (False, False)

@@ -10,7 +10,7 @@ researcher, who goes by study number only, is answered as for a course that does
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -392,3 +392,20 @@ def course_diary(
             for p in planned
         ],
     }
+
+
+def self_injected(course: CourseRecord) -> bool:
+    """Whether the course's plan is one the patient injects at home (outpatient,
+    subcutaneous): its injections may be reported in the diary."""
+    return course.plan.get("route") == "subcutaneous" and course.plan.get("setting") == "outpatient"
+
+
+def reported_slots(uow: UnitOfWork, courses: Iterable[CourseRecord]) -> set[tuple[int, int, int]]:
+    """The (course, cycle, dose number) injections the diaries of these courses report, taken
+    or missed: not the ward's to give nor the pharmacy's to prepare."""
+    found: set[tuple[int, int, int]] = set()
+    for course in courses:
+        if self_injected(course):
+            entries = current_entries(uow.diary.for_course(course.id))
+            found |= {(course.id, cycle, number) for cycle, number in entries}
+    return found

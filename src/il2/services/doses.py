@@ -60,6 +60,7 @@ from il2.services.auditing import audit, refusals_audited
 from il2.services.bedside import assess_before_dose
 from il2.services.clinical import Correction, add_entry, correct_entry
 from il2.services.context import Services
+from il2.services.diary import self_injected
 from il2.services.documents import bedside_document
 from il2.services.parsing import text
 from il2.services.permissions import may, require, require_verifier
@@ -520,12 +521,6 @@ def _patient_timeline(
     if any(infused(c) for c in courses.values()):
         lines += infusion_stops(uow, patient_id)
     return courses, lines
-
-
-def self_injected(course: CourseRecord) -> bool:
-    """Whether the course's plan is one the patient injects at home (outpatient,
-    subcutaneous): its injections may be reported in the diary."""
-    return course.plan.get("route") == "subcutaneous" and course.plan.get("setting") == "outpatient"
 
 
 def _diary_lines(uow: UnitOfWork, courses: Mapping[int, CourseRecord]) -> list[PatientLedgerLine]:

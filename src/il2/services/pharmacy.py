@@ -18,6 +18,7 @@ from il2.domain.records import Actor, CourseRecord, DoseOutcome, DoseRecord, Pla
 from il2.domain.worklist import slots
 from il2.services.auditing import audit
 from il2.services.context import Services
+from il2.services.diary import reported_slots
 from il2.services.permissions import require
 from il2.services.ports import UnitOfWork
 
@@ -121,7 +122,15 @@ def preparation_list(services: Services, actor: Actor) -> PreparationList:
     with services.uow() as uow:
         courses = uow.courses.starting_between(now - timedelta(days=LOOKBACK_DAYS), now + HORIZON)
         ledgers = uow.doses.for_courses([c.id for c in courses], decisions=False)
-        due = {c.id: _pending(c, ledgers.get(c.id, ()), now, since) for c in courses}
+        reported = reported_slots(uow, courses)
+        due = {
+            c.id: [
+                (cycle, number, at)
+                for cycle, number, at in _pending(c, ledgers.get(c.id, ()), now, since)
+                if (c.id, cycle, number) not in reported
+            ]
+            for c in courses
+        }
         running = [c for c in courses if due[c.id]]
         patients = {c.patient_id: uow.patients.get(c.patient_id) for c in running}
         verified = uow.courses.verifications([c.id for c in running])

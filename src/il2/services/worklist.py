@@ -12,6 +12,7 @@ from il2.domain.records import Actor
 from il2.domain.worklist import Stage, dose_window, slots, where
 from il2.services.auditing import audit
 from il2.services.context import Services
+from il2.services.diary import reported_slots
 from il2.services.patient_pathway import next_from_records
 from il2.services.permissions import read_mode
 from il2.services.ports import UnitOfWork
@@ -102,11 +103,14 @@ def worklist(
         total = uow.patients.count(matching=matching)
         by_stage = _stage_totals(uow, now, matching)
         today = now.astimezone(zone).date()
+        at_home = reported_slots(uow, recent)  # the diary's: reported, not for the ward
         due_today = [  # a dose due today is an exact date: never on a de-identified list
             (course, s)
             for course in recent
             for s in slots(course, ledgers.get(course.id, ()), now)
-            if identified and s.due_at.astimezone(zone).date() == today
+            if identified
+            and s.due_at.astimezone(zone).date() == today
+            and (course.id, s.cycle, s.dose_number) not in at_home
         ]
         named = ids + sorted({c.patient_id for c, _ in due_today} - set(ids))
         audit(
