@@ -91,10 +91,12 @@ class Site:
         findings["labs"] = {**findings.get("labs", {}), "creatinine_mg_dl": 1.0}
         return self.screened(findings)
 
-    def with_course(self) -> tuple[int, int]:
-        """A patient with an hd-label course from 08:00 today, planned at 07:30 (the clock is
-        set back while planning, as a course is planned before its first dose); returns
-        (patient, course)."""
+    def with_course(
+        self, regimen: str = "hd-label", height_cm: float | None = None
+    ) -> tuple[int, int]:
+        """A patient with a course of `regimen` (hd-label) from 08:00 today, planned at 07:30
+        (the clock is set back while planning, as a course is planned before its first dose);
+        returns (patient, course)."""
         patient_id = self.eligible()
         now = self.clock.now
         self.clock.now = datetime.fromisoformat(FIRST_DOSE) - timedelta(minutes=30)
@@ -103,8 +105,9 @@ class Site:
                 self.app.services,
                 self.actors[Role.PHYSICIAN],
                 patient_id,
-                regimen="hd-label",
+                regimen=regimen,
                 weight_kg=70,
+                height_cm=height_cm,
                 first_dose=FIRST_DOSE,
             )
         finally:

@@ -161,6 +161,33 @@ def test_a_chart_with_a_dose_given_a_toxicity_and_its_correction_form(
         assert_accessible(page, f"given-{path}")
 
 
+def test_the_diary_and_a_subcutaneous_injections_checks(page: Page, site: Site) -> None:
+    patient_id, course_id = site.with_course("sc-eu")
+    sign_in(page, "nurse", target=f"/patients/{patient_id}/courses/{course_id}")
+    expect(page.get_by_role("heading", name=re.compile("Diary"))).to_be_visible()
+    assert_accessible(page, "course-diary")
+    page.goto(f"/patients/{patient_id}/courses/{course_id}/doses/1/1")
+    expect(page.locator("#route-checks")).to_be_visible()
+    assert_accessible(page, "bedside-subcutaneous")
+
+
+def test_a_running_continuous_infusion_and_its_form(page: Page, site: Site) -> None:
+    patient_id, course_id = site.with_course("civ-eu", height_cm=175)
+    now = site.clock.now
+    site.clock.now = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    started = DoseSubmission(cycle=1, dose_number=1, assessment=stable_assessment(),
+                             outcome=DoseOutcome.GIVEN, given_at=site.clock.now,
+                             verified_by="nurse2", verifier_password=PASSWORD)  # fmt: skip
+    try:
+        submit_dose(site.app.services, site.actors[Role.NURSE], course_id, started)
+    finally:
+        site.clock.now = now
+    sign_in(page, "nurse", target=f"/patients/{patient_id}/courses/{course_id}/doses/1/1")
+    expect(page.locator("#infusion-h")).to_contain_text("running")
+    expect(page.locator("#infusion-form")).to_be_visible()
+    assert_accessible(page, "infusion-running")
+
+
 def test_forms_redisplayed_with_their_errors(page: Page, site: Site) -> None:
     fresh = site.eligible()
     sign_in(page, "physician", target="/patients/new")

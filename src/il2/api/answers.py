@@ -590,6 +590,8 @@ class PlannedInjection(Answer):
     dose_number: int
     due_at: str = Field(description="ISO 8601 date-time")
     dose_iu: int
+    due_by_today: bool = Field(description="Its day has come (in the site's time zone)")
+    in_clinic: bool = Field(description="The dose ledger holds it: given or held in clinic")
 
 
 class Diary(Answer):

@@ -158,6 +158,11 @@ def _day(moment: datetime, zone: tzinfo) -> date:
     return moment.astimezone(zone).date()
 
 
+def day_has_come(injection: PlannedInjection, *, now: datetime, zone: tzinfo) -> bool:
+    """Whether the injection's day (in the site's time zone) is today or past."""
+    return _day(injection.due_at, zone) <= _day(now, zone)
+
+
 def find_injection(
     planned: Sequence[PlannedInjection],
     *,

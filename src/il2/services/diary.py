@@ -26,6 +26,7 @@ from il2.domain.diary import (
     check_report,
     check_self_injected,
     current_entries,
+    day_has_come,
     find_injection,
     percent,
     planned_injections,
@@ -356,11 +357,12 @@ def course_diary(
         course = _course(uow, course_id)
         planned = _planned(services, course)
         entries = uow.diary.for_course(course_id)
-        in_clinic = [(r.cycle, r.dose_number) for r in uow.doses.for_course(course_id)]
+        in_clinic = {(r.cycle, r.dose_number) for r in uow.doses.for_course(course_id)}
+        now = as_of or services.clock()
         summary = summarize(
             planned,
             entries,
-            now=as_of or services.clock(),
+            now=now,
             zone=services.rules.site.time_zone,
             table=services.rules.ctcae,
             in_clinic=in_clinic,
@@ -386,8 +388,10 @@ def course_diary(
             {
                 "cycle": p.cycle,
                 "dose_number": p.dose_number,
+                "due_by_today": day_has_come(p, now=now, zone=services.rules.site.time_zone),
                 "due_at": plain(p.due_at),
                 "dose_iu": p.dose_iu,
+                "in_clinic": (p.cycle, p.dose_number) in in_clinic,
             }
             for p in planned
         ],

@@ -69,16 +69,18 @@ def diary_context(
 
 
 def open_injections(diary: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(value, words) of the injections due by today with no entry yet, for the form."""
+    """(value, words) of the injections due by today with no entry yet and not given or held
+    in clinic (the dose ledger's), for the form."""
     reported = {(e["cycle"], e["dose_number"]) for e in diary["entries"]}
-    due = diary["summary"]["planned_to_date"]
     return [
         (
             f"{i['cycle']}.{i['dose_number']}",
             f"Injection {i['cycle']}.{i['dose_number']} ({i['due_at'][:10]}, {i['dose_iu']:,} IU)",
         )
-        for i in diary["injections"][:due]
-        if (i["cycle"], i["dose_number"]) not in reported
+        for i in diary["injections"]
+        if i["due_by_today"]
+        and not i["in_clinic"]
+        and (i["cycle"], i["dose_number"]) not in reported
     ]
 
 
