@@ -11,7 +11,7 @@ from il2.bootstrap import App
 from il2.domain.errors import ConflictError, RefusedError
 from il2.domain.records import Actor, DoseOutcome, Role
 from il2.services.courses import plan_course
-from il2.services.diary import record_entry
+from il2.services.diary import course_diary, record_entry
 from il2.services.doses import DoseSubmission, submit_dose
 from il2.services.patients import create_patient
 from tests.integration.builders import PASSWORD, PATIENT, screen_eligible, stable_assessment, staff
@@ -77,3 +77,17 @@ def test_an_injection_is_kept_in_the_diary_or_in_the_ledger_never_both(
         record_entry(
             app.services, team[Role.NURSE], course_id, _taken(2, "2026-12-08T16:35:00+00:00")
         )
+
+
+def test_an_injection_reported_taken_hours_after_a_clinic_dose_is_kept_and_shown(
+    app: App, clock: FixedClock, course: tuple[dict[Role, Actor], int]
+) -> None:
+    team, course_id = course
+    _give(app, team[Role.NURSE], course_id, 1, clock)  # 16:00 in clinic
+    clock.now = clock.now.replace(day=8, hour=9)
+    record_entry(app.services, team[Role.NURSE], course_id, _taken(2, "2026-12-07T22:00:00+00:00"))
+    diary = course_diary(app.services, team[Role.PHYSICIAN], course_id)
+    assert diary["too_soon"] == [{
+        "cycle": 1, "dose_number": 2, "taken_at": "2026-12-07T22:00:00+00:00",
+        "after": "2026-12-07T16:00:00+00:00", "hours": "6.0", "least_hours": 24,
+    }]  # fmt: skip

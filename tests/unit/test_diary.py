@@ -26,6 +26,7 @@ from il2.domain.diary import (
     is_self_injected,
     percent,
     summarize,
+    taken_too_soon,
 )
 from il2.domain.errors import InvalidInputError
 from il2.rules.loader import RuleSet, load_rules
@@ -267,3 +268,36 @@ def test_a_correction_never_increases_the_count_of_current_entries(
     after = current_entries([*kept, corrected])
     assert len(after) <= len(before)
     assert after[(1, target.dose_number)].id == corrected.id
+
+
+def test_an_injection_taken_too_soon_after_a_clinic_dose_is_shown_never_refused() -> None:
+    clinic = FIRST
+    entries = [entry(1, 2, taken_at=FIRST + timedelta(hours=20)),
+               entry(2, 3, taken_at=FIRST + timedelta(hours=44))]  # fmt: skip
+    soon = taken_too_soon(entries, given=[clinic], interval_h=24)
+    assert [(t.dose_number, t.hours, t.after) for t in soon] == [(2, Fraction(20), clinic)]
+
+
+def test_an_injection_exactly_the_interval_after_the_last_is_not_too_soon() -> None:
+    entries = [entry(1, 2, taken_at=FIRST + timedelta(hours=24))]
+    assert taken_too_soon(entries, given=[FIRST], interval_h=24) == ()
+
+
+def test_a_corrected_entry_is_judged_by_its_correction() -> None:
+    wrong = entry(1, 2, taken_at=FIRST + timedelta(hours=2))
+    fixed = entry(2, 2, corrects=1, taken_at=FIRST + timedelta(hours=26))
+    assert taken_too_soon([wrong, fixed], given=[FIRST], interval_h=24) == ()
+
+
+@given(st.lists(st.integers(min_value=0, max_value=24 * 30), min_size=1, max_size=12, unique=True))
+def test_what_is_shown_too_soon_is_exactly_what_follows_another_dose_within_the_interval(
+    minutes_in_hours: list[int],
+) -> None:
+    moments = [FIRST + timedelta(hours=h / 4) for h in minutes_in_hours]
+    entries = [entry(i + 1, i + 1, taken_at=m) for i, m in enumerate(moments)]
+    soon = {t.dose_number for t in taken_too_soon(entries, given=[], interval_h=24)}
+    ordered = sorted(moments)
+    for i, moment in enumerate(moments):
+        before = [m for m in ordered if m < moment]
+        close = bool(before) and moment - before[-1] < timedelta(hours=24)
+        assert (i + 1 in soon) == close

@@ -594,6 +594,17 @@ class PlannedInjection(Answer):
     in_clinic: bool = Field(description="The dose ledger holds it: given or held in clinic")
 
 
+class DiaryTooSoon(Answer):
+    """An injection reported taken less than the regimen's minimum interval after a dose."""
+
+    cycle: int
+    dose_number: int
+    taken_at: str = Field(description="ISO 8601 date-time")
+    after: str = Field(description="The dose before it, ISO 8601 date-time")
+    hours: str = Field(description="Hours between them, one decimal")
+    least_hours: int = Field(description="The regimen's minimum interval")
+
+
 class Diary(Answer):
     """A course's diary: every entry, oldest first, its summary and the planned injections."""
 
@@ -603,6 +614,7 @@ class Diary(Answer):
     entries: list[DiaryEntry]
     summary: DiarySummary
     injections: list[PlannedInjection]
+    too_soon: list[DiaryTooSoon]
 
 
 class StudyDiaryEntry(DiaryEntry):

@@ -356,6 +356,41 @@ def summarize(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class TooSoon:
+    """An injection reported taken less than the regimen's minimum interval after another."""
+
+    cycle: int
+    dose_number: int
+    taken_at: datetime
+    after: datetime
+    hours: Fraction
+
+
+def taken_too_soon(
+    entries: Iterable[DiaryEntry], *, given: Iterable[datetime], interval_h: int
+) -> tuple[TooSoon, ...]:
+    """The current taken entries less than `interval_h` after another dose of the patient
+    (`given`: the ledger's given doses; the diary's own taken injections are added here). The
+    diary records what happened: an injection taken too soon is kept and shown, never refused.
+    """
+    taken = [
+        (entry, entry.report.taken_at)
+        for entry in current_entries(entries).values()
+        if entry.report.status is Taken.TAKEN and entry.report.taken_at is not None
+    ]
+    moments = sorted({*given, *(at for _, at in taken)})
+    found = []
+    for entry, at in sorted(taken, key=lambda pair: (pair[0].cycle, pair[0].dose_number)):
+        before = [m for m in moments if m < at]
+        if not before:
+            continue
+        gap = Fraction(int((at - before[-1]).total_seconds()), 3600)
+        if gap < interval_h:
+            found.append(TooSoon(entry.cycle, entry.dose_number, at, before[-1], gap))
+    return tuple(found)
+
+
 def percent(adherence: Fraction | None) -> str | None:
     """Adherence as a percentage with one decimal, rounded half up (None stays None)."""
     if adherence is None:

@@ -31,9 +31,10 @@ from il2.domain.diary import (
     percent,
     planned_injections,
     summarize,
+    taken_too_soon,
 )
 from il2.domain.errors import ConflictError, InvalidInputError, NotFoundError
-from il2.domain.records import Actor, CourseRecord
+from il2.domain.records import Actor, CourseRecord, DoseOutcome
 from il2.services.auditing import audit, refusals_audited
 from il2.services.context import Services
 from il2.services.parsing import aware, json_object, plain, text
@@ -358,6 +359,14 @@ def course_diary(
         planned = _planned(services, course)
         entries = uow.diary.for_course(course_id)
         in_clinic = {(r.cycle, r.dose_number) for r in uow.doses.for_course(course_id)}
+        given = [
+            line.given_at
+            for line in uow.doses.lines_for_patient(course.patient_id)
+            if line.outcome is DoseOutcome.GIVEN and line.given_at is not None
+        ]
+        soon = taken_too_soon(
+            entries, given=given, interval_h=services.rules.regimens[course.regimen_id].interval_h
+        )
         now = as_of or services.clock()
         summary = summarize(
             planned,
@@ -384,6 +393,17 @@ def course_diary(
         "regimen": course.regimen_id,
         "entries": diary_lines(services, entries),
         "summary": summary_document(summary),
+        "too_soon": [
+            {
+                "cycle": t.cycle,
+                "dose_number": t.dose_number,
+                "taken_at": plain(t.taken_at),
+                "after": plain(t.after),
+                "hours": str(round(float(t.hours), 1)),
+                "least_hours": services.rules.regimens[course.regimen_id].interval_h,
+            }
+            for t in soon
+        ],
         "injections": [
             {
                 "cycle": p.cycle,
