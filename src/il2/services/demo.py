@@ -617,6 +617,15 @@ def _next_due(services: Services, now: datetime, hours: int) -> datetime:
     return max(marked, now - services.rules.timeline.window_late)
 
 
+def _eligible_findings(seed: int, diagnosis: Diagnosis, age: int) -> dict[str, Any]:
+    """A referral's drawn work-up with the draws' failures undone: an eligible patient."""
+    candidate = screening_findings(random.Random(seed), diagnosis, age)  # noqa: S311
+    candidate.update(ecog=0, brain_imaging="negative", medications=[])
+    candidate["labs"]["creatinine_mg_dl"] = 1.0
+    candidate["labs"].pop("creatinine_clearance_ml_min", None)
+    return candidate
+
+
 def add_ward(services: Services, *, seed: int = 1) -> WardSummary:
     """Admit the demo's ward patients for today (the services' clock), mid-cycle now.
 
@@ -660,11 +669,7 @@ def add_ward(services: Services, *, seed: int = 1) -> WardSummary:
                 "referred_on": (first - timedelta(days=30)).date().isoformat(),
             },
         )
-        candidate = screening_findings(random.Random(seed + index), diagnosis, age)  # noqa: S311
-        # the screening draws' failures undone: the ward's patients are eligible
-        candidate.update(ecog=0, brain_imaging="negative", medications=[])
-        candidate["labs"]["creatinine_mg_dl"] = 1.0
-        candidate["labs"].pop("creatinine_clearance_ml_min", None)
+        candidate = _eligible_findings(seed + index, diagnosis, age)
         run.at(first - timedelta(days=3))
         writer.screening(run.staff["demo-physician"], patient, candidate)
         weight = 60.0 + 8 * index
@@ -786,10 +791,7 @@ def add_outpatients(services: Services, *, seed: int = 1) -> ClinicSummary:
                 "referred_on": (first - timedelta(days=40)).date().isoformat(),
             },
         )
-        candidate = screening_findings(random.Random(seed + 50 + index), diagnosis, age)  # noqa: S311
-        candidate.update(ecog=0, brain_imaging="negative", medications=[])
-        candidate["labs"]["creatinine_mg_dl"] = 1.0
-        candidate["labs"].pop("creatinine_clearance_ml_min", None)
+        candidate = _eligible_findings(seed + 50 + index, diagnosis, age)
         run.at(first - timedelta(days=4))
         writer.screening(run.staff["demo-physician"], patient, candidate)
         course = plan_course(
