@@ -17,6 +17,8 @@ from il2.services.courses import plan_course
 from il2.services.doses import DoseSubmission, submit_dose
 from il2.services.infusions import pause, read_infusion, resume, stop
 from il2.services.patients import create_patient
+from il2.services.pharmacy import preparation_list
+from il2.services.worklist import worklist
 from tests.integration.builders import PASSWORD, PATIENT, screen_eligible, staff
 from tests.integration.conftest import FixedClock
 
@@ -132,3 +134,24 @@ def test_a_capillary_leak_stop_closes_the_cycle_on_the_patients_timeline(
     with pytest.raises(RefusedError) as refused:
         running.give(2)
     assert "cycle-stopped" in [r.code for r in refused.value.reasons]
+
+
+def test_after_a_capillary_leak_stop_the_next_days_bag_leaves_the_ward_and_pharmacy_lists(
+    running: Running,
+) -> None:
+    def listed() -> tuple[bool, bool]:
+        ward = worklist(running.app.services, running.nurse, limit=50).doses_today
+        pharmacist = running.team[Role.PHARMACIST]
+        prepared = preparation_list(running.app.services, pharmacist).doses
+        return (
+            any((d.course_id, d.dose_number) == (running.course, 2) for d in ward),
+            any((d.course_id, d.dose_number) == (running.course, 2) for d in prepared),
+        )
+
+    running.later(7)  # 23:00: the next day's bag, due 16:00 tomorrow, is within 24 h
+    assert listed()[1]
+    leak = {**infusion_assessment(), "findings": ["capillary_leak_syndrome"]}
+    stop(running.app.services, running.nurse, running.course, 1, 1, assessment=leak)
+    assert listed() == (False, False)
+    running.later(23)  # 15:00 tomorrow: the bag would be due today on the ward's list
+    assert listed() == (False, False)

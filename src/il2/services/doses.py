@@ -18,7 +18,7 @@ audit entry `refuse_record_dose`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypedDict, Unpack
@@ -577,6 +577,22 @@ def infusion_stops(uow: UnitOfWork, patient_id: int) -> list[PatientLedgerLine]:
         for e in uow.infusions.stops_for_patient(patient_id)
         if e.decision_action in (DISCONTINUE, STOP_CYCLE)
     ]
+
+
+def closed_by_infusion_stops(
+    uow: UnitOfWork, courses: Iterable[CourseRecord]
+) -> tuple[set[int], set[tuple[int, int]]]:
+    """For lists of doses due: the patients an infusion stop discontinued, and the (course,
+    cycle) pairs one stopped, read only for patients with an infusion course."""
+    patients = {c.patient_id for c in courses if infused(c)}
+    discontinued: set[int] = set()
+    stopped: set[tuple[int, int]] = set()
+    for patient_id in patients:
+        for line in infusion_stops(uow, patient_id):
+            if line.decision_action == DISCONTINUE:
+                discontinued.add(patient_id)
+            stopped.add((line.course_id, line.cycle))
+    return discontinued, stopped
 
 
 def _open_holds(

@@ -19,6 +19,7 @@ from il2.domain.worklist import slots
 from il2.services.auditing import audit
 from il2.services.context import Services
 from il2.services.diary import reported_slots
+from il2.services.doses import closed_by_infusion_stops
 from il2.services.permissions import require
 from il2.services.ports import UnitOfWork
 
@@ -123,11 +124,14 @@ def preparation_list(services: Services, actor: Actor) -> PreparationList:
         courses = uow.courses.starting_between(now - timedelta(days=LOOKBACK_DAYS), now + HORIZON)
         ledgers = uow.doses.for_courses([c.id for c in courses], decisions=False)
         reported = reported_slots(uow, courses)
+        ended, stopped = closed_by_infusion_stops(uow, courses)
         due = {
             c.id: [
                 (cycle, number, at)
                 for cycle, number, at in _pending(c, ledgers.get(c.id, ()), now, since)
                 if (c.id, cycle, number) not in reported
+                and (c.id, cycle) not in stopped
+                and c.patient_id not in ended
             ]
             for c in courses
         }

@@ -8,11 +8,12 @@ from datetime import date, datetime, timedelta
 
 from il2.domain.deidentify import study_number
 from il2.domain.errors import PermissionDeniedError
-from il2.domain.records import Actor
+from il2.domain.records import Actor, CourseRecord
 from il2.domain.worklist import Stage, dose_window, slots, where
 from il2.services.auditing import audit
 from il2.services.context import Services
 from il2.services.diary import reported_slots
+from il2.services.doses import closed_by_infusion_stops
 from il2.services.patient_pathway import next_from_records
 from il2.services.permissions import read_mode
 from il2.services.ports import UnitOfWork
@@ -62,6 +63,11 @@ class Worklist:
         return dict(self.by_stage).get(stage, 0)
 
 
+def _open(course: CourseRecord, cycle: int, ended: set[int], stopped: set[tuple[int, int]]) -> bool:
+    """Whether a dose of the course's cycle may still be given after the infusion stops."""
+    return course.patient_id not in ended and (course.id, cycle) not in stopped
+
+
 def worklist(
     services: Services,
     actor: Actor,
@@ -104,6 +110,7 @@ def worklist(
         by_stage = _stage_totals(uow, now, matching)
         today = now.astimezone(zone).date()
         at_home = reported_slots(uow, recent)  # the diary's: reported, not for the ward
+        ended, stopped = closed_by_infusion_stops(uow, recent)
         due_today = [  # a dose due today is an exact date: never on a de-identified list
             (course, s)
             for course in recent
@@ -111,6 +118,7 @@ def worklist(
             if identified
             and s.due_at.astimezone(zone).date() == today
             and (course.id, s.cycle, s.dose_number) not in at_home
+            and (s.status not in ("due", "overdue") or _open(course, s.cycle, ended, stopped))
         ]
         named = ids + sorted({c.patient_id for c, _ in due_today} - set(ids))
         audit(
