@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from il2.domain.admission import AdmissionPolicy
 from il2.domain.bedside import BedsidePolicy, BedsideTable
+from il2.domain.coding import CodeTable, Section
 from il2.domain.ctcae import CtcaeTable
 from il2.domain.eligibility import CriteriaTable
 from il2.domain.errors import RuleTableError
@@ -24,7 +25,7 @@ from il2.domain.field_grading import FieldGrading
 from il2.domain.findings import FieldSpec
 from il2.domain.irecist import IrecistCriteria
 from il2.domain.pathway import PathwayTable
-from il2.domain.recist import RecistCriteria
+from il2.domain.recist import Category, RecistCriteria
 from il2.domain.regimen import (
     BsaFormula,
     CycleEndRule,
@@ -48,6 +49,7 @@ from il2.rules.bedside import (
     pressor_agents,
     terms_named,
 )
+from il2.rules.codes import CODES_FILE, KnownTerms, code_table
 from il2.rules.ctcae import load_ctcae
 from il2.rules.eligibility import criteria_table, thresholds
 from il2.rules.eligibility import terms_named as eligibility_terms
@@ -102,6 +104,7 @@ class RuleSet:
     versions: Mapping[str, str]
     timeline: TimelinePolicy
     admission: AdmissionPolicy
+    codes: CodeTable
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -219,6 +222,37 @@ def _route_preparation(node: Node) -> tuple[RoutePreparation, ...]:
             raise entry.fail("note", f"{key!r} is not a route other than iv_bolus")
         found.append(RoutePreparation(Route(key), entry.text("note"), entry.text("source")))
     return tuple(found)
+
+
+# ---------------------------------------------------------------- codes
+
+
+def _known_terms(
+    fields: Sequence[Mapping[str, FieldSpec]],
+    regimens: Mapping[str, Regimen],
+    ctcae: CtcaeTable,
+) -> KnownTerms:
+    """What il2's rule files name, for codes.toml to code: nothing else may be coded."""
+    specs = {path: spec for table in fields for path, spec in table.items()}
+
+    def values(path: str) -> frozenset[str]:
+        return frozenset(specs[path].values) if path in specs else frozenset()
+
+    agents = {agent.agent for r in regimens.values() for agent in r.agents}
+    return KnownTerms(
+        terms={
+            Section.FIELDS: frozenset(specs),
+            Section.UNITS: frozenset(spec.unit for spec in specs.values() if spec.unit),
+            Section.DIAGNOSES: values("diagnosis"),
+            Section.RHYTHMS: values("vitals.rhythm"),
+            Section.AGENTS: frozenset({"aldesleukin", *agents}),
+            Section.RESPONSES: frozenset(c.value for c in Category),
+            Section.CTCAE_TERMS: frozenset(ctcae.terms),
+            Section.CTCAE_GRADES: frozenset(
+                str(grade) for term in ctcae.terms.values() for grade in term.grades
+            ),
+        }
+    )
 
 
 # ---------------------------------------------------------------- assembly
@@ -369,6 +403,11 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         notes=_site_notes(merged.changes, "bedside"),
     )
     _routes_checked(routes, bedside.checked_routes())
+    codes = code_table(
+        Node(read_bundled(CODES_FILE), CODES_FILE),
+        _known_terms((fields, bedside_fields, retreatment_fields), regimens, ctcae),
+    )
+    versions["codes"] = codes.version
     return RuleSet(
         site=site,
         regimens=regimens,
@@ -404,4 +443,5 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         versions=versions,
         timeline=timeline_policy(policies, site.time_zone),
         admission=admission_policy(policies),
+        codes=codes,
     )
