@@ -539,7 +539,9 @@ def _diary_lines(uow: UnitOfWork, courses: Mapping[int, CourseRecord]) -> list[P
     return lines
 
 
-def _reported_in_diary(uow: UnitOfWork, course: CourseRecord, cycle: int, number: int) -> None:
+def _reported_in_diary(
+    services: Services, uow: UnitOfWork, course: CourseRecord, cycle: int, number: int
+) -> None:
     """Refuse a ledger record for an injection the diary already reports, taken or missed."""
     if not self_injected(course):
         return
@@ -547,7 +549,12 @@ def _reported_in_diary(uow: UnitOfWork, course: CourseRecord, cycle: int, number
     if entry is None:
         return
     when = entry.report.taken_at
-    said = f"taken at {when.isoformat()}" if when is not None else entry.report.status.value
+    zone = services.rules.site.time_zone
+    said = (
+        f"taken {when.astimezone(zone):%a %d %b %Y %H:%M %Z}".strip()
+        if when is not None
+        else entry.report.status.value
+    )
     raise ConflictError(
         f"injection {cycle}.{number} of course {course.id} is already reported in the patient's "
         f"diary ({said}, entered by {entry.recorded_by}): nothing was recorded; correct the "
@@ -764,7 +771,7 @@ def record_dose(
         services.uow() as uow,
     ):
         uow.patients.lock(course.patient_id)
-        _reported_in_diary(uow, course, submission.cycle, submission.dose_number)
+        _reported_in_diary(services, uow, course, submission.cycle, submission.dose_number)
         courses, ledger = _patient_timeline(uow, course.patient_id)
         slot = (course_id, submission.cycle, submission.dose_number)
         if any((line.course_id, line.cycle, line.dose_number) == slot for line in ledger):
