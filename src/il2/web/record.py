@@ -27,11 +27,15 @@ class Slot:
     day: int
     due_at: str
     record: Mapping[str, Any] | None
+    home: str = ""
+    """What the patient's diary reports of a self-injected dose (taken_at_home, missed_at_home)."""
 
     @property
     def status(self) -> str:
-        """given / held / stopped, or planned when nothing is recorded yet."""
-        return str(self.record["outcome"]) if self.record else "planned"
+        """given / held / stopped, what the diary reports, or planned when nothing is."""
+        if self.record:
+            return str(self.record["outcome"])
+        return self.home or "planned"
 
     @property
     def overridden(self) -> bool:
@@ -80,10 +84,14 @@ class Course:
 
 
 def plan_cycles(
-    plan: Mapping[str, Any], ledger: Mapping[tuple[int, int], Mapping[str, Any]] | None = None
+    plan: Mapping[str, Any],
+    ledger: Mapping[tuple[int, int], Mapping[str, Any]] | None = None,
+    home: Mapping[tuple[int, int], str] | None = None,
 ) -> tuple[Cycle, ...]:
-    """A plan document's cycles, each slot matched to its ledger entry (keyed cycle, number)."""
+    """A plan document's cycles, each slot matched to its ledger entry (keyed cycle, number)
+    and to what the diary reports of it."""
     recorded = ledger or {}
+    reported = home or {}
     return tuple(
         Cycle(
             number=c["cycle"],
@@ -95,6 +103,7 @@ def plan_cycles(
                     day=d.get("day", 0),
                     due_at=d["due_at"],
                     record=recorded.get((c["cycle"], d["number"])),
+                    home=reported.get((c["cycle"], d["number"]), ""),
                 )
                 for d in c["doses"]
             ),
@@ -112,6 +121,11 @@ def courses(record: Record) -> list[Course]:
             for d in record["doses"]
             if d["course_id"] == raw["id"]
         }
+        home = {
+            (e["cycle"], e["dose_number"]): f"{e['status']}_at_home"
+            for e in record.get("diary", [])
+            if e["course_id"] == raw["id"] and e["current"]
+        }
         result.append(
             Course(
                 id=raw["id"],
@@ -121,7 +135,7 @@ def courses(record: Record) -> list[Course]:
                 first_dose_at=raw["first_dose_at"],
                 plan=raw["plan"],
                 recorded_by=raw["recorded_by"],
-                cycles=plan_cycles(raw["plan"], ledger),
+                cycles=plan_cycles(raw["plan"], ledger, home),
             )
         )
     return result
