@@ -15,10 +15,11 @@ from il2.domain.errors import ConflictError, InvalidInputError, RefusedError
 from il2.domain.records import Actor, DoseOutcome, Role
 from il2.services.courses import plan_course
 from il2.services.doses import DoseSubmission, submit_dose
-from il2.services.infusions import pause, read_infusion, resume, stop
+from il2.services.infusions import read_infusion
 from il2.services.patients import create_patient
 from il2.services.pharmacy import preparation_list
 from il2.services.worklist import worklist
+from tests.infusion_events import pause, resume, stop
 from tests.integration.builders import PASSWORD, PATIENT, screen_eligible, staff
 from tests.integration.conftest import FixedClock
 

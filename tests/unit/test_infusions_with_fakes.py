@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from tests.fakes import FakeDatabase, FixedClock
+from tests.infusion_events import pause, resume, stop
 from tests.integration.builders import PASSWORD, PATIENT
 from tests.unit.test_ledger_rules_with_fakes import _password_hash
 
@@ -27,14 +28,7 @@ from il2.rules.loader import RuleSet, load_rules
 from il2.services.context import Services
 from il2.services.courses import course_fields
 from il2.services.doses import DoseSubmission, submit_dose
-from il2.services.infusions import (
-    InfusionSubmission,
-    pause,
-    read_infusion,
-    record_infusion_event,
-    resume,
-    stop,
-)
+from il2.services.infusions import InfusionSubmission, read_infusion, record_infusion_event
 from il2.services.ports import UnitOfWorkFactory
 
 RULES = load_rules()

@@ -280,62 +280,6 @@ def record_infusion_event(
     return infusion_view(after, [*kept, record], now)
 
 
-def pause(
-    services: Services,
-    actor: Actor,
-    course_id: int,
-    cycle: int,
-    dose_number: int,
-    *,
-    at: datetime | None = None,
-    assessment: Mapping[str, Any] | None = None,
-    reason: str | None = None,
-) -> dict[str, Any]:
-    """Pause a running infusion on an assessment whose decision holds, or a clinician's reason."""
-    return record_infusion_event(
-        services,
-        actor,
-        course_id,
-        InfusionSubmission(cycle, dose_number, "pause", at, assessment, reason),
-    )
-
-
-def resume(
-    services: Services,
-    actor: Actor,
-    course_id: int,
-    cycle: int,
-    dose_number: int,
-    *,
-    assessment: Mapping[str, Any],
-    at: datetime | None = None,
-) -> dict[str, Any]:
-    """Resume a paused infusion on an assessment whose decision is give."""
-    return record_infusion_event(
-        services, actor, course_id, InfusionSubmission(cycle, dose_number, "resume", at, assessment)
-    )
-
-
-def stop(
-    services: Services,
-    actor: Actor,
-    course_id: int,
-    cycle: int,
-    dose_number: int,
-    *,
-    at: datetime | None = None,
-    assessment: Mapping[str, Any] | None = None,
-    reason: str | None = None,
-) -> dict[str, Any]:
-    """End a running or paused infusion early (a decision to stop, or a clinician's reason)."""
-    return record_infusion_event(
-        services,
-        actor,
-        course_id,
-        InfusionSubmission(cycle, dose_number, "stop", at, assessment, reason),
-    )
-
-
 def read_infusion(
     services: Services,
     actor: Actor,
