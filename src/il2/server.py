@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from il2.api.app import create_api
 from il2.bootstrap import App, build_app
+from il2.interop.fhir.app import create_fhir
 from il2.web.app import web_router, with_browser_defences
 
 SERVER_APP = "il2.server:server_app"
@@ -20,9 +21,11 @@ SERVER_APP = "il2.server:server_app"
 
 
 def create_server(app: App) -> FastAPI:
-    """The API and the pages over `app`'s services, every answer with the browser defences."""
+    """The API, the pages and the FHIR facade (/fhir) over `app`'s services, every answer
+    with the browser defences."""
     server = create_api(app)
     server.include_router(web_router(app))
+    server.mount("/fhir", create_fhir(app))
     return with_browser_defences(server)
 
 

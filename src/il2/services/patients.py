@@ -365,3 +365,18 @@ def lookup_study_number(services: Services, actor: Actor, number: str) -> list[i
         )
         uow.commit()
     return found
+
+
+def patient_keys(
+    services: Services, actor: Actor, *, limit: int, offset: int
+) -> tuple[list[str], int]:
+    """A page of the program's patients as the actor may name them, and how many there are:
+    record numbers for staff, study numbers for a researcher (whose page is the same patients
+    in the same order, with nothing else of them). Reading a record is audited, not listing."""
+    mode = read_mode(services, actor)
+    with services.uow() as uow:
+        total = uow.patients.count()
+        page = uow.patients.page(limit=limit, offset=offset)
+    if mode == "identified":
+        return [str(p.id) for p in page], total
+    return [study_number(p.id, key=services.study_key) for p in page], total

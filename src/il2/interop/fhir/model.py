@@ -1,0 +1,107 @@
+"""What the facade is built from: a mapping context, search parameters and resource types.
+
+A resource type is a name, the profiles its resources declare, a function that builds them
+from one patient's record (the document `il2.services.patients` answers, identified or
+de-identified by the caller's role), and the search parameters it answers. Every resource but
+Patient lives in a patient's compartment: a search names the patient (`patient=` or
+`subject=`), and the whole program is read by `$export`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from il2.domain.coding import CodeTable
+from il2.rules.loader import RuleSet
+
+Resource = dict[str, Any]
+Record = Mapping[str, Any]
+"""One patient's record as `il2.services.patients.read_patient` answers it."""
+
+SearchKind = Literal["token", "date", "reference", "string"]
+
+MRN_SYSTEM = "urn:il2:mrn"
+"""The identifier system of a patient's medical record number at an il2 site."""
+STUDY_SYSTEM = "urn:il2:study-number"
+"""The identifier system of a de-identified patient's study number."""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What every mapping needs: the codes, the rules, the site's time zone and who reads.
+
+    `patient_id` is the FHIR id of the record's patient: its database id for staff, its study
+    number for a researcher (whose record has no identifier, free text or real date).
+    """
+
+    rules: RuleSet
+    codes: CodeTable
+    zone: ZoneInfo
+    identified: bool
+    patient_id: str
+    base: str = ""
+
+    @property
+    def patient_reference(self) -> dict[str, str]:
+        """The reference to the record's Patient."""
+        return {"reference": f"Patient/{self.patient_id}"}
+
+    def resource_id(self, *parts: object) -> str:
+        """An id unique in the program: the patient's id, a dot, then the parts joined by `-`
+        (FHIR id characters only), so a read by id finds the patient's record at once."""
+        return f"{self.patient_id}.{'-'.join(str(part) for part in parts)}"
+
+
+def patient_of(resource_id: str) -> str:
+    """The patient's id within a compartment resource's id (`Context.resource_id`)."""
+    return resource_id.split(".", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchParam:
+    """A search parameter: its kind (how a value is matched) and the values a resource has.
+
+    `values` returns, for a token, codings ({"system", "code"}) or plain codes; for a date,
+    ISO 8601 dates or date-times; for a reference, "Type/id" strings; for a string, text.
+    `target` is the type a reference parameter points at (for `_include`).
+    """
+
+    name: str
+    kind: SearchKind
+    values: Callable[[Resource], Iterable[Any]]
+    description: str
+    target: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceType:
+    """One FHIR resource type the facade answers."""
+
+    name: str
+    profiles: tuple[str, ...]
+    build: Callable[[Record, Context], Iterable[Resource]]
+    search: Mapping[str, SearchParam] = field(default_factory=dict)
+    description: str = ""
+
+    def includes(self) -> tuple[str, ...]:
+        """The `_include` values it answers: its reference parameters."""
+        return tuple(f"{self.name}:{param.name}" for param in self.search.values() if param.target)
+
+
+def subject_values(resource: Resource) -> list[str]:
+    """A resource's patient reference, wherever its type keeps it."""
+    for key in ("subject", "patient", "entity"):
+        found = resource.get(key)
+        if isinstance(found, Mapping) and "reference" in found:
+            return [str(found["reference"])]
+    return []
+
+
+PATIENT_PARAMS = {
+    name: SearchParam(name, "reference", subject_values, "the patient", target="Patient")
+    for name in ("patient", "subject")
+}
+"""`patient=` and `subject=`, which every compartment resource answers."""

@@ -1,0 +1,9 @@
+"""The resource types the facade answers, one module each; `TYPES` is the registry."""
+
+from __future__ import annotations
+
+from il2.interop.fhir.model import ResourceType
+from il2.interop.fhir.resources import patient
+
+TYPES: dict[str, ResourceType] = {kind.name: kind for kind in (patient.TYPE,)}
+"""Every type by name, in the order the CapabilityStatement lists them."""
