@@ -12,11 +12,11 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.patient import Patient as FhirPatient
-from tests.e2e.test_api import sign_in
-from tests.integration.builders import PATIENT, staff
 
 from il2.bootstrap import App
 from il2.server import create_server
+from tests.e2e.test_api import sign_in
+from tests.integration.builders import PATIENT, staff
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
