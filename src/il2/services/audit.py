@@ -84,16 +84,19 @@ def audit_page(
     *,
     limit: int = 50,
     before_id: int | None = None,
+    offset: int = 0,
 ) -> AuditPage:
-    """Up to `limit` (at most PAGE_MOST) matching entries, newest first, older than `before_id`;
-    the read is audited with its filters."""
+    """Up to `limit` (at most PAGE_MOST) matching entries, newest first, older than `before_id`
+    and after skipping `offset` (FHIR's `_offset`); the read is audited with its filters."""
     require(services, actor, "audit.read")
     limit = max(1, min(limit, PAGE_MOST))
     content = may_see_content(services, actor)
     with services.uow() as uow:
-        rows = list(uow.audit.page(query, limit=limit + 1, before_id=before_id))
+        rows = list(uow.audit.page(query, limit=limit + 1, before_id=before_id, offset=offset))
         matching = uow.audit.count(query)
         read = {"filters": _filters(query), "before_id": before_id, "shown": len(rows[:limit])}
+        if offset:
+            read["offset"] = offset
         audit(uow, services, actor, action="read", entity="audit", entity_id="*",
               patient_id=query.patient_id, after=read)  # fmt: skip
         uow.commit()
