@@ -211,11 +211,14 @@ def _query(criteria: Criteria) -> AuditQuery:
 def search(
     services: Services, actor: Actor, criteria: Criteria, count: int, offset: int
 ) -> tuple[list[Resource], int]:
-    """A page of the trail, newest first, and how many entries match (the service's count)."""
+    """A page of the trail, oldest first, and how many entries match (the service's count).
+
+    Oldest first so that `_offset` pages stay put while the trail grows (every search adds its
+    own audit entry); narrow with `date=ge...` for the latest entries."""
     query = _query(criteria)
-    if count == 0:  # the total alone: the service reads at least one entry
-        return [], audit_page(services, actor, query, limit=1, offset=offset).matching
-    page = audit_page(services, actor, query, limit=count, offset=offset)
+    page = audit_page(services, actor, query, limit=max(count, 1), offset=offset, oldest_first=True)
+    if count == 0:  # the total alone (the service reads at least one entry)
+        return [], page.matching
     return [audit_event(e) for e in page.entries], page.matching
 
 
