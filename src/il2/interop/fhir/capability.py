@@ -54,7 +54,8 @@ def capability_statement(
                 "documentation": (
                     "Read-only. Sign in with POST /api/token and send Authorization: Bearer "
                     "<token>. Every resource but Patient and AuditEvent is searched within one "
-                    "patient's compartment (patient=Patient/<id>); AuditEvent is for administrators."
+                    "patient's compartment (patient=Patient/<id>); AuditEvent is the audit "
+                    "trail, for administrators."
                 ),
                 "security": {"cors": False, "description": "Bearer tokens from il2's sign-in"},
                 "resource": [_resource(kind) for kind in types.values()],
