@@ -877,13 +877,22 @@ class SqlAudit:
         return list(self.stream(AuditQuery(since=since), batch=1000))
 
     def page(
-        self, query: AuditQuery, *, limit: int, before_id: int | None = None
+        self,
+        query: AuditQuery,
+        *,
+        limit: int,
+        before_id: int | None = None,
+        offset: int = 0,
+        oldest_first: bool = False,
     ) -> Sequence[AuditEntry]:
-        """Up to `limit` matching entries, newest first, older than `before_id` if given."""
+        """Up to `limit` matching entries, newest first (or oldest first), older than
+        `before_id` if given, after skipping `offset` of them."""
         chosen = _audit_where(select(AuditRow), query)
         if before_id is not None:
             chosen = chosen.where(AuditRow.id < before_id)
-        rows = self._session.scalars(chosen.order_by(AuditRow.id.desc()).limit(limit))
+        order = AuditRow.id if oldest_first else AuditRow.id.desc()
+        ordered = chosen.order_by(order).offset(offset).limit(limit)
+        rows = self._session.scalars(ordered)
         return [_audit(r) for r in rows]
 
     def count(self, query: AuditQuery) -> int:

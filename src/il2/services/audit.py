@@ -84,16 +84,28 @@ def audit_page(
     *,
     limit: int = 50,
     before_id: int | None = None,
+    offset: int = 0,
+    oldest_first: bool = False,
 ) -> AuditPage:
     """Up to `limit` (at most PAGE_MOST) matching entries, newest first, older than `before_id`;
-    the read is audited with its filters."""
+    the read is audited with its filters.
+
+    FHIR pages by `_offset`: `oldest_first` with `offset` gives pages that stay put while the
+    trail grows (newest first, each read's own audit entry would shift the next page)."""
     require(services, actor, "audit.read")
     limit = max(1, min(limit, PAGE_MOST))
     content = may_see_content(services, actor)
     with services.uow() as uow:
-        rows = list(uow.audit.page(query, limit=limit + 1, before_id=before_id))
+        rows = list(
+            uow.audit.page(
+                query, limit=limit + 1, before_id=before_id, offset=offset,
+                oldest_first=oldest_first,
+            )
+        )  # fmt: skip
         matching = uow.audit.count(query)
         read = {"filters": _filters(query), "before_id": before_id, "shown": len(rows[:limit])}
+        if offset:
+            read["offset"] = offset
         audit(uow, services, actor, action="read", entity="audit", entity_id="*",
               patient_id=query.patient_id, after=read)  # fmt: skip
         uow.commit()

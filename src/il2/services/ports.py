@@ -521,9 +521,16 @@ class Audit(Protocol):
         ...
 
     def page(
-        self, query: AuditQuery, *, limit: int, before_id: int | None = None
+        self,
+        query: AuditQuery,
+        *,
+        limit: int,
+        before_id: int | None = None,
+        offset: int = 0,
+        oldest_first: bool = False,
     ) -> Sequence[AuditEntry]:
-        """Up to `limit` matching entries, newest first, older than `before_id` if given."""
+        """Up to `limit` matching entries, newest first (or oldest first), older than
+        `before_id` if given, after skipping `offset` of them."""
         ...
 
     def count(self, query: AuditQuery) -> int:

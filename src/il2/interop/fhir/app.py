@@ -85,7 +85,7 @@ def _number(query: Sequence[tuple[str, str]], name: str, default: int, top: int)
 
 def _criteria(kind: ResourceType, query: Sequence[tuple[str, str]]) -> list[tuple[Any, str]]:
     """The query's search parameters with their values; an unknown one is refused by name."""
-    known = {**PATIENT_PARAMS, **kind.search} if kind.name != "Patient" else dict(kind.search)
+    known = {**PATIENT_PARAMS, **kind.search} if kind.in_compartment else dict(kind.search)
     found = []
     for name, value in query:
         if name == "_format" and value not in _FORMATS:
@@ -103,9 +103,7 @@ def _criteria(kind: ResourceType, query: Sequence[tuple[str, str]]) -> list[tupl
 
 def _includes(kind: ResourceType, query: Sequence[tuple[str, str]]) -> list[str]:
     wanted = [v for k, v in query if k == "_include"]
-    compartment = (
-        () if kind.name == "Patient" else tuple(f"{kind.name}:{p}" for p in PATIENT_PARAMS)
-    )
+    compartment = tuple(f"{kind.name}:{p}" for p in PATIENT_PARAMS) if kind.in_compartment else ()
     allowed = (*kind.includes(), *compartment)
     for value in wanted:
         if value not in allowed:
@@ -143,6 +141,8 @@ def create_fhir(app: App) -> FastAPI:
     ) -> FhirResponse:
         """One resource by id."""
         kind = _type(type_name)
+        if kind.program_read is not None:
+            return FhirResponse(kind.program_read(found, actor, resource_id))
         record, context = records.read(found, actor, patient_of(resource_id), base=_base(request))
         for resource in kind.build(record, context):
             if resource["id"] == resource_id:
@@ -161,6 +161,12 @@ def create_fhir(app: App) -> FastAPI:
         count = _number(query, "_count", DEFAULT_COUNT, MAX_COUNT)
         offset = _number(query, "_offset", 0, 10**9)
         base = _base(request)
+        if kind.program_search is not None:
+            page, total = kind.program_search(found, actor, criteria, count, offset)
+            return FhirResponse(
+                searchset(base=base, path=kind.name, query=query, matched=page, included=[],
+                          total=total, offset=offset, count=count)
+            )  # fmt: skip
         if kind.name == "Patient":
             ids, total_known = _patient_search(found, actor, criteria, count, offset)
         else:

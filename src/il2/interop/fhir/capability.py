@@ -13,7 +13,7 @@ FHIR_VERSION = "4.0.1"
 
 
 def _resource(kind: ResourceType) -> dict[str, Any]:
-    params = dict(kind.search) if kind.name == "Patient" else {**PATIENT_PARAMS, **kind.search}
+    params = {**PATIENT_PARAMS, **kind.search} if kind.in_compartment else dict(kind.search)
     entry: dict[str, Any] = {
         "type": kind.name,
         "interaction": [{"code": "read"}, {"code": "search-type"}],
@@ -25,7 +25,7 @@ def _resource(kind: ResourceType) -> dict[str, Any]:
     if kind.profiles:
         entry["supportedProfile"] = list(kind.profiles)
     includes = kind.includes() + (
-        () if kind.name == "Patient" else tuple(f"{kind.name}:{p}" for p in PATIENT_PARAMS)
+        tuple(f"{kind.name}:{p}" for p in PATIENT_PARAMS) if kind.in_compartment else ()
     )
     if includes:
         entry["searchInclude"] = list(dict.fromkeys(includes))
@@ -53,8 +53,9 @@ def capability_statement(
                 "mode": "server",
                 "documentation": (
                     "Read-only. Sign in with POST /api/token and send Authorization: Bearer "
-                    "<token>. Every resource but Patient is searched within one patient's "
-                    "compartment (patient=Patient/<id>)."
+                    "<token>. Every resource but Patient and AuditEvent is searched within one "
+                    "patient's compartment (patient=Patient/<id>); AuditEvent is the audit "
+                    "trail, for administrators."
                 ),
                 "security": {"cors": False, "description": "Bearer tokens from il2's sign-in"},
                 "resource": [_resource(kind) for kind in types.values()],

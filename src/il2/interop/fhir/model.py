@@ -4,7 +4,9 @@ A resource type is a name, the profiles its resources declare, a function that b
 from one patient's record (the document `il2.services.patients` answers, identified or
 de-identified by the caller's role), and the search parameters it answers. Every resource but
 Patient lives in a patient's compartment: a search names the patient (`patient=` or
-`subject=`), and the whole program is read by `$export`.
+`subject=`), and the whole program is read by `$export`. A program-level type (AuditEvent)
+lives in no compartment: its `program_search` and `program_read` hooks answer from a service
+of their own, which checks the reader's permission.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from il2.domain.coding import CodeTable
+from il2.domain.records import Actor
 from il2.rules.loader import RuleSet
+from il2.services.context import Services
 
 Resource = dict[str, Any]
 Record = Mapping[str, Any]
@@ -76,15 +80,38 @@ class SearchParam:
     target: str | None = None
 
 
+Criteria = list[tuple[SearchParam, str]]
+"""A search's parameters with the value of each occurrence, as the query gave them."""
+
+ProgramSearch = Callable[[Services, Actor, Criteria, int, int], tuple[list[Resource], int]]
+"""A program-level search: (services, actor, criteria, count, offset) to the page of
+resources and the total matching."""
+
+ProgramRead = Callable[[Services, Actor, str], Resource]
+"""A program-level read by id (NotFoundError when there is none)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ResourceType:
-    """One FHIR resource type the facade answers."""
+    """One FHIR resource type the facade answers.
+
+    A compartment type is built from each patient's record (`build`); a program-level type sets
+    `program_search` and `program_read` instead, and its `build` yields nothing.
+    """
 
     name: str
     profiles: tuple[str, ...]
     build: Callable[[Record, Context], Iterable[Resource]]
     search: Mapping[str, SearchParam] = field(default_factory=dict)
     description: str = ""
+    program_search: ProgramSearch | None = None
+    program_read: ProgramRead | None = None
+
+    @property
+    def in_compartment(self) -> bool:
+        """Whether a search names a patient (`patient=`, `subject=`): every type but Patient
+        and the program-level ones."""
+        return self.name != "Patient" and self.program_search is None
 
     def includes(self) -> tuple[str, ...]:
         """The `_include` values it answers: its reference parameters."""

@@ -100,6 +100,13 @@ def matches(param: SearchParam, query: str, resource: Resource) -> bool:
     return any(_one_matches(param, part, values) for part in query.split(","))
 
 
+def date_bounds(query: str, field: str) -> tuple[str, datetime, datetime]:
+    """A date parameter's prefix (eq when none) and the instants its date covers, [start, end)."""
+    prefix = query[:2] if query[:2] in _PREFIXES else "eq"
+    start, end = _range(query[2:] if query[:2] in _PREFIXES else query, field)
+    return prefix, start, end
+
+
 def check_dates(param: SearchParam, query: str) -> None:
     """Refuse a date parameter that is no date, before any record is read."""
     if param.kind != "date":
