@@ -97,7 +97,6 @@ def ehr(app: App, tmp_path: Path) -> Iterator[Ehr]:
     )
     configured = replace(app, settings=replace(app.settings, cds_clients=listed))
     from il2.domain.records import Role  # noqa: PLC0415 - test helper
-
     from il2.services.patients import create_patient  # noqa: PLC0415
 
     patient = create_patient(app.services, actors[Role.PHYSICIAN], PATIENT)
@@ -135,7 +134,9 @@ def _stable_observations(**changes: float) -> dict[str, Any]:
 def _bedside_extension() -> dict[str, Any]:
     """What no verified code carries: the rest of the stable patient's assessment."""
     stable = stable_assessment()
-    rest: dict[str, Any] = {k: v for k, v in stable.items() if k not in ("weight_kg", "oxygen_l_min", "labs")}
+    rest: dict[str, Any] = {
+        k: v for k, v in stable.items() if k not in ("weight_kg", "oxygen_l_min", "labs")
+    }
     rest["vitals"] = {"rhythm": stable["vitals"]["rhythm"]}
     return {"urn:il2:bedside": rest}
 
@@ -159,13 +160,16 @@ def check_response(answer: Any) -> list[dict[str, Any]]:
     body = answer.json()
     assert set(body) <= {"cards", "systemActions"}
     for card in body["cards"]:
-        assert isinstance(card["summary"], str) and 0 < len(card["summary"]) < 140
+        assert isinstance(card["summary"], str)
+        assert 0 < len(card["summary"]) < 140
         assert card["indicator"] in INDICATORS
-        assert isinstance(card["source"]["label"], str) and card["source"]["label"]
+        assert isinstance(card["source"]["label"], str)
+        assert card["source"]["label"]
         assert not any(value in (None, "", [], {}) for value in card.values())  # "Use of JSON"
         for link in card.get("links", []):
             assert link["type"] in {"absolute", "smart"}
-            assert link["url"].startswith("http") and link["label"]
+            assert link["url"].startswith("http")
+            assert link["label"]
             assert "appContext" not in link or link["type"] == "smart"
         if "suggestions" in card:
             assert card["selectionBehavior"] in {"at-most-one", "any"}
@@ -183,10 +187,14 @@ def test_discovery_lists_both_services_with_prefetch_built_from_the_code_table(e
     assert services["il2-order-sign"]["hook"] == "order-sign"
     assert services["il2-patient-view"]["hook"] == "patient-view"
     for service in services.values():
-        assert service["description"] and service["title"]
+        assert service["description"]
+        assert service["title"]
         assert service["prefetch"]["patient"] == "Patient/{{context.patientId}}"
     sbp = services["il2-order-sign"]["prefetch"]["vitals.sbp_mmhg"]
-    assert sbp == "Observation?patient={{context.patientId}}&code=http://loinc.org|8480-6&_sort=-date&_count=1"
+    assert (
+        sbp
+        == "Observation?patient={{context.patientId}}&code=http://loinc.org|8480-6&_sort=-date&_count=1"
+    )
     assert "mental_status" not in services["il2-order-sign"]["prefetch"]  # no verified code
 
 
@@ -201,12 +209,23 @@ SPEC_PATIENT_VIEW = {  # "Calling a CDS Service", Example (cds-hooks.hl7.org/2.0
     "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
     "fhirServer": "http://hooks.smarthealthit.org:9080",
     "hook": "patient-view",
-    "fhirAuthorization": {"access_token": "some-opaque-fhir-access-token", "token_type": "Bearer",
-                          "expires_in": 300, "scope": "user/Patient.read user/Observation.read",
-                          "subject": "cds-service4"},  # fmt: skip
+    "fhirAuthorization": {
+        "access_token": "some-opaque-fhir-access-token",
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "user/Patient.read user/Observation.read",
+        "subject": "cds-service4",
+    },
     "context": {"userId": "Practitioner/example", "patientId": "1288992", "encounterId": "89284"},
-    "prefetch": {"patientToGreet": {"resourceType": "Patient", "gender": "male",
-                                    "birthDate": "1925-12-23", "id": "1288992", "active": True}},  # fmt: skip
+    "prefetch": {
+        "patientToGreet": {
+            "resourceType": "Patient",
+            "gender": "male",
+            "birthDate": "1925-12-23",
+            "id": "1288992",
+            "active": True,
+        }
+    },
 }
 
 
@@ -245,8 +264,12 @@ def active(ehr: Ehr, app: App) -> Ehr:
     from il2.domain.records import Role  # noqa: PLC0415
     from il2.services.accounts import actor_for_username  # noqa: PLC0415
 
-    screen_eligible(app.services, actor_for_username(app.services, Role.PHYSICIAN.value), ehr.patient_id)
-    keep_course(app.services, ehr.patient_id, regimen="hd-label", first_dose="2026-12-07T15:30:00+00:00")
+    screen_eligible(
+        app.services, actor_for_username(app.services, Role.PHYSICIAN.value), ehr.patient_id
+    )
+    keep_course(
+        app.services, ehr.patient_id, regimen="hd-label", first_dose="2026-12-07T15:30:00+00:00"
+    )
     return ehr
 
 
@@ -266,7 +289,8 @@ def test_normal_observations_give_an_info_card_listing_rules_and_sources(active:
     assert "eligible" in eligibility["summary"]
     assert decision["indicator"] == "info", decision["detail"]
     assert "give" in decision["summary"]
-    assert "Source:" in decision["detail"] and "`" in decision["detail"]
+    assert "Source:" in decision["detail"]
+    assert "`" in decision["detail"]
     assert decision["links"] == [{"label": "Open the patient's chart in il2",
                                   "url": f"{BASE}/patients/{active.patient_id}", "type": "absolute"}]  # fmt: skip
     assert decision["source"]["label"] == "il2"
@@ -319,8 +343,10 @@ def test_an_observation_in_another_unit_is_not_converted(active: Ehr) -> None:
     [
         (lambda b: b["context"].pop("patientId"), "context.patientId"),
         (lambda b: b.update(hook="patient-view"), "hook"),
-        (lambda b: b["context"].update(draftOrders={"resourceType": "List"}),
-         "context.draftOrders.resourceType"),  # fmt: skip
+        (
+            lambda b: b["context"].update(draftOrders={"resourceType": "List"}),
+            "context.draftOrders.resourceType",
+        ),
         (lambda b: b.pop("hookInstance"), "hookInstance"),
     ],
 )
@@ -385,8 +411,12 @@ def _tampered(ehr: Ehr) -> str:
         (lambda e: e.token("il2-order-sign", iss="https://other.example.org/"), "not a trusted"),
         (_tampered, "refused"),
         (_none_token, "none"),
-        (lambda e: jwt.encode({"iss": ISSUER}, "s" * 32, algorithm="HS256",
-                              headers={"kid": KID}), "HMAC"),  # fmt: skip
+        (
+            lambda e: jwt.encode(
+                {"iss": ISSUER}, "s" * 32, algorithm="HS256", headers={"kid": KID}
+            ),
+            "HMAC",
+        ),
         (lambda e: "", "Bearer"),
     ],
 )

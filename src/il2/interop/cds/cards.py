@@ -75,7 +75,8 @@ def card(
 def not_in_program(server: str) -> Card:
     """The patient has no record in il2 (none with the EHR's MRN)."""
     return card(
-        summary="This patient is not in the il2 aldesleukin program: no screening or course on record",
+        summary="This patient is not in the il2 aldesleukin program: "
+        "no screening or course on record",
         indicator="info",
         detail=(
             "il2 found no patient with this patient's medical record number, so it has no "
@@ -101,9 +102,9 @@ def eligibility(screenings: Sequence[Mapping[str, Any]], server: str, chart: str
     indicator = {"eligible": "info", "ineligible": "critical"}.get(verdict, "warning")
     result = latest.get("result") or {}
     on = str(latest["recorded_at"])[:10]
+    version = result.get("rules_version", latest.get("rules_version", ""))
     lines = [
-        f"Latest il2 screening, {on}: **{_markdown(verdict)}** "
-        f"(rules {_markdown(result.get('rules_version', latest.get('rules_version', '')))}).",
+        f"Latest il2 screening, {on}: **{_markdown(verdict)}** (rules {_markdown(version)}).",
         "",
     ]
     for criterion in result.get("criteria", []):
@@ -187,10 +188,8 @@ def decision(
     words = _ACTION_WORDS.get(action, action.replace("_", " "))
     if status in _TIMELINE_INDICATORS:
         words, why = status.replace("_", " "), ""
-    lines = [
-        f"il2's before-dose decision for aldesleukin cycle {cycle}, dose {dose_number}: "
-        f"**{_markdown(words)}**.",
-    ]
+    slot = f"aldesleukin cycle {cycle}, dose {dose_number}"
+    lines = [f"il2's before-dose decision for {slot}: **{_markdown(words)}**."]
     if timeline.get("message"):
         lines.append(f"Timeline: {_markdown(timeline['message'])}")
     for refusal in timeline.get("never_overridden", []):
@@ -198,10 +197,8 @@ def decision(
     lines += ["", "**Reasons**", "", *(_reason_lines(document) or ["- none: every rule passed"])]
     lines += ["", "**Rules checked**", "", *(_checked_lines(document) or ["- none"])]
     lines += ["", "**Observations from the EHR**", "", *(_reading_lines(readings) or ["- none"])]
-    lines += [
-        "",
-        f"Regimen `{document.get('regimen')}`, rules {_markdown(document.get('rules_version'))}; il2 {__version__}.",
-    ]
+    rules = _markdown(document.get("rules_version"))
+    lines += ["", f"Regimen `{document.get('regimen')}`, rules {rules}; il2 {__version__}."]
     return card(
         summary=f"il2 before dose {cycle}.{dose_number} of aldesleukin: {words}{why}",
         indicator=indicator,
@@ -230,7 +227,8 @@ def pathway(
             f"{_markdown(dose['status'])}"
         )
     return card(
-        summary=f"il2 aldesleukin program: {stage.replace('_', ' ')}; next: {next_action}{when}{due}",
+        summary=f"il2 aldesleukin program: {stage.replace('_', ' ')}; "
+        f"next: {next_action}{when}{due}",
         indicator="info",
         detail="\n".join(lines),
         server=server,

@@ -150,7 +150,7 @@ def il2_patient(services: Services, actor: Actor, call: Call, fetch: Fetch) -> i
         if not isinstance(identifier, Mapping) or identifier.get("system") != system:
             continue
         mrn = str(identifier.get("value", "")).strip()
-        if not 2 <= len(mrn) <= 100:  # noqa: PLR2004 - search_patients' own bounds
+        if not 2 <= len(mrn) <= 100:
             continue
         for row in search_patients(services, actor, mrn, limit=500):
             if row["mrn"] == mrn:
@@ -271,8 +271,14 @@ def order_sign(
         )
     except InvalidInputError as error:
         if error.field == "regimen":  # a route il2 has no before-dose checks for
-            return [*found, cards.card(summary="il2 cannot check this aldesleukin dose before it is given",
-                                       indicator="warning", detail=str(error), server=server, chart=chart)]  # fmt: skip
+            unchecked = cards.card(
+                summary="il2 cannot check this aldesleukin dose before it is given",
+                indicator="warning",
+                detail=str(error),
+                server=server,
+                chart=chart,
+            )
+            return [*found, unchecked]
         coded = {w.field for w in wanted}
         where = (
             f"prefetch.{error.field}"
