@@ -11,7 +11,7 @@ DEMO_DATABASE ?= sqlite:///$(CURDIR)/.il2-demo.sqlite3
 # pytest-xdist workers for `make unit`: one per core (CI has 2); `make unit TEST_WORKERS=0` runs in one process.
 TEST_WORKERS ?= auto
 
-.PHONY: help install system-deps run examples test lint typecheck imports unit fast fuzz bench lock audit advisories clean
+.PHONY: help install system-deps cds-client run examples test lint typecheck imports unit fast fuzz bench lock audit advisories clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -65,7 +65,17 @@ system-deps:  ## Debian packages the tests need (postgresql, chromium), installe
 # first, ignoring the order tests/conftest.py sets (LONGEST_FIRST); the longest files then
 # started last and one worker ran on alone for minutes after the other had finished.
 # pytest-cov combines every worker's coverage, and that of the `il2` child processes.
-unit: install system-deps  ## the test suite with branch coverage, on every core
+# HealthChain's CDS Hooks client, in its own environment: its pins (fastapi, httpx,
+# fhir.resources) conflict with il2's locks. Installed from hashes, like .venv.
+CDS_CLIENT := .venv-cds-client
+$(CDS_CLIENT)/.installed-stamp: requirements/cds-client.lock
+	$(PYTHON) -m venv $(CDS_CLIENT)
+	$(CDS_CLIENT)/bin/python -m pip install --quiet --require-hashes -r requirements/cds-client.lock
+	touch $@
+
+cds-client: $(CDS_CLIENT)/.installed-stamp  ## the CDS Hooks client the interop tests drive il2 with
+
+unit: install system-deps cds-client  ## the test suite with branch coverage, on every core
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --cov --cov-branch --cov-report=term --durations=30
 
 # The tiers that need only the Python packages: no PostgreSQL, no Chromium (no system-deps).
@@ -89,6 +99,7 @@ bench: install system-deps  ## benchmarks, printing figures (engines, CLI start-
 lock:  ## re-pin requirements/*.lock with sha256 hashes from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header --generate-hashes -o requirements/dev.lock
 	uv pip compile requirements/bootstrap.in --python-version 3.11 --no-header --generate-hashes -o requirements/bootstrap.lock
+	uv pip compile requirements/cds-client.in --python-version 3.11 --no-header --generate-hashes -o requirements/cds-client.lock
 
 audit: install  ## the locked versions against the stored advisory snapshot (offline)
 	$(BIN)/python scripts/audit_lock.py audit
@@ -98,4 +109,4 @@ advisories: install  ## refresh security/advisories from the PyPA advisory datab
 	$(BIN)/python scripts/audit_lock.py audit
 
 clean:  ## remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* .hypothesis .il2-demo.sqlite3*
+	rm -rf $(VENV) $(CDS_CLIENT) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* .hypothesis .il2-demo.sqlite3*

@@ -36,6 +36,10 @@ class Settings:
     X-Forwarded-For `il2 serve` believes; unset means 127.0.0.1 only.
     IL2_DEMO: `1` (or `true`, `yes`) says the database is a demo (`make run` sets it): the
     sign-in page then shows the demo accounts and their password. Never set it on real records.
+    IL2_CDS_CLIENTS: path to the TOML file of the CDS Hooks clients (EHRs) il2 trusts, each with
+    its JWT issuer, its public keys and the il2 account its calls are audited under
+    (docs/contract.md, "CDS Hooks"); unset means no client is trusted and every CDS service
+    call is refused.
     """
 
     database_url: str = "sqlite://"
@@ -45,6 +49,7 @@ class Settings:
     secure_cookies: bool = False
     forwarded_allow_ips: str = "127.0.0.1"
     demo: bool = False
+    cds_clients: Path | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -57,12 +62,14 @@ class Settings:
         key = env.get("IL2_STUDY_KEY", "").strip()
         key_file = env.get("IL2_STUDY_KEY_FILE", "").strip()
         proxies = env.get("IL2_FORWARDED_ALLOW_IPS", "").strip()
+        cds = env.get("IL2_CDS_CLIENTS", "").strip()
         return cls(
             secure_cookies=env.get("IL2_SECURE_COOKIES", "").strip().lower() in _YES,
             demo=env.get("IL2_DEMO", "").strip().lower() in _YES,
             forwarded_allow_ips=proxies or "127.0.0.1",
             database_url=url,
             site_policy=Path(policy) if policy else None,
+            cds_clients=Path(cds) if cds else None,
             study_key=key.encode("utf-8") if key else None,
             study_key_file=Path(key_file) if key_file else _data_dir(env) / "study.key",
         )

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from il2.api.app import create_api
 from il2.bootstrap import App, build_app
+from il2.interop.cds.app import create_cds
 from il2.interop.fhir.app import create_fhir
 from il2.web.app import web_router, with_browser_defences
 
@@ -21,11 +22,12 @@ SERVER_APP = "il2.server:server_app"
 
 
 def create_server(app: App) -> FastAPI:
-    """The API, the pages and the FHIR facade (/fhir) over `app`'s services, every answer
-    with the browser defences."""
+    """The API, the pages, the FHIR facade (/fhir) and the CDS Hooks services (/cds-services)
+    over `app`'s services, every answer with the browser defences."""
     server = create_api(app)
     server.include_router(web_router(app))
     server.mount("/fhir", create_fhir(app))
+    server.mount("/cds-services", create_cds(app))
     return with_browser_defences(server)
 
 

@@ -260,6 +260,8 @@ class Product:
     preparation_notes: tuple[str, ...] = ()
     preparation_source: str = ""
     route_preparation: tuple[RoutePreparation, ...] = ()
+    names: tuple[str, ...] = ()
+    """The generic and brand names an order for the product goes by."""
 
     def mg_factor(self, factor_id: str) -> MgFactor:
         """The conversion factor with this id."""

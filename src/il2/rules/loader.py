@@ -155,7 +155,7 @@ def _product(node: Node, version: str) -> Product:
         "vial_iu", "reconstitution_ml", "reconstituted_iu_per_ml", "diluent",
         "concentration_min_ug_per_ml", "concentration_max_ug_per_ml", "stability_h",
         "source", "version", "dilution_bands", "mg_factors", "concentration_remedies",
-        "vial_order", "preparation", "route_preparation",
+        "vial_order", "preparation", "route_preparation", "names",
     )  # fmt: skip
     preparation = node.table("preparation")
     preparation.only("reconstitution_diluent", "handling", "never", "storage", "source")
@@ -164,6 +164,9 @@ def _product(node: Node, version: str) -> Product:
     remedies.text("source")
     order = node.table("vial_order")
     order.only("note", "source")
+    names = node.table("names")
+    names.only("values", "source")
+    names.text("source")
     bands = []
     for band in node.tables("dilution_bands"):
         band.only("max_dose_iu", "volume_ml", "source")
@@ -209,6 +212,7 @@ def _product(node: Node, version: str) -> Product:
         preparation_notes=tuple(preparation.text(k) for k in ("handling", "never", "storage")),
         preparation_source=preparation.text("source"),
         route_preparation=_route_preparation(node),
+        names=names.texts("values"),
     )
 
 
