@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 from il2.interop.fhir.model import ResourceType
-from il2.interop.fhir.resources import patient
+from il2.interop.fhir.resources import (
+    condition,
+    medication_administration,
+    medication_request,
+    patient,
+)
 
-TYPES: dict[str, ResourceType] = {kind.name: kind for kind in (patient.TYPE,)}
+TYPES: dict[str, ResourceType] = {
+    kind.name: kind
+    for kind in (
+        patient.TYPE,
+        condition.TYPE,
+        medication_request.TYPE,
+        medication_administration.TYPE,
+    )
+}
 """Every type by name, in the order the CapabilityStatement lists them."""
