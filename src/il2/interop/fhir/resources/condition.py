@@ -17,6 +17,9 @@ they are left out rather than guessed.
 particular Condition record was created in the system",
 http://hl7.org/fhir/R4/condition-definitions.html#Condition.recordedDate); a researcher's
 record has no such date (only the year of referral, unshifted), so it is left out.
+
+Search parameters are R4's (http://hl7.org/fhir/R4/condition.html#search): code and
+recorded-date; clinical-status is not answered because il2 does not record it.
 """
 
 from __future__ import annotations

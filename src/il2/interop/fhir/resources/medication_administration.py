@@ -15,6 +15,9 @@ the before-dose decision (the rule's id as an il2 code, its finding, threshold a
 text), dated when it was recorded; a dose stopped after it was given is `stopped`. A diary's
 injection reported taken is `completed` (a note says the diary reports it); one reported missed
 is `not-done`, with the reason the patient gave, dated at its planned time.
+
+Search parameters are R4's (http://hl7.org/fhir/R4/medicationadministration.html#search):
+status, effective-time and request (which `_include=MedicationAdministration:request` follows).
 """
 
 from __future__ import annotations
@@ -44,10 +47,6 @@ RULE_SYSTEM = "urn:il2:before-dose-rule"
 """il2's own code system for its before-dose rules: a code is a rule id of bedside.toml.
 No standard code names them; the rule id is what the decision, the audit and the rule tables
 use."""
-
-_STOP_CODINGS_ALLOWED = False
-"""A `stopped` administration carries statusReason as text only: mCODE's invariant
-termination-reason-code-invariant allows only TreatmentTerminationReasonVS codings there."""
 
 
 def _reason(reason: Mapping[str, Any], *, coded: bool) -> dict[str, object]:
@@ -111,7 +110,9 @@ def _from_ledger(
         resource |= {
             "status": "stopped",
             "effectiveDateTime": given_at,
-            "statusReason": _status_reasons(dose, coded=_STOP_CODINGS_ALLOWED),
+            # text only: mCODE's termination-reason-code-invariant allows a stopped
+            # administration only TreatmentTerminationReasonVS codings
+            "statusReason": _status_reasons(dose, coded=False),
         }
     else:
         resource |= {

@@ -16,6 +16,9 @@ before-dose decision discontinued the drug; `completed` when every planned dose 
 for (recorded in the ledger or the diary, or in a cycle a decision stopped); `active` while
 planned doses remain; `unknown` for a continuous infusion with doses left, whose stops are
 infusion events this record does not carry.
+
+Search parameters are R4's (http://hl7.org/fhir/R4/medicationrequest.html#search): status,
+intent and authoredon.
 """
 
 from __future__ import annotations
@@ -132,7 +135,7 @@ def _dosages(plan: Mapping[str, Any], context: Context) -> list[Resource]:
     return [_dosage(plan, step, context) for step in steps]
 
 
-def _stop_reason(record: Record, course: Mapping[str, Any]) -> dict[str, str] | None:
+def _stop_reason(record: Record, course: Mapping[str, Any]) -> dict[str, str]:
     """Text naming the rules that discontinued the course (no coding: mCODE's
     termination-reason invariants allow only TreatmentTerminationReasonVS codes on a stopped
     request, and il2 maps none of its rules to them)."""
