@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 from il2.interop.fhir.model import ResourceType
-from il2.interop.fhir.resources import adverse_event, audit_event, observation, patient
+from il2.interop.fhir.resources import (
+    adverse_event,
+    audit_event,
+    condition,
+    medication_administration,
+    medication_request,
+    observation,
+    patient,
+)
 
 TYPES: dict[str, ResourceType] = {
     kind.name: kind
-    for kind in (patient.TYPE, observation.TYPE, adverse_event.TYPE, audit_event.TYPE)
+    for kind in (
+        patient.TYPE,
+        condition.TYPE,
+        medication_request.TYPE,
+        medication_administration.TYPE,
+        observation.TYPE,
+        adverse_event.TYPE,
+        audit_event.TYPE,
+    )
 }
 """Every type by name, in the order the CapabilityStatement lists them."""
