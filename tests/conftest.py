@@ -14,6 +14,7 @@ from hypothesis import settings
 import il2.bootstrap
 from il2.rules.loader import RuleSet, load_rules
 from il2.services import accounts
+from tests.fhir_peer import MedplumValidator, fhir_server
 
 # The `il2` child processes the tests start (the CLI, `il2 serve`, `il2 demo`) run this
 # checkout's code, as the tests do (pyproject's pythonpath): the console script's editable
@@ -105,6 +106,21 @@ def _rules_once() -> Iterator[None]:
 def rules() -> RuleSet:
     """The bundled rule tables with no site policy file."""
     return load_rules()
+
+
+@pytest.fixture(scope="session")
+def fhir_peer_server() -> Iterator[str]:
+    """The base URL of a real FHIR R4 server for the session (tests/fhir_peer.py; never skipped:
+    without Node.js 20+ and npm it fails saying what to install)."""
+    with fhir_server() as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="session")
+def medplum_validator() -> Iterator[MedplumValidator]:
+    """Medplum's FHIR R4 structural validator for the session (tests/fhir_peer.py)."""
+    with MedplumValidator() as validator:
+        yield validator
 
 
 # Tier markers by directory: the tiers beyond `make fast` (unit, conformance, science).
