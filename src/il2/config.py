@@ -36,6 +36,12 @@ class Settings:
     X-Forwarded-For `il2 serve` believes; unset means 127.0.0.1 only.
     IL2_DEMO: `1` (or `true`, `yes`) says the database is a demo (`make run` sets it): the
     sign-in page then shows the demo accounts and their password. Never set it on real records.
+    IL2_SMART_CLIENT_ID: il2's client id at the EHRs that launch it (SMART EHR launch,
+    /smart/launch); unset means il2 cannot be launched from an EHR.
+    IL2_SMART_ISSUERS: the FHIR base URLs (space- or comma-separated) of the EHRs trusted to
+    launch il2; a launch naming any other `iss` is refused. Unset: none.
+    IL2_SMART_MRN_SYSTEM: the identifier system of the MRN in the EHR's Patient, matched to
+    il2's MRN; unset means il2's own (urn:il2:mrn).
     """
 
     database_url: str = "sqlite://"
@@ -45,6 +51,9 @@ class Settings:
     secure_cookies: bool = False
     forwarded_allow_ips: str = "127.0.0.1"
     demo: bool = False
+    smart_client_id: str = ""
+    smart_issuers: tuple[str, ...] = ()
+    smart_mrn_system: str = ""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -57,7 +66,11 @@ class Settings:
         key = env.get("IL2_STUDY_KEY", "").strip()
         key_file = env.get("IL2_STUDY_KEY_FILE", "").strip()
         proxies = env.get("IL2_FORWARDED_ALLOW_IPS", "").strip()
+        issuers = env.get("IL2_SMART_ISSUERS", "").replace(",", " ").split()
         return cls(
+            smart_client_id=env.get("IL2_SMART_CLIENT_ID", "").strip(),
+            smart_issuers=tuple(issuers),
+            smart_mrn_system=env.get("IL2_SMART_MRN_SYSTEM", "").strip(),
             secure_cookies=env.get("IL2_SECURE_COOKIES", "").strip().lower() in _YES,
             demo=env.get("IL2_DEMO", "").strip().lower() in _YES,
             forwarded_allow_ips=proxies or "127.0.0.1",
