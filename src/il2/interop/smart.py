@@ -191,7 +191,7 @@ def _json(answer: httpx.Response, what: str) -> dict[str, Any]:
 
 def _get(http: httpx.Client, url: str, what: str, **headers: str) -> dict[str, Any]:
     try:
-        return _json(http.get(url, headers=headers, timeout=HTTP_SECONDS), what)
+        return _json(http.get(url, headers=headers), what)
     except httpx.HTTPError as failed:
         raise LaunchError(
             502, "The EHR did not answer", f"{what}: {type(failed).__name__}"
@@ -281,7 +281,7 @@ class Launcher:
         if self._http is not None:
             yield self._http
             return
-        with httpx.Client(follow_redirects=False) as http:
+        with httpx.Client(follow_redirects=False, timeout=HTTP_SECONDS) as http:
             yield http
 
     # -- step 1
@@ -355,7 +355,6 @@ class Launcher:
                         "code_verifier": flow["verifier"],
                     },
                     headers={"Accept": "application/json"},
-                    timeout=HTTP_SECONDS,
                 )
         except httpx.HTTPError as failed:
             raise LaunchError(
