@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from dataclasses import dataclass
@@ -76,6 +78,13 @@ def _long_enough(key: bytes, where: str) -> bytes:
             "needed (a random key is written there when the file does not exist)"
         )
     return key
+
+
+def launch_cookie_key(app: App) -> bytes:
+    """The key that signs the SMART launch cookie (il2.interop.smart), the same in every server
+    process: derived from the site's study key by HMAC-SHA256 under a label of its own, so the
+    cookie's signatures say nothing of the study key and the key needs no setting of its own."""
+    return hmac.new(app.services.study_key, b"il2 smart launch cookie v1", hashlib.sha256).digest()
 
 
 def site_rules(settings: Settings | None = None) -> RuleSet:

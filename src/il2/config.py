@@ -40,6 +40,10 @@ class Settings:
     its JWT issuer, its public keys and the il2 account its calls are audited under
     (docs/contract.md, "CDS Hooks"); unset means no client is trusted and every CDS service
     call is refused.
+    IL2_SMART_CLIENT_ID: il2's client id at the EHRs that launch it (SMART EHR launch,
+    /smart/launch); unset means il2 cannot be launched from an EHR.
+    IL2_SMART_ISSUERS: the FHIR base URLs (space- or comma-separated) of the EHRs trusted to
+    launch il2; a launch naming any other `iss` is refused. Unset: none.
     """
 
     database_url: str = "sqlite://"
@@ -50,6 +54,8 @@ class Settings:
     forwarded_allow_ips: str = "127.0.0.1"
     demo: bool = False
     cds_clients: Path | None = None
+    smart_client_id: str = ""
+    smart_issuers: tuple[str, ...] = ()
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -63,7 +69,10 @@ class Settings:
         key_file = env.get("IL2_STUDY_KEY_FILE", "").strip()
         proxies = env.get("IL2_FORWARDED_ALLOW_IPS", "").strip()
         cds = env.get("IL2_CDS_CLIENTS", "").strip()
+        issuers = env.get("IL2_SMART_ISSUERS", "").replace(",", " ").split()
         return cls(
+            smart_client_id=env.get("IL2_SMART_CLIENT_ID", "").strip(),
+            smart_issuers=tuple(issuers),
             secure_cookies=env.get("IL2_SECURE_COOKIES", "").strip().lower() in _YES,
             demo=env.get("IL2_DEMO", "").strip().lower() in _YES,
             forwarded_allow_ips=proxies or "127.0.0.1",

@@ -46,6 +46,9 @@ class Token(Answer):
     access_token: str
     token_type: str = Field(description="bearer")
     role: str = Field(description="The signed-in account's role")
+    scope: str | None = Field(
+        default=None, description="The SMART scopes granted (as asked); null: unscoped"
+    )
 
 
 class _Numbered(Answer):

@@ -20,6 +20,7 @@ from pydantic import (
 from il2.domain import limits
 from il2.domain.errors import InvalidInputError
 from il2.domain.records import DoseOutcome, Role
+from il2.domain.scopes import MAX_SCOPE_TEXT
 from il2.domain.studies import ARM_CODE_WORDS, MAX_ARMS, MIN_ARMS, REGISTRY_FORMATS
 from il2.services.clinical import FOLLOW_UP_STATUSES
 from il2.services.patients import DIAGNOSES, SEXES
@@ -67,6 +68,13 @@ class SignIn(Body):
 
     username: str = Field(min_length=1, max_length=limits.MAX_USERNAME)
     password: str = Field(min_length=1, max_length=limits.MAX_PASSWORD)
+    scope: str | None = Field(
+        default=None,
+        max_length=MAX_SCOPE_TEXT,
+        description="SMART resource scopes, space-separated (user/Patient.rs user/*.rs "
+        "system/*.rs; v1 .read too), narrowing what the token may read through /fhir; "
+        "unset: all the role allows. patient/ scopes and granular ?constraints are refused.",
+    )
 
 
 class NewPatient(Body):

@@ -12,6 +12,7 @@ from il2.api.errors import NotAuthenticatedError
 from il2.api.schemas import SignIn
 from il2.domain.errors import PermissionDeniedError, TooManyAttemptsError
 from il2.domain.records import Actor
+from il2.domain.scopes import parse_scopes
 from il2.services.accounts import actor_for_token, sign_in, sign_out
 from il2.services.context import Services
 
@@ -58,7 +59,10 @@ router = APIRouter(tags=["sign-in"])
 
 @router.post("/api/token", response_model=answers.Token)
 def token(body: SignIn, found: Il2Services, request: Request) -> dict[str, Any]:
-    """Exchange a username and password for a session token.
+    """Exchange a username and password for a session token, optionally SMART-scoped.
+
+    `scope`: SMART resource scopes (hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html)
+    narrowing what the token may read through /fhir; never more than the role. Unusable: 422.
 
     After too many failed sign-ins for the username or from the client's address, 429 with
     Retry-After (seconds) until the site's window has passed.
@@ -66,14 +70,24 @@ def token(body: SignIn, found: Il2Services, request: Request) -> dict[str, Any]:
     address = request.client.host if request.client else ""
     try:
         issued, user = sign_in(
-            found, username=body.username, password=body.password, address=address
+            found,
+            username=body.username,
+            password=body.password,
+            address=address,
+            scope=body.scope,
         )
     except TooManyAttemptsError:
         raise  # 429 with Retry-After (il2.api.errors)
     except PermissionDeniedError as refused:
         # A wrong password at sign-in is a failed authentication, not a forbidden action.
         raise NotAuthenticatedError(str(refused)) from None
-    return {"access_token": issued, "token_type": "bearer", "role": user.role.value}
+    granted = None if body.scope is None else parse_scopes(body.scope).text  # as stored
+    return {
+        "access_token": issued,
+        "token_type": "bearer",
+        "role": user.role.value,
+        "scope": granted,
+    }
 
 
 @router.post("/api/sign-out", status_code=204, response_model=None)

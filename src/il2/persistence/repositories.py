@@ -94,7 +94,12 @@ _SESSIONS = _table(SessionRow)
 _TOUCH_EVERY = timedelta(minutes=1)
 """How stale a session's last-use note may get before a request writes it again."""
 _USER_BY_TOKEN = (
-    select(_USERS, _SESSIONS.c.id.label("session_id"), _SESSIONS.c.last_seen_at)
+    select(
+        _USERS,
+        _SESSIONS.c.id.label("session_id"),
+        _SESSIONS.c.last_seen_at,
+        _SESSIONS.c.scope.label("session_scope"),
+    )
     .join(_SESSIONS, _SESSIONS.c.user_id == _USERS.c.id)
     .where(
         _SESSIONS.c.token_hash == bindparam("token_hash"),
@@ -208,6 +213,13 @@ class SqlUsers:
     def by_token(self, token_hash: str, now: datetime, idle_since: datetime) -> User | None:
         """The account a live token belongs to: unexpired, used recently, account active. The
         use is noted when the last note is a minute old or more (most requests write nothing)."""
+        found = self.session_by_token(token_hash, now, idle_since)
+        return None if found is None else found[0]
+
+    def session_by_token(
+        self, token_hash: str, now: datetime, idle_since: datetime
+    ) -> tuple[User, str | None] | None:
+        """As `by_token`, with the scope the token was asked with (None: unscoped)."""
         found = _core(
             self._session,
             _USER_BY_TOKEN,
@@ -217,7 +229,7 @@ class SqlUsers:
             return None
         if found.last_seen_at is None or found.last_seen_at < now - _TOUCH_EVERY:
             _core(self._session, _TOUCH_SESSION, {"session_id": found.session_id, "now": now})
-        return _user(found)
+        return _user(found), found.session_scope
 
     def touch_token(self, token_hash: str, now: datetime) -> None:
         """Note the session's use; written only when the last note is a minute old or more."""
@@ -257,12 +269,18 @@ class SqlUsers:
         self._session.flush()
         return int(getattr(result, "rowcount", 0) or 0)
 
-    def add_token(self, *, user_id: int, token_hash: str, expires_at: datetime) -> None:
-        """Remember a token's hash."""
+    def add_token(
+        self, *, user_id: int, token_hash: str, expires_at: datetime, scope: str | None = None
+    ) -> None:
+        """Remember a token's hash, and the scope it was asked with."""
         _insert(
             self._session,
             SessionRow(
-                user_id=user_id, token_hash=token_hash, expires_at=expires_at, last_seen_at=None
+                user_id=user_id,
+                token_hash=token_hash,
+                expires_at=expires_at,
+                last_seen_at=None,
+                scope=scope,
             ),
             "token",
         )

@@ -95,6 +95,8 @@ class SessionRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The SMART scopes the token was asked with (migration 0010); None: all the role allows.
+    scope: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class SignInFailureRow(Base):

@@ -23,6 +23,7 @@ from il2.domain.errors import (
 )
 from il2.domain.passwords import password_problem
 from il2.domain.records import Actor, Role, User
+from il2.domain.scopes import Scopes, parse_scopes
 from il2.rules.passwords import common_passwords
 from il2.services.auditing import audit
 from il2.services.context import Services
@@ -31,6 +32,11 @@ from il2.services.permissions import require
 from il2.services.ports import UnitOfWork
 
 SESSION_HOURS = 12
+TOKEN_CONTEXTS = ("user", "system")
+"""The SMART scope contexts il2's own tokens take: `patient/` needs a patient in context, which
+il2's sign-in does not establish (https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html,
+"Apps that launch from the EHR": granting `patient/` scopes SHALL establish a patient); a
+`system/` scope on a user's token (for $export) grants no more than a `user/` one would."""
 _HASHER = PasswordHasher()
 
 
@@ -210,13 +216,23 @@ def _throttled(uow: UnitOfWork, services: Services, username: str, address: str)
 
 
 def sign_in(
-    services: Services, *, username: str, password: str, address: str = ""
+    services: Services,
+    *,
+    username: str,
+    password: str,
+    address: str = "",
+    scope: str | None = None,
 ) -> tuple[str, User]:
     """A new session token for a correct username and password.
 
     After too many failures for the username or from the client `address` within the site's
     window, TooManyAttemptsError (with the seconds to wait) and the password is not checked.
+    `scope`, SMART resource scopes (il2.domain.scopes), narrows what the token may read through
+    the FHIR facade; never more than the role allows. `patient/` scopes are refused: il2's
+    sign-in puts no patient in context. Unusable scope: InvalidInputError (`scope`) before
+    the password is checked.
     """
+    granted = None if scope is None else parse_scopes(scope, contexts=TOKEN_CONTEXTS).text
     tried = _printable(username)[: limits.MAX_USERNAME]
     address = _printable(address)[:64]
     with services.uow() as uow:
@@ -241,6 +257,7 @@ def sign_in(
             user_id=user.id,
             token_hash=_token_hash(token),
             expires_at=now + timedelta(hours=_setting(services, "session_absolute_hours")),
+            scope=granted,
         )
         uow.users.touch_token(_token_hash(token), now)
         _session_event(uow, services, user, "sign_in")
@@ -335,12 +352,23 @@ def sign_out(services: Services, token: str) -> bool:
 
 def actor_for_token(services: Services, token: str) -> Actor | None:
     """Who a live session token belongs to, or None."""
+    found = session_for_token(services, token)
+    return None if found is None else found[0]
+
+
+def session_for_token(services: Services, token: str) -> tuple[Actor, Scopes | None] | None:
+    """Who a live session token belongs to and the SMART scopes it was asked with (None: all
+    the role allows), or None."""
     with services.uow() as uow:
         now = services.clock()
         idle = timedelta(minutes=_setting(services, "session_idle_minutes"))
-        user = uow.users.by_token(_token_hash(token), now, now - idle)
+        found = uow.users.session_by_token(_token_hash(token), now, now - idle)
         uow.commit()  # the note of the session's use, when one was due
-    return None if user is None else Actor(user.id, user.username, user.role)
+    if found is None:
+        return None
+    user, scope = found
+    scopes = None if scope is None else parse_scopes(scope, contexts=TOKEN_CONTEXTS)
+    return Actor(user.id, user.username, user.role), scopes
 
 
 def actor_for_username(services: Services, username: str) -> Actor:

@@ -59,6 +59,13 @@ class Users(Protocol):
         use at `now`, written only when the last note is a minute old or more."""
         ...
 
+    def session_by_token(
+        self, token_hash: str, now: datetime, idle_since: datetime
+    ) -> tuple[User, str | None] | None:
+        """As `by_token`, with the scope the token was asked with (None: unscoped, all the
+        role allows)."""
+        ...
+
     def touch_token(self, token_hash: str, now: datetime) -> None:
         """Note that the session was used at `now` (at most about once a minute is written)."""
         ...
@@ -77,8 +84,10 @@ class Users(Protocol):
         """Forget an account's failed sign-ins (after a success, or an unlock); how many."""
         ...
 
-    def add_token(self, *, user_id: int, token_hash: str, expires_at: datetime) -> None:
-        """Remember a session token (only its hash)."""
+    def add_token(
+        self, *, user_id: int, token_hash: str, expires_at: datetime, scope: str | None = None
+    ) -> None:
+        """Remember a session token (only its hash) and the SMART scope it was asked with."""
         ...
 
     def remove_token(self, token_hash: str) -> User | None:

@@ -20,6 +20,7 @@ from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor
 from il2.interop.cds import cards, prefetch
 from il2.interop.cds.prefetch import Reading
+from il2.interop.identity import mrn_system
 from il2.services.context import Services
 from il2.services.doses import DoseSubmission, preview_dose
 from il2.services.patients import read_patient, search_patients
@@ -156,12 +157,6 @@ def il2_patient(services: Services, actor: Actor, call: Call, fetch: Fetch) -> i
             if row["mrn"] == mrn:
                 return int(row["id"])
     return None
-
-
-def mrn_system(services: Services) -> str:
-    """The site setting `ehr_mrn_system` (site_policy.toml)."""
-    setting = next(p for p in services.rules.policies if p.name == "ehr_mrn_system")
-    return str(setting.value)
 
 
 _WORD = re.compile(r"[A-Za-z0-9]+")

@@ -12,20 +12,23 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from il2 import __version__
 from il2.bootstrap import App
-from il2.domain.errors import InvalidInputError, NotFoundError
+from il2.domain.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from il2.domain.records import Actor
+from il2.domain.scopes import READ, SEARCH, Scopes, needed
 from il2.interop.fhir import outcome, records
 from il2.interop.fhir.bundle import DEFAULT_COUNT, MAX_COUNT, searchset
 from il2.interop.fhir.capability import capability_statement
+from il2.interop.fhir.discovery import smart_configuration
 from il2.interop.fhir.model import PATIENT_PARAMS, Resource, ResourceType, patient_of
 from il2.interop.fhir.resources import TYPES
 from il2.interop.fhir.search import check_dates, matches
 from il2.interop.fhir.wire import FhirResponse
-from il2.services.accounts import actor_for_token
+from il2.services.accounts import session_for_token
 from il2.services.context import Services
 from il2.services.patients import patient_keys, search_patients
 
@@ -43,20 +46,49 @@ Il2Services = Annotated[Services, Depends(_services)]
 
 
 def _signed_in(
+    request: Request,
     found: Il2Services,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
+    """The token's actor; its SMART scopes (None: unscoped) are kept for `require_scope`."""
     if credentials is None:
         raise outcome.NotAuthenticatedError(
             "sign in first: POST /api/token, then send Authorization: Bearer <token>"
         )
-    actor = actor_for_token(found, credentials.credentials)
-    if actor is None:
+    session = session_for_token(found, credentials.credentials)
+    if session is None:
         raise outcome.NotAuthenticatedError("the token is unknown or has expired; sign in again")
+    actor, request.state.scopes = session
     return actor
 
 
 SignedIn = Annotated[Actor, Depends(_signed_in)]
+
+
+def require_scope(request: Request, actor: Actor, type_name: str, interaction: str) -> None:
+    """Refuse (403 forbidden, naming the scope needed) an interaction (`r` read, `s` search)
+    on a type that the token's SMART scopes do not grant; an unscoped token passes. A scope
+    only narrows: the services still check the role (scopes-and-launch-context.html, "SMART's
+    scopes are used to delegate access")."""
+    scopes: Scopes | None = getattr(request.state, "scopes", None)
+    if scopes is not None and not scopes.grants(type_name, interaction):
+        wanted = needed(type_name, interaction)
+        raise PermissionDeniedError(
+            f"the token's scope ({scopes.text}) does not grant this; it needs {wanted} "
+            f"(or user/*.{interaction})",
+            username=actor.username,
+            action=f"scope:{wanted}",
+        )
+
+
+def _require_include_scopes(
+    request: Request, actor: Actor, kind: ResourceType, includes: list[str]
+) -> None:
+    """Included resources come back in the same searchset: their types need search too."""
+    for value in includes:
+        param = value.split(":", 1)[1]
+        target = (kind.search.get(param) or PATIENT_PARAMS[param]).target
+        require_scope(request, actor, target or kind.name, SEARCH)
 
 
 def _base(request: Request) -> str:
@@ -135,12 +167,20 @@ def create_fhir(app: App) -> FastAPI:
         """The CapabilityStatement (no sign-in, as FHIR requires)."""
         return FhirResponse(capability_statement(_base(request), found.clock(), TYPES))
 
+    @fhir.get("/.well-known/smart-configuration")
+    def smart_configuration_document(request: Request) -> JSONResponse:
+        """What il2 supports of SMART (no sign-in; JSON whatever the Accept header, as
+        https://hl7.org/fhir/smart-app-launch/conformance.html#using-well-known requires)."""
+        server = _base(request).removesuffix(str(request.scope.get("root_path", "")))
+        return JSONResponse(smart_configuration(server=server.rstrip("/"), types=TYPES))
+
     @fhir.get("/{type_name}/{resource_id}")
     def read(
         type_name: str, resource_id: str, request: Request, found: Il2Services, actor: SignedIn
     ) -> FhirResponse:
         """One resource by id."""
         kind = _type(type_name)
+        require_scope(request, actor, kind.name, READ)
         if kind.program_read is not None:
             return FhirResponse(kind.program_read(found, actor, resource_id))
         record, context = records.read(found, actor, patient_of(resource_id), base=_base(request))
@@ -155,9 +195,11 @@ def create_fhir(app: App) -> FastAPI:
     ) -> FhirResponse:
         """Search: a page of matches as a searchset Bundle."""
         kind = _type(type_name)
+        require_scope(request, actor, kind.name, SEARCH)
         query = list(request.query_params.multi_items())
         criteria = _criteria(kind, query)
         includes = _includes(kind, query)
+        _require_include_scopes(request, actor, kind, includes)
         count = _number(query, "_count", DEFAULT_COUNT, MAX_COUNT)
         offset = _number(query, "_offset", 0, 10**9)
         base = _base(request)

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from il2.domain.errors import (
@@ -22,6 +23,7 @@ from il2.domain.errors import (
     RefusedError,
 )
 from il2.interop.fhir.wire import FhirResponse
+from il2.services.audit import audit_denial
 
 # Il2Error kinds to FHIR IssueType codes (http://hl7.org/fhir/R4/valueset-issue-type.html).
 _ISSUE_TYPES: tuple[tuple[type[Il2Error], str], ...] = (
@@ -77,7 +79,9 @@ def install(fhir: FastAPI) -> None:
     """Answer every error under the FHIR app as an OperationOutcome."""
 
     @fhir.exception_handler(Il2Error)
-    async def _il2(_: Request, error: Il2Error) -> FhirResponse:
+    async def _il2(request: Request, error: Il2Error) -> FhirResponse:
+        if isinstance(error, PermissionDeniedError):  # a refusal is audited, as the API's are
+            await run_in_threadpool(audit_denial, request.app.state.services, error)
         expression = error.field if isinstance(error, InvalidInputError) else None
         status = 400 if isinstance(error, InvalidInputError) else error.status
         return outcome_response(status, _issue_type(error), str(error), expression=expression)
