@@ -29,8 +29,9 @@ SERVER_APP = "il2.server:server_app"
 
 def create_server(app: App, *, ehr_http: httpx.Client | None = None) -> FastAPI:
     """The API, the pages, the FHIR facade (/fhir), the CDS Hooks services (/cds-services) and
-    the SMART launch (/smart) over `app`'s services, every answer with the browser defences. `ehr_http` talks to the EHRs that
-    launch il2 (tests pass one that reaches a test EHR); by default, the network."""
+    the SMART launch (/smart) over `app`'s services, every answer with the browser defences.
+    `ehr_http` talks to the EHRs that launch il2 (tests pass one that reaches a test EHR); by
+    default, the network."""
     server = create_api(app)
     server.include_router(web_router(app))
     server.include_router(create_smart(app, web_actor=_web_actor(app), http=ehr_http))

@@ -209,36 +209,9 @@ def create_fhir(app: App) -> FastAPI:
                 searchset(base=base, path=kind.name, query=query, matched=page, included=[],
                           total=total, offset=offset, count=count)
             )  # fmt: skip
-        if kind.name == "Patient":
-            ids, total_known = _patient_search(found, actor, criteria, count, offset)
-        else:
-            ids = _patient_ids(criteria)
-            if not ids:
-                raise InvalidInputError(
-                    field="patient",
-                    value=None,
-                    allowed=f"a patient: {kind.name}?patient=Patient/<id> "
-                    "(the whole program is read with $export)",
-                )
-            total_known = None
-        matched: list[Resource] = []
-        everything: dict[str, list[Resource]] = {}
-        for patient_id in ids:
-            try:
-                record, context = records.read(found, actor, patient_id, base=base)
-            except NotFoundError:
-                continue
-            built = {name: list(t.build(record, context)) for name, t in TYPES.items()}
-            for name, rows in built.items():
-                everything.setdefault(name, []).extend(rows)
-            matched.extend(
-                r for r in built[kind.name] if all(matches(p, v, r) for p, v in criteria)
-            )
-        if total_known is None:
-            total = len(matched)
-            page = matched[offset : offset + count]
-        else:
-            total, page = total_known, matched
+        page, total, everything = _record_search(
+            found, actor, kind, criteria=criteria, count=count, offset=offset, base=base
+        )
         included = _included(kind, includes, page, everything)
         return FhirResponse(
             searchset(
@@ -254,6 +227,49 @@ def create_fhir(app: App) -> FastAPI:
         )
 
     return fhir
+
+
+def _record_search(
+    found: Services,
+    actor: Actor,
+    kind: ResourceType,
+    *,
+    criteria: list[tuple[Any, str]],
+    count: int,
+    offset: int,
+    base: str,
+) -> tuple[list[Resource], int, dict[str, list[Resource]]]:
+    """A page of a type's resources built from the patients' records the search reads, the
+    total matched, and every resource those records hold (for `_include`)."""
+    if kind.name == "Patient":
+        ids, total_known = _patient_search(found, actor, criteria, count, offset)
+    else:
+        ids = _patient_ids(criteria)
+        if not ids:
+            raise InvalidInputError(
+                field="patient",
+                value=None,
+                allowed=f"a patient: {kind.name}?patient=Patient/<id> "
+                "(the whole program is read with $export)",
+            )
+        total_known = None
+    matched: list[Resource] = []
+    everything: dict[str, list[Resource]] = {}
+    for patient_id in ids:
+        try:
+            record, context = records.read(found, actor, patient_id, base=base)
+        except NotFoundError:
+            continue
+        built = {name: list(t.build(record, context)) for name, t in TYPES.items()}
+        for name, rows in built.items():
+            everything.setdefault(name, []).extend(rows)
+        matched.extend(r for r in built[kind.name] if all(matches(p, v, r) for p, v in criteria))
+    if total_known is None:
+        total = len(matched)
+        page = matched[offset : offset + count]
+    else:
+        total, page = total_known, matched
+    return page, total, everything
 
 
 def _patient_search(
