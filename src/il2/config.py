@@ -40,6 +40,10 @@ class Settings:
     its JWT issuer, its public keys and the il2 account its calls are audited under
     (docs/contract.md, "CDS Hooks"); unset means no client is trusted and every CDS service
     call is refused.
+    IL2_EHR_FHIR_URL: the base URL of the EHR's FHIR R4 server il2 reads patients, diagnoses,
+    vital signs and labs from (https://ehr.example.org/fhir); unset means no EHR, and the pages
+    and commands that would read it say so. IL2_EHR_TOKEN: the bearer token il2 sends it (or
+    IL2_EHR_TOKEN_FILE, a file holding it); unset means requests carry no token.
     """
 
     database_url: str = "sqlite://"
@@ -50,6 +54,9 @@ class Settings:
     forwarded_allow_ips: str = "127.0.0.1"
     demo: bool = False
     cds_clients: Path | None = None
+    ehr_fhir_url: str | None = None
+    ehr_token: str | None = field(default=None, repr=False)
+    ehr_token_file: Path | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -63,6 +70,9 @@ class Settings:
         key_file = env.get("IL2_STUDY_KEY_FILE", "").strip()
         proxies = env.get("IL2_FORWARDED_ALLOW_IPS", "").strip()
         cds = env.get("IL2_CDS_CLIENTS", "").strip()
+        ehr = env.get("IL2_EHR_FHIR_URL", "").strip()
+        ehr_token = env.get("IL2_EHR_TOKEN", "").strip()
+        ehr_token_file = env.get("IL2_EHR_TOKEN_FILE", "").strip()
         return cls(
             secure_cookies=env.get("IL2_SECURE_COOKIES", "").strip().lower() in _YES,
             demo=env.get("IL2_DEMO", "").strip().lower() in _YES,
@@ -70,6 +80,9 @@ class Settings:
             database_url=url,
             site_policy=Path(policy) if policy else None,
             cds_clients=Path(cds) if cds else None,
+            ehr_fhir_url=ehr or None,
+            ehr_token=ehr_token or None,
+            ehr_token_file=Path(ehr_token_file) if ehr_token_file else None,
             study_key=key.encode("utf-8") if key else None,
             study_key_file=Path(key_file) if key_file else _data_dir(env) / "study.key",
         )
