@@ -110,9 +110,12 @@ class FhirEhrRecords:
             for entry in bundle.get("entry") or ():
                 resource = entry.get("resource") if isinstance(entry, Mapping) else None
                 mode = (entry.get("search") or {}).get("mode", "match")
-                if isinstance(resource, Mapping) and mode == "match":
-                    if resource.get("resourceType") == resource_type:
-                        yield resource
+                if (
+                    isinstance(resource, Mapping)
+                    and mode == "match"
+                    and resource.get("resourceType") == resource_type
+                ):
+                    yield resource
             url, query = _next(bundle, self.base_url), None
 
     def patient_by_identifier(self, system: str, value: str) -> Mapping[str, Any] | None:
