@@ -594,3 +594,36 @@ def referral_from_bundle(services: Services, actor: Actor, bundle: object) -> Bu
     except InvalidInputError as error:
         raise _refuse(paths.get(error.field, error.field), error.value, error.allowed) from None
     return BundleReferral(created, index, c_index, match)
+
+
+def fill_form(
+    found: Mapping[str, Any], typed: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A form's values with the usable EHR values (`ehr_bedside_values`, or the `fields` of
+    `ehr_referral_fields`) in the fields left empty, and the EHR's time of each value filled.
+
+    What was typed is never replaced. The labs' age is the oldest of the labs used: when a lab
+    is filled, `labs.hours_since_drawn` becomes the larger of what was typed and the EHR's.
+    """
+    values = dict(typed)
+    marks: dict[str, str] = {}
+    offered: Mapping[str, Any] = (
+        found.get("fill") if "fill" in found else found.get("fields")
+    ) or {}
+    sources = found.get("sources") or {}
+    when = str(found.get("read_at", ""))
+    for name, value in offered.items():
+        if name == LABS_DRAWN or str(values.get(name) or "").strip():
+            continue
+        values[name] = value
+        marks[name] = str(sources.get(name, when))
+    if LABS_DRAWN in offered and any(m.startswith(LABS) for m in marks):
+        ehr_age = Decimal(str(offered[LABS_DRAWN]))
+        try:
+            typed_age = Decimal(str(values.get(LABS_DRAWN) or "").strip())
+        except InvalidOperation:
+            typed_age = None
+        if typed_age is None or typed_age < ehr_age:
+            values[LABS_DRAWN] = offered[LABS_DRAWN]
+            marks[LABS_DRAWN] = str(sources.get(LABS_DRAWN, when))
+    return values, marks
