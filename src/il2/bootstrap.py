@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from il2.config import Settings
 from il2.rules.loader import RuleSet, load_rules
 from il2.services.context import Services
-from il2.services.ports import Clock
+from il2.services.ports import Clock, EhrRecords
 
 # Storage (SQLAlchemy, Alembic) is imported where an app is built, not here: the engine
 # commands read only the rules (site_rules) and start without loading it.
@@ -87,6 +87,27 @@ def launch_cookie_key(app: App) -> bytes:
     return hmac.new(app.services.study_key, b"il2 smart launch cookie v1", hashlib.sha256).digest()
 
 
+def ehr_records(settings: Settings) -> EhrRecords | None:
+    """The site's EHR over FHIR (IL2_EHR_FHIR_URL), or None when none is configured; a URL
+    that is not http(s), or a token file that cannot be read, stops il2 at start."""
+    from il2.ehr.fhir import FhirEhrRecords  # noqa: PLC0415 - httpx, only with an EHR
+
+    url = settings.ehr_fhir_url
+    if url is None:
+        return None
+    if not url.startswith(("https://", "http://")) or " " in url:
+        raise ValueError(f"IL2_EHR_FHIR_URL must be an http(s) URL, not {url!r}")
+    token = settings.ehr_token
+    if token is None and settings.ehr_token_file is not None:
+        try:
+            token = settings.ehr_token_file.read_text(encoding="utf-8").strip() or None
+        except OSError as error:
+            raise ValueError(
+                f"IL2_EHR_TOKEN_FILE {settings.ehr_token_file}: {error.strerror}"
+            ) from None
+    return FhirEhrRecords(url, token=token)
+
+
 def site_rules(settings: Settings | None = None) -> RuleSet:
     """The rule tables with the site's policy: all the stateless engines need (no storage)."""
     settings = settings or Settings.from_environment()
@@ -111,6 +132,7 @@ def build_app(settings: Settings | None = None, *, clock: Clock = system_clock) 
         uow=SqlUnitOfWorkFactory(make_sessions(engine)),
         clock=clock,
         bulk=SqlBulkRecordsFactory(engine),
+        ehr=ehr_records(settings),
         study_key=study_key(settings),
     )
     return App(settings=settings, rules=rules, engine=engine, services=services)

@@ -44,6 +44,10 @@ class Settings:
     /smart/launch); unset means il2 cannot be launched from an EHR.
     IL2_SMART_ISSUERS: the FHIR base URLs (space- or comma-separated) of the EHRs trusted to
     launch il2; a launch naming any other `iss` is refused. Unset: none.
+    IL2_EHR_FHIR_URL: the base URL of the EHR's FHIR R4 server il2 reads patients, diagnoses,
+    vital signs and labs from (https://ehr.example.org/fhir); unset means no EHR, and the pages
+    and commands that would read it say so. IL2_EHR_TOKEN: the bearer token il2 sends it (or
+    IL2_EHR_TOKEN_FILE, a file holding it); unset means requests carry no token.
     """
 
     database_url: str = "sqlite://"
@@ -56,6 +60,9 @@ class Settings:
     cds_clients: Path | None = None
     smart_client_id: str = ""
     smart_issuers: tuple[str, ...] = ()
+    ehr_fhir_url: str | None = None
+    ehr_token: str | None = field(default=None, repr=False)
+    ehr_token_file: Path | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -70,6 +77,9 @@ class Settings:
         proxies = env.get("IL2_FORWARDED_ALLOW_IPS", "").strip()
         cds = env.get("IL2_CDS_CLIENTS", "").strip()
         issuers = env.get("IL2_SMART_ISSUERS", "").replace(",", " ").split()
+        ehr = env.get("IL2_EHR_FHIR_URL", "").strip()
+        ehr_token = env.get("IL2_EHR_TOKEN", "").strip()
+        ehr_token_file = env.get("IL2_EHR_TOKEN_FILE", "").strip()
         return cls(
             smart_client_id=env.get("IL2_SMART_CLIENT_ID", "").strip(),
             smart_issuers=tuple(issuers),
@@ -79,6 +89,9 @@ class Settings:
             database_url=url,
             site_policy=Path(policy) if policy else None,
             cds_clients=Path(cds) if cds else None,
+            ehr_fhir_url=ehr or None,
+            ehr_token=ehr_token or None,
+            ehr_token_file=Path(ehr_token_file) if ehr_token_file else None,
             study_key=key.encode("utf-8") if key else None,
             study_key_file=Path(key_file) if key_file else _data_dir(env) / "study.key",
         )

@@ -943,3 +943,63 @@ def main() -> None:  # pragma: no cover - console entry point
 
 
 __all__ = ["EXIT_INPUT", "app", "main"]
+
+
+ehr_app = typer.Typer(
+    help="The site's EHR over FHIR (IL2_EHR_FHIR_URL): values offered, never recorded.",
+    no_args_is_help=True,
+)
+app.add_typer(ehr_app, name="ehr")
+
+
+@ehr_app.command("values")
+def ehr_values(
+    course: Annotated[int, typer.Option(help="The course's record id.")],
+    cycle: Annotated[int, typer.Option(help="The cycle.")],
+    dose: Annotated[int, typer.Option(help="The dose number.")],
+    user: Annotated[str, typer.Option(help="Run as this user (a nurse or physician).")] = (
+        "demo-nurse"
+    ),
+) -> None:
+    """The latest vital signs and labs of the course's patient in the EHR, offered for the
+    before-dose form of the dose, as JSON: each with its time, age and Observation, usable or
+    not and why. Nothing is recorded (the read is audited)."""
+    from il2.services.ehr import ehr_bedside_values  # noqa: PLC0415 - the database layer
+
+    built = _app()
+    with reported():
+        actor = actor_for_username(built.services, user)
+        found = ehr_bedside_values(built.services, actor, course, cycle, dose)
+    _emit(found, as_json=True, show=None)
+
+
+@app.command()
+def refer(
+    bundle: Annotated[
+        str, typer.Option(help="A FHIR Bundle (JSON) of one Patient and its Condition; '-' stdin.")
+    ],
+    user: Annotated[str, typer.Option(help="Run as this user (a physician or coordinator).")] = (
+        "demo-coordinator"
+    ),
+) -> None:
+    """Register a referred patient from a FHIR Bundle (transaction, batch or collection): the
+    MRN in the site's ehr_mrn_system, name, birth date, sex, and the diagnosis its Condition
+    names. Anything unusable is refused naming its FHIR path; nothing is written then."""
+    from il2.services.ehr import referral_from_bundle  # noqa: PLC0415 - the database layer
+
+    built = _app()
+    with reported():
+        actor = actor_for_username(built.services, user)
+        done = referral_from_bundle(built.services, actor, read_document(bundle))
+    found = done.patient
+    document = {
+        "id": found.id,
+        "mrn": found.mrn,
+        "name": found.name,
+        "birth_date": found.birth_date.isoformat(),
+        "sex": found.sex,
+        "diagnosis": found.diagnosis,
+        "diagnosis_matched_by": done.diagnosis.by,
+        "diagnosis_from": f"{done.diagnosis.where}: {done.diagnosis.said}",
+    }
+    _emit(document, as_json=True, show=None)

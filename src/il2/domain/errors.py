@@ -11,6 +11,8 @@
      │                              physician may act against it with a recorded reason
      ├── PermissionDeniedError  403 the user's role does not allow the action
      │    └── TooManyAttemptsError 429 sign-in refused for a while after too many failures
+     ├── UnavailableError       502 a system il2 reads from (the EHR) did not answer, or answered
+     │                              an error: nothing was read, nothing half-filled
      └── RuleTableError         500 a rule or policy file is malformed; names the file and the field
 
 Clinical outcomes ("ineligible", "hold") are never errors: they are values with reasons.
@@ -124,6 +126,17 @@ class TooManyAttemptsError(PermissionDeniedError):
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         self.retry_after = retry_after
+        super().__init__(message)
+
+
+class UnavailableError(Il2Error):
+    """A system il2 reads from (the EHR's FHIR server) did not answer in time, could not be
+    reached, or answered an error; `system` names it. Nothing it said is used."""
+
+    status: ClassVar[int] = 502
+
+    def __init__(self, message: str, *, system: str) -> None:
+        self.system = system
         super().__init__(message)
 
 

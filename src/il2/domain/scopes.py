@@ -33,7 +33,7 @@ Context = Literal["patient", "user", "system"]
 CONTEXTS: Final[tuple[Context, ...]] = ("patient", "user", "system")
 INTERACTIONS: Final = "cruds"
 """The v2 interactions, in the only order a scope may list them."""
-READ, SEARCH = "r", "s"
+CREATE, READ, SEARCH = "c", "r", "s"
 
 V1_SUFFIXES: Final = {"read": "rs", "write": "cud", "*": "cruds"}
 """SMART 1.0 suffixes and the v2 interactions they mean (scopes-and-launch-context.html)."""

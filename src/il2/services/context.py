@@ -12,7 +12,13 @@ from typing import Any
 from il2.domain.errors import NotFoundError
 from il2.domain.records import Patient
 from il2.rules.loader import RuleSet
-from il2.services.ports import BulkRecordsFactory, Clock, UnitOfWork, UnitOfWorkFactory
+from il2.services.ports import (
+    BulkRecordsFactory,
+    Clock,
+    EhrRecords,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,12 +26,15 @@ class Services:
     """The rule tables in force, a way to open transactions, and the clock.
 
     `bulk` opens bulk transactions, for writing large synthetic programs (None: not offered).
+    `ehr` reads the site's EHR over FHIR (None: no EHR is configured, and the features that
+    read it say so).
     """
 
     rules: RuleSet
     uow: UnitOfWorkFactory
     clock: Clock
     bulk: BulkRecordsFactory | None = None
+    ehr: EhrRecords | None = None
     study_key: bytes = field(default=b"", repr=False)
     """The site's secret key for study numbers (domain/deidentify.py); never logged."""
     answers: dict[tuple[str, int], tuple[object, Any]] = field(

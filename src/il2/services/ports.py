@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import Any, Literal, Protocol, Self
 
 from il2.domain.diary import DiaryEntry, Report
 from il2.domain.records import (
@@ -660,4 +660,32 @@ class BulkRecordsFactory(Protocol):
 
     def __call__(self) -> BulkRecords:
         """A new bulk transaction."""
+        ...
+
+
+class EhrRecords(Protocol):
+    """An EHR's FHIR R4 server, read only: resources come back as FHIR JSON objects.
+
+    Each call raises UnavailableError when the EHR cannot be reached, does not answer in time
+    or answers an error, so that nothing half-read is ever used.
+    """
+
+    @property
+    def where(self) -> str:
+        """The EHR's base URL, as a page or an audit entry names it."""
+        ...
+
+    def patient_by_identifier(self, system: str, value: str) -> Mapping[str, Any] | None:
+        """The one Patient with this identifier, or None; ConflictError if several have it."""
+        ...
+
+    def conditions(self, patient_id: str) -> Sequence[Mapping[str, Any]]:
+        """The patient's Conditions, as the EHR lists them."""
+        ...
+
+    def latest_observations(
+        self, patient_id: str, codes: Sequence[tuple[str, str]]
+    ) -> Sequence[Mapping[str, Any]]:
+        """The patient's latest Observation of each (system, code), by date; none for a code
+        the EHR has no Observation of."""
         ...

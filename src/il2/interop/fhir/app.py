@@ -14,12 +14,13 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from il2 import __version__
 from il2.bootstrap import App
 from il2.domain.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from il2.domain.records import Actor
-from il2.domain.scopes import READ, SEARCH, Scopes, needed
+from il2.domain.scopes import CREATE, READ, SEARCH, Scopes, needed
 from il2.interop.fhir import outcome, records
 from il2.interop.fhir.bundle import DEFAULT_COUNT, MAX_COUNT, searchset
 from il2.interop.fhir.capability import capability_statement
@@ -30,6 +31,7 @@ from il2.interop.fhir.search import check_dates, matches
 from il2.interop.fhir.wire import FhirResponse
 from il2.services.accounts import session_for_token
 from il2.services.context import Services
+from il2.services.ehr import BundleReferral, referral_from_bundle
 from il2.services.patients import patient_keys, search_patients
 
 _bearer = HTTPBearer(auto_error=False)
@@ -66,7 +68,8 @@ SignedIn = Annotated[Actor, Depends(_signed_in)]
 
 
 def require_scope(request: Request, actor: Actor, type_name: str, interaction: str) -> None:
-    """Refuse (403 forbidden, naming the scope needed) an interaction (`r` read, `s` search)
+    """Refuse (403 forbidden, naming the scope needed) an interaction (`c` create, `r` read,
+    `s` search)
     on a type that the token's SMART scopes do not grant; an unscoped token passes. A scope
     only narrows: the services still check the role (scopes-and-launch-context.html, "SMART's
     scopes are used to delegate access")."""
@@ -174,6 +177,8 @@ def create_fhir(app: App) -> FastAPI:
         server = _base(request).removesuffix(str(request.scope.get("root_path", "")))
         return JSONResponse(smart_configuration(server=server.rstrip("/"), types=TYPES))
 
+    _transactions(fhir)
+
     @fhir.get("/{type_name}/{resource_id}")
     def read(
         type_name: str, resource_id: str, request: Request, found: Il2Services, actor: SignedIn
@@ -270,6 +275,50 @@ def _record_search(
     else:
         total, page = total_known, matched
     return page, total, everything
+
+
+def _transactions(fhir: FastAPI) -> None:
+    """POST to the base: a referral Bundle."""
+
+    @fhir.post("/")
+    async def transaction(request: Request, found: Il2Services, actor: SignedIn) -> FhirResponse:
+        """A transaction or batch Bundle of one referred Patient and its Condition, registered
+        as one referral (il2.services.ehr.referral_from_bundle); see `_referral_response`.
+        A scoped token needs create on both types."""
+        for type_name in ("Patient", "Condition"):
+            require_scope(request, actor, type_name, CREATE)
+        try:
+            bundle = await request.json()
+        except ValueError:
+            raise InvalidInputError(field="Bundle", value=None, allowed="FHIR JSON") from None
+        kind = bundle.get("type") if isinstance(bundle, dict) else None
+        if kind not in {"transaction", "batch"}:
+            raise InvalidInputError(field="Bundle.type", value=kind, allowed="transaction or batch")
+        done = await run_in_threadpool(referral_from_bundle, found, actor, bundle)
+        return FhirResponse(_referral_response(str(kind), bundle, done, _base(request)))
+
+
+def _referral_response(
+    kind: str, bundle: dict[str, Any], done: BundleReferral, base: str
+) -> dict[str, Any]:
+    """The `transaction-response` or `batch-response` Bundle: one entry per entry sent, in
+    order, each `201 Created` with the location of what il2 now holds (the Patient, and the
+    Condition that is its diagnosis), as R4's example answers a create
+    (https://hl7.org/fhir/R4/bundle-response.json.html; https://hl7.org/fhir/R4/http.html#transaction).
+    A refused Bundle is one OperationOutcome naming the FHIR path, and nothing is written:
+    il2 takes a batch as one referral too, its Condition being the Patient's diagnosis."""
+    patient = str(done.patient.id)
+    locations = {done.patient_entry: f"Patient/{patient}"}
+    if done.condition_entry is not None:
+        locations[done.condition_entry] = f"Condition/{patient}.condition"
+    entries = []
+    for index, _ in enumerate(bundle["entry"]):
+        location = locations[index]
+        entries.append(
+            {"fullUrl": f"{base}/{location}",
+             "response": {"status": "201 Created", "location": location}}
+        )  # fmt: skip
+    return {"resourceType": "Bundle", "type": f"{kind}-response", "entry": entries}
 
 
 def _patient_search(

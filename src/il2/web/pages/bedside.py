@@ -16,10 +16,12 @@ from starlette.datastructures import FormData
 
 from il2.domain.bedside import BOLUS, holds_still_open
 from il2.domain.errors import (
+    ConflictError,
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
     RefusedError,
+    UnavailableError,
 )
 from il2.domain.limits import MAX_ID
 from il2.domain.records import Actor, DoseOutcome
@@ -35,6 +37,7 @@ from il2.services.doses import (
     record_recheck,
     submit_dose,
 )
+from il2.services.ehr import ehr_bedside_values, ehr_configured, fill_form
 from il2.services.infusions import (
     ROUTE as INFUSION_ROUTE,
 )
@@ -197,8 +200,12 @@ class Screen:
         decision: Mapping[str, Any] | None = None,
         refused: RefusedError | None = None,
         correct: int | None = None,
+        ehr: Mapping[str, Any] | None = None,
     ) -> HTMLResponse:
         """The dose screen: the form (with a decision if known), or the record once made.
+
+        `ehr` is what the "From the EHR" panel shows once read: the offers (`found`), the
+        fields filled (`marks`, each with the EHR's time) and those kept as typed, or an error.
 
         `correct` (or the form's `correcting`) names a recheck of this slot to correct: the
         form starts from its assessment and asks for the reason.
@@ -286,10 +293,16 @@ class Screen:
             )  # fmt: skip
             if error is None:
                 values = {"at": self.now_input()}
+        panel: dict[str, Any] | None = None
+        if ehr_configured(self.web.services) and self.web.can(actor, "dose.record"):
+            where = self.web.services.ehr.where if self.web.services.ehr else ""
+            panel = {"where": where, "found": None, "error": None, "marks": {}, "kept": []}
+            panel |= dict(ehr or {})
         return self.web.page(
             request,
             "bedside.html",
             status=422 if error else 409 if refused else 200,
+            ehr=panel,
             infusion=infusion,
             record=found,
             label=record.label(found),
@@ -474,6 +487,21 @@ def routes(web: Web) -> APIRouter:
             values = _kept(form)
             return screen.page(request, dose, actor, values=values, decision=decision)
         return screen.fragment(request, decision=decision, values=_kept(form))
+
+    @router.post(PATH + "/ehr", response_class=HTMLResponse)
+    @web.redisplay(screen.record_again)
+    def from_ehr(request: Request, dose: DosePath, form: Form, actor: SignedIn) -> HTMLResponse:
+        """The form again with its empty fields filled from the EHR, each marked with the
+        EHR's time; nothing is recorded until the nurse records the dose."""
+        typed = _kept(form)
+        try:
+            found = ehr_bedside_values(web.services, actor, dose.course_id, dose.cycle, dose.number)
+        except (NotFoundError, UnavailableError, ConflictError) as problem:
+            return screen.page(request, dose, actor, values=typed, ehr={"error": str(problem)})
+        values, marks = fill_form(found, typed)
+        kept = [o["field"] for o in found["offers"] if o["usable"] and o["field"] not in marks]
+        shown = {"found": found, "marks": marks, "kept": kept}
+        return screen.page(request, dose, actor, values=values, ehr=shown)
 
     @router.post(PATH + "/recheck")
     @web.redisplay(screen.record_again)

@@ -6,9 +6,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
-from il2.domain.errors import InvalidInputError
+from il2.domain.errors import ConflictError, InvalidInputError, NotFoundError, UnavailableError
 from il2.domain.records import Actor
 from il2.services.clinical import today
+from il2.services.ehr import ehr_configured, ehr_referral_fields, fill_form
 from il2.services.patient_pathway import next_for_record
 from il2.services.patients import (
     SEXES,
@@ -35,8 +36,13 @@ def routes(web: Web) -> APIRouter:
     term_names = {key: term.name for key, term in web.rules.ctcae.terms.items()}
 
     def register_form(
-        request: Request, values: dict[str, Any], error: InvalidInputError | None
+        request: Request,
+        values: dict[str, Any],
+        error: InvalidInputError | None,
+        ehr: dict[str, Any] | None = None,
     ) -> HTMLResponse:
+        where = web.services.ehr.where if web.services.ehr else ""
+        panel = {"where": where, "found": None, "error": None, "marks": {}} | (ehr or {})
         return web.page(
             request,
             "patient_new.html",
@@ -45,6 +51,7 @@ def routes(web: Web) -> APIRouter:
             error=error,
             sexes=SEXES,
             diagnoses=DIAGNOSES,
+            ehr=panel if ehr_configured(web.services) else None,
         )
 
     def register_again(request: Request, form: FormData, error: InvalidInputError) -> HTMLResponse:
@@ -54,6 +61,19 @@ def routes(web: Web) -> APIRouter:
     def register_page(request: Request, actor: SignedIn) -> HTMLResponse:
         require(web.services, actor, "patient.create")  # no form for who may not submit it
         return register_form(request, {}, None)
+
+    @router.post("/patients/new/ehr", response_class=HTMLResponse)
+    @web.redisplay(register_again)
+    def register_from_ehr(request: Request, form: Form, actor: SignedIn) -> HTMLResponse:
+        """The referral form with its empty fields filled from the EHR's patient with the
+        typed MRN, each marked; nothing is registered until the form is submitted."""
+        typed = {k: forms.text(form, k) for k in _PATIENT_FIELDS}
+        try:
+            found = ehr_referral_fields(web.services, actor, typed["mrn"])
+        except (NotFoundError, UnavailableError, ConflictError) as problem:
+            return register_form(request, typed, None, {"error": str(problem)})
+        values, marks = fill_form(found, typed)
+        return register_form(request, values, None, {"found": found, "marks": marks})
 
     @router.post("/patients")
     @web.redisplay(register_again)
