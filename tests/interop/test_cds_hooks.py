@@ -98,27 +98,31 @@ def trust(app: App, key: ec.EllipticCurvePrivateKey, folder: Path) -> App:
     return replace(app, settings=replace(app.settings, cds_clients=listed))
 
 
-@pytest.fixture(scope="module")
-def ehr(shared_app: App, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ehr]:
-    """One EHR and one il2 for the module: its tests only read and call (a CDS call writes
-    only audit entries, and each token has its own jti). Two patients: one referred (MRN
-    REFERRED_MRN), and one screened eligible with a label course whose first dose is due now
-    (PATIENT's MRN, the one `_patient()` sends)."""
+def enrol(app: App) -> tuple[int, int]:
+    """Two patients: one screened eligible with a label course whose first dose is due now
+    (PATIENT's MRN, the one `_patient()` sends), and one referred (REFERRED_MRN); their ids."""
     from il2.domain.records import Role  # noqa: PLC0415 - test helper
     from il2.services.patients import create_patient  # noqa: PLC0415
 
-    actors = staff(shared_app)
+    physician = staff(app)[Role.PHYSICIAN]
+    patient = create_patient(app.services, physician, PATIENT)
+    referred = create_patient(app.services, physician, {**PATIENT, "mrn": REFERRED_MRN})
+    screen_eligible(app.services, physician, patient.id)
+    keep_course(
+        app.services, patient.id, regimen="hd-label", first_dose="2026-12-07T15:30:00+00:00"
+    )
+    return patient.id, referred.id
+
+
+@pytest.fixture(scope="module")
+def ehr(shared_app: App, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ehr]:
+    """One EHR and one il2 for the module: its tests only read and call (a CDS call writes
+    only audit entries, and each token has its own jti)."""
+    patient_id, referred_id = enrol(shared_app)
     key = ec.generate_private_key(ec.SECP384R1())
     configured = trust(shared_app, key, tmp_path_factory.mktemp("cds"))
-    physician = actors[Role.PHYSICIAN]
-    patient = create_patient(shared_app.services, physician, PATIENT)
-    referred = create_patient(shared_app.services, physician, {**PATIENT, "mrn": REFERRED_MRN})
-    screen_eligible(shared_app.services, physician, patient.id)
-    keep_course(
-        shared_app.services, patient.id, regimen="hd-label", first_dose="2026-12-07T15:30:00+00:00"
-    )
     with TestClient(create_server(configured)) as client:
-        yield Ehr(client, key, patient.id, referred.id)
+        yield Ehr(client, key, patient_id, referred_id)
 
 
 @pytest.fixture
@@ -180,7 +184,11 @@ def _order_sign(prefetch: dict[str, Any], *orders: dict[str, Any], **extra: Any)
 def check_response(answer: Any) -> list[dict[str, Any]]:
     """The response against CDS Hooks 2.0's rules for a response and its cards."""
     assert answer.status_code == 200, answer.text
-    body = answer.json()
+    return check_cards(answer.json())
+
+
+def check_cards(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A response body against CDS Hooks 2.0's rules for a response and its cards."""
     assert set(body) <= {"cards", "systemActions"}
     for card in body["cards"]:
         assert isinstance(card["summary"], str)
