@@ -39,6 +39,7 @@ BASE = "http://testserver"
 ISSUER = "https://ehr.example.org/"
 KID = "example-kid"
 EHR_ID = "1288992"  # the spec examples' patient id, the EHR's own
+REFERRED_MRN = "MRN-0002"  # a patient referred, not yet screened
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 INDICATORS = {"info", "warning", "critical"}
@@ -64,6 +65,7 @@ class Ehr:
     client: TestClient
     key: ec.EllipticCurvePrivateKey
     patient_id: int
+    referred_id: int
 
     def token(self, service: str, **changes: Any) -> str:
         now = int(time.time())
@@ -84,24 +86,49 @@ def _jwks(key: ec.EllipticCurvePrivateKey) -> dict[str, Any]:
     return {"keys": [{**public, "kid": KID, "use": "sig", "alg": "ES384"}]}
 
 
-@pytest.fixture
-def ehr(app: App, tmp_path: Path) -> Iterator[Ehr]:
-    actors = staff(app)
+def trust(app: App, key: ec.EllipticCurvePrivateKey, folder: Path) -> App:
+    """`app` trusting one CDS client (ISSUER, signing with `key`) under the account ehr-cds."""
     add_user(app.services, None, username="ehr-cds", display_name="EHR CDS client",
              role="physician", password=PASSWORD)  # fmt: skip
-    key = ec.generate_private_key(ec.SECP384R1())
-    listed = tmp_path / "cds-clients.toml"
+    listed = folder / "cds-clients.toml"
     keys = json.dumps(_jwks(key)["keys"][0]).replace('":', '" =')[1:-1]
     listed.write_text(
         f'[[clients]]\niss = "{ISSUER}"\naccount = "ehr-cds"\njwks = {{ keys = [ {{ {keys} }} ] }}\n'
     )
-    configured = replace(app, settings=replace(app.settings, cds_clients=listed))
+    return replace(app, settings=replace(app.settings, cds_clients=listed))
+
+
+def enrol(app: App) -> tuple[int, int]:
+    """Two patients: one screened eligible with a label course whose first dose is due now
+    (PATIENT's MRN, the one `_patient()` sends), and one referred (REFERRED_MRN); their ids."""
     from il2.domain.records import Role  # noqa: PLC0415 - test helper
     from il2.services.patients import create_patient  # noqa: PLC0415
 
-    patient = create_patient(app.services, actors[Role.PHYSICIAN], PATIENT)
+    physician = staff(app)[Role.PHYSICIAN]
+    patient = create_patient(app.services, physician, PATIENT)
+    referred = create_patient(app.services, physician, {**PATIENT, "mrn": REFERRED_MRN})
+    screen_eligible(app.services, physician, patient.id)
+    keep_course(
+        app.services, patient.id, regimen="hd-label", first_dose="2026-12-07T15:30:00+00:00"
+    )
+    return patient.id, referred.id
+
+
+@pytest.fixture(scope="module")
+def ehr(shared_app: App, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ehr]:
+    """One EHR and one il2 for the module: its tests only read and call (a CDS call writes
+    only audit entries, and each token has its own jti)."""
+    patient_id, referred_id = enrol(shared_app)
+    key = ec.generate_private_key(ec.SECP384R1())
+    configured = trust(shared_app, key, tmp_path_factory.mktemp("cds"))
     with TestClient(create_server(configured)) as client:
-        yield Ehr(client, key, patient.id)
+        yield Ehr(client, key, patient_id, referred_id)
+
+
+@pytest.fixture
+def active(ehr: Ehr) -> Ehr:
+    """The patient screened eligible, with a label course whose first dose is due now."""
+    return ehr
 
 
 def _patient(mrn: str = PATIENT["mrn"]) -> dict[str, Any]:
@@ -157,7 +184,11 @@ def _order_sign(prefetch: dict[str, Any], *orders: dict[str, Any], **extra: Any)
 def check_response(answer: Any) -> list[dict[str, Any]]:
     """The response against CDS Hooks 2.0's rules for a response and its cards."""
     assert answer.status_code == 200, answer.text
-    body = answer.json()
+    return check_cards(answer.json())
+
+
+def check_cards(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A response body against CDS Hooks 2.0's rules for a response and its cards."""
     assert set(body) <= {"cards", "systemActions"}
     for card in body["cards"]:
         assert isinstance(card["summary"], str)
@@ -232,12 +263,12 @@ SPEC_PATIENT_VIEW = {  # "Calling a CDS Service", Example (cds-hooks.hl7.org/2.0
 def test_the_specs_patient_view_example_is_answered(ehr: Ehr) -> None:
     body = json.loads(json.dumps(SPEC_PATIENT_VIEW))
     # Adapted only in the patient: prefetched under il2's key, with the MRN il2 knows.
-    body["prefetch"] = {"patient": {**body["prefetch"]["patientToGreet"], **_patient()}}
+    body["prefetch"] = {"patient": {**body["prefetch"]["patientToGreet"], **_patient(REFERRED_MRN)}}
     cards = check_response(ehr.call("il2-patient-view", body))
     assert len(cards) == 1
     assert cards[0]["indicator"] == "info"
     assert "screening" in cards[0]["summary"] or "referred" in cards[0]["summary"]
-    assert cards[0]["links"][0]["url"] == f"{BASE}/patients/{ehr.patient_id}"
+    assert cards[0]["links"][0]["url"] == f"{BASE}/patients/{ehr.referred_id}"
 
 
 def test_the_specs_order_sign_example_without_aldesleukin_has_no_cards(ehr: Ehr) -> None:
@@ -256,21 +287,6 @@ def test_an_unknown_patient_gets_one_info_card_on_an_aldesleukin_order(ehr: Ehr)
 
 
 # --- order-sign decisions ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def active(ehr: Ehr, app: App) -> Ehr:
-    """The patient screened eligible, with a label course whose first dose is due now."""
-    from il2.domain.records import Role  # noqa: PLC0415
-    from il2.services.accounts import actor_for_username  # noqa: PLC0415
-
-    screen_eligible(
-        app.services, actor_for_username(app.services, Role.PHYSICIAN.value), ehr.patient_id
-    )
-    keep_course(
-        app.services, ehr.patient_id, regimen="hd-label", first_dose="2026-12-07T15:30:00+00:00"
-    )
-    return ehr
 
 
 def _observations_are_valid_fhir(prefetch: dict[str, Any]) -> None:

@@ -7,18 +7,11 @@ against the R4 value sets they are bound to. One search goes through fhirpy over
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import pytest
-import uvicorn
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.medicationadministration import MedicationAdministration
@@ -26,19 +19,11 @@ from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhirpy import SyncFHIRClient
 
 from il2.bootstrap import App
-from il2.domain.deidentify import study_number
 from il2.server import create_server
-from tests.e2e.test_api import screen_eligible, sign_in
-from tests.integration.builders import (
-    PASSWORD,
-    PATIENT,
-    keep_course,
-    outpatient_app,
-    stable_assessment,
-    staff,
-    taken_report,
-)
+from tests.e2e.test_api import sign_in
+from tests.integration.builders import outpatient_app, staff
 from tests.integration.conftest import FixedClock
+from tests.interop.programs import Program, live, treat
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -94,83 +79,15 @@ MODELS: dict[str, Any] = {
     "MedicationRequest": MedicationRequest,
     "MedicationAdministration": MedicationAdministration,
 }
-HD_FIRST_DOSE = "2026-12-07T08:00:00-08:00"  # the test clock's now, 08:00 at the site
 
 
-@dataclass
-class Treated:
-    """A patient with an hd-label course (given, held, discontinued) and an sc-eu diary."""
-
-    client: TestClient
-    app: App
-    patient_id: int
-    hd_course: int
-    sc_course: int
-    tokens: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    def get(self, path: str, role: str = "physician", **params: Any) -> Any:
-        if role not in self.tokens:
-            self.tokens[role] = sign_in(self.client, role)
-        answer = self.client.get(f"/fhir/{path}", params=params, headers=self.tokens[role])
-        assert answer.status_code == 200, answer.text
-        return answer.json()
-
-    def search(self, kind: str, role: str = "physician", **params: Any) -> list[dict[str, Any]]:
-        patient = self.study_id if role == "researcher" else str(self.patient_id)
-        bundle = self.get(kind, role, patient=f"Patient/{patient}", **params)
-        Bundle.model_validate(bundle)
-        return [e["resource"] for e in bundle.get("entry", [])]
-
-    @property
-    def study_id(self) -> str:
-        return study_number(self.patient_id, key=self.app.services.study_key)
-
-
-def _dose(client: TestClient, course: int, number: int, **body: Any) -> None:
-    answer = client.post(
-        f"/api/courses/{course}/doses",
-        headers=sign_in(client, "nurse"),
-        json={"cycle": 1, "dose_number": number, **body},
-    )
-    assert answer.status_code == 201, answer.text
-
-
-@pytest.fixture
-def treated(app: App, clock: FixedClock) -> Iterator[Treated]:
-    lifted = outpatient_app(app)
+@pytest.fixture(scope="module")
+def treated(shared_app: App, shared_clock: FixedClock) -> Iterator[Program]:
+    """One treated patient per engine for the module: its tests only read."""
+    lifted = outpatient_app(shared_app)
     staff(lifted)
     with TestClient(create_server(lifted)) as client:
-        physician = sign_in(client, "physician")
-        patient_id = client.post("/api/patients", json=PATIENT, headers=physician).json()["id"]
-        screen_eligible(client, patient_id, physician)
-        planned = client.post(
-            f"/api/patients/{patient_id}/courses",
-            json={"regimen": "hd-label", "weight_kg": 70, "first_dose": HD_FIRST_DOSE},
-            headers=physician,
-        )
-        assert planned.status_code == 201, planned.text
-        hd_course = planned.json()["id"]
-        _dose(client, hd_course, 1, assessment=stable_assessment(), given_at=HD_FIRST_DOSE,
-              verified_by="nurse2", verifier_password=PASSWORD)  # fmt: skip
-        clock.now += timedelta(hours=8)
-        low = stable_assessment()
-        low["vitals"]["sbp_mmhg"] = 85
-        _dose(client, hd_course, 2, assessment=low)
-        clock.now += timedelta(hours=8)
-        arrhythmia = stable_assessment()
-        arrhythmia["vitals"]["rhythm"] = "sustained_vt"
-        _dose(client, hd_course, 3, assessment=arrhythmia)
-        # an outpatient course kept through the repository, as the diary tests keep one
-        sc_course = keep_course(lifted.services, patient_id, number=2)
-        diary = f"/api/courses/{sc_course}/diary"
-        for report in (
-            taken_report(1),
-            {"cycle": 1, "dose_number": 2, "status": "missed", "reported_by": "patient",
-             "missed_reason": "no syringes"},
-        ):  # fmt: skip
-            answer = client.post(diary, json=report, headers=sign_in(client, "nurse"))
-            assert answer.status_code == 201, answer.text
-        yield Treated(client, lifted, patient_id, hd_course, sc_course)
+        yield treat(client, lifted, shared_clock)
 
 
 def _by_id(resources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -178,7 +95,7 @@ def _by_id(resources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def test_every_resource_validates_and_its_codes_are_in_the_r4_value_sets(
-    treated: Treated,
+    treated: Program,
 ) -> None:
     found = {kind: treated.search(kind) for kind in MODELS}
     assert [len(found[k]) for k in MODELS] == [1, 2, 5]
@@ -200,7 +117,7 @@ def test_every_resource_validates_and_its_codes_are_in_the_r4_value_sets(
     assert {c["code"] for c in codings} <= R4_VALUE_SETS["Condition.category"]
 
 
-def test_the_diagnosis_is_text_only_until_a_verified_code_exists(treated: Treated) -> None:
+def test_the_diagnosis_is_text_only_until_a_verified_code_exists(treated: Program) -> None:
     (condition,) = treated.search("Condition")
     assert condition["code"] == {"text": "Melanoma"}
     assert condition["recordedDate"].startswith("2026-12-07")
@@ -208,7 +125,7 @@ def test_the_diagnosis_is_text_only_until_a_verified_code_exists(treated: Treate
 
 
 def test_a_held_dose_is_not_done_and_its_reason_names_the_rule_that_held_it(
-    treated: Treated,
+    treated: Program,
 ) -> None:
     held = treated.get(
         f"MedicationAdministration/{treated.patient_id}.dose-{treated.hd_course}-1-2"
@@ -227,7 +144,7 @@ def test_a_held_dose_is_not_done_and_its_reason_names_the_rule_that_held_it(
 
 
 def test_the_discontinued_course_is_stopped_and_the_diary_course_still_active(
-    treated: Treated,
+    treated: Program,
 ) -> None:
     requests = _by_id(treated.search("MedicationRequest"))
     bolus = requests[f"{treated.patient_id}.course-{treated.hd_course}"]
@@ -245,7 +162,7 @@ def test_the_discontinued_course_is_stopped_and_the_diary_course_still_active(
 
 
 def test_the_diary_reports_a_taken_injection_done_and_a_missed_one_not_done(
-    treated: Treated,
+    treated: Program,
 ) -> None:
     given = _by_id(treated.search("MedicationAdministration"))
     prefix = f"{treated.patient_id}.diary-{treated.sc_course}-1"
@@ -260,7 +177,7 @@ def test_the_diary_reports_a_taken_injection_done_and_a_missed_one_not_done(
     assert missed["effectiveDateTime"] == "2026-12-02T09:00:00+00:00"  # its planned time
 
 
-def test_include_brings_the_requests_of_the_administrations(treated: Treated) -> None:
+def test_include_brings_the_requests_of_the_administrations(treated: Program) -> None:
     bundle = treated.get(
         "MedicationAdministration",
         patient=f"Patient/{treated.patient_id}",
@@ -276,7 +193,7 @@ def test_include_brings_the_requests_of_the_administrations(treated: Treated) ->
     }
 
 
-def test_effective_time_filters_by_date(treated: Treated) -> None:
+def test_effective_time_filters_by_date(treated: Program) -> None:
     since = treated.search("MedicationAdministration", **{"effective-time": "ge2026-12-07"})
     assert sorted(r["id"].split(".")[1] for r in since) == [
         f"dose-{treated.hd_course}-1-{n}" for n in (1, 2, 3)
@@ -287,7 +204,7 @@ def test_effective_time_filters_by_date(treated: Treated) -> None:
     assert len(done) == 2
 
 
-def test_a_researcher_reads_shifted_dates_and_no_one_who_recorded(treated: Treated) -> None:
+def test_a_researcher_reads_shifted_dates_and_no_one_who_recorded(treated: Program) -> None:
     found = {kind: treated.search(kind, role="researcher") for kind in MODELS}
     for kind, resources in found.items():
         for resource in resources:
@@ -301,36 +218,11 @@ def test_a_researcher_reads_shifted_dates_and_no_one_who_recorded(treated: Treat
     assert f"{treated.study_id}.course-2" in requests  # the course's number, not its database id
 
 
-@contextmanager
-def _live(app: App) -> Iterator[str]:
-    """il2's server on a free local port, in a thread, for clients that speak real HTTP."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        create_server(app), log_level="warning", lifespan="off", ws="none", http="h11",
-        access_log=False,
-    )  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start in time"
-        assert thread.is_alive(), "the server stopped while starting"
-        time.sleep(0.02)
-    host, port = sock.getsockname()
-    try:
-        yield f"http://{host}:{port}/fhir"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
-
-
-def test_fhirpy_searches_pages_and_includes_over_http(treated: Treated) -> None:
+def test_fhirpy_searches_pages_and_includes_over_http(treated: Program) -> None:
     token = sign_in(treated.client, "physician")["Authorization"]
     patient = f"Patient/{treated.patient_id}"
-    with _live(treated.app) as base:
+    with live(treated.app) as root:
+        base = f"{root}/fhir"
         client = SyncFHIRClient(base, authorization=token)
         administrations = client.resources("MedicationAdministration").search(patient=patient)
         paged = administrations.limit(2).fetch_all()  # three pages, following `next`

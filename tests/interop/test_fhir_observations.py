@@ -17,7 +17,8 @@ from il2.bootstrap import App
 from il2.domain.coding import Section
 from il2.server import create_server
 from tests.e2e.test_api import a_course, first_dose, sign_in
-from tests.integration.builders import partial_response_so_far, staff
+from tests.integration.builders import staff
+from tests.interop.programs import toxicity_and_response
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -26,33 +27,18 @@ with warnings.catch_warnings():
 LOINC, UCUM = "http://loinc.org", "http://unitsofmeasure.org"
 
 
-def _platelets(count: int) -> dict[str, Any]:
-    return {"ctcae_version": "5.0",
-            "findings": [{"term": "platelet_count_decreased", "value": count, "unit": "per_ul"}]}  # fmt: skip
-
-
-@pytest.fixture
-def record(app: App) -> Iterator[tuple[TestClient, int, App]]:
-    """A patient with a course, one dose, a toxicity graded 2 then corrected to 3, a response."""
-    staff(app)
-    with TestClient(create_server(app)) as client:
+@pytest.fixture(scope="module")
+def record(shared_app: App) -> Iterator[tuple[TestClient, int, App]]:
+    """A patient with a course, one dose, a toxicity graded 2 then corrected to 3, a response;
+    one per engine for the module (its tests only read)."""
+    staff(shared_app)
+    with TestClient(create_server(shared_app)) as client:
         patient_id, course_id = a_course(client)
-        nurse, physician = sign_in(client, "nurse"), sign_in(client, "physician")
+        nurse = sign_in(client, "nurse")
         dose = client.post(f"/api/courses/{course_id}/doses", headers=nurse, json=first_dose())
         assert dose.status_code == 201, dose.text
-        first = client.post(f"/api/patients/{patient_id}/toxicities", headers=nurse,
-                            json={"observed_on": "2026-12-07", "course_id": course_id,
-                                  "findings": _platelets(60000)})  # fmt: skip
-        assert first.status_code == 201, first.text
-        fixed = client.post(f"/api/patients/{patient_id}/entries/{first.json()['id']}/corrections",
-                            headers=physician, json={"content": _platelets(40000),
-                                                     "reason": "misread the count"})  # fmt: skip
-        assert fixed.status_code == 201, fixed.text
-        response = client.post(f"/api/patients/{patient_id}/responses", headers=physician,
-                               json={"course_id": course_id,
-                                     "measurements": partial_response_so_far()})  # fmt: skip
-        assert response.status_code == 201, response.text
-        yield client, patient_id, app
+        toxicity_and_response(client, patient_id, course_id)
+        yield client, patient_id, shared_app
 
 
 def _search(client: TestClient, path: str, role: str = "physician", **params: Any) -> Bundle:
