@@ -53,8 +53,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from il2.bootstrap import App, launch_cookie_key
 from il2.domain.errors import InvalidInputError, PermissionDeniedError
 from il2.domain.records import Actor
-from il2.interop.identity import mrn_system
 from il2.services.audit import audit_denial
+from il2.services.ehr import ehr_mrn_system
 from il2.services.patients import search_patients
 
 SCOPE = "launch openid fhirUser patient/Patient.rs"
@@ -94,7 +94,7 @@ class SmartSite:
         return cls(
             client_id=settings.smart_client_id,
             issuers=frozenset(_issuer(i) for i in settings.smart_issuers),
-            mrn_system=mrn_system(app.services),
+            mrn_system=ehr_mrn_system(app.services),
         )
 
 

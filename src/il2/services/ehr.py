@@ -28,6 +28,7 @@ from il2.domain.coding import Section
 from il2.domain.errors import InvalidInputError, NotFoundError, UnavailableError
 from il2.domain.findings import FieldSpec, FieldType
 from il2.domain.records import Actor, Patient
+from il2.rules.loader import RuleSet
 from il2.services.auditing import audit, refusals_audited
 from il2.services.context import Services, patient_or_404
 from il2.services.parsing import text
@@ -82,19 +83,25 @@ def _ehr_patient(services: Services, ehr: EhrRecords, mrn: str) -> Mapping[str, 
 
 @dataclass(frozen=True, slots=True)
 class Wanted:
-    """A bedside number field asked of the EHR: its LOINC code and il2's UCUM unit."""
+    """A bedside number field asked of the EHR as an Observation: its LOINC coding and il2's
+    UCUM unit (the dose form's offers and the CDS Hooks prefetch ask for the same)."""
 
     spec: FieldSpec
     system: str
     code: str
+    display: str
     unit_system: str | None
     unit_code: str | None
 
+    @property
+    def field(self) -> str:
+        """The field's path in the before-dose assessment (`vitals.sbp_mmhg`)."""
+        return self.spec.path
 
-def wanted_fields(services: Services) -> tuple[Wanted, ...]:
+
+def wanted_fields(rules: RuleSet) -> tuple[Wanted, ...]:
     """The bedside number fields with a verified LOINC code, one per code (`baseline.*` are
     values from before treatment, never the latest result)."""
-    rules = services.rules
     found: dict[tuple[str, str], Wanted] = {}
     for path, spec in rules.bedside_fields.items():
         if spec.type is not FieldType.NUMBER or path.startswith("baseline."):
@@ -105,13 +112,13 @@ def wanted_fields(services: Services) -> tuple[Wanted, ...]:
         unit = rules.codes.coding(Section.UNITS, spec.unit) if spec.unit else None
         found.setdefault(
             (coding.system, coding.code),
-            Wanted(spec, coding.system, coding.code, unit.system if unit else None,
-                   unit.code if unit else None),
+            Wanted(spec, coding.system, coding.code, coding.display,
+                   unit.system if unit else None, unit.code if unit else None),
         )  # fmt: skip
     return tuple(found.values())
 
 
-def _moment(observation: Mapping[str, Any]) -> datetime | None:
+def observation_moment(observation: Mapping[str, Any]) -> datetime | None:
     """The Observation's effective time, when it is a date-time with its offset."""
     raw = observation.get("effectiveDateTime") or observation.get("effectiveInstant")
     if not isinstance(raw, str) or "T" not in raw:
@@ -123,7 +130,8 @@ def _moment(observation: Mapping[str, Any]) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
-def _coded(observation: Mapping[str, Any], wanted: Wanted) -> bool:
+def observation_coded(observation: Mapping[str, Any], wanted: Wanted) -> bool:
+    """Whether the Observation carries the wanted field's coding."""
     codings = (observation.get("code") or {}).get("coding") or ()
     return any(
         isinstance(c, Mapping) and (c.get("system"), c.get("code")) == (wanted.system, wanted.code)
@@ -152,7 +160,7 @@ def _offer(
     """One Observation as an offer for its field: usable, or the reason it is not."""
     spec = wanted.spec
     quantity = found.get("valueQuantity")
-    moment = _moment(found)
+    moment = observation_moment(found)
     offer: dict[str, Any] = {
         "field": spec.path,
         "label": spec.label or spec.path,
@@ -264,14 +272,14 @@ def ehr_bedside_values(
         patient_id=patient.id,
     ):  # fmt: skip
         found = _ehr_patient(services, ehr, patient.mrn)
-        wanted = wanted_fields(services)
+        wanted = wanted_fields(services.rules)
         observations = ehr.latest_observations(
             str(found["id"]), [(w.system, w.code) for w in wanted]
         )
     now = services.clock()
     offers = []
     for item in wanted:
-        latest = [o for o in observations if _coded(o, item)]
+        latest = [o for o in observations if observation_coded(o, item)]
         if latest:
             offers.append(_offer(services, ehr, item, max(latest, key=_sort_key), now))
     fill, sources = _fill(offers)
@@ -305,7 +313,7 @@ def ehr_bedside_values(
 
 
 def _sort_key(observation: Mapping[str, Any]) -> str:
-    moment = _moment(observation)
+    moment = observation_moment(observation)
     return moment.isoformat() if moment else ""
 
 

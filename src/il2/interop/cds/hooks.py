@@ -20,9 +20,9 @@ from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor
 from il2.interop.cds import cards, prefetch
 from il2.interop.cds.prefetch import Reading
-from il2.interop.identity import mrn_system
 from il2.services.context import Services
 from il2.services.doses import DoseSubmission, preview_dose
+from il2.services.ehr import ehr_mrn_system
 from il2.services.patients import read_patient, search_patients
 from il2.services.worklist import worklist
 
@@ -146,7 +146,7 @@ def il2_patient(services: Services, actor: Actor, call: Call, fetch: Fetch) -> i
         raise InvalidInputError(
             field="prefetch.patient.id", value=found.get("id"), allowed="context.patientId"
         )
-    system = mrn_system(services)
+    system = ehr_mrn_system(services)
     for identifier in found.get("identifier") or ():
         if not isinstance(identifier, Mapping) or identifier.get("system") != system:
             continue
@@ -253,7 +253,9 @@ def order_sign(
     last = _last_given(record)
     readings: list[Reading] = [
         prefetch.read(
-            w, _prefetched(call, w.field, w.template, fetch, required=False), not_before=last
+            w,
+            _prefetched(call, w.field, prefetch.template(w), fetch, required=False),
+            not_before=last,
         )
         for w in wanted
     ]

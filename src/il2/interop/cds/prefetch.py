@@ -19,68 +19,34 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from il2.domain.coding import Section
-from il2.domain.findings import FieldType
 from il2.rules.loader import RuleSet
+from il2.services.ehr import (
+    STANDING,
+    Wanted,
+    observation_coded,
+    observation_moment,
+    wanted_fields,
+)
 
 PATIENT_KEY = "patient"
 PATIENT_TEMPLATE = "Patient/{{context.patientId}}"
-# R4 ObservationStatus (hl7.org/fhir/R4/valueset-observation-status.html): the results that
-# stand; registered, preliminary, cancelled, entered-in-error and unknown are not read.
-STANDING = frozenset({"final", "amended", "corrected"})
+__all__ = ["STANDING", "Wanted", "assessment", "read", "resources", "template", "templates",
+           "wanted_fields"]  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class Wanted:
-    """One before-dose field asked for as an Observation: its LOINC and UCUM codings."""
-
-    field: str
-    system: str
-    code: str
-    display: str
-    unit_system: str | None
-    unit_code: str | None
-
-    @property
-    def template(self) -> str:
-        """The latest Observation with this code (CDS Hooks prefetch query restrictions)."""
-        return (
-            f"Observation?patient={{{{context.patientId}}}}&code={self.system}|{self.code}"
-            "&_sort=-date&_count=1"
-        )
-
-
-def wanted_fields(rules: RuleSet) -> tuple[Wanted, ...]:
-    """The number fields of the before-dose assessment that have a LOINC code, one per code
-    (`baseline.*` are pre-treatment values, not the latest result, and are not asked for)."""
-    found: dict[str, Wanted] = {}
-    for path, spec in rules.bedside_fields.items():
-        if spec.type is not FieldType.NUMBER or path.startswith("baseline."):
-            continue
-        coding = rules.codes.coding(Section.FIELDS, path)
-        if coding is None:
-            continue
-        unit = rules.codes.coding(Section.UNITS, spec.unit) if spec.unit else None
-        key = f"{coding.system}|{coding.code}"
-        found.setdefault(
-            key,
-            Wanted(
-                field=path,
-                system=coding.system,
-                code=coding.code,
-                display=coding.display,
-                unit_system=unit.system if unit else None,
-                unit_code=unit.code if unit else None,
-            ),
-        )
-    return tuple(found.values())
+def template(wanted: Wanted) -> str:
+    """The latest Observation with the field's code (CDS Hooks prefetch query restrictions)."""
+    return (
+        f"Observation?patient={{{{context.patientId}}}}&code={wanted.system}|{wanted.code}"
+        "&_sort=-date&_count=1"
+    )
 
 
 def templates(rules: RuleSet, *, with_observations: bool) -> dict[str, str]:
     """The prefetch templates of a service: the Patient, and the Observations if it decides."""
     found = {PATIENT_KEY: PATIENT_TEMPLATE}
     if with_observations:
-        found |= {w.field: w.template for w in wanted_fields(rules)}
+        found |= {w.field: template(w) for w in wanted_fields(rules)}
     return found
 
 
@@ -107,25 +73,6 @@ def resources(found: object) -> Iterator[Mapping[str, Any]]:
         yield found
 
 
-def _moment(observation: Mapping[str, Any]) -> datetime | None:
-    raw = observation.get("effectiveDateTime") or observation.get("effectiveInstant")
-    if not isinstance(raw, str) or "T" not in raw:
-        return None  # a date without a time cannot be placed against a dose
-    try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
-
-
-def _coded(observation: Mapping[str, Any], wanted: Wanted) -> bool:
-    codings = (observation.get("code") or {}).get("coding") or ()
-    return any(
-        isinstance(c, Mapping) and c.get("system") == wanted.system and c.get("code") == wanted.code
-        for c in codings
-    )
-
-
 def read(wanted: Wanted, found: object, *, not_before: datetime | None) -> Reading:
     """The latest standing Observation of `wanted` in a prefetch value, in il2's unit.
 
@@ -137,8 +84,8 @@ def read(wanted: Wanted, found: object, *, not_before: datetime | None) -> Readi
         for o in resources(found)
         if o.get("resourceType") == "Observation"
         and o.get("status") in STANDING
-        and _coded(o, wanted)
-        and (moment := _moment(o)) is not None
+        and observation_coded(o, wanted)
+        and (moment := observation_moment(o)) is not None
     ]
     if not candidates:
         return Reading(wanted.field, None, None, "no final result with a date and time")
