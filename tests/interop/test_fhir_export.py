@@ -25,7 +25,7 @@ from sqlalchemy import event
 from il2.bootstrap import App, build_app, export_folder
 from il2.config import Settings
 from il2.domain.exports import ExportStatus
-from il2.interop.fhir.model import MRN_SYSTEM, STUDY_SYSTEM
+from il2.interop.fhir.model import MRN_SYSTEM, STUDY_SYSTEM, ResourceType
 from il2.interop.fhir.resources import TYPES
 from il2.server import create_server
 from il2.services.accounts import actor_for_username, add_user
@@ -354,3 +354,25 @@ def test_the_program_is_read_in_batches_not_patient_by_patient(
     assert patients > batch
     assert len(reads) == math.ceil(patients / batch)
     small.engine.dispose()
+
+
+def test_a_record_that_cannot_be_mapped_is_an_error_line_and_the_rest_goes_on(
+    app: App, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(record: Any, context: Any) -> Any:
+        if record["patient"]["name"].startswith("Ada Export"):
+            raise ValueError(record["patient"]["name"])  # its words must not reach the file
+        return TYPES["Patient"].build(record, context)
+
+    monkeypatch.setitem(TYPES, "Broken", ResourceType(name="Broken", profiles=(), build=broken))
+    _, manifest = _export(client, _type="Broken")
+    assert sum(output["count"] for output in manifest["output"]) == _patients(app) - REGISTERED
+    [errors] = manifest["error"]
+    assert errors["type"] == "OperationOutcome"
+    answer = client.get(errors["url"], headers=sign_in(client, "physician"))
+    lines = answer.content.splitlines()
+    assert len(lines) == errors["count"] == REGISTERED
+    for line in lines:
+        outcome = OperationOutcome.model_validate(orjson.loads(line))
+        assert "could not be mapped (ValueError)" in (outcome.issue[0].diagnostics or "")
+        assert b"Ada" not in line
