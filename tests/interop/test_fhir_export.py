@@ -13,7 +13,7 @@ import math
 import time
 import warnings
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +30,12 @@ from il2.interop.fhir.resources import TYPES
 from il2.server import create_server
 from il2.services.accounts import actor_for_username, add_user
 from il2.services.bulk import BulkWriter
-from il2.services.demo import build_demo
+from il2.services.demo import add_outpatients, build_demo
 from il2.services.exports import export_status, program_pages, start_export
-from il2.services.patients import read_patient, read_study_record
+from il2.services.patients import read_patient, read_study_record, record_screening
 from il2.services.ports import AuditQuery
 from tests.e2e.test_api import sign_in
-from tests.integration.builders import PASSWORD, PATIENT, staff
+from tests.integration.builders import PASSWORD, PATIENT, eligible_findings, staff
 from tests.integration.conftest import FixedClock
 
 with warnings.catch_warnings():
@@ -163,6 +163,7 @@ def test_each_type_exports_exactly_what_reading_each_patient_answers(
 
 def test_the_records_read_in_batches_are_the_records_read_one_by_one(app: App) -> None:
     _program(app)
+    add_outpatients(app.services, seed=1)  # their self-injection diaries
     physician = actor_for_username(app.services, "physician")
     researcher = actor_for_username(app.services, "researcher")
     moment = app.services.clock()
@@ -175,11 +176,29 @@ def test_the_records_read_in_batches_are_the_records_read_one_by_one(app: App) -
         )
         records = [pair for page in pages for pair in page]
         assert len(records) == total
+        assert any(record["diary"] for _, record in records)
+        assert any(record["doses"] for _, record in records)
         for key, record in records:
             if identified:
                 assert record == read_patient(app.services, physician, int(key))
             else:
                 assert record == read_study_record(app.services, researcher, key)
+
+
+def test_records_kept_after_the_transaction_time_are_left_out(app: App) -> None:
+    """Records are only ever added, so the export reads the program as it was at kick-off."""
+    _program(app)
+    physician = actor_for_username(app.services, "physician")
+    moment = app.services.clock()
+    with app.services.uow() as uow:
+        _, through = uow.patients.span()
+    record_screening(app.services, physician, through, eligible_findings())
+
+    def screenings(as_of: datetime) -> int:
+        pages = program_pages(app.services, identified=True, through=through, as_of=as_of, batch=50)
+        return sum(len(r["screenings"]) for page in pages for key, r in page if key == str(through))
+
+    assert screenings(moment) == screenings(moment - timedelta(seconds=1)) + 1
 
 
 def test_type_patient_exports_only_patients(client: TestClient) -> None:

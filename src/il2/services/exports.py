@@ -27,7 +27,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from il2.domain.deidentify import study_number
 from il2.domain.errors import NotFoundError
@@ -54,7 +54,14 @@ JOB_ID_BYTES = 24
 """Random bytes in a job's id (32 URL-safe characters): its URL cannot be guessed."""
 
 _log = logging.getLogger(__name__)
-Row = TypeVar("Row")
+
+
+class _Kept(Protocol):
+    @property
+    def recorded_at(self) -> datetime: ...
+
+
+Row = TypeVar("Row", bound=_Kept)
 
 
 def _thread(work: Callable[[], None]) -> None:
@@ -118,7 +125,7 @@ def start_export(
 
 def _as_of(rows: Iterable[Row], moment: datetime) -> list[Row]:
     """The rows kept by `moment` (every record has `recorded_at`; records are only added)."""
-    return [row for row in rows if getattr(row, "recorded_at") <= moment]  # noqa: B009
+    return [row for row in rows if row.recorded_at <= moment]
 
 
 def _batch(uow: UnitOfWork, ids: list[int], as_of: datetime) -> dict[int, PatientRows]:
