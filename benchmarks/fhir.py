@@ -33,7 +33,7 @@ from pathlib import Path
 
 from il2.bootstrap import App, build_app, upgrade_database
 from il2.config import Settings
-from il2.interop.fhir.export import mapper
+from il2.interop.fhir.export import exportable, mapper
 from il2.interop.fhir.resources import TYPES
 from il2.server import create_server
 from il2.services.accounts import actor_for_username
@@ -107,7 +107,7 @@ def reads(path: Path) -> None:
                 "entry"
             ]
         ]
-        compartment = next((name for name in TYPES if name != "Patient"), None)
+        compartment = next((n for n, kind in TYPES.items() if kind.in_compartment), None)
 
         def search(pid: str) -> str:
             if compartment is None:
@@ -148,7 +148,7 @@ def one_export(path: Path, policy: Path | None) -> None:
     )
     physician = actor_for_username(app.services, "demo-physician")
     patients = patient_count(app.services)
-    types = tuple(TYPES)
+    types = exportable()
     _reset_peak()
     before = _status_mb("VmRSS")
     start = time.perf_counter()

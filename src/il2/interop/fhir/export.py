@@ -62,15 +62,23 @@ _ACCEPTED_MEDIA = ("application/fhir+json", "application/json", "*/*")
 _ERROR_TYPE = "OperationOutcome"
 
 
+def exportable() -> tuple[str, ...]:
+    """The types an export writes: those built from patients' records (Patient and every
+    compartment type). A program-level type (AuditEvent: the trail, administrators only) is
+    read through its own search, not exported."""
+    return tuple(name for name, kind in TYPES.items() if kind.program_search is None)
+
+
 def _requested_types(query: list[tuple[str, str]]) -> tuple[str, ...]:
-    """The types asked for (every type the facade answers when `_type` is absent)."""
+    """The types asked for (every exportable type when `_type` is absent)."""
+    allowed = exportable()
     asked = [part.strip() for k, v in query if k == "_type" for part in v.split(",")]
     for name in asked:
-        if name not in TYPES:
+        if name not in allowed:
             raise InvalidInputError(
-                field="_type", value=name[:64], allowed=f"one of {', '.join(TYPES)}"
+                field="_type", value=name[:64], allowed=f"one of {', '.join(allowed)}"
             )
-    return tuple(dict.fromkeys(asked)) or tuple(TYPES)
+    return tuple(dict.fromkeys(asked)) or allowed
 
 
 def _check_kick_off(request: Request) -> tuple[str, ...]:
