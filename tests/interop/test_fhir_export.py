@@ -398,3 +398,16 @@ def test_a_record_that_cannot_be_mapped_is_an_error_line_and_the_rest_goes_on(
         outcome = OperationOutcome.model_validate(orjson.loads(line))
         assert "could not be mapped (ValueError)" in (outcome.issue[0].diagnostics or "")
         assert b"Ada" not in line
+
+
+def test_a_scoped_token_exports_only_the_types_its_scopes_let_it_search(
+    client: TestClient,
+) -> None:
+    body = {"username": "physician", "password": PASSWORD, "scope": "user/Patient.rs"}
+    answer = client.post("/api/token", json=body)
+    assert answer.status_code == 200, answer.text
+    headers = {**ASYNC, "Authorization": f"Bearer {answer.json()['access_token']}"}
+    _refused(client.get("/fhir/$export", headers=headers), 403, "scope")
+    started = client.get("/fhir/$export", params={"_type": "Patient"}, headers=headers)
+    assert started.status_code == 202, started.text
+    assert _finished(client, started.headers["Content-Location"], headers).status_code == 200
