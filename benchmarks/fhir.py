@@ -53,11 +53,15 @@ READS = 300
 
 
 def demo_version() -> str:
-    """A digest of the code that writes the demo: a cached program is rebuilt when it changes."""
+    """A digest of the code that writes the demo and of the migrations' names: a cached
+    program is rebuilt when either changes (a database migrated by another history of
+    revisions would not upgrade)."""
     digest = hashlib.sha256()
     for name in _DEMO_CODE:
         path = _SRC / name
         digest.update(path.read_bytes() if path.exists() else name.encode())
+    migrations = sorted(p.name for p in (_SRC / "persistence/migrations/versions").glob("0*.py"))
+    digest.update("\n".join(migrations).encode())
     return digest.hexdigest()[:12]
 
 
