@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,10 +115,19 @@ def site_rules(settings: Settings | None = None) -> RuleSet:
     return load_rules(site_policy=settings.site_policy)
 
 
+def export_folder(settings: Settings) -> Path:
+    """Where bulk export files go: `exports/` in the data directory; without one (tests), a
+    folder of this process under the system's temporary directory."""
+    if settings.data_dir is not None:
+        return settings.data_dir / "exports"
+    return Path(tempfile.gettempdir()) / f"il2-exports-{os.getpid()}"
+
+
 def build_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> App:
     """Load settings and rule tables and connect storage; fails loudly on a bad rule file."""
     from il2.persistence.bulk import SqlBulkRecordsFactory  # noqa: PLC0415 - storage, see top
     from il2.persistence.database import make_engine, make_sessions  # noqa: PLC0415
+    from il2.persistence.exports import DiskExportFiles  # noqa: PLC0415
     from il2.persistence.uow import SqlUnitOfWorkFactory  # noqa: PLC0415
 
     settings = settings or Settings.from_environment()
@@ -134,6 +144,7 @@ def build_app(settings: Settings | None = None, *, clock: Clock = system_clock) 
         bulk=SqlBulkRecordsFactory(engine),
         ehr=ehr_records(settings),
         study_key=study_key(settings),
+        export_files=DiskExportFiles(export_folder(settings)),
     )
     return App(settings=settings, rules=rules, engine=engine, services=services)
 

@@ -34,6 +34,9 @@ class Settings:
     is Secure when the request came over https.
     IL2_FORWARDED_ALLOW_IPS: the proxy addresses (comma-separated) whose X-Forwarded-Proto and
     X-Forwarded-For `il2 serve` believes; unset means 127.0.0.1 only.
+    The data directory ($XDG_DATA_HOME/il2, else ~/.local/share/il2) also holds FHIR bulk
+    export files (`exports/<job>/`); a Settings made without it (tests) keeps them in a folder
+    under the system's temporary directory.
     IL2_DEMO: `1` (or `true`, `yes`) says the database is a demo (`make run` sets it): the
     sign-in page then shows the demo accounts and their password. Never set it on real records.
     IL2_CDS_CLIENTS: path to the TOML file of the CDS Hooks clients (EHRs) il2 trusts, each with
@@ -63,6 +66,7 @@ class Settings:
     ehr_fhir_url: str | None = None
     ehr_token: str | None = field(default=None, repr=False)
     ehr_token_file: Path | None = None
+    data_dir: Path | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -94,4 +98,5 @@ class Settings:
             ehr_token_file=Path(ehr_token_file) if ehr_token_file else None,
             study_key=key.encode("utf-8") if key else None,
             study_key_file=Path(key_file) if key_file else _data_dir(env) / "study.key",
+            data_dir=_data_dir(env),
         )

@@ -18,7 +18,7 @@ def test_upgrade_from_empty_matches_the_tables_and_downgrade_leaves_nothing(
 ) -> None:
     app = build_app(Settings(database_url=database_url))
     assert database_revision(app) is None
-    assert upgrade_database(app) == "0010"
+    assert upgrade_database(app) == "0011"
     engine = create_engine(database_url)
     tables = set(inspect(engine).get_table_names())
     assert set(Base.metadata.tables) <= tables
@@ -38,7 +38,7 @@ def test_upgrade_from_empty_matches_the_tables_and_downgrade_leaves_nothing(
     assert ("course_id", "cycle", "dose_number", "seq") in order
     assert downgrade_database(app) is None
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
-    assert upgrade_database(app) == "0010"
+    assert upgrade_database(app) == "0011"
     engine.dispose()
     app.engine.dispose()
 
@@ -65,7 +65,7 @@ def test_upgrading_counts_the_doses_already_recorded_and_new_doses_count_as_adde
     upgrade_database(app, "0001")
     # no study at 0001: its tables come with 0007
     build_demo(app.services, seed=5, years=1, until=date(2026, 11, 1), study=False)
-    assert upgrade_database(app) == "0010"
+    assert upgrade_database(app) == "0011"
     engine = create_engine(database_url)
     kept, counted = _tallies(engine)
     assert kept == counted

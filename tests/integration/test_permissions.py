@@ -31,6 +31,7 @@ from il2.services.clinical import (
 from il2.services.courses import plan_course
 from il2.services.diary import record_entry
 from il2.services.doses import DoseSubmission, submit_dose
+from il2.services.exports import start_export
 from il2.services.outcomes import program
 from il2.services.patients import (
     create_patient,
@@ -314,6 +315,14 @@ ACTIONS: dict[str, Callable[[World, Actor], object]] = {
     "study.define": World.study,
     "study.assign": World.assignment,
     "study.read": lambda w, a: list_studies(w.app.services, a),
+    "program.export": lambda w, a: start_export(
+        w.app.services,
+        a,
+        request_url="matrix",
+        types=("Patient",),
+        build=lambda *_: [],
+        spawn=lambda _: None,  # the cell is who may start one; the work is test_fhir_export's
+    ),
     "study_id.lookup": lambda w, a: lookup_study_number(
         w.app.services, a, study_number(w.patient, key=w.app.services.study_key)
     ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -90,3 +90,11 @@ class SqlDiary:
         """A course's entries, oldest first (corrected ones included)."""
         query = select(DiaryEntryRow).where(DiaryEntryRow.course_id == course_id)
         return [_entry(r) for r in self._session.scalars(query.order_by(DiaryEntryRow.id))]
+
+    def for_courses(self, course_ids: Sequence[int]) -> Mapping[int, Sequence[DiaryEntry]]:
+        """Several courses' entries, oldest first, in one query."""
+        query = select(DiaryEntryRow).where(DiaryEntryRow.course_id.in_(course_ids))
+        found: dict[int, list[DiaryEntry]] = {}
+        for row in self._session.scalars(query.order_by(DiaryEntryRow.id)):
+            found.setdefault(row.course_id, []).append(_entry(row))
+        return found

@@ -418,6 +418,22 @@ class SqlPatients:
         """Every patient's id, diagnosis and referral date, newest referral first."""
         return analysis.referrals(self._session)
 
+    def span(self) -> tuple[int, int]:
+        """How many patients there are and the highest id (0 with none), in one statement."""
+        found = self._session.execute(select(func.count(PatientRow.id), func.max(PatientRow.id)))
+        count, highest = found.one()
+        return int(count or 0), int(highest or 0)
+
+    def after(self, patient_id: int, *, through: int, limit: int) -> Sequence[Patient]:
+        """Up to `limit` patients with ids in (`patient_id`, `through`], by id."""
+        query = (
+            select(PatientRow)
+            .where(PatientRow.id > patient_id, PatientRow.id <= through)
+            .order_by(PatientRow.id)
+            .limit(limit)
+        )
+        return [_patient(row) for row in self._session.scalars(query)]
+
     def search(self, text: str, *, limit: int) -> Sequence[Patient]:
         """Patients whose name or MRN contains `text` (any case), by name then id."""
         wanted = text.lower()

@@ -95,7 +95,7 @@ class SessionRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    # The SMART scopes the token was asked with (migration 0010); None: all the role allows.
+    # The SMART scopes the token was asked with (migration 0011); None: all the role allows.
     scope: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
@@ -382,3 +382,25 @@ class DiaryEntryRow(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     recorded_by: Mapped[str] = mapped_column(String(80))
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ExportJobRow(Base):
+    """A bulk export job (migration 0011): who asked, what, where it is and its files. The id
+    is random (it is the job's URL); the worker notes its progress and its heartbeat."""
+
+    __tablename__ = "export_jobs"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), index=True)
+    request_url: Mapped[str] = mapped_column(Text)
+    types: Mapped[list[Any]] = mapped_column(JsonType)
+    mode: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    patients_total: Mapped[int] = mapped_column(Integer)
+    patients_done: Mapped[int] = mapped_column(Integer)
+    through_patient_id: Mapped[int] = mapped_column(Integer)
+    transaction_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    outputs: Mapped[list[Any]] = mapped_column(JsonType)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy.orm import Session, sessionmaker
 
 from il2.persistence.diary import SqlDiary
+from il2.persistence.exports import SqlExports
 from il2.persistence.infusions import SqlInfusions
 from il2.persistence.repositories import (
     SqlAudit,
@@ -25,6 +26,7 @@ from il2.services.ports import (
     Diary,
     Doses,
     Entries,
+    Exports,
     Infusions,
     Patients,
     Screenings,
@@ -64,6 +66,7 @@ class SqlUnitOfWork(RolledBackOnExit):
     studies: Studies
     diary: Diary
     infusions: Infusions
+    exports: Exports
     audit: Audit
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
@@ -81,6 +84,7 @@ class SqlUnitOfWork(RolledBackOnExit):
         self.studies = SqlStudies(self.session)
         self.diary = SqlDiary(self.session)
         self.infusions = SqlInfusions(self.session)
+        self.exports = SqlExports(self.session)
         self.audit = SqlAudit(self.session)
         return self
 

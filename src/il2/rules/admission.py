@@ -1,4 +1,5 @@
-"""Read the planning (admission) site policies into the domain's AdmissionPolicy."""
+"""Read the planning (admission) site policies into the domain's AdmissionPolicy, and the bulk
+export's into its ExportPolicy (both whole numbers in a range)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Mapping
 
 from il2.domain.admission import AdmissionPolicy
 from il2.domain.errors import RuleTableError
+from il2.domain.exports import ExportPolicy
 from il2.rules.site import PolicySetting
 
 
@@ -18,6 +20,16 @@ def _whole(setting: PolicySetting, *, minimum: int, maximum: int, unit: str) -> 
             problem=f"must be a whole number of {unit} from {minimum} to {maximum}, not {value!r}",
         )
     return value
+
+
+def export_policy(policies: Mapping[str, PolicySetting]) -> ExportPolicy:
+    """The bulk export's site choices ($export), validated."""
+    return ExportPolicy(
+        expiry_h=_whole(policies["export_expiry_h"], minimum=1, maximum=720, unit="hours"),
+        batch_patients=_whole(
+            policies["export_batch_patients"], minimum=1, maximum=10_000, unit="patients"
+        ),
+    )
 
 
 def admission_policy(policies: Mapping[str, PolicySetting]) -> AdmissionPolicy:

@@ -21,6 +21,7 @@ from il2.domain.coding import CodeTable, Section
 from il2.domain.ctcae import CtcaeTable
 from il2.domain.eligibility import CriteriaTable
 from il2.domain.errors import RuleTableError
+from il2.domain.exports import ExportPolicy
 from il2.domain.field_grading import FieldGrading
 from il2.domain.findings import FieldSpec
 from il2.domain.irecist import IrecistCriteria
@@ -41,7 +42,7 @@ from il2.domain.regimen import (
 )
 from il2.domain.retreatment import RetreatmentTable
 from il2.domain.timeline import TimelinePolicy
-from il2.rules.admission import admission_policy
+from il2.rules.admission import admission_policy, export_policy
 from il2.rules.bedside import (
     bedside_policy,
     bedside_table,
@@ -105,6 +106,7 @@ class RuleSet:
     timeline: TimelinePolicy
     admission: AdmissionPolicy
     codes: CodeTable
+    exports: ExportPolicy
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -448,4 +450,5 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         timeline=timeline_policy(policies, site.time_zone),
         admission=admission_policy(policies),
         codes=codes,
+        exports=export_policy(policies),
     )

@@ -16,6 +16,7 @@ from il2.services.ports import (
     BulkRecordsFactory,
     Clock,
     EhrRecords,
+    ExportFiles,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -37,6 +38,8 @@ class Services:
     ehr: EhrRecords | None = None
     study_key: bytes = field(default=b"", repr=False)
     """The site's secret key for study numbers (domain/deidentify.py); never logged."""
+    export_files: ExportFiles | None = field(default=None, repr=False, compare=False)
+    """Where bulk exports keep their files (None: exports are not offered)."""
     answers: dict[tuple[str, int], tuple[object, Any]] = field(
         default_factory=dict, repr=False, compare=False
     )

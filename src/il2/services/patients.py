@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from hmac import compare_digest as hmac_equal
 from typing import Any
@@ -17,8 +18,17 @@ from il2.domain.deidentify import (
     study_number,
     withhold_free_text,
 )
+from il2.domain.diary import DiaryEntry
 from il2.domain.errors import InvalidInputError, NotFoundError
-from il2.domain.records import Actor, CourseRecord, Json, Patient, ScreeningRecord
+from il2.domain.records import (
+    Actor,
+    ClinicalEntry,
+    CourseRecord,
+    DoseRecord,
+    Json,
+    Patient,
+    ScreeningRecord,
+)
 from il2.services.auditing import audit, stamp
 from il2.services.context import Services, patient_or_404
 from il2.services.diary import diary_lines
@@ -30,6 +40,7 @@ from il2.services.permissions import (
     reads_identified,
     require,
 )
+from il2.services.ports import UnitOfWork
 from il2.services.screening import screen_candidate
 
 _PATIENT_KEYS = ("mrn", "name", "birth_date", "sex", "diagnosis", "referred_on")
@@ -216,6 +227,58 @@ def read_study_record(services: Services, actor: Actor, number: str) -> dict[str
     return _renumbered(read_patient(services, actor, _study_patient_id(services, number)))
 
 
+@dataclass(frozen=True, slots=True)
+class PatientRows:
+    """Everything a patient's record is built from, already read (one patient, or one of a
+    batch read together: services/exports.py)."""
+
+    patient: Patient
+    screenings: Sequence[ScreeningRecord]
+    courses: Sequence[CourseRecord]
+    doses: Mapping[int, Sequence[DoseRecord]]
+    """Each course's ledger, by course id."""
+    entries: Sequence[ClinicalEntry]
+    diary: Mapping[int, Sequence[DiaryEntry]]
+    """Each course's diary entries, by course id."""
+
+
+def patient_rows(uow: UnitOfWork, patient: Patient) -> PatientRows:
+    """One patient's rows, read course by course (a single record's read)."""
+    courses = uow.courses.for_patient(patient.id)
+    return PatientRows(
+        patient=patient,
+        screenings=uow.screenings.for_patient(patient.id),
+        courses=courses,
+        doses={c.id: uow.doses.for_course(c.id) for c in courses},
+        entries=uow.entries.for_patient(patient.id),
+        diary={c.id: uow.diary.for_course(c.id) for c in courses},
+    )
+
+
+def patient_record(services: Services, rows: PatientRows, *, identified: bool) -> dict[str, Any]:
+    """The record `read_patient` answers, built from rows already read: identified, or (for a
+    researcher) de-identified with dates shifted to day 0. The one place a record is built."""
+    courses = rows.courses
+    record: dict[str, Any] = {
+        "patient": plain(rows.patient),
+        "screenings": [plain(s) for s in rows.screenings],
+        "courses": [plain(c) for c in courses],
+        "doses": [plain(d) for c in courses for d in rows.doses.get(c.id, ())],
+        "entries": [plain(e) for e in rows.entries],
+        "diary": [
+            line for c in courses for line in diary_lines(services, rows.diary.get(c.id, ()))
+        ],
+    }
+    if identified:
+        return record
+    return _deidentified_record(services, rows.patient, courses, record)
+
+
+def study_record(services: Services, rows: PatientRows) -> dict[str, Any]:
+    """The record `read_study_record` answers (de-identified, no database ids), from rows."""
+    return _renumbered(patient_record(services, rows, identified=False))
+
+
 def read_patient(services: Services, actor: Actor, patient_id: int) -> dict[str, Any]:
     """A patient's record with screenings, courses, doses, entries and the self-injection
     diary of outpatient courses; de-identified for researchers.
@@ -226,19 +289,7 @@ def read_patient(services: Services, actor: Actor, patient_id: int) -> dict[str,
     identified = read_mode(services, actor) == "identified"
     with services.uow() as uow:
         patient = patient_or_404(uow, patient_id)
-        courses = uow.courses.for_patient(patient_id)
-        record: dict[str, Any] = {
-            "patient": plain(patient),
-            "screenings": [plain(s) for s in uow.screenings.for_patient(patient_id)],
-            "courses": [plain(c) for c in courses],
-            "doses": [plain(d) for c in courses for d in uow.doses.for_course(c.id)],
-            "entries": [plain(e) for e in uow.entries.for_patient(patient_id)],
-            "diary": [
-                line for c in courses for line in diary_lines(services, uow.diary.for_course(c.id))
-            ],
-        }
-        if not identified:
-            record = _deidentified_record(services, patient, courses, record)
+        record = patient_record(services, patient_rows(uow, patient), identified=identified)
         audit(
             uow,
             services,

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 
 from il2.domain.diary import DiaryEntry, Report
+from il2.domain.exports import ExportFile, ExportJob, ExportStatus
 from il2.domain.records import (
     AuditEntry,
     ClinicalEntry,
@@ -166,6 +167,15 @@ class Patients(Protocol):
 
     def referrals(self) -> Sequence[Referral]:
         """Every patient's id, diagnosis and referral date, newest referral first (as `page`)."""
+        ...
+
+    def span(self) -> tuple[int, int]:
+        """How many patients there are and the highest id (0 with none), read together."""
+        ...
+
+    def after(self, patient_id: int, *, through: int, limit: int) -> Sequence[Patient]:
+        """Up to `limit` patients with ids above `patient_id` and at most `through`, by id
+        (keyset paging: each page costs the same however far into the program)."""
         ...
 
 
@@ -495,6 +505,44 @@ class Diary(Protocol):
         """A course's entries, oldest first (corrected ones included)."""
         ...
 
+    def for_courses(self, course_ids: Sequence[int]) -> Mapping[int, Sequence[DiaryEntry]]:
+        """Several courses' entries, oldest first, in one query."""
+        ...
+
+
+class Exports(Protocol):
+    """Bulk export jobs (domain/exports.py): kept so any server process answers a status."""
+
+    def add(self, job: ExportJob) -> None:
+        """Keep a new job."""
+        ...
+
+    def get(self, job_id: str) -> ExportJob | None:
+        """The job with this id."""
+        ...
+
+    def advance(
+        self,
+        job_id: str,
+        *,
+        patients_done: int,
+        outputs: Sequence[ExportFile],
+        at: datetime,
+        status: ExportStatus = ExportStatus.RUNNING,
+        error: str | None = None,
+    ) -> bool:
+        """Note a running job's progress (and its end, with `status`); False, and nothing
+        written, when the job is no longer running (cancelled, or marked failed)."""
+        ...
+
+    def close(self, job_id: str, *, status: ExportStatus, at: datetime, error: str | None) -> None:
+        """End the job whatever it was doing (cancelled, expired, or failed by a restart)."""
+        ...
+
+    def expired(self, now: datetime) -> Sequence[ExportJob]:
+        """The jobs whose files expire before `now` and are not yet closed for it."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class AuditQuery:
@@ -584,6 +632,7 @@ class UnitOfWork(Transaction, Protocol):
     studies: Studies
     diary: Diary
     infusions: Infusions
+    exports: Exports
     audit: Audit
 
     def rollback(self) -> None:
@@ -596,6 +645,27 @@ class UnitOfWorkFactory(Protocol):
 
     def __call__(self) -> UnitOfWork:
         """A new unit of work."""
+        ...
+
+
+class ExportFiles(Protocol):
+    """Where export jobs keep their output files: a folder per job, NDJSON files in it."""
+
+    def create(self, job_id: str) -> None:
+        """Make the job's folder."""
+        ...
+
+    def append(self, job_id: str, name: str, lines: Sequence[bytes]) -> None:
+        """Add lines (each ending in a newline) to one of the job's files; NotFoundError if the
+        job's folder is gone (the job was cancelled)."""
+        ...
+
+    def read(self, job_id: str, name: str) -> Iterator[bytes]:
+        """The file's bytes, a chunk at a time; NotFoundError if it does not exist."""
+        ...
+
+    def remove(self, job_id: str) -> None:
+        """Delete the job's folder and its files (nothing if it is gone)."""
         ...
 
 

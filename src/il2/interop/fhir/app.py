@@ -25,6 +25,7 @@ from il2.interop.fhir import outcome, records
 from il2.interop.fhir.bundle import DEFAULT_COUNT, MAX_COUNT, searchset
 from il2.interop.fhir.capability import capability_statement
 from il2.interop.fhir.discovery import smart_configuration
+from il2.interop.fhir.export import export_router
 from il2.interop.fhir.model import PATIENT_PARAMS, Resource, ResourceType, patient_of
 from il2.interop.fhir.resources import TYPES
 from il2.interop.fhir.search import check_dates, matches
@@ -157,6 +158,12 @@ def _patient_ids(criteria: list[tuple[Any, str]]) -> list[str]:
     return [part for value in ids for part in value.split(",")]
 
 
+def _export_scopes(request: Request, actor: Actor, types: Sequence[str]) -> None:
+    """A bulk export searches every type it exports: a scoped token needs search on each."""
+    for name in types:
+        require_scope(request, actor, name, SEARCH)
+
+
 def create_fhir(app: App) -> FastAPI:
     """The facade over `app`'s services, to mount at /fhir."""
     fhir = FastAPI(
@@ -164,6 +171,8 @@ def create_fhir(app: App) -> FastAPI:
     )
     fhir.state.services = app.services
     outcome.install(fhir)
+    # before `/{type_name}/{resource_id}`, which `Patient/$export` would otherwise match
+    fhir.include_router(export_router(_signed_in, _base, _export_scopes))
 
     @fhir.get("/metadata")
     def metadata(request: Request, found: Il2Services) -> FhirResponse:

@@ -24,7 +24,12 @@ def read(services: Services, actor: Actor, patient_id: str, *, base: str) -> tup
         record = read_patient(services, actor, int(patient_id))
     else:
         record = read_study_record(services, actor, patient_id)
-    context = Context(
+    return record, context(services, identified=identified, patient_id=patient_id, base=base)
+
+
+def context(services: Services, *, identified: bool, patient_id: str, base: str) -> Context:
+    """The context to map the record of the patient whose FHIR id is `patient_id`."""
+    return Context(
         rules=services.rules,
         codes=services.rules.codes,
         zone=services.rules.site.time_zone,
@@ -32,4 +37,3 @@ def read(services: Services, actor: Actor, patient_id: str, *, base: str) -> tup
         patient_id=patient_id,
         base=base,
     )
-    return record, context
