@@ -51,6 +51,8 @@ def test_metadata_is_a_valid_capability_statement_without_sign_in(
     statement = CapabilityStatement.model_validate(answer.json())
     assert statement.fhirVersion == "4.0.1"
     assert "Patient" in [r.type for r in statement.rest[0].resource]
+    operations = {op.name: op.definition for op in statement.rest[0].operation}
+    assert operations == {"export": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}
 
 
 def test_a_patient_reads_as_a_valid_fhir_patient_with_the_mrn(

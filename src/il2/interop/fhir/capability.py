@@ -10,6 +10,10 @@ from il2 import __version__
 from il2.interop.fhir.model import PATIENT_PARAMS, ResourceType
 
 FHIR_VERSION = "4.0.1"
+# The Bulk Data Access IG's operations (hl7.org/fhir/uv/bulkdata/OperationDefinition-export.html,
+# OperationDefinition-patient-export.html): il2 answers both for the whole program.
+EXPORT = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"
+PATIENT_EXPORT = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"
 
 
 def _resource(kind: ResourceType) -> dict[str, Any]:
@@ -31,6 +35,8 @@ def _resource(kind: ResourceType) -> dict[str, Any]:
         entry["searchInclude"] = list(dict.fromkeys(includes))
     if kind.description:
         entry["documentation"] = kind.description
+    if kind.name == "Patient":
+        entry["operation"] = [{"name": "export", "definition": PATIENT_EXPORT}]
     return entry
 
 
@@ -59,6 +65,7 @@ def capability_statement(
                 ),
                 "security": {"cors": False, "description": "Bearer tokens from il2's sign-in"},
                 "resource": [_resource(kind) for kind in types.values()],
+                "operation": [{"name": "export", "definition": EXPORT}],
             }
         ],
     }
