@@ -175,3 +175,21 @@ def live(app: App) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=20)
         sock.close()
+
+
+def people(count: int) -> list[dict[str, Any]]:
+    """`count` referrals, MRN-0001 onwards, each named Ada Number<n>."""
+    return [
+        {**PATIENT, "mrn": f"MRN-{n:04d}", "name": f"Ada Number{n}"} for n in range(1, count + 1)
+    ]
+
+
+def register(client: TestClient, referrals: list[dict[str, Any]]) -> list[int]:
+    """Register each referral through the API as the physician; their ids, in order."""
+    physician = sign_in(client, "physician")
+    ids = []
+    for person in referrals:
+        answer = client.post("/api/patients", json=person, headers=physician)
+        assert answer.status_code == 201, answer.text
+        ids.append(answer.json()["id"])
+    return ids

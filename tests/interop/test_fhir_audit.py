@@ -15,13 +15,14 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from il2.bootstrap import App
 from il2.server import create_server
 from tests.e2e.test_api import sign_in
-from tests.integration.builders import PATIENT, staff
+from tests.integration.builders import staff
+from tests.interop.programs import people, register
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-PEOPLE = [{**PATIENT, "mrn": f"MRN-{n:04d}", "name": f"Ada Number{n}"} for n in range(1, 4)]
+PEOPLE = people(3)
 
 
 @pytest.fixture
@@ -30,11 +31,7 @@ def client(app: App) -> Iterator[tuple[TestClient, list[int]]]:
     staff(app)
     with TestClient(create_server(app)) as test_client:
         physician = sign_in(test_client, "physician")
-        ids = []
-        for person in PEOPLE:
-            answer = test_client.post("/api/patients", json=person, headers=physician)
-            assert answer.status_code == 201, answer.text
-            ids.append(answer.json()["id"])
+        ids = register(test_client, PEOPLE)
         for patient_id in ids:
             read = test_client.get(f"/fhir/Patient/{patient_id}", headers=physician)
             assert read.status_code == 200, read.text

@@ -16,26 +16,21 @@ from fhir.resources.R4B.patient import Patient as FhirPatient
 from il2.bootstrap import App
 from il2.server import create_server
 from tests.e2e.test_api import sign_in
-from tests.integration.builders import PATIENT, staff
+from tests.integration.builders import staff
+from tests.interop.programs import people, register
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-PEOPLE = [{**PATIENT, "mrn": f"MRN-{n:04d}", "name": f"Ada Number{n}"} for n in range(1, 8)]
+PEOPLE = people(7)
 
 
 @pytest.fixture
 def client(app: App) -> Iterator[tuple[TestClient, list[int]]]:
     staff(app)
     with TestClient(create_server(app)) as test_client:
-        physician = sign_in(test_client, "physician")
-        ids = []
-        for person in PEOPLE:
-            answer = test_client.post("/api/patients", json=person, headers=physician)
-            assert answer.status_code == 201, answer.text
-            ids.append(answer.json()["id"])
-        yield test_client, ids
+        yield test_client, register(test_client, PEOPLE)
 
 
 def _get(client: TestClient, path: str, role: str = "physician", **params: Any) -> Any:
