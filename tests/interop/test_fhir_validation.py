@@ -23,8 +23,11 @@ from pydantic import ValidationError
 
 from il2.bootstrap import App
 from il2.domain.coding import CodeTable
+from il2.interop.fhir import records
 from il2.interop.fhir.resources import TYPES
 from il2.server import create_server
+from il2.services.accounts import actor_for_username
+from il2.services.patients import RECORD_PARTS
 from tests.fhir_peer import MedplumValidator
 from tests.integration.builders import outpatient_app, staff
 from tests.integration.conftest import FixedClock
@@ -583,3 +586,24 @@ def test_the_profile_check_refuses_a_missing_or_foreign_profile(
     ecog = next(copy.deepcopy(r) for r in written["physician"] if r.get("valueInteger") is not None)
     ecog["meta"]["profile"] = [_VITALS]
     assert len(profile_problems(ecog)) == 1
+
+
+@pytest.mark.parametrize("role", READERS)
+def test_each_type_builds_the_same_from_only_the_parts_it_names(
+    program: Program, role: str
+) -> None:
+    """A read or search reads only the record parts a type names (`ResourceType.parts`): the
+    resources must be those the whole record gives, or a type reads a part it does not name."""
+    services = program.app.services
+    actor = actor_for_username(services, role)
+    whole, context = records.read(
+        services, actor, program.fhir_id(role), base="", parts=RECORD_PARTS
+    )
+    for name, kind in TYPES.items():
+        if not kind.in_compartment and name != "Patient":
+            continue
+        partial, _ = records.read(services, actor, program.fhir_id(role), base="", parts=kind.parts)
+        expected = list(kind.build(whole, context))
+        assert expected, f"the program has no {name} to compare"
+        assert list(kind.build(partial, context)) == expected, name
+    assert RECORD_PARTS - frozenset().union(*(k.parts for k in TYPES.values())) == set()

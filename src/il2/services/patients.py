@@ -48,6 +48,11 @@ SEXES = ("female", "male", "other", "unknown")
 DIAGNOSES = ("melanoma", "renal_cell_carcinoma")
 
 
+RECORD_PARTS: frozenset[str] = frozenset({"screenings", "doses", "entries", "diary"})
+"""The parts of a record a reader may leave out; the patient and the courses are always read
+(the courses give a researcher's day 0 and number what points at them)."""
+
+
 def _fields(document: object) -> Mapping[str, Any]:
     if not isinstance(document, Mapping):
         raise InvalidInputError(field="document", value=document, allowed="a JSON object")
@@ -218,13 +223,17 @@ def _renumbered(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def read_study_record(services: Services, actor: Actor, number: str) -> dict[str, Any]:
+def read_study_record(
+    services: Services, actor: Actor, number: str, *, parts: frozenset[str] = RECORD_PARTS
+) -> dict[str, Any]:
     """A researcher's de-identified record, found by study number and holding no database id
-    (see _renumbered): `id`, `course_id` and `corrects_id` are numbers within the record."""
+    (see _renumbered): `id`, `course_id` and `corrects_id` are numbers within the record.
+    `parts` as for read_patient."""
     if reads_identified(services, actor):
         raise NotFoundError(kind="study number", key=number[:40])  # staff read /patients/{id}
     require(services, actor, "patient.read_deidentified")
-    return _renumbered(read_patient(services, actor, _study_patient_id(services, number)))
+    patient_id = _study_patient_id(services, number)
+    return _renumbered(read_patient(services, actor, patient_id, parts=parts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,16 +251,19 @@ class PatientRows:
     """Each course's diary entries, by course id."""
 
 
-def patient_rows(uow: UnitOfWork, patient: Patient) -> PatientRows:
-    """One patient's rows, read course by course (a single record's read)."""
+def patient_rows(
+    uow: UnitOfWork, patient: Patient, parts: frozenset[str] = RECORD_PARTS
+) -> PatientRows:
+    """One patient's rows, read course by course (a single record's read); a part not in
+    `parts` is not read and stays empty."""
     courses = uow.courses.for_patient(patient.id)
     return PatientRows(
         patient=patient,
-        screenings=uow.screenings.for_patient(patient.id),
+        screenings=uow.screenings.for_patient(patient.id) if "screenings" in parts else (),
         courses=courses,
-        doses={c.id: uow.doses.for_course(c.id) for c in courses},
-        entries=uow.entries.for_patient(patient.id),
-        diary={c.id: uow.diary.for_course(c.id) for c in courses},
+        doses={c.id: uow.doses.for_course(c.id) for c in courses} if "doses" in parts else {},
+        entries=uow.entries.for_patient(patient.id) if "entries" in parts else (),
+        diary={c.id: uow.diary.for_course(c.id) for c in courses} if "diary" in parts else {},
     )
 
 
@@ -279,17 +291,23 @@ def study_record(services: Services, rows: PatientRows) -> dict[str, Any]:
     return _renumbered(patient_record(services, rows, identified=False))
 
 
-def read_patient(services: Services, actor: Actor, patient_id: int) -> dict[str, Any]:
+def read_patient(
+    services: Services, actor: Actor, patient_id: int, *, parts: frozenset[str] = RECORD_PARTS
+) -> dict[str, Any]:
     """A patient's record with screenings, courses, doses, entries and the self-injection
     diary of outpatient courses; de-identified for researchers.
 
     A researcher's record has a study number for identifiers, free text withheld, and dates
     shifted so that the patient's day 0 is SHIFTED_DAY_ZERO (pages print them as `day N`).
+    A reader that needs only some `parts` (RECORD_PARTS) gets the others as empty lists: the
+    FHIR facade, whose resource types each name what they read, so a Patient read does not
+    build every dose.
     """
     identified = read_mode(services, actor) == "identified"
     with services.uow() as uow:
         patient = patient_or_404(uow, patient_id)
-        record = patient_record(services, patient_rows(uow, patient), identified=identified)
+        rows = patient_rows(uow, patient, parts)
+        record = patient_record(services, rows, identified=identified)
         audit(
             uow,
             services,

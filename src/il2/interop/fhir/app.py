@@ -197,7 +197,9 @@ def create_fhir(app: App) -> FastAPI:
         require_scope(request, actor, kind.name, READ)
         if kind.program_read is not None:
             return FhirResponse(kind.program_read(found, actor, resource_id))
-        record, context = records.read(found, actor, patient_of(resource_id), base=_base(request))
+        record, context = records.read(
+            found, actor, patient_of(resource_id), base=_base(request), parts=kind.parts
+        )
         for resource in kind.build(record, context):
             if resource["id"] == resource_id:
                 return FhirResponse(resource)
@@ -223,9 +225,11 @@ def create_fhir(app: App) -> FastAPI:
                 searchset(base=base, path=kind.name, query=query, matched=page, included=[],
                           total=total, offset=offset, count=count)
             )  # fmt: skip
+        targets = _include_targets(kind, includes)
         page, total, everything = _record_search(
-            found, actor, kind, criteria=criteria, count=count, offset=offset, base=base
-        )
+            found, actor, kind, criteria=criteria, count=count, offset=offset, base=base,
+            targets=targets,
+        )  # fmt: skip
         included = _included(kind, includes, page, everything)
         return FhirResponse(
             searchset(
@@ -252,9 +256,13 @@ def _record_search(
     count: int,
     offset: int,
     base: str,
+    targets: tuple[ResourceType, ...],
 ) -> tuple[list[Resource], int, dict[str, list[Resource]]]:
     """A page of a type's resources built from the patients' records the search reads, the
-    total matched, and every resource those records hold (for `_include`)."""
+    total matched, and the resources of the `_include` targets those records hold. Each
+    record is read with only the parts the type and the targets build from."""
+    kinds = {kind.name: kind} | {target.name: target for target in targets}
+    parts = frozenset().union(*(k.parts for k in kinds.values()))
     if kind.name == "Patient":
         ids, total_known = _patient_search(found, actor, criteria, count, offset)
     else:
@@ -271,10 +279,10 @@ def _record_search(
     everything: dict[str, list[Resource]] = {}
     for patient_id in ids:
         try:
-            record, context = records.read(found, actor, patient_id, base=base)
+            record, context = records.read(found, actor, patient_id, base=base, parts=parts)
         except NotFoundError:
             continue
-        built = {name: list(t.build(record, context)) for name, t in TYPES.items()}
+        built = {name: list(t.build(record, context)) for name, t in kinds.items()}
         for name, rows in built.items():
             everything.setdefault(name, []).extend(rows)
         matched.extend(r for r in built[kind.name] if all(matches(p, v, r) for p, v in criteria))
@@ -284,6 +292,15 @@ def _record_search(
     else:
         total, page = total_known, matched
     return page, total, everything
+
+
+def _include_targets(kind: ResourceType, includes: list[str]) -> tuple[ResourceType, ...]:
+    """The types the `_include` values point at (already checked by `_includes`)."""
+    names = []
+    for value in includes:
+        param = value.split(":", 1)[1]
+        names.append((kind.search.get(param) or PATIENT_PARAMS[param]).target or kind.name)
+    return tuple(TYPES[name] for name in dict.fromkeys(names) if name in TYPES)
 
 
 def _transactions(fhir: FastAPI) -> None:

@@ -106,6 +106,9 @@ class ResourceType:
     description: str = ""
     program_search: ProgramSearch | None = None
     program_read: ProgramRead | None = None
+    parts: frozenset[str] = frozenset()
+    """The parts of a patient's record `build` reads beyond the patient and the courses
+    (il2.services.patients.RECORD_PARTS): a read or search reads only those."""
 
     @property
     def in_compartment(self) -> bool:

@@ -15,15 +15,18 @@ from il2.services.patients import read_patient, read_study_record
 from il2.services.permissions import read_mode
 
 
-def read(services: Services, actor: Actor, patient_id: str, *, base: str) -> tuple[Record, Context]:
-    """The record of the patient whose FHIR id is `patient_id`, and the context to map it."""
+def read(
+    services: Services, actor: Actor, patient_id: str, *, base: str, parts: frozenset[str]
+) -> tuple[Record, Context]:
+    """The record of the patient whose FHIR id is `patient_id`, holding the `parts` the types
+    to build read (the others empty), and the context to map it."""
     identified = read_mode(services, actor) == "identified"
     if identified:
         if not patient_id.isdigit() or len(patient_id) > 18:
             raise NotFoundError(kind="Patient", key=patient_id[:64])
-        record = read_patient(services, actor, int(patient_id))
+        record = read_patient(services, actor, int(patient_id), parts=parts)
     else:
-        record = read_study_record(services, actor, patient_id)
+        record = read_study_record(services, actor, patient_id, parts=parts)
     return record, context(services, identified=identified, patient_id=patient_id, base=base)
 
 

@@ -94,6 +94,7 @@ TYPE = ResourceType(
     name="AdverseEvent",
     profiles=(),
     build=build,
+    parts=frozenset({"entries"}),
     search={
         "event": SearchParam(
             "event", "token", lambda r: [r["event"]], "the event (https://www.meddra.org|code)"

@@ -78,6 +78,7 @@ TYPE = ResourceType(
     name="Condition",
     profiles=(PROFILE,),
     build=build,
+    parts=frozenset(),
     search={
         "code": SearchParam(
             "code",

@@ -171,6 +171,7 @@ TYPE = ResourceType(
     name="MedicationAdministration",
     profiles=(PROFILE,),
     build=build,
+    parts=frozenset({"doses", "diary"}),
     search={
         "status": SearchParam("status", "token", lambda r: [r["status"]], "the dose's status"),
         "effective-time": SearchParam(

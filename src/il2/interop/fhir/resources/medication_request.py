@@ -178,6 +178,7 @@ TYPE = ResourceType(
     name="MedicationRequest",
     profiles=(PROFILE,),
     build=build,
+    parts=frozenset({"doses", "diary"}),
     search={
         "status": SearchParam("status", "token", lambda r: [r["status"]], "the course's status"),
         "intent": SearchParam("intent", "token", lambda r: [r["intent"]], "always order"),

@@ -213,6 +213,7 @@ TYPE = ResourceType(
     name="Observation",
     profiles=(VITAL_SIGNS, *_VITAL_PROFILES.values(), ECOG_PROFILE, DISEASE_STATUS_PROFILE),
     build=build,
+    parts=frozenset({"screenings", "doses", "entries"}),
     search={
         "code": SearchParam("code", "token", _codes, "the LOINC code (http://loinc.org|code)"),
         "category": SearchParam(

@@ -68,6 +68,7 @@ TYPE = ResourceType(
     name="Patient",
     profiles=(PROFILE,),
     build=build,
+    parts=frozenset(),
     search={
         "_id": SearchParam("_id", "token", lambda r: [r["id"]], "the patient's id"),
         "identifier": SearchParam(
