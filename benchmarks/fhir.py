@@ -25,18 +25,24 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import http.client
 import json
 import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from datetime import date
 from pathlib import Path
 
+import httpx
+
+from api import serving
 from il2.bootstrap import App, build_app, upgrade_database
 from il2.config import Settings
+from il2.interop.fhir import records
 from il2.interop.fhir.export import exportable, mapper
 from il2.interop.fhir.resources import TYPES
 from il2.server import create_server
@@ -44,7 +50,7 @@ from il2.services.accounts import actor_for_username
 from il2.services.bulk import BulkWriter
 from il2.services.demo import DEMO_PASSWORD, build_demo
 from il2.services.exports import export_status, start_export
-from il2.services.patients import patient_count
+from il2.services.patients import RECORD_PARTS, patient_count
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -132,7 +138,64 @@ def reads(path: Path) -> None:
                 assert answer.status_code == 200, answer.text  # noqa: S101 - a broken read is no figure
             seconds = time.perf_counter() - start
             print(f"  {label:44} {READS / seconds:8,.0f} reads/s ({READS} reads, TestClient)")
+    _service_reads(app, ids)
     app.engine.dispose()
+    _live_reads(path, ids)
+
+
+def _live_reads(path: Path, ids: list[str]) -> None:
+    """The same reads from `il2 serve` over loopback (one process, as SQLite is served), one
+    keep-alive client speaking the standard library's http.client (cheap beside the server)."""
+    with (
+        tempfile.TemporaryDirectory() as work,
+        serving(f"sqlite:///{path}", Path(work), 1) as (
+            url,
+            _,
+        ),
+    ):
+        token = httpx.post(
+            f"{url}/api/token",
+            json={"username": "demo-physician", "password": DEMO_PASSWORD},
+            timeout=30,
+        ).json()["access_token"]
+        connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=30)
+        headers = {"Authorization": f"Bearer {token}"}
+        for label, path_of in (
+            ("GET /fhir/Patient/<id>", lambda pid: f"/fhir/Patient/{pid}"),
+            (
+                "search Condition?patient=Patient/<id>",
+                lambda pid: f"/fhir/Condition?patient=Patient/{pid}",
+            ),
+        ):
+            start = time.perf_counter()
+            for n in range(READS):
+                connection.request("GET", path_of(ids[n % len(ids)]), headers=headers)
+                answer = connection.getresponse()
+                answer.read()
+                assert answer.status == 200, answer.status  # noqa: S101 - a broken read is no figure
+            seconds = time.perf_counter() - start
+            print(f"  {label:44} {READS / seconds:8,.0f} reads/s ({READS} reads, il2 serve)")
+        connection.close()
+
+
+def _service_reads(app: App, ids: list[str]) -> None:
+    """The same reads below HTTP: the record read (audited) and the mapping, by the parts a
+    type names and by the whole record, so what HTTP and the record each cost shows."""
+    actor = actor_for_username(app.services, "demo-physician")
+    for name in ("Patient", "MedicationAdministration"):
+        kind = TYPES[name]
+        for label, parts in ((f"{name}'s parts", kind.parts), ("the whole record", RECORD_PARTS)):
+            start = time.perf_counter()
+            for n in range(READS):
+                record, context = records.read(
+                    app.services, actor, ids[n % len(ids)], base="", parts=parts
+                )
+                list(kind.build(record, context))
+            seconds = time.perf_counter() - start
+            print(
+                f"  {name} from {label:35} {READS / seconds:8,.0f} reads/s "
+                f"({READS} reads, services, no HTTP)"
+            )
 
 
 def _status_mb(field: str) -> float:
