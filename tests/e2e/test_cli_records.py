@@ -36,8 +36,8 @@ def database(tmp_path: Path) -> Path:
 
 
 def test_db_upgrade_then_downgrade_then_current(database: Path) -> None:
-    assert "revision 0010" in run("db", "upgrade", database=database).stdout
-    assert run("db", "current", database=database).stdout.strip() == "0010"
+    assert "revision 0011" in run("db", "upgrade", database=database).stdout
+    assert run("db", "current", database=database).stdout.strip() == "0011"
     assert "base" in run("db", "downgrade", "base", database=database).stdout
     assert "base" in run("db", "current", database=database).stdout
 

@@ -262,6 +262,8 @@ def web_posts(elder: Elder) -> list[str]:
         f"{dose}/recheck",
         f"{dose}/rechecks/{elder.entry}/corrections",
         f"{dose}/infusion",
+        f"{dose}/ehr",
+        "/patients/new/ehr",
         f"/patients/{p}/courses/{c}/doses/1/3",
         f"/patients/{p}/courses/{c}/verify",
         f"/patients/{p}/discharges",
