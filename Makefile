@@ -54,7 +54,7 @@ typecheck: install  ## mypy --strict on src/ and the dependency audit
 imports: install  ## the layer contracts (import-linter)
 	$(BIN)/lint-imports
 
-system-deps:  ## Debian packages the tests need (postgresql, chromium), installed if missing
+system-deps:  ## Debian packages the tests need (postgresql, chromium, nodejs and npm), installed if missing
 	scripts/system-deps
 
 # --dist loadfile: each test file runs on one worker, so an expensive fixture a module shares
