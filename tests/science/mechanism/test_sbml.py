@@ -350,3 +350,15 @@ def test_the_cells_export_refuses_bad_input_naming_the_field() -> None:
         cells_sbml(CELLS, y0, [2.0, 1.0], given[:1].tolist(), held[:1].tolist(), 1.0, [], [])
     assert set(CELLS) == set(CELL_PARAMETERS)
     assert len(CELL_SIGNALS) == 4
+
+
+def test_events_at_day_0_apply_at_once_a_tumour_below_one_cell_is_extinct_from_the_start() -> None:
+    edges = [0.0, 1 / 3, 2 / 3]
+    given, held = [[0.5] * 4] * 2, [[0.01] * 4] * 2
+    y0 = [3000.0, 2000.0, 400.0, -0.5, 0.0, 0.0]
+    runner = _runner(cells_sbml(CELLS, y0, edges, given, held, math.inf, [0.5], [8.0]))
+    result = runner.simulate(0, 1, 11, ["time", "x", "u_cd8", "doses_given", "extinct_day"])
+    assert np.all(result[:, 1] == -1.0)  # frozen at -1, the SBRT fraction does not move it
+    assert np.all(result[:, 4] == 0.0)
+    np.testing.assert_array_equal(result[:, 2], [0.5] * 7 + [0.0] * 4)
+    np.testing.assert_array_equal(result[:, 3], [1.0] * 4 + [2.0] * 7)

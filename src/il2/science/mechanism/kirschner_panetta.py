@@ -124,14 +124,18 @@ def parse_kirschner_panetta(text: str, *, file: str = _FILE) -> KPData:
     root.table("meta").text("reference")
     model = root.table("model")
     model.only(
-        *(f"{k}{s}" for k in ("activation", "extinction") for s in ("", "_source")),
+        "activation",
+        "activation_source",
         "extinction_cells",
         "extinction_unit",
+        "extinction_source",
         "extinction_status",
     )
     activation = model.choice("activation", ACTIVATIONS)
     model.text("activation_source")
     model.text("extinction_source")
+    model.text("extinction_unit")
+    model.choice("extinction_status", ("published", "derived", "assumption", "calibrated"))
     extinction = _positive(model, "extinction_cells")
     table = root.table("parameters")
     table.only(*PARAMETER_NAMES)
