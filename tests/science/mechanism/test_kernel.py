@@ -85,6 +85,17 @@ def test_the_kernel_agrees_with_scipy(
     assert_agree(*runs[hold])
 
 
+def test_a_signal_without_nk_agrees_too() -> None:
+    """No NK signal: the kernel advances L by its exact solution (endothelial input only)."""
+    p, y0, rt_days, rt_gy = cohort()
+    given_, held = signals(5, (0.6, 0.0, 0.8, 0.7))
+    args = (p, y0, EDGES, given_, held, 0.66, rt_days, rt_gy, OUT)
+    kernel, reference = simulate_population(*args), simulate_reference(*args)
+    assert_agree(kernel, reference)
+    assert 0 < kernel.doses_given.min() < 28  # L = 0.7 * (1 - exp(-t)) passes 0.66 on day 3
+    assert kernel.max_leak == pytest.approx(np.full(5, reference.max_leak[0]), rel=1e-6)
+
+
 def test_the_cohort_covers_what_it_should(
     runs: dict[float, tuple[Trajectories, Trajectories]],
 ) -> None:

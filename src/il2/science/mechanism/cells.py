@@ -78,7 +78,7 @@ I_E, I_N, I_R, I_X, I_L, I_A = range(6)
 U_CD8, U_NK, U_TREG, U_ENDO = range(4)
 
 # Parameters that must be strictly positive (they divide, or are rates of loss or scales).
-_POSITIVE = ("h_T", "d_E", "K_R", "d_N", "d_R", "K", "g", "q", "N_0", "k_Lr", "tau_RT")
+POSITIVE = ("h_T", "d_E", "K_R", "d_N", "d_R", "K", "g", "q", "N_0", "k_Lr", "tau_RT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +121,7 @@ def _parameter(name: str, node: Node) -> Parameter:
     value = float(node.number("value"))
     if not math.isfinite(value) or value < 0:
         raise node.fail("value", f"{value} is not a finite, non-negative number")
-    if name in _POSITIVE and value <= 0:
+    if name in POSITIVE and value <= 0:
         raise node.fail("value", f"{value} must be positive (it divides or is a loss rate)")
     return Parameter(
         name=name,

@@ -22,6 +22,9 @@ Rules shared with `reference.py`:
   interpolation of x over the step, then the step is redone to land on it), x is set to -1.0
   and frozen; extinct_day records the time (0 when y0 already has x < 0).
 - max_leak is the largest L at t = 0 and at the end of every accepted step.
+- L feeds back into nothing; in pieces without NK signal its equation is linear with constant
+  input and is advanced by its exact solution (not by the Runge-Kutta update, which would
+  limit the step to the stability bound of its 1/day decay long after dosing).
 """
 
 from __future__ import annotations
@@ -35,14 +38,19 @@ from numpy.typing import ArrayLike, NDArray
 
 from il2.domain.errors import InvalidInputError
 from il2.science.mechanism.cells import (
-    _POSITIVE,
     EXTINCT_X,
     I_L,
     I_X,
     P_A_RT,
+    P_K_L,
+    P_K_LR,
+    P_W_A,
     PARAMETERS,
+    POSITIVE,
     SIGNALS,
     STATES,
+    U_ENDO,
+    U_NK,
     rhs,
     sbrt_log_factor,
 )
@@ -98,11 +106,13 @@ def _stages(  # noqa: PLR0917 - numba-compiled: plain positional arrays, no allo
     ynew: NDArray[np.float64],
     rtol: float,
     atol: float,
+    skip: int,
 ) -> float:
     """One Dormand-Prince step of `h` days from (t, y); k[0] must hold f(t, y).
 
     Writes the 5th-order solution into `ynew`, the stages into k[1..6] (k[6] = f(t+h, ynew))
-    and returns the RMS norm of the embedded error estimate scaled by atol + rtol*|y|.
+    and returns the RMS norm of the embedded error estimate scaled by atol + rtol*|y|, over
+    every component but `skip` (-1: none; a component solved exactly by the caller).
     """
     for j in range(_NS):
         tmp[j] = y[j] + h * _A21 * k[0, j]
@@ -128,6 +138,8 @@ def _stages(  # noqa: PLR0917 - numba-compiled: plain positional arrays, no allo
     rhs(t + h, ynew, p, u, k[6])
     total = 0.0
     for j in range(_NS):
+        if j == skip:
+            continue
         err = h * (
             _E1 * k[0, j]
             + _E3 * k[2, j]
@@ -299,6 +311,11 @@ def _patient(  # noqa: PLR0912, PLR0915, PLR0917 - the compiled step loop stays 
             stale = False
         if hp <= 0.0:
             hp = _first_step_jit(y, k[0], p, u, tmp, k[1], rtol, atol)
+        # Without NK signal L obeys dL/dt = k_L*w_a*u_endo - k_Lr*L, which nothing else reads:
+        # it is advanced exactly, so its fast decay does not bound the explicit step size.
+        skip = I_L if u[U_NK] == 0.0 else -1
+        leak = y[I_L]
+        leak_target = p[P_K_L] * p[P_W_A] * u[U_ENDO] / p[P_K_LR]
         while t < t_next:
             attempts += 1
             if attempts > _MAX_STEPS:
@@ -306,7 +323,7 @@ def _patient(  # noqa: PLR0912, PLR0915, PLR0917 - the compiled step loop stays 
             span = t_next - t
             last = hp >= span
             h = span if last else hp
-            err = _stages_jit(t, y, h, p, u, k, tmp, ynew, rtol, atol)
+            err = _stages_jit(t, y, h, p, u, k, tmp, ynew, rtol, atol, skip)
             if err <= 1.0:
                 fac = _FAC_MAX if err == 0.0 else min(_FAC_MAX, _SAFETY * err**-0.2)
                 steps += 1
@@ -315,7 +332,7 @@ def _patient(  # noqa: PLR0912, PLR0915, PLR0917 - the compiled step loop stays 
                 if not extinct and ynew[I_X] < 0.0:
                     theta = _crossing_jit(y[I_X], ynew[I_X], h * k[0, I_X], h * k[6, I_X])
                     h = theta * h
-                    _stages_jit(t, y, h, p, u, k, tmp, ynew, rtol, atol)
+                    _stages_jit(t, y, h, p, u, k, tmp, ynew, rtol, atol, skip)
                     t = t + h
                     for j in range(_NS):
                         y[j] = ynew[j]
@@ -328,6 +345,10 @@ def _patient(  # noqa: PLR0912, PLR0915, PLR0917 - the compiled step loop stays 
                     for j in range(_NS):
                         y[j] = ynew[j]
                         k[0, j] = k[6, j]
+                if skip == I_L:
+                    decay = math.exp(-p[P_K_LR] * h)
+                    leak = leak_target + (leak - leak_target) * decay
+                    y[I_L] = leak
                 max_leak = max(max_leak, y[I_L])
             else:
                 hp = h * max(_FAC_MIN, _SAFETY * err**-0.2)
@@ -467,10 +488,10 @@ def validate(  # noqa: PLR0915, PLR0917 - simulate_population's fixed signature,
     _finite("params", p)
     for column, name in enumerate(PARAMETERS):
         low = p[:, column]
-        bad = low <= 0 if name in _POSITIVE else low < 0
+        bad = low <= 0 if name in POSITIVE else low < 0
         if np.any(bad):
             i = int(np.argmax(bad))
-            sign = "> 0" if name in _POSITIVE else ">= 0"
+            sign = "> 0" if name in POSITIVE else ">= 0"
             raise InvalidInputError(
                 field=f"params[{i}, {name}]", value=float(low[i]), allowed=f"a number {sign}"
             )
