@@ -39,6 +39,7 @@ from numpy.typing import ArrayLike, NDArray
 from il2.domain.errors import InvalidInputError
 from il2.science.mechanism.cells import (
     EXTINCT_X,
+    I_A,
     I_L,
     I_X,
     P_A_RT,
@@ -274,7 +275,7 @@ def _patient(  # noqa: PLR0912, PLR0915, PLR0917 - the compiled step loop stays 
                     y[I_X] = EXTINCT_X
                     extinct = True
                     extinct_day = t
-            y[5] += p[P_A_RT]
+            y[I_A] += p[P_A_RT]
             stale = True
             kr += 1
         while ke < n_edges and edges[ke] <= t:
