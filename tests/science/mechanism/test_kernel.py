@@ -3,8 +3,9 @@
 Agreement tolerance with the scipy reference (LSODA, rtol 1e-10, atol 1e-12), the kernel at its
 default rtol 1e-6 / atol 1e-9: 1e-3 relative on E, N, R and max_leak; on L and A 1e-3 relative
 plus 1e-6 absolute (they decay to 0, where the kernel's atol leaves ~1e-9 noise); 1e-3 absolute
-on x while the tumour lives; identical doses_given and extinction classification, extinction
-days within 1e-3 days.
+on x while the tumour lives; identical doses_given and extinction classification; extinction
+days within 2e-4 days (taking the end of the step that fell below x = 0 would be off by up to
+6e-4 days in this cohort: the crossing must be located).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def cohort() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 def assert_agree(kernel: Trajectories, reference: Trajectories) -> None:
     assert kernel.doses_given.tolist() == reference.doses_given.tolist()
     np.testing.assert_array_equal(np.isnan(kernel.extinct_day), np.isnan(reference.extinct_day))
-    np.testing.assert_allclose(kernel.extinct_day, reference.extinct_day, atol=1e-3)
+    np.testing.assert_allclose(kernel.extinct_day, reference.extinct_day, atol=2e-4)
     np.testing.assert_allclose(kernel.max_leak, reference.max_leak, rtol=1e-3)
     k, r = kernel.y, reference.y
     np.testing.assert_allclose(k[:, :, :3], r[:, :, :3], rtol=1e-3)
