@@ -294,6 +294,21 @@ def test_a_bad_data_file_is_refused_naming_the_file_and_field() -> None:
     assert error.value.field == "agents.aldesleukin.v1_l.value"
 
 
-def test_every_parameter_says_where_it_comes_from() -> None:
+def test_the_central_volume_scales_per_kg_from_the_reference_adult() -> None:
     assert isinstance(PK, AgentPK)
-    assert PK.v1_ml_per_kg == pytest.approx(39.57, rel=1e-3)
+    assert PK.v1_ml_per_kg == pytest.approx(2770 / 70, rel=1e-12)  # 39.6 mL/kg (~40: ref. (a))
+    assert PK.disposition(weight_kg=35.0).v1_ml == pytest.approx(PK.v1_ml / 2)
+
+
+def test_the_unconfirmed_and_assumed_figures_still_say_so() -> None:
+    import tomllib  # noqa: PLC0415
+    from importlib import resources  # noqa: PLC0415
+
+    text = resources.files("il2.science").joinpath("data", "pk.toml").read_text(encoding="utf-8")
+    agent = tomllib.loads(text)["agents"]["aldesleukin"]
+    assert agent["clearance_cv"]["status"] == "assumption"
+    assert "UNCONFIRMED" in agent["clearance_cv"]["source"]
+    assert agent["kd_nm"]["endothelium"]["status"] == "assumption"
+    assert agent["sc_bioavailability"]["status"] == "assumption"  # published for IM only
+    derived = ("v1_l", "k10_per_min", "k12_per_min", "k21_per_min", "sc_ka_per_min")
+    assert all(agent[key]["status"] == "derived" for key in derived)
