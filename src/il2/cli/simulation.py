@@ -237,3 +237,161 @@ def sbml(
         typer.echo(f"SBML L3V2 written to {out}", err=True)
     else:
         typer.echo(document, nl=False)
+
+
+# ------------------------------------------------------------------------------ il2 simulate pk
+_PK_FIRST_DOSE = "2026-01-05T08:00:00"  # any Monday morning: only the time since it matters
+_PK_MAX_POINTS = 100_001
+_PK_OPTIONS = {"weight_kg": "--weight-kg", "height_cm": "--height-cm"}
+
+
+def _pk_number(option: str, text: str, *, minimum: float, maximum: float, zero: bool) -> float:
+    """A number given on the command line, refused naming `option` unless in range."""
+    from il2.domain.errors import InvalidInputError  # noqa: PLC0415 - with the command
+
+    above = f"at least {minimum:g}" if zero else f"above {minimum:g}"
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not ((value >= minimum if zero else value > minimum) and value <= maximum):
+        allowed = f"a number {above} and at most {maximum:g}"
+        raise InvalidInputError(field=option, value=text, allowed=allowed)
+    return value
+
+
+def _pk_course(
+    regimen: str, weight_kg: str, height_cm: str | None, infusion_min: str | None
+) -> tuple[str, list[float], list[float], list[float], float, str]:
+    """The regimen's planned aldesleukin doses from a first dose at time 0: route ("iv" or
+    "sc"), start minutes, IU, infusion minutes, the weight in kg and the regimen name."""
+    from datetime import datetime, timedelta  # noqa: PLC0415 - with the command
+
+    from il2.bootstrap import site_rules  # noqa: PLC0415
+    from il2.domain.errors import InvalidInputError  # noqa: PLC0415
+    from il2.domain.regimen import Route  # noqa: PLC0415
+    from il2.services.planning import find_regimen, plan  # noqa: PLC0415
+
+    rules = site_rules()
+    chosen = find_regimen(rules, regimen)
+    routes = {Route.IV_BOLUS: "iv", Route.CONTINUOUS_INFUSION: "iv", Route.SUBCUTANEOUS: "sc"}
+    if chosen.route not in routes:
+        route_words = chosen.route.value.replace("_", " ")
+        raise InvalidInputError(
+            field="--regimen",
+            value=regimen,
+            allowed=f"a regimen given IV or subcutaneously (no serum model for {route_words})",
+        )
+    route = routes[chosen.route]
+    if infusion_min is not None and route == "sc":
+        raise InvalidInputError(
+            field="--infusion-min", value=infusion_min, allowed="none: the regimen is subcutaneous"
+        )
+    first = datetime.fromisoformat(_PK_FIRST_DOSE).replace(tzinfo=rules.site.time_zone)
+    events = []
+    if chosen.anchor is not None and chosen.anchor.required:
+        before = first - timedelta(hours=chosen.anchor.min_h)
+        events.append({"kind": chosen.anchor.event, "on": before.date().isoformat()})
+    try:
+        course = plan(
+            rules,
+            regimen_id=regimen,
+            weight_kg=weight_kg,
+            first_dose=first,
+            cycle_end_rule="dose_count",
+            height_cm=height_cm,
+            events=events,
+        )
+    except InvalidInputError as error:
+        if error.field not in _PK_OPTIONS:
+            raise
+        raise InvalidInputError(
+            field=_PK_OPTIONS[error.field], value=error.value, allowed=error.allowed
+        ) from None
+    times: list[float] = []
+    amounts: list[float] = []
+    minutes: list[float] = []
+    for dose in (dose for cycle in course.cycles for dose in cycle.doses):
+        shape = course.aldesleukin_doses[dose.step] if course.aldesleukin_doses else None
+        times.append((dose.due_at - first).total_seconds() / 60)
+        amounts.append(shape.dose_iu if shape else course.dose_iu)
+        if route == "sc":
+            minutes.append(0.0)
+        elif chosen.route is Route.CONTINUOUS_INFUSION:
+            minutes.append(float(shape.duration_h if shape and shape.duration_h else 24) * 60)
+        else:
+            minutes.append(float(chosen.infusion_min))
+    return route, times, amounts, minutes, float(course.weight_kg), chosen.name
+
+
+@simulate_app.command("pk")
+def pk(  # noqa: PLR0917 - typer takes each option as a parameter
+    regimen: Annotated[str, typer.Option(help="Regimen id, e.g. hd-label (see il2 regimens).")],
+    weight_kg: Annotated[str, typer.Option(help="Body weight in kg (20-350).")],
+    hours: Annotated[str, typer.Option(help="Hours to simulate from the first dose (to 8760).")],
+    every_min: Annotated[str, typer.Option(help="Minutes between output times (above 0).")],
+    height_cm: Annotated[
+        str | None, typer.Option(help="Height in cm, for a regimen dosed per m².")
+    ] = None,
+    infusion_min: Annotated[
+        str | None,
+        typer.Option(
+            help="Minutes each IV dose runs (0 = an ideal bolus); default: the regimen's "
+            "(15 min for the high-dose bolus, each day's bag for a continuous infusion)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Write one JSON document.")] = False,
+) -> None:
+    """Serum aldesleukin concentration after the regimen's first dose(s): the two-compartment
+    model of Konrad 1990 (IU/mL and nM), for a patient of the given weight."""
+    import json  # noqa: PLC0415 - the science and its inputs load with the command
+    import sys  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from il2.cli.errors import reported  # noqa: PLC0415
+    from il2.domain.errors import InvalidInputError  # noqa: PLC0415
+    from il2.science.mechanism.pk import agent_pk, concentration, iu_per_ml_to_nm  # noqa: PLC0415
+
+    with reported():
+        span = 60 * _pk_number("--hours", hours, minimum=0, maximum=8760, zero=False)
+        step = _pk_number("--every-min", every_min, minimum=0, maximum=span, zero=False)
+        if span / step + 1 > _PK_MAX_POINTS:
+            allowed = f"a step giving at most {_PK_MAX_POINTS} output times over --hours"
+            raise InvalidInputError(field="--every-min", value=every_min, allowed=allowed)
+        override = None
+        if infusion_min is not None:
+            override = _pk_number("--infusion-min", infusion_min, minimum=0, maximum=1e4, zero=True)
+        route, times, amounts, minutes, weight, name = _pk_course(
+            regimen, weight_kg, height_cm, infusion_min
+        )
+        keep = [i for i, t in enumerate(times) if t <= span]
+        agent = agent_pk()
+        t = np.arange(0.0, span + step / 2, step)
+        t = t[t <= span * (1 + 1e-12)]
+        c = concentration(
+            t,
+            dose_min=[times[i] for i in keep],
+            dose_iu=[amounts[i] for i in keep],
+            infusion_min=[override if override is not None else minutes[i] for i in keep],
+            route=route,
+            pk=agent,
+            weight_kg=weight,
+        )
+    document = {
+        "t_min": [float(x) for x in t],
+        "concentration_iu_ml": [float(x) for x in c],
+        "concentration_nm": [float(x) for x in iu_per_ml_to_nm(c, agent)],
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(document) + "\n")
+        return
+    table = Table(title=f"{name}: {len(keep)} dose(s) in {span / 60:g} h, {weight:g} kg")
+    for column in ("t (min)", "IU/mL", "nM"):
+        table.add_column(column, justify="right")
+    for row in zip(*document.values(), strict=True):
+        table.add_row(f"{row[0]:g}", f"{row[1]:.4g}", f"{row[2]:.4g}")
+    Console().print(table)
+    Console(stderr=True).print("Two-compartment model after Konrad 1990 (il2.science.mechanism.pk)")

@@ -46,11 +46,12 @@ from numpy.typing import ArrayLike, NDArray
 
 from il2.domain.errors import InvalidInputError, RuleTableError
 from il2.rules.reader import Node
+from il2.science.mechanism.pk import SIGNALS as PK_SIGNALS
 
 _FILE = "cells.toml"
 
 STATES: tuple[str, ...] = ("E", "N", "R", "x", "L", "A")
-SIGNALS: tuple[str, ...] = ("cd8", "nk", "treg", "endothelium")
+SIGNALS: tuple[str, ...] = PK_SIGNALS  # the occupancy layer's order: one source
 PARAMETERS: tuple[str, ...] = (
     "s_E", "c", "h_T", "p_E", "d_E", "k_sup", "K_R",
     "s_N", "p_N", "d_N",
