@@ -475,7 +475,7 @@ class CalibrationResult:
 
     def as_toml(self) -> str:
         """The [calibrated.<diagnosis>] table to store in data/population.toml."""
-        shifts = "\n".join(f"{k} = {v:.6f}" for k, v in self.shifts.items())
+        shifts = "\n".join(f"{k} = {v!r}" for k, v in self.shifts.items())
         return (
             f"[calibrated.{self.diagnosis}]\n"
             f"seed = {self.seed}\npatients = {self.patients}\n"
