@@ -60,7 +60,27 @@ def trial(  # noqa: PLR0917 - typer takes each option as a parameter
                 raise InvalidInputError(field=option, value=value, allowed="1 or more")
         if seed < 0:
             raise InvalidInputError(field="--seed", value=seed, allowed="0 or more")
+        from il2.science.dataset import DIAGNOSES  # noqa: PLC0415 - plain data
+
         rules = site_rules()
+        if diagnosis not in DIAGNOSES:
+            raise InvalidInputError(
+                field="--diagnosis", value=diagnosis, allowed=" or ".join(DIAGNOSES)
+            )
+        if regimen not in rules.regimens:
+            raise InvalidInputError(
+                field="--regimen",
+                value=regimen,
+                allowed="a regimen id: " + ", ".join(rules.regimens),
+            )
+        from il2.science.mechanism.schedule import course_of  # noqa: PLC0415 - numpy only
+
+        try:  # refuse an unmodelled regimen before the compiled model is loaded
+            course_of(rules.regimens[regimen])
+        except InvalidInputError as error:
+            raise InvalidInputError(
+                field="--regimen", value=error.value, allowed=error.allowed
+            ) from None
         from il2.science.mechanism.trial import Arm, run_trial  # noqa: PLC0415 - numba
 
         stderr = Console(stderr=True)
