@@ -90,6 +90,7 @@ class PopulationSpec:
     sbrt_max_fractions: int
     sbrt_share_two: float
     sbrt_spacing_days: float
+    sbrt_days_before_first_dose: float
     weight_kg: Bounded
     clearance_scale: Bounded
     volume_scale: Bounded
@@ -246,6 +247,7 @@ def parse_population(text: str, *, file: str = _FILE) -> PopulationSpec:
         sbrt_max_fractions=int(_value(sbrt, "max_fractions")),
         sbrt_share_two=share_two,
         sbrt_spacing_days=_value(sbrt, "spacing_days"),
+        sbrt_days_before_first_dose=_value(sbrt, "days_before_first_dose"),
         weight_kg=_bounded(pk, "weight_kg"),
         clearance_scale=_bounded(pk, "clearance_scale"),
         volume_scale=_bounded(pk, "volume_scale"),
