@@ -74,6 +74,7 @@ class HeldOut:
     objective: tuple[int, int]
     complete: tuple[int, int] | None
     source: str
+    caveat: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,11 @@ def _calibrated(node: Node, axes: tuple[str, str]) -> Calibrated:
 
 
 def _held_out(node: Node) -> HeldOut:
+    node.only(
+        "name", "diagnosis", "experimental", "control", "experimental_patients",
+        "experimental_objective", "experimental_complete", "control_patients",
+        "control_objective", "control_complete", "source", "status", "caveat",
+    )  # fmt: skip
     _status(node)
     diagnosis = node.choice("diagnosis", DIAGNOSES)
     complete = None
@@ -187,6 +193,7 @@ def _held_out(node: Node) -> HeldOut:
         objective=(node.integer("experimental_objective"), node.integer("control_objective")),
         complete=complete,
         source=node.text("source"),
+        caveat=node.text("caveat", default=""),
     )
 
 

@@ -454,6 +454,7 @@ class HeldOutComparison:
             "name": self.published.name,
             "diagnosis": self.published.diagnosis,
             "source": self.published.source,
+            "caveat": self.published.caveat,
             "arms": [
                 {
                     "regimen": sim.arm.regimen,
