@@ -16,7 +16,7 @@ from rich.console import Console
 from il2.cli import render
 from il2.cli.errors import EXIT_INPUT, reported
 from il2.cli.serving import serve_processes, shares_ports
-from il2.cli.simulation import simulate_app
+from il2.cli.simulation import simulate_app, trial
 from il2.domain.errors import InvalidInputError
 from il2.domain.records import Actor, User
 from il2.services import documents
@@ -315,6 +315,7 @@ infusion_app = typer.Typer(
 )
 app.add_typer(infusion_app, name="infusion")
 app.add_typer(simulate_app, name="simulate")
+app.command("trial")(trial)
 
 
 @db_app.command("upgrade")
