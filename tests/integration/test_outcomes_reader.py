@@ -201,7 +201,8 @@ def _corrections(app: App, physician: Actor) -> None:
     response = next(
         e
         for e in entries
-        if e.kind == "response" and e.content["recist"]["best_overall_response"] == "PR"
+        # a responder (the model's responders are nearly all complete: few are partial)
+        if e.kind == "response" and e.content["recist"]["best_overall_response"] in {"CR", "PR"}
     )
     measurements = response.content["measurements"]
     baseline = measurements["assessments"][0]
