@@ -289,7 +289,9 @@ def _methods(plan: TrialPlan) -> tuple[str, ...]:
     ]
     if held:
         names = "; ".join(
-            f"{h.name} ({h.experimental} vs {h.control}, {h.source.split(':')[0]})" for h in held
+            f"{h.name} ({h.experimental} vs {h.control}, {h.source.split(':')[0]})"
+            + (f"; caveat: {h.caveat}" if h.caveat else "")
+            for h in held
         )
         held_out = (
             f"Held out: these published comparisons were never used to calibrate, so arms of "
