@@ -47,6 +47,8 @@ SIGNAL_NAMES = {
     "endothelium": "Endothelium",
 }
 SIGNAL_COLOURS = {"cd8": "#1f4e79", "nk": "#4c9be8", "treg": "#d1495b", "endothelium": "#edae49"}
+# CD8 and NK cells share the intermediate-affinity receptor, so their curves coincide: NK dashed.
+SIGNAL_DASHES = {"cd8": "solid", "nk": (0, (4, 2)), "treg": "solid", "endothelium": "solid"}
 PUBLISHED = "#555555"
 TRAJECTORY_LIMIT = 30
 WATERFALL_LIMIT = 400
@@ -242,7 +244,10 @@ def _concentration_panel(axes: Axes, h: NDArray[np.float64], c: NDArray[np.float
 
 def _occupancy_panel(axes: Axes, h: NDArray[np.float64], s: NDArray[np.float64]) -> None:
     for k, name in enumerate(SIGNALS):
-        axes.plot(h, s[:, k], color=SIGNAL_COLOURS[name], linewidth=1.2, label=SIGNAL_NAMES[name])
+        axes.plot(
+            h, s[:, k], color=SIGNAL_COLOURS[name], linewidth=1.2, label=SIGNAL_NAMES[name],
+            linestyle=SIGNAL_DASHES[name],
+        )  # fmt: skip
     axes.set_ylim(0.0, 1.02)
     axes.set_xlim(h.min(), h.max())
     axes.set_ylabel("Receptor occupancy")
