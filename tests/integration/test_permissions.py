@@ -41,6 +41,7 @@ from il2.services.patients import (
 )
 from il2.services.pharmacy import preparation_list, verify_plan
 from il2.services.schedule import schedule
+from il2.services.simulation import virtual_course
 from il2.services.studies import create_study, list_studies, record_assignment
 from tests.integration.builders import (
     PASSWORD,
@@ -325,6 +326,9 @@ ACTIONS: dict[str, Callable[[World, Actor], object]] = {
     ),
     "study_id.lookup": lambda w, a: lookup_study_number(
         w.app.services, a, study_number(w.patient, key=w.app.services.study_key)
+    ),
+    "simulation.run": lambda w, a: virtual_course(
+        w.app.services, a, regimen="hd-label", diagnosis="melanoma", seed=1, hours=1.0
     ),
 }
 MATRIX = load_rules().permissions
