@@ -87,7 +87,7 @@ test: lint typecheck imports audit unit  ## everything CI checks
 fuzz: install system-deps  ## the API fuzzed deeper than make test: 1,000 cases an operation (about an hour)
 	IL2_FUZZ_EXAMPLES=1000 $(BIN)/pytest -n $(TEST_WORKERS) tests/e2e/test_api_fuzz_signed_in.py tests/e2e/test_api_fuzz_no_token.py
 
-bench: install system-deps  ## benchmarks, printing figures (engines, CLI start-up, API, pages, demo, report, FHIR)
+bench: install system-deps  ## benchmarks, printing figures (engines, CLI start-up, API, pages, demo, report, FHIR, simulator)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/cli.py
 	$(BIN)/python benchmarks/api.py
@@ -96,6 +96,8 @@ bench: install system-deps  ## benchmarks, printing figures (engines, CLI start-
 	$(BIN)/python benchmarks/demo.py
 	$(BIN)/python benchmarks/report.py
 	$(BIN)/python benchmarks/fhir.py
+	$(BIN)/python benchmarks/simulator.py
+	$(BIN)/python benchmarks/trial.py --million
 
 lock:  ## re-pin requirements/*.lock with sha256 hashes from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header --generate-hashes -o requirements/dev.lock

@@ -66,10 +66,10 @@ def test_subcutaneous_low_dose_steps_are_daily_on_weekdays() -> None:
 def test_sbrt_precedes_the_first_dose_by_the_regimens_anchor() -> None:
     regimen = rules().regimens["sbrt-hd"]
     assert regimen.anchor is not None
-    course = course_of(regimen, sbrt=SbrtPlan(20.0, 2, 1.0))
+    course = course_of(regimen, sbrt=SbrtPlan(20.0, 2, 1.0, 5.0))
     anchor_days = regimen.anchor.min_h / 24
     assert course.sbrt_days.tolist() == [0.0, 1.0]
-    assert course.dose_min[0] / MIN_PER_DAY == pytest.approx(1.0 + anchor_days)
+    assert course.dose_min[0] / MIN_PER_DAY == pytest.approx(1.0 + anchor_days)  # not 5 days
     # cycle 2 on the regimen's day 17
     assert (course.dose_min[14] - course.dose_min[0]) / MIN_PER_DAY == pytest.approx(16.0)
     days, gy = course.sbrt_for(np.array([1, 2, 0]))
@@ -98,3 +98,9 @@ def test_unmodelled_regimens_are_refused_naming_why(regimen_id: str, why: str) -
     assert error.value.field == "regimen"
     assert regimen_id in str(error.value)
     assert why in str(error.value)
+
+
+def test_sbrt_before_a_regimen_without_an_anchor_keeps_the_plans_gap() -> None:
+    course = course_of(rules().regimens["hd-label"], sbrt=SbrtPlan(20.0, 1, 1.0, 3.0))
+    assert course.sbrt_days.tolist() == [0.0]
+    assert course.dose_min[0] / MIN_PER_DAY == pytest.approx(3.0)

@@ -74,6 +74,7 @@ class HeldOut:
     objective: tuple[int, int]
     complete: tuple[int, int] | None
     source: str
+    caveat: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ class PopulationSpec:
     sbrt_max_fractions: int
     sbrt_share_two: float
     sbrt_spacing_days: float
+    sbrt_days_before_first_dose: float
     weight_kg: Bounded
     clearance_scale: Bounded
     volume_scale: Bounded
@@ -169,6 +171,11 @@ def _calibrated(node: Node, axes: tuple[str, str]) -> Calibrated:
 
 
 def _held_out(node: Node) -> HeldOut:
+    node.only(
+        "name", "diagnosis", "experimental", "control", "experimental_patients",
+        "experimental_objective", "experimental_complete", "control_patients",
+        "control_objective", "control_complete", "source", "status", "caveat",
+    )  # fmt: skip
     _status(node)
     diagnosis = node.choice("diagnosis", DIAGNOSES)
     complete = None
@@ -186,6 +193,7 @@ def _held_out(node: Node) -> HeldOut:
         objective=(node.integer("experimental_objective"), node.integer("control_objective")),
         complete=complete,
         source=node.text("source"),
+        caveat=node.text("caveat", default=""),
     )
 
 
@@ -246,6 +254,7 @@ def parse_population(text: str, *, file: str = _FILE) -> PopulationSpec:
         sbrt_max_fractions=int(_value(sbrt, "max_fractions")),
         sbrt_share_two=share_two,
         sbrt_spacing_days=_value(sbrt, "spacing_days"),
+        sbrt_days_before_first_dose=_value(sbrt, "days_before_first_dose"),
         weight_kg=_bounded(pk, "weight_kg"),
         clearance_scale=_bounded(pk, "clearance_scale"),
         volume_scale=_bounded(pk, "volume_scale"),

@@ -6,21 +6,27 @@ are written as infix text (`+ - * / ^`, parentheses, comparisons, `&&`, `||`, fu
 `ln`, `piecewise(value, condition, ..., otherwise)`, the symbol `time`) and turned into MathML.
 
 Models: `kirschner_panetta_sbml` (KP 1998, linear T, as other tools integrate it, with the
-extinction rule as an event) and `cells_sbml` (the cell-and-tumour model of one patient, with its
-dosing intervals, SBRT fractions and extinction as events).
+extinction rule as an event) and `cells_sbml` (the cell-and-tumour model of one patient: the
+model of `cells.py` with the event rules of `kernel.simulate_population` - dosing intervals with
+the hold decision, SBRT fractions and extinction - as events; names from `cells`).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from il2.domain.errors import InvalidInputError
+from il2.science.mechanism.cells import EXTINCT_X, PARAMETERS, SIGNALS, STATES
+from il2.science.mechanism.kernel import validate
 
 SBML_NS = "http://www.sbml.org/sbml/level3/version2/core"
 MATHML_NS = "http://www.w3.org/1998/Math/MathML"
@@ -226,13 +232,19 @@ def names_in(formula: str) -> set[str]:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """When `trigger` turns true, set each variable to its formula (values at trigger time)."""
+    """When `trigger` turns true, set each variable to its formula.
+
+    The formulas are evaluated when the event is triggered (`from_trigger_time`, the default)
+    or when it executes: the latter matters for events triggered at the same instant, each of
+    which then sees what the ones of higher priority did.
+    """
 
     id: str
     trigger: str
     assignments: tuple[tuple[str, str], ...]
     priority: float | None = None
     initial_value: bool = False
+    from_trigger_time: bool = True
 
 
 @dataclass
@@ -337,11 +349,16 @@ class SbmlModel:
                 )
 
     def _events(self, model: ET.Element) -> None:
-        """Events: persistent triggers, values from trigger time."""
+        """Events: persistent triggers."""
         if self.events:
             listing = ET.SubElement(model, "listOfEvents")
             for ev in self.events:
-                element = ET.SubElement(listing, "event", id=ev.id, useValuesFromTriggerTime="true")
+                element = ET.SubElement(
+                    listing,
+                    "event",
+                    id=ev.id,
+                    useValuesFromTriggerTime="true" if ev.from_trigger_time else "false",
+                )
                 trigger = ET.SubElement(
                     element,
                     "trigger",
@@ -475,142 +492,202 @@ def kirschner_panetta_sbml(
 
 # ------------------------------------------------------------------- the cell-and-tumour model
 
-CELL_STATES = ("E", "N", "R", "x", "L", "A")
-CELL_SIGNALS = ("cd8", "nk", "treg", "endothelium")
-CELL_PARAMETERS = (
-    "s_E",
-    "c",
-    "h_T",
-    "p_E",
-    "d_E",
-    "k_sup",
-    "K_R",
-    "s_N",
-    "p_N",
-    "d_N",
-    "s_R",
-    "p_R",
-    "d_R",
-    "r",
-    "K",
-    "k_E",
-    "k_N",
-    "g",
-    "q",
-    "k_L",
-    "N_0",
-    "w_a",
-    "k_Lr",
-    "tau_RT",
-    "A_RT",
-    "alpha",
-    "beta",
-)
-EXTINCT_X = -1.0
+# SBML identifiers of the per-interval signals and the SBRT fractions (the model's own
+# parameters take their names from cells.PARAMETERS, the states from cells.STATES).
+_DOSES = "doses_given"
+_EXTINCT_DAY = "extinct_day"
+_HOLD = "hold_above"
 
 
-def _signal_matrix(name: str, value: object, intervals: int) -> list[list[float]]:
-    rows = [[float(v) for v in row] for row in value]  # type: ignore[attr-defined]
-    if len(rows) != intervals or any(len(r) != len(CELL_SIGNALS) for r in rows):
-        raise InvalidInputError(
-            field=name,
-            value=f"{len(rows)} rows",
-            allowed=(
-                f"{intervals} intervals x {len(CELL_SIGNALS)} signals ({', '.join(CELL_SIGNALS)})"
-            ),
-        )
-    for row in rows:
-        for v in row:
-            if not (math.isfinite(v) and 0 <= v <= 1):
-                raise InvalidInputError(field=name, value=v, allowed="occupancies from 0 to 1")
-    return rows
+def _given(k: int, signal: str) -> str:
+    return f"given_{k}_{signal}"
 
 
-def _check_cells_inputs(
-    parameters: Mapping[str, float],
-    y0: Sequence[float],
-    rt_days: Sequence[float],
-    rt_gy: Sequence[float],
-) -> None:
-    unknown = sorted(set(parameters) - set(CELL_PARAMETERS))
-    if unknown:
-        allowed = f"one of {', '.join(CELL_PARAMETERS)}"
-        raise InvalidInputError(field=unknown[0], value=parameters[unknown[0]], allowed=allowed)
-    for name in CELL_PARAMETERS:
-        if name not in parameters:
-            raise InvalidInputError(field=name, value=None, allowed="a value for every parameter")
-    if len(y0) != len(CELL_STATES):
-        allowed = f"{len(CELL_STATES)} states {', '.join(CELL_STATES)}"
-        raise InvalidInputError(field="y0", value=list(y0), allowed=allowed)
-    if len(rt_days) != len(rt_gy):
-        allowed = "one dose per SBRT time (rt_days)"
-        raise InvalidInputError(field="rt_gy", value=list(rt_gy), allowed=allowed)
+def _held(k: int, signal: str) -> str:
+    return f"held_{k}_{signal}"
 
 
-def _edges(edges_days: Sequence[float]) -> list[float]:
-    edges = [float(_number("edges_days", e)) for e in edges_days]
-    increasing = all(b > a for a, b in itertools.pairwise(edges))
-    if len(edges) < 2 or edges[0] < 0 or not increasing:
-        allowed = "at least 2 increasing days from 0"
-        raise InvalidInputError(field="edges_days", value=edges, allowed=allowed)
-    return edges
+def _lq(j: int) -> str:
+    """The linear-quadratic log kill alpha*D + beta*D^2 of fraction j (D its Gy)."""
+    return f"(alpha*rt_gy_{j} + beta*rt_gy_{j}^2)"
+
+
+@dataclass(frozen=True, slots=True)
+class CellsPatient:
+    """One patient's inputs of `cells_sbml`, validated by the kernel's own rules.
+
+    `values` maps every SBML identifier that carries a number of this patient to its value at
+    day 0: the initial states E, N, R, x, L, A (the model's species), and parameters: the model
+    parameters (cells.PARAMETERS), the interval signals `given_k_s` / `held_k_s`, `hold_above`,
+    the SBRT days `rt_day_j` and doses `rt_gy_j`, and the event-changed `u_s` (0),
+    `doses_given` (0) and `extinct_day` (nan, or 0 for a tumour extinct from the start).
+    `edges` and the number of SBRT fractions fix the model's structure: patients that share
+    them can share one model.
+    """
+
+    edges: tuple[float, ...]
+    fractions: int
+    values: Mapping[str, float]
+
+
+def cells_patient(  # noqa: PLR0917 - the kernel's arguments, for one patient
+    parameters: Mapping[str, float] | ArrayLike,
+    y0: ArrayLike,
+    edges_days: ArrayLike,
+    signals_given: ArrayLike,
+    signals_held: ArrayLike,
+    hold_above: float,
+    rt_days: ArrayLike,
+    rt_gy: ArrayLike,
+) -> CellsPatient:
+    """Check one patient's inputs as `simulate_population` checks them (same errors, for
+    patient 0) and name each number as `cells_sbml` names it in the SBML.
+
+    `parameters` is a mapping by name (every name of cells.PARAMETERS, no other) or a vector
+    in PARAMETERS order; the others are `simulate_population`'s arguments without the patient
+    axis. A tumour below 1 cell in `y0` starts extinct (x = -1, extinct_day 0), as there."""
+    if isinstance(parameters, Mapping):
+        unknown = sorted(set(parameters) - set(PARAMETERS))
+        if unknown:
+            raise InvalidInputError(
+                field=unknown[0],
+                value=parameters[unknown[0]],
+                allowed=f"one of {', '.join(PARAMETERS)}",
+            )
+        missing = [name for name in PARAMETERS if name not in parameters]
+        if missing:
+            raise InvalidInputError(
+                field=missing[0], value=None, allowed="a value for every parameter"
+            )
+        vector: ArrayLike = [parameters[name] for name in PARAMETERS]
+    else:
+        vector = parameters
+
+    def one(name: str, value: ArrayLike, ndim: int) -> NDArray[np.float64]:
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidInputError(field=name, value=value, allowed="numbers") from None
+        if array.ndim != ndim:
+            raise InvalidInputError(
+                field=name, value=f"shape {array.shape}", allowed=f"a {ndim}-D array"
+            )
+        return array[None]
+
+    inputs = validate(
+        one("parameters", vector, 1),
+        one("y0", y0, 1),
+        edges_days,
+        one("signals_given", signals_given, 2),
+        one("signals_held", signals_held, 2),
+        hold_above,
+        one("rt_days", rt_days, 1),
+        one("rt_gy", rt_gy, 1),
+        np.zeros(1),
+        1.0,
+        1.0,
+    )
+    values: dict[str, float] = dict(zip(PARAMETERS, inputs.params[0].tolist(), strict=True))
+    start = inputs.y0[0].tolist()
+    extinct_day = math.nan
+    if start[STATES.index("x")] < 0.0:
+        start[STATES.index("x")] = EXTINCT_X
+        extinct_day = 0.0
+    values.update(zip(STATES, start, strict=True))
+    values[_EXTINCT_DAY] = extinct_day
+    values[_DOSES] = 0.0
+    values.update((f"u_{signal}", 0.0) for signal in SIGNALS)
+    values[_HOLD] = inputs.hold_above
+    for k in range(inputs.edges.size - 1):
+        for i, signal in enumerate(SIGNALS):
+            values[_given(k, signal)] = float(inputs.signals_given[0, k, i])
+            values[_held(k, signal)] = float(inputs.signals_held[0, k, i])
+    planned = ~np.isnan(inputs.rt_days[0])
+    for j, (day, gy) in enumerate(
+        zip(inputs.rt_days[0][planned], inputs.rt_gy[0][planned], strict=True)
+    ):
+        values[f"rt_day_{j}"] = float(day)
+        values[f"rt_gy_{j}"] = float(gy)
+    return CellsPatient(
+        edges=tuple(inputs.edges.tolist()),
+        fractions=int(planned.sum()),
+        values=MappingProxyType(values),
+    )
 
 
 def cells_sbml(  # noqa: PLR0917 - the kernel's arguments, for one patient
-    parameters: Mapping[str, float],
-    y0: Sequence[float],
-    edges_days: Sequence[float],
-    signals_given: Sequence[Sequence[float]],
-    signals_held: Sequence[Sequence[float]],
+    parameters: Mapping[str, float] | ArrayLike,
+    y0: ArrayLike,
+    edges_days: ArrayLike,
+    signals_given: ArrayLike,
+    signals_held: ArrayLike,
     hold_above: float,
-    rt_days: Sequence[float],
-    rt_gy: Sequence[float],
+    rt_days: ArrayLike,
+    rt_gy: ArrayLike,
 ) -> str:
-    """The cell-and-tumour model of one patient as SBML L3V2 text (time in days, from 0).
+    """The cell-and-tumour model of one patient as SBML L3V2 text: the same model, with the
+    same event rules, as `kernel.simulate_population` (time in days, from 0).
 
-    States E, N, R (cells, species), x = ln T, L, A (parameters changed by rate rules); T = exp(x)
-    by an assignment rule. Signals u_cd8, u_nk, u_treg, u_endothelium are 0 until edges_days[0];
-    at each edge k < K the dose is given iff L <= hold_above (then the signals take
-    signals_given[k], and `doses_given` counts it), otherwise signals_held[k]; at the last edge
-    every signal is 0. SBRT fraction j at rt_days[j] (nan = none) of rt_gy[j] Gy: x -= alpha*D +
-    beta*D^2 and A += A_RT. Extinction: once x < 0, x is set to -1 and frozen (a flag `alive`
-    multiplies dx/dt) and `extinct_day` records the time."""
-    _check_cells_inputs(parameters, y0, rt_days, rt_gy)
-    edges = _edges(edges_days)
-    intervals = len(edges) - 1
-    given = _signal_matrix("signals_given", signals_given, intervals)
-    held = _signal_matrix("signals_held", signals_held, intervals)
-    hold = float(hold_above)
-    if math.isnan(hold):
-        raise InvalidInputError(field="hold_above", value=hold_above, allowed="a number or inf")
+    Arguments as `cells_patient`. The six states (STATES) are species changed by rate rules in a
+    unit compartment (E, N, R in cells; x = ln T, L and A dimensionless); T is exp(x) by an
+    assignment rule, and 0 once x <= -1. Every number of the patient is a named parameter or an
+    initial amount (`cells_patient(...).values`), so one loaded model serves any patient of the
+    same schedule: set the values (initial amounts for the states) and reset the time to 0.
 
+    The kernel's rules, as events:
+    - signals u_cd8, u_nk, u_treg, u_endothelium are 0 before edges[0] and from edges[-1];
+    - at edge k < K: an interval whose given and held signals are equal carries no dose (the
+      signals take them; nothing is decided or counted); otherwise the dose is held when
+      L > hold_above at that instant (signals `held_k_*`), else given (`given_k_*`) and counted
+      in `doses_given`;
+    - SBRT fraction j at rt_day_j of rt_gy_j Gy: x += ln(1 - f_RT + f_RT*exp(-(alpha*D +
+      beta*D^2))) (x -= alpha*D + beta*D^2 when f_RT >= 1), not on an extinct tumour; A += A_RT;
+    - extinction: once x < 0, x is set to -1 (and stays: dx/dt = 0, T = 0 for x <= -1) and
+      `extinct_day` records the time;
+    - at one instant: extinction first, then SBRT fractions, then the edge (the hold decision),
+      each event reading the state the earlier ones left; an output at that instant (the
+      simulator's) shows the state after all of them.
+    """
+    patient = cells_patient(
+        parameters, y0, edges_days, signals_given, signals_held, hold_above, rt_days, rt_gy
+    )
+    values = patient.values
+    edges = patient.edges
     model = SbmlModel(
         "il2_cells_patient",
         "il2 cell-and-tumour model, one patient",
-        notes="Exported by il2 (il2.science.mechanism.sbml.cells_sbml); time in days; "
-        "x = ln(tumour cells); extinction: x < 0 sets x = -1 and freezes it.",
+        notes="Exported by il2 (il2.science.mechanism.sbml.cells_sbml); the model and event "
+        "rules of il2.science.mechanism.kernel; time in days; x = ln(tumour cells); "
+        "extinction: x < 0 sets x = -1, where it stays.",
     )
     model.compartment("body", 1.0)
-    for ident, value in zip(CELL_STATES, y0, strict=True):
-        amount = float(_number(f"y0.{ident}", value))
-        if ident in {"E", "N", "R"}:
-            model.add_species(ident, "body", amount)
-        else:
-            model.parameter(ident, amount, constant=False)
-    for name in CELL_PARAMETERS:
-        model.parameter(name, float(_number(name, parameters[name])))
+    for ident in STATES:
+        model.add_species(ident, "body", values[ident])
+    for name in PARAMETERS:
+        model.parameter(name, values[name])
+    model.parameter(_HOLD, values[_HOLD])
     model.parameter("T", 0.0, constant=False)
-    model.assign("T", "exp(x)")
-    for signal in CELL_SIGNALS:
-        model.parameter(f"u_{signal}", 0.0, constant=False)
-    model.parameter("alive", 1.0, constant=False)
-    model.parameter("extinct_day", math.nan, constant=False)
-    model.parameter("doses_given", 0.0, constant=False)
+    for signal in SIGNALS:
+        model.parameter(f"u_{signal}", values[f"u_{signal}"], constant=False)
+    for k in range(len(edges) - 1):
+        for signal in SIGNALS:
+            model.parameter(_given(k, signal), values[_given(k, signal)])
+            model.parameter(_held(k, signal), values[_held(k, signal)])
+    for j in range(patient.fractions):
+        model.parameter(f"rt_day_{j}", values[f"rt_day_{j}"])
+        model.parameter(f"rt_gy_{j}", values[f"rt_gy_{j}"])
+    model.parameter(_EXTINCT_DAY, values[_EXTINCT_DAY], constant=False)
+    model.parameter(_DOSES, values[_DOSES], constant=False)
 
-    model.rate("E", "s_E + c*(1 + A)*T/(h_T + T) + p_E*u_cd8*E - d_E*E - k_sup*R/(R + K_R)*E")
-    model.rate("N", "s_N + p_N*u_nk*N - d_N*N")
-    model.rate("R", "s_R + p_R*u_treg*R - d_R*R")
-    model.rate("x", "alive*(r*(1 - T/K) - (k_E*E + k_N*N)/(g + T)/(1 + R/(q*E)))")
+    gone = f"x <= {EXTINCT_X!r}"
+    model.assign("T", f"piecewise(0, {gone}, exp(x))")
+    model.rate("E", "s_E + c*(1 + A)*T/(h_T + T) + (p_E*u_cd8 - d_E)*E - k_sup*R/(R + K_R)*E")
+    model.rate("N", "s_N + (p_N*u_nk - d_N)*N")
+    model.rate("R", "s_R + (p_R*u_treg - d_R)*R")
+    # 1/(1 + R/(q*E)) written as q*E/(q*E + R), finite when E = 0 (as the kernel does)
+    free = "piecewise(q*E/(q*E + R), q*E + R != 0, 0)"
+    growth = f"r*(1 - T/K) - (k_E*E + k_N*N)/(g + T)*{free}"
+    model.rate("x", f"piecewise(0, {gone}, {growth})")
     model.rate("L", "k_L*(u_nk*N/N_0 + w_a*u_endothelium) - k_Lr*L")
     model.rate("A", "-A/tau_RT")
 
@@ -618,40 +695,46 @@ def cells_sbml(  # noqa: PLR0917 - the kernel's arguments, for one patient
         Event(
             "extinction",
             "x < 0",
-            (("x", repr(EXTINCT_X)), ("alive", "0"), ("extinct_day", "time")),
-            priority=10.0,
-            initial_value=False,
+            (("x", repr(EXTINCT_X)), (_EXTINCT_DAY, "time")),
+            priority=30.0,
+            from_trigger_time=False,
         )
     )
-    for k in range(intervals):
-        allowed = "L <= " + repr(hold) if math.isfinite(hold) else ("true" if hold > 0 else "false")
-        assignments = [("doses_given", f"doses_given + piecewise(1, {allowed}, 0)")]
-        for i, signal in enumerate(CELL_SIGNALS):
-            formula = f"piecewise({given[k][i]!r}, {allowed}, {held[k][i]!r})"
-            assignments.append((f"u_{signal}", formula))
-        model.event(Event(f"edge_{k}", f"time >= {edges[k]!r}", tuple(assignments), priority=5.0))
-    model.event(
-        Event(
-            f"edge_{intervals}",
-            f"time >= {edges[-1]!r}",
-            tuple((f"u_{s}", "0") for s in CELL_SIGNALS),
-            priority=5.0,
-        )
-    )
-    for j, (day, dose) in enumerate(zip(rt_days, rt_gy, strict=True)):
-        if math.isnan(float(day)):
-            continue
-        when = float(_number("rt_days", day))
-        gy = float(_number("rt_gy", dose))
-        if when < 0 or gy < 0:
-            raise InvalidInputError(field="rt_days", value=when, allowed="days >= 0, Gy >= 0")
-        kill = f"(alpha*{gy!r} + beta*{gy!r}^2)"
+    for j in range(patient.fractions):
+        lq = _lq(j)
+        survive = f"piecewise(-{lq}, f_RT >= 1, ln(1 - f_RT + f_RT*exp(-{lq})))"
         model.event(
             Event(
                 f"sbrt_{j}",
-                f"time >= {when!r}",
-                (("x", f"piecewise(x - {kill}, alive > 0.5, x)"), ("A", "A + A_RT")),
-                priority=1.0,
+                f"time >= rt_day_{j}",
+                (("x", f"piecewise(x, {gone}, x + {survive})"), ("A", "A + A_RT")),
+                priority=20.0,
+                from_trigger_time=False,
             )
         )
+    for k in range(len(edges) - 1):
+        is_dose = " || ".join(f"{_given(k, s)} != {_held(k, s)}" for s in SIGNALS)
+        hold = f"({is_dose}) && L > {_HOLD}"
+        assignments = [
+            (f"u_{s}", f"piecewise({_held(k, s)}, {hold}, {_given(k, s)})") for s in SIGNALS
+        ]
+        assignments.append((_DOSES, f"{_DOSES} + piecewise(1, ({is_dose}) && L <= {_HOLD}, 0)"))
+        model.event(
+            Event(
+                f"edge_{k}",
+                f"time >= {edges[k]!r}",
+                tuple(assignments),
+                priority=10.0,
+                from_trigger_time=False,
+            )
+        )
+    model.event(
+        Event(
+            f"edge_{len(edges) - 1}",
+            f"time >= {edges[-1]!r}",
+            tuple((f"u_{s}", "0") for s in SIGNALS),
+            priority=10.0,
+            from_trigger_time=False,
+        )
+    )
     return model.to_xml()

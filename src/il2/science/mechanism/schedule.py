@@ -45,11 +45,14 @@ PK_ROUTES = {
 
 @dataclass(frozen=True, slots=True)
 class SbrtPlan:
-    """SBRT before the first dose: Gy per fraction, the most fractions, their spacing (days)."""
+    """SBRT before the first dose: Gy per fraction, the most fractions, their spacing (days),
+    and the days from the last fraction to the first dose when the regimen has no SBRT anchor
+    of its own."""
 
     gy_per_fraction: float
     max_fractions: int
     spacing_days: float
+    days_before_first_dose: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +182,9 @@ def course_of(
             raise InvalidInputError(
                 field="sbrt.max_fractions", value=sbrt.max_fractions, allowed="1 or more"
             )
-        gap_days = 3.0 if regimen.anchor is None else regimen.anchor.min_h / 24.0
+        gap_days = sbrt.days_before_first_dose
+        if regimen.anchor is not None:
+            gap_days = regimen.anchor.min_h / 24.0
         lead = gap_days + (sbrt.max_fractions - 1) * sbrt.spacing_days
         sbrt_days = [k * sbrt.spacing_days for k in range(sbrt.max_fractions)]
         sbrt_gy = sbrt.gy_per_fraction

@@ -199,7 +199,12 @@ def plan_arm(arm: Arm, regimens: Mapping[str, Regimen], spec: PopulationSpec) ->
             allowed="a regimen id: " + ", ".join(sorted(regimens)),
         )
     sbrt = arm.sbrt if arm.sbrt is not None else regimen.anchor is not None
-    plan = SbrtPlan(spec.sbrt_gy, spec.sbrt_max_fractions, spec.sbrt_spacing_days) if sbrt else None
+    plan = None
+    if sbrt:
+        plan = SbrtPlan(
+            spec.sbrt_gy, spec.sbrt_max_fractions, spec.sbrt_spacing_days,
+            spec.sbrt_days_before_first_dose,
+        )  # fmt: skip
     course = course_of(regimen, sbrt=plan)
     first = regimen.response_assessment_weeks_after_course or spec.first_after_course_weeks
     start = course.last_dose_day + first * DAYS_PER_WEEK
@@ -449,6 +454,7 @@ class HeldOutComparison:
             "name": self.published.name,
             "diagnosis": self.published.diagnosis,
             "source": self.published.source,
+            "caveat": self.published.caveat,
             "arms": [
                 {
                     "regimen": sim.arm.regimen,
