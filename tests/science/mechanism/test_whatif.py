@@ -20,7 +20,7 @@ from il2.science.mechanism.readout import (
     diameter_mm,
     time_point_responses,
 )
-from il2.science.mechanism.schedule import MIN_PER_DAY, course_of
+from il2.science.mechanism.schedule import MIN_PER_DAY, SbrtPlan, course_of
 from il2.science.mechanism.trial import TrialPlan, readout_rules
 from il2.science.mechanism.trial import draw_blocks as trial_draw
 from il2.science.mechanism.whatif import (
@@ -212,6 +212,25 @@ def test_another_regimen_is_its_own_course() -> None:
     assert ld.regimen == "ld-iv-nci"
     assert ld.doses_given == course_of(RULES.regimens["ld-iv-nci"]).doses
     assert ld.label == "ld-iv-nci course"
+
+
+def test_a_regimen_after_sbrt_keeps_its_fractions_before_the_first_dose() -> None:
+    result = what_if(hd_ledger(), ("sbrt-hd",), twins=8, seed=2)
+    sbrt = result.schedules[1]
+    regimen = RULES.regimens["sbrt-hd"]
+    full = course_of(regimen, sbrt=_sbrt_plan())
+    mine = dosing(regimen, full.dose_min - full.lead_days * MIN_PER_DAY, full.dose_iu_per_kg, SPEC)
+    np.testing.assert_allclose(mine.sbrt_days, full.sbrt_days + ORIGIN_DAYS)
+    assert mine.lead_days == pytest.approx(full.lead_days + ORIGIN_DAYS)
+    assert sbrt.doses_given == full.doses
+    assert sbrt.dose_hours[0] == 0.0
+
+
+def _sbrt_plan() -> SbrtPlan:
+    return SbrtPlan(
+        SPEC.sbrt_gy, SPEC.sbrt_max_fractions, SPEC.sbrt_spacing_days,
+        SPEC.sbrt_days_before_first_dose,
+    )  # fmt: skip
 
 
 def test_the_dosing_edges_are_those_of_the_regimens_course_shifted_to_the_origin() -> None:

@@ -296,7 +296,10 @@ def _interval_h(regimen: Regimen) -> float:
 def _sbrt(regimen: Regimen, spec: PopulationSpec) -> SbrtPlan | None:
     if regimen.anchor is None:
         return None
-    return SbrtPlan(spec.sbrt_gy, spec.sbrt_max_fractions, spec.sbrt_spacing_days)
+    return SbrtPlan(
+        spec.sbrt_gy, spec.sbrt_max_fractions, spec.sbrt_spacing_days,
+        spec.sbrt_days_before_first_dose,
+    )  # fmt: skip
 
 
 def dosing(
