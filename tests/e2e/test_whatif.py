@@ -68,9 +68,11 @@ def _given(ward: Ward, number: int) -> None:
 def ward(tmp_path_factory: pytest.TempPathFactory) -> Ward:
     """A melanoma patient on hd-label (70 kg): dose 1.1 given, 1.2 held (low blood pressure),
     1.3 given 8 hours later; nothing else recorded."""
-    database = tmp_path_factory.mktemp("whatif") / "il2.sqlite3"
+    folder = tmp_path_factory.mktemp("whatif")
+    database = folder / "il2.sqlite3"
     clock = FixedClock()
-    app = build_app(Settings(database_url=f"sqlite:///{database}"), clock=clock)
+    settings = Settings(database_url=f"sqlite:///{database}", study_key_file=folder / "study.key")
+    app = build_app(settings, clock=clock)
     upgrade_database(app)
     people = staff(app)
     physician = people[Role.PHYSICIAN]
@@ -171,6 +173,8 @@ def il2(ward: Ward, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "IL2_SITE_POLICY"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
     env["IL2_DATABASE_URL"] = f"sqlite:///{ward.database}"
+    env["IL2_STUDY_KEY_FILE"] = str(ward.database.parent / "study.key")  # the ward's key
+    env.pop("IL2_STUDY_KEY", None)
     return subprocess.run(  # noqa: S603 - our own command with fixed arguments
         [IL2, "simulate", "whatif", *args], capture_output=True, text=True, check=False,
         env=env, timeout=300,
@@ -191,6 +195,16 @@ def test_the_cli_gives_the_services_answer_for_the_same_seed(ward: Ward) -> None
         alternatives=("as_planned", "ld-iv-nci"), twins=TWINS, seed=5,
     )  # fmt: skip
     assert out == json.loads(json.dumps(expected))
+
+
+def test_a_researcher_asks_the_cli_by_study_number(ward: Ward) -> None:
+    number = study_number(ward.patient, key=ward.app.services.study_key)
+    done = il2(ward, "--patient", number, "--twins", "4", "--as-user", "researcher", "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["study_id"] == number
+    assert "patient_id" not in out
+    assert PATIENT["name"] not in done.stdout
 
 
 def test_the_cli_names_a_bad_option(ward: Ward) -> None:

@@ -420,7 +420,10 @@ def pk(  # noqa: PLR0917 - typer takes each option as a parameter
 # ------------------------------------------------------------------------- il2 simulate whatif
 @simulate_app.command("whatif")
 def whatif(  # noqa: PLR0917 - typer takes each option as a parameter
-    patient: Annotated[int, typer.Option(help="The patient's record id.")],
+    patient: Annotated[
+        str,
+        typer.Option(help="The patient's record id (staff), or study number (S-..., researchers)."),
+    ],
     course: Annotated[
         int | None,
         typer.Option(help="The course's number in the patient's program (default: the latest)."),
@@ -451,7 +454,7 @@ def whatif(  # noqa: PLR0917 - typer takes each option as a parameter
     from il2.cli.errors import reported  # noqa: PLC0415
     from il2.domain.errors import InvalidInputError  # noqa: PLC0415
     from il2.services.accounts import actor_for_username  # noqa: PLC0415
-    from il2.services.whatif import course_whatif  # noqa: PLC0415
+    from il2.services.whatif import course_whatif, study_course_whatif  # noqa: PLC0415
 
     with reported():
         for option, value in (("--twins", twins), ("--course", course)):
@@ -470,17 +473,23 @@ def whatif(  # noqa: PLR0917 - typer takes each option as a parameter
         built = build_app()
         actor = actor_for_username(built.services, as_user)
         try:
-            document, _ = course_whatif(
-                built.services, actor, patient, course_number=course,
-                alternatives=alternative or None, twins=twins, seed=seed,
-            )  # fmt: skip
+            if patient.strip().isdigit():
+                document, _ = course_whatif(
+                    built.services, actor, int(patient), course_number=course,
+                    alternatives=alternative or None, twins=twins, seed=seed,
+                )  # fmt: skip
+            else:
+                document, _ = study_course_whatif(
+                    built.services, actor, patient, course_number=course,
+                    alternatives=alternative or None, twins=twins, seed=seed,
+                )  # fmt: skip
         except InvalidInputError as error:
-            options = {"alternatives": "--alternative", "twins": "--twins", "seed": "--seed",
-                       "course": "--course"}  # fmt: skip
-            if error.field not in options:
+            flags = {"alternatives": "--alternative", "twins": "--twins", "seed": "--seed",
+                     "course": "--course"}  # fmt: skip
+            if error.field not in flags:
                 raise
             raise InvalidInputError(
-                field=options[error.field], value=error.value, allowed=error.allowed
+                field=flags[error.field], value=error.value, allowed=error.allowed
             ) from None
     if as_json:
         sys.stdout.write(json.dumps(document, indent=2) + "\n")

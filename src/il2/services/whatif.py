@@ -188,7 +188,7 @@ def study_course_whatif(
     actor: Actor,
     number: str,
     *,
-    course_number: int,
+    course_number: int | None = None,
     alternatives: Sequence[str] | None = None,
     twins: int | None = None,
     seed: int | None = None,
