@@ -18,6 +18,16 @@ tests/science/mechanism/test_occupancy.py checks the means against scipy.integra
 `population_signals` computes the same means for many patients at once, in numba: it carries
 each patient's modal amplitudes (alpha and beta parts of the concentration, and the SC depot)
 from piece to piece in closed form, so its cost does not grow with the number of doses.
+
+`signal_table` makes trials cheap: with doses per kg a patient's signals depend only on the
+clearance and volume factors, so a course's signals are computed once on a grid over
+(ln cl_scale, ln v1_scale) and read per patient by tensor-product Lagrange interpolation, 8 points
+an axis. The grid is refined until the error at every cell centre is below tolerance / 4 (default
+tolerance 1e-6 absolute); patients outside the grid's range are computed exactly. Measured
+(benchmarks/trial.py, hd-label, load ~7 on 2 cores): 12 us a patient against 218 us exact, the
+table built in 0.8 s once per course and process; largest error over 16,384 drawn patients
+8e-8, the same best responses for all of them in six regimens (tests/science/mechanism/
+test_occupancy.py checks 1e-6 and the best responses of 2,048 patients).
 """
 
 from __future__ import annotations
