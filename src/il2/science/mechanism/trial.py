@@ -4,7 +4,8 @@ Patients are drawn in fixed blocks of `BLOCK` patients; block b draws with its o
 `SeedSequence(seed, spawn_key=(b,))` (the b-th child that `SeedSequence(seed).spawn` gives), so
 patient i is the same whatever the chunking, the number of workers or the number of patients
 asked for. A chunk is a run of whole blocks; every arm of a trial sees the same patients (common
-random numbers). Per chunk and arm: PK -> interval signals (occupancy.population_signals), the
+random numbers). Per chunk and arm: PK -> interval signals (read from the course's table over
+clearance and volume, occupancy.signal_table; exact outside its bounds), the
 cell-and-tumour ODE (kernel.simulate_population), tumour size at the scans -> RECIST best
 overall response. Chunks return counts, which add up: the result is the same in one process, on
 a local Dask cluster (`distributed.LocalCluster`, processes) or on a running scheduler.
