@@ -111,7 +111,7 @@ class Runner:
         self.globals = {name: i for i, name in enumerate(model.getGlobalParameterIds())}
 
     def run(self, values: dict[str, float], t_out: Array) -> tuple[Array, int, float]:
-        """States at t_out (M, 6), doses given and the extinction day of one patient."""
+        """States at t_out (M, 7), doses given and the extinction day of one patient."""
         model = self.rr.model
         names = [name for name in values if name not in self.species]
         model.setGlobalParameterValues(
@@ -128,13 +128,13 @@ class Runner:
 
 
 def roadrunner_population(hold_above: float) -> tuple[Array, NDArray[np.int64], Array]:
-    """The cohort run by libRoadRunner: (n, M, 6) states, doses given, extinction days.
+    """The cohort run by libRoadRunner: (n, M, 7) states, doses given, extinction days.
 
     Patients with and without SBRT differ in structure (events): one model for each."""
     p, y0, given, held, rt_days, rt_gy = cohort()
     n = p.shape[0]
     runners: dict[int, Runner] = {}
-    y = np.empty((n, OUT.size, 6))
+    y = np.empty((n, OUT.size, len(STATES)))
     doses = np.zeros(n, dtype=np.int64)
     extinct = np.full(n, math.nan)
     for i in range(n):
@@ -171,11 +171,12 @@ def assert_agree(
     np.testing.assert_allclose(extinct, kernel.extinct_day, atol=days)
     k = kernel.y
     np.testing.assert_allclose(y[:, :, :3], k[:, :, :3], rtol=rel)
-    alive = k[:, :, 3] >= 0
-    np.testing.assert_array_equal(y[:, :, 3] >= 0, alive)
-    np.testing.assert_allclose(y[:, :, 3][alive], k[:, :, 3][alive], atol=x_abs)
-    assert np.all(y[:, :, 3][~alive] == EXTINCT_X)
-    np.testing.assert_allclose(y[:, :, 4:], k[:, :, 4:], rtol=la[0], atol=la[1])
+    for c in (STATES.index("x"), STATES.index("z")):
+        alive = k[:, :, c] >= 0
+        np.testing.assert_array_equal(y[:, :, c] >= 0, alive)
+        np.testing.assert_allclose(y[:, :, c][alive], k[:, :, c][alive], atol=x_abs)
+        assert np.all(y[:, :, c][~alive] == EXTINCT_X)
+    np.testing.assert_allclose(y[:, :, 4:6], k[:, :, 4:6], rtol=la[0], atol=la[1])
 
 
 def test_roadrunner_on_the_export_agrees_with_the_kernel_at_tight_tolerances(

@@ -36,7 +36,7 @@ from il2.science.dataset import DIAGNOSES, Diagnosis
 from il2.science.mechanism import cells
 
 _FILE = "population.toml"
-STATES = ("E", "N", "R", "x", "L", "A")
+STATES = cells.STATES
 STATUSES = ("published", "derived", "assumption", "calibrated")
 
 
@@ -308,7 +308,7 @@ class CellModel:
 
 @dataclass(frozen=True, slots=True)
 class Population:
-    """n virtual patients: parameters (n, P), initial states (n, 6), PK covariates (n,) and
+    """n virtual patients: parameters (n, P), initial states (n, 7), PK covariates (n,) and
     SBRT fractions (n,)."""
 
     params: NDArray[np.float64]
@@ -326,8 +326,8 @@ class Population:
 
     @property
     def baseline_cells(self) -> NDArray[np.float64]:
-        """Tumour cells at baseline."""
-        return np.exp(self.y0[:, STATES.index("x")])
+        """Tumour cells at baseline (both compartments)."""
+        return cells.tumour_cells(self.y0)
 
     def take(self, count: int) -> Population:
         """The first `count` patients."""
@@ -345,15 +345,29 @@ def _col(params: NDArray[np.float64], model: CellModel, name: str) -> NDArray[np
 def net_growth_rate(
     params: NDArray[np.float64], model: CellModel, y0: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    """d ln T / dt (1/day) at the initial state without treatment (the sim-spec tumour equation)."""
-    e, nk, reg, x = y0[:, 0], y0[:, 1], y0[:, 2], y0[:, 3]
-    t = np.exp(x)
+    """d ln T / dt (1/day) of the total tumour T = e^x + e^z at the initial state without
+    treatment (cells.py's tumour equations): each compartment's rate weighted by its cells."""
+    e, nk, reg = (y0[:, STATES.index(name)] for name in ("E", "N", "R"))
+    t = cells.tumour_cells(y0)
+    share_z = np.divide(
+        cells.tumour_cells(_only(y0, "z")), t, out=np.zeros_like(t), where=t > 0
+    )
     r, k_cap = _col(params, model, "r"), _col(params, model, "K")
     kill = (_col(params, model, "k_E") * e + _col(params, model, "k_N") * nk) / (
         _col(params, model, "g") + t
     )
     shield = 1.0 + reg / (_col(params, model, "q") * e)
-    return np.asarray(r * (1.0 - t / k_cap) - kill / shield, dtype=np.float64)
+    access = 1.0 - share_z + share_z * _col(params, model, "phi")
+    return np.asarray(r * (1.0 - t / k_cap) - access * kill / shield, dtype=np.float64)
+
+
+def _only(y0: NDArray[np.float64], compartment: str) -> NDArray[np.float64]:
+    """States `y0` with every tumour compartment but `compartment` emptied (-1: extinct)."""
+    out = y0.copy()
+    for name in ("x", "z"):
+        if name != compartment:
+            out[:, STATES.index(name)] = cells.EXTINCT_X
+    return out
 
 
 def _lognormal(b: Bounded, z: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
@@ -392,7 +406,11 @@ def _candidates(  # noqa: PLR0917 - the draw's inputs, in one private call
     tumour = spec.cells_per_cm3 * math.pi / 6.0 * (diameter / 10.0) ** 3
     fractions = np.where(uniform < spec.sbrt_share_two, 2, 1).astype(np.int64)
     fractions = np.minimum(fractions, spec.sbrt_max_fractions)
-    y0 = cells.initial_state(params, tumour)
+    # a share drawn above 1 is refused by its range (ok above); clipped only to compute a state
+    shares = params.copy()
+    for name in cells.SHARES:
+        shares[:, model.column(name)] = np.clip(shares[:, model.column(name)], 0.0, 1.0)
+    y0 = cells.initial_state(shares, tumour)
     growth = net_growth_rate(params, model, y0)
     with np.errstate(divide="ignore"):
         doubling = np.where(growth > 0, math.log(2.0) / np.maximum(growth, 1e-300), np.inf)
