@@ -62,8 +62,9 @@ def stages(regimen: str, n: int = 8192) -> None:
         arm.scan_days,
     )  # fmt: skip
     t3 = time.perf_counter()
-    x = result.y[:, :, 3]
-    cells = np.where(x < 0, 0.0, np.exp(x))
+    from il2.science.mechanism.cells import tumour_cells  # noqa: PLC0415
+
+    cells = tumour_cells(result.y)
     points = time_point_responses(cells, pop.baseline_cells, plan.readout)
     best_overall_response(points, arm.scan_days / 7.0, plan.readout)
     t4 = time.perf_counter()

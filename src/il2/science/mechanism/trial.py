@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from il2.domain.errors import InvalidInputError
 from il2.domain.regimen import Regimen
 from il2.science.dataset import DIAGNOSES, Diagnosis
+from il2.science.mechanism.cells import tumour_cells
 from il2.science.mechanism.population import (
     CellModel,
     HeldOut,
@@ -178,8 +179,7 @@ def _simulate(plan: ArmPlan, population: Population, hold_above: float) -> NDArr
         population.params, population.y0, plan.course.edges_days, given, held,
         hold_above, rt_days, rt_gy, plan.scan_days,
     )  # fmt: skip
-    x = result.y[:, :, 3]
-    return np.asarray(np.where(x < 0.0, 0.0, np.exp(x)), dtype=np.float64)
+    return tumour_cells(result.y)
 
 
 def best_responses(
