@@ -13,7 +13,6 @@ The model (numba) is imported when a run starts, never when the app starts.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -167,24 +166,9 @@ def _tumour_cells(
 ) -> NDArray[np.float64]:
     """Tumour cells (n, len(t_out)) of `population` in `arm`, doses given as planned (as a
     trial gives them: no hold threshold of the leak proxy is published)."""
-    from il2.science.mechanism import occupancy, pk  # noqa: PLC0415 - numba
-    from il2.science.mechanism.kernel import simulate_population  # noqa: PLC0415 - numba
+    from il2.science.mechanism.trial import course_tumour_cells  # noqa: PLC0415 - numba
 
-    course = arm.course
-    given, held = occupancy.population_signals(
-        population.weight_kg, population.clearance_scale, population.volume_scale,
-        dose_min=course.dose_min, dose_iu_per_kg=course.dose_iu_per_kg,
-        infusion_min=np.full(course.doses, course.infusion_min), route=course.route,
-        edges_days=course.edges_days, pk=pk.agent_pk("aldesleukin"),
-    )  # fmt: skip
-    fractions = population.sbrt_fractions if arm.arm.sbrt else np.zeros(population.size, np.int64)
-    rt_days, rt_gy = course.sbrt_for(fractions)
-    result = simulate_population(
-        population.params, population.y0, course.edges_days, given, held,
-        math.inf, rt_days, rt_gy, t_out,
-    )  # fmt: skip
-    x = result.y[:, :, 3]
-    return np.asarray(np.where(x < 0.0, 0.0, np.exp(x)), dtype=np.float64)
+    return course_tumour_cells(arm.course, population, t_out, sbrt=bool(arm.arm.sbrt))
 
 
 def _change_pct(

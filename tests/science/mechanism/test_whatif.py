@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from il2.domain.errors import InvalidInputError
 from il2.rules.loader import load_rules
+from il2.science.mechanism.cells import tumour_cells as total_tumour_cells
 from il2.science.mechanism.kernel import simulate_population
 from il2.science.mechanism.population import CellModel, population_spec
 from il2.science.mechanism.readout import (
@@ -188,8 +189,7 @@ def test_a_course_with_no_dose_given_is_an_untreated_cohort() -> None:
     run = simulate_population(
         twins.params, twins.y0, edges, zero, zero, math.inf, rt, np.zeros_like(rt), t_out
     )
-    x = run.y[:, :, 3]
-    cells = np.where(x < 0, 0.0, np.exp(x))
+    cells = total_tumour_cells(run.y)
     readout = RULES_READOUT
     change = 100 * (
         diameter_mm(cells[:, np.searchsorted(t_out, days)], readout)

@@ -167,19 +167,53 @@ def _signals(
     return table.signals(population.weight_kg, population.clearance_scale, population.volume_scale)
 
 
-def _simulate(plan: ArmPlan, population: Population, hold_above: float) -> NDArray[np.float64]:
-    """Tumour cells (n, scans) at the arm's scan times."""
+def course_tumour_cells(
+    course: Course,
+    population: Population,
+    t_out: NDArray[np.float64],
+    *,
+    sbrt: bool,
+    hold_above: float = math.inf,
+    exact_signals: bool = False,
+) -> NDArray[np.float64]:
+    """Total tumour cells (n, len(t_out)) of `population` given `course` (cells.tumour_cells).
+
+    The one composition of the model every caller shares (trials, the research page, the what-if
+    of a real course): PK signals, SBRT fractions when `sbrt`, the kernel. Signals come from the
+    course's table (`_signals`), or with `exact_signals` straight from
+    occupancy.population_signals (cheaper for a course simulated once, such as a real ledger).
+    """
+    from il2.science.mechanism import occupancy, pk  # noqa: PLC0415 - numba, when simulating
     from il2.science.mechanism.kernel import simulate_population  # noqa: PLC0415 - numba
 
-    given, held = _signals(plan.course, population)
-    rt_days, rt_gy = plan.course.sbrt_for(
-        population.sbrt_fractions if plan.arm.sbrt else np.zeros(population.size, np.int64)
+    intervals = course.edges_days.size - 1
+    if course.doses == 0:
+        given = np.zeros((population.size, intervals, 4))
+        held = given.copy()
+    elif exact_signals:
+        given, held = occupancy.population_signals(
+            population.weight_kg, population.clearance_scale, population.volume_scale,
+            dose_min=course.dose_min, dose_iu_per_kg=course.dose_iu_per_kg,
+            infusion_min=np.full(course.doses, course.infusion_min), route=course.route,
+            edges_days=course.edges_days, pk=pk.agent_pk("aldesleukin"),
+        )  # fmt: skip
+    else:
+        given, held = _signals(course, population)
+    rt_days, rt_gy = course.sbrt_for(
+        population.sbrt_fractions if sbrt else np.zeros(population.size, np.int64)
     )
     result = simulate_population(
-        population.params, population.y0, plan.course.edges_days, given, held,
-        hold_above, rt_days, rt_gy, plan.scan_days,
+        population.params, population.y0, course.edges_days, given, held,
+        hold_above, rt_days, rt_gy, t_out,
     )  # fmt: skip
     return tumour_cells(result.y)
+
+
+def _simulate(plan: ArmPlan, population: Population, hold_above: float) -> NDArray[np.float64]:
+    """Tumour cells (n, scans) at the arm's scan times."""
+    return course_tumour_cells(
+        plan.course, population, plan.scan_days, sbrt=bool(plan.arm.sbrt), hold_above=hold_above
+    )
 
 
 def best_responses(

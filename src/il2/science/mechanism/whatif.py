@@ -60,6 +60,7 @@ from il2.science.mechanism.trial import (
     BLOCK,
     DAYS_PER_WEEK,
     TrialPlan,
+    course_tumour_cells,
     draw_blocks,
     readout_rules,
 )
@@ -420,39 +421,14 @@ def draw_twins(
     return replace(drawn, weight_kg=np.full(drawn.size, float(weight_kg)))
 
 
-def _signals(course: Course, twins: Population) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    k = course.edges_days.size - 1
-    if course.doses == 0:
-        zero = np.zeros((twins.size, k, 4))
-        return zero, zero.copy()
-    from il2.science.mechanism import occupancy, pk  # noqa: PLC0415 - numba, when simulating
-
-    return occupancy.population_signals(
-        twins.weight_kg, twins.clearance_scale, twins.volume_scale,
-        dose_min=course.dose_min, dose_iu_per_kg=course.dose_iu_per_kg,
-        infusion_min=np.full(course.doses, course.infusion_min), route=course.route,
-        edges_days=course.edges_days, pk=pk.agent_pk("aldesleukin"),
-    )  # fmt: skip
-
-
-def _sbrt_for(course: Course, twins: Population) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    fractions = twins.sbrt_fractions if course.sbrt_days.size else np.zeros(twins.size, np.int64)
-    return course.sbrt_for(fractions)
-
-
 def tumour_cells(
     course: Course, twins: Population, t_out: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    """Tumour cells (twins, M) at days `t_out` under `course` (0 once extinct)."""
-    from il2.science.mechanism.kernel import simulate_population  # noqa: PLC0415 - numba
-
-    given, held = _signals(course, twins)
-    rt_days, rt_gy = _sbrt_for(course, twins)
-    result = simulate_population(
-        twins.params, twins.y0, course.edges_days, given, held, math.inf, rt_days, rt_gy, t_out
+    """Tumour cells (twins, M) at days `t_out` under `course` (0 once extinct); exact PK
+    signals, since a real course's schedule is simulated once."""
+    return course_tumour_cells(
+        course, twins, t_out, sbrt=bool(course.sbrt_days.size), exact_signals=True
     )
-    x = result.y[:, :, 3]
-    return np.asarray(np.where(x < 0.0, 0.0, np.exp(x)), dtype=np.float64)
 
 
 def _band(
