@@ -104,13 +104,15 @@ def agreement(kernel: Trajectories, other: dict[str, Any], n: int, label: str) -
     k = kernel.y[:n]
     y = other["y"]
     cells = np.max(np.abs(y[:, :, :3] - k[:, :, :3]) / np.abs(k[:, :, :3]))
-    alive = (k[:, :, 3] >= 0) & (y[:, :, 3] >= 0)
-    x = np.max(np.abs(y[:, :, 3] - k[:, :, 3])[alive]) if alive.any() else 0.0
+    x = 0.0
+    for c in (STATES.index("x"), STATES.index("z")):  # the two tumour compartments, alive
+        alive = (k[:, :, c] >= 0) & (y[:, :, c] >= 0)
+        x = max(x, float(np.max(np.abs(y[:, :, c] - k[:, :, c])[alive])) if alive.any() else 0.0)
     same_doses = int(np.sum(other["doses"] == kernel.doses_given[:n]))
     same_fate = int(np.sum(np.isnan(other["extinct"]) == np.isnan(kernel.extinct_day[:n])))
     return (
         f"{label} vs kernel, {n} patients: E, N, R within {cells:.1e} relative, "
-        f"x within {x:.1e} (alive); doses equal for {same_doses}/{n}, "
+        f"x, z within {x:.1e} (alive); doses equal for {same_doses}/{n}, "
         f"extinction classification equal for {same_fate}/{n}"
     )
 

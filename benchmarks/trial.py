@@ -4,8 +4,10 @@ with --million at 1e6 (the issue's target: 10^6 patients in under 2 minutes on a
 Each size runs the high-dose label regimen in melanoma (one arm) once after a warm-up of 1,000
 patients that loads the compiled kernels (numba's cache: compile time is reported separately, as
 the warm-up's time). In this process (numba threads over patients) by default, or on a local Dask
-cluster with --workers N. Also times the stages of one chunk of 8,192 patients (draw, PK signals,
-ODE kernel, read-out) so a slow stage is visible. Prints figures; asserts nothing.
+cluster with --workers N. Also times the stages of one chunk of 8,192 patients (draw, PK signals
+read from the course's table, the table's build, the exact PK path a patient, ODE kernel,
+read-out) so a slow stage is visible; each size's line ends with the load average. Prints
+figures; asserts nothing.
 
     .venv/bin/python benchmarks/trial.py [--million] [--workers N] [--regimen ID]
 """
@@ -13,11 +15,14 @@ ODE kernel, read-out) so a slow stage is visible. Prints figures; asserts nothin
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
 
+from il2.science.mechanism import occupancy
 from il2.science.mechanism import trial as tr
+from il2.science.mechanism.pk import agent_pk
 from il2.science.mechanism.population import CellModel
 from il2.science.mechanism.readout import best_overall_response, time_point_responses
 
@@ -32,7 +37,22 @@ def stages(regimen: str, n: int = 8192) -> None:
     t0 = time.perf_counter()
     pop = tr.draw_blocks(plan, 0, -(-n // tr.BLOCK), model)
     t1 = time.perf_counter()
-    given, held = tr._signals(arm.course, pop)
+    given, held = tr._signals(arm.course, pop)  # the table: built in the warm-up
+    read = time.perf_counter() - t1
+    occupancy._TABLES.clear()  # once more with the course's table built anew
+    t_build = time.perf_counter()
+    tr._signals(arm.course, pop)
+    build = time.perf_counter() - t_build - read
+    exact = 1024
+    t_exact = time.perf_counter()
+    c = arm.course
+    occupancy.population_signals(
+        pop.weight_kg[:exact], pop.clearance_scale[:exact], pop.volume_scale[:exact],
+        dose_min=c.dose_min, dose_iu_per_kg=c.dose_iu_per_kg,
+        infusion_min=np.full(c.doses, c.infusion_min), route=c.route, edges_days=c.edges_days,
+        pk=agent_pk("aldesleukin"),
+    )  # fmt: skip
+    exact_us = (time.perf_counter() - t_exact) / exact * 1e6
     t2 = time.perf_counter()
     from il2.science.mechanism.kernel import simulate_population  # noqa: PLC0415
 
@@ -42,13 +62,16 @@ def stages(regimen: str, n: int = 8192) -> None:
         arm.scan_days,
     )  # fmt: skip
     t3 = time.perf_counter()
-    x = result.y[:, :, 3]
-    cells = np.where(x < 0, 0.0, np.exp(x))
+    from il2.science.mechanism.cells import tumour_cells  # noqa: PLC0415
+
+    cells = tumour_cells(result.y)
     points = time_point_responses(cells, pop.baseline_cells, plan.readout)
     best_overall_response(points, arm.scan_days / 7.0, plan.readout)
     t4 = time.perf_counter()
     print(
-        f"stages of {n} patients: draw {t1 - t0:.2f} s, PK signals {t2 - t1:.2f} s, "
+        f"stages of {n} patients: draw {t1 - t0:.2f} s, PK signals {read:.2f} s "
+        f"from the table ({read / n * 1e6:.1f} us a patient; building it "
+        f"once per arm and process: {build:.2f} s; exact path {exact_us:.0f} us a patient), "
         f"kernel {t3 - t2:.2f} s (mean {result.steps.mean():.0f} steps), read-out {t4 - t3:.2f} s"
     )
 
@@ -69,7 +92,8 @@ def main() -> None:
     for n in sizes:
         result = tr.run_trial([args.regimen], "melanoma", n, 1, workers=args.workers)
         rate = n / result.seconds
-        line = f"{n:>9,} patients: {result.seconds:8.1f} s, {rate:9,.0f} patients/s"
+        load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+        line = f"{n:>9,} patients: {result.seconds:8.1f} s, {rate:9,.0f} patients/s (load {load})"
         if n == TARGET_PATIENTS:
             line += f" (target: under {TARGET_SECONDS:.0f} s)"
         else:

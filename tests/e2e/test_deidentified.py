@@ -217,6 +217,7 @@ def web_paths(elder: Elder) -> list[str]:
         f"/outcomes.csv?study={elder.study}",
         "/studies",
         f"/studies/{elder.study}",
+        "/research/simulator",
         "/account",
         "/pharmacy",
         "/pharmacy/vials",
@@ -269,6 +270,7 @@ def web_posts(elder: Elder) -> list[str]:
         f"/patients/{p}/discharges",
         f"/patients/{p}/studies/{elder.study}",
         "/studies",
+        "/research/simulator",  # the walk posts no arms: refused (422), nothing is simulated
         f"/patients/{p}/courses/{elder.diary}/diary",
         f"/patients/{p}/courses/{elder.diary}/diary/{elder.diary_entry}/corrections",
     ]

@@ -41,7 +41,9 @@ from il2.services.patients import (
 )
 from il2.services.pharmacy import preparation_list, verify_plan
 from il2.services.schedule import schedule
+from il2.services.simulation import virtual_course
 from il2.services.studies import create_study, list_studies, record_assignment
+from il2.services.whatif import course_whatif
 from tests.integration.builders import (
     PASSWORD,
     PATIENT,
@@ -315,6 +317,9 @@ ACTIONS: dict[str, Callable[[World, Actor], object]] = {
     "study.define": World.study,
     "study.assign": World.assignment,
     "study.read": lambda w, a: list_studies(w.app.services, a),
+    "simulation.whatif": lambda w, a: course_whatif(
+        w.app.services, a, w.patient, alternatives=(), twins=2, seed=0
+    ),
     "program.export": lambda w, a: start_export(
         w.app.services,
         a,
@@ -325,6 +330,9 @@ ACTIONS: dict[str, Callable[[World, Actor], object]] = {
     ),
     "study_id.lookup": lambda w, a: lookup_study_number(
         w.app.services, a, study_number(w.patient, key=w.app.services.study_key)
+    ),
+    "simulation.run": lambda w, a: virtual_course(
+        w.app.services, a, regimen="hd-label", diagnosis="melanoma", seed=1, hours=1.0
     ),
 }
 MATRIX = load_rules().permissions

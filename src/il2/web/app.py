@@ -22,7 +22,9 @@ from il2.web.pages import (
     patients,
     response,
     roles,
+    simulator,
     studies,
+    whatif,
     worklist,
 )
 
@@ -40,7 +42,7 @@ def web_router(app: App) -> APIRouter:
     router = APIRouter(route_class=web.route_class, include_in_schema=False)
     pages = (
         account, worklist, patients, courses, diary, bedside, flowsheet, response, entries, admin,
-        outcomes, roles, studies,
+        outcomes, roles, studies, simulator, whatif,
     )  # fmt: skip
     for module in pages:
         router.include_router(module.routes(web), include_in_schema=False)

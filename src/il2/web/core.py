@@ -111,6 +111,8 @@ class Web:
             links.append(NavLink("/studies", "Studies"))
         if self.can(actor, "outcomes.read"):
             links.append(NavLink("/outcomes", "Outcomes"))
+        if self.can(actor, "simulation.run"):
+            links.append(NavLink("/research/simulator", "Simulator"))
         links.append(NavLink("/policy", "Site policy"))
         links.append(NavLink("/account", "My account"))
         return links

@@ -21,6 +21,7 @@ from il2.science.mechanism.cells import (
     parse_cells,
     rhs,
     sbrt_log_factor,
+    tumour_cells,
 )
 from il2.science.mechanism.reference import _derivative
 
@@ -29,10 +30,12 @@ P = {name: DATA.parameters[name].value for name in PARAMETERS}
 
 
 def test_the_fixed_names_are_the_shared_designs() -> None:
-    assert STATES == ("E", "N", "R", "x", "L", "A")
+    # the shared design's six states, then the immune-excluded tumour compartment appended
+    assert STATES == ("E", "N", "R", "x", "L", "A", "z")
     assert SIGNALS == ("cd8", "nk", "treg", "endothelium")
     spec = "s_E c h_T p_E d_E k_sup K_R s_N p_N d_N s_R p_R d_R r K k_E k_N g q k_L N_0 w_a k_Lr tau_RT A_RT alpha beta"
     assert set(spec.split()) <= set(PARAMETERS)
+    assert PARAMETERS[-2:] == ("phi", "rho")  # appended: earlier columns keep their index
     assert len(set(PARAMETERS)) == len(PARAMETERS)
     assert default_parameters().shape == (len(PARAMETERS),)
 
@@ -134,12 +137,15 @@ def test_a_bad_file_names_the_field(text: str, field: str) -> None:
 
 @st.composite
 def parameter_rows(draw: st.DrawFn) -> np.ndarray:
-    """Defaults, each scaled by a factor in [0.2, 5] (f_RT kept at most 1)."""
+    """Defaults, each scaled by a factor in [0.2, 5] (f_RT and phi kept at most 1), with a share
+    rho in [0, 1] of the tumour in the excluded compartment."""
     factors = draw(
         st.lists(st.floats(0.2, 5.0), min_size=len(PARAMETERS), max_size=len(PARAMETERS))
     )
     row = default_parameters() * np.array(factors)
-    row[PARAMETERS.index("f_RT")] = min(row[PARAMETERS.index("f_RT")], 1.0)
+    for name in ("f_RT", "phi"):
+        row[PARAMETERS.index(name)] = min(row[PARAMETERS.index(name)], 1.0)
+    row[PARAMETERS.index("rho")] = draw(st.sampled_from([0.0, 1.0]) | st.floats(0.0, 1.0))
     return row
 
 
@@ -147,22 +153,30 @@ def parameter_rows(draw: st.DrawFn) -> np.ndarray:
 @given(parameter_rows())
 def test_the_homeostatic_state_is_a_fixed_point_without_signal_or_tumour(p: np.ndarray) -> None:
     y0 = initial_state(p, 0.0)
-    assert y0[3] == cells.EXTINCT_X
-    out = np.empty(6)
+    assert y0[3] == y0[6] == cells.EXTINCT_X
+    out = np.empty(len(STATES))
     rhs(0.0, y0, p, np.zeros(4), out)
     for j, name in enumerate(("E", "N", "R")):
         assert abs(out[j]) <= 1e-12 * p[PARAMETERS.index(f"s_{name}")], name
-    assert out[3:].tolist() == [0.0, 0.0, 0.0]
+    assert out[3:].tolist() == [0.0, 0.0, 0.0, 0.0]
 
 
 @settings(max_examples=40, deadline=None)
 @given(parameter_rows(), st.floats(0.0, 30.0))
 def test_effectors_start_at_their_steady_state_for_the_tumour(p: np.ndarray, x: float) -> None:
-    y0 = initial_state(p, math.exp(x))
-    out = np.empty(6)
+    t0 = math.exp(x)
+    y0 = initial_state(p, t0)
+    out = np.empty(len(STATES))
     rhs(0.0, y0, p, np.zeros(4), out)
     assert abs(out[0]) <= 1e-9 * y0[0] * p[PARAMETERS.index("d_E")]
-    assert y0[3] == pytest.approx(x)
+    rho = p[PARAMETERS.index("rho")]
+    for index, share in ((3, 1.0 - rho), (6, rho)):
+        if share * t0 >= 1.0:
+            assert y0[index] == pytest.approx(math.log(share * t0))
+        else:
+            assert y0[index] == cells.EXTINCT_X
+    if t0 >= 2.0:  # at most one compartment can hold a share below one cell
+        assert float(tumour_cells(y0)) == pytest.approx(t0, rel=1e-9, abs=1.0)
 
 
 @settings(max_examples=60, deadline=None)
@@ -172,13 +186,19 @@ def test_effectors_start_at_their_steady_state_for_the_tumour(p: np.ndarray, x: 
     st.floats(-0.999, 30.0),
     st.lists(st.floats(0.0, 50.0), min_size=2, max_size=2),
     st.lists(st.floats(0.0, 1.0), min_size=4, max_size=4),
+    st.sampled_from([cells.EXTINCT_X]) | st.floats(-0.999, 30.0),
 )
-def test_the_compiled_rhs_matches_the_independent_transcription(
-    p: np.ndarray, cells_: list[float], x: float, leak_boost: list[float], u: list[float]
+def test_the_compiled_rhs_matches_the_independent_transcription(  # noqa: PLR0917 - hypothesis
+    p: np.ndarray,
+    cells_: list[float],
+    x: float,
+    leak_boost: list[float],
+    u: list[float],
+    z: float,
 ) -> None:
-    y = np.array([*cells_, x, *leak_boost])
+    y = np.array([*cells_, x, *leak_boost, z])
     signals = np.array(u)
-    out = np.empty(6)
+    out = np.empty(len(STATES))
     rhs(0.0, y, p, signals, out)
     expected = _derivative(dict(zip(PARAMETERS, p.tolist(), strict=True)), signals)(0.0, y)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12 * max(map(abs, expected)))
@@ -186,10 +206,10 @@ def test_the_compiled_rhs_matches_the_independent_transcription(
 
 def test_an_extinct_tumour_is_frozen_and_recruits_nothing() -> None:
     p = default_parameters()
-    y = np.array([1e6, 1e9, 2e5, cells.EXTINCT_X, 0.0, 3.0])
-    out = np.empty(6)
+    y = np.array([1e6, 1e9, 2e5, cells.EXTINCT_X, 0.0, 3.0, cells.EXTINCT_X])
+    out = np.empty(len(STATES))
     rhs(0.0, y, p, np.zeros(4), out)
-    assert out[3] == 0.0
+    assert out[3] == out[6] == 0.0
     e, _, r = y[:3]
     k_sup, k_r = p[PARAMETERS.index("k_sup")], p[PARAMETERS.index("K_R")]
     assert out[0] == pytest.approx(
@@ -210,10 +230,75 @@ def test_an_sbrt_fraction_kills_the_irradiated_share(f: float, gy: float) -> Non
 def test_initial_state_shapes_and_errors() -> None:
     p = np.tile(default_parameters(), (3, 1))
     y0 = initial_state(p, [1e9, 0.5, 1e10])
-    assert y0.shape == (3, 6)
-    assert y0[1, 3] == cells.EXTINCT_X  # below one cell: no tumour
+    assert y0.shape == (3, 7)
+    assert y0[1, 3] == y0[1, 6] == cells.EXTINCT_X  # below one cell: no tumour
     assert y0[0, 0] < y0[2, 0]  # a larger tumour has recruited more effectors
     with pytest.raises(InvalidInputError, match="params"):
         initial_state(np.ones((3, 4)), 1e9)
     with pytest.raises(InvalidInputError, match="t0_cells"):
         initial_state(p, -1.0)
+    p[1, PARAMETERS.index("rho")] = 1.5
+    with pytest.raises(InvalidInputError, match=r"params\[1, rho\]"):
+        initial_state(p, 1e9)
+
+
+def test_tumour_cells_adds_the_living_compartments() -> None:
+    gone = cells.EXTINCT_X
+    y = np.zeros((2, 3, len(STATES)))
+    y[..., 3] = [[math.log(1e9), gone, math.log(5.0)], [gone, gone, 0.0]]
+    y[..., 6] = [[gone, math.log(2e8), math.log(3.0)], [gone, math.log(7.0), gone]]
+    np.testing.assert_allclose(tumour_cells(y), [[1e9, 2e8, 8.0], [0.0, 7.0, 1.0]], rtol=1e-12)
+    assert tumour_cells(y[0, 0]).shape == ()
+    with pytest.raises(InvalidInputError, match="y"):
+        tumour_cells(np.zeros((2, 6)))
+
+
+def _one_compartment(p: np.ndarray, y: np.ndarray, u: np.ndarray) -> list[float]:
+    """dy/dt of the shared design's six-state model (sim-spec.md), written out here."""
+    q = dict(zip(PARAMETERS, p.tolist(), strict=True))
+    e, nk, reg, x, leak, boost = y.tolist()
+    t = math.exp(x)
+    return [
+        q["s_E"] + q["c"] * (1 + boost) * t / (q["h_T"] + t) + q["p_E"] * u[0] * e
+        - q["d_E"] * e - q["k_sup"] * reg / (reg + q["K_R"]) * e,
+        q["s_N"] + q["p_N"] * u[1] * nk - q["d_N"] * nk,
+        q["s_R"] + q["p_R"] * u[2] * reg - q["d_R"] * reg,
+        q["r"] * (1 - t / q["K"])
+        - (q["k_E"] * e + q["k_N"] * nk) / (q["g"] + t) / (1 + reg / (q["q"] * e)),
+        q["k_L"] * (u[1] * nk / q["N_0"] + q["w_a"] * u[3]) - q["k_Lr"] * leak,
+        -boost / q["tau_RT"],
+    ]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    parameter_rows(), st.floats(0.0, 30.0), st.lists(st.floats(0.0, 1.0), min_size=4, max_size=4)
+)
+def test_with_rho_zero_the_model_is_the_one_compartment_model(
+    p: np.ndarray, x: float, u: list[float]
+) -> None:
+    p[PARAMETERS.index("rho")] = 0.0
+    y0 = initial_state(p, math.exp(x) + 1.0)
+    assert y0[6] == cells.EXTINCT_X  # no excluded compartment
+    y0[4:6] = (2.0, 0.5)
+    signals = np.array(u)
+    out = np.empty(len(STATES))
+    rhs(0.0, y0, p, signals, out)
+    expected = _one_compartment(p, y0[:6], signals)
+    np.testing.assert_allclose(out[:6], expected, rtol=1e-12, atol=1e-12 * max(map(abs, expected)))
+    assert out[6] == 0.0
+
+
+def test_the_excluded_compartment_sees_phi_times_the_kill() -> None:
+    p = default_parameters()
+    p[PARAMETERS.index("rho")] = 0.25
+    y = initial_state(p, 1e9)
+    y[0] *= 50.0  # an effector burst
+    out = np.empty(len(STATES))
+    for phi in (0.0, 0.1, 1.0):
+        p[PARAMETERS.index("phi")] = phi
+        rhs(0.0, y, p, np.zeros(4), out)
+        growth = P["r"] * (1 - 1e9 / P["K"])
+        kill = growth - out[3]
+        assert kill > 0
+        assert out[6] == pytest.approx(growth - phi * kill, rel=1e-12)

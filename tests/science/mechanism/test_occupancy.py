@@ -1,9 +1,11 @@
-"""Receptor occupancy and its interval means: checked against scipy's adaptive quadrature, and
-the compiled population version against the numpy one."""
+"""Receptor occupancy and its interval means: checked against scipy's adaptive quadrature, the
+compiled population version against the numpy one, and the course's interpolation table against
+the compiled population version (every mean within 1e-6; the same best responses)."""
 
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -14,9 +16,12 @@ from scipy.integrate import quad
 from il2.domain.errors import InvalidInputError
 from il2.science.mechanism.occupancy import (
     SIGNALS,
+    TABLE_ORDER,
+    TABLE_TOLERANCE,
     interval_signals,
     occupancy,
     population_signals,
+    signal_table,
 )
 from il2.science.mechanism.pk import agent_pk, concentration, iu_per_ml_to_nm
 
@@ -247,3 +252,153 @@ def test_bad_inputs_are_refused_naming_the_field() -> None:
             pk=PK,
         )
     assert error.value.field == "cl_scale"
+
+
+# --- the course's table (signal_table): interpolation against the exact population path -----------
+
+CL_RANGE, V1_RANGE = (0.25, 4.0), (0.4, 2.5)  # data/population.toml [pk] bounds
+
+
+def _schedule(regimen: str) -> dict[str, object]:
+    """The dose schedule `population_signals` gets for a bundled regimen's course."""
+    from il2.science.mechanism.trial import Arm, make_plan  # noqa: PLC0415 - heavier import
+
+    course = make_plan([Arm(regimen)], "melanoma", 1, 0).arms[0].course
+    return {
+        "dose_min": course.dose_min,
+        "dose_iu_per_kg": course.dose_iu_per_kg,
+        "infusion_min": np.full(course.doses, course.infusion_min),
+        "route": course.route,
+        "edges_days": course.edges_days,
+        "pk": PK,
+    }
+
+
+def _random_patients(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weights and factors spread uniformly in log over the table's range, corners included."""
+    rng = np.random.default_rng(seed)
+    cl = np.exp(rng.uniform(np.log(CL_RANGE[0]), np.log(CL_RANGE[1]), n))
+    v1 = np.exp(rng.uniform(np.log(V1_RANGE[0]), np.log(V1_RANGE[1]), n))
+    cl[:4], v1[:4] = np.array([*CL_RANGE, *CL_RANGE]), np.repeat(V1_RANGE, 2)
+    return rng.uniform(40.0, 150.0, n), cl, v1
+
+
+@pytest.mark.parametrize("regimen", ["hd-label", "ld-sc-nci", "ld-iv-nci"])
+def test_the_table_reads_every_mean_within_its_tolerance(regimen: str) -> None:
+    schedule = _schedule(regimen)
+    table = signal_table(**schedule, cl_range=CL_RANGE, v1_range=V1_RANGE)  # type: ignore[arg-type]
+    assert table.usable
+    assert table.max_error <= TABLE_TOLERANCE / 4
+    weight, cl, v1 = _random_patients(1500, seed=7)
+    given_, held = table.signals(weight, cl, v1)
+    exact_given, exact_held = population_signals(weight, cl, v1, **schedule)  # type: ignore[arg-type]
+    assert given_.shape == exact_given.shape
+    assert held.shape == exact_held.shape
+    assert table.inside(cl, v1).all()
+    np.testing.assert_allclose(given_, exact_given, rtol=0, atol=TABLE_TOLERANCE)
+    np.testing.assert_allclose(held, exact_held, rtol=0, atol=TABLE_TOLERANCE)
+    # the same arguments give the same (cached) table
+    assert signal_table(**schedule, cl_range=CL_RANGE, v1_range=V1_RANGE) is table  # type: ignore[arg-type]
+
+
+def test_the_table_is_exact_on_its_nodes() -> None:
+    schedule = _schedule("hd-label")
+    table = signal_table(**schedule, cl_range=CL_RANGE, v1_range=V1_RANGE)  # type: ignore[arg-type]
+    margin = TABLE_ORDER // 2 - 1
+    j_cl = np.array([margin, margin + 5, table.cl.count - 1 - margin])
+    j_v1 = np.array([margin, margin + 3, table.v1.count - 1 - margin])
+    cl = np.exp(table.cl.origin + table.cl.step * j_cl)
+    v1 = np.exp(table.v1.origin + table.v1.step * j_v1)
+    given_, held = table.signals(np.full(3, 70.0), cl, v1)
+    width = table.intervals * len(SIGNALS)
+    nodes = table.values[j_cl, j_v1]
+    np.testing.assert_allclose(given_.reshape(3, width), nodes[:, :width], rtol=0, atol=1e-13)
+    np.testing.assert_allclose(held.reshape(3, width), nodes[:, width:], rtol=0, atol=1e-13)
+
+
+def test_patients_outside_the_table_are_computed_exactly() -> None:
+    schedule = _schedule("hd-label")
+    table = signal_table(**schedule, cl_range=CL_RANGE, v1_range=V1_RANGE)  # type: ignore[arg-type]
+    weight = np.array([70.0, 55.0, 90.0, 120.0, 80.0])
+    cl = np.array([1.0, 0.1, 4.0 * 1.001, 1.0, 6.0])
+    v1 = np.array([1.0, 1.0, 1.0, 0.3, 3.0])
+    np.testing.assert_array_equal(table.inside(cl, v1), [True, False, False, False, False])
+    given_, held = table.signals(weight, cl, v1)
+    exact_given, exact_held = population_signals(weight, cl, v1, **schedule)  # type: ignore[arg-type]
+    # outside: the exact path itself (patients are independent: the same numbers)
+    np.testing.assert_array_equal(given_[1:], exact_given[1:])
+    np.testing.assert_array_equal(held[1:], exact_held[1:])
+    np.testing.assert_allclose(given_[0], exact_given[0], rtol=0, atol=TABLE_TOLERANCE)
+
+
+def test_a_table_that_cannot_reach_its_tolerance_leaves_every_patient_exact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import il2.science.mechanism.occupancy as occ  # noqa: PLC0415 - to shrink its node budget
+
+    monkeypatch.setattr(occ, "_MOST_NODES", 300)
+    schedule = {
+        "dose_min": [0.0, 480.0],
+        "dose_iu_per_kg": [6e5, 6e5],
+        "infusion_min": 15.0,
+        "route": "iv",
+        "edges_days": [0.0, 1 / 3, 2 / 3, 1.0],
+        "pk": PK,
+    }
+    table = signal_table(**schedule, cl_range=(0.5, 2.0), v1_range=(0.8, 1.2), tolerance=1e-14)  # type: ignore[arg-type]
+    assert not table.usable
+    weight, cl, v1 = np.array([70.0, 80.0]), np.array([1.0, 1.5]), np.array([1.0, 0.9])
+    assert not table.inside(cl, v1).any()
+    got = table.signals(weight, cl, v1)
+    exact = population_signals(weight, cl, v1, **schedule)  # type: ignore[arg-type]
+    for ours, theirs in zip(got, exact, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_bad_table_inputs_are_refused_naming_the_field() -> None:
+    schedule = {
+        "dose_min": [0.0],
+        "dose_iu_per_kg": [6e5],
+        "infusion_min": 15.0,
+        "route": "iv",
+        "edges_days": [0.0, 1.0],
+        "pk": PK,
+    }
+    for key, bad in (("cl_range", (2.0, 1.0)), ("v1_range", (0.0, 1.0)), ("tolerance", -1e-6)):
+        arguments = {"cl_range": (0.5, 2.0), "v1_range": (0.5, 2.0), key: bad}
+        with pytest.raises(InvalidInputError) as error:
+            signal_table(**schedule, **arguments)  # type: ignore[arg-type]
+        assert error.value.field == key
+    table = signal_table(**schedule, cl_range=(0.5, 2.0), v1_range=(0.5, 2.0))  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError) as error:
+        table.signals([70.0], [1.0], [-1.0])
+    assert error.value.field == "v1_scale"
+
+
+@pytest.mark.parametrize("regimen", ["hd-label", "ld-sc-nci"])
+def test_best_responses_from_the_table_equal_those_from_the_exact_signals(
+    regimen: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from il2.science.mechanism import trial  # noqa: PLC0415 - heavier import
+    from il2.science.mechanism.population import CellModel  # noqa: PLC0415
+
+    plan = trial.make_plan([trial.Arm(regimen)], "melanoma", 4 * trial.BLOCK, 11)
+    population = trial.draw_blocks(plan, 0, 4, CellModel.bundled())
+    arm = plan.arms[0]
+    table_best = trial.best_responses(arm, population, plan.readout, math.inf)
+
+    def exact(course: object, patients: object) -> tuple[np.ndarray, np.ndarray]:
+        c, p = arm.course, population
+        assert course is c
+        assert patients is p
+        return population_signals(
+            p.weight_kg, p.clearance_scale, p.volume_scale, dose_min=c.dose_min,
+            dose_iu_per_kg=c.dose_iu_per_kg, infusion_min=np.full(c.doses, c.infusion_min),
+            route=c.route, edges_days=c.edges_days, pk=PK,
+        )  # fmt: skip
+
+    monkeypatch.setattr(trial, "_signals", exact)
+    exact_best = trial.best_responses(arm, population, plan.readout, math.inf)
+    assert population.size == 2048
+    assert np.count_nonzero(table_best != exact_best) == 0
+    assert len(np.unique(exact_best)) > 1  # the comparison is not between constant read-outs

@@ -139,7 +139,7 @@ def test_the_kp_export_carries_the_biomodels_quirk_only_when_asked() -> None:
 # (agreement with the compiled kernel, patient by patient: test_sbml_kernel.py)
 
 CELLS: dict[str, float] = dict(zip(PARAMETERS, default_parameters().tolist(), strict=True))
-Y0 = [3000.0, 2000.0, 400.0, math.log(1e6), 0.0, 0.0]
+Y0 = [3000.0, 2000.0, 400.0, math.log(1e6), 0.0, 0.0, -1.0]  # no excluded compartment
 
 
 def _schedule(intervals: int) -> tuple[Vector, Vector, Vector]:
@@ -189,7 +189,7 @@ def test_a_mapping_by_name_and_a_vector_in_parameters_order_give_one_model() -> 
 
 def test_the_cells_export_refuses_bad_input_naming_the_field() -> None:
     edges, given, held = _schedule(3)
-    y0 = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0]
+    y0 = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0]
     missing = {k: v for k, v in CELLS.items() if k != "k_E"}
     with pytest.raises(InvalidInputError, match="k_E"):
         cells_sbml(missing, y0, edges, given, held, 1.0, [], [])
@@ -203,15 +203,20 @@ def test_the_cells_export_refuses_bad_input_naming_the_field() -> None:
         cells_sbml({**CELLS, "g": 0.0}, y0, edges, given, held, 1.0, [], [])
     with pytest.raises(InvalidInputError, match="rt_gy"):
         cells_sbml(CELLS, y0, edges, given, held, 1.0, [1.0], [-2.0])
+    with pytest.raises(InvalidInputError, match="y0"):
+        cells_sbml(CELLS, y0[:6], edges, given, held, 1.0, [], [])
+    with pytest.raises(InvalidInputError, match="rho"):
+        cells_sbml({**CELLS, "rho": 1.2}, y0, edges, given, held, 1.0, [], [])
 
 
 def test_events_at_day_0_apply_at_once_a_tumour_below_one_cell_is_extinct_from_the_start() -> None:
     edges = [0.0, 1 / 3, 2 / 3]
     given, held = [[0.5] * 4] * 2, [[0.01] * 4] * 2
-    y0 = [3000.0, 2000.0, 400.0, -0.5, 0.0, 0.0]
+    y0 = [3000.0, 2000.0, 400.0, -0.5, 0.0, 0.0, -0.25]
     runner = _runner(cells_sbml(CELLS, y0, edges, given, held, math.inf, [0.5], [8.0]))
     result = runner.simulate(0, 1, 11, ["time", "x", "u_cd8", "doses_given", "extinct_day", "A"])
     assert np.all(result[:, 1] == -1.0)  # frozen at -1, the SBRT fraction does not move it
+    assert runner["z"] == -1.0
     assert np.all(result[:, 4] == 0.0)
     np.testing.assert_array_equal(result[:, 2], [0.5] * 7 + [0.0] * 4)
     np.testing.assert_array_equal(result[:, 3], [1.0] * 4 + [2.0] * 7)

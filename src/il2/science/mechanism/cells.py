@@ -5,9 +5,19 @@ Time is in days. States, in the order of `STATES`:
     E  tumour-reactive effector CD8 T cells (cells)
     N  circulating NK cells (cells)
     R  regulatory T cells, on the scale of E (cells)
-    x  ln T, T the tumour cells (x = -1.0 exactly once the tumour is extinct)
+    x  ln of the immune-accessible tumour compartment (cells; -1.0 exactly once it is extinct)
     L  capillary-leak proxy (dimensionless)
     A  radiation antigenicity boost (dimensionless, decays)
+    z  ln of the immune-excluded tumour compartment (cells; -1.0 exactly once it is extinct)
+
+The tumour has two compartments: T = e^x + e^z (`tumour_cells`), each counted 0 once extinct.
+The excluded compartment z stands for the tumour regions (or lesions) that effectors reach
+poorly - the "immune-excluded" phenotype (Tiwari et al. 2023, Front Immunol 14:1084887) - so one
+patient can have regressing and growing disease at once (a mixed response: 22% of 292 melanoma
+patients on checkpoint inhibitors, Rauwerdink et al. 2020, Ann Surg Oncol 27:3488). Its structure
+here (a relative effector access `phi` and a baseline share `rho`) is an assumption: no published
+two-compartment IL-2 model was found. With rho = 0 the z compartment is extinct from the start
+and the model is exactly the one-compartment model of the shared design.
 
 Inputs, in the order of `SIGNALS`, are the interval means of receptor occupancy (0-1) of CD8 T
 cells, NK cells, Tregs and endothelium: piecewise constant over dosing intervals.
@@ -15,17 +25,23 @@ cells, NK cells, Tregs and endothelium: piecewise constant over dosing intervals
     dE/dt = s_E + c*(1 + A)*T/(h_T + T) + p_E*u_cd8*E - d_E*E - k_sup*R/(R + K_R)*E
     dN/dt = s_N + p_N*u_nk*N - d_N*N
     dR/dt = s_R + p_R*u_treg*R - d_R*R
-    dx/dt = r*(1 - T/K) - (k_E*E + k_N*N)/(g + T) / (1 + R/(q*E))
+    dx/dt = r*(1 - T/K) - kill,   kill = (k_E*E + k_N*N)/(g + T) / (1 + R/(q*E))
     dL/dt = k_L*(u_nk*N/N_0 + w_a*u_endothelium) - k_Lr*L
     dA/dt = -A/tau_RT
+    dz/dt = r*(1 - T/K) - phi*kill
 
-An SBRT fraction of D Gy multiplies T by 1 - f_RT + f_RT*exp(-(alpha*D + beta*D^2)) and adds
-A_RT to A. With f_RT = 1 this is the shared design's x -= alpha*D + beta*D^2; f_RT, the share of
-the burden inside the field, is this module's addition (see data/cells.toml).
+Both compartments grow logistically against the total T and share the saturating kill
+denominator g + T; the excluded one sees the kill scaled by its relative effector access phi
+(0-1). Initial state: a share rho of the baseline tumour is in z (`initial_state`).
 
-Extinction: once T < 1 cell (x < 0) the tumour is gone for good: x is stored as -1.0 and stays
-there; the RHS reads any x <= -1 as "no tumour" (T = 0, dx/dt = 0). Between 0 and -1 it continues
-the smooth equations, so a Runge-Kutta stage that overshoots slightly below 0 sees no jump.
+An SBRT fraction of D Gy multiplies each compartment by 1 - f_RT + f_RT*exp(-(alpha*D +
+beta*D^2)) and adds A_RT to A. With f_RT = 1 this is the shared design's x -= alpha*D + beta*D^2;
+f_RT, the share of the burden inside the field, is this module's addition (see data/cells.toml).
+
+Extinction, per compartment: once a compartment has fewer than 1 cell (x < 0, or z < 0) it is
+gone for good: it is stored as -1.0 and stays there; the RHS reads any x (z) <= -1 as "no cells"
+(0 cells, derivative 0). Between 0 and -1 it continues the smooth equations, so a Runge-Kutta
+stage that overshoots slightly below 0 sees no jump. The tumour is extinct when both are.
 
 The parameters are cited data (`data/cells.toml`); this module only interprets them.
 """
@@ -50,7 +66,7 @@ from il2.science.mechanism.pk import SIGNALS as PK_SIGNALS
 
 _FILE = "cells.toml"
 
-STATES: tuple[str, ...] = ("E", "N", "R", "x", "L", "A")
+STATES: tuple[str, ...] = ("E", "N", "R", "x", "L", "A", "z")
 SIGNALS: tuple[str, ...] = PK_SIGNALS  # the occupancy layer's order: one source
 PARAMETERS: tuple[str, ...] = (
     "s_E", "c", "h_T", "p_E", "d_E", "k_sup", "K_R",
@@ -59,6 +75,7 @@ PARAMETERS: tuple[str, ...] = (
     "r", "K", "k_E", "k_N", "g", "q",
     "k_L", "N_0", "w_a", "k_Lr",
     "tau_RT", "A_RT", "alpha", "beta", "f_RT",
+    "phi", "rho",
 )  # fmt: skip
 STATUSES = ("published", "derived", "assumption", "calibrated")
 # Virtual-population axes that are not parameters but shape the initial state.
@@ -67,7 +84,7 @@ EXTINCT_X = -1.0
 """The stored value of x once the tumour is extinct (T < 1 cell)."""
 
 # Column indices (module constants: numba freezes them into the compiled code).
-I_E, I_N, I_R, I_X, I_L, I_A = range(6)
+I_E, I_N, I_R, I_X, I_L, I_A, I_Z = range(7)
 (
     P_S_E, P_C, P_H_T, P_P_E, P_D_E, P_K_SUP, P_K_R,
     P_S_N, P_P_N, P_D_N,
@@ -75,11 +92,14 @@ I_E, I_N, I_R, I_X, I_L, I_A = range(6)
     P_R, P_K, P_K_E, P_K_N, P_G, P_Q,
     P_K_L, P_N_0, P_W_A, P_K_LR,
     P_TAU_RT, P_A_RT, P_ALPHA, P_BETA, P_F_RT,
-) = range(28)  # fmt: skip
+    P_PHI, P_RHO,
+) = range(30)  # fmt: skip
 U_CD8, U_NK, U_TREG, U_ENDO = range(4)
 
 # Parameters that must be strictly positive (they divide, or are rates of loss or scales).
 POSITIVE = ("h_T", "d_E", "K_R", "d_N", "d_R", "K", "g", "q", "N_0", "k_Lr", "tau_RT")
+# Parameters that are shares (0 to 1).
+SHARES = ("f_RT", "phi", "rho")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +142,8 @@ def _parameter(name: str, node: Node) -> Parameter:
     value = float(node.number("value"))
     if not math.isfinite(value) or value < 0:
         raise node.fail("value", f"{value} is not a finite, non-negative number")
+    if name in SHARES and value > 1:
+        raise node.fail("value", f"{value} must be a share between 0 and 1")
     if name in POSITIVE and value <= 0:
         raise node.fail("value", f"{value} must be positive (it divides or is a loss rate)")
     return Parameter(
@@ -188,9 +210,9 @@ def _rhs(
     e = y[I_E]
     n = y[I_N]
     reg = y[I_R]
-    x = y[I_X]
-    extinct = x <= EXTINCT_X
-    tumour = 0.0 if extinct else math.exp(x)
+    gone_x = y[I_X] <= EXTINCT_X
+    gone_z = y[I_Z] <= EXTINCT_X
+    tumour = (0.0 if gone_x else math.exp(y[I_X])) + (0.0 if gone_z else math.exp(y[I_Z]))
     out[I_E] = (
         p[P_S_E]
         + p[P_C] * (1.0 + y[I_A]) * tumour / (p[P_H_T] + tumour)
@@ -199,15 +221,14 @@ def _rhs(
     )
     out[I_N] = p[P_S_N] + (p[P_P_N] * u[U_NK] - p[P_D_N]) * n
     out[I_R] = p[P_S_R] + (p[P_P_R] * u[U_TREG] - p[P_D_R]) * reg
-    if extinct:
-        out[I_X] = 0.0
-    else:
-        # 1/(1 + R/(q E)) written as qE/(qE + R), finite when E = 0
-        qe = p[P_Q] * e
-        shield = qe + reg
-        free = qe / shield if shield != 0.0 else 0.0
-        kill = (p[P_K_E] * e + p[P_K_N] * n) / (p[P_G] + tumour) * free
-        out[I_X] = p[P_R] * (1.0 - tumour / p[P_K]) - kill
+    # 1/(1 + R/(q E)) written as qE/(qE + R), finite when E = 0
+    qe = p[P_Q] * e
+    shield = qe + reg
+    free = qe / shield if shield != 0.0 else 0.0
+    kill = (p[P_K_E] * e + p[P_K_N] * n) / (p[P_G] + tumour) * free
+    growth = p[P_R] * (1.0 - tumour / p[P_K])
+    out[I_X] = 0.0 if gone_x else growth - kill
+    out[I_Z] = 0.0 if gone_z else growth - p[P_PHI] * kill
     out[I_L] = p[P_K_L] * (u[U_NK] * n / p[P_N_0] + p[P_W_A] * u[U_ENDO]) - p[P_K_LR] * y[I_L]
     out[I_A] = -y[I_A] / p[P_TAU_RT]
 
@@ -232,14 +253,31 @@ sbrt_log_factor = njit(cache=True, error_model="numpy")(_sbrt_log_factor)
 """Compiled `_sbrt_log_factor(p, gy)`: ln of the surviving share after one SBRT fraction."""
 
 
+def tumour_cells(y: ArrayLike) -> NDArray[np.float64]:
+    """Total tumour cells e^x + e^z of states `y` (..., len(STATES)), a compartment counting 0
+    once extinct (x or z <= -1; below 0 it has fewer than 1 cell). Shape `y.shape[:-1]`."""
+    s = np.asarray(y, dtype=np.float64)
+    if s.ndim < 1 or s.shape[-1] != len(STATES):
+        raise InvalidInputError(
+            field="y", value=f"shape {s.shape}", allowed=f"(..., {len(STATES)}) in STATES order"
+        )
+    out = np.zeros(s.shape[:-1])
+    for index in (I_X, I_Z):
+        v = s[..., index]
+        out += np.where(v <= EXTINCT_X, 0.0, np.exp(np.maximum(v, EXTINCT_X)))
+    return out
+
+
 def initial_state(params: ArrayLike, t0_cells: ArrayLike) -> NDArray[np.float64]:
     """The homeostatic initial state for a tumour of `t0_cells` cells.
 
     N = s_N/d_N and R = s_R/d_R (their resting steady states); E is the steady state of its
     equation with the tumour held at T0 and no IL-2 signal,
-    E = (s_E + c*T0/(h_T + T0)) / (d_E + k_sup*R/(R + K_R)); x = ln T0 (or -1.0 when T0 < 1:
-    no tumour); L = A = 0. `params` is (n, P) or (P,); `t0_cells` broadcasts to (n,).
-    Returns (n, 6), or (6,) for 1-D `params`.
+    E = (s_E + c*T/(h_T + T)) / (d_E + k_sup*R/(R + K_R)); the tumour is split by the
+    parameter rho: x = ln((1 - rho)*T0), z = ln(rho*T0), a compartment of fewer than 1 cell
+    (or a tumour T0 < 1) stored as -1.0 (extinct), and T the cells kept (T0 but for such a
+    compartment); L = A = 0. `params` is (n, P) or (P,);
+    `t0_cells` broadcasts to (n,). Returns (n, 7), or (7,) for 1-D `params`.
     """
     p = np.asarray(params, dtype=np.float64)
     single = p.ndim == 1
@@ -258,10 +296,23 @@ def initial_state(params: ArrayLike, t0_cells: ArrayLike) -> NDArray[np.float64]
     r0 = col["s_R"] / col["d_R"]
     present = t0 >= 1.0
     tumour = np.where(present, t0, 0.0)
-    e0 = (col["s_E"] + col["c"] * tumour / (col["h_T"] + tumour)) / (
+    rho = col["rho"]
+    if np.any((rho < 0) | (rho > 1)):
+        i = int(np.argmax((rho < 0) | (rho > 1)))
+        raise InvalidInputError(
+            field=f"params[{i}, rho]", value=float(rho[i]), allowed="a share between 0 and 1"
+        )
+    accessible = (1.0 - rho) * tumour
+    excluded = rho * tumour
+    alive_x = present & (accessible >= 1.0)
+    alive_z = present & (excluded >= 1.0)
+    x0 = np.where(alive_x, np.log(np.maximum(accessible, 1.0)), EXTINCT_X)
+    z0 = np.where(alive_z, np.log(np.maximum(excluded, 1.0)), EXTINCT_X)
+    # the cells kept (a compartment of fewer than 1 cell is extinct from the start)
+    kept = np.where(alive_x, accessible, 0.0) + np.where(alive_z, excluded, 0.0)
+    e0 = (col["s_E"] + col["c"] * kept / (col["h_T"] + kept)) / (
         col["d_E"] + col["k_sup"] * r0 / (r0 + col["K_R"])
     )
-    x0 = np.where(present, np.log(np.maximum(t0, 1.0)), EXTINCT_X)
     zero = np.zeros_like(e0)
-    y0 = np.ascontiguousarray(np.stack([e0, n0, r0, x0, zero, zero], axis=1))
+    y0 = np.ascontiguousarray(np.stack([e0, n0, r0, x0, zero, zero, z0], axis=1))
     return y0[0] if single else y0

@@ -18,9 +18,13 @@ Rules shared with `reference.py`:
 - At an SBRT time the fraction acts at once (T times the surviving share; A += A_RT).
 - Events at one instant act in the order: SBRT fractions, interval decisions, outputs; an output
   therefore shows the state just after a fraction given at that same time.
-- Extinction: when x falls below 0 (T < 1 cell) the crossing time is located (cubic Hermite
-  interpolation of x over the step, then the step is redone to land on it), x is set to -1.0
-  and frozen; extinct_day records the time (0 when y0 already has x < 0).
+- Extinction, per tumour compartment (x and z, `cells.py`): when one falls below 0 (fewer than
+  1 cell) the crossing time is located (cubic Hermite interpolation over the step, then the step
+  is redone to land on the earliest crossing), it is set to -1.0 and frozen; extinct_day records
+  the time when the last of the two went (0 when y0 has both below 0).
+- A frozen z (extinct) takes no part in the error norm or the first-step estimate, so with an
+  excluded compartment empty from the start (rho = 0) the kernel does exactly the arithmetic of
+  the one-compartment model.
 - max_leak is the largest L at t = 0 and at the end of every accepted step.
 - L feeds back into nothing; in pieces without NK signal its equation is linear with constant
   input and is advanced by its exact solution (not by the Runge-Kutta update, which would
@@ -42,12 +46,14 @@ from il2.science.mechanism.cells import (
     I_A,
     I_L,
     I_X,
+    I_Z,
     P_A_RT,
     P_K_L,
     P_K_LR,
     P_W_A,
     PARAMETERS,
     POSITIVE,
+    SHARES,
     SIGNALS,
     STATES,
     U_ENDO,
@@ -82,7 +88,8 @@ class IntegrationError(ArithmeticError):
 class Trajectories:
     """A population's simulated course.
 
-    y            (n, M, 6) states at the output times (STATES order; x = -1.0 once extinct)
+    y            (n, M, 7) states at the output times (STATES order; x, z = -1.0 once extinct;
+                 total tumour cells: cells.tumour_cells(y))
     doses_given  (n,) doses given (interval decisions not held), int64
     extinct_day  (n,) day the tumour fell below 1 cell, nan if never
     max_leak     (n,) largest capillary-leak proxy L over the run
@@ -108,12 +115,14 @@ def _stages(  # noqa: PLR0917 - numba-compiled: plain positional arrays, no allo
     rtol: float,
     atol: float,
     skip: int,
+    frozen: int,
 ) -> float:
     """One Dormand-Prince step of `h` days from (t, y); k[0] must hold f(t, y).
 
     Writes the 5th-order solution into `ynew`, the stages into k[1..6] (k[6] = f(t+h, ynew))
     and returns the RMS norm of the embedded error estimate scaled by atol + rtol*|y|, over
-    every component but `skip` (-1: none; a component solved exactly by the caller).
+    every component but `skip` (-1: none; a component solved exactly by the caller) and
+    `frozen` (-1: none; a component held constant, left out of the mean too).
     """
     for j in range(_NS):
         tmp[j] = y[j] + h * _A21 * k[0, j]
@@ -139,7 +148,7 @@ def _stages(  # noqa: PLR0917 - numba-compiled: plain positional arrays, no allo
     rhs(t + h, ynew, p, u, k[6])
     total = 0.0
     for j in range(_NS):
-        if j == skip:
+        if j == skip or j == frozen:  # noqa: PLR1714, SIM109 - numba: plain comparisons
             continue
         err = h * (
             _E1 * k[0, j]
@@ -151,7 +160,7 @@ def _stages(  # noqa: PLR0917 - numba-compiled: plain positional arrays, no allo
         )
         scale = atol + rtol * max(abs(y[j]), abs(ynew[j]))
         total += (err / scale) ** 2
-    return math.sqrt(total / _NS)
+    return math.sqrt(total / (_NS if frozen < 0 else _NS - 1))
 
 
 _stages_jit = njit(cache=True, error_model="numpy")(_stages)
@@ -166,25 +175,32 @@ def _first_step(  # noqa: PLR0917 - numba-compiled: plain positional arrays
     f1: NDArray[np.float64],
     rtol: float,
     atol: float,
+    frozen: int,
 ) -> float:
-    """An initial step size (days) after Hairer, Norsett & Wanner (1993), section II.4."""
+    """An initial step size (days) after Hairer, Norsett & Wanner (1993), section II.4, over
+    every component but `frozen` (-1: none; a component held constant)."""
+    count = _NS if frozen < 0 else _NS - 1
     d0 = 0.0
     d1 = 0.0
     for j in range(_NS):
+        if j == frozen:
+            continue
         scale = atol + rtol * abs(y[j])
         d0 += (y[j] / scale) ** 2
         d1 += (f0[j] / scale) ** 2
-    d0 = math.sqrt(d0 / _NS)
-    d1 = math.sqrt(d1 / _NS)
+    d0 = math.sqrt(d0 / count)
+    d1 = math.sqrt(d1 / count)
     h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
     for j in range(_NS):
         tmp[j] = y[j] + h0 * f0[j]
     rhs(0.0, tmp, p, u, f1)
     d2 = 0.0
     for j in range(_NS):
+        if j == frozen:
+            continue
         scale = atol + rtol * abs(y[j])
         d2 += ((f1[j] - f0[j]) / scale) ** 2
-    d2 = math.sqrt(d2 / _NS) / h0
+    d2 = math.sqrt(d2 / count) / h0
     big = max(d1, d2)
     h1 = max(1e-6, h0 * 1e-3) if big <= 1e-15 else (0.01 / big) ** 0.2
     return min(100.0 * h0, h1)
@@ -232,7 +248,7 @@ def _patient(  # noqa: PLR0912, PLR0915, PLR0917 - the compiled step loop stays 
     atol: float,
     y_out: NDArray[np.float64],
 ) -> tuple[int, float, float, int]:
-    """Integrate one patient; write states at t_out into y_out (M, 6).
+    """Integrate one patient; write states at t_out into y_out (M, 7).
 
     rt_t must be sorted with nan (no fraction) last. Returns (doses_given, extinct_day,
     max_leak, accepted steps); steps is -1 when the tolerance could not be met.
@@ -250,10 +266,13 @@ def _patient(  # noqa: PLR0912, PLR0915, PLR0917 - the compiled step loop stays 
     for j in range(_NS):
         y[j] = y0[j]
     extinct_day = math.nan
-    extinct = False
-    if y[I_X] < 0.0:
+    gone_x = y[I_X] < 0.0
+    gone_z = y[I_Z] < 0.0
+    if gone_x:
         y[I_X] = EXTINCT_X
-        extinct = True
+    if gone_z:
+        y[I_Z] = EXTINCT_X
+    if gone_x and gone_z:
         extinct_day = 0.0
     max_leak = y[I_L]
     doses = 0
@@ -269,12 +288,19 @@ def _patient(  # noqa: PLR0912, PLR0915, PLR0917 - the compiled step loop stays 
     stale = True  # k[0] must be recomputed (input changed or state jumped)
     while True:
         while kr < n_rt and rt_t[kr] <= t:
-            if not extinct:
-                y[I_X] += sbrt_log_factor(p, rt_gy[kr])
+            survive = sbrt_log_factor(p, rt_gy[kr])
+            if not gone_x:
+                y[I_X] += survive
                 if y[I_X] < 0.0:
                     y[I_X] = EXTINCT_X
-                    extinct = True
-                    extinct_day = t
+                    gone_x = True
+            if not gone_z:
+                y[I_Z] += survive
+                if y[I_Z] < 0.0:
+                    y[I_Z] = EXTINCT_X
+                    gone_z = True
+            if gone_x and gone_z and math.isnan(extinct_day):
+                extinct_day = t
             y[I_A] += p[P_A_RT]
             stale = True
             kr += 1
@@ -311,7 +337,7 @@ def _patient(  # noqa: PLR0912, PLR0915, PLR0917 - the compiled step loop stays 
             rhs(t, y, p, u, k[0])
             stale = False
         if hp <= 0.0:
-            hp = _first_step_jit(y, k[0], p, u, tmp, k[1], rtol, atol)
+            hp = _first_step_jit(y, k[0], p, u, tmp, k[1], rtol, atol, I_Z if gone_z else -1)
         # Without NK signal L obeys dL/dt = k_L*w_a*u_endo - k_Lr*L, which nothing else reads:
         # it is advanced exactly, so its fast decay does not bound the explicit step size.
         skip = I_L if u[U_NK] == 0.0 else -1
@@ -324,22 +350,36 @@ def _patient(  # noqa: PLR0912, PLR0915, PLR0917 - the compiled step loop stays 
             span = t_next - t
             last = hp >= span
             h = span if last else hp
-            err = _stages_jit(t, y, h, p, u, k, tmp, ynew, rtol, atol, skip)
+            frozen = I_Z if gone_z else -1
+            err = _stages_jit(t, y, h, p, u, k, tmp, ynew, rtol, atol, skip, frozen)
             if err <= 1.0:
                 fac = _FAC_MAX if err == 0.0 else min(_FAC_MAX, _SAFETY * err**-0.2)
                 steps += 1
                 # a step cut short to land on an event keeps the longer proposal
                 hp = max(hp, h * fac) if fac >= 1.0 else h * fac
-                if not extinct and ynew[I_X] < 0.0:
-                    theta = _crossing_jit(y[I_X], ynew[I_X], h * k[0, I_X], h * k[6, I_X])
-                    h = theta * h
-                    _stages_jit(t, y, h, p, u, k, tmp, ynew, rtol, atol, skip)
+                cross_x = not gone_x and ynew[I_X] < 0.0
+                cross_z = not gone_z and ynew[I_Z] < 0.0
+                if cross_x or cross_z:
+                    theta_x = 2.0
+                    theta_z = 2.0
+                    if cross_x:
+                        theta_x = _crossing_jit(y[I_X], ynew[I_X], h * k[0, I_X], h * k[6, I_X])
+                    if cross_z:
+                        theta_z = _crossing_jit(y[I_Z], ynew[I_Z], h * k[0, I_Z], h * k[6, I_Z])
+                    h = min(theta_x, theta_z) * h
+                    _stages_jit(t, y, h, p, u, k, tmp, ynew, rtol, atol, skip, frozen)
                     t = t + h
                     for j in range(_NS):
                         y[j] = ynew[j]
-                    y[I_X] = EXTINCT_X
-                    extinct = True
-                    extinct_day = t
+                    # the earliest crossing lands here; a later one only if it is below 0 too
+                    if not gone_x and (theta_x <= theta_z or y[I_X] < 0.0):
+                        y[I_X] = EXTINCT_X
+                        gone_x = True
+                    if not gone_z and (theta_z <= theta_x or y[I_Z] < 0.0):
+                        y[I_Z] = EXTINCT_X
+                        gone_z = True
+                    if gone_x and gone_z:
+                        extinct_day = t
                     rhs(t, y, p, u, k[0])
                 else:
                     t = t_next if last else t + h
@@ -490,9 +530,11 @@ def validate(  # noqa: PLR0915, PLR0917 - simulate_population's fixed signature,
     for column, name in enumerate(PARAMETERS):
         low = p[:, column]
         bad = low <= 0 if name in POSITIVE else low < 0
+        if name in SHARES:
+            bad = bad | (low > 1)
         if np.any(bad):
             i = int(np.argmax(bad))
-            sign = "> 0" if name in POSITIVE else ">= 0"
+            sign = "> 0" if name in POSITIVE else "in [0, 1]" if name in SHARES else ">= 0"
             raise InvalidInputError(
                 field=f"params[{i}, {name}]", value=float(low[i]), allowed=f"a number {sign}"
             )
@@ -500,7 +542,7 @@ def validate(  # noqa: PLR0915, PLR0917 - simulate_population's fixed signature,
     _shape("y0", y, (n, _NS), f"(n, {_NS}) = ({n}, {_NS}) in STATES order")
     _finite("y0", y)
     for column, name in enumerate(STATES):
-        if name != "x" and np.any(y[:, column] < 0):
+        if name not in ("x", "z") and np.any(y[:, column] < 0):
             i = int(np.argmax(y[:, column] < 0))
             raise InvalidInputError(
                 field=f"y0[{i}, {name}]", value=float(y[i, column]), allowed="a number >= 0"
@@ -591,7 +633,7 @@ def simulate_population(  # noqa: PLR0917 - the shared design fixes this positio
 ) -> Trajectories:
     """Simulate n virtual patients of the cell-and-tumour model from day 0 to t_out[-1].
 
-    params (n, P) in PARAMETERS order; y0 (n, 6) states at day 0; edges (K+1,) dosing-interval
+    params (n, P) in PARAMETERS order; y0 (n, 7) states at day 0; edges (K+1,) dosing-interval
     edges in days; signals_given / signals_held (n, K, 4) interval-mean occupancies if the
     interval's dose is given / held; hold_above the leak level above which a dose is held
     (math.inf: never); rt_days, rt_gy (n, J) SBRT fraction days (nan: none) and Gy per

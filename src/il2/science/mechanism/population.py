@@ -36,7 +36,7 @@ from il2.science.dataset import DIAGNOSES, Diagnosis
 from il2.science.mechanism import cells
 
 _FILE = "population.toml"
-STATES = ("E", "N", "R", "x", "L", "A")
+STATES = cells.STATES
 STATUSES = ("published", "derived", "assumption", "calibrated")
 
 
@@ -99,10 +99,11 @@ class PopulationSpec:
     medians: Mapping[Diagnosis, Mapping[str, float]]
     doubling_days: Mapping[Diagnosis, tuple[float, float]]
     calibration_regimen: str
-    calibration_axes: tuple[str, str]
+    calibration_axes: tuple[str, ...]
     first_bracket: tuple[float, float]
     grid_step: float
-    second_values: tuple[float, ...]
+    axis_values: Mapping[str, tuple[float, ...]]
+    """The shifts tried on every calibration axis but the first (which is gridded)."""
     tolerance: float
     calibrated: Mapping[Diagnosis, Calibrated]
     held_out: tuple[HeldOut, ...]
@@ -154,7 +155,7 @@ def _numbers(node: Node, key: str) -> tuple[float, ...]:
     return tuple(float(v) for v in raw)
 
 
-def _calibrated(node: Node, axes: tuple[str, str]) -> Calibrated:
+def _calibrated(node: Node, axes: tuple[str, ...]) -> Calibrated:
     node.only("shifts", "seed", "patients", "objective", "complete", "source", "status")
     if node.choice("status", ("calibrated",)) != "calibrated":  # pragma: no cover - choice
         raise node.fail("status", "must be calibrated")
@@ -230,15 +231,21 @@ def parse_population(text: str, *, file: str = _FILE) -> PopulationSpec:
         doubling[diagnosis] = (float(limits.number("low")), float(limits.number("high")))
     calibration = root.table("calibration")
     _status(calibration)
-    axes = calibration.texts("axes")
-    if len(axes) != 2:
-        raise calibration.fail("axes", f"must name two parameters, not {list(axes)}")
+    axes = tuple(calibration.texts("axes"))
+    if len(axes) < 2 or len(set(axes)) != len(axes):
+        raise calibration.fail("axes", f"must name two or more parameters, not {list(axes)}")
+    unknown = [axis for axis in axes if axis not in sd_log]
+    if unknown:
+        raise calibration.fail("axes", f"{unknown} do not vary ([parameters] has no sd_log)")
+    values_node = calibration.table("values")
+    values_node.only(*axes[1:])
+    axis_values = {axis: _numbers(values_node, axis) for axis in axes[1:]}
     calibrated: dict[Diagnosis, Calibrated] = {}
     if root.has("calibrated"):
         for name, item in root.table("calibrated").children():
             if name not in DIAGNOSES:
                 raise root.fail(f"calibrated.{name}", f"is not one of {DIAGNOSES}")
-            calibrated[name] = _calibrated(item, (axes[0], axes[1]))
+            calibrated[name] = _calibrated(item, axes)
     held = tuple(_held_out(item) for item in root.tables("held_out"))
     share_two = _value(sbrt, "share_two_fractions")
     if not 0 <= share_two <= 1:
@@ -262,10 +269,10 @@ def parse_population(text: str, *, file: str = _FILE) -> PopulationSpec:
         medians=MappingProxyType(medians),
         doubling_days=MappingProxyType(doubling),
         calibration_regimen=calibration.text("regimen"),
-        calibration_axes=(axes[0], axes[1]),
+        calibration_axes=axes,
         first_bracket=_pair(calibration, "first_bracket"),
         grid_step=float(calibration.number("grid_step")),
-        second_values=_numbers(calibration, "second_values"),
+        axis_values=MappingProxyType(axis_values),
         tolerance=float(calibration.number("tolerance")),
         calibrated=MappingProxyType(calibrated),
         held_out=held,
@@ -308,7 +315,7 @@ class CellModel:
 
 @dataclass(frozen=True, slots=True)
 class Population:
-    """n virtual patients: parameters (n, P), initial states (n, 6), PK covariates (n,) and
+    """n virtual patients: parameters (n, P), initial states (n, 7), PK covariates (n,) and
     SBRT fractions (n,)."""
 
     params: NDArray[np.float64]
@@ -326,8 +333,8 @@ class Population:
 
     @property
     def baseline_cells(self) -> NDArray[np.float64]:
-        """Tumour cells at baseline."""
-        return np.exp(self.y0[:, STATES.index("x")])
+        """Tumour cells at baseline (both compartments)."""
+        return cells.tumour_cells(self.y0)
 
     def take(self, count: int) -> Population:
         """The first `count` patients."""
@@ -345,15 +352,27 @@ def _col(params: NDArray[np.float64], model: CellModel, name: str) -> NDArray[np
 def net_growth_rate(
     params: NDArray[np.float64], model: CellModel, y0: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    """d ln T / dt (1/day) at the initial state without treatment (the sim-spec tumour equation)."""
-    e, nk, reg, x = y0[:, 0], y0[:, 1], y0[:, 2], y0[:, 3]
-    t = np.exp(x)
+    """d ln T / dt (1/day) of the total tumour T = e^x + e^z at the initial state without
+    treatment (cells.py's tumour equations): each compartment's rate weighted by its cells."""
+    e, nk, reg = (y0[:, STATES.index(name)] for name in ("E", "N", "R"))
+    t = cells.tumour_cells(y0)
+    share_z = np.divide(cells.tumour_cells(_only(y0, "z")), t, out=np.zeros_like(t), where=t > 0)
     r, k_cap = _col(params, model, "r"), _col(params, model, "K")
     kill = (_col(params, model, "k_E") * e + _col(params, model, "k_N") * nk) / (
         _col(params, model, "g") + t
     )
     shield = 1.0 + reg / (_col(params, model, "q") * e)
-    return np.asarray(r * (1.0 - t / k_cap) - kill / shield, dtype=np.float64)
+    access = 1.0 - share_z + share_z * _col(params, model, "phi")
+    return np.asarray(r * (1.0 - t / k_cap) - access * kill / shield, dtype=np.float64)
+
+
+def _only(y0: NDArray[np.float64], compartment: str) -> NDArray[np.float64]:
+    """States `y0` with every tumour compartment but `compartment` emptied (-1: extinct)."""
+    out = y0.copy()
+    for name in ("x", "z"):
+        if name != compartment:
+            out[:, STATES.index(name)] = cells.EXTINCT_X
+    return out
 
 
 def _lognormal(b: Bounded, z: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
@@ -392,7 +411,11 @@ def _candidates(  # noqa: PLR0917 - the draw's inputs, in one private call
     tumour = spec.cells_per_cm3 * math.pi / 6.0 * (diameter / 10.0) ** 3
     fractions = np.where(uniform < spec.sbrt_share_two, 2, 1).astype(np.int64)
     fractions = np.minimum(fractions, spec.sbrt_max_fractions)
-    y0 = cells.initial_state(params, tumour)
+    # a share drawn above 1 is refused by its range (ok above); clipped only to compute a state
+    shares = params.copy()
+    for name in cells.SHARES:
+        shares[:, model.column(name)] = np.clip(shares[:, model.column(name)], 0.0, 1.0)
+    y0 = cells.initial_state(shares, tumour)
     growth = net_growth_rate(params, model, y0)
     with np.errstate(divide="ignore"):
         doubling = np.where(growth > 0, math.log(2.0) / np.maximum(growth, 1e-300), np.inf)
@@ -505,17 +528,20 @@ def calibrate(
     rules: object = None,
     workers: int | None = None,
 ) -> CalibrationResult:
-    """Tune the log-scale shifts of the two calibration axes so the high-dose label regimen
+    """Tune the log-scale shifts of the calibration axes so the high-dose label regimen
     reproduces the label pool's ORR and CR (data/label_efficacy.toml).
 
     A minimax fit with common random numbers (the same seed, so the same draws, at every trial
     value): the objective is the larger of |simulated - published| / SE over ORR and CR, SE the
     binomial standard error of the label pool's rate, so the worse-fitted target is as close as
-    it can be (what "within both published intervals" asks for when the model cannot move ORR
-    and CR independently). The first axis is searched on
-    a grid (`grid_step` over `first_bracket`) for each value of the second (`second_values`),
-    then refined around the best point with steps of `tolerance`. A grid, not a gradient: the
-    simulated rates are step functions of the shifts."""
+    it can be. The first axis (antigenicity) is searched on a grid (`grid_step` over
+    `first_bracket`) for every combination of the other axes' values (`axis_values`: the kill
+    rate, which moves ORR, and the excluded share rho, which moves CR within it), then refined
+    around the best point with steps of `tolerance`. A grid, not a gradient: the simulated rates
+    are step functions of the shifts. A point whose draws are almost never plausible (the
+    population cannot be drawn) counts as an infinite miss."""
+    import itertools  # noqa: PLC0415
+
     from il2.science.label import label_efficacy  # noqa: PLC0415
     from il2.science.mechanism.trial import Arm, run_trial  # noqa: PLC0415 - trial uses this
 
@@ -523,32 +549,44 @@ def calibrate(
     label = label_efficacy()[diagnosis]
     target = np.array([label.objective, label.complete], dtype=np.float64) / label.patients
     se = np.sqrt(target * (1.0 - target) / label.patients)
-    first_axis, second_axis = spec.calibration_axes
-    runs: dict[tuple[float, float], tuple[int, int]] = {}
+    other_axes = spec.calibration_axes[1:]
+    runs: dict[tuple[float, ...], tuple[int, int] | None] = {}
 
-    def counts(a: float, b: float) -> tuple[int, int]:
-        key = (round(a, 9), round(b, 9))
+    def counts(point: tuple[float, ...]) -> tuple[int, int] | None:
+        key = tuple(round(v, 9) for v in point)
         if key not in runs:
-            result = run_trial(
-                [Arm(spec.calibration_regimen)], diagnosis, patients, seed,
-                rules=rules, workers=workers, shifts={first_axis: a, second_axis: b},
-            )  # fmt: skip
-            arm = result.arms[0]
-            runs[key] = (arm.counts["CR"] + arm.counts["PR"], arm.counts["CR"])
+            shifts = dict(zip(spec.calibration_axes, point, strict=True))
+            try:
+                result = run_trial(
+                    [Arm(spec.calibration_regimen)], diagnosis, patients, seed,
+                    rules=rules, workers=workers, shifts=shifts,
+                )  # fmt: skip
+            except InvalidInputError:  # no plausible population at these shifts
+                runs[key] = None
+            else:
+                arm = result.arms[0]
+                runs[key] = (arm.counts["CR"] + arm.counts["PR"], arm.counts["CR"])
         return runs[key]
 
-    def loss(a: float, b: float) -> float:
-        simulated = np.array(counts(a, b), dtype=np.float64) / patients
+    def loss(point: tuple[float, ...]) -> float:
+        found = counts(point)
+        if found is None:
+            return math.inf
+        simulated = np.array(found, dtype=np.float64) / patients
         return float(np.max(np.abs(simulated - target) / se))
 
     low, high = spec.first_bracket
     grid = np.arange(low, high + 1e-9, spec.grid_step)
-    best = min((loss(a, b), a, b) for b in spec.second_values for a in grid)
-    _, a0, b0 = best
+    others = list(itertools.product(*(spec.axis_values[axis] for axis in other_axes)))
+    best = min((loss((float(a), *rest)), (float(a), *rest)) for rest in others for a in grid)
+    _, (a0, *rest0) = best
     fine = np.arange(a0 - spec.grid_step, a0 + spec.grid_step + 1e-9, spec.tolerance)
-    _, a, b = min(best, *((loss(a, b0), a, b0) for a in fine))
-    objective, complete = counts(a, b)
+    _, point = min(best, *((loss((float(a), *rest0)), (float(a), *rest0)) for a in fine))
+    found = counts(point)
+    if found is None:  # pragma: no cover - the best point was drawn
+        raise InvalidInputError(field="calibration", value=point, allowed="a plausible point")
     return CalibrationResult(
-        diagnosis, MappingProxyType({first_axis: float(a), second_axis: float(b)}), seed,
-        patients, objective, complete, float(target[0]), float(target[1]), len(runs),
+        diagnosis,
+        MappingProxyType(dict(zip(spec.calibration_axes, map(float, point), strict=True))),
+        seed, patients, found[0], found[1], float(target[0]), float(target[1]), len(runs),
     )  # fmt: skip

@@ -3,8 +3,9 @@
 Same arguments, rules and result as `kernel.simulate_population` (see its module docstring),
 but each piece between events is integrated by `scipy.integrate.solve_ivp` (LSODA, rtol 1e-10,
 atol 1e-12 by default) with a right-hand side written here again, by parameter name, in plain
-Python: an independent transcription of the equations in `cells.py`. Extinction is a terminal
-solver event on x = 0. Slow (a Python RHS); for tests and benchmarks only. Time is in days.
+Python: an independent transcription of the equations in `cells.py`. Extinction of each tumour
+compartment is a terminal solver event on x = 0 (z = 0). Slow (a Python RHS); for tests and
+benchmarks only. Time is in days.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from il2.science.mechanism.kernel import Trajectories, empty_result, validate
 _X = STATES.index("x")
 _L = STATES.index("L")
 _A = STATES.index("A")
+_Z = STATES.index("z")
 
 
 def _derivative(
@@ -31,9 +33,10 @@ def _derivative(
     u_cd8, u_nk, u_treg, u_endo = (float(v) for v in u)
 
     def f(_t: float, y: NDArray[np.float64]) -> list[float]:
-        e, nk, treg, x, leak, boost = (float(v) for v in y)
-        gone = x <= EXTINCT_X
-        tumour = 0.0 if gone else math.exp(x)
+        e, nk, treg, x, leak, boost, z = (float(v) for v in y)
+        accessible = 0.0 if x <= EXTINCT_X else math.exp(x)
+        excluded = 0.0 if z <= EXTINCT_X else math.exp(z)
+        tumour = accessible + excluded
         d_e = (
             q["s_E"]
             + q["c"] * (1 + boost) * tumour / (q["h_T"] + tumour)
@@ -43,24 +46,29 @@ def _derivative(
         )
         d_n = q["s_N"] + q["p_N"] * u_nk * nk - q["d_N"] * nk
         d_r = q["s_R"] + q["p_R"] * u_treg * treg - q["d_R"] * treg
-        if gone:
-            d_x = 0.0
-        else:
-            killing = (q["k_E"] * e + q["k_N"] * nk) / (q["g"] + tumour)
-            d_x = q["r"] * (1 - tumour / q["K"]) - killing / (1 + treg / (q["q"] * e))
+        killing = (q["k_E"] * e + q["k_N"] * nk) / (q["g"] + tumour)
+        killing /= 1 + treg / (q["q"] * e)
+        logistic = q["r"] * (1 - tumour / q["K"])
+        d_x = 0.0 if x <= EXTINCT_X else logistic - killing
+        d_z = 0.0 if z <= EXTINCT_X else logistic - q["phi"] * killing
         d_l = q["k_L"] * (u_nk * nk / q["N_0"] + q["w_a"] * u_endo) - q["k_Lr"] * leak
         d_a = -boost / q["tau_RT"]
-        return [d_e, d_n, d_r, d_x, d_l, d_a]
+        return [d_e, d_n, d_r, d_x, d_l, d_a, d_z]
 
     return f
 
 
-def _tumour_gone(_t: float, y: NDArray[np.float64]) -> float:
+def _accessible_gone(_t: float, y: NDArray[np.float64]) -> float:
     return float(y[_X])
 
 
-_tumour_gone.terminal = True  # type: ignore[attr-defined]
-_tumour_gone.direction = -1  # type: ignore[attr-defined]
+def _excluded_gone(_t: float, y: NDArray[np.float64]) -> float:
+    return float(y[_Z])
+
+
+for _event in (_accessible_gone, _excluded_gone):
+    _event.terminal = True  # type: ignore[attr-defined]
+    _event.direction = -1  # type: ignore[attr-defined]
 
 
 def _sbrt(q: Mapping[str, float], gy: float) -> float:
@@ -110,8 +118,10 @@ def simulate_reference(  # noqa: PLR0912, PLR0915, PLR0917 - the kernel's signat
         ]
         y = inputs.y0[i].copy()
         extinct_day = math.nan
-        if y[_X] < 0:
-            y[_X] = EXTINCT_X
+        for c in (_X, _Z):
+            if y[c] < 0:
+                y[c] = EXTINCT_X
+        if y[_X] <= EXTINCT_X and y[_Z] <= EXTINCT_X:
             extinct_day = 0.0
         max_leak = float(y[_L])
         doses = 0
@@ -121,11 +131,13 @@ def simulate_reference(  # noqa: PLR0912, PLR0915, PLR0917 - the kernel's signat
         ke = kr = ko = 0
         while True:
             while kr < len(fractions) and fractions[kr][0] <= t:
-                if math.isnan(extinct_day):
-                    y[_X] += _sbrt(q, fractions[kr][1])
-                    if y[_X] < 0:
-                        y[_X] = EXTINCT_X
-                        extinct_day = t
+                for c in (_X, _Z):
+                    if y[c] > EXTINCT_X:
+                        y[c] += _sbrt(q, fractions[kr][1])
+                        if y[c] < 0:
+                            y[c] = EXTINCT_X
+                if math.isnan(extinct_day) and y[_X] <= EXTINCT_X and y[_Z] <= EXTINCT_X:
+                    extinct_day = t
                 y[_A] += q["A_RT"]
                 kr += 1
             while ke < len(edge_list) and edge_list[ke] <= t:
@@ -153,7 +165,8 @@ def simulate_reference(  # noqa: PLR0912, PLR0915, PLR0917 - the kernel's signat
             )
             f = _derivative(q, u)
             while t < t_next:
-                alive = math.isnan(extinct_day)
+                watch = [c for c in (_X, _Z) if y[c] > EXTINCT_X]
+                events = [_accessible_gone if c == _X else _excluded_gone for c in watch]
                 solution = solve_ivp(
                     f,
                     (t, t_next),
@@ -161,17 +174,22 @@ def simulate_reference(  # noqa: PLR0912, PLR0915, PLR0917 - the kernel's signat
                     method=method,
                     rtol=inputs.rtol,
                     atol=inputs.atol,
-                    events=_tumour_gone if alive else None,
+                    events=events or None,
                 )
                 if solution.status < 0:
                     raise ArithmeticError(f"patient {i}: {solution.message}")
                 steps += solution.t.size - 1
                 max_leak = max(max_leak, float(np.max(solution.y[_L])))
-                if alive and solution.status == 1:
-                    t = float(solution.t_events[0][0])
-                    y = np.array(solution.y_events[0][0], dtype=np.float64)
-                    y[_X] = EXTINCT_X
-                    extinct_day = t
+                if solution.status == 1:
+                    hit = next(j for j, times in enumerate(solution.t_events) if times.size)
+                    t = float(solution.t_events[hit][0])
+                    y = np.array(solution.y_events[hit][0], dtype=np.float64)
+                    y[watch[hit]] = EXTINCT_X
+                    for c in watch:
+                        if y[c] < 0:
+                            y[c] = EXTINCT_X
+                    if y[_X] <= EXTINCT_X and y[_Z] <= EXTINCT_X:
+                        extinct_day = t
                 else:
                     t = t_next
                     y = np.array(solution.y[:, -1], dtype=np.float64)

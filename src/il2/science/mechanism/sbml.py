@@ -517,7 +517,7 @@ class CellsPatient:
     """One patient's inputs of `cells_sbml`, validated by the kernel's own rules.
 
     `values` maps every SBML identifier that carries a number of this patient to its value at
-    day 0: the initial states E, N, R, x, L, A (the model's species), and parameters: the model
+    day 0: the initial states E, N, R, x, L, A, z (the model's species), and parameters: the model
     parameters (cells.PARAMETERS), the interval signals `given_k_s` / `held_k_s`, `hold_above`,
     the SBRT days `rt_day_j` and doses `rt_gy_j`, and the event-changed `u_s` (0),
     `doses_given` (0) and `extinct_day` (nan, or 0 for a tumour extinct from the start).
@@ -545,7 +545,8 @@ def cells_patient(  # noqa: PLR0917 - the kernel's arguments, for one patient
 
     `parameters` is a mapping by name (every name of cells.PARAMETERS, no other) or a vector
     in PARAMETERS order; the others are `simulate_population`'s arguments without the patient
-    axis. A tumour below 1 cell in `y0` starts extinct (x = -1, extinct_day 0), as there."""
+    axis. A tumour compartment below 1 cell in `y0` starts extinct (x or z = -1; extinct_day 0
+    when both are), as there."""
     if isinstance(parameters, Mapping):
         unknown = sorted(set(parameters) - set(PARAMETERS))
         if unknown:
@@ -590,8 +591,10 @@ def cells_patient(  # noqa: PLR0917 - the kernel's arguments, for one patient
     values: dict[str, float] = dict(zip(PARAMETERS, inputs.params[0].tolist(), strict=True))
     start = inputs.y0[0].tolist()
     extinct_day = math.nan
-    if start[STATES.index("x")] < 0.0:
-        start[STATES.index("x")] = EXTINCT_X
+    for name in ("x", "z"):
+        if start[STATES.index(name)] < 0.0:
+            start[STATES.index(name)] = EXTINCT_X
+    if start[STATES.index("x")] == start[STATES.index("z")] == EXTINCT_X:
         extinct_day = 0.0
     values.update(zip(STATES, start, strict=True))
     values[_EXTINCT_DAY] = extinct_day
@@ -628,9 +631,10 @@ def cells_sbml(  # noqa: PLR0917 - the kernel's arguments, for one patient
     """The cell-and-tumour model of one patient as SBML L3V2 text: the same model, with the
     same event rules, as `kernel.simulate_population` (time in days, from 0).
 
-    Arguments as `cells_patient`. The six states (STATES) are species changed by rate rules in a
-    unit compartment (E, N, R in cells; x = ln T, L and A dimensionless); T is exp(x) by an
-    assignment rule, and 0 once x <= -1. Every number of the patient is a named parameter or an
+    Arguments as `cells_patient`. The seven states (STATES) are species changed by rate rules in
+    a unit compartment (E, N, R in cells; x, z the logs of the two tumour compartments, L and A
+    dimensionless); T = exp(x) + exp(z) by an assignment rule, a compartment counting 0 once it
+    is <= -1. Every number of the patient is a named parameter or an
     initial amount (`cells_patient(...).values`), so one loaded model serves any patient of the
     same schedule: set the values (initial amounts for the states) and reset the time to 0.
 
@@ -640,10 +644,11 @@ def cells_sbml(  # noqa: PLR0917 - the kernel's arguments, for one patient
       signals take them; nothing is decided or counted); otherwise the dose is held when
       L > hold_above at that instant (signals `held_k_*`), else given (`given_k_*`) and counted
       in `doses_given`;
-    - SBRT fraction j at rt_day_j of rt_gy_j Gy: x += ln(1 - f_RT + f_RT*exp(-(alpha*D +
-      beta*D^2))) (x -= alpha*D + beta*D^2 when f_RT >= 1), not on an extinct tumour; A += A_RT;
-    - extinction: once x < 0, x is set to -1 (and stays: dx/dt = 0, T = 0 for x <= -1) and
-      `extinct_day` records the time;
+    - SBRT fraction j at rt_day_j of rt_gy_j Gy: x and z += ln(1 - f_RT + f_RT*exp(-(alpha*D +
+      beta*D^2))) (-= alpha*D + beta*D^2 when f_RT >= 1), not on an extinct compartment;
+      A += A_RT;
+    - extinction, per compartment: once x < 0 (z < 0) it is set to -1 (and stays: derivative 0,
+      no cells) and, when the other compartment is extinct too, `extinct_day` records the time;
     - at one instant: extinction first, then SBRT fractions, then the edge (the hold decision),
       each event reading the state the earlier ones left; an output at that instant (the
       simulator's) shows the state after all of them.
@@ -657,8 +662,9 @@ def cells_sbml(  # noqa: PLR0917 - the kernel's arguments, for one patient
         "il2_cells_patient",
         "il2 cell-and-tumour model, one patient",
         notes="Exported by il2 (il2.science.mechanism.sbml.cells_sbml); the model and event "
-        "rules of il2.science.mechanism.kernel; time in days; x = ln(tumour cells); "
-        "extinction: x < 0 sets x = -1, where it stays.",
+        "rules of il2.science.mechanism.kernel; time in days; x, z = ln(cells) of the "
+        "immune-accessible and immune-excluded tumour compartments; extinction: x < 0 (z < 0) "
+        "sets it to -1, where it stays.",
     )
     model.compartment("body", 1.0)
     for ident in STATES:
@@ -680,26 +686,32 @@ def cells_sbml(  # noqa: PLR0917 - the kernel's arguments, for one patient
     model.parameter(_DOSES, values[_DOSES], constant=False)
 
     gone = f"x <= {EXTINCT_X!r}"
-    model.assign("T", f"piecewise(0, {gone}, exp(x))")
+    gone_z = f"z <= {EXTINCT_X!r}"
+    model.assign("T", f"piecewise(0, {gone}, exp(x)) + piecewise(0, {gone_z}, exp(z))")
     model.rate("E", "s_E + c*(1 + A)*T/(h_T + T) + (p_E*u_cd8 - d_E)*E - k_sup*R/(R + K_R)*E")
     model.rate("N", "s_N + (p_N*u_nk - d_N)*N")
     model.rate("R", "s_R + (p_R*u_treg - d_R)*R")
     # 1/(1 + R/(q*E)) written as q*E/(q*E + R), finite when E = 0 (as the kernel does)
     free = "piecewise(q*E/(q*E + R), q*E + R != 0, 0)"
-    growth = f"r*(1 - T/K) - (k_E*E + k_N*N)/(g + T)*{free}"
-    model.rate("x", f"piecewise(0, {gone}, {growth})")
+    kill = f"(k_E*E + k_N*N)/(g + T)*{free}"
+    model.rate("x", f"piecewise(0, {gone}, r*(1 - T/K) - {kill})")
     model.rate("L", "k_L*(u_nk*N/N_0 + w_a*u_endothelium) - k_Lr*L")
     model.rate("A", "-A/tau_RT")
+    model.rate("z", f"piecewise(0, {gone_z}, r*(1 - T/K) - phi*{kill})")
 
-    model.event(
-        Event(
-            "extinction",
-            "x < 0",
-            (("x", repr(EXTINCT_X)), (_EXTINCT_DAY, "time")),
-            priority=30.0,
-            from_trigger_time=False,
+    for name, other, priority in (("x", gone_z, 30.0), ("z", gone, 29.0)):
+        model.event(
+            Event(
+                f"extinction_{name}",
+                f"{name} < 0",
+                (
+                    (name, repr(EXTINCT_X)),
+                    (_EXTINCT_DAY, f"piecewise(time, {other}, {_EXTINCT_DAY})"),
+                ),
+                priority=priority,
+                from_trigger_time=False,
+            )
         )
-    )
     for j in range(patient.fractions):
         lq = _lq(j)
         survive = f"piecewise(-{lq}, f_RT >= 1, ln(1 - f_RT + f_RT*exp(-{lq})))"
@@ -707,7 +719,11 @@ def cells_sbml(  # noqa: PLR0917 - the kernel's arguments, for one patient
             Event(
                 f"sbrt_{j}",
                 f"time >= rt_day_{j}",
-                (("x", f"piecewise(x, {gone}, x + {survive})"), ("A", "A + A_RT")),
+                (
+                    ("x", f"piecewise(x, {gone}, x + {survive})"),
+                    ("z", f"piecewise(z, {gone_z}, z + {survive})"),
+                    ("A", "A + A_RT"),
+                ),
                 priority=20.0,
                 from_trigger_time=False,
             )

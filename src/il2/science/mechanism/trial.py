@@ -4,7 +4,8 @@ Patients are drawn in fixed blocks of `BLOCK` patients; block b draws with its o
 `SeedSequence(seed, spawn_key=(b,))` (the b-th child that `SeedSequence(seed).spawn` gives), so
 patient i is the same whatever the chunking, the number of workers or the number of patients
 asked for. A chunk is a run of whole blocks; every arm of a trial sees the same patients (common
-random numbers). Per chunk and arm: PK -> interval signals (occupancy.population_signals), the
+random numbers). Per chunk and arm: PK -> interval signals (read from the course's table over
+clearance and volume, occupancy.signal_table; exact outside its bounds), the
 cell-and-tumour ODE (kernel.simulate_population), tumour size at the scans -> RECIST best
 overall response. Chunks return counts, which add up: the result is the same in one process, on
 a local Dask cluster (`distributed.LocalCluster`, processes) or on a running scheduler.
@@ -25,6 +26,7 @@ from numpy.typing import NDArray
 from il2.domain.errors import InvalidInputError
 from il2.domain.regimen import Regimen
 from il2.science.dataset import DIAGNOSES, Diagnosis
+from il2.science.mechanism.cells import tumour_cells
 from il2.science.mechanism.population import (
     CellModel,
     HeldOut,
@@ -149,31 +151,69 @@ class TrialResult:
 def _signals(
     course: Course, population: Population
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Per patient interval means of receptor occupancy if each dose is given / held."""
+    """Per patient interval means of receptor occupancy if each dose is given / held: read from
+    the course's table over the population's clearance and volume bounds (occupancy.signal_table,
+    built once per course and process, error below 1e-6), exact for a patient outside them."""
     from il2.science.mechanism import occupancy, pk  # noqa: PLC0415 - numba, when simulating
 
-    return occupancy.population_signals(
-        population.weight_kg, population.clearance_scale, population.volume_scale,
+    spec = population_spec()
+    table = occupancy.signal_table(
         dose_min=course.dose_min, dose_iu_per_kg=course.dose_iu_per_kg,
         infusion_min=np.full(course.doses, course.infusion_min), route=course.route,
         edges_days=course.edges_days, pk=pk.agent_pk("aldesleukin"),
+        cl_range=(spec.clearance_scale.low, spec.clearance_scale.high),
+        v1_range=(spec.volume_scale.low, spec.volume_scale.high),
     )  # fmt: skip
+    return table.signals(population.weight_kg, population.clearance_scale, population.volume_scale)
+
+
+def course_tumour_cells(
+    course: Course,
+    population: Population,
+    t_out: NDArray[np.float64],
+    *,
+    sbrt: bool,
+    hold_above: float = math.inf,
+    exact_signals: bool = False,
+) -> NDArray[np.float64]:
+    """Total tumour cells (n, len(t_out)) of `population` given `course` (cells.tumour_cells).
+
+    The one composition of the model every caller shares (trials, the research page, the what-if
+    of a real course): PK signals, SBRT fractions when `sbrt`, the kernel. Signals come from the
+    course's table (`_signals`), or with `exact_signals` straight from
+    occupancy.population_signals (cheaper for a course simulated once, such as a real ledger).
+    """
+    from il2.science.mechanism import occupancy, pk  # noqa: PLC0415 - numba, when simulating
+    from il2.science.mechanism.kernel import simulate_population  # noqa: PLC0415 - numba
+
+    intervals = course.edges_days.size - 1
+    if course.doses == 0:
+        given = np.zeros((population.size, intervals, 4))
+        held = given.copy()
+    elif exact_signals:
+        given, held = occupancy.population_signals(
+            population.weight_kg, population.clearance_scale, population.volume_scale,
+            dose_min=course.dose_min, dose_iu_per_kg=course.dose_iu_per_kg,
+            infusion_min=np.full(course.doses, course.infusion_min), route=course.route,
+            edges_days=course.edges_days, pk=pk.agent_pk("aldesleukin"),
+        )  # fmt: skip
+    else:
+        given, held = _signals(course, population)
+    rt_days, rt_gy = course.sbrt_for(
+        population.sbrt_fractions if sbrt else np.zeros(population.size, np.int64)
+    )
+    result = simulate_population(
+        population.params, population.y0, course.edges_days, given, held,
+        hold_above, rt_days, rt_gy, t_out,
+    )  # fmt: skip
+    return tumour_cells(result.y)
 
 
 def _simulate(plan: ArmPlan, population: Population, hold_above: float) -> NDArray[np.float64]:
     """Tumour cells (n, scans) at the arm's scan times."""
-    from il2.science.mechanism.kernel import simulate_population  # noqa: PLC0415 - numba
-
-    given, held = _signals(plan.course, population)
-    rt_days, rt_gy = plan.course.sbrt_for(
-        population.sbrt_fractions if plan.arm.sbrt else np.zeros(population.size, np.int64)
+    return course_tumour_cells(
+        plan.course, population, plan.scan_days, sbrt=bool(plan.arm.sbrt), hold_above=hold_above
     )
-    result = simulate_population(
-        population.params, population.y0, plan.course.edges_days, given, held,
-        hold_above, rt_days, rt_gy, plan.scan_days,
-    )  # fmt: skip
-    x = result.y[:, :, 3]
-    return np.asarray(np.where(x < 0.0, 0.0, np.exp(x)), dtype=np.float64)
 
 
 def best_responses(
