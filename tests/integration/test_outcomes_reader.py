@@ -201,8 +201,7 @@ def _corrections(app: App, physician: Actor) -> None:
     response = next(
         e
         for e in entries
-        # a responder (the model's responders are nearly all complete: few are partial)
-        if e.kind == "response" and e.content["recist"]["best_overall_response"] in {"CR", "PR"}
+        if e.kind == "response" and e.content["recist"]["best_overall_response"] == "PR"
     )
     measurements = response.content["measurements"]
     baseline = measurements["assessments"][0]

@@ -5,10 +5,11 @@ the calibrated population (mechanism/population.py, data/population.toml: the c 
 fitted to the label pools' ORR and CR) from a generator seeded by the patient's own draw, so a
 patient's tumour depends on its seed only, never on the other patients it is simulated with.
 One course of the simulated regimen (SIMULATED_REGIMEN, hd-label: the rule set's doses and
-calendar, mechanism/schedule.py) is simulated for all of them in one call: PK -> interval means
-of receptor occupancy (occupancy.population_signals) -> the cell-and-tumour ODE
-(kernel.simulate_population), doses given as planned (no hold rule: the leak proxy has no
-published threshold), no SBRT.
+calendar, mechanism/schedule.py) is simulated for all of them in one call, through the model's
+one composition (trial.course_tumour_cells): PK -> interval means of receptor occupancy ->
+the cell-and-tumour ODE (kernel.simulate_population), doses given as planned (no hold rule: the
+leak proxy has no published threshold), no SBRT. The tumour is the total of both compartments
+(cells.tumour_cells), as the trials read it.
 
 From the simulated tumour T(t) (cells) this module reads:
 - the best overall response: the model's RECIST 1.1 read-out (mechanism/readout.py) on the
@@ -25,7 +26,6 @@ the tumour follows the model untreated, so later scans read the same trajectory.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -37,7 +37,6 @@ from numpy.typing import NDArray
 from il2.domain.errors import InvalidInputError
 from il2.science.dataset import DIAGNOSES, Diagnosis
 from il2.science.mechanism.population import (
-    STATES,
     CellModel,
     Population,
     draw_population,
@@ -50,7 +49,14 @@ from il2.science.mechanism.readout import (
     diameter_mm,
     time_point_responses,
 )
-from il2.science.mechanism.trial import DAYS_PER_WEEK, Arm, ArmPlan, plan_arm, readout_rules
+from il2.science.mechanism.trial import (
+    DAYS_PER_WEEK,
+    Arm,
+    ArmPlan,
+    course_tumour_cells,
+    plan_arm,
+    readout_rules,
+)
 
 FOLLOW_DAYS = 400
 """Days from the first dose the size ratio is known for (a third course's scans, about day 330,
@@ -140,31 +146,20 @@ def virtual_patients(draws: Sequence[float], diagnoses: Sequence[Diagnosis]) -> 
 def _cells(
     plan: ArmPlan, population: Population, t_out: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    """Tumour cells (n, M) at `t_out` (days from the first dose), one course, doses as planned."""
+    """Total tumour cells (n, M) at `t_out` (days from the first dose): one course, doses as
+    planned, no SBRT, through the model's one composition (trial.course_tumour_cells), with the
+    exact PK signals (not the course's table: a patient's course is then the same whatever the
+    patients simulated with it). A few patients (the demo's, one at a time) run on one thread."""
     import numba  # noqa: PLC0415 - only when simulating
 
-    from il2.science.mechanism import occupancy, pk  # noqa: PLC0415
-    from il2.science.mechanism.kernel import simulate_population  # noqa: PLC0415
-
-    course, n = plan.course, population.size
+    few = population.size < FEW
     threads = numba.get_num_threads()
-    if n < FEW:  # waking the thread pool costs more than a few patients take
+    if few:  # waking the thread pool costs more than a few patients take
         numba.set_num_threads(1)
     try:
-        given, held = occupancy.population_signals(
-            population.weight_kg, population.clearance_scale, population.volume_scale,
-            dose_min=course.dose_min, dose_iu_per_kg=course.dose_iu_per_kg,
-            infusion_min=np.full(course.doses, course.infusion_min), route=course.route,
-            edges_days=course.edges_days, pk=pk.agent_pk("aldesleukin"),
-        )  # fmt: skip
-        result = simulate_population(
-            population.params, population.y0, course.edges_days, given, held, math.inf,
-            np.full((n, 1), np.nan), np.zeros((n, 1)), t_out,
-        )  # fmt: skip
+        return course_tumour_cells(plan.course, population, t_out, sbrt=False, exact_signals=True)
     finally:
         numba.set_num_threads(threads)
-    x = result.y[:, :, STATES.index("x")]
-    return np.asarray(np.where(x < 0.0, 0.0, np.exp(x)), dtype=np.float64)
 
 
 def tumour_courses(
