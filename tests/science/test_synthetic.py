@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from il2.science.label import label_efficacy
 from il2.science.report import summarize
+from il2.science.stats import proportion
 from il2.science.synthetic import synthetic_program
 
 
@@ -25,6 +27,13 @@ def test_response_rates_are_near_the_labels(summary: dict[str, object]) -> None:
         block = summary["by_diagnosis"][diagnosis]  # type: ignore[index]
         assert 0.11 < block["orr"]["value"] < 0.20
         assert 0.04 < block["cr_rate"]["value"] < 0.09
+        # the responses are the calibrated model's: within the label pool's exact 95% intervals
+        label = label_efficacy()[diagnosis]
+        for rate, count in (("orr", label.objective), ("cr_rate", label.complete)):
+            pool = proportion(count, label.patients)
+            assert pool is not None
+            low, high = pool.ci95
+            assert low <= block[rate]["value"] <= high, (diagnosis, rate)
 
 
 def test_cycles_give_about_nine_of_fourteen_doses(summary: dict[str, object]) -> None:

@@ -6,29 +6,39 @@ tests). The proportions are data with their sources (`data/simulation.toml`, and
 response counts in `data/label_efficacy.toml`); the regimen and the product come from the rule
 set. Nothing here decides: the bedside engine, the grading engine and RECIST judge what is drawn.
 
-The demo's draws take a `random.Random` in the order the demo always drew them, so a seed gives
-the database it always gave.
+The tumour's course is the mechanistic model's (il2.science.model_course: a virtual patient of
+the diagnosis's calibrated population, one simulated hd-label course): the best response
+category is the model's RECIST read-out and the target lesions shrink or grow as the simulated
+tumour's sum of diameters does. Stable disease is what the model reads, not a drawn share; the
+not-evaluable share, toxicities and survival are not in the model and stay drawn from the data.
+
+The demo's draws take a `random.Random` in the order the demo always drew them (the draw that
+picked the response category now seeds the patient's virtual patient), so a seed always gives
+the same database.
 """
 
 from __future__ import annotations
 
 import random
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from il2.domain.errors import RuleTableError
 from il2.rules.reader import Node
 from il2.science.dataset import DIAGNOSES, Diagnosis
 from il2.science.label import label_efficacy
 
+if TYPE_CHECKING:
+    from il2.rules.loader import RuleSet
+    from il2.science.model_course import TumourCourse
+
 _FILE = "simulation.toml"
-RESPONSE_CATEGORIES = ("CR", "PR", "SD", "PD")
 # The regimen simulated patients are treated with (its values are the rule set's).
 SIMULATED_REGIMEN = "hd-label"
 GRADES = 5
@@ -118,7 +128,10 @@ def proportions() -> Proportions:
 
 
 def response_proportions(diagnosis: Diagnosis) -> tuple[float, float, float, float]:
-    """CR, PR, SD and PD shares of treated patients: CR and PR as the label counted them."""
+    """CR, PR, SD and PD shares of treated patients: CR and PR as the label counted them.
+
+    The reference the model's read-out is compared with; synthetic patients are no longer drawn
+    in these shares (`tumour_course`)."""
     label = label_efficacy()[diagnosis]
     cr, pr = label.complete / label.patients, label.partial / label.patients
     sd = proportions().stable_disease
@@ -262,12 +275,14 @@ def _lesions(rng: random.Random) -> list[dict[str, Any]]:
 
 
 def _scan(
-    when: date, lesions: list[dict[str, Any]], factor: float, *, new: bool = False
+    when: date, lesions: list[dict[str, Any]], ratio: float, *, new: bool = False
 ) -> dict[str, Any]:
+    """The target lesions on `when`, each `ratio` times its baseline diameter (a node that is
+    gone is recorded at 6 mm: normal, under RECIST's 10 mm short axis)."""
     measured = []
     for lesion in lesions:
-        size = lesion["diameter_mm"] * factor
-        if factor == 0 and lesion["nodal"]:
+        size = lesion["diameter_mm"] * ratio
+        if ratio == 0 and lesion["nodal"]:
             size = 6
         measured.append({**lesion, "diameter_mm": round(size, 1)})
     return {
@@ -278,24 +293,36 @@ def _scan(
     }
 
 
-def response_category(rng: random.Random, diagnosis: Diagnosis) -> str:
-    """The best response a patient will have: CR, PR, SD or PD, in `response_proportions`."""
-    draw = rng.random()
-    cr, pr, sd, _ = response_proportions(diagnosis)
-    # the sums are taken in this order so that a seed draws the categories it always drew
-    for category, upper in zip(RESPONSE_CATEGORIES, (cr, cr + pr, cr + pr + sd), strict=False):
-        if draw < upper:
-            return category
-    return "PD"
+def tumour_course(rng: random.Random, diagnosis: Diagnosis, *, rules: RuleSet) -> TumourCourse:
+    """A treated patient's simulated tumour under one course of SIMULATED_REGIMEN.
+
+    Takes one draw of `rng` (the one that used to pick the response category, so the demo's
+    other draws stay where they were): its 53 bits seed the patient's virtual patient, drawn from
+    the calibrated population of `diagnosis` (data/population.toml). The category is the model's
+    RECIST read-out; the sizes are the simulated tumour's (il2.science.model_course)."""
+    return tumour_courses([rng.random()], [diagnosis], rules=rules)[0]
+
+
+def tumour_courses(
+    draws: Sequence[float], diagnoses: Sequence[Diagnosis], *, rules: RuleSet
+) -> list[TumourCourse]:
+    """`tumour_course` for many patients at once (a draw in [0, 1) and a diagnosis each): one
+    simulation for all of them; each patient's course depends on its own draw only."""
+    from il2.science import model_course  # noqa: PLC0415 - numpy and numba only when simulating
+
+    return model_course.tumour_courses(draws, diagnoses, rules=rules, regimen=SIMULATED_REGIMEN)
 
 
 def lesion_measurements(
-    rng: random.Random, baseline_on: date, first_scan: date, category: str
+    rng: random.Random, baseline_on: date, first_scan: date, course: TumourCourse, dosed_on: date
 ) -> dict[str, Any]:
-    """Target lesions at baseline, at `first_scan` and 8 weeks on, shrinking as `category` does."""
+    """Target lesions at baseline, at `first_scan` and 8 weeks on.
+
+    Every lesion is scaled by the simulated sum-of-diameters ratio (T/T0)^(1/3) on the scan's
+    day after the first dose (`dosed_on`, the model's day 0; 0 once the tumour is below RECIST's
+    smallest measurable lesion), so il2's RECIST engine judges the model's tumour."""
     lesions = _lesions(rng)
     later = first_scan + timedelta(weeks=8)
-    factors = {"CR": (0.0, 0.0), "PR": (0.55, 0.5), "SD": (0.92, 0.95), "PD": (1.35, 1.6)}[category]
     return {
         "confirmation_required": True,
         "assessments": [
@@ -305,8 +332,8 @@ def lesion_measurements(
                 "non_target": "absent",
                 "new_lesions": False,
             },
-            _scan(first_scan, lesions, factors[0]),
-            _scan(later, lesions, factors[1]),
+            _scan(first_scan, lesions, course.ratio_on((first_scan - dosed_on).days)),
+            _scan(later, lesions, course.ratio_on((later - dosed_on).days)),
         ],
     }
 

@@ -1,9 +1,12 @@
 """A synthetic program built in memory, for benchmarks and the science tests.
 
 Nothing here is a patient. The regimen (its cycles, doses and dose per kilogram) and the vial
-come from the rule set; the response and toxicity proportions are the simulation's
-(il2.science.simulation, read from cited data), the same the demo draws with: the label's
-complete and partial responses, and the label's commonest adverse reactions at their incidence.
+come from the rule set; the simulation (il2.science.simulation) is the demo's: each treated
+patient's best response and best change of the sum of diameters are the mechanistic model's
+(a virtual patient of the diagnosis's calibrated population under one hd-label course, read out
+by RECIST), the not-evaluable share and the toxicities (the label's commonest adverse reactions
+at their incidence) are drawn from cited data. Progression and death times are drawn as before:
+the model does not give them.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from datetime import date, timedelta
 import numpy as np
 from numpy.typing import NDArray
 
-from il2.domain.regimen import Product, Regimen
+from il2.domain.regimen import Regimen
 from il2.rules.loader import RuleSet, load_rules
 from il2.science.dataset import (
     BEST_RESPONSES,
@@ -27,7 +30,7 @@ from il2.science.dataset import (
     Response,
     Toxicity,
 )
-from il2.science.simulation import SIMULATED_REGIMEN, proportions, response_proportions
+from il2.science.simulation import SIMULATED_REGIMEN, proportions, tumour_courses
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,27 +62,31 @@ def _latent(  # noqa: PLR0917 - one draw per argument the program needs
     as_of: date,
     years: int,
     regimen: Regimen,
-    product: Product,
+    rules: RuleSet,
 ) -> list[_Patient]:
+    product = rules.product
     diagnosis = np.where(rng.random(patients) < 0.55, 0, 1)
     referred = rng.integers(0, years * 365 - 120, patients)
     eligible = rng.random(patients) < 0.6
     treated = eligible & (rng.random(patients) < 0.9)
     start = rng.integers(14, 61, patients)
-    # CR, PR, SD or PD in the simulation's proportions; then a share is not evaluable (NE)
-    cumulative = np.cumsum([response_proportions(d) for d in DIAGNOSES], axis=1)
-    best = np.minimum((rng.random(patients)[:, None] > cumulative[diagnosis]).sum(axis=1), 3)
+    # CR, PR, SD or PD and the best change of the sum of diameters: the mechanistic model's
+    # (simulation.tumour_courses, one draw per patient seeding its virtual patient; only the
+    # treated are simulated, the others' PD is never recorded); then a share is not evaluable
+    draws = rng.random(patients)
+    best = np.full(patients, 3)
+    change = np.full(patients, np.nan)
+    simulated = np.flatnonzero(treated)
+    courses = tumour_courses(
+        [float(draws[i]) for i in simulated],
+        [DIAGNOSES[diagnosis[i]] for i in simulated],
+        rules=rules,
+    )
+    for i, course in zip(simulated, courses, strict=True):
+        best[i] = BEST_RESPONSES.index(course.category)
+        change[i] = course.best_change_pct
     best = np.where(rng.random(patients) < proportions().not_evaluable, 4, best)
-    change = np.select(
-        [best == 0, best == 1, best == 2, best == 3],
-        [
-            np.full(patients, -100.0),
-            rng.uniform(-95, -30, patients),
-            rng.uniform(-29, 19, patients),
-            rng.uniform(-10, 80, patients),
-        ],
-        np.nan,
-    ).round(1)
+    change = np.where(best == 4, np.nan, change)
     assessed_on = start + rng.integers(56, 85, patients)
     cured = rng.random(patients) < 0.6
     after = np.select(
@@ -260,7 +267,7 @@ def synthetic_program(
     """
     rules = rules or load_rules()
     regimen = rules.regimens[SIMULATED_REGIMEN]
-    latent = _latent(rng, patients, as_of, years, regimen, rules.product)
+    latent = _latent(rng, patients, as_of, years, regimen, rules)
     # doses given in each cycle of a first and a second course (most are held towards the end)
     means = [9.5, 8.0, 9.0, 7.5]
     doses = np.clip(np.rint(rng.normal(means, 2.5, (patients, 4))), 1, regimen.max_doses_per_cycle)

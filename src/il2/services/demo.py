@@ -8,7 +8,8 @@ Nothing here is a clinical threshold: the bedside engine decides every dose from
 vitals and labs, the grading engine grades toxicities, RECIST computes every response from
 simulated lesion measurements. What is simulated (referrals' work-ups, the ward's readings,
 lesions, toxicities, responses and survival) is drawn by il2.science.simulation, with the
-proportions it reads from cited data; this module writes the draws and keeps the calendar.
+proportions it reads from cited data and the tumour's course from the mechanistic model; this
+module writes the draws and keeps the calendar.
 The same seed always gives the same program.
 """
 
@@ -32,9 +33,9 @@ from il2.science.simulation import (
     bedside_assessment,
     death_on,
     lesion_measurements,
-    response_category,
     screening_findings,
     toxicity_findings,
+    tumour_course,
 )
 from il2.services.accounts import RunPasswordCheck, actor_for_username, add_user
 from il2.services.clinical import record_follow_up, record_response, record_toxicity
@@ -326,7 +327,10 @@ def _treat(
     """Give courses while the patient benefits; returns the last date a record was made for."""
     rng, doctor = run.rng, run.staff["demo-physician"]
     frailty, weight = rng.uniform(0.7, 1.6), round(rng.uniform(55, 110), 1)
-    category = response_category(rng, diagnosis)
+    # the mechanistic model's tumour under one hd-label course (the SBRT arm's fractions are not
+    # simulated): its RECIST read-out decides further courses, its sizes are the scans'
+    tumour = tumour_course(rng, diagnosis, rules=run.services.rules)
+    category = tumour.category
     course_start, baseline_on, last_on = start, start - timedelta(days=7), start
     gave = False
     for number in range(1, 4):
@@ -372,7 +376,7 @@ def _treat(
             doctor,
             patient_id,
             course=course_id,
-            measurements=lesion_measurements(rng, baseline_on, scan_on, category),
+            measurements=lesion_measurements(rng, baseline_on, scan_on, tumour, start),
         )
         if category in ("PD", "SD") or (category == "CR" and number >= 2):
             return last_on
