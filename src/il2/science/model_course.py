@@ -40,6 +40,7 @@ from il2.science.mechanism.population import (
     CellModel,
     Population,
     draw_population,
+    join_populations,
     population_spec,
 )
 from il2.science.mechanism.readout import (
@@ -132,15 +133,7 @@ def virtual_patients(draws: Sequence[float], diagnoses: Sequence[Diagnosis]) -> 
             )
         rng = np.random.default_rng(seed_of(draw))
         rows.append(draw_population(1, diagnosis, rng, model, spec=spec))
-    return Population(
-        np.ascontiguousarray(np.concatenate([p.params for p in rows])),
-        np.ascontiguousarray(np.concatenate([p.y0 for p in rows])),
-        np.concatenate([p.weight_kg for p in rows]),
-        np.concatenate([p.clearance_scale for p in rows]),
-        np.concatenate([p.volume_scale for p in rows]),
-        np.concatenate([p.sbrt_fractions for p in rows]),
-        np.concatenate([p.doubling_days for p in rows]),
-    )
+    return join_populations(rows)
 
 
 def _cells(

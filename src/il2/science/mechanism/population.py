@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -462,7 +462,7 @@ def draw_population(
         parts.append(_select(drawn, index))
         kept += index.size
         if kept == count:
-            return _join(parts)
+            return join_populations(parts)
     raise InvalidInputError(
         field="population", value=f"{kept} of {count} plausible after {max_rounds} rounds",
         allowed="distributions that give plausible patients (population.toml [plausibility])",
@@ -476,7 +476,8 @@ def _select(p: Population, index: NDArray[np.int64]) -> Population:
     )  # fmt: skip
 
 
-def _join(parts: list[Population]) -> Population:
+def join_populations(parts: Sequence[Population]) -> Population:
+    """The patients of `parts`, in order, as one population."""
     return Population(
         np.ascontiguousarray(np.concatenate([p.params for p in parts])),
         np.ascontiguousarray(np.concatenate([p.y0 for p in parts])),

@@ -33,6 +33,7 @@ from il2.science.mechanism.population import (
     Population,
     PopulationSpec,
     draw_population,
+    join_populations,
     population_spec,
 )
 from il2.science.mechanism.readout import (
@@ -318,9 +319,8 @@ def draw_blocks(plan: TrialPlan, first: int, stop: int, model: CellModel) -> Pop
             spec=plan.spec, shifts=plan.shifts,
         )  # fmt: skip
         parts.append(drawn.take(size))
-    from il2.science.mechanism.population import _join  # noqa: PLC0415 - same package
 
-    return _join(parts)
+    return join_populations(parts)
 
 
 def run_chunk(plan: TrialPlan, first: int, stop: int) -> NDArray[np.int64]:
