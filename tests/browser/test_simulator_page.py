@@ -23,7 +23,9 @@ def test_a_researcher_runs_a_small_virtual_trial_and_sees_the_figures(
     page.get_by_label("Diagnosis").select_option("renal_cell_carcinoma")
     page.get_by_label("Virtual patients").fill("200")
     page.get_by_label("Seed").fill("11")
-    page.get_by_role("button", name="Run the virtual trial").click()
+    # The run happens in the request; in a fresh checkout its first run also compiles the numba
+    # kernels (no disk cache yet: about 5-40 s by load), so the submit may take that long.
+    page.get_by_role("button", name="Run the virtual trial").click(timeout=180_000)
 
     expect(page.get_by_role("heading", name="Result: renal cell carcinoma")).to_be_visible(
         timeout=60_000

@@ -152,12 +152,16 @@ _ID_KEYS = re.compile(r'"(?:patient_id|course_id|entry_id|corrects_id|dose_id)"\
 
 def database_ids(text: str) -> list[str]:
     """Database ids a researcher's answer would hand over: an address under /patients/ or
-    /api/patients/ or with a course or entry path (the id in the path), a patient object with
+    /api/patients/ or with a course or entry path (the id in the path; but a study record's
+    course numbers, /study/S-.../courses/N, are its own ordinals), a patient object with
     an `id`, or a field that names a record by id (a study record numbers its own courses and
     entries, so such a field may hold that small number only where the record gives it)."""
     found = [f"address {a}" for a in _ADDRESS.findall(text) if "/patients/" in a]
     found += [
-        f"address {a}" for a in _ADDRESS.findall(text) if re.search(r"/(courses|entries)/\d", a)
+        f"address {a}"
+        for a in _ADDRESS.findall(text)
+        # a study record's own addresses number its courses (/study/S-.../courses/1/whatif)
+        if re.search(r"/(courses|entries)/\d", a) and not re.match(r"/study/S-[A-Z]+/courses/", a)
     ]
     if text.startswith("{"):
         document = json.loads(text)
@@ -226,6 +230,7 @@ def web_paths(elder: Elder) -> list[str]:
         f"/study/{elder.number}",
         f"/study/{elder.number}/flowsheet",
         f"/study/{elder.number}/response",
+        f"/study/{elder.number}/courses/1/whatif",
         f"/patients/{p}",
         f"/patients/{p}/flowsheet",
         f"/patients/{p}/response",
@@ -233,6 +238,7 @@ def web_paths(elder: Elder) -> list[str]:
         f"/patients/{p}/courses/new",
         f"/patients/{p}/courses/{c}",
         f"/patients/{p}/courses/{c}/schedule",
+        f"/patients/{p}/courses/{c}/whatif",
         f"/patients/{p}/follow-ups/new",
         f"/patients/{p}/entries/{elder.entry}/correct",
         f"/patients/{p}/courses/{c}/doses/1/2",
