@@ -9,13 +9,14 @@ hold, and follow-up that ends (death, else last contact) before a dose, response
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal, NoReturn, get_args
 
 from il2.domain.errors import InvalidInputError
+from il2.domain.findings import Value
 
 Diagnosis = Literal["renal_cell_carcinoma", "melanoma"]
 BestResponse = Literal["CR", "PR", "SD", "PD", "NE"]
@@ -202,6 +203,18 @@ class Response:
 
 
 @dataclass(frozen=True, slots=True)
+class Baseline:
+    """A treated patient's prognostic factors, as the last screening on or before the first
+    dose recorded them: `findings` maps dotted field paths (`labs.ldh_u_l`, `tumour.ca_ix_pct`)
+    to their checked values (il2.domain.findings: Decimal, str, bool or frozenset of terms);
+    a field the screening left empty is absent."""
+
+    patient_id: int
+    screened_on: date
+    findings: Mapping[str, Value]
+
+
+@dataclass(frozen=True, slots=True)
 class Program:
     """Every record of one program, read at `as_of` (the data cut-off)."""
 
@@ -217,6 +230,9 @@ class Program:
     unprogressed: frozenset[int] = frozenset()
     """Patients left out of progression-free survival, duration of response and the swimmer
     plot: their response record was left out, so a response or progression may be missing."""
+    baselines: tuple[Baseline, ...] = ()
+    """At most one per patient: the prognostic factors the responder model and the published
+    scores read."""
 
     def __post_init__(self) -> None:
         patient_ids = {p.patient_id for p in self.patients}
@@ -245,6 +261,14 @@ class Program:
         _known("toxicity.patient_id", (t.patient_id for t in self.toxicities), patient_ids)
         _known("toxicity.course_id", (t.course_id for t in self.toxicities), course_ids)
         _known("response.patient_id", responded, patient_ids)
+        based = [b.patient_id for b in self.baselines]
+        _require(
+            ok=len(set(based)) == len(based),
+            field="program.baselines",
+            value="two baselines for one patient",
+            allowed="at most one baseline per patient",
+        )
+        _known("baseline.patient_id", based, patient_ids)
         followed_to = {p.patient_id: p.followed_to for p in self.patients}
         late = [c.patient_id for c in self.courses if c.last_dose_on > followed_to[c.patient_id]]
         late += [r.patient_id for r in self.responses if r.latest_on > followed_to[r.patient_id]]
@@ -267,6 +291,7 @@ def restricted(program: Program, kept: AbstractSet[int]) -> Program:
         cycles=tuple(c for c in program.cycles if c.course_id in course_ids),
         toxicities=tuple(t for t in program.toxicities if t.patient_id in kept),
         responses=tuple(r for r in program.responses if r.patient_id in kept),
+        baselines=tuple(b for b in program.baselines if b.patient_id in kept),
         unfollowed=program.unfollowed & kept,
         unprogressed=program.unprogressed & kept,
     )
