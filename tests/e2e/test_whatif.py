@@ -280,3 +280,42 @@ def test_a_researcher_sees_the_page_without_identifiers_and_a_nurse_no_link(
     _sign_in(client, "nurse")
     assert "/whatif" not in client.get(base).text
     assert client.get(f"{base}/whatif", params={"twins": TWINS}).status_code == 403
+
+
+def test_more_schedules_than_a_page_compares_are_refused_beside_the_field(
+    ward: Ward, client: TestClient
+) -> None:
+    _sign_in(client, "physician")
+    base = f"/patients/{ward.patient}/courses/{ward.course}"
+    seven = [
+        "as_planned",
+        "label",
+        "hd-nci-720",
+        "ld-iv-nci",
+        "hd-cwg-q12w",
+        "sbrt-hd",
+        "ld-sc-nci",
+    ]
+    page = client.get(f"{base}/whatif", params={"twins": TWINS, "alternative": seven})
+    assert page.status_code == 422, page.text
+    assert 'id="f-alternative-error"' in page.text
+    assert "at most 6 schedules to compare with the course" in page.text
+    # none of the seven is dropped silently: the choice is kept, the default comparison shown
+    for regimen in seven[2:]:
+        assert f'<option value="{regimen}" selected>' in page.text
+    assert "ld-sc-nci course" not in page.text
+    assert "hd-label: the full label course" in page.text
+    six = client.get(f"{base}/whatif", params={"twins": TWINS, "alternative": seven[:6]})
+    assert six.status_code == 200, six.text
+    assert "ld-iv-nci course" in six.text
+
+
+def test_a_schedule_the_simulator_does_not_know_is_refused_beside_the_field(
+    ward: Ward, client: TestClient
+) -> None:
+    _sign_in(client, "physician")
+    base = f"/patients/{ward.patient}/courses/{ward.course}"
+    page = client.get(f"{base}/whatif", params={"twins": TWINS, "alternative": "no-such-regimen"})
+    assert page.status_code == 422, page.text
+    assert 'id="f-alternative-error"' in page.text
+    assert "no-such-regimen" in page.text
