@@ -267,6 +267,8 @@ def test_a_researcher_sees_the_page_without_identifiers_and_a_nurse_no_link(
     number = study_number(ward.patient, key=ward.app.services.study_key)
     _sign_in(client, "researcher")
     assert client.get(f"{base}/whatif", params={"twins": TWINS}).status_code == 404
+    chart = client.get(f"/study/{number}")
+    assert f'href="/study/{number}/courses/1/whatif"' in chart.text  # reached from the chart
     page = client.get(
         f"/study/{number}/courses/1/whatif", params={"twins": TWINS, "alternative": "ld-iv-nci"}
     )
