@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -151,13 +150,3 @@ def to_parquet(export: Export) -> bytes:
 def written(export: Export, file_format: str) -> bytes:
     """The export in `file_format` (csv or parquet)."""
     return to_csv(export) if format_of(file_format) == "csv" else to_parquet(export)
-
-
-def file_name(dataset: Dataset, file_format: Format) -> str:
-    """The download's file name, e.g. `adrs.parquet` (lower case, as pharmaverse names them)."""
-    return f"{dataset}.{file_format}"
-
-
-def variable_names(export: Export) -> Sequence[str]:
-    """The export's variable names in order."""
-    return [v.name for v in export.variables]
