@@ -217,6 +217,8 @@ def web_paths(elder: Elder) -> list[str]:
         "/outcomes",
         "/outcomes?diagnosis=melanoma&regimen=hd-label",
         "/outcomes.csv",
+        "/outcomes/adam/adrs.csv",
+        "/outcomes/adam/adtte.csv",
         f"/outcomes?study={elder.study}",
         f"/outcomes.csv?study={elder.study}",
         "/studies",

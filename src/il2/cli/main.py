@@ -602,6 +602,41 @@ def report(
             )
 
 
+@app.command()
+def adam(
+    dataset: Annotated[
+        str, typer.Option(help="adrs (best overall response) or adtte (OS, PFS, RSD).")
+    ],
+    output: Annotated[str, typer.Option(help="Write the dataset to this file.")],
+    file_format: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    as_of: Annotated[str, typer.Option(help="Data cut-off (ISO date); default today.")] = "",
+    user: Annotated[
+        str, typer.Option(help="Run as this user (needs outcomes.read).")
+    ] = "demo-researcher",
+) -> None:
+    """A CDISC ADaM dataset of the whole program (ADRS or ADTTE), as CSV or Parquet."""
+    from il2.services.adam import adam_export, dataset_of, format_of, written  # noqa: PLC0415
+
+    built = _app()
+    with reported():
+        chosen, kind = dataset_of(dataset), format_of(file_format)
+        try:
+            cut = date.fromisoformat(as_of) if as_of else built.services.clock().date()
+        except ValueError:
+            raise InvalidInputError(
+                field="as_of", value=as_of, allowed="an ISO date such as 2026-11-01"
+            ) from None
+        actor = actor_for_username(built.services, user)
+        export = adam_export(built.services, actor, dataset=chosen, as_of=cut)
+        data = written(export, kind)
+    Path(output).write_bytes(data)
+    withheld = " (dates withheld: de-identified)" if export.deidentified else ""
+    typer.echo(
+        f"{chosen.upper()} written to {output}: {len(export.rows)} records, "
+        f"{len(export.variables)} variables{withheld}"
+    )
+
+
 @study_app.command("lookup")
 def study_id_lookup(
     number: Annotated[str, typer.Argument(help="A study number, e.g. S-ABCDEFGHIJKL.")],

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from il2.domain.errors import InvalidInputError
 from il2.domain.limits import MAX_ID
 from il2.domain.records import Actor
+from il2.services.adam import MEDIA_TYPES, adam_export, dataset_of, format_of, written
 from il2.services.outcomes import Filters, outcome_summary, report
 from il2.web import report as rendered
 from il2.web.core import Web
@@ -80,7 +81,7 @@ def price_per_vial(web: Web) -> Decimal | None:
 
 
 def routes(web: Web) -> APIRouter:
-    """The outcomes page and its CSV export."""
+    """The outcomes page, its CSV export and its ADaM datasets."""
     router = APIRouter(route_class=web.route_class)
     SignedIn = Annotated[Actor, Depends(signed_in(web))]  # noqa: N806 - a type alias
     regimens = sorted(web.rules.regimens)
@@ -150,6 +151,20 @@ def routes(web: Web) -> APIRouter:
             out.getvalue(),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="il2-outcomes.csv"'},
+        )
+
+    @router.get("/outcomes/adam/{filename}")
+    def outcomes_adam(filename: str, actor: SignedIn) -> Response:
+        """An ADaM dataset of the whole program: adrs or adtte, .csv or .parquet."""
+        name, _, suffix = filename.partition(".")
+        dataset, file_format = dataset_of(name), format_of(suffix)
+        export = adam_export(
+            web.services, actor, dataset=dataset, as_of=web.services.clock().date()
+        )
+        return Response(
+            written(export, file_format),
+            media_type=MEDIA_TYPES[file_format],
+            headers={"Content-Disposition": f'attachment; filename="{dataset}.{file_format}"'},
         )
 
     return router
