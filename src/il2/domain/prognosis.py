@@ -87,8 +87,8 @@ class FactorRule:
         if self.fallback is not None:
             f = self.fallback
             notes.append(
-                f"Without {lower_first(self.field_label)}, {lower_first(f.field_label)} is read "
-                f"as a band; it settles the factor only when the whole band is on one side "
+                f"When {self.field_label} is not recorded, {f.field_label} is read as the band "
+                f"it spans; the band settles the factor only when all of it lies on one side "
                 f"({f.source})."
             )
         return " ".join(notes)
