@@ -89,7 +89,7 @@ def test_a_screening_shows_its_scores_on_the_chart_and_keeps_its_verdict(
     assert "Verdict: incomplete" in chart
     assert "Prognostic scores" in chart
     assert "not part of the eligibility verdict" in chart
-    assert "MSKCC (Motzer) risk: Poor" in chart
+    assert "MSKCC (Motzer) risk: Poor (3 to 5 of 5 factors)" in chart
     assert "IMDC (Heng) risk: not settled: Intermediate or Poor" in chart
     assert "albumin not recorded, so it cannot be corrected" in chart
     assert "Built in 645 patients on VEGF-targeted therapy" in chart
