@@ -14,6 +14,8 @@ Each file's [meta].kind says how its cases are run:
 - timeline: a slot's status at a moment, or the refusals for a given_at (cases/timeline.toml).
 - admission: whether a course may start on the patient's records (refusal codes, or an
   unusable first dose naming `error_field`).
+- prognosis: the published prognostic scores of a screening document (changed by `set` and
+  `remove`): each named factor's status, the count range, the group or the groups possible.
 A case may carry `site` (policy-file text) or `policy` (plan-policy values) to test site choices.
 """
 
@@ -41,7 +43,7 @@ from il2.services.pathway import next_step, pathway_document
 from il2.services.planning import plan
 from il2.services.recist import assess_response
 from il2.services.retreatment import judge_history
-from il2.services.screening import screen_candidate
+from il2.services.screening import screen_candidate, screening_answer
 
 CASES = Path(__file__).parent / "cases"
 ROOT = Path(__file__).parents[2]
@@ -442,6 +444,32 @@ def _run_timeline(case: dict[str, Any], rules: RuleSet) -> None:
     assert not any(r.overridable for r in refusals)
 
 
+def _run_prognosis(case: dict[str, Any], rules: RuleSet) -> None:
+    document = _edited(json.loads((ROOT / case["document"]).read_text(encoding="utf-8")), case)
+    answer = screening_answer(rules, document)
+    assert answer["verdict"] == screen_candidate(rules, document).verdict.value, "never the verdict"
+    scores = {s["id"]: s for s in answer["prognosis"]["scores"]}
+    if "expect_scores" in case:
+        assert list(scores) == case["expect_scores"]
+    if "score" not in case:
+        return
+    found = scores[case["score"]]
+    factors = {f["id"]: f for f in found["factors"]}
+    assert all(f["finding"] and f["threshold"] and f["source"] for f in factors.values())
+    got = {key: factors[key]["status"] for key in case.get("expect", {})}
+    assert got == case.get("expect", {}), [factors[k]["finding"] for k in got]
+    for key, text in case.get("expect_finding", {}).items():
+        assert text in factors[key]["finding"], factors[key]["finding"]
+    for key, text in case.get("expect_threshold", {}).items():
+        assert text in factors[key]["threshold"], factors[key]["threshold"]
+    if "expect_count" in case:
+        assert [found["count_low"], found["count_high"]] == case["expect_count"]
+    if "expect_group" in case:
+        assert found["group"] == (None if case["expect_group"] == "none" else case["expect_group"])
+    if "expect_possible" in case:
+        assert [g["id"] for g in found["possible_groups"]] == case["expect_possible"]
+
+
 RUNNERS = {
     "plan": _run_plan,
     "criterion": _run_criterion,
@@ -453,6 +481,7 @@ RUNNERS = {
     "recist": _run_recist,
     "pathway": _run_pathway,
     "timeline": _run_timeline,
+    "prognosis": _run_prognosis,
 }
 
 

@@ -366,6 +366,11 @@ class ScreeningDocument(OpenAnswer):
     criteria: list[Document]
     not_applied: list[Document]
     rules_version: str
+    prognosis: Document = Field(
+        description="Published prognostic scores (IMDC, MSKCC, melanoma factors): each factor "
+        "present, absent or unknown with its finding, threshold and source; the group, or the "
+        "groups still possible. Context only: never part of the verdict"
+    )
 
 
 class PlanDocument(OpenAnswer):

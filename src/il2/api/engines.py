@@ -14,7 +14,7 @@ from il2.services.bedside import assess_before_dose
 from il2.services.grading import grade_document, grading_document
 from il2.services.planning import plan as plan_course
 from il2.services.recist import assess_response
-from il2.services.screening import screen_candidate
+from il2.services.screening import screening_answer
 
 # Pure computations taking a few milliseconds at most: they run on the event loop (async),
 # sparing each request a hand-off to a worker thread.
@@ -23,8 +23,9 @@ router = APIRouter(prefix="/engine", tags=["engines"])
 
 @router.post("/screen", response_model=answers.ScreeningDocument)
 async def screen(candidate: JsonObject, services: Il2Services) -> dict[str, Any]:
-    """Screen a candidate: every eligibility criterion with its verdict, evidence and source."""
-    return documents.screening_document(screen_candidate(services.rules, candidate))
+    """Screen a candidate: every eligibility criterion with its verdict, evidence and source;
+    apart from the verdict, the published prognostic scores (`prognosis`)."""
+    return screening_answer(services.rules, candidate)
 
 
 @router.post("/plan", response_model=answers.PlanDocument)

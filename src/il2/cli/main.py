@@ -48,7 +48,7 @@ from il2.services.patients import lookup_study_number, patient_count
 from il2.services.planning import plan as plan_course
 from il2.services.recist import assess_response
 from il2.services.retreatment import judge_history
-from il2.services.screening import screen_candidate
+from il2.services.screening import screening_answer
 
 if TYPE_CHECKING:
     from il2.bootstrap import App
@@ -212,9 +212,9 @@ def screen(
     """Screen a candidate: every eligibility criterion with its verdict, evidence and source."""
     rules = _rules()
     with reported():
-        screening = screen_candidate(rules, read_document(file))
+        answer = screening_answer(rules, read_document(file))
     _emit(
-        documents.screening_document(screening),
+        answer,
         as_json,
         lambda console, doc: render.screening(console, doc, title=f"Screening: {file}"),
     )

@@ -160,6 +160,40 @@ def screening(console: Console, document: dict[str, Any], *, title: str = "Scree
     console.print(table)
     verdict = document["verdict"]
     console.print(Text(f"Verdict: {verdict}", style=_OVERALL_STYLE[verdict]))
+    if "prognosis" in document:
+        prognosis(console, document["prognosis"])
+
+
+def prognosis(console: Console, document: dict[str, Any]) -> None:
+    """The published prognostic scores, apart from the verdict."""
+    if not document["scores"]:
+        return
+    console.print(Text(f"Prognostic scores (not part of the verdict). {document['caveat']}"))
+    for found in document["scores"]:
+        table = Table(title=f"{found['name']}: {_group_words(found)}", show_lines=True)
+        for column in ("factor", "status", "finding", "threshold", "source"):
+            table.add_column(column)
+        for factor in found["factors"]:
+            table.add_row(*(Text(factor[key]) for key in ("label", "status", "finding")),
+                          Text(factor["threshold"]), Text(factor["source"]))  # fmt: skip
+        console.print(table)
+        console.print(Text(f"{found['built_for']} Source: {found['source']}"))
+
+
+def _group_words(found: dict[str, Any]) -> str:
+    """`Intermediate (2 factors)`, or the range and the groups still possible."""
+    count = (
+        str(found["count_low"])
+        if found["count_low"] == found["count_high"]
+        else f"{found['count_low']}-{found['count_high']}"
+    )
+    if found["group_label"]:
+        return f"{found['group_label']} ({count} of {found['factor_count']} factors)"
+    possible = " or ".join(g["label"] for g in found["possible_groups"])
+    unknown = len(found["unknown_factors"])
+    if not possible:
+        return f"{count} of {found['factor_count']} factors ({unknown} unknown)"
+    return f"{possible}: {count} of {found['factor_count']} factors, {unknown} unknown"
 
 
 _ACTION_STYLE = {

@@ -26,6 +26,7 @@ from il2.domain.field_grading import FieldGrading
 from il2.domain.findings import FieldSpec
 from il2.domain.irecist import IrecistCriteria
 from il2.domain.pathway import PathwayTable
+from il2.domain.prognosis import PrognosticTable
 from il2.domain.recist import Category, RecistCriteria
 from il2.domain.regimen import (
     BsaFormula,
@@ -58,6 +59,7 @@ from il2.rules.fields import field_gradings, field_specs
 from il2.rules.leaflet import load_patient_leaflet, site_contacts
 from il2.rules.pathway import load_pathway
 from il2.rules.permissions import Permissions, permissions_table
+from il2.rules.prognosis import load_prognostic_table
 from il2.rules.reader import Node, read_bundled
 from il2.rules.recist import irecist_criteria, recist_criteria
 from il2.rules.regimens import before_dose_routes, regimen, regimen_sources
@@ -107,6 +109,7 @@ class RuleSet:
     admission: AdmissionPolicy
     codes: CodeTable
     exports: ExportPolicy
+    prognostic_scores: PrognosticTable
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -414,6 +417,8 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         _known_terms((fields, bedside_fields, retreatment_fields), regimens, ctcae),
     )
     versions["codes"] = codes.version
+    prognostic_scores = load_prognostic_table(fields)
+    versions["prognostic_scores"] = prognostic_scores.version
     return RuleSet(
         site=site,
         regimens=regimens,
@@ -451,4 +456,5 @@ def load_rules(*, site_policy: Path | None = None) -> RuleSet:
         admission=admission_policy(policies),
         codes=codes,
         exports=export_policy(policies),
+        prognostic_scores=prognostic_scores,
     )

@@ -32,7 +32,6 @@ from il2.domain.records import (
 from il2.services.auditing import audit, stamp
 from il2.services.context import Services, patient_or_404
 from il2.services.diary import diary_lines
-from il2.services.documents import screening_document
 from il2.services.parsing import iso_date, plain, text
 from il2.services.permissions import (
     read_mode,
@@ -41,7 +40,7 @@ from il2.services.permissions import (
     require,
 )
 from il2.services.ports import UnitOfWork
-from il2.services.screening import screen_candidate
+from il2.services.screening import screening_answer
 
 _PATIENT_KEYS = ("mrn", "name", "birth_date", "sex", "diagnosis", "referred_on")
 SEXES = ("female", "male", "other", "unknown")
@@ -322,13 +321,14 @@ def read_patient(
 
 
 def screening_fields(services: Services, findings: object) -> dict[str, Any]:
-    """What a screening of `findings` keeps: the findings, verdict, checklist, rule version."""
-    screening = screen_candidate(services.rules, findings)
+    """What a screening of `findings` keeps: the findings, verdict, checklist (with the
+    prognostic scores under `prognosis`) and rule version."""
+    answer = screening_answer(services.rules, findings)
     return {
         "findings": dict(findings) if isinstance(findings, Mapping) else {},
-        "verdict": screening.verdict.value,
-        "result": screening_document(screening),
-        "rules_version": screening.rules_version,
+        "verdict": answer["verdict"],
+        "result": answer,
+        "rules_version": answer["rules_version"],
     }
 
 
