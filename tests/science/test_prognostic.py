@@ -236,6 +236,7 @@ def test_the_factors_are_valid_screening_fields_and_never_change_the_verdict(
         (("ldh_u_l = [120, 420]", "ldh_u_l = [420, 120]"), "independent.ldh_u_l"),
         (("ecog_1 = [70, 80]", "ecog_1 = [75, 80]"), "karnofsky.ecog_1"),
         (('only = ["skin_subcutaneous"]\n', ""), "above_pct"),
+        (('field = "tumour.sites"', 'field = "tumour.m_stage"'), "melanoma.dependence.field"),
     ],
 )
 def test_a_bad_prognostic_table_fails_naming_the_field(change: tuple[str, str], field: str) -> None:

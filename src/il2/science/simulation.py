@@ -177,6 +177,12 @@ _LIMITS = (
 )
 
 
+# The factor drawn by response, and whether it is a set of terms (not a number above a value)
+_DRAWN_BY_RESPONSE: Mapping[Diagnosis, tuple[str, bool]] = MappingProxyType(
+    {"renal_cell_carcinoma": ("tumour.ca_ix_pct", False), "melanoma": ("tumour.sites", True)}
+)
+
+
 def _sourced(node: Node, *statuses: str) -> None:
     node.text("source")
     status = node.text("status")
@@ -232,7 +238,7 @@ def _dependence(diagnosis: Diagnosis, node: Node) -> KnownDependence:
         non_responders_with=_count(node, "non_responders_with", non_responders - 1),
         non_responders=non_responders,
         status=node.text("status"),
-        sources=(node.text("source"),),
+        sources=(node.text("source"), "il2 clinical reference, section 10"),
     )
 
 
@@ -248,6 +254,10 @@ def _prognostic(node: Node) -> Prognostic:
         entry = node.table(diagnosis)
         entry.only("dependence")
         dependence[diagnosis] = _dependence(diagnosis, entry.table("dependence"))
+        # prognostic_findings knows how to draw these two factors only
+        drawable = _DRAWN_BY_RESPONSE[diagnosis]
+        if (dependence[diagnosis].field, dependence[diagnosis].above is None) != drawable:
+            raise entry.table("dependence").fail("field", f"must be {drawable[0]}")
     drawn = node.table("independent")
     tables = ("karnofsky", "prior_therapies", "histology", "nephrectomy", "sites")
     drawn.only("status", "source", *_RANGES, *_LIMITS, *tables)
@@ -474,7 +484,7 @@ def prognostic_findings(
         pool = table.sites["renal_cell_carcinoma"]
         tumour["sites"] = rng.sample(pool, rng.randint(1, 3))
         # the one factor drawn by response (last, so the draws above do not depend on it)
-        above = int(dependence.above or 0)
+        above = int(dependence.above or 0)  # a number: _prognostic checks it
         high_share = dependence.p_responder if responder else dependence.p_non_responder
         high = rng.random() < high_share
         tumour["ca_ix_pct"] = rng.randint(above + 1, 100) if high else rng.randint(0, above)
