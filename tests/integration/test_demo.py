@@ -6,11 +6,15 @@ import json
 from datetime import date, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from il2.bootstrap import App, build_app, upgrade_database
 from il2.config import Settings
+from il2.science.dataset import DIAGNOSES
+from il2.science.simulation import known_dependence
 from il2.services.demo import build_demo
+from il2.services.screening import screen_candidate
 
 UNTIL = date(2026, 11, 1)
 COLUMNS = {
@@ -50,8 +54,13 @@ def test_the_same_seed_gives_the_same_program_and_another_seed_another(tmp_path:
     assert len(first["doses"]) > 500
 
 
-def test_every_demo_record_is_audited_and_doses_follow_the_engine(tmp_path: Path) -> None:
-    app = _demo(tmp_path / "d.sqlite3", seed=5)
+@pytest.fixture(scope="module")
+def demo_five(tmp_path_factory: pytest.TempPathFactory) -> App:
+    return _demo(tmp_path_factory.mktemp("demo") / "d.sqlite3", seed=5)
+
+
+def test_every_demo_record_is_audited_and_doses_follow_the_engine(demo_five: App) -> None:
+    app = demo_five
     engine = create_engine(app.settings.database_url)
     with engine.connect() as connection:
         doses = connection.execute(text("SELECT COUNT(*) FROM doses")).scalar_one()
@@ -90,3 +99,32 @@ def test_the_sbrt_arms_first_courses_follow_their_fractions_on_sbrt_hd(tmp_path:
         assert 1 <= len(fractions) <= 2
         last = max(date.fromisoformat(e["on"]) for e in fractions)
         assert (datetime.fromisoformat(str(first_dose_at)).date() - last).days == 3
+
+
+def test_the_demos_screenings_are_valid_and_the_first_course_records_the_prognostic_factors(
+    demo_five: App,
+) -> None:
+    rules = demo_five.services.rules
+    engine = create_engine(demo_five.settings.database_url)
+    with engine.connect() as connection:
+        screenings = connection.execute(
+            text("SELECT patient_id, verdict, findings FROM screenings ORDER BY id")
+        ).all()
+        treated = set(connection.execute(text("SELECT patient_id FROM courses")).scalars())
+    engine.dispose()
+    factors: dict[int, dict[str, object]] = {}
+    for patient, verdict, stored in screenings:
+        findings = json.loads(stored) if isinstance(stored, str) else stored
+        # every document is valid and judged as it was recorded
+        assert screen_candidate(rules, findings).verdict == verdict
+        if "karnofsky" in findings:
+            assert verdict == "eligible"
+            factors.setdefault(patient, findings)
+    # the work-up before each treated patient's first course adds the factors
+    assert treated
+    assert treated <= set(factors)
+    fields = {known_dependence(diagnosis).field for diagnosis in DIAGNOSES}
+    for findings in factors.values():
+        tumour = findings["tumour"]
+        assert isinstance(tumour, dict)
+        assert {field.removeprefix("tumour.") for field in fields} & set(tumour)

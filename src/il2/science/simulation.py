@@ -24,17 +24,19 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from il2.domain.errors import RuleTableError
+from il2.domain.errors import InvalidInputError, RuleTableError
 from il2.rules.reader import Node
 from il2.science.dataset import DIAGNOSES, Diagnosis
 from il2.science.label import label_efficacy
 
 if TYPE_CHECKING:
+    from il2.domain.findings import Value
     from il2.rules.loader import RuleSet
     from il2.science.model_course import TumourCourse
 
@@ -55,6 +57,79 @@ class ToxicityRate:
 
 
 @dataclass(frozen=True, slots=True)
+class KnownDependence:
+    """The one recorded factor of a diagnosis whose share differs between responders and
+    non-responders, as a publication counted it; every other factor is drawn independent of
+    response. `p_responder` is P(factor | responder), `p_non_responder` P(factor | not)."""
+
+    diagnosis: Diagnosis
+    factor: str
+    label: str
+    field: str
+    """The screening field it is read from (`tumour.ca_ix_pct`, `tumour.sites`)."""
+    above: float | None
+    """The factor is a value above this (a number field), or else ..."""
+    only: frozenset[str] | None
+    """... exactly these terms (a terms field)."""
+    responders_with: int
+    responders: int
+    non_responders_with: int
+    non_responders: int
+    status: str
+    sources: tuple[str, ...]
+
+    @property
+    def p_responder(self) -> float:
+        """P(factor | responder)."""
+        return self.responders_with / self.responders
+
+    @property
+    def p_non_responder(self) -> float:
+        """P(factor | non-responder)."""
+        return self.non_responders_with / self.non_responders
+
+    @property
+    def odds_ratio(self) -> float:
+        """The odds of response with the factor over the odds without it (the counts' own)."""
+        with_, without = self.responders_with, self.responders - self.responders_with
+        others_with = self.non_responders_with
+        others_without = self.non_responders - others_with
+        return (with_ * others_without) / (without * others_with)
+
+    @property
+    def auc(self) -> float:
+        """The area under the ROC curve of this one binary factor: (sensitivity + specificity)/2."""
+        return (self.p_responder + 1 - self.p_non_responder) / 2
+
+    def present(self, findings: Mapping[str, Value]) -> bool | None:
+        """Whether checked findings (dotted paths, as `read_findings` gives) show the factor;
+        None when the field was not recorded."""
+        value = findings.get(self.field)
+        if value is None:
+            return None
+        if self.above is not None:
+            return float(value) > self.above  # type: ignore[arg-type]
+        return value == self.only
+
+
+@dataclass(frozen=True, slots=True)
+class Prognostic:
+    """How a treated synthetic patient's baseline prognostic factors are drawn."""
+
+    dependence: Mapping[Diagnosis, KnownDependence]
+    ranges: Mapping[str, tuple[float, float]]
+    """Uniform ranges of the drawn numbers (`ldh_u_l`, `neutrophil_share`, ...)."""
+    limits: Mapping[str, float]
+    """Fixed reference limits and shares (`ldh_uln_u_l`, `sarcomatoid`, ...)."""
+    karnofsky: Mapping[int, tuple[int, int]]
+    prior_therapies: Mapping[Diagnosis, Mapping[str, float]]
+    histology: Mapping[Diagnosis, Mapping[str, float]]
+    nephrectomy: float
+    sites: Mapping[str, tuple[str, ...]]
+    melanoma_also_skin: float
+
+
+@dataclass(frozen=True, slots=True)
 class Proportions:
     """The proportions every synthetic program is drawn with (`data/simulation.toml`)."""
 
@@ -62,6 +137,7 @@ class Proportions:
     not_evaluable: float
     median_os_months: Mapping[Diagnosis, float]
     toxicities: tuple[ToxicityRate, ...]
+    prognostic: Prognostic
 
 
 def _share(node: Node, key: str) -> float:
@@ -90,13 +166,156 @@ def _toxicity(term: str, node: Node) -> ToxicityRate:
     )
 
 
+_RANGES = ("ldh_u_l", "neutrophil_share", "calcium_mg_dl", "albumin_g_dl", "months_since_diagnosis")
+_LIMITS = (
+    "ldh_uln_u_l",
+    "neutrophils_uln_per_ul",
+    "calcium_uln_mg_dl",
+    "hemoglobin_lln_g_dl",
+    "platelets_uln_per_ul",
+    "sarcomatoid",
+)
+
+
+# The factor drawn by response, and whether it is a set of terms (not a number above a value)
+_DRAWN_BY_RESPONSE: Mapping[Diagnosis, tuple[str, bool]] = MappingProxyType(
+    {"renal_cell_carcinoma": ("tumour.ca_ix_pct", False), "melanoma": ("tumour.sites", True)}
+)
+
+
+def _sourced(node: Node, *statuses: str) -> None:
+    node.text("source")
+    status = node.text("status")
+    if not any(status.startswith(allowed) for allowed in statuses):
+        raise node.fail("status", f"{status!r} is not one of {', '.join(statuses)}")
+
+
+def _range(node: Node, key: str) -> tuple[float, float]:
+    pair = node.raw(key)
+    if (
+        not isinstance(pair, list)
+        or len(pair) != 2
+        or not all(isinstance(end, int | float) for end in pair)
+        or pair[0] > pair[1]
+    ):
+        raise node.fail(key, "must be [low, high] with low <= high")
+    return float(pair[0]), float(pair[1])
+
+
+def _count(node: Node, key: str, most: int | None = None) -> int:
+    value = node.integer(key, minimum=1)
+    if most is not None and value > most:
+        raise node.fail(key, f"{value} is more than {most}")
+    return value
+
+
+def _dependence(diagnosis: Diagnosis, node: Node) -> KnownDependence:
+    node.only(
+        "factor", "label", "field", "above_pct", "only", "responders_with", "responders",
+        "non_responders_with", "non_responders", "status", "source", "derivation", "spread",
+        "spread_status",
+    )  # fmt: skip
+    _sourced(node, "cited", "derived")
+    node.text("spread")
+    node.text("spread_status")
+    if node.text("status") == "derived":
+        node.text("derivation")
+    above = node.optional_number("above_pct")
+    only = frozenset(node.texts("only")) if node.has("only") else None
+    if (above is None) == (only is None):
+        raise node.fail("above_pct", "give either above_pct (a number field) or only (terms)")
+    responders = _count(node, "responders")
+    non_responders = _count(node, "non_responders")
+    return KnownDependence(
+        diagnosis=diagnosis,
+        factor=node.text("factor"),
+        label=node.text("label"),
+        field=node.text("field"),
+        above=None if above is None else float(above),
+        only=only,
+        responders_with=_count(node, "responders_with", responders - 1),
+        responders=responders,
+        non_responders_with=_count(node, "non_responders_with", non_responders - 1),
+        non_responders=non_responders,
+        status=node.text("status"),
+        sources=(node.text("source"), "il2 clinical reference, section 10"),
+    )
+
+
+def _shares(node: Node, key: str) -> dict[str, float]:
+    table = node.table(key)
+    return {name: _share(table, name) for name, _ in table.data.items()}
+
+
+def _prognostic(node: Node) -> Prognostic:
+    node.only(*DIAGNOSES, "independent")
+    dependence = {}
+    for diagnosis in DIAGNOSES:
+        entry = node.table(diagnosis)
+        entry.only("dependence")
+        dependence[diagnosis] = _dependence(diagnosis, entry.table("dependence"))
+        # prognostic_findings knows how to draw these two factors only
+        drawable = _DRAWN_BY_RESPONSE[diagnosis]
+        if (dependence[diagnosis].field, dependence[diagnosis].above is None) != drawable:
+            raise entry.table("dependence").fail("field", f"must be {drawable[0]}")
+    drawn = node.table("independent")
+    tables = ("karnofsky", "prior_therapies", "histology", "nephrectomy", "sites")
+    drawn.only("status", "source", *_RANGES, *_LIMITS, *tables)
+    _sourced(drawn, "assumption")
+    karnofsky = drawn.table("karnofsky")
+    karnofsky.only("ecog_0", "ecog_1", "ecog_2", "status", "source")
+    _sourced(karnofsky, "assumption")
+    prior = drawn.table("prior_therapies")
+    histology = drawn.table("histology")
+    for table in (prior, histology):
+        table.only(*DIAGNOSES, "status", "source")
+        _sourced(table, "assumption")
+    nephrectomy = drawn.table("nephrectomy")
+    nephrectomy.only("share", "status", "source")
+    _sourced(nephrectomy, "cited", "assumption")
+    sites = drawn.table("sites")
+    sites.only("renal_cell_carcinoma", "melanoma_other", "melanoma_also_skin", "status", "source")
+    _sourced(sites, "assumption")
+    kinds = {diagnosis: _shares(histology, diagnosis) for diagnosis in DIAGNOSES}
+    for diagnosis, shares in kinds.items():
+        if abs(sum(shares.values()) - 1) > 1e-9:
+            raise histology.fail(diagnosis, "the shares must add up to 1")
+    return Prognostic(
+        dependence=MappingProxyType(dependence),
+        ranges=MappingProxyType({key: _range(drawn, key) for key in _RANGES}),
+        limits=MappingProxyType({key: _plain(drawn.number(key)) for key in _LIMITS}),
+        karnofsky=MappingProxyType({ecog: _kps(karnofsky, f"ecog_{ecog}") for ecog in range(3)}),
+        prior_therapies=MappingProxyType(
+            {diagnosis: _shares(prior, diagnosis) for diagnosis in DIAGNOSES}
+        ),
+        histology=MappingProxyType(kinds),
+        nephrectomy=_share(nephrectomy, "share"),
+        sites=MappingProxyType(
+            {key: sites.texts(key) for key in ("renal_cell_carcinoma", "melanoma_other")}
+        ),
+        melanoma_also_skin=_share(sites, "melanoma_also_skin"),
+    )
+
+
+def _plain(number: Decimal) -> float:
+    """A whole number as an int (a document shows 250, not 250.0)."""
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _kps(node: Node, key: str) -> tuple[int, int]:
+    low, high = _range(node, key)
+    if not (0 <= low <= high <= 100) or low % 10 or high % 10:
+        raise node.fail(key, "must be Karnofsky scores (0 to 100 in tens)")
+    return int(low), int(high)
+
+
 def parse_simulation(text: str, *, file: str = _FILE) -> Proportions:
     """Validate a simulation file; a bad one raises `RuleTableError` naming the field."""
     try:
         root = Node(tomllib.loads(text), file)
     except tomllib.TOMLDecodeError as error:
         raise RuleTableError(file=file, field="(syntax)", problem=str(error)) from None
-    root.only("meta", "responses", "survival", "toxicities")
+    root.only("meta", "responses", "survival", "toxicities", "prognostic")
     root.table("meta").text("reference")
     responses = root.table("responses")
     responses.only("stable_disease", "source", "not_evaluable", "not_evaluable_source")
@@ -117,6 +336,7 @@ def parse_simulation(text: str, *, file: str = _FILE) -> Proportions:
         toxicities=tuple(
             _toxicity(term, node) for term, node in root.table("toxicities").children()
         ),
+        prognostic=_prognostic(root.table("prognostic")),
     )
 
 
@@ -189,6 +409,97 @@ def screening_findings(rng: random.Random, diagnosis: Diagnosis, age: int) -> di
     elif failure < 0.22:
         findings["medications"] = ["systemic_corticosteroids"]
     return findings
+
+
+def known_dependence(diagnosis: Diagnosis) -> KnownDependence:
+    """The factor whose share the synthetic patients of `diagnosis` draw by response."""
+    if diagnosis not in DIAGNOSES:
+        raise InvalidInputError(field="diagnosis", value=diagnosis, allowed=" or ".join(DIAGNOSES))
+    return proportions().prognostic.dependence[diagnosis]
+
+
+# The M category of the worst site, AJCC 8th edition (brain, M1d, is never drawn)
+_M_CATEGORY = {"skin_subcutaneous": "M1a", "lymph_node": "M1a", "lung": "M1b"}
+_M_CATEGORY_ELSE = "M1c"
+
+
+def _uniform(rng: random.Random, bounds: tuple[float, float], digits: int) -> float:
+    return round(rng.uniform(*bounds), digits)
+
+
+def prognostic_findings(
+    rng: random.Random,
+    diagnosis: Diagnosis,
+    *,
+    responder: bool,
+    ecog: int | None = None,
+    wbc_per_ul: float | None = None,
+) -> dict[str, Any]:
+    """A treated patient's baseline prognostic factors, as screening document parts (`labs`,
+    `history`, `tumour`, `karnofsky`) to merge into the work-up.
+
+    Only `known_dependence(diagnosis)`'s factor is drawn by `responder`, and it is drawn last:
+    every other value is the same draw whatever the response. Karnofsky follows `ecog` and
+    neutrophils are a share of `wbc_per_ul` (the work-up's); without them both are drawn, and
+    the ECOG is returned as well."""
+    if diagnosis not in DIAGNOSES:
+        raise InvalidInputError(field="diagnosis", value=diagnosis, allowed=" or ".join(DIAGNOSES))
+    table = proportions().prognostic
+    ranges, limits = table.ranges, table.limits
+    document: dict[str, Any] = {}
+    if ecog is None:
+        ecog = rng.choice([0, 0, 0, 1, 1])  # the work-up's mix (screening_findings)
+        document["ecog"] = ecog
+    if ecog not in table.karnofsky:
+        raise InvalidInputError(field="ecog", value=ecog, allowed="0, 1 or 2")
+    if wbc_per_ul is None:
+        wbc_per_ul = rng.randint(45, 100) * 100
+    low, high = table.karnofsky[ecog]
+    document["karnofsky"] = rng.randrange(low, high + 1, 10)
+    document["labs"] = {
+        "ldh_u_l": round(rng.uniform(*ranges["ldh_u_l"])),
+        "ldh_uln_u_l": limits["ldh_uln_u_l"],
+        "neutrophils_per_ul": round(wbc_per_ul * rng.uniform(*ranges["neutrophil_share"]) / 10)
+        * 10,
+        "neutrophils_uln_per_ul": limits["neutrophils_uln_per_ul"],
+        "calcium_mg_dl": _uniform(rng, ranges["calcium_mg_dl"], 1),
+        "calcium_uln_mg_dl": limits["calcium_uln_mg_dl"],
+        "albumin_g_dl": _uniform(rng, ranges["albumin_g_dl"], 1),
+        "hemoglobin_lln_g_dl": limits["hemoglobin_lln_g_dl"],
+        "platelets_uln_per_ul": limits["platelets_uln_per_ul"],
+    }
+    earlier = table.prior_therapies[diagnosis]
+    history: dict[str, Any] = {
+        "months_since_diagnosis": round(rng.uniform(*ranges["months_since_diagnosis"])),
+        "prior_therapies": [name for name, share in earlier.items() if rng.random() < share],
+    }
+    kinds = table.histology[diagnosis]
+    tumour: dict[str, Any] = {
+        "histology": rng.choices(list(kinds), weights=list(kinds.values()))[0]
+    }
+    dependence = table.dependence[diagnosis]
+    if diagnosis == "renal_cell_carcinoma":
+        history["nephrectomy"] = rng.random() < table.nephrectomy
+        tumour["sarcomatoid"] = rng.random() < limits["sarcomatoid"]
+        pool = table.sites["renal_cell_carcinoma"]
+        tumour["sites"] = rng.sample(pool, rng.randint(1, 3))
+        # the one factor drawn by response (last, so the draws above do not depend on it)
+        above = int(dependence.above or 0)  # a number: _prognostic checks it
+        high_share = dependence.p_responder if responder else dependence.p_non_responder
+        high = rng.random() < high_share
+        tumour["ca_ix_pct"] = rng.randint(above + 1, 100) if high else rng.randint(0, above)
+    else:
+        other = rng.sample(table.sites["melanoma_other"], rng.randint(1, 3))
+        also_skin = rng.random() < table.melanoma_also_skin
+        only = sorted(dependence.only or ())
+        share = dependence.p_responder if responder else dependence.p_non_responder
+        sites = only if rng.random() < share else [*(only if also_skin else []), *other]
+        tumour["sites"] = sites
+        categories = {_M_CATEGORY.get(site, _M_CATEGORY_ELSE) for site in sites}
+        tumour["m_stage"] = max(categories)
+    document["history"] = history
+    document["tumour"] = tumour
+    return document
 
 
 def _oxygen(rng: random.Random, strain: float) -> tuple[float, int]:

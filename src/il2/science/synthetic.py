@@ -6,23 +6,29 @@ patient's best response and best change of the sum of diameters are the mechanis
 (a virtual patient of the diagnosis's calibrated population under one hd-label course, read out
 by RECIST), the not-evaluable share and the toxicities (the label's commonest adverse reactions
 at their incidence) are drawn from cited data. Progression and death times are drawn as before:
-the model does not give them.
+the model does not give them. Each treated patient has a baseline of prognostic factors
+(simulation.prognostic_findings): one factor per diagnosis is drawn by the model's response as a
+publication counted it (simulation.known_dependence), the rest independent of it.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 from numpy.typing import NDArray
 
+from il2.domain.findings import read_findings
 from il2.domain.regimen import Regimen
 from il2.rules.loader import RuleSet, load_rules
 from il2.science.dataset import (
     BEST_RESPONSES,
     DIAGNOSES,
+    RESPONDERS,
+    Baseline,
     Course,
     Cycle,
     Patient,
@@ -30,7 +36,12 @@ from il2.science.dataset import (
     Response,
     Toxicity,
 )
-from il2.science.simulation import SIMULATED_REGIMEN, proportions, tumour_courses
+from il2.science.simulation import (
+    SIMULATED_REGIMEN,
+    prognostic_findings,
+    proportions,
+    tumour_courses,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +61,10 @@ class _Patient:
     lost: float
     vials_per_dose: int
     second_course: bool
+    responder: bool
+    """The model's response was CR or PR (even if the record says not evaluable)."""
+    factors_seed: int
+    """Seeds the patient's baseline prognostic factors (the bits of its tumour draw)."""
 
 
 def _days(start: date, offset: float) -> date:
@@ -76,6 +91,7 @@ def _latent(  # noqa: PLR0917 - one draw per argument the program needs
     draws = rng.random(patients)
     best = np.full(patients, 3)
     change = np.full(patients, np.nan)
+    responder = np.zeros(patients, dtype=bool)
     simulated = np.flatnonzero(treated)
     courses = tumour_courses(
         [float(draws[i]) for i in simulated],
@@ -85,6 +101,7 @@ def _latent(  # noqa: PLR0917 - one draw per argument the program needs
     for i, course in zip(simulated, courses, strict=True):
         best[i] = BEST_RESPONSES.index(course.category)
         change[i] = course.best_change_pct
+        responder[i] = course.category in RESPONDERS
     best = np.where(rng.random(patients) < proportions().not_evaluable, 4, best)
     change = np.where(best == 4, np.nan, change)
     assessed_on = start + rng.integers(56, 85, patients)
@@ -133,6 +150,8 @@ def _latent(  # noqa: PLR0917 - one draw per argument the program needs
             lost=float(lost[i]),
             vials_per_dose=int(vials[i]),
             second_course=bool(second[i]),
+            responder=bool(responder[i]),
+            factors_seed=int(draws[i] * 2**53),
         )
         for i in range(patients)
     ]
@@ -253,6 +272,23 @@ class _Builder:
         return points
 
 
+def _baseline(patient_id: int, latent: _Patient, rules: RuleSet) -> Baseline:
+    """The work-up's prognostic factors three days before the first dose, checked as the
+    screening checks them; drawn from the patient's own generator, so the program's draws
+    stay where they were."""
+    factors = random.Random(f"baseline-{latent.factors_seed}")  # noqa: S311 - a simulation
+    document = prognostic_findings(
+        factors,
+        latent.diagnosis,  # type: ignore[arg-type]
+        responder=latent.responder,
+    )
+    return Baseline(
+        patient_id=patient_id,
+        screened_on=_days(latent.referred_on, latent.start - 3),
+        findings=read_findings(document, rules.screening_fields),
+    )
+
+
 def synthetic_program(
     *,
     patients: int,
@@ -281,4 +317,9 @@ def synthetic_program(
         toxicities=tuple(builder.toxicities),
         responses=tuple(builder.responses),
         as_of=as_of,
+        baselines=tuple(
+            _baseline(index + 1, history, rules)
+            for index, history in enumerate(latent)
+            if history.treated
+        ),
     )

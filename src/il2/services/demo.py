@@ -33,6 +33,7 @@ from il2.science.simulation import (
     bedside_assessment,
     death_on,
     lesion_measurements,
+    prognostic_findings,
     screening_findings,
     toxicity_findings,
     tumour_course,
@@ -314,6 +315,13 @@ def _course_regimen(arm: str | None, number: int) -> str:
     return SBRT_REGIMEN if arm == SBRT_ARM and number == 1 else SIMULATED_REGIMEN
 
 
+def _with_factors(candidate: Json, factors: Json) -> Json:
+    """The work-up with the prognostic factors added (labs merged, the rest set)."""
+    merged = {**candidate, **factors}
+    merged["labs"] = {**candidate.get("labs", {}), **factors.get("labs", {})}
+    return merged
+
+
 def _treat(
     run: _Run,
     patient_id: int,
@@ -322,15 +330,31 @@ def _treat(
     candidate: Json,
     start: date,
     until: date,
+    factors: random.Random,
     arm: str | None = None,
 ) -> date:
-    """Give courses while the patient benefits; returns the last date a record was made for."""
+    """Give courses while the patient benefits; returns the last date a record was made for.
+
+    The work-up before the first course adds the baseline prognostic factors, drawn from
+    `factors` (the patient's own generator)."""
     rng, doctor = run.rng, run.staff["demo-physician"]
     frailty, weight = rng.uniform(0.7, 1.6), round(rng.uniform(55, 110), 1)
     # the mechanistic model's tumour under one hd-label course (the SBRT arm's fractions are not
     # simulated): its RECIST read-out decides further courses, its sizes are the scans'
     tumour = tumour_course(rng, diagnosis, rules=run.services.rules)
     category = tumour.category
+    # the baseline prognostic factors, one of them drawn by response (known_dependence): from
+    # their own generator, so the run's draws and every other record stay as they were
+    candidate = _with_factors(
+        candidate,
+        prognostic_findings(
+            factors,
+            diagnosis,
+            responder=category in ("CR", "PR"),
+            ecog=candidate["ecog"],
+            wbc_per_ul=candidate["labs"]["wbc_per_ul"],
+        ),
+    )
     course_start, baseline_on, last_on = start, start - timedelta(days=7), start
     gave = False
     for number in range(1, 4):
@@ -468,6 +492,7 @@ def build_demo(
                     candidate=candidate,
                     start=first_on,
                     until=min(until, died),
+                    factors=random.Random(f"{seed}-factors-{index + 1}"),  # noqa: S311 - simulation
                     arm=arm,
                 )
                 _outcome(run, patient, died, last_on, until)
