@@ -266,8 +266,8 @@ def _described(check: Check) -> tuple[Check, tuple[str, ...], str]:
     """The check's fields and threshold words, worked out once per check object.
 
     The engine asks for them on every rule of every dose, and a check never changes (frozen).
-    Keyed by identity, not equality: equal limits may be written differently (1.0 and 1.00),
-    and the words show the table's own. The entry holds the check, so its id is not reused.
+    Keyed by identity (a dict lookup, where hashing a check's fields costs as much as the
+    words); the entry holds the check, so its id cannot pass to another object meanwhile.
     """
     kept = _DESCRIBED.get(id(check))
     if kept is None or kept[0] is not check:
