@@ -62,6 +62,9 @@ UNTIL = date(2026, 11, 1)
 _SRC = Path(__file__).resolve().parents[1] / "src" / "il2"
 _DEMO_CODE = ("services/demo.py", "services/bulk.py", "science/synthetic.py", "persistence/bulk.py")
 READS = 300
+PROJECTED = 100_000
+_BUILT: dict[Path, tuple[float, float]] = {}
+"""The programs built in this run: (seconds, seconds of CPU)."""
 
 
 def demo_version() -> str:
@@ -121,6 +124,7 @@ def program(patients: int) -> Path:
     app.engine.dispose()
     building.rename(path)
     size = path.stat().st_size / 1e6
+    _BUILT[path] = (seconds, cpu)
     print(
         f"demo of {patients:,} patients: built in {seconds:,.0f} s ({cpu:,.0f} s of CPU; "
         f"{size:,.0f} MB) at {path}"
@@ -273,7 +277,7 @@ def one_export(path: Path, policy: Path | None) -> None:
     app.engine.dispose()
 
 
-def export(path: Path, policy: Path | None) -> None:
+def export(path: Path, policy: Path | None) -> dict[str, float]:
     """The export of the program at `path`, in a child process; its figures printed."""
     site = ["--site-policy", str(policy)] if policy else []
     child = subprocess.run(  # noqa: S603 - this script, with a path it made
@@ -291,6 +295,25 @@ def export(path: Path, policy: Path | None) -> None:
         f"{figures['rss_peak_mb']:.0f} MB ({grown:+.0f} MB over the {figures['rss_before_mb']:.0f} "
         f"MB before; batch {figures['batch']}); files {figures['files_mb']:.1f} MB "
         f"({figures['status']})"
+    )
+    return figures
+
+
+def project(path: Path, figures: dict[str, float]) -> None:
+    """The figures of PROJECTED patients, linear in patients from the program at `path`:
+    referrals are built one after the other and exported in batches of a fixed size."""
+    scale = PROJECTED / figures["patients"]
+    size = path.stat().st_size / 1e9 * scale
+    exporting = figures["seconds"] * scale / 60
+    line = f"projected for {PROJECTED:,} patients: {size:,.0f} GB"
+    if path in _BUILT:
+        seconds, cpu = (x * scale / 60 for x in _BUILT[path])
+        line += f"; build {seconds:,.0f} min ({cpu:,.0f} min of CPU)"
+    else:
+        line += " (build: not timed, the program was cached)"
+    print(
+        f"{line}; export {figures['resources'] * scale:,.0f} resources in {exporting:,.0f} min, "
+        "at the load of this run"
     )
 
 
@@ -317,8 +340,8 @@ def main() -> None:
     print(f"FHIR reads, on the {options.patients:,}-patient program:")
     reads(paths[1])
     print("bulk export (every type, identified), each in a fresh process:")
-    for path in paths:
-        export(path, policy)
+    exported = [export(path, policy) for path in paths]
+    project(paths[-1], exported[-1])
     print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
