@@ -145,6 +145,9 @@ def test_the_bulk_writer_keeps_what_the_services_keep(new_app: Callable[[], App]
     assert summary.doses > 500
     for table in (*TABLES, "audit", "cycle_tallies"):
         assert written[table] == expected[table], table
+    # every other table too (sessions, verifications, ...): neither writer may keep more
+    others = tuple(sorted(set(Base.metadata.tables) - {*TABLES, "audit", *DERIVED}))
+    assert _rows(in_bulk.engine, others) == _rows(through_services.engine, others)
     creations = [e for e in written["audit"] if e["action"] == "create" and e["entity"] != "user"]
     assert len(creations) == sum(len(written[table]) for table in (*RECORDS, "studies"))
     assert written["arm_assignments"]
