@@ -15,6 +15,7 @@ import math
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -36,6 +37,7 @@ from il2.science.dataset import RESPONDERS, Baseline, Program
 _FILE = "prediction.toml"
 Floats = NDArray[np.float64]
 Verdict = Literal["signal", "no_evidence", "too_few"]
+OUTCOMES = ("response", "survival")
 KINDS = ("number", "log_ratio", "above", "below_reference", "has_term", "only_terms", "equals")
 
 
@@ -56,6 +58,7 @@ class Feature:
     value: str | None = None
     terms: frozenset[str] = frozenset()
     applies_to: frozenset[str] | None = None
+    outcomes: frozenset[str] = frozenset(OUTCOMES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,7 @@ def _feature(node: Node) -> Feature:
         "term",
         "terms",
         "applies_to",
+        "outcomes",
     )
     kind = node.choice("kind", KINDS)
     needs = {
@@ -128,7 +132,17 @@ def _feature(node: Node) -> Feature:
         value=node.text("value") if node.has("value") else None,
         terms=frozenset(terms),
         applies_to=frozenset(node.texts("applies_to")) if node.has("applies_to") else None,
+        outcomes=frozenset(_outcomes(node)),
     )
+
+
+def _outcomes(node: Node) -> tuple[str, ...]:
+    if not node.has("outcomes"):
+        return OUTCOMES
+    chosen = node.texts("outcomes")
+    if not chosen or not set(chosen) <= set(OUTCOMES):
+        raise node.fail("outcomes", "must list response, survival or both")
+    return chosen
 
 
 def _numbers(node: Node, key: str) -> tuple[float, ...]:
@@ -275,6 +289,43 @@ def _preprocess() -> Pipeline:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Preparation:
+    """The pipeline's preparation (`_preprocess`) in plain numpy, for the hundreds of refits
+    of the inner searches and the bootstrap: each column's median imputes its missing values
+    (0 when a column has none), a 0/1 indicator follows for each column with a missing value,
+    then every column is centred and scaled (a constant column keeps scale 1)."""
+
+    medians: Floats
+    flagged: NDArray[np.intp]
+    mean: Floats
+    scale: Floats
+
+    @classmethod
+    def of(cls, x: Floats) -> Preparation:
+        """Fitted to the rows `x`."""
+        missing = np.isnan(x)
+        medians = np.array(
+            [
+                float(np.median(c[~m])) if (~m).any() else 0.0
+                for c, m in zip(x.T, missing.T, strict=True)
+            ]
+        )
+        flagged = np.flatnonzero(missing.any(axis=0))
+        design = np.column_stack([np.where(missing, medians, x), missing[:, flagged]])
+        scale = design.std(axis=0)
+        return cls(medians, flagged, design.mean(axis=0), np.where(scale > 0, scale, 1.0))
+
+    def design(self, x: Floats) -> Floats:
+        """Imputed, with the missing indicators, not yet scaled."""
+        missing = np.isnan(x)
+        return np.column_stack([np.where(missing, self.medians, x), missing[:, self.flagged]])
+
+    def apply(self, x: Floats) -> Floats:
+        """Imputed, with the indicators, centred and scaled."""
+        return np.asarray((self.design(x) - self.mean) / self.scale, dtype=np.float64)
+
+
 def _folds(strata: NDArray[Any], k: int, rng: np.random.Generator) -> list[tuple[Any, Any]]:
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=_seed(rng))
     return list(splitter.split(np.zeros((len(strata), 1)), strata))
@@ -319,11 +370,11 @@ class ResponderModel:
         held = np.empty((len(folds), len(self.c_grid)))
         for k, (train, test) in enumerate(folds):
             # the preparation does not depend on C: fitted once per inner split
-            prepare = _preprocess().fit(x[train])
-            inner, outer = prepare.transform(x[train]), prepare.transform(x[test])
+            prepare = Preparation.of(x[train])
+            inner, outer = prepare.apply(x[train]), prepare.apply(x[test])
             for j, c in enumerate(self.c_grid):
-                model = LogisticRegression(C=c, solver="newton-cholesky").fit(inner, y[train])
-                held[k, j] = _log_loss(y[test], model.predict_proba(outer)[:, 1])
+                beta = ridge_logistic(inner, y[train], c=c)
+                held[k, j] = _log_loss(y[test], 1 / (1 + np.exp(-(beta[0] + outer @ beta[1:]))))
         losses = held.mean(axis=0).tolist()
         # On a tie, the stronger penalty (smaller C): the simpler model.
         best = min(range(len(self.c_grid)), key=lambda i: (round(losses[i], 12), self.c_grid[i]))
@@ -454,8 +505,8 @@ def harrell_c(time: Floats, event: Floats, risk: Floats) -> float | None:
 
 class SurvivalModel:
     """Ridge Cox regression of overall survival on the features (median imputation with
-    missing indicators, scaling); the penalizer is chosen by an inner cross-validation on
-    held-out Harrell's C. `y` is two columns: time and event (1 death, 0 censored)."""
+    missing indicators, scaling: `Preparation`); the penalizer is chosen by an inner
+    cross-validation on held-out Harrell's C. `y` is two columns: time and event (1 death, 0 censored)."""
 
     def __init__(
         self,
@@ -468,11 +519,6 @@ class SurvivalModel:
         self.inner_folds = inner_folds
         self.rng = rng
 
-    @staticmethod
-    def _fitted(x: Floats, y: Floats, penalizer: float) -> tuple[Pipeline, Floats]:
-        prepare = _preprocess().fit(x)
-        return prepare, ridge_cox(prepare.transform(x), y[:, 0], y[:, 1], penalizer=penalizer)
-
     def fit(self, x: Floats, y: Floats) -> SurvivalModel:
         """Choose the penalizer in the inner folds, then fit on every row given."""
         x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
@@ -480,18 +526,22 @@ class SurvivalModel:
             raise InvalidInputError(field="y", value=y.shape, allowed="time and event, a death")
         rng = self.rng if self.rng is not None else np.random.default_rng()
         folds = _folds(y[:, 1], self.inner_folds, rng)
-        scores = []
-        for penalizer in self.penalizer_grid:
-            held = []
-            for train, test in folds:
-                prepare, beta = self._fitted(x[train], y[train], penalizer)
-                c = harrell_c(y[test, 0], y[test, 1], prepare.transform(x[test]) @ beta)
-                held.append(0.5 if c is None else c)
-            scores.append(float(np.mean(held)))
+        held = np.empty((len(folds), len(self.penalizer_grid)))
+        for k, (train, test) in enumerate(folds):
+            prepare = Preparation.of(x[train])
+            inner, outer = prepare.apply(x[train]), prepare.apply(x[test])
+            for j, penalizer in enumerate(self.penalizer_grid):
+                beta = ridge_cox(inner, y[train, 0], y[train, 1], penalizer=penalizer)
+                c = harrell_c(y[test, 0], y[test, 1], outer @ beta)
+                held[k, j] = 0.5 if c is None else c
+        scores = held.mean(axis=0).tolist()
         best = max(range(len(scores)), key=lambda i: (round(scores[i], 12), self.penalizer_grid[i]))
         self.penalizer_ = self.penalizer_grid[best]
         self.cv_c_index_ = dict(zip(self.penalizer_grid, scores, strict=True))
-        self.preprocess_, self.coef_ = self._fitted(x, y, self.penalizer_)
+        self.preparation_ = Preparation.of(x)
+        self.coef_ = ridge_cox(
+            self.preparation_.apply(x), y[:, 0], y[:, 1], penalizer=self.penalizer_
+        )
         self.n_features_in_ = x.shape[1]
         return self
 
@@ -499,7 +549,7 @@ class SurvivalModel:
         """The linear predictor of each row (higher: shorter expected survival)."""
         if not hasattr(self, "coef_"):
             raise InvalidInputError(field="model", value="not fitted", allowed="call fit first")
-        return np.asarray(self.preprocess_.transform(np.asarray(x, float)) @ self.coef_)
+        return np.asarray(self.preparation_.apply(np.asarray(x, float)) @ self.coef_)
 
 
 # ---------------------------------------------------------------- nested cross-validation
@@ -721,9 +771,8 @@ def response_analysis(
     model_auc = auc(y, predicted, validation=validation, rng=rng)
     verdict, text = _verdict(model_auc, "AUC")
     final = make(rng).fit(x, y)
-    design = final.pipeline_.named_steps["prepare"].named_steps["simpleimputer"].transform(x)
-    scaler = final.pipeline_.named_steps["prepare"].named_steps["standardscaler"]
-    scaled = scaler.transform(design)
+    prepare = Preparation.of(x)
+    design, scaled = prepare.design(x), prepare.apply(x)
     draws = []
     for _ in range(validation.coefficient_bootstrap):
         rows = rng.integers(n, size=n)
@@ -768,7 +817,7 @@ def response_analysis(
             estimate=final.coef_,
             draws=np.array(draws).reshape(-1, len(columns)),
             confidence=validation.confidence,
-            scale=np.asarray(scaler.scale_, float) * (scaler.var_ > 0),
+            scale=np.where(design.std(axis=0) > 0, prepare.scale, 0.0),
         ),
         "comparison": comparison,
     }
@@ -810,9 +859,8 @@ def survival_analysis(
     c_index = discrimination(survival_pairs(y[:, 0], y[:, 1], risk), validation=validation, rng=rng)
     verdict, text = _verdict(c_index, "C-index")
     final = make(rng).fit(x, y)
-    design = final.preprocess_.named_steps["simpleimputer"].transform(x)
-    scaler = final.preprocess_.named_steps["standardscaler"]
-    scaled = scaler.transform(design)
+    prepare = Preparation.of(x)
+    design, scaled = prepare.design(x), prepare.apply(x)
     draws = []
     for _ in range(validation.coefficient_bootstrap):
         rows = rng.integers(n, size=n)
@@ -850,7 +898,7 @@ def survival_analysis(
             estimate=final.coef_,
             draws=np.array(draws).reshape(-1, len(columns)),
             confidence=validation.confidence,
-            scale=np.asarray(scaler.scale_, float) * (scaler.var_ > 0),
+            scale=np.where(design.std(axis=0) > 0, prepare.scale, 0.0),
         ),
         "comparison": comparison,
     }
@@ -899,6 +947,29 @@ def _score_arrays(
     }
 
 
+def usable(
+    features: Sequence[Feature], values: Floats, diagnoses: Sequence[str], outcome: str
+) -> tuple[list[int], dict[str, str]]:
+    """The columns a model of `outcome` takes, and why each other feature is left out: not
+    meant for this outcome, never recorded in the patients it applies to, or the same in all."""
+    kept, left_out = [], {}
+    for j, feature in enumerate(features):
+        column = values[:, j]
+        applies = np.array(
+            [feature.applies_to is None or d in feature.applies_to for d in diagnoses], bool
+        )
+        seen = column[~np.isnan(column)]
+        if outcome not in feature.outcomes:
+            left_out[feature.id] = f"not a candidate for {outcome}"
+        elif not (applies & ~np.isnan(column)).any():
+            left_out[feature.id] = "never recorded in the patients it applies to"
+        elif len(np.unique(seen)) < 2 and not np.isnan(column).any():
+            left_out[feature.id] = "the same in every patient"
+        else:
+            kept.append(j)
+    return kept, left_out
+
+
 def analyse(
     program: Program,
     *,
@@ -909,40 +980,45 @@ def analyse(
     """The prediction section of the outcome summary (JSON-ready). `scores`: each published
     score's points by patient id (a patient without a complete score is absent)."""
     spec = spec or prediction_spec()
-    first_dose: dict[int, Any] = {}
+    first_dose: dict[int, date] = {}
     for course in program.courses:
         day = first_dose.get(course.patient_id)
-        first_dose[course.patient_id] = (
-            min(day, course.first_dose_on) if day else (course.first_dose_on)
-        )
+        first_dose[course.patient_id] = min(day or course.first_dose_on, course.first_dose_on)
     patients = {p.patient_id: p for p in program.patients if p.treated}
-    based = [
-        b for b in program.baselines if b.patient_id in patients and b.patient_id in first_dose
-    ]
+    based = [b for b in program.baselines if b.patient_id in first_dose]
     diagnoses = {p.patient_id: p.diagnosis for p in patients.values()}
     table = feature_table(based, diagnoses, spec)
     row = {pid: i for i, pid in enumerate(table.patient_ids)}
     best = {r.patient_id: r.best_overall_response for r in program.responses}
     assessed = [pid for pid in table.patient_ids if pid in best]
     followed = [pid for pid in table.patient_ids if pid not in program.unfollowed]
+
+    def columns(ids: Sequence[int], outcome: str) -> tuple[Floats, list[Feature], dict[str, str]]:
+        values = table.values[[row[i] for i in ids]].reshape(len(ids), len(spec.features))
+        kept, left_out = usable(spec.features, values, [diagnoses[i] for i in ids], outcome)
+        return values[:, kept], [spec.features[j] for j in kept], left_out
+
+    x, features, response_out = columns(assessed, "response")
     response = response_analysis(
-        table.values[[row[i] for i in assessed]].reshape(len(assessed), len(spec.features)),
+        x,
         np.array([best[i] in RESPONDERS for i in assessed], dtype=np.float64),
-        spec.features,
+        features,
         validation=spec.validation,
         rng=rng,
         scores=_score_arrays(scores, assessed),
     )
+    x, features, survival_out = columns(followed, "survival")
     survival = survival_analysis(
-        table.values[[row[i] for i in followed]].reshape(len(followed), len(spec.features)),
+        x,
         np.array([(patients[i].followed_to - first_dose[i]).days for i in followed], float),
         np.array([patients[i].death_on is not None for i in followed], float),
-        spec.features,
+        features,
         validation=spec.validation,
         rng=rng,
         scores=_score_arrays(scores, followed),
     )
-    missing = np.isnan(table.values).sum(axis=0)
+    response["left_out"], survival["left_out"] = response_out, survival_out
+    missing = np.isnan(table.values).sum(axis=0).tolist()
     return {
         "version": spec.version,
         "patients": {
@@ -952,7 +1028,13 @@ def analyse(
             "followed": len(followed),
         },
         "features": [
-            {"id": f.id, "label": f.label, "source": f.source, "missing": int(m)}
+            {
+                "id": f.id,
+                "label": f.label,
+                "source": f.source,
+                "missing": m,
+                "outcomes": sorted(f.outcomes),
+            }
             for f, m in zip(spec.features, missing, strict=True)
         ],
         "response": response,
