@@ -506,7 +506,7 @@ def harrell_c(time: Floats, event: Floats, risk: Floats) -> float | None:
 class SurvivalModel:
     """Ridge Cox regression of overall survival on the features (median imputation with
     missing indicators, scaling: `Preparation`); the penalizer is chosen by an inner
-    cross-validation on held-out Harrell's C. `y` is two columns: time and event (1 death, 0 censored)."""
+    cross-validation on held-out Harrell's C. `y`: two columns, time and event (1 death)."""
 
     def __init__(
         self,
