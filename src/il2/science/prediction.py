@@ -72,6 +72,7 @@ class Validation:
     bootstrap: int = 1000
     coefficient_bootstrap: int = 200
     calibration_bins: int = 5
+    max_patients: int = 1000
     confidence: float = 0.95
     events_per_variable: int = 10
 
@@ -179,6 +180,7 @@ def parse_spec(text: str, *, file: str = _FILE) -> PredictionSpec:
         bootstrap=checks.integer("bootstrap", minimum=100),
         coefficient_bootstrap=checks.integer("coefficient_bootstrap", minimum=0),
         calibration_bins=checks.integer("calibration_bins", minimum=2),
+        max_patients=checks.integer("max_patients", minimum=50),
         confidence=confidence,
         events_per_variable=epv.integer("minimum", minimum=1),
     )
@@ -206,6 +208,16 @@ def prediction_spec() -> PredictionSpec:
     """The bundled specification (read once)."""
     text = resources.files("il2.science").joinpath("data", _FILE).read_text(encoding="utf-8")
     return parse_spec(text)
+
+
+def sample_patients(patient_ids: Sequence[int], *, limit: int, seed: int) -> list[int]:
+    """At most `limit` of the patients, by id: all of them, or a random sample drawn from
+    `seed` (the same ids and seed, the same sample)."""
+    ids = sorted(patient_ids)
+    if len(ids) <= limit:
+        return ids
+    chosen = np.random.default_rng(seed).choice(len(ids), size=limit, replace=False)
+    return sorted(ids[i] for i in chosen.tolist())
 
 
 # ---------------------------------------------------------------- the feature table
@@ -411,13 +423,15 @@ def ridge_cox(
     *,
     penalizer: float,
     iterations: int = 50,
+    start: Floats | None = None,
 ) -> Floats:
     """Coefficients maximising Breslow's log partial likelihood over n minus
-    penalizer/2 * |beta|^2 (lifelines' scale for an L2 penalty), by Newton's method."""
+    penalizer/2 * |beta|^2 (lifelines' scale for an L2 penalty), by Newton's method from
+    `start` (zero without)."""
     n, p = x.shape
     order, ends = _cox_parts(time, event)
     x, d = x[order], event[order]
-    beta = np.zeros(p)
+    beta = np.zeros(p) if start is None else np.array(start, dtype=np.float64)
 
     def objective(b: Floats) -> float:
         eta = x @ b
@@ -430,12 +444,13 @@ def ridge_cox(
         eta = x @ beta
         w = np.exp(eta - eta.max())
         s0 = np.cumsum(w)[ends]
-        s1 = np.cumsum(w[:, None] * x, axis=0)[ends]
-        s2 = np.cumsum(w[:, None, None] * x[:, :, None] * x[:, None, :], axis=0)[ends]
-        mean = s1 / s0[:, None]
+        mean = np.cumsum(w[:, None] * x, axis=0)[ends] / s0[:, None]
         gradient = -(d[:, None] * (x - mean)).sum(0) / n + penalizer * beta
-        spread = s2 / s0[:, None, None] - mean[:, :, None] * mean[:, None, :]
-        hessian = (d[:, None, None] * spread).sum(0) / n + penalizer * np.eye(p)
+        # sum over deaths i of the risk set's weighted second moment, without an n x p x p
+        # array: row k is in the risk set of every death whose set ends at or after k
+        share = np.bincount(ends, weights=d / s0, minlength=n)[::-1].cumsum()[::-1] * w
+        second = x.T @ (share[:, None] * x) - (mean * d[:, None]).T @ mean
+        hessian = second / n + penalizer * np.eye(p)
         step = np.linalg.solve(hessian, gradient)
         scale = 1.0
         while scale > 1e-6:
@@ -466,9 +481,13 @@ class Pairs:
 
     def concordance(self, weights: Floats) -> Floats:
         """The concordance under each row of `weights` (how often each patient is drawn)."""
-        left, right = weights[:, self.rows], weights[:, self.cols]
-        top = np.einsum("bi,bi->b", left @ self.wins, right)
-        bottom = np.einsum("bi,bi->b", left @ self.pairs, right)
+        # single precision: counts and halves are exact in it, and it halves the time
+        left = weights[:, self.rows].astype(np.float32)
+        right = weights[:, self.cols].astype(np.float32)
+        top = np.einsum("bi,bi->b", left @ self.wins.astype(np.float32), right, dtype=np.float64)
+        bottom = np.einsum(
+            "bi,bi->b", left @ self.pairs.astype(np.float32), right, dtype=np.float64
+        )
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.asarray(top / bottom, dtype=np.float64)
 
@@ -530,8 +549,10 @@ class SurvivalModel:
         for k, (train, test) in enumerate(folds):
             prepare = Preparation.of(x[train])
             inner, outer = prepare.apply(x[train]), prepare.apply(x[test])
+            beta = None
             for j, penalizer in enumerate(self.penalizer_grid):
-                beta = ridge_cox(inner, y[train, 0], y[train, 1], penalizer=penalizer)
+                # each fit starts from the last: neighbouring penalties have close solutions
+                beta = ridge_cox(inner, y[train, 0], y[train, 1], penalizer=penalizer, start=beta)
                 c = harrell_c(y[test, 0], y[test, 1], outer @ beta)
                 held[k, j] = 0.5 if c is None else c
         scores = held.mean(axis=0).tolist()
@@ -595,7 +616,8 @@ def _interval(samples: Floats, confidence: float) -> list[float | None]:
 
 def _draws(n: int, count: int, rng: np.random.Generator) -> Floats:
     """Bootstrap draws as counts: row b says how often each patient is drawn in resample b."""
-    return np.asarray(rng.multinomial(n, np.full(n, 1 / n), size=count), dtype=np.float64)
+    drawn = rng.integers(n, size=(count, n)) + n * np.arange(count)[:, None]
+    return np.bincount(drawn.ravel(), minlength=count * n).reshape(count, n).astype(np.float32)
 
 
 def discrimination(
@@ -866,7 +888,13 @@ def survival_analysis(
         rows = rng.integers(n, size=n)
         if y[rows, 1].any():
             draws.append(
-                ridge_cox(scaled[rows], y[rows, 0], y[rows, 1], penalizer=final.penalizer_)
+                ridge_cox(
+                    scaled[rows],
+                    y[rows, 0],
+                    y[rows, 1],
+                    penalizer=final.penalizer_,
+                    start=final.coef_,
+                )
             )
     comparison = [
         {
@@ -920,7 +948,9 @@ METHOD = (
     "(each training part's response rate). Odds and hazard ratios are per unit of each "
     "feature (present against absent for a yes/no factor), with {coef}-resample bootstrap "
     "intervals at the chosen penalty (shrunk towards 1 by it). Published scores are compared "
-    "on the patients with a complete score. A model is fitted only with at least {epv} events "
+    "on the patients with a complete score. At most {most} treated patients are analysed (a "
+    "random sample when the program has more: precision is ample, and the time stays short). "
+    "A model is fitted only with at least {epv} events "
     "per column. A signal is claimed only when the interval's lower bound is above 0.5."
 )
 
@@ -935,6 +965,7 @@ def _method(spec: PredictionSpec) -> str:
         bins=v.calibration_bins,
         coef=v.coefficient_bootstrap,
         epv=v.events_per_variable,
+        most=f"{v.max_patients:,}",
     )
 
 
@@ -986,6 +1017,10 @@ def analyse(
         first_dose[course.patient_id] = min(day or course.first_dose_on, course.first_dose_on)
     patients = {p.patient_id: p for p in program.patients if p.treated}
     based = [b for b in program.baselines if b.patient_id in first_dose]
+    most = spec.validation.max_patients
+    if len(based) > most:
+        kept = set(sample_patients([b.patient_id for b in based], limit=most, seed=_seed(rng)))
+        based = [b for b in based if b.patient_id in kept]
     diagnoses = {p.patient_id: p.diagnosis for p in patients.values()}
     table = feature_table(based, diagnoses, spec)
     row = {pid: i for i, pid in enumerate(table.patient_ids)}
@@ -1026,6 +1061,7 @@ def analyse(
             "with_baseline": len(based),
             "assessed": len(assessed),
             "followed": len(followed),
+            "at_most": most,
         },
         "features": [
             {

@@ -18,7 +18,7 @@ from il2.domain.errors import InvalidInputError
 from il2.domain.findings import read_findings
 from il2.domain.records import ScreeningRecord
 from il2.science.dataset import Baseline, Program
-from il2.science.prediction import analyse
+from il2.science.prediction import analyse, prediction_spec, sample_patients
 from il2.services.context import Services
 
 SEED = 20261208
@@ -55,10 +55,13 @@ def baseline_of(
     return Baseline(patient_id, last.recorded_at.astimezone(UTC).date(), findings)
 
 
-def baselines(services: Services, data: Program) -> tuple[Baseline, ...]:
-    """The baselines of the program's treated patients, by patient id."""
+def baselines(
+    services: Services, data: Program, *, limit: int | None = None, seed: int = SEED
+) -> tuple[Baseline, ...]:
+    """The baselines of the program's treated patients (of at most `limit` of them, a seeded
+    random sample, when given), by patient id."""
     first = first_doses(data)
-    ids = sorted(first)
+    ids = sorted(first) if limit is None else sample_patients(list(first), limit=limit, seed=seed)
     found: list[Baseline] = []
     with services.uow() as uow:
         for start in range(0, len(ids), _CHUNK):
@@ -88,4 +91,5 @@ def prediction_summary(
 
 def prediction_section(services: Services, data: Program) -> dict[str, Any]:
     """The prediction section of the outcome summary: baselines read, then the analysis."""
-    return prediction_summary(replace(data, baselines=baselines(services, data)))
+    limit = prediction_spec().validation.max_patients
+    return prediction_summary(replace(data, baselines=baselines(services, data, limit=limit)))
