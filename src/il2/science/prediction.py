@@ -11,8 +11,11 @@ model is advice; nothing here feeds the eligibility verdict.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import math
 import tomllib
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -978,6 +981,40 @@ def _score_arrays(
     }
 
 
+_REMEMBERED: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_REMEMBER = 16
+
+
+def _key(
+    spec: PredictionSpec,
+    *,
+    rng: np.random.Generator,
+    x: Floats,
+    y: Floats,
+    scores: Mapping[str, Floats],
+    features: Sequence[str],
+) -> str:
+    """A digest of everything an analysis depends on (data, settings, the generator's state)."""
+    digest = hashlib.sha256(repr((spec.version, spec.validation, features, x.shape)).encode())
+    digest.update(repr(rng.bit_generator.state).encode())
+    for array in (x, y, *scores.values()):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(repr(sorted(scores)).encode())
+    return digest.hexdigest()
+
+
+def _remembered(key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The analysis of these inputs, computed once: the outcomes page and the report ask for
+    the same program again and again, and the answer is the same (a copy each time, so that a
+    caller's change never reaches the next)."""
+    if key not in _REMEMBERED:
+        _REMEMBERED[key] = compute()
+        while len(_REMEMBERED) > _REMEMBER:
+            _REMEMBERED.popitem(last=False)
+    _REMEMBERED.move_to_end(key)
+    return copy.deepcopy(_REMEMBERED[key])
+
+
 def usable(
     features: Sequence[Feature], values: Floats, diagnoses: Sequence[str], outcome: str
 ) -> tuple[list[int], dict[str, str]]:
@@ -993,7 +1030,7 @@ def usable(
         if outcome not in feature.outcomes:
             left_out[feature.id] = f"not a candidate for {outcome}"
         elif not (applies & ~np.isnan(column)).any():
-            left_out[feature.id] = "never recorded in the patients it applies to"
+            left_out[feature.id] = "no value recorded in the patients it applies to"
         elif len(np.unique(seen)) < 2 and not np.isnan(column).any():
             left_out[feature.id] = "the same in every patient"
         else:
@@ -1033,24 +1070,53 @@ def analyse(
         kept, left_out = usable(spec.features, values, [diagnoses[i] for i in ids], outcome)
         return values[:, kept], [spec.features[j] for j in kept], left_out
 
+    # one generator each, so that either analysis, remembered or not, leaves the other's alone
+    response_rng, survival_rng = rng.spawn(2)
     x, features, response_out = columns(assessed, "response")
-    response = response_analysis(
-        x,
-        np.array([best[i] in RESPONDERS for i in assessed], dtype=np.float64),
-        features,
-        validation=spec.validation,
-        rng=rng,
-        scores=_score_arrays(scores, assessed),
+    responded = np.array([best[i] in RESPONDERS for i in assessed], dtype=np.float64)
+    response_scores = _score_arrays(scores, assessed)
+    key = _key(
+        spec,
+        rng=response_rng,
+        x=x,
+        y=responded,
+        scores=response_scores,
+        features=[f.id for f in features],
+    )
+    response = _remembered(
+        key,
+        lambda: response_analysis(
+            x,
+            responded,
+            features,
+            validation=spec.validation,
+            rng=response_rng,
+            scores=response_scores,
+        ),
     )
     x, features, survival_out = columns(followed, "survival")
-    survival = survival_analysis(
-        x,
-        np.array([(patients[i].followed_to - first_dose[i]).days for i in followed], float),
-        np.array([patients[i].death_on is not None for i in followed], float),
-        features,
-        validation=spec.validation,
-        rng=rng,
-        scores=_score_arrays(scores, followed),
+    days = np.array([(patients[i].followed_to - first_dose[i]).days for i in followed], float)
+    died = np.array([patients[i].death_on is not None for i in followed], float)
+    survival_scores = _score_arrays(scores, followed)
+    key = _key(
+        spec,
+        rng=survival_rng,
+        x=x,
+        y=np.column_stack([days, died]),
+        scores=survival_scores,
+        features=[f.id for f in features],
+    )
+    survival = _remembered(
+        key,
+        lambda: survival_analysis(
+            x,
+            days,
+            died,
+            features,
+            validation=spec.validation,
+            rng=survival_rng,
+            scores=survival_scores,
+        ),
     )
     response["left_out"], survival["left_out"] = response_out, survival_out
     missing = np.isnan(table.values).sum(axis=0).tolist()
