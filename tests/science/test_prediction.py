@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import replace
+from datetime import date, timedelta
 from decimal import Decimal
 from importlib import resources
 from typing import Any
@@ -16,6 +18,7 @@ from lifelines.utils import concordance_index  # type: ignore[import-untyped]
 from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
 from il2.domain.errors import InvalidInputError, RuleTableError
+from il2.science.dataset import Baseline, Course, Patient, Program, Response
 from il2.science.prediction import (
     Feature,
     Preparation,
@@ -23,6 +26,7 @@ from il2.science.prediction import (
     SurvivalModel,
     Validation,
     _preprocess,
+    analyse,
     feature_value,
     harrell_c,
     parse_spec,
@@ -30,6 +34,7 @@ from il2.science.prediction import (
     response_analysis,
     ridge_cox,
     ridge_logistic,
+    sample_patients,
     survival_analysis,
 )
 
@@ -133,9 +138,13 @@ def test_a_published_score_is_compared_on_the_patients_with_a_complete_score(
     points = np.where(x[:, 0] > 0, 0.0, 2.0)  # fewer adverse points with the factor
     points[:40] = np.nan
     result = response_analysis(
-        x, y, [FACTOR, NOISE], validation=QUICK, rng=np.random.default_rng(0),
+        x,
+        y,
+        [FACTOR, NOISE],
+        validation=QUICK,
+        rng=np.random.default_rng(0),
         scores={"score": points},
-    )  # fmt: skip
+    )
     row = result["comparison"][-1]
     assert (row["name"], row["patients"], row["left_out"]) == ("score", 360, 40)
     assert row["auc"]["value"] > 0.5
@@ -211,20 +220,39 @@ def test_the_ridge_cox_fit_agrees_with_lifelines(penalizer: float) -> None:
         ("ca_ix_high", {"tumour.ca_ix_pct": Decimal("85.5")}, "renal_cell_carcinoma", 1.0),
         ("ca_ix_high", {}, "renal_cell_carcinoma", math.nan),
         ("ca_ix_high", {}, "melanoma", 0.0),
-        ("skin_subcutaneous_only", {"tumour.sites": frozenset({"skin_subcutaneous"})},
-         "melanoma", 1.0),
-        ("skin_subcutaneous_only", {"tumour.sites": frozenset({"skin_subcutaneous", "lung"})},
-         "melanoma", 0.0),
-        ("prior_anti_pd1", {"history.prior_therapies": frozenset({"anti_pd1", "chemotherapy"})},
-         "melanoma", 1.0),
-        ("hemoglobin_below_lln",
-         {"labs.hemoglobin_g_dl": Decimal("11.9"), "labs.hemoglobin_lln_g_dl": Decimal(12)},
-         "melanoma", 1.0),
-        ("log_ldh_uln", {"labs.ldh_u_l": Decimal(500), "labs.ldh_uln_u_l": Decimal(250)},
-         "melanoma", math.log(2)),
+        (
+            "skin_subcutaneous_only",
+            {"tumour.sites": frozenset({"skin_subcutaneous"})},
+            "melanoma",
+            1.0,
+        ),
+        (
+            "skin_subcutaneous_only",
+            {"tumour.sites": frozenset({"skin_subcutaneous", "lung"})},
+            "melanoma",
+            0.0,
+        ),
+        (
+            "prior_anti_pd1",
+            {"history.prior_therapies": frozenset({"anti_pd1", "chemotherapy"})},
+            "melanoma",
+            1.0,
+        ),
+        (
+            "hemoglobin_below_lln",
+            {"labs.hemoglobin_g_dl": Decimal("11.9"), "labs.hemoglobin_lln_g_dl": Decimal(12)},
+            "melanoma",
+            1.0,
+        ),
+        (
+            "log_ldh_uln",
+            {"labs.ldh_u_l": Decimal(500), "labs.ldh_uln_u_l": Decimal(250)},
+            "melanoma",
+            math.log(2),
+        ),
         ("melanoma", {"diagnosis": "melanoma"}, "melanoma", 1.0),
     ],
-)  # fmt: skip
+)
 def test_each_factor_is_read_from_the_baseline_as_the_data_file_says(
     kind: str, findings: dict[str, Any], diagnosis: str, expected: float
 ) -> None:
@@ -247,3 +275,88 @@ def test_a_feature_of_an_unknown_kind_is_refused_naming_the_field() -> None:
     broken = text.replace('kind = "number"', 'kind = "guess"', 1)
     with pytest.raises(RuleTableError, match=r"features\[1\]\.kind"):
         parse_spec(broken)
+
+
+def _program(n: int, seed: int) -> Program:
+    """Treated patients whose response goes with CA-IX above 85% (RCC) and skin-only disease
+    (melanoma), each with a baseline, a response and follow-up."""
+    rng = np.random.default_rng(seed)
+    start, as_of = date(2020, 1, 1), date(2026, 1, 1)
+    patients, courses, responses, baselines = [], [], [], []
+    for pid in range(1, n + 1):
+        diagnosis = "melanoma" if pid % 2 else "renal_cell_carcinoma"
+        favoured = rng.random() < 0.4
+        found: dict[str, Any] = {"diagnosis": diagnosis, "ecog": Decimal(int(rng.integers(2)))}
+        if diagnosis == "melanoma":
+            found["tumour.sites"] = frozenset({"skin_subcutaneous"} if favoured else {"lung"})
+        else:
+            found["tumour.ca_ix_pct"] = Decimal(95 if favoured else 30)
+        responder = rng.random() < (0.45 if favoured else 0.08)
+        first = start + timedelta(days=int(rng.integers(0, 700)))
+        died = first + timedelta(days=int(rng.exponential(2500 if responder else 500)))
+        death = died if died < as_of else None
+        patients.append(
+            Patient(
+                pid,
+                diagnosis,
+                first,
+                eligible=True,
+                treated=True,
+                death_on=death,
+                last_contact_on=death or as_of,
+            )
+        )
+        courses.append(Course(pid, pid, 1, "hd", first, first, 4))
+        responses.append(Response(pid, "PR" if responder else "PD", None, None, None, (), first))
+        baselines.append(Baseline(pid, first, found))
+    return Program(
+        tuple(patients),
+        tuple(courses),
+        (),
+        (),
+        tuple(responses),
+        as_of=as_of,
+        baselines=tuple(baselines),
+    )
+
+
+QUICK_SPEC = replace(prediction_spec(), validation=QUICK)
+
+
+@pytest.fixture(scope="module")
+def program_analysis() -> dict[str, Any]:
+    return analyse(_program(400, 12), rng=np.random.default_rng(5), spec=QUICK_SPEC)
+
+
+def test_on_a_program_the_model_recovers_the_factors_its_responses_were_made_with(
+    program_analysis: dict[str, Any],
+) -> None:
+    response = program_analysis["response"]
+    assert response["verdict"] == "signal"
+    ratios = {c["feature"]: c for c in response["coefficients"]}
+    for factor in ("ca_ix_high", "skin_subcutaneous_only"):
+        assert ratios[factor]["ci95"][0] > 1, ratios[factor]
+    assert "ecog" in ratios
+    assert response["left_out"]["log_ldh_uln"] == "not a candidate for response"
+    assert program_analysis["survival"]["verdict"] in {"signal", "no_evidence"}
+
+
+def test_the_analysis_is_the_same_again_and_a_change_to_one_answer_never_reaches_the_next(
+    program_analysis: dict[str, Any],
+) -> None:
+    again = analyse(_program(400, 12), rng=np.random.default_rng(5), spec=QUICK_SPEC)
+    assert again == program_analysis
+    again["response"]["auc"]["value"] = -1.0
+    third = analyse(_program(400, 12), rng=np.random.default_rng(5), spec=QUICK_SPEC)
+    assert third["response"]["auc"] == program_analysis["response"]["auc"]
+
+
+def test_a_program_larger_than_the_limit_is_analysed_on_a_seeded_sample() -> None:
+    spec = replace(prediction_spec(), validation=replace(QUICK, max_patients=150))
+    result = analyse(_program(240, 13), rng=np.random.default_rng(1), spec=spec)
+    assert result["patients"]["treated"] == 240
+    assert result["patients"]["with_baseline"] == 150
+    assert sample_patients(range(240), limit=150, seed=3) == sample_patients(
+        list(reversed(range(240))), limit=150, seed=3
+    )
+    assert len(sample_patients(range(10), limit=150, seed=3)) == 10
