@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,7 @@ def test_the_report_states_who_responds_with_its_method_and_selects_result(
         prediction
     )
     assert "nested cross-validation" in prediction["method"]
+    json.dumps(prediction, allow_nan=False)  # plain JSON: no NaN or infinity anywhere
     assert prediction["patients"]["with_baseline"] == prediction["patients"]["treated"] > 0
     for block in (prediction["response"], prediction["survival"]):
         assert block["verdict"] in {"signal", "no_evidence", "too_few"}

@@ -695,7 +695,12 @@ def calibration(y: Floats, p: Floats, *, bins: int) -> dict[str, Any]:
     logit = np.log(np.clip(p, 1e-9, 1 - 1e-9) / np.clip(1 - p, 1e-9, 1))
     intercept = float(_logistic(logit, y, logit, slope=False)[0])
     slope = float(_logistic(logit, y, np.zeros_like(y), slope=True)[1])
-    return {"bins": rows, "intercept": intercept, "slope": slope}
+    # every prediction alike (a model that shrank to the prevalence) has no slope: None, not NaN
+    return {
+        "bins": rows,
+        "intercept": intercept if math.isfinite(intercept) else None,
+        "slope": slope if math.isfinite(slope) and np.ptp(logit) > 1e-9 else None,
+    }
 
 
 # ---------------------------------------------------------------- the analyses
