@@ -53,7 +53,7 @@ def with_baselines(program: Program, rng: np.random.Generator) -> Program:
 
 
 def main(sizes: tuple[int, ...] = SIZES) -> None:
-    """Time `analyse` on each size (a second run shows the time without first-call costs)."""
+    """Time `analyse` on each size, then again (the second answer is the remembered one)."""
     for patients in sizes:
         rng = np.random.default_rng(SEED)
         program = with_baselines(synthetic_program(patients=patients, rng=rng), rng)
