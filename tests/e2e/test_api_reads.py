@@ -131,6 +131,7 @@ def test_outcomes_answer_the_summary_with_its_data_quality(client: TestClient) -
     assert body["as_of"] == "2026-12-07"
     assert body["patients"]["referred"] == len(PEOPLE)
     assert body["data_quality"]["problems"] == []
+    assert {"response", "survival", "method", "select_trial", "verdict"} <= set(body["prediction"])
     assert "Smith" not in answer.text
     assert (
         client.get("/api/outcomes?as_of=soon", headers=sign_in(client, "researcher")).status_code

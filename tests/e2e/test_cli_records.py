@@ -128,7 +128,10 @@ def test_demo_patients_writes_that_many_referrals_in_bulk_every_record_audited(
     assert _count(database, "SELECT COUNT(*) FROM patients") == 30
     report = run("report", "--as-of", "2026-11-01", "--json", database=database)
     assert report.returncode == 0, report.stderr
-    assert json.loads(report.stdout)["patients"]["referred"] == 30
+    summary = json.loads(report.stdout)
+    assert summary["patients"]["referred"] == 30
+    # 30 patients: too few responders for the program's own model, and it says so
+    assert summary["prediction"]["response"]["verdict"] == "too_few"
 
 
 def test_demo_refuses_no_patients_naming_the_option(database: Path) -> None:

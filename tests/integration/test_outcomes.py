@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -60,3 +61,22 @@ def test_the_report_has_the_contract_fields_and_the_four_plots(
     assert summary["inpatient_days_per_year"]
     assert html.count("<svg") >= 4
     assert "http://" not in html.replace("http://www.w3.org", "")
+
+
+def test_the_report_states_who_responds_with_its_method_and_selects_result(
+    outcome: tuple[dict[str, Any], str],
+) -> None:
+    summary, html = outcome
+    prediction = summary["prediction"]
+    assert {"response", "survival", "method", "select_trial", "sources", "verdict"} <= set(
+        prediction
+    )
+    assert "nested cross-validation" in prediction["method"]
+    json.dumps(prediction, allow_nan=False)  # plain JSON: no NaN or infinity anywhere
+    assert prediction["patients"]["with_baseline"] == prediction["patients"]["treated"] > 0
+    for block in (prediction["response"], prediction["survival"]):
+        assert block["verdict"] in {"signal", "no_evidence", "too_few"}
+        assert block["verdict_text"] in prediction["verdict"]
+    assert "Who responds: the program's own model" in html
+    assert "SELECT (McDermott 2015)" in html
+    assert "never enters the eligibility verdict" in html

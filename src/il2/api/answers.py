@@ -466,6 +466,11 @@ class OutcomeSummary(OpenAnswer):
     as_of: str = Field(description="ISO 8601 date: the data cut-off")
     comparison: Comparison
     data_quality: Document
+    prediction: Document = Field(
+        description="Who responds: the program's own responder and survival models (nested "
+        "cross-validation, AUC and C-index with bootstrap intervals, calibration, the published "
+        "scores and no model beside them, SELECT's result). Advice; never part of eligibility."
+    )
 
 
 class Arm(Answer):

@@ -38,6 +38,7 @@ from il2.services.auditing import audit
 from il2.services.context import Services
 from il2.services.outlines import course_outline, entry_outline
 from il2.services.permissions import require
+from il2.services.prediction import prediction_section
 from il2.services.studies import arms_by_patient
 
 _RANK = {"CR": 0, "PR": 1, "SD": 2, "non-CR/non-PD": 2, "PD": 3, "NE": 4}
@@ -461,6 +462,7 @@ def _summarized(
         data = filtered(data, filters)
     summary = summarize(data, price_per_vial=price_per_vial)
     summary["comparison"] = comparison(services, data, filters.study_id)
+    summary["prediction"] = prediction_section(services, data)
     summary["data_quality"] = quality.summary(problems, key=services.study_key)
     return data, summary
 

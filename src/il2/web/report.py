@@ -14,6 +14,7 @@ from jinja2 import Environment
 
 from il2.science.dataset import BEST_RESPONSES, DIAGNOSES
 from il2.science.plots import DIAGNOSIS_NAMES, ReportFigures
+from il2.science.prediction_plots import calibration_plot, calibration_text
 
 TOXICITY_ROWS = 25
 ENDPOINT_NAMES = {
@@ -91,9 +92,39 @@ def format_signed(value: float) -> str:
     return f"{value:+g}"
 
 
+def format_concordance(block: Mapping[str, Any] | None) -> str:
+    """An AUC or C-index with its 95% interval: `0.71 (0.64-0.78)` (an en dash)."""
+    if not block or block.get("value") is None:
+        return DASH
+    lower, upper = block["ci95"]
+    return f"{block['value']:.2f} ({lower:.2f}{DASH}{upper:.2f})"
+
+
+def format_ratio(row: Mapping[str, Any]) -> str:
+    """An odds or hazard ratio with its bootstrap interval: `3.10 (1.80-5.20)`."""
+    lower, upper = row["ci95"]
+    if lower is None or upper is None:
+        return f"{row['ratio']:.2f}"
+    return f"{row['ratio']:.2f} ({lower:.2f}{DASH}{upper:.2f})"
+
+
+def _prediction_figure(summary: Mapping[str, Any]) -> tuple[str, str]:
+    """The calibration curve of the responder model and its text alternative."""
+    response = (summary.get("prediction") or {}).get("response") or {}
+    bins = (response.get("calibration") or {}).get("bins") or []
+    if not bins:
+        return "", ""  # no model fitted: nothing to draw (and no time spent drawing it)
+    return calibration_plot(bins), calibration_text(bins)
+
+
 def context(summary: Mapping[str, Any], figures: ReportFigures) -> dict[str, Any]:
     """What `_report.html` needs: the summary, the figures and how to write each number."""
+    prediction_figure, prediction_text = _prediction_figure(summary)
     return {
+        "prediction_figure": prediction_figure,
+        "prediction_text": prediction_text,
+        "concordance": format_concordance,
+        "ratio": format_ratio,
         "summary": summary,
         "figures": figures,
         "report_diagnoses": DIAGNOSES,
