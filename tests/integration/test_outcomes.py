@@ -80,3 +80,10 @@ def test_the_report_states_who_responds_with_its_method_and_selects_result(
     assert "Who responds: the program's own model" in html
     assert "SELECT (McDermott 2015)" in html
     assert "never enters the eligibility verdict" in html
+    # the published scores, computed from the same baselines, are set beside the model
+    for block, measure in ((prediction["response"], "auc"), (prediction["survival"], "c_index")):
+        compared = {row["name"]: row for row in block["comparison"]}
+        for score in ("IMDC (Heng) risk", "MSKCC (Motzer) risk", "Melanoma prognostic factors"):
+            assert compared[score]["patients"] > 0, compared
+            assert 0 <= compared[score][measure]["value"] <= 1
+        assert "IMDC (Heng) risk" in html

@@ -37,6 +37,8 @@ from il2.science.prediction import (
     sample_patients,
     survival_analysis,
 )
+from il2.science.simulation import known_dependence
+from il2.science.synthetic import synthetic_program
 
 QUICK = Validation(bootstrap=400, coefficient_bootstrap=100)
 FACTOR = Feature(id="factor", label="The factor", kind="number", field="factor", source="test")
@@ -360,3 +362,55 @@ def test_a_program_larger_than_the_limit_is_analysed_on_a_seeded_sample() -> Non
         list(reversed(range(240))), limit=150, seed=3
     )
     assert len(sample_patients(range(10), limit=150, seed=3)) == 10
+
+
+# --- the demo's own simulation: the dependence it was built with, recovered -------------------
+
+DEMO_REFERRALS, DEMO_SEED = 4000, 21
+
+
+@pytest.fixture(scope="module")
+def demo_simulation() -> Program:
+    """The demo's simulation (science.synthetic: the model's responses, the cited factor
+    shares of science/data/simulation.toml), large enough for its ~1,000 sampled patients."""
+    return synthetic_program(patients=DEMO_REFERRALS, rng=np.random.default_rng(DEMO_SEED))
+
+
+def test_on_the_demos_simulation_the_model_recovers_the_cited_factors_and_reports_calibration(
+    demo_simulation: Program,
+) -> None:
+    response = analyse(demo_simulation, rng=np.random.default_rng(5))["response"]
+    assert response["verdict"] == "signal", response["auc"]
+    ratios = {c["feature"]: c for c in response["coefficients"]}
+    built_with = {
+        "ca_ix_high": known_dependence("renal_cell_carcinoma"),
+        "skin_subcutaneous_only": known_dependence("melanoma"),
+    }
+    for feature, known in built_with.items():
+        low, high = ratios[feature]["ci95"]
+        assert 1 < low <= known.odds_ratio <= high, (feature, ratios[feature], known.odds_ratio)
+    for independent in ("ecog", "prior_anti_pd1"):  # drawn independent of response
+        low, high = ratios[independent]["ci95"]
+        assert low <= 1 <= high, ratios[independent]
+    calibration = response["calibration"]
+    assert sum(b["patients"] for b in calibration["bins"]) == response["patients"]
+    assert math.isfinite(calibration["slope"])
+    assert math.isfinite(calibration["intercept"])
+
+
+def test_on_the_demos_simulation_with_the_factors_shuffled_the_model_reports_no_signal(
+    demo_simulation: Program,
+) -> None:
+    """Each diagnosis's baselines dealt out again at random among its own patients: every
+    factor keeps its distribution and loses any link with the patient's response."""
+    rng = np.random.default_rng(8)
+    diagnosis = {p.patient_id: p.diagnosis for p in demo_simulation.patients}
+    dealt: list[Baseline] = []
+    for each in ("renal_cell_carcinoma", "melanoma"):
+        mine = [b for b in demo_simulation.baselines if diagnosis[b.patient_id] == each]
+        order = rng.permutation(len(mine))
+        dealt += [
+            replace(b, findings=mine[int(i)].findings) for b, i in zip(mine, order, strict=True)
+        ]
+    unlinked = replace(demo_simulation, baselines=tuple(dealt))
+    assert analyse(unlinked, rng=np.random.default_rng(5))["response"]["verdict"] == "no_evidence"

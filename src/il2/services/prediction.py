@@ -16,6 +16,7 @@ import numpy as np
 
 from il2.domain.errors import InvalidInputError
 from il2.domain.findings import read_findings
+from il2.domain.prognosis import assess_prognosis
 from il2.domain.records import ScreeningRecord
 from il2.science.dataset import Baseline, Program
 from il2.science.prediction import analyse, prediction_spec, sample_patients
@@ -89,7 +90,25 @@ def prediction_summary(
     return summary
 
 
+def published_scores(services: Services, data: Program) -> dict[str, dict[int, int]]:
+    """Each published score's factor count per patient whose baseline settles it (a score with
+    an unknown factor is left out for that patient), keyed by the score's name."""
+    table = services.rules.prognostic_scores
+    diagnosis = {p.patient_id: p.diagnosis for p in data.patients}
+    found: dict[str, dict[int, int]] = {}
+    for baseline in data.baselines:
+        assessed = assess_prognosis(
+            baseline.findings, diagnosis=diagnosis[baseline.patient_id], table=table
+        )
+        for score in assessed:
+            if score.count_low == score.count_high:
+                found.setdefault(score.name, {})[baseline.patient_id] = score.count_low
+    return found
+
+
 def prediction_section(services: Services, data: Program) -> dict[str, Any]:
-    """The prediction section of the outcome summary: baselines read, then the analysis."""
+    """The prediction section of the outcome summary: baselines read, then the analysis beside
+    the published scores computed from the same baselines."""
     limit = prediction_spec().validation.max_patients
-    return prediction_summary(replace(data, baselines=baselines(services, data, limit=limit)))
+    based = replace(data, baselines=baselines(services, data, limit=limit))
+    return prediction_summary(based, scores=published_scores(services, based))
