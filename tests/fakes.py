@@ -27,6 +27,7 @@ from il2.domain.diary import DiaryEntry
 from il2.domain.errors import ConflictError
 from il2.domain.records import (
     AuditEntry,
+    CourseDoseLine,
     CourseRecord,
     DoseRecord,
     InfusionEventRecord,
@@ -250,6 +251,22 @@ class FakeDoses(_Repository):
             )
             for d in sorted(self._store.doses.values(), key=lambda d: d.id)
             if d.course_id in courses
+        ]
+
+    def engine_holds(self) -> Sequence[DoseRecord]:
+        """Every dose the engine held, with its decision, by course and dose."""
+        held = [d for d in self._store.doses.values() if d.decision_action == "hold"]
+        return sorted(held, key=lambda d: (d.course_id, d.cycle, d.dose_number))
+
+    def ledger_lines(self) -> Sequence[CourseDoseLine]:
+        """The whole ledger without the documents, by course, cycle and dose number."""
+        return [
+            CourseDoseLine(
+                d.course_id, d.cycle, d.dose_number, d.outcome, d.decision_action, d.given_at
+            )
+            for d in sorted(
+                self._store.doses.values(), key=lambda d: (d.course_id, d.cycle, d.dose_number)
+            )
         ]
 
 

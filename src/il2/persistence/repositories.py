@@ -29,6 +29,7 @@ from il2.domain.errors import ConflictError, NotFoundError
 from il2.domain.records import (
     AuditEntry,
     ClinicalEntry,
+    CourseDoseLine,
     CourseOutline,
     CourseRecord,
     CycleTally,
@@ -126,6 +127,15 @@ _LEDGER_LINES = (
     .where(_DOSES.c.course_id == bindparam("course_id"))
     .order_by(_DOSES.c.cycle, _DOSES.c.dose_number)
 )
+# The whole ledger's lines, course by course in dose order (override analysis reads them).
+_ALL_LINES = select(
+    _DOSES.c.course_id,
+    _DOSES.c.cycle,
+    _DOSES.c.dose_number,
+    _DOSES.c.outcome,
+    _DOSES.c.decision_action,
+    _DOSES.c.given_at,
+).order_by(_DOSES.c.course_id, _DOSES.c.cycle, _DOSES.c.dose_number)
 # The patient's whole timeline: every course's ledger lines, in the order they were recorded.
 _PATIENT_LINES = (
     select(
@@ -805,6 +815,23 @@ class SqlDoses:
             .order_by(DoseRow.cycle, DoseRow.dose_number)
         )
         return [_dose(row) for row in self._session.scalars(query)]
+
+    def engine_holds(self) -> Sequence[DoseRecord]:
+        """Every dose the before-dose engine held, with its decision, by course and dose."""
+        query = (
+            select(DoseRow)
+            .where(DoseRow.decision_action == "hold")
+            .order_by(DoseRow.course_id, DoseRow.cycle, DoseRow.dose_number)
+        )
+        return [_dose(row) for row in self._session.scalars(query)]
+
+    def ledger_lines(self) -> Sequence[CourseDoseLine]:
+        """The whole ledger without the documents, by course, cycle and dose number."""
+        rows = _core(self._session, _ALL_LINES)
+        return [
+            CourseDoseLine(course, cycle, number, DoseOutcome(outcome), action, given_at)
+            for course, cycle, number, outcome, action, given_at in rows
+        ]
 
     def cycle_tallies(self) -> Sequence[CycleTally]:
         """Every cycle with doses recorded, counted by the database."""

@@ -315,7 +315,9 @@ def parse_simulation(text: str, *, file: str = _FILE) -> Proportions:
         root = Node(tomllib.loads(text), file)
     except tomllib.TOMLDecodeError as error:
         raise RuleTableError(file=file, field="(syntax)", problem=str(error)) from None
-    root.only("meta", "responses", "survival", "toxicities", "prognostic")
+    root.only("meta", "responses", "survival", "toxicities", "prognostic", "demo_overrides")
+    if root.has("demo_overrides"):
+        _demo_overrides(root.table("demo_overrides"))
     root.table("meta").text("reference")
     responses = root.table("responses")
     responses.only("stable_disease", "source", "not_evaluable", "not_evaluable_source")
@@ -338,6 +340,39 @@ def parse_simulation(text: str, *, file: str = _FILE) -> Proportions:
         ),
         prognostic=_prognostic(root.table("prognostic")),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOverrides:
+    """How the demo's physician overrides holds: the share of overridable holds given, and the
+    reasons written (demo choices, `[demo_overrides]` of `data/simulation.toml`)."""
+
+    share: float
+    reasons: tuple[str, ...]
+
+
+def _demo_overrides(node: Node) -> DemoOverrides:
+    node.only("share", "status", "source", "reasons")
+    node.text("source")
+    if node.text("status") != "assumption":
+        raise node.fail("status", "the demo's override rate has no source: it is an assumption")
+    reasons = node.texts("reasons")
+    if not reasons:
+        raise node.fail("reasons", "must name one or more override reasons")
+    return DemoOverrides(share=_share(node, "share"), reasons=reasons)
+
+
+def parse_demo_overrides(text: str, *, file: str = _FILE) -> DemoOverrides:
+    """The `[demo_overrides]` section of a simulation file; `RuleTableError` when bad or absent."""
+    parse_simulation(text, file=file)
+    return _demo_overrides(Node(tomllib.loads(text), file).table("demo_overrides"))
+
+
+@cache
+def demo_overrides() -> DemoOverrides:
+    """The bundled demo override choices (read once)."""
+    text = resources.files("il2.science").joinpath("data", _FILE).read_text(encoding="utf-8")
+    return parse_demo_overrides(text)
 
 
 @cache

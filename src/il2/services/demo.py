@@ -32,6 +32,7 @@ from il2.science.simulation import (
     SIMULATED_REGIMEN,
     bedside_assessment,
     death_on,
+    demo_overrides,
     lesion_measurements,
     prognostic_findings,
     screening_findings,
@@ -245,20 +246,50 @@ class _Run:
     staff: dict[str, Actor]
     doses: int = 0
     courses: int = 0
+    seed: int = 1
 
     def at(self, moment: datetime) -> None:
         self.clock.now = moment
 
 
+def _override_rng(run: _Run, course_id: int, cycle: int, number: int) -> random.Random:
+    """The draw of whether the physician would override this dose's hold: a generator of its
+    own per dose, so `run.rng`'s stream (and every other draw of the demo) stays as it was."""
+    return random.Random(f"{run.seed}-override-{course_id}-{cycle}-{number}")  # noqa: S311
+
+
+def _submit(run: _Run, course_id: int, submission: DoseSubmission) -> DoseOutcome:
+    """Record a dose as the nurse; or, when this dose's own draw says the physician would
+    override a hold (demo_overrides: share and reasons), as the physician with a reason.
+
+    The physician gives the dose, overriding every overridable hold the engine finds (a dose
+    the engine gives is simply given); a dose the engine stops, or holds for a reason never
+    overridden (the interval), is refused, and the nurse records it as the engine decides.
+    """
+    choice = demo_overrides()
+    draw = _override_rng(run, course_id, submission.cycle, submission.dose_number)
+    if draw.random() < choice.share:
+        reason = choice.reasons[draw.randrange(len(choice.reasons))]
+        try:
+            return run.writer.dose(
+                run.staff["demo-physician"],
+                course_id,
+                replace(submission, outcome=DoseOutcome.GIVEN, override_reason=reason),
+            )
+        except RefusedError:
+            pass
+    return run.writer.dose(run.staff["demo-nurse"], course_id, submission)
+
+
 def _cycle(run: _Run, course_id: int, cycle: dict[str, Any], frailty: float, weight: float) -> bool:
     """Assess and record a cycle's doses at their due times; True if any dose was given."""
-    nurse, verifier = run.staff["demo-nurse"], "demo-nurse2"
+    verifier = "demo-nurse2"
     gave = False
     for dose in cycle["doses"]:
         due = datetime.fromisoformat(dose["due_at"])
         run.at(due)
-        outcome = run.writer.dose(
-            nurse,
+        outcome = _submit(
+            run,
             course_id,
             DoseSubmission(
                 cycle=cycle["cycle"],
@@ -449,7 +480,7 @@ def build_demo(
     rng = random.Random(seed)  # noqa: S311 - a reproducible simulation, not cryptography
     clock = SimulatedClock(datetime.combine(until, time(0), tzinfo=UTC))
     simulated = replace(services, clock=clock)
-    run = _Run(simulated, writer(simulated), clock, rng, {})
+    run = _Run(simulated, writer(simulated), clock, rng, {}, seed=seed)
     run.staff = ensure_staff(run.services)
     referrals = patients or round(years * CYCLES_PER_YEAR / CYCLES_PER_REFERRAL)
     start = until - timedelta(days=round(365.25 * years))

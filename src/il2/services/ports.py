@@ -17,6 +17,7 @@ from il2.domain.exports import ExportFile, ExportJob, ExportStatus
 from il2.domain.records import (
     AuditEntry,
     ClinicalEntry,
+    CourseDoseLine,
     CourseOutline,
     CourseRecord,
     CycleTally,
@@ -338,6 +339,15 @@ class Doses(Protocol):
 
     def lines_for_patient(self, patient_id: int) -> Sequence[PatientLedgerLine]:
         """The patient's whole ledger without the documents, every course, in recording order."""
+        ...
+
+    def engine_holds(self) -> Sequence[DoseRecord]:
+        """Every dose the before-dose engine held (given against the hold or not), with its
+        decision, by course and dose order."""
+        ...
+
+    def ledger_lines(self) -> Sequence[CourseDoseLine]:
+        """The whole ledger without the documents, by course, cycle and dose number."""
         ...
 
     def cycle_tallies(self) -> Sequence[CycleTally]:
