@@ -460,6 +460,72 @@ class Comparison(Answer):
     method: str
 
 
+class Difference(Answer):
+    """Overridden minus not overridden, with its 95% interval (MOVER from the exact ones)."""
+
+    value: float
+    ci95: list[float]
+
+
+class OverrideArm(Answer):
+    """What followed one arm's holds (each share of the holds where it is known)."""
+
+    holds: int
+    patients: int
+    no_next_assessment: int = Field(description="Holds with no later dose recorded in the course")
+    next_give: Rate | None
+    next_hold: Rate | None
+    next_stop: Rate | None = Field(description="The next decision stops the cycle or discontinues")
+    severe_toxicity_48h: Rate | None = Field(
+        description="A toxicity of CTCAE grade 3 or worse dated within 48 h of the assessment"
+    )
+    cycle_completed: Rate | None
+    objective_response: Rate | None = Field(description="The patient's best response CR or PR")
+
+
+class OverrideComparison(Answer):
+    """Overridden holds against comparable holds not overridden, in one group."""
+
+    key: str = Field(description="'all', the rule id, the prescriber's code or the year")
+    overridden: OverrideArm
+    not_overridden: OverrideArm
+    difference: dict[str, Difference | None]
+    small: bool = Field(description="Fewer holds than `small_group` in either arm")
+
+
+class OverrideListed(Answer):
+    """One override, de-identified: where, which rules, by whom, and what followed."""
+
+    patient: str = Field(description="The patient's study number")
+    course: int
+    cycle: int
+    dose_number: int
+    year: int
+    day: int | None = Field(description="Days from the patient's day 0 (first dose)")
+    rules: list[str]
+    reason: str | None = Field(description="Free text: withheld in this de-identified view")
+    prescriber: str | None = Field(description="A code stable under the site's study key")
+    next_decision: Literal["give", "hold", "stop", "discontinue", "none"]
+    severe_toxicity_48h: bool
+    cycle_completed: bool | None
+    best_response: str | None
+
+
+class OverrideAnalysis(Answer):
+    """Every override with the rules it overrode and what followed, against comparable holds."""
+
+    holds: int = Field(description="Analysed holds: every reason overridable")
+    overridden: int
+    left_out: int = Field(description="Holds naming a reason never overridden, or stopped")
+    overall: OverrideComparison
+    by_rule: list[OverrideComparison]
+    by_prescriber: list[OverrideComparison]
+    by_year: list[OverrideComparison]
+    overrides: list[OverrideListed]
+    small_group: int
+    method: str
+
+
 class OutcomeSummary(OpenAnswer):
     """The program's de-identified outcome summary, as `il2 report --json`."""
 
@@ -471,6 +537,7 @@ class OutcomeSummary(OpenAnswer):
         "cross-validation, AUC and C-index with bootstrap intervals, calibration, the published "
         "scores and no model beside them, SELECT's result). Advice; never part of eligibility."
     )
+    overrides: OverrideAnalysis
 
 
 class Arm(Answer):

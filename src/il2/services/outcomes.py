@@ -37,6 +37,7 @@ from il2.services import quality
 from il2.services.auditing import audit
 from il2.services.context import Services
 from il2.services.outlines import course_outline, entry_outline
+from il2.services.override_analysis import override_summary
 from il2.services.permissions import require
 from il2.services.prediction import prediction_section
 from il2.services.studies import arms_by_patient
@@ -464,6 +465,7 @@ def _summarized(
     summary["comparison"] = comparison(services, data, filters.study_id)
     summary["prediction"] = prediction_section(services, data)
     summary["data_quality"] = quality.summary(problems, key=services.study_key)
+    summary["overrides"] = override_summary(services, actor, data)
     return data, summary
 
 
