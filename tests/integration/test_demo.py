@@ -67,14 +67,25 @@ def test_every_demo_record_is_audited_and_doses_follow_the_engine(demo_five: App
         audited = connection.execute(
             text("SELECT COUNT(*) FROM audit WHERE entity = 'dose'")
         ).scalar_one()
+        # given exactly when the engine said give, or a physician overrode its hold
         mismatched = connection.execute(
             text(
-                "SELECT COUNT(*) FROM doses WHERE (outcome = 'given') != (decision_action = 'give')"
+                "SELECT COUNT(*) FROM doses WHERE (outcome = 'given') != (decision_action = 'give'"
+                " OR (decision_action = 'hold' AND override_by IS NOT NULL))"
             )
         ).scalar_one()
+        overrides = connection.execute(
+            text(
+                "SELECT override_by, recorded_by, override_reason IS NOT NULL, COUNT(*)"
+                " FROM doses WHERE override_by IS NOT NULL GROUP BY 1, 2, 3"
+            )
+        ).all()
     engine.dispose()
     assert audited == doses
     assert mismatched == 0
+    ((by, recorded_by, with_reason, count),) = overrides
+    assert (by, recorded_by, with_reason) == ("demo-physician", "demo-physician", 1)
+    assert count > 0
 
 
 def test_the_sbrt_arms_first_courses_follow_their_fractions_on_sbrt_hd(tmp_path: Path) -> None:

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from il2.api.answers import OutcomeSummary
 from il2.bootstrap import build_app, upgrade_database
 from il2.config import Settings
+from il2.domain.deidentify import WITHHELD
 from il2.services.accounts import actor_for_username
 from il2.services.demo import build_demo
 from il2.services.outcomes import report
@@ -87,3 +89,21 @@ def test_the_report_states_who_responds_with_its_method_and_selects_result(
             assert compared[score]["patients"] > 0, compared
             assert 0 <= compared[score][measure]["value"] <= 1
         assert "IMDC (Heng) risk" in html
+
+
+def test_the_demo_report_analyses_the_demo_physicians_overrides_de_identified(
+    outcome: tuple[dict[str, Any], str],
+) -> None:
+    summary, html = outcome
+    OutcomeSummary.model_validate(summary)  # the API's answer model takes the summary
+    overrides = summary["overrides"]
+    assert 0 < overrides["overridden"] < overrides["holds"]
+    assert len(overrides["overrides"]) == overrides["overridden"]
+    assert {o["prescriber"] for o in overrides["overrides"]} == {
+        row["key"] for row in overrides["by_prescriber"]
+    }
+    assert all(o["prescriber"].startswith("prescriber-") for o in overrides["overrides"])
+    assert {o["reason"] for o in overrides["overrides"]} == {WITHHELD}
+    assert sum(y["overridden"]["holds"] for y in overrides["by_year"]) == overrides["overridden"]
+    assert "Overrides and what followed" in html
+    assert overrides["method"][:40] in html

@@ -45,6 +45,7 @@ from il2.services.doses import (
 )
 from il2.services.history import retreatment_on
 from il2.services.outlines import course_outline, entry_outline
+from il2.services.override_analysis import engine_holds_overridably
 from il2.services.patients import patient_fields, screening_fields
 from il2.services.permissions import require
 from il2.services.planning import find_regimen
@@ -237,6 +238,23 @@ class BulkWriter:
         )
         self._pending.append(_Pending("doses", fields, actor, record.patient_id, course))
         return outcome
+
+    def overridable_hold(self, actor: Actor, course: int, submission: DoseSubmission) -> bool:
+        """As the demo's ServiceWriter: the engine's decision on the pending ledger, nothing
+        recorded."""
+        record = self._courses[course]
+        timeline = self._timelines[record.patient_id]
+        return engine_holds_overridably(
+            self._services,
+            actor,
+            record,
+            submission,
+            courses=timeline.courses,
+            ledger=timeline.ledger,
+            open_holds=holds_still_open(
+                timeline.decisions.get(course, []), submission.cycle, submission.dose_number
+            ),
+        )
 
     def _entry(self, actor: Actor, patient: int, fields: dict[str, Any]) -> None:
         course = fields.pop("course_id")

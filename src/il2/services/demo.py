@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
+from il2.domain.bedside import holds_still_open
 from il2.domain.checks import LimitCheck
 from il2.domain.errors import ConflictError, InvalidInputError, RefusedError, RuleTableError
 from il2.domain.records import Actor, DoseOutcome, Json
@@ -44,6 +45,7 @@ from il2.services.clinical import record_follow_up, record_response, record_toxi
 from il2.services.context import Services
 from il2.services.courses import plan_course
 from il2.services.doses import DoseSubmission, submit_dose
+from il2.services.override_analysis import engine_holds_overridably
 from il2.services.patients import create_patient, patient_count, record_screening
 from il2.services.studies import create_study, list_studies, record_assignment
 
@@ -105,6 +107,12 @@ class DemoWriter(Protocol):
 
     def dose(self, actor: Actor, course: int, submission: DoseSubmission) -> DoseOutcome:
         """Assess and record a dose (submit_dose); returns what was done."""
+        ...
+
+    def overridable_hold(self, actor: Actor, course: int, submission: DoseSubmission) -> bool:
+        """Whether the before-dose engine would hold this dose for reasons a physician may
+        override, and for nothing else (the decision the nurse sees before recording it);
+        nothing is recorded."""
         ...
 
     def toxicity(
@@ -173,6 +181,30 @@ class ServiceWriter:
         return submit_dose(
             self._services, actor, course, submission, password_check=self._passwords
         ).record.outcome
+
+    def overridable_hold(self, actor: Actor, course: int, submission: DoseSubmission) -> bool:
+        """dose_fields on the patient's ledger as record_dose reads it (the demo's courses keep
+        no diary and no infusion), nothing recorded: the simulated nurse's look at the decision,
+        which the dose recorded next repeats and audits."""
+        with self._services.uow() as uow:
+            record = uow.courses.get(course)
+            if record is None:
+                return False
+            courses = {c.id: c for c in uow.courses.for_patient(record.patient_id)}
+            ledger = uow.doses.lines_for_patient(record.patient_id)
+            earlier = [
+                (r.cycle, r.dose_number, r.outcome.value, r.decision)
+                for r in uow.doses.for_course(course)
+            ]
+        return engine_holds_overridably(
+            self._services,
+            actor,
+            record,
+            submission,
+            courses=courses,
+            ledger=ledger,
+            open_holds=holds_still_open(earlier, submission.cycle, submission.dose_number),
+        )
 
     def toxicity(
         self, actor: Actor, patient: int, *, observed_on: str, course: int, findings: Json
@@ -259,26 +291,17 @@ def _override_rng(run: _Run, course_id: int, cycle: int, number: int) -> random.
 
 
 def _submit(run: _Run, course_id: int, submission: DoseSubmission) -> DoseOutcome:
-    """Record a dose as the nurse; or, when this dose's own draw says the physician would
-    override a hold (demo_overrides: share and reasons), as the physician with a reason.
-
-    The physician gives the dose, overriding every overridable hold the engine finds (a dose
-    the engine gives is simply given); a dose the engine stops, or holds for a reason never
-    overridden (the interval), is refused, and the nurse records it as the engine decides.
-    """
+    """Record a dose as the nurse; or, when the engine would hold it for reasons a physician
+    may override and this dose's own draw says so (demo_overrides: share and reasons), as the
+    physician giving it against the hold, with a reason."""
     choice = demo_overrides()
     draw = _override_rng(run, course_id, submission.cycle, submission.dose_number)
-    if draw.random() < choice.share:
+    nurse = run.staff["demo-nurse"]
+    if draw.random() < choice.share and run.writer.overridable_hold(nurse, course_id, submission):
         reason = choice.reasons[draw.randrange(len(choice.reasons))]
-        try:
-            return run.writer.dose(
-                run.staff["demo-physician"],
-                course_id,
-                replace(submission, outcome=DoseOutcome.GIVEN, override_reason=reason),
-            )
-        except RefusedError:
-            pass
-    return run.writer.dose(run.staff["demo-nurse"], course_id, submission)
+        given = replace(submission, outcome=DoseOutcome.GIVEN, override_reason=reason)
+        return run.writer.dose(run.staff["demo-physician"], course_id, given)
+    return run.writer.dose(nurse, course_id, submission)
 
 
 def _cycle(run: _Run, course_id: int, cycle: dict[str, Any], frailty: float, weight: float) -> bool:

@@ -17,12 +17,20 @@ import hashlib
 import hmac
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
 from typing import Any
 
 from il2.domain.deidentify import WITHHELD, study_number
-from il2.domain.records import Actor, CourseDoseLine, CourseRecord, DoseOutcome, DoseRecord
+from il2.domain.errors import RefusedError
+from il2.domain.records import (
+    Actor,
+    CourseDoseLine,
+    CourseRecord,
+    DoseOutcome,
+    DoseRecord,
+    PatientLedgerLine,
+)
 from il2.science.dataset import Program
 from il2.science.overrides import (
     SEVERE_GRADE,
@@ -35,7 +43,7 @@ from il2.science.overrides import (
 )
 from il2.services.auditing import audit
 from il2.services.context import Services
-from il2.services.doses import NEVER_OVERRIDDEN
+from il2.services.doses import NEVER_OVERRIDDEN, DoseSubmission, dose_fields
 from il2.services.permissions import require
 from il2.services.ports import UnitOfWork
 
@@ -60,6 +68,34 @@ def hold_rules(decision: Mapping[str, Any]) -> tuple[tuple[str, ...], bool]:
     others = [r for r in reasons if r.get("action") not in ("hold", None)]
     overridable = bool(rules) and not others and not set(rules) & NEVER_OVERRIDDEN
     return rules, overridable
+
+
+def engine_holds_overridably(
+    services: Services,
+    actor: Actor,
+    course: CourseRecord,
+    submission: DoseSubmission,
+    *,
+    courses: Mapping[int, CourseRecord],
+    ledger: Sequence[PatientLedgerLine],
+    open_holds: Sequence[str] = (),
+) -> bool:
+    """Whether the before-dose engine holds `submission` on this ledger for reasons a physician
+    may override, and for nothing else (dose_fields as the engine decides; nothing recorded)."""
+    try:
+        fields = dose_fields(
+            services,
+            actor,
+            course,
+            replace(submission, outcome=DoseOutcome.HELD),  # asks the engine, checks no signer
+            courses=courses,
+            ledger=ledger,
+            verify=lambda _name, _password: None,
+            open_holds=open_holds,
+        )
+    except RefusedError:
+        return False
+    return fields["decision_action"] == "hold" and hold_rules(fields["decision"])[1]
 
 
 def _planned_doses(course: CourseRecord) -> dict[int, int]:
