@@ -76,10 +76,13 @@ class Elder:
         course = plan_course(app.services, physician, self.id, regimen="hd-label",
                              weight_kg=70, first_dose="2026-12-07T08:00:00-08:00")  # fmt: skip
         self.course = course.id
-        submit_dose(app.services, people[Role.NURSE], course.id, DoseSubmission(
-            cycle=1, dose_number=1, assessment=stable_assessment(), outcome=DoseOutcome.GIVEN,
+        # the engine holds the first dose (low SBP); the physician gives it, with a reason
+        low = stable_assessment()
+        low["vitals"]["sbp_mmhg"] = 85
+        submit_dose(app.services, physician, course.id, DoseSubmission(
+            cycle=1, dose_number=1, assessment=low, outcome=DoseOutcome.GIVEN,
             given_at=clock.now, verified_by="nurse2", verifier_password=PASSWORD,
-            idempotency_key=f"key-{MARKER}",
+            idempotency_key=f"key-{MARKER}", override_reason=f"baseline SBP {MARKER}",
         ))  # fmt: skip
         record_toxicity(app.services, physician, self.id, observed_on="2026-12-07",
                         course_id=course.id, findings={"ctcae_version": "5.0", "findings": [
@@ -448,6 +451,11 @@ def test_no_researcher_api_answer_shows_identifiers_exact_dates_free_text_or_age
     assert course["first_dose_at"] == "day 0"
     (dose,) = record["doses"]
     assert (dose["given_at"], dose["idempotency_key"]) == ("day 0", WITHHELD)
+    assert dose["override_reason"] == WITHHELD
+    overrides = client.get("/api/outcomes", headers=researcher).json()["overrides"]
+    (listed,) = overrides["overrides"]
+    assert (listed["patient"], listed["day"], listed["reason"]) == (elder.number, 0, WITHHELD)
+    assert listed["prescriber"].startswith("prescriber-")
     follow_ups = [e for e in record["entries"] if e["kind"] == "follow_up"]
     assert [(e["observed_on"], e["content"]["notes"], e["reason"]) for e in follow_ups] == [
         ("day -4", WITHHELD, None),

@@ -1,0 +1,51 @@
+"""The report's "Overrides and what followed" section, rendered from an analysis of holds."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from tests.science.builders import clinic
+from tests.science.test_overrides import hold, override
+
+from il2.rules.loader import RuleSet
+from il2.science.overrides import analyse
+from il2.science.plots import Thresholds, report_figures
+from il2.science.report import summarize
+from il2.web.core import templates
+from il2.web.report import render_report
+
+
+def _page(rules: RuleSet, overrides: dict[str, object] | None) -> str:
+    records = clinic()
+    summary = summarize(records)
+    if overrides is not None:
+        summary["overrides"] = overrides
+    return render_report(
+        templates(rules), summary, report_figures(records, Thresholds.of(rules.recist))
+    )
+
+
+def test_the_section_shows_each_comparison_the_difference_and_the_method(rules: RuleSet) -> None:
+    page = _page(rules, analyse([override(severe_toxicity_48h=True), hold(), hold()]))
+    assert "Overrides and what followed" in page
+    assert "1 of 3 doses held for overridable reasons" in page
+    assert "label-sbp-low" in page
+    assert "(small)" in page
+    assert "+100.0 points" in page  # 1 of 1 overridden against 0 of 2 held
+    assert "Clopper-Pearson" in page
+
+
+def test_a_program_without_holds_says_so(rules: RuleSet) -> None:
+    assert "No dose held by the before-dose engine" in _page(rules, analyse([]))
+
+
+def test_a_summary_without_the_analysis_has_no_section(rules: RuleSet) -> None:
+    assert "Overrides and what followed" not in _page(rules, None)
+
+
+def test_the_section_adds_no_id_twice_and_escapes_what_it_shows(rules: RuleSet) -> None:
+    page = _page(rules, analyse([override(rules=("<b>rule</b>",)), hold(rules=("<b>rule</b>",))]))
+    ids = Counter(re.findall(r'\sid="([^"]+)"', page))
+    assert [i for i, n in ids.items() if n > 1] == []
+    assert "<b>rule</b>" not in page
