@@ -255,7 +255,11 @@ class FakeDoses(_Repository):
 
     def engine_holds(self) -> Sequence[DoseRecord]:
         """Every dose the engine held, with its decision, by course and dose."""
-        held = [d for d in self._store.doses.values() if d.decision_action == "hold"]
+        held = [
+            replace(d, assessment={})
+            for d in self._store.doses.values()
+            if d.decision_action == "hold"
+        ]
         return sorted(held, key=lambda d: (d.course_id, d.cycle, d.dose_number))
 
     def ledger_lines(self) -> Sequence[CourseDoseLine]:

@@ -817,13 +817,28 @@ class SqlDoses:
         return [_dose(row) for row in self._session.scalars(query)]
 
     def engine_holds(self) -> Sequence[DoseRecord]:
-        """Every dose the before-dose engine held, with its decision, by course and dose."""
+        """Every dose the before-dose engine held, by course and dose: of its decision only the
+        reasons and `assessed_at` (every rule checked is most of a decision's bytes), of its
+        assessment nothing (`{}`)."""
+        columns = [c for c in DoseRow.__table__.columns if c.name not in ("assessment", "decision")]
         query = (
-            select(DoseRow)
+            select(
+                *columns,
+                DoseRow.decision["reasons"].label("reasons"),
+                DoseRow.decision["assessed_at"].as_string().label("assessed_at"),
+            )
             .where(DoseRow.decision_action == "hold")
             .order_by(DoseRow.course_id, DoseRow.cycle, DoseRow.dose_number)
         )
-        return [_dose(row) for row in self._session.scalars(query)]
+        held = []
+        for row in _core(self._session, query):
+            fields = dict(row._mapping)
+            kept = {
+                "reasons": fields.pop("reasons") or [],
+                "assessed_at": fields.pop("assessed_at"),
+            }
+            held.append(_dose(SimpleNamespace(**fields, assessment={}, decision=kept)))
+        return held
 
     def ledger_lines(self) -> Sequence[CourseDoseLine]:
         """The whole ledger without the documents, by course, cycle and dose number."""

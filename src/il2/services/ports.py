@@ -342,8 +342,9 @@ class Doses(Protocol):
         ...
 
     def engine_holds(self) -> Sequence[DoseRecord]:
-        """Every dose the before-dose engine held (given against the hold or not), with its
-        decision, by course and dose order."""
+        """Every dose the before-dose engine held (given against the hold or not), by course
+        and dose: of its decision at least the `reasons` and `assessed_at`, of its assessment
+        nothing needed."""
         ...
 
     def ledger_lines(self) -> Sequence[CourseDoseLine]:
