@@ -104,28 +104,31 @@ def _planned_doses(course: CourseRecord) -> dict[int, int]:
 
 
 class _Ledger:
-    """The ledger's lines by course, and what follows a dose in its course."""
+    """The ledger's lines by course in dose order, and what follows a dose in its course."""
 
     def __init__(self, lines: Sequence[CourseDoseLine]) -> None:
         self.by_course: dict[int, list[CourseDoseLine]] = defaultdict(list)
-        for line in lines:
+        for line in sorted(lines, key=lambda x: (x.course_id, x.cycle, x.dose_number)):
             self.by_course[line.course_id].append(line)
+        self._place = {
+            (line.course_id, line.cycle, line.dose_number): n
+            for lines_of in self.by_course.values()
+            for n, line in enumerate(lines_of)
+        }
+        self._last_cycle = {c: lines_of[-1].cycle for c, lines_of in self.by_course.items()}
 
     def next_decision(self, dose: DoseRecord) -> NextDecision:
-        later = [
-            line
-            for line in self.by_course[dose.course_id]
-            if (line.cycle, line.dose_number) > (dose.cycle, dose.dose_number)
-        ]
-        first = min(later, key=lambda line: (line.cycle, line.dose_number), default=None)
-        return next_decision(None if first is None else first.decision_action)
+        lines = self.by_course[dose.course_id]
+        after = self._place[(dose.course_id, dose.cycle, dose.dose_number)] + 1
+        return next_decision(lines[after].decision_action if after < len(lines) else None)
 
     def completed(self, dose: DoseRecord, planned: Mapping[int, int]) -> bool | None:
-        lines = self.by_course[dose.course_id]
         recorded = {
-            line.dose_number: line.outcome.value for line in lines if line.cycle == dose.cycle
+            line.dose_number: line.outcome.value
+            for line in self.by_course[dose.course_id]
+            if line.cycle == dose.cycle
         }
-        later = any(line.cycle > dose.cycle for line in lines)
+        later = self._last_cycle[dose.course_id] > dose.cycle
         return cycle_completed(planned.get(dose.cycle, 1), recorded, later_recorded=later)
 
 
