@@ -284,10 +284,11 @@ class _Run:
         self.clock.now = moment
 
 
-def _override_rng(run: _Run, course_id: int, cycle: int, number: int) -> random.Random:
+def _override_rng(run: _Run, cycle: int, number: int) -> random.Random:
     """The draw of whether the physician would override this dose's hold: a generator of its
-    own per dose, so `run.rng`'s stream (and every other draw of the demo) stays as it was."""
-    return random.Random(f"{run.seed}-override-{course_id}-{cycle}-{number}")  # noqa: S311
+    own per dose (the run's seed, the course's place in the run, the slot), so `run.rng`'s
+    stream stays as it was and either writer, on any database, draws the same."""
+    return random.Random(f"{run.seed}-override-{run.courses}-{cycle}-{number}")  # noqa: S311
 
 
 def _submit(run: _Run, course_id: int, submission: DoseSubmission) -> DoseOutcome:
@@ -295,7 +296,7 @@ def _submit(run: _Run, course_id: int, submission: DoseSubmission) -> DoseOutcom
     may override and this dose's own draw says so (demo_overrides: share and reasons), as the
     physician giving it against the hold, with a reason."""
     choice = demo_overrides()
-    draw = _override_rng(run, course_id, submission.cycle, submission.dose_number)
+    draw = _override_rng(run, submission.cycle, submission.dose_number)
     nurse = run.staff["demo-nurse"]
     if draw.random() < choice.share and run.writer.overridable_hold(nurse, course_id, submission):
         reason = choice.reasons[draw.randrange(len(choice.reasons))]
