@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 
+import pytest
 from tests.science.builders import clinic
 from tests.science.test_overrides import hold, override
 
@@ -16,18 +18,25 @@ from il2.web.core import templates
 from il2.web.report import render_report
 
 
-def _page(rules: RuleSet, overrides: dict[str, object] | None) -> str:
+@pytest.fixture(scope="module")
+def render(rules: RuleSet) -> Callable[[dict[str, object] | None], str]:
+    """The report page of one small program (its figures drawn once), with this analysis."""
     records = clinic()
-    summary = summarize(records)
-    if overrides is not None:
-        summary["overrides"] = overrides
-    return render_report(
-        templates(rules), summary, report_figures(records, Thresholds.of(rules.recist))
-    )
+    figures = report_figures(records, Thresholds.of(rules.recist))
+
+    def page(overrides: dict[str, object] | None) -> str:
+        summary = summarize(records)
+        if overrides is not None:
+            summary["overrides"] = overrides
+        return render_report(templates(rules), summary, figures)
+
+    return page
 
 
-def test_the_section_shows_each_comparison_the_difference_and_the_method(rules: RuleSet) -> None:
-    page = _page(rules, analyse([override(severe_toxicity_48h=True), hold(), hold()]))
+def test_the_section_shows_each_comparison_the_difference_and_the_method(
+    render: Callable[[dict[str, object] | None], str],
+) -> None:
+    page = render(analyse([override(severe_toxicity_48h=True), hold(), hold()]))
     assert "Overrides and what followed" in page
     assert "1 of 3 doses held for overridable reasons" in page
     assert "label-sbp-low" in page
@@ -36,16 +45,20 @@ def test_the_section_shows_each_comparison_the_difference_and_the_method(rules: 
     assert "Clopper-Pearson" in page
 
 
-def test_a_program_without_holds_says_so(rules: RuleSet) -> None:
-    assert "No dose held by the before-dose engine" in _page(rules, analyse([]))
+def test_a_program_without_holds_says_so(render: Callable[[dict[str, object] | None], str]) -> None:
+    assert "No dose held by the before-dose engine" in render(analyse([]))
 
 
-def test_a_summary_without_the_analysis_has_no_section(rules: RuleSet) -> None:
-    assert "Overrides and what followed" not in _page(rules, None)
+def test_a_summary_without_the_analysis_has_no_section(
+    render: Callable[[dict[str, object] | None], str],
+) -> None:
+    assert "Overrides and what followed" not in render(None)
 
 
-def test_the_section_adds_no_id_twice_and_escapes_what_it_shows(rules: RuleSet) -> None:
-    page = _page(rules, analyse([override(rules=("<b>rule</b>",)), hold(rules=("<b>rule</b>",))]))
+def test_the_section_adds_no_id_twice_and_escapes_what_it_shows(
+    render: Callable[[dict[str, object] | None], str],
+) -> None:
+    page = render(analyse([override(rules=("<b>rule</b>",)), hold(rules=("<b>rule</b>",))]))
     ids = Counter(re.findall(r'\sid="([^"]+)"', page))
     assert [i for i, n in ids.items() if n > 1] == []
     assert "<b>rule</b>" not in page
