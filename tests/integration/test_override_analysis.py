@@ -119,6 +119,11 @@ def test_an_override_is_analysed_with_what_followed_and_shown_de_identified(
     assert [row["key"] for row in summary["by_prescriber"]] == [listed["prescriber"]]
     audited = export_audit(app.services, people[Role.ADMINISTRATOR])
     assert any(e["action"] == "read_override_analysis" for e in audited)
+    # a physician, who reads the identified record, reads each override's reason here too
+    physician = people[Role.PHYSICIAN]
+    (theirs,) = override_summary(app.services, physician, data)["overrides"]
+    assert theirs["reason"] == "SBP 85 at baseline, 96 on recheck"
+    assert theirs["patient"] == listed["patient"]
 
 
 def test_the_override_analysis_needs_the_outcome_permission(app: App, clock: FixedClock) -> None:

@@ -2,13 +2,14 @@
 or not, and what followed, de-identified as the outcome summary is (science/overrides.py).
 
 De-identified for whoever may read outcomes (`outcomes.read`, which permissions.toml grants
-researchers as a de-identified view): patients by study number, each override's date as its
-year and its day from the patient's day 0, its free-text reason withheld (domain/deidentify.py
-lists override reasons as free text). Prescribers are shown by a code, stable under the site's
-study key, never by username: a by-prescriber table of named physicians would make the
-researcher's view a staff performance record no role was granted, and the code still follows
-one prescriber across years and reports. Who overrode stays in the dose ledger and the audit
-trail for those who may read them.
+researchers as a de-identified view): patients by study number, each override's date as its year
+and its day from the patient's day 0, its free-text reason withheld from a reader of de-
+identified records only (domain/deidentify.py lists override reasons as free text; a reader of
+identified records reads it in the patient's record anyway). Prescribers are shown by a code,
+stable under the site's study key, never by username: a by-prescriber table of named physicians
+would make the researcher's view a staff performance record no role was granted, and the code
+still follows one prescriber across years and reports. Who overrode stays in the dose ledger and
+the audit trail for those who may read them.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from il2.science.overrides import (
 from il2.services.auditing import audit
 from il2.services.context import Services
 from il2.services.doses import NEVER_OVERRIDDEN, DoseSubmission, dose_fields
-from il2.services.permissions import require
+from il2.services.permissions import reads_identified, require
 from il2.services.ports import UnitOfWork
 
 PRESCRIBER_PREFIX = "prescriber-"
@@ -178,8 +179,11 @@ class _Read:
     severe: Mapping[int, Sequence[date]]
 
 
-def _hold(services: Services, dose: DoseRecord, read: _Read, best: str | None) -> Hold:
-    """One analysable hold as the science reads it, de-identified."""
+def _hold(
+    services: Services, dose: DoseRecord, read: _Read, best: str | None, *, identified: bool
+) -> Hold:
+    """One analysable hold as the science reads it, de-identified (the free-text reason kept
+    only for a reader of identified records, who may read it in the patient's record too)."""
     zone, key = services.rules.site.time_zone, services.study_key
     patient, course = read.owner[dose.course_id], read.courses[dose.course_id]
     decided = _decided_at(dose).astimezone(zone)
@@ -192,7 +196,9 @@ def _hold(services: Services, dose: DoseRecord, read: _Read, best: str | None) -
         decided_at=decided,
         rules=hold_rules(dose.decision)[0],
         overridden=overridden,
-        reason=WITHHELD if overridden and dose.override_reason else None,
+        reason=(dose.override_reason if identified else WITHHELD)
+        if overridden and dose.override_reason
+        else None,
         prescriber=prescriber_code(str(dose.override_by), key=key) if overridden else None,
         next_decision=read.ledger.next_decision(dose),
         severe_toxicity_48h=any(
@@ -233,7 +239,11 @@ def override_summary(services: Services, actor: Actor, data: Program) -> dict[st
         analysable = [
             d for d in held if hold_rules(d.decision)[1] and d.outcome is not DoseOutcome.STOPPED
         ]
-        holds = [_hold(services, d, read, responses.get(owner[d.course_id])) for d in analysable]
+        identified = reads_identified(services, actor)
+        holds = [
+            _hold(services, d, read, responses.get(owner[d.course_id]), identified=identified)
+            for d in analysable
+        ]
         audit(
             uow,
             services,
