@@ -248,34 +248,10 @@ class PerKgCheck:
 
 def fields_of(check: Check) -> tuple[str, ...]:
     """The fields a check reads."""
-    return _described(check)[1]
-
-
-def _fields_of(check: Check) -> tuple[str, ...]:
     if isinstance(check, ReachedCheck):
         return (*fields_of(check.inner), check.target_field)
     names = ("field", "baseline_field", "weight_field")
     return tuple(str(getattr(check, name)) for name in names if hasattr(check, name))
-
-
-_DESCRIBED: dict[int, tuple[Check, tuple[str, ...], str]] = {}
-_DESCRIBED_MOST = 4096
-
-
-def _described(check: Check) -> tuple[Check, tuple[str, ...], str]:
-    """The check's fields and threshold words, worked out once per check object.
-
-    The engine asks for them on every rule of every dose, and a check never changes (frozen).
-    Keyed by identity (a dict lookup, where hashing a check's fields costs as much as the
-    words); the entry holds the check, so its id cannot pass to another object meanwhile.
-    """
-    kept = _DESCRIBED.get(id(check))
-    if kept is None or kept[0] is not check:
-        if len(_DESCRIBED) >= _DESCRIBED_MOST:
-            _DESCRIBED.clear()  # rule tables loaded again and again (tests): start afresh
-        kept = (check, _fields_of(check), _threshold(check))
-        _DESCRIBED[id(check)] = kept
-    return kept
 
 
 def _matches(value: Value, wanted: frozenset[str]) -> bool:
@@ -333,10 +309,6 @@ def seen(check: Check, findings: Findings) -> str:
 
 def threshold(check: Check) -> str:
     """When a check fires, in words: the rule table's own limit."""
-    return _described(check)[2]
-
-
-def _threshold(check: Check) -> str:
     if isinstance(check, LimitCheck | RangeCheck | ReachedCheck):
         return check.describe()
     if isinstance(check, OneOfCheck):
