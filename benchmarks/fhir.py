@@ -51,7 +51,7 @@ from api import serving
 from il2.bootstrap import App, build_app, upgrade_database
 from il2.config import Settings
 from il2.interop.fhir import records
-from il2.interop.fhir.export import exportable, mapper
+from il2.interop.fhir.export import decision_keys, exportable, mapper
 from il2.interop.fhir.resources import TYPES
 from il2.server import create_server
 from il2.services.accounts import actor_for_username
@@ -260,6 +260,7 @@ def one_export(path: Path, policy: Path | None) -> None:
         request_url="benchmark",
         types=types,
         build=mapper(app.services, types, "http://bench/fhir"),
+        decisions=decision_keys(types),
         spawn=lambda work: work(),
     )
     seconds = time.perf_counter() - start
