@@ -228,12 +228,14 @@ class FakeDoses(_Repository):
         ]
 
     def for_courses(
-        self, course_ids: Sequence[int], *, decisions: bool = True
+        self, course_ids: Sequence[int], *, decisions: bool | frozenset[str] = True
     ) -> Mapping[int, Sequence[DoseRecord]]:
-        """Several courses' ledgers (`decisions=False`: each decision document left `{}`)."""
+        """Several courses' ledgers (`decisions=False`: each decision document left `{}`; a
+        set of keys: only those keys of it, one absent or null left out)."""
         ledgers = {i: self.for_course(i) for i in course_ids}
-        if not decisions:
-            ledgers = {i: [_without_decision(d) for d in kept] for i, kept in ledgers.items()}
+        if decisions is not True:
+            keys = decisions or frozenset()
+            ledgers = {i: [_decision_keys(d, keys) for d in kept] for i, kept in ledgers.items()}
         return {i: kept for i, kept in ledgers.items() if kept}
 
     def lines_for_patient(self, patient_id: int) -> Sequence[PatientLedgerLine]:
@@ -274,8 +276,9 @@ class FakeDoses(_Repository):
         ]
 
 
-def _without_decision(record: DoseRecord) -> DoseRecord:
-    return replace(record, decision={})
+def _decision_keys(record: DoseRecord, keys: frozenset[str]) -> DoseRecord:
+    kept = {k: v for k, v in record.decision.items() if k in keys and v is not None}
+    return replace(record, decision=kept)
 
 
 class FakeDiary(_Repository):

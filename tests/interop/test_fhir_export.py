@@ -14,6 +14,7 @@ import math
 import time
 import warnings
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,10 @@ from sqlalchemy import event
 from il2.bootstrap import App, build_app, export_folder
 from il2.config import Settings
 from il2.domain.exports import ExportStatus
-from il2.interop.fhir.export import exportable
+from il2.interop.fhir.export import decision_keys, exportable, mapper
 from il2.interop.fhir.model import MRN_SYSTEM, STUDY_SYSTEM, ResourceType
 from il2.interop.fhir.resources import TYPES
+from il2.interop.fhir.resources.medication_administration import RULE_SYSTEM
 from il2.server import create_server
 from il2.services.accounts import actor_for_username, add_user
 from il2.services.bulk import BulkWriter
@@ -185,6 +187,78 @@ def test_the_records_read_in_batches_are_the_records_read_one_by_one(app: App) -
                 assert record == read_patient(app.services, physician, int(key))
             else:
                 assert record == read_study_record(app.services, researcher, key)
+
+
+def _files_of_export(app: App, who: str) -> dict[str, bytes]:
+    """An export of every type run as the server runs it (in the foreground): each file's bytes."""
+    actor = actor_for_username(app.services, who)
+    types = exportable()
+    job = start_export(
+        app.services,
+        actor,
+        request_url="test",
+        types=types,
+        build=mapper(app.services, types, "http://test/fhir"),
+        decisions=decision_keys(types),
+        spawn=lambda work: work(),
+    )
+    done = export_status(app.services, actor, job.id)
+    assert done.status is ExportStatus.COMPLETED
+    folder = export_folder(app.settings) / job.id
+    return {f.name: (folder / f.name).read_bytes() for f in done.outputs}
+
+
+def _files_of_reads(app: App, who: str, keys: list[str]) -> dict[str, bytes]:
+    """The files an export would hold, from each patient's whole record as a read answers it,
+    mapped patient by patient in the export's order (every file is the first of its type)."""
+    actor = actor_for_username(app.services, who)
+    identified = who == "physician"
+    build = mapper(app.services, exportable(), "http://test/fhir")
+    files: dict[str, bytes] = {}
+    for key in keys:
+        if identified:
+            record = read_patient(app.services, actor, int(key))
+        else:
+            record = read_study_record(app.services, actor, key)
+        mode = "identified" if identified else "deidentified"
+        for kind, line in build(record, key, mode):
+            name = f"{kind}.1.ndjson"
+            files[name] = files.get(name, b"") + line
+    return files
+
+
+def test_the_export_writes_byte_for_byte_what_mapping_each_whole_record_read_writes(
+    app: App,
+) -> None:
+    """The export reads only what the mapping reads of each dose's decision, and builds records
+    without copying their stored documents; its files must not change for it."""
+    _program(app)
+    add_outpatients(app.services, seed=1)
+    with app.services.uow() as uow:
+        _, through = uow.patients.span()
+        courses = list(range(1, 100))
+        whole = uow.doses.for_courses(courses)
+        picked = uow.doses.for_courses(courses, decisions=frozenset({"reasons", "no-such-key"}))
+    assert whole.keys() == picked.keys()
+    assert any(dose.decision["reasons"] for doses in whole.values() for dose in doses)
+    for course, doses in whole.items():
+        for dose, lean in zip(doses, picked[course], strict=True):
+            assert lean == replace(dose, decision={"reasons": dose.decision["reasons"]})
+    for who in ("physician", "researcher"):
+        pages = program_pages(
+            app.services,
+            identified=who == "physician",
+            through=through,
+            as_of=app.services.clock(),
+            batch=50,
+            decisions=False,
+        )
+        keys = [key for page in pages for key, _ in page]
+        expected = _files_of_reads(app, who, keys)
+        assert RULE_SYSTEM.encode() in expected["MedicationAdministration.1.ndjson"]  # reasons
+        assert b"self-injection diary" in expected["MedicationAdministration.1.ndjson"]
+        assert "OperationOutcome.1.ndjson" not in expected
+        assert _files_of_export(app, who) == expected, who
 
 
 def test_records_kept_after_the_transaction_time_are_left_out(app: App) -> None:

@@ -5,7 +5,8 @@ use cases it calls. A job is a record (any server process answers its status); i
 in a background thread of the process that accepted it, reading the program in batches of
 patients (`program_pages`: a handful of queries a batch, never a query per patient) so memory
 stays at one batch whatever the program's size, and appending lines to one file per resource
-type (split every FILE_LINES lines) in the job's folder.
+type (split every FILE_LINES lines) in the job's folder. Of each dose's before-dose decision it
+reads only the keys the mapping reads (`decisions`): the rest is most of a program's bytes.
 
 Who may: `program.export`, in the caller's read mode (staff identified, researchers
 de-identified, as every read), audited once per export at kick-off (types, patients, mode),
@@ -42,6 +43,9 @@ from il2.services.ports import ExportFiles, UnitOfWork
 Mapper = Callable[[Mapping[str, Any], str, ReadMode], Iterable[tuple[str, bytes]]]
 """Turns one patient's record, its FHIR id and the mode it was read in into lines (each
 ending in a newline) by resource type: the edge's FHIR mapping."""
+Decisions = bool | frozenset[str]
+"""What a mapping reads of each dose's before-dose decision: all of it (True), nothing
+(False), or only these keys (a key absent or null in a decision is left out)."""
 Spawn = Callable[[Callable[[], None]], None]
 """Runs a job's work (by default in a new daemon thread)."""
 
@@ -81,9 +85,11 @@ def start_export(
     request_url: str,
     types: Sequence[str],
     build: Mapper,
+    decisions: Decisions = True,
     spawn: Spawn = _thread,
 ) -> ExportJob:
-    """Accept an export of the whole program's `types`, audited once, and start its work."""
+    """Accept an export of the whole program's `types`, audited once, and start its work;
+    `build` reads only `decisions` of each dose's decision."""
     require(services, actor, "program.export")
     mode = read_mode(services, actor)
     files = _files(services)
@@ -119,7 +125,7 @@ def start_export(
         )
         uow.commit()
     files.create(job_id)
-    spawn(lambda: run_export(services, job, build))
+    spawn(lambda: run_export(services, job, build, decisions=decisions))
     return job
 
 
@@ -128,13 +134,15 @@ def _as_of(rows: Iterable[Row], moment: datetime) -> list[Row]:
     return [row for row in rows if row.recorded_at <= moment]
 
 
-def _batch(uow: UnitOfWork, ids: list[int], as_of: datetime) -> dict[int, PatientRows]:
+def _batch(
+    uow: UnitOfWork, ids: list[int], as_of: datetime, decisions: Decisions
+) -> dict[int, PatientRows]:
     """The rows of a batch of patients: five queries, whatever the batch's size."""
     patients = uow.patients.named(ids)
     screenings = uow.screenings.for_patients(ids)
     courses = {k: _as_of(v, as_of) for k, v in uow.courses.for_patients(ids).items()}
     course_ids = [c.id for found in courses.values() for c in found]
-    doses = uow.doses.for_courses(course_ids) if course_ids else {}
+    doses = uow.doses.for_courses(course_ids, decisions=decisions) if course_ids else {}
     diary = uow.diary.for_courses(course_ids) if course_ids else {}
     entries = uow.entries.for_patients(ids)
     return {
@@ -157,10 +165,12 @@ def program_pages(
     through: int,
     as_of: datetime,
     batch: int,
+    decisions: Decisions = True,
 ) -> Iterator[list[tuple[str, dict[str, Any]]]]:
     """The program's records a batch at a time, by patient id up to `through`, as of a moment:
     each as (FHIR id, record), the record exactly as `read_patient` (identified: the id is the
-    database id) or `read_study_record` (de-identified: the study number) answers it.
+    database id) or `read_study_record` (de-identified: the study number) answers it, but for
+    each dose's decision: only its keys in `decisions` (all when True).
 
     Not audited here: the export that reads them is, once (start_export).
     """
@@ -168,7 +178,7 @@ def program_pages(
     while True:
         with services.uow() as uow:
             page = [p.id for p in uow.patients.after(after, through=through, limit=batch)]
-            rows = _batch(uow, page, as_of) if page else {}
+            rows = _batch(uow, page, as_of, decisions) if page else {}
         if not page:
             return
         if identified:
@@ -225,9 +235,12 @@ def _advance(
     return running
 
 
-def run_export(services: Services, job: ExportJob, build: Mapper) -> None:
+def run_export(
+    services: Services, job: ExportJob, build: Mapper, *, decisions: Decisions = True
+) -> None:
     """The job's work: every batch mapped and appended to its files, progress noted after
-    each; stops (and deletes what it wrote) when the job was cancelled meanwhile."""
+    each; stops (and deletes what it wrote) when the job was cancelled meanwhile. `build`
+    reads only `decisions` of each dose's decision."""
     files = _files(services)
     outputs = _Outputs(files, job.id)
     done = 0
@@ -239,6 +252,7 @@ def run_export(services: Services, job: ExportJob, build: Mapper) -> None:
             through=job.through_patient_id,
             as_of=job.transaction_time,
             batch=services.rules.exports.batch_patients,
+            decisions=decisions,
         )
         for page in pages:
             lines: dict[str, list[bytes]] = {}

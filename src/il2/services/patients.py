@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from hmac import compare_digest as hmac_equal
 from typing import Any
@@ -266,16 +266,42 @@ def patient_rows(
     )
 
 
+DOCUMENTS = frozenset({"findings", "result", "plan", "assessment", "decision", "content"})
+"""The fields of a record's rows that hold a stored JSON document (Json in domain/records.py).
+
+Read back from a JSON column, a document is already plain JSON data (dicts, lists, text,
+numbers, true, false, null), so a record takes it as read: `plain` would only copy it, and
+copying every dose's decision was most of the time a record took to build."""
+
+
+_COLUMNS: dict[type, tuple[tuple[str, bool], ...]] = {
+    kind: tuple((f.name, f.name in DOCUMENTS) for f in fields(kind))
+    for kind in (Patient, ScreeningRecord, CourseRecord, DoseRecord, ClinicalEntry)
+}
+"""Each row type's field names, with whether the field holds a stored document."""
+
+
+def _row(row: Patient | ScreeningRecord | CourseRecord | DoseRecord | ClinicalEntry) -> Json:
+    """A row as plain data: its columns through `plain`, its stored documents as read."""
+    return {
+        name: getattr(row, name) if document else plain(getattr(row, name))
+        for name, document in _COLUMNS[type(row)]
+    }
+
+
 def patient_record(services: Services, rows: PatientRows, *, identified: bool) -> dict[str, Any]:
     """The record `read_patient` answers, built from rows already read: identified, or (for a
-    researcher) de-identified with dates shifted to day 0. The one place a record is built."""
+    researcher) de-identified with dates shifted to day 0. The one place a record is built.
+
+    The rows' stored documents (DOCUMENTS) are taken as read, not copied: the rows must come
+    from the database (as every caller's do), and the record owns them from then on."""
     courses = rows.courses
     record: dict[str, Any] = {
-        "patient": plain(rows.patient),
-        "screenings": [plain(s) for s in rows.screenings],
-        "courses": [plain(c) for c in courses],
-        "doses": [plain(d) for c in courses for d in rows.doses.get(c.id, ())],
-        "entries": [plain(e) for e in rows.entries],
+        "patient": _row(rows.patient),
+        "screenings": [_row(s) for s in rows.screenings],
+        "courses": [_row(c) for c in courses],
+        "doses": [_row(d) for c in courses for d in rows.doses.get(c.id, ())],
+        "entries": [_row(e) for e in rows.entries],
         "diary": [
             line for c in courses for line in diary_lines(services, rows.diary.get(c.id, ()))
         ],

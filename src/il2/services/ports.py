@@ -331,10 +331,11 @@ class Doses(Protocol):
         ...
 
     def for_courses(
-        self, course_ids: Sequence[int], *, decisions: bool = True
+        self, course_ids: Sequence[int], *, decisions: bool | frozenset[str] = True
     ) -> Mapping[int, Sequence[DoseRecord]]:
         """Several courses' ledgers, in one query; `decisions=False` leaves each record's
-        decision document unread (`{}`), for readers of outcomes, times and assessments."""
+        decision document unread (`{}`), for readers of outcomes, times and assessments; a set
+        of keys reads only those keys of each decision (one absent or null left out)."""
         ...
 
     def lines_for_patient(self, patient_id: int) -> Sequence[PatientLedgerLine]:

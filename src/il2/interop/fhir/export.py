@@ -131,6 +131,11 @@ def mapper(services: Services, types: tuple[str, ...], base: str) -> Mapper:
     return build
 
 
+def decision_keys(types: Iterable[str]) -> frozenset[str]:
+    """The keys of each dose's decision that mapping `types` reads (the export reads no more)."""
+    return frozenset().union(*(TYPES[name].decision_keys for name in types))
+
+
 def _poll_url(base: str, job: ExportJob) -> str:
     return f"{base}/{POLL}/{job.id}"
 
@@ -195,6 +200,7 @@ def export_router(
             request_url=str(request.url),
             types=types,
             build=mapper(found, types, base),
+            decisions=decision_keys(types),
         )
         accepted = operation_outcome(
             "informational",

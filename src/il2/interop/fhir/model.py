@@ -109,6 +109,10 @@ class ResourceType:
     parts: frozenset[str] = frozenset()
     """The parts of a patient's record `build` reads beyond the patient and the courses
     (il2.services.patients.RECORD_PARTS): a read or search reads only those."""
+    decision_keys: frozenset[str] = frozenset()
+    """The keys of a dose's before-dose decision `build` reads: a bulk export reads only
+    those of each decision (the rest, every rule checked with its source, is most of a
+    dose's bytes)."""
 
     @property
     def in_compartment(self) -> bool:

@@ -172,6 +172,7 @@ TYPE = ResourceType(
     profiles=(PROFILE,),
     build=build,
     parts=frozenset({"doses", "diary"}),
+    decision_keys=frozenset({"reasons"}),
     search={
         "status": SearchParam("status", "token", lambda r: [r["status"]], "the dose's status"),
         "effective-time": SearchParam(

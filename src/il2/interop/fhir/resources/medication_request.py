@@ -179,6 +179,7 @@ TYPE = ResourceType(
     profiles=(PROFILE,),
     build=build,
     parts=frozenset({"doses", "diary"}),
+    decision_keys=frozenset({"reasons"}),
     search={
         "status": SearchParam("status", "token", lambda r: [r["status"]], "the course's status"),
         "intent": SearchParam("intent", "token", lambda r: [r["intent"]], "always order"),
