@@ -40,12 +40,12 @@ from il2.services.courses import course_fields
 from il2.services.doses import (
     DoseSubmission,
     dose_fields,
+    engine_holds_overridably,
     ledger_line,
     refuse_unverified_first_dose,
 )
 from il2.services.history import retreatment_on
 from il2.services.outlines import course_outline, entry_outline
-from il2.services.override_analysis import engine_holds_overridably
 from il2.services.patients import patient_fields, screening_fields
 from il2.services.permissions import require
 from il2.services.planning import find_regimen

@@ -44,8 +44,7 @@ from il2.services.accounts import RunPasswordCheck, actor_for_username, add_user
 from il2.services.clinical import record_follow_up, record_response, record_toxicity
 from il2.services.context import Services
 from il2.services.courses import plan_course
-from il2.services.doses import DoseSubmission, submit_dose
-from il2.services.override_analysis import engine_holds_overridably
+from il2.services.doses import DoseSubmission, engine_holds_overridably, submit_dose
 from il2.services.patients import create_patient, patient_count, record_screening
 from il2.services.studies import create_study, list_studies, record_assignment
 

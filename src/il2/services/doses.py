@@ -19,7 +19,7 @@ audit entry `refuse_record_dose`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
@@ -1025,3 +1025,41 @@ def correct_any_entry(
             reason=correction["reason"],
         )
     return correct_entry(services, actor, patient_id, entry_id, **correction)
+
+
+def hold_rules(decision: Mapping[str, Any]) -> tuple[tuple[str, ...], bool]:
+    """The hold rules a kept decision names, and whether every one may be overridden."""
+    reasons = [r for r in decision.get("reasons", ()) if isinstance(r, Mapping)]
+    held = [r for r in reasons if r.get("action") == "hold"]
+    rules = tuple(sorted({str(r.get("rule")) for r in held}))
+    others = [r for r in reasons if r.get("action") not in ("hold", None)]
+    overridable = bool(rules) and not others and not set(rules) & NEVER_OVERRIDDEN
+    return rules, overridable
+
+
+def engine_holds_overridably(
+    services: Services,
+    actor: Actor,
+    course: CourseRecord,
+    submission: DoseSubmission,
+    *,
+    courses: Mapping[int, CourseRecord],
+    ledger: Sequence[PatientLedgerLine],
+    open_holds: Sequence[str] = (),
+) -> bool:
+    """Whether the before-dose engine holds `submission` on this ledger for reasons a physician
+    may override, and for nothing else (dose_fields as the engine decides; nothing recorded)."""
+    try:
+        fields = dose_fields(
+            services,
+            actor,
+            course,
+            replace(submission, outcome=DoseOutcome.HELD),  # asks the engine, checks no signer
+            courses=courses,
+            ledger=ledger,
+            verify=lambda _name, _password: None,
+            open_holds=open_holds,
+        )
+    except RefusedError:
+        return False
+    return fields["decision_action"] == "hold" and hold_rules(fields["decision"])[1]

@@ -18,19 +18,17 @@ import hashlib
 import hmac
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any
 
 from il2.domain.deidentify import WITHHELD, study_number
-from il2.domain.errors import RefusedError
 from il2.domain.records import (
     Actor,
     CourseDoseLine,
     CourseRecord,
     DoseOutcome,
     DoseRecord,
-    PatientLedgerLine,
 )
 from il2.science.dataset import Program
 from il2.science.overrides import (
@@ -44,7 +42,7 @@ from il2.science.overrides import (
 )
 from il2.services.auditing import audit
 from il2.services.context import Services
-from il2.services.doses import NEVER_OVERRIDDEN, DoseSubmission, dose_fields
+from il2.services.doses import hold_rules
 from il2.services.permissions import reads_identified, require
 from il2.services.ports import UnitOfWork
 
@@ -59,44 +57,6 @@ def prescriber_code(username: str, *, key: bytes) -> str:
         raise ValueError("the study key is empty: de-identified views need a site study key")
     digest = hmac.new(key, f"prescriber:{username}".encode(), hashlib.sha256).hexdigest()
     return PRESCRIBER_PREFIX + digest[:8]
-
-
-def hold_rules(decision: Mapping[str, Any]) -> tuple[tuple[str, ...], bool]:
-    """The hold rules a kept decision names, and whether every one may be overridden."""
-    reasons = [r for r in decision.get("reasons", ()) if isinstance(r, Mapping)]
-    held = [r for r in reasons if r.get("action") == "hold"]
-    rules = tuple(sorted({str(r.get("rule")) for r in held}))
-    others = [r for r in reasons if r.get("action") not in ("hold", None)]
-    overridable = bool(rules) and not others and not set(rules) & NEVER_OVERRIDDEN
-    return rules, overridable
-
-
-def engine_holds_overridably(
-    services: Services,
-    actor: Actor,
-    course: CourseRecord,
-    submission: DoseSubmission,
-    *,
-    courses: Mapping[int, CourseRecord],
-    ledger: Sequence[PatientLedgerLine],
-    open_holds: Sequence[str] = (),
-) -> bool:
-    """Whether the before-dose engine holds `submission` on this ledger for reasons a physician
-    may override, and for nothing else (dose_fields as the engine decides; nothing recorded)."""
-    try:
-        fields = dose_fields(
-            services,
-            actor,
-            course,
-            replace(submission, outcome=DoseOutcome.HELD),  # asks the engine, checks no signer
-            courses=courses,
-            ledger=ledger,
-            verify=lambda _name, _password: None,
-            open_holds=open_holds,
-        )
-    except RefusedError:
-        return False
-    return fields["decision_action"] == "hold" and hold_rules(fields["decision"])[1]
 
 
 def _planned_doses(course: CourseRecord) -> dict[int, int]:
