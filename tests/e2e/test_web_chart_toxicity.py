@@ -5,43 +5,16 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
 
-import pytest
-from fastapi import FastAPI
 from tests.e2e.test_web_entries import entries, field_error, sign_in
-from tests.integration.builders import PATIENT, staff
-from tests.web_client import FormClient
 
 from il2.bootstrap import App
 from il2.domain.records import Actor, Role
 from il2.services.clinical import record_toxicity
-from il2.services.patients import create_patient
-from il2.web.app import web_router
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
-
-
-@pytest.fixture
-def people(app: App) -> dict[Role, Actor]:
-    """One user of every role."""
-    return staff(app)
-
-
-@pytest.fixture
-def web(app: App, people: dict[Role, Actor]) -> Iterator[TestClient]:
-    """The web pages over a migrated database with one user of every role."""
-    site = FastAPI()
-    site.include_router(web_router(app))
-    with FormClient(site, follow_redirects=False) as client:
-        yield client
-
-
-@pytest.fixture
-def patient_id(app: App, people: dict[Role, Actor]) -> int:
-    return create_patient(app.services, people[Role.PHYSICIAN], PATIENT).id
 
 
 def _finding(term: str, **given: object) -> dict[str, object]:

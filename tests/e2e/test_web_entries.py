@@ -7,47 +7,22 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from fastapi import FastAPI
-from tests.integration.builders import PASSWORD, PATIENT, staff
-from tests.web_client import FormClient
+from tests.integration.builders import PASSWORD
 
 from il2.bootstrap import App
 from il2.domain.deidentify import study_number
 from il2.domain.records import Actor, Role
 from il2.services.accounts import actor_for_username
 from il2.services.clinical import record_follow_up, record_response, record_toxicity
-from il2.services.patients import create_patient, read_patient
-from il2.web.app import web_router
+from il2.services.patients import read_patient
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
 FEVER = {"ctcae_version": "5.0", "findings": [{"term": "fever", "value": 38.5, "unit": "c"}]}
-
-
-@pytest.fixture
-def people(app: App) -> dict[Role, Actor]:
-    """One user of every role."""
-    return staff(app)
-
-
-@pytest.fixture
-def web(app: App, people: dict[Role, Actor]) -> Iterator[TestClient]:
-    """The web pages over a migrated database with one user of every role."""
-    site = FastAPI()
-    site.include_router(web_router(app))
-    with FormClient(site, follow_redirects=False) as client:
-        yield client
-
-
-@pytest.fixture
-def patient_id(app: App, people: dict[Role, Actor]) -> int:
-    return create_patient(app.services, people[Role.PHYSICIAN], PATIENT).id
 
 
 def sign_in(client: TestClient, username: str) -> None:

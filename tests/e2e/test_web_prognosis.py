@@ -6,21 +6,15 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from fastapi import FastAPI
 from tests.e2e.test_api import sign_in as api_sign_in
 from tests.e2e.test_web_entries import sign_in
-from tests.integration.builders import PATIENT, staff
-from tests.web_client import FormClient
 
 from il2.api.app import create_api
 from il2.bootstrap import App
 from il2.domain.records import Actor, Role
-from il2.services.patients import create_patient, read_patient
-from il2.web.app import web_router
+from il2.services.patients import read_patient
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -28,24 +22,6 @@ with warnings.catch_warnings():
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples/candidates/renal-prognostic-factors.json"
-
-
-@pytest.fixture
-def people(app: App) -> dict[Role, Actor]:
-    return staff(app)
-
-
-@pytest.fixture
-def web(app: App, people: dict[Role, Actor]) -> Iterator[TestClient]:
-    site = FastAPI()
-    site.include_router(web_router(app))
-    with FormClient(site, follow_redirects=False) as client:
-        yield client
-
-
-@pytest.fixture
-def patient_id(app: App, people: dict[Role, Actor]) -> int:
-    return create_patient(app.services, people[Role.PHYSICIAN], PATIENT).id
 
 
 def _text(html: str) -> str:
